@@ -1,0 +1,21 @@
+"""The CRM's published integration events: a public, versioned contract.
+
+Importing this package registers every event in :data:`registry`.
+"""
+
+from . import contacts
+from .envelope import Envelope, Event, EventData, dataschema_uri, topic_name
+from .registry import EventRegistry, UnknownEventType, event, registry
+
+__all__ = [
+    "Envelope",
+    "Event",
+    "EventData",
+    "EventRegistry",
+    "UnknownEventType",
+    "contacts",
+    "dataschema_uri",
+    "event",
+    "registry",
+    "topic_name",
+]
