@@ -5,9 +5,10 @@ Attribute names follow CloudEvents 1.0 (``specversion``, ``id``, ``type``, ``sou
 CloudEvents leaves out (aggregate identity and version, correlation, causation, actor) and the W3C
 trace context of its distributed-tracing extension (``traceparent``, ``tracestate``).
 
-On Kafka the value is the whole event as JSON (CloudEvents structured mode) and the same attributes
-are repeated as ``ce_*`` headers (the CloudEvents Kafka binding) so that routers and filters need not
-parse the value. The record key is the aggregate id, which keeps every aggregate's events in order.
+On Kafka the value is the whole event as JSON (CloudEvents structured mode) and the same
+attributes are repeated as ``ce_*`` headers (the CloudEvents Kafka binding) so that routers and
+filters need not parse the value. The record key is the aggregate id, which keeps every aggregate's
+events in order.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 class EventData(BaseModel):
     """Base of every event payload.
 
-    Unknown fields are ignored so that a consumer built against an older minor revision keeps parsing
-    payloads that gained optional fields (changes inside a major version are additive only).
+    Unknown fields are ignored so that a consumer built against an older minor revision keeps
+    parsing payloads that gained optional fields (changes inside a major version are additive only).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -80,7 +81,9 @@ class Event(BaseModel, Generic[D]):
     causationid: str | None = Field(
         default=None, description="Id of the request or event that caused this one."
     )
-    actor: str | None = Field(default=None, description="Who issued the command (subject of the token).")
+    actor: str | None = Field(
+        default=None, description="Who issued the command (subject of the token)."
+    )
     traceparent: str | None = Field(default=None, description="W3C trace context of the command.")
     tracestate: str | None = None
     data: D
@@ -98,26 +101,25 @@ class Event(BaseModel, Generic[D]):
 
     def kafka_headers(self) -> list[tuple[str, bytes]]:
         """CloudEvents Kafka-binding headers, plus the W3C trace context under its own names."""
-        attributes: dict[str, Any] = {
-            "ce_specversion": self.specversion,
-            "ce_id": str(self.id),
-            "ce_type": self.type,
-            "ce_source": self.source,
-            "ce_subject": self.subject,
-            "ce_time": self.time.isoformat(),
-            "ce_dataschema": self.dataschema,
-            "ce_schemaversion": str(self.schemaversion),
-            "ce_aggregatetype": self.aggregatetype,
-            "ce_aggregateid": self.aggregateid,
-            "ce_aggregateversion": str(self.aggregateversion),
-            "ce_correlationid": self.correlationid,
-            "ce_causationid": self.causationid,
-            "ce_actor": self.actor,
-            "traceparent": self.traceparent,
-            "tracestate": self.tracestate,
-            "content-type": STRUCTURED_CONTENT_TYPE,
-        }
-        return [(k, str(v).encode()) for k, v in attributes.items() if v is not None]
+        values = self.model_dump(mode="json", include=set(HEADER_ATTRIBUTES), exclude_none=True)
+        headers = [
+            (header_name(a), str(values[a]).encode()) for a in HEADER_ATTRIBUTES if a in values
+        ]
+        return [*headers, ("content-type", STRUCTURED_CONTENT_TYPE.encode())]
+
+
+# Every attribute but the payload travels as a header too; ``datacontenttype`` describes the payload
+# inside the value, the header ``content-type`` the value itself (structured mode).
+HEADER_ATTRIBUTES = tuple(
+    name for name in Event.model_fields if name not in {"data", "datacontenttype"}
+)
+# The trace context keeps its W3C names so that OpenTelemetry's Kafka propagation finds it.
+TRACE_CONTEXT_ATTRIBUTES = ("traceparent", "tracestate")
+
+
+def header_name(attribute: str) -> str:
+    """The Kafka header that carries an envelope attribute (``ce_<attribute>`` in CloudEvents)."""
+    return attribute if attribute in TRACE_CONTEXT_ATTRIBUTES else f"ce_{attribute}"
 
 
 class Envelope(Event[dict[str, Any]]):  # type: ignore[type-var]

@@ -41,7 +41,7 @@ class EventRegistry:
         return [model for model in self if model.topic() == topic]
 
     def parse(self, raw: bytes | str | dict[str, Any]) -> Event[Any]:
-        """Parse a raw event (JSON or a dict) into an ``Event`` whose ``data`` is the typed model."""
+        """Parse a raw event (JSON or a dict) into an ``Event`` with a typed ``data`` model."""
         envelope = (
             Envelope.model_validate(raw)
             if isinstance(raw, dict)

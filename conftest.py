@@ -1,0 +1,135 @@
+"""Shared fixtures: the real servers integration and end-to-end tests talk to.
+
+Servers are found through the environment variables that ``scripts/infra/env.sh`` exports
+(``make test`` sets them). When none is named and a Docker engine answers, testcontainers starts
+the official images instead. When neither is available the tests are skipped on a developer's
+machine and FAIL in CI (``CI`` set), so a missing server can never pass as skipped tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from functools import cache
+
+import pytest
+
+
+def _unavailable(what: str) -> None:
+    message = f"{what} is not available: run `make infra` (or set the CRM_* variables)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; in CI a missing server is a failure", pytrace=False)
+    pytest.skip(message)
+
+
+@cache
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def _containers() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def dsn(self, database: str) -> str:
+        return (
+            f"host={self.host} port={self.port} user={self.user} "
+            f"password={self.password} dbname={database}"
+        )
+
+    def env(self) -> dict[str, str]:
+        return {
+            "CRM_POSTGRES_HOST": self.host,
+            "CRM_POSTGRES_PORT": str(self.port),
+            "CRM_POSTGRES_USER": self.user,
+            "CRM_POSTGRES_PASSWORD": self.password,
+        }
+
+
+@pytest.fixture(scope="session")
+def postgres_server(_containers: ExitStack) -> PostgresServer:
+    if host := os.environ.get("CRM_POSTGRES_HOST"):
+        return PostgresServer(
+            host=host,
+            port=int(os.environ.get("CRM_POSTGRES_PORT", "5432")),
+            user=os.environ.get("CRM_POSTGRES_USER", "crm"),
+            password=os.environ.get("CRM_POSTGRES_PASSWORD", "crm"),
+        )
+    if not _docker_answers():
+        _unavailable("PostgreSQL")
+    from testcontainers.postgres import PostgresContainer
+
+    container = _containers.enter_context(
+        PostgresContainer("postgres:16-alpine", username="crm", password="crm")
+    )
+    return PostgresServer(
+        container.get_container_host_ip(), int(container.get_exposed_port(5432)), "crm", "crm"
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(_containers: ExitStack) -> str:
+    if servers := os.environ.get("CRM_KAFKA_BOOTSTRAP_SERVERS"):
+        return servers
+    if not _docker_answers():
+        _unavailable("Kafka")
+    from testcontainers.kafka import KafkaContainer
+
+    container = _containers.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())
+    return container.get_bootstrap_server()
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(_containers: ExitStack) -> str:
+    if uri := os.environ.get("CRM_MONGODB_URI"):
+        return uri
+    if not _docker_answers():
+        _unavailable("A MongoDB-wire server")
+    from testcontainers.mongodb import MongoDbContainer
+
+    container = _containers.enter_context(MongoDbContainer("mongo:7"))
+    return container.get_connection_url()
+
+
+@pytest.fixture(scope="session")
+def fresh_database(postgres_server: PostgresServer) -> Iterator[Callable[[str], str]]:
+    """Create uniquely named PostgreSQL databases; dropped at the end of the session."""
+    import psycopg
+
+    created: list[str] = []
+
+    def create(prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}".lower()
+        with psycopg.connect(postgres_server.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return name
+
+    yield create
+    with psycopg.connect(postgres_server.dsn("postgres"), autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def unique_name() -> Callable[[str], str]:
+    """Unique names for topics, consumer groups and MongoDB databases."""
+    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,133 @@
+"""AsyncAPI 3.0 document of the CRM as a publisher: one channel per topic, one message per event.
+
+The application described is the CRM, so every operation is a ``send``; downstream consumers read
+the same document to subscribe. Payloads reference the published JSON Schemas by relative path.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+from .envelope import (
+    HEADER_ATTRIBUTES,
+    SPEC_VERSION,
+    STRUCTURED_CONTENT_TYPE,
+    Event,
+    EventData,
+    header_name,
+)
+from .registry import EventRegistry
+from .schemas import describe, fixed_attributes, schema_path
+
+ASYNCAPI_VERSION = "3.0.0"
+KAFKA_BINDING_VERSION = "0.5.0"
+SERVER = "kafka"
+
+
+def asyncapi_document(registry: EventRegistry) -> dict[str, Any]:
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": "CRM integration events",
+            "version": version("crm-events"),
+            "description": (
+                "Events the CRM's services publish to Kafka. Values are CloudEvents 1.0 in"
+                " structured mode (the whole event as JSON); the attributes are repeated as ce_*"
+                " headers; the record key is the aggregate id, so each aggregate's events are"
+                " ordered. Within a topic (one major version) changes are additive only."
+            ),
+        },
+        "defaultContentType": STRUCTURED_CONTENT_TYPE,
+        "servers": {
+            SERVER: {
+                "host": "{bootstrapServers}",
+                "protocol": "kafka",
+                "description": "The CRM's Kafka cluster.",
+                "variables": {
+                    "bootstrapServers": {
+                        "default": "localhost:9092",
+                        "description": "Bootstrap servers of the deployment.",
+                    }
+                },
+            }
+        },
+        "channels": {topic: _channel(registry, topic) for topic in registry.topics()},
+        "operations": {f"send.{topic}": _operation(registry, topic) for topic in registry.topics()},
+        "components": {"messages": {_message_id(model): _message(model) for model in registry}},
+    }
+
+
+def _message_id(model: type[EventData]) -> str:
+    return f"{model.event_type}.v{model.schema_version}"
+
+
+def _channel(registry: EventRegistry, topic: str) -> dict[str, Any]:
+    first = registry.models_on(topic)[0]
+    return {
+        "address": topic,
+        "title": topic,
+        "description": (
+            f"Events of the {first.source_service} service's {first.aggregate_type} aggregates,"
+            f" major version {first.schema_version}, keyed by aggregate id."
+        ),
+        "servers": [{"$ref": f"#/servers/{SERVER}"}],
+        "messages": {
+            _message_id(model): {"$ref": f"#/components/messages/{_message_id(model)}"}
+            for model in registry.models_on(topic)
+        },
+        "bindings": {"kafka": {"topic": topic, "bindingVersion": KAFKA_BINDING_VERSION}},
+    }
+
+
+def _operation(registry: EventRegistry, topic: str) -> dict[str, Any]:
+    service = registry.models_on(topic)[0].source_service
+    return {
+        "action": "send",
+        "title": f"The {service} service publishes to {topic}",
+        "channel": {"$ref": f"#/channels/{topic}"},
+        "messages": [
+            {"$ref": f"#/channels/{topic}/messages/{_message_id(model)}"}
+            for model in registry.models_on(topic)
+        ],
+    }
+
+
+def _message(model: type[EventData]) -> dict[str, Any]:
+    return {
+        "name": model.event_type,
+        "title": f"{model.event_type} v{model.schema_version}",
+        "summary": describe(model),
+        "contentType": STRUCTURED_CONTENT_TYPE,
+        "headers": _headers(model),
+        "payload": {"$ref": schema_path(model)},
+        "correlationId": {
+            "description": "Shared by every event caused by one request.",
+            "location": "$message.header#/ce_correlationid",
+        },
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "The aggregate id (ce_aggregateid)."},
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+
+
+def _headers(model: type[EventData]) -> dict[str, Any]:
+    """The Kafka headers (all strings); headers of attributes that may be absent are optional."""
+    fixed = {"specversion": SPEC_VERSION, **fixed_attributes(model)}
+    properties: dict[str, Any] = {}
+    for attribute in HEADER_ATTRIBUTES:
+        field = Event.model_fields[attribute]
+        header: dict[str, Any] = {"type": "string"}
+        if field.description:
+            header["description"] = field.description
+        if attribute in fixed:
+            header["const"] = str(fixed[attribute])
+        properties[header_name(attribute)] = header
+    properties["content-type"] = {"type": "string", "const": STRUCTURED_CONTENT_TYPE}
+    required = [
+        header_name(a) for a in HEADER_ATTRIBUTES if Event.model_fields[a].default is not None
+    ]
+    return {"type": "object", "properties": properties, "required": [*required, "content-type"]}

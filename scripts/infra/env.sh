@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Prints the variables that point code and tests at the local servers:
+#   eval "$(scripts/infra/env.sh)"        export lines for a shell
+#   scripts/infra/env.sh --dotenv         KEY=value lines (what up.sh writes to .local/infra.env)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+vars() {
+  cat <<EOF2
+CRM_POSTGRES_HOST=$INFRA_HOST
+CRM_POSTGRES_PORT=$POSTGRES_PORT
+CRM_POSTGRES_USER=$POSTGRES_USER
+CRM_POSTGRES_PASSWORD=$POSTGRES_PASSWORD
+CRM_KAFKA_BOOTSTRAP_SERVERS=$INFRA_HOST:$KAFKA_PORT
+CRM_MONGODB_URI=mongodb://$INFRA_HOST:$MONGO_PORT/
+EOF2
+}
+
+case ${1:-} in
+  "") vars | sed 's/^/export /' ;;
+  --dotenv) vars ;;
+  *) die "usage: $0 [--dotenv]" ;;
+esac
