@@ -1,0 +1,76 @@
+"""The eventsourcing store of a service: PostgreSQL, with each event's command context kept.
+
+The notification log written in the same transaction as the events is the transactional outbox;
+the relay reads it. The command context (correlation, causation, actor, trace) is stored inside each
+event's state under a reserved key, so the relay can restore it when it publishes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import get_topic
+
+from .context import CommandContext, current_context
+from .settings import PostgresSettings
+
+_META = "__crm_meta__"
+
+
+@dataclass(frozen=True)
+class EventMetadata(CommandContext):
+    recorded_at: datetime | None = None
+
+
+class ContextCapturingMapper(Mapper):  # type: ignore[type-arg]
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        ctx = current_context()
+        meta = asdict(ctx) if ctx else {}
+        meta["recorded_at"] = datetime.now(UTC).isoformat()
+        shadow = object.__new__(type(domain_event))
+        object.__setattr__(shadow, "__dict__", {**vars(domain_event), _META: meta})
+        return super().to_stored_event(shadow)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        domain_event = super().to_domain_event(stored_event)
+        vars(domain_event).pop(_META, None)
+        return domain_event
+
+    def decode_with_metadata(self, stored_event: StoredEvent) -> tuple[Any, EventMetadata | None]:
+        domain_event = super().to_domain_event(stored_event)
+        meta = vars(domain_event).pop(_META, None)
+        return domain_event, _metadata(meta)
+
+
+def _metadata(meta: dict[str, Any] | None) -> EventMetadata | None:
+    if not meta or "correlation_id" not in meta:
+        return None
+    recorded = meta.get("recorded_at")
+    return EventMetadata(
+        correlation_id=meta["correlation_id"],
+        causation_id=meta.get("causation_id"),
+        actor=meta.get("actor"),
+        traceparent=meta.get("traceparent"),
+        tracestate=meta.get("tracestate"),
+        recorded_at=datetime.fromisoformat(recorded) if recorded else None,
+    )
+
+
+def eventsourcing_env(settings: PostgresSettings, database: str) -> dict[str, str]:
+    """Environment for an ``eventsourcing.Application`` on the service's own database."""
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": settings.database or database,
+        "POSTGRES_HOST": settings.host,
+        "POSTGRES_PORT": str(settings.port),
+        "POSTGRES_USER": settings.user,
+        "POSTGRES_PASSWORD": settings.password,
+        "POSTGRES_POOL_SIZE": str(settings.pool_size),
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_PRE_PING": "y",
+        "CREATE_TABLE": "y",
+        "MAPPER_TOPIC": get_topic(ContextCapturingMapper),
+    }

@@ -1,0 +1,85 @@
+"""Configuration from the environment only (prefix ``CRM_``); defaults fit `make up` on one machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore")
+
+
+def state_dir() -> Path:
+    """Where local state lives (`.local/` of the checkout unless CRM_STATE_DIR says otherwise)."""
+    import os
+
+    if explicit := os.environ.get("CRM_STATE_DIR"):
+        return Path(explicit)
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "uv.lock").exists():
+            return folder / ".local"
+    return here / ".local"
+
+
+class PostgresSettings(BaseSettings):
+    model_config = _env("CRM_POSTGRES_")
+
+    host: str = "127.0.0.1"
+    port: int = 55432
+    user: str = "crm"
+    password: str = "crm"
+    database: str | None = None  # overrides a service's own database name (tests, tenants)
+    pool_size: int = 5
+
+    def dsn(self, database: str) -> str:
+        return (
+            f"host={self.host} port={self.port} user={self.user} "
+            f"password={self.password} dbname={database}"
+        )
+
+
+class KafkaSettings(BaseSettings):
+    model_config = _env("CRM_KAFKA_")
+
+    bootstrap_servers: str = "127.0.0.1:59092"
+    group_prefix: str = ""  # isolates consumer groups of parallel environments sharing a cluster
+
+    def group(self, name: str) -> str:
+        return f"{self.group_prefix}{name}"
+
+
+class MongoSettings(BaseSettings):
+    model_config = _env("CRM_MONGODB_")
+
+    uri: str = "mongodb://127.0.0.1:57017/"
+    database: str = "crm_analytics"
+
+
+class AuthSettings(BaseSettings):
+    model_config = _env("CRM_AUTH_")
+
+    issuer: str = "https://dev-issuer.crm.local"
+    audience: str = "crm"
+    jwks_url: str | None = None
+    public_key_file: Path | None = None  # defaults to the development issuer's key
+    algorithms: list[str] = ["ES256", "RS256"]
+    leeway_seconds: int = 30
+
+
+class HttpSettings(BaseSettings):
+    model_config = _env("CRM_HTTP_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class TelemetrySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
+
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_console: bool = False
+    service_version: str = "0.1.0"
+    log_level: str = "INFO"
