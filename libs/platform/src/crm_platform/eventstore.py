@@ -7,11 +7,14 @@ event's state under a reserved key, so the relay can restore it when it publishe
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from .context import CommandContext, current_context
@@ -74,3 +77,25 @@ def eventsourcing_env(settings: PostgresSettings, database: str) -> dict[str, st
         "CREATE_TABLE": "y",
         "MAPPER_TOPIC": get_topic(ContextCapturingMapper),
     }
+
+
+A = TypeVar("A", bound=Application)
+
+
+def open_application(
+    factory: Callable[[dict[str, str]], A], settings: PostgresSettings, database: str
+) -> A:
+    """Construct an application on its database.
+
+    The api, relay and worker of a service start together and each creates the tables if missing;
+    eventsourcing's CREATE statements race on PostgreSQL's type catalogue, so a loser retries.
+    """
+    env = eventsourcing_env(settings, database)
+    for attempt in range(5):
+        try:
+            return factory(env)
+        except IntegrityError:
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")

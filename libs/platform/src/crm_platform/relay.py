@@ -19,6 +19,7 @@ from datetime import UTC
 from typing import Any
 
 import psycopg
+from aiokafka import AIOKafkaProducer
 from crm_events import Event, EventData
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
@@ -97,7 +98,7 @@ class OutboxRelay:
         if not isinstance(mapper, ContextCapturingMapper):
             raise TypeError("the application must use ContextCapturingMapper (eventsourcing_env)")
         self.mapper = mapper
-        self._producer = make_producer(kafka)
+        self._producer: AIOKafkaProducer | None = None
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def __aenter__(self) -> OutboxRelay:
@@ -109,11 +110,13 @@ class OutboxRelay:
             " name text PRIMARY KEY, position bigint NOT NULL,"
             " updated_at timestamptz NOT NULL DEFAULT now())"
         )
+        self._producer = make_producer(self.kafka)
         await self._producer.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._producer.stop()
+        if self._producer:
+            await self._producer.stop()
         if self._conn:
             await self._conn.close()
 
@@ -174,6 +177,7 @@ class OutboxRelay:
         event = self.translate(domain_event, metadata)
         if event is None:
             return None
+        assert self._producer, "use the relay as an async context manager"
         topic = event.data.topic()
         parent = propagate.extract({"traceparent": event.traceparent} if event.traceparent else {})
         token = otel_context.attach(parent)

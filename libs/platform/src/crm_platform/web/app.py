@@ -68,7 +68,9 @@ def _health_router(readiness: dict[str, Check]) -> APIRouter:
         outcomes = await asyncio.gather(
             *(asyncio.wait_for(readiness[n](), timeout=2.0) for n in names), return_exceptions=True
         )
-        checks = {n: "ok" if o is None else f"failed: {o!r}" for n, o in zip(names, outcomes, strict=True)}
+        checks = {
+            n: "ok" if o is None else f"failed: {o!r}" for n, o in zip(names, outcomes, strict=True)
+        }
         if all(o is None for o in outcomes):
             return JSONResponse({"status": "ready", "checks": checks})
         return problem_response(

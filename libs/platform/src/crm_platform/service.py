@@ -1,0 +1,98 @@
+"""The three processes of an operational service, built from one description of it.
+
+Every operational service (an event store of its own, a relay publishing its integration events,
+a worker reacting to other services' events) is wired the same way; a service describes itself
+with a ``ServiceSpec`` in its bootstrap module and its entrypoints call ``api``, ``relay`` and
+``worker``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.application import Application
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+
+from .eventstore import open_application
+from .health import kafka_check, postgres_check
+from .kafka import make_broker
+from .relay import OutboxRelay, Translator, run_relay
+from .runtime import run_async, run_worker, serve_api
+from .settings import KafkaSettings, PostgresSettings
+from .web.app import create_api
+
+
+def _no_subscriptions(broker: KafkaBroker, application: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    title: str
+    database: str
+    application: Callable[[dict[str, str]], Application]
+    translate: Translator
+    topics: Sequence[str] = ()
+    routers: Callable[[Any], Sequence[APIRouter]] = lambda application: ()
+    subscribe: Callable[[KafkaBroker, Any], None] = _no_subscriptions
+    description: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def build_application(self) -> Application:
+        return open_application(self.application, PostgresSettings(), self.database)
+
+    def build_api(self, application: Any = None) -> FastAPI:
+        """The HTTP API; without an application it only serves documents (OpenAPI generation)."""
+        postgres, kafka = PostgresSettings(), KafkaSettings()
+        routers = self.routers(application)
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> Any:
+            yield
+            if application is not None:
+                application.close()
+
+        return create_api(
+            title=self.title,
+            service=self.name,
+            description=self.description,
+            routers=routers,
+            readiness={
+                "postgres": postgres_check(postgres.dsn(postgres.database or self.database)),
+                "kafka": kafka_check(kafka.bootstrap_servers),
+            },
+            lifespan=lifespan,
+        )
+
+    def build_relay(self) -> OutboxRelay:
+        return OutboxRelay(
+            name=self.name,
+            application=self.build_application(),
+            translate=self.translate,
+            topics=self.topics,
+            kafka=KafkaSettings(),
+            postgres=PostgresSettings(),
+            database=self.database,
+        )
+
+
+def api(spec: ServiceSpec) -> None:
+    serve_api(spec.name, lambda: spec.build_api(spec.build_application()))
+
+
+def relay(spec: ServiceSpec) -> None:
+    run_async(spec.name, "relay", lambda: run_relay(spec.build_relay()))
+
+
+def worker(spec: ServiceSpec) -> None:
+    async def broker() -> KafkaBroker:
+        kafka_broker = make_broker(KafkaSettings())
+        spec.subscribe(kafka_broker, spec.build_application())
+        return kafka_broker
+
+    run_worker(spec.name, broker)

@@ -1,0 +1,40 @@
+"""Write (or with --check, verify) the committed OpenAPI document of every service."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from crm_platform.web.openapi import write_or_check
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ["contacts", "sales", "marketing", "service-desk", "analytics"]
+
+
+def service_app(name: str):  # noqa: ANN201 - a FastAPI app
+    bootstrap = importlib.import_module(f"crm_{name.replace('-', '_')}.bootstrap")
+    if hasattr(bootstrap, "openapi_app"):
+        return bootstrap.openapi_app()
+    return bootstrap.SPEC.build_api()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail if a committed file differs")
+    args = parser.parse_args()
+    stale = []
+    for name in SERVICES:
+        path = ROOT / "services" / name / "openapi.json"
+        if not write_or_check(service_app(name), path, check=args.check):
+            stale.append(str(path.relative_to(ROOT)))
+    if stale:
+        print("OpenAPI documents differ from the code; run `make generate`:", *stale, sep="\n  ")
+        return 1
+    print(f"{len(SERVICES)} OpenAPI documents {'up to date' if args.check else 'written'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Composition root of the marketing service."""
+
+from crm_platform.service import ServiceSpec
+
+from .application import MarketingApplication
+from .contracts import translate
+
+SPEC = ServiceSpec(
+    name="marketing",
+    title="CRM marketing",
+    database="marketing",
+    application=MarketingApplication,
+    translate=translate,
+)

@@ -1,0 +1,17 @@
+"""Console scripts: crm-service-desk-api, crm-service-desk-relay, crm-service-desk-worker (one process each)."""
+
+from crm_platform import service
+
+from .bootstrap import SPEC
+
+
+def api() -> None:
+    service.api(SPEC)
+
+
+def relay() -> None:
+    service.relay(SPEC)
+
+
+def worker() -> None:
+    service.worker(SPEC)
