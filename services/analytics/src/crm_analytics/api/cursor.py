@@ -1,0 +1,30 @@
+"""Opaque timeline cursors: a position encoded so that clients do not build or parse it."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from ..domain.timeline import Position
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def encode(position: Position) -> str:
+    raw = json.dumps([position.occurred_at.isoformat(), position.entry_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode(cursor: str) -> Position:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        occurred_at, entry_id = json.loads(raw)
+        position = Position(datetime.fromisoformat(occurred_at), str(entry_id))
+    except (ValueError, TypeError) as error:
+        raise InvalidCursor("the cursor is not one this API returned") from error
+    if position.occurred_at.tzinfo is None:
+        raise InvalidCursor("the cursor is not one this API returned")
+    return position

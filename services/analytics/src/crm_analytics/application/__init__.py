@@ -1,0 +1,1 @@
+"""Read-model storage: the customer 360 documents in MongoDB."""

@@ -1,0 +1,74 @@
+"""The composition root: settings -> MongoDB client, repository, broker, API and worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from crm_platform.health import kafka_check, mongo_check
+from crm_platform.kafka import make_broker
+from crm_platform.settings import HttpSettings, KafkaSettings, MongoSettings
+from crm_platform.web.app import create_api
+from fastapi import FastAPI
+from faststream import FastStream
+from pymongo import AsyncMongoClient
+
+from .api.routes import customer_360_router
+from .application.repository import Customer360Repository
+from .messaging.customer_360 import GROUP_ID, subscribe_customer_360
+
+SERVICE = "analytics"
+
+
+class AnalyticsHttpSettings(HttpSettings):
+    port: int = 8005
+
+
+class AnalyticsMongoSettings(MongoSettings):
+    write_concern: str = "majority"  # CRM_MONGODB_WRITE_CONCERN: "majority" or a node count
+
+    def w(self) -> str | int:
+        return int(self.write_concern) if self.write_concern.isdigit() else self.write_concern
+
+
+def mongo_client(settings: AnalyticsMongoSettings) -> AsyncMongoClient[Any]:
+    # tz_aware: stored times come back as UTC-aware datetimes, as the projection wrote them.
+    return AsyncMongoClient(settings.uri, tz_aware=True, appname="crm-analytics")
+
+
+def repository(
+    client: AsyncMongoClient[Any], settings: AnalyticsMongoSettings
+) -> Customer360Repository:
+    return Customer360Repository.from_client(client, settings.database, write_concern=settings.w())
+
+
+def build_api(
+    mongo: AnalyticsMongoSettings | None = None, kafka: KafkaSettings | None = None
+) -> FastAPI:
+    mongo, kafka = mongo or AnalyticsMongoSettings(), kafka or KafkaSettings()
+    client = mongo_client(mongo)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await client.close()
+
+    return create_api(
+        title="CRM analytics",
+        service=SERVICE,
+        description="Read models built from the CRM's event streams.",
+        routers=[customer_360_router(repository(client, mongo))],
+        readiness={"kafka": kafka_check(kafka.bootstrap_servers), "mongodb": mongo_check(client)},
+        lifespan=lifespan,
+    )
+
+
+def build_worker(
+    mongo: AnalyticsMongoSettings | None = None, kafka: KafkaSettings | None = None
+) -> FastStream:
+    mongo, kafka = mongo or AnalyticsMongoSettings(), kafka or KafkaSettings()
+    client = mongo_client(mongo)
+    broker = make_broker(kafka)
+    subscribe_customer_360(broker, repository(client, mongo), group_id=kafka.group(GROUP_ID))
+    return FastStream(broker, after_shutdown=[client.close])

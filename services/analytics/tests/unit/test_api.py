@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from crm_analytics.api.cursor import encode
+from crm_analytics.api.routes import customer_360_router
+from crm_analytics.domain.customer_360 import apply_update, update_for
+from crm_analytics.domain.timeline import Position
+from crm_platform.devtoken import issue_token
+from crm_platform.web.app import create_api
+
+pytestmark = pytest.mark.unit
+
+
+class FakeReader:
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    async def get(self, customer_id: str) -> dict[str, Any] | None:
+        return self.documents.get(customer_id)
+
+    def add(self, events) -> None:
+        document = None
+        for event in events:
+            document = apply_update(document, update_for(event))
+        self.documents[document["_id"]] = document
+
+
+@pytest.fixture
+def reader() -> FakeReader:
+    return FakeReader()
+
+
+@pytest.fixture
+async def client(reader) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_api(title="t", service="analytics", routers=[customer_360_router(reader)])
+    token = issue_token(["analytics:read"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as http:
+        yield http
+
+
+def contacts_stream(stream, interactions: int):
+    customers = stream()
+    return customers, [customers.registered()] + [
+        customers.contacted() for _ in range(interactions)
+    ]
+
+
+async def test_profile_and_timeline_newest_first(client, reader, stream):
+    customers, events = contacts_stream(stream, 2)
+    reader.add(events)
+
+    response = await client.get(f"/customers/{customers.customer_id}/360")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["customer_id"] == str(customers.customer_id)
+    assert body["version"] == 3
+    assert body["profile"]["given_name"] == "Ada"
+    assert body["interaction_count"] == 2
+    assert [e["source_event_id"] for e in body["timeline"]] == [
+        str(events[2].id),
+        str(events[1].id),
+    ]
+    assert body["timeline"][0] == {
+        "id": str(events[2].data.interaction_id),
+        "kind": "interaction",
+        "channel": "email",
+        "direction": "inbound",
+        "summary": events[2].data.summary,
+        "actor": "bob",
+        "occurred_at": events[2].data.occurred_at.isoformat().replace("+00:00", "Z"),
+        "source": "/crm/contacts",
+        "source_event_id": str(events[2].id),
+    }
+    assert body["next_cursor"] is None
+
+
+async def test_cursor_pagination_walks_the_whole_timeline(client, reader, stream):
+    customers, events = contacts_stream(stream, 5)
+    reader.add(events)
+    url = f"/customers/{customers.customer_id}/360"
+
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        body = (await client.get(url, params=params)).json()
+        assert len(body["timeline"]) <= 2
+        seen += [entry["source_event_id"] for entry in body["timeline"]]
+        if not (cursor := body["next_cursor"]):
+            break
+
+    assert seen == [str(event.id) for event in reversed(events[1:])]
+
+
+async def test_a_customer_without_registration_has_no_profile(client, reader, stream):
+    customers = stream()
+    customers.registered()  # not applied: only what the update of one event builds
+    reader.add([customers.contacted()])
+
+    body = (await client.get(f"/customers/{customers.customer_id}/360")).json()
+
+    assert body["profile"] is None
+    assert len(body["timeline"]) == 1
+
+
+async def test_unknown_customer_is_a_404_problem(client):
+    response = await client.get(f"/customers/{uuid4()}/360")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+
+
+def b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor", ["not-base64!", b64("{}"), b64('["x"]'), b64('["yesterday", "id"]'), b64("[1, 2]")]
+)
+async def test_a_foreign_cursor_is_a_400_problem(client, reader, stream, cursor):
+    customers, events = contacts_stream(stream, 1)
+    reader.add(events)
+
+    response = await client.get(
+        f"/customers/{customers.customer_id}/360", params={"cursor": cursor}
+    )
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_naive_time_in_a_cursor_is_rejected(client, reader, stream):
+    customers, events = contacts_stream(stream, 1)
+    reader.add(events)
+    naive = Position(events[1].data.occurred_at.replace(tzinfo=None), "x")
+
+    response = await client.get(
+        f"/customers/{customers.customer_id}/360", params={"cursor": encode(naive)}
+    )
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("limit", [0, 201, "many"])
+async def test_limit_is_bounded(client, limit):
+    response = await client.get(f"/customers/{uuid4()}/360", params={"limit": limit})
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "query.limit"
+
+
+async def test_the_read_scope_is_required(client):
+    url = f"/customers/{uuid4()}/360"
+    anonymous = await client.get(url, headers={"Authorization": ""})
+    other = await client.get(
+        url, headers={"Authorization": f"Bearer {issue_token(['contacts:read'])}"}
+    )
+
+    assert anonymous.status_code == 401
+    assert other.status_code == 403
+
+
+async def test_openapi_documents_the_response_and_problems(client):
+    spec = json.loads((await client.get("/openapi.json")).text)
+
+    operation = spec["paths"]["/customers/{customer_id}/360"]["get"]
+    assert operation["operationId"] == "getCustomer360"
+    assert {"200", "400", "401", "403", "404", "422"} <= set(operation["responses"])
+    assert "Customer360" in spec["components"]["schemas"]

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from crm_analytics.domain.customer_360 import (
+    Decision,
+    Document,
+    VersionGap,
+    apply_update,
+    decide,
+    project,
+    update_for,
+)
+from crm_events import Event
+from crm_events.contacts.customer import _CustomerEvent
+from hypothesis import given
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.unit
+
+
+def fold(document: Document | None, events: list[Event[Any]]) -> Document | None:
+    for event in events:
+        update = project(document, event)
+        if update is not None:
+            document = apply_update(document, update)
+    return document
+
+
+def test_registration_creates_the_profile(stream):
+    customers = stream()
+    registered = customers.registered()
+
+    document = fold(None, [registered])
+
+    assert document == {
+        "_id": str(customers.customer_id),
+        "customer_id": str(customers.customer_id),
+        "version": 1,
+        "updated_at": registered.time,
+        "last_event_id": str(registered.id),
+        "profile": {
+            "given_name": "Ada",
+            "family_name": "Lovelace",
+            "email": "ada@example.com",
+            "phone": "+441234567890",
+            "registered_at": registered.data.registered_at,
+        },
+    }
+
+
+def test_contacts_append_timeline_entries_with_lineage(stream):
+    customers = stream()
+    events = [customers.registered(), customers.contacted(), customers.contacted(channel="phone")]
+
+    document = fold(None, events)
+
+    assert document["version"] == 3
+    assert document["interaction_count"] == 2
+    first, second = document["timeline"]
+    assert second == {
+        "id": str(events[2].data.interaction_id),
+        "kind": "interaction",
+        "channel": "phone",
+        "direction": "inbound",
+        "summary": events[2].data.summary,
+        "actor": "bob",
+        "occurred_at": events[2].data.occurred_at,
+        "source": "/crm/contacts",
+        "source_event_id": str(events[2].id),
+    }
+    assert first["source_event_id"] == str(events[1].id)
+    assert document["last_interaction_at"] == events[2].data.occurred_at
+
+
+def test_last_interaction_keeps_the_latest_occurrence_not_the_latest_record(stream):
+    customers = stream()
+    late = datetime(2025, 6, 1, tzinfo=UTC)
+    early = datetime(2025, 1, 1, tzinfo=UTC)
+    events = [customers.registered(), customers.contacted(occurred_at=late)]
+    events.append(customers.contacted(occurred_at=early))
+
+    assert fold(None, events)["last_interaction_at"] == late
+
+
+def test_a_redelivered_event_changes_nothing(stream):
+    customers = stream()
+    registered, contacted = customers.registered(), customers.contacted()
+    document = fold(None, [registered, contacted])
+
+    assert project(document, contacted) is None
+    assert project(document, registered) is None
+
+
+@pytest.mark.parametrize(
+    ("stored", "received", "decision"),
+    [
+        (0, 1, Decision.APPLY),
+        (4, 5, Decision.APPLY),
+        (4, 4, Decision.DUPLICATE),
+        (4, 1, Decision.DUPLICATE),
+    ],
+)
+def test_only_the_next_version_applies(stored, received, decision):
+    assert decide("c", stored, received) is decision
+
+
+@pytest.mark.parametrize(("stored", "received"), [(0, 2), (3, 5)])
+def test_a_missing_predecessor_is_a_gap(stored, received):
+    with pytest.raises(VersionGap) as raised:
+        decide("c", stored, received)
+    assert (raised.value.stored, raised.value.received) == (stored, received)
+
+
+def test_an_event_after_a_lost_one_raises_instead_of_applying(stream):
+    customers = stream()
+    registered = customers.registered()
+    customers.contacted()  # lost before reaching the projection
+    with pytest.raises(VersionGap):
+        project(fold(None, [registered]), customers.contacted())
+
+
+class CustomerRenamed(_CustomerEvent):
+    """A customer event type this projection does not show."""
+
+    event_type = "CustomerRenamed"
+
+
+def test_events_not_shown_still_advance_the_version(stream):
+    customers = stream()
+    registered = customers.registered()
+    renamed = customers.event(CustomerRenamed(customer_id=customers.customer_id))
+    contacted = customers.contacted()
+
+    document = fold(None, [registered, renamed, contacted])
+
+    assert document["version"] == 3
+    assert document["profile"]["given_name"] == "Ada"
+    assert len(document["timeline"]) == 1
+
+
+def test_times_are_utc_with_bson_precision(stream):
+    customers = stream()
+    customers.registered()
+    contacted = customers.contacted(occurred_at=datetime(2025, 5, 4, 3, 2, 1, 123456))
+
+    entry = update_for(contacted).push["timeline"]
+
+    assert entry["occurred_at"] == datetime(2025, 5, 4, 3, 2, 1, 123000, tzinfo=UTC)
+
+
+def test_operators_leave_out_empty_ones(stream):
+    customers = stream()
+    assert set(update_for(customers.registered()).operators()) == {"$set"}
+    assert set(update_for(customers.contacted()).operators()) == {"$set", "$push", "$inc", "$max"}
+
+
+@given(
+    contacts=st.integers(min_value=0, max_value=8),
+    redeliveries=st.lists(st.integers(min_value=0, max_value=100), max_size=30),
+    seed=st.randoms(use_true_random=False),
+)
+def test_in_order_delivery_with_random_redeliveries_equals_one_delivery(
+    stream, contacts, redeliveries, seed
+):
+    customers = stream()
+    events = [customers.registered()] + [customers.contacted() for _ in range(contacts)]
+    delivered: list[Event[Any]] = []
+    pending = iter(redeliveries)
+    for position, event in enumerate(events):
+        delivered.append(event)
+        # At-least-once: after any delivery, any event up to it may come again (in order).
+        for _ in range(next(pending, 0) % 3):
+            delivered.extend(events[seed.randint(0, position) : position + 1])
+
+    assert fold(None, delivered) == fold(None, events)

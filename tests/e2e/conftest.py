@@ -1,0 +1,56 @@
+"""The platform started as processes, isolated per test session.
+
+Each session gets its own PostgreSQL database, MongoDB database and consumer-group prefix on the
+shared real servers, so it neither sees nor disturbs a running `make up` or another test run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .processes import ServiceProcess, free_port
+
+
+@pytest.fixture(scope="session")
+def platform_env(
+    postgres_server, kafka_bootstrap: str, mongo_uri: str, fresh_database, tmp_path_factory
+) -> dict[str, str]:
+    state = tmp_path_factory.mktemp("state")
+    env = {
+        **postgres_server.env(),
+        "CRM_POSTGRES_DATABASE": fresh_database("e2e_contacts"),
+        "CRM_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "CRM_KAFKA_GROUP_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}.",
+        "CRM_MONGODB_URI": mongo_uri,
+        "CRM_MONGODB_DATABASE": f"e2e_{uuid.uuid4().hex[:8]}",
+        "CRM_STATE_DIR": str(state),
+    }
+    os.environ["CRM_STATE_DIR"] = str(state)  # tokens minted here must match the processes' key
+    return env
+
+
+@pytest.fixture(scope="session")
+def start(platform_env: dict[str, str], tmp_path_factory) -> Iterator[Callable[..., ServiceProcess]]:
+    logs: Path = tmp_path_factory.mktemp("logs")
+    started: list[ServiceProcess] = []
+
+    def start_process(command: str, http: bool = False) -> ServiceProcess:
+        process = ServiceProcess(command, platform_env, logs, free_port() if http else None)
+        started.append(process.start())
+        return process
+
+    yield start_process
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def token(platform_env: dict[str, str]) -> str:
+    from crm_platform.devtoken import issue_token
+
+    return issue_token(["contacts:read", "contacts:write", "analytics:read"], "e2e@crm.local")
