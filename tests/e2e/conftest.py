@@ -35,7 +35,9 @@ def platform_env(
 
 
 @pytest.fixture(scope="session")
-def start(platform_env: dict[str, str], tmp_path_factory) -> Iterator[Callable[..., ServiceProcess]]:
+def start(
+    platform_env: dict[str, str], tmp_path_factory
+) -> Iterator[Callable[..., ServiceProcess]]:
     logs: Path = tmp_path_factory.mktemp("logs")
     started: list[ServiceProcess] = []
 

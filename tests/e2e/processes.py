@@ -77,4 +77,8 @@ class ServiceProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         path = self.log_dir / f"{self.command}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )

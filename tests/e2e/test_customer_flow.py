@@ -94,7 +94,7 @@ async def _put_poison(bootstrap: str, key: bytes) -> None:
         await producer.stop()
 
 
-async def _dead_lettered(bootstrap: str, topic: str, key: bytes, timeout: float = 30) -> bool:
+async def _dead_lettered(bootstrap: str, topic: str, key: bytes, seconds: float = 30) -> bool:
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -102,7 +102,7 @@ async def _dead_lettered(bootstrap: str, topic: str, key: bytes, timeout: float 
         auto_offset_reset="earliest",
     )
     await consumer.start()
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + seconds
     try:
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=1000)
