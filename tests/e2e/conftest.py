@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .processes import ServiceProcess, free_port
+from crm_platform.testing import ServiceProcess, free_port
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Run the platform's processes as real OS processes, the way production runs them."""
+"""Test and benchmark helper: the platform's processes run as real OS processes, as in production."""
 
 from __future__ import annotations
 

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from crm_contacts.application import ContactsApplication
+from crm_contacts.bootstrap import build_application
+from crm_platform.settings import PostgresSettings
+
+
+@pytest.fixture(scope="module")
+def postgres(postgres_server: Any, fresh_database: Callable[[str], str]) -> PostgresSettings:
+    """The servers' settings, pointing at a database of this test module's own."""
+    return PostgresSettings(
+        host=postgres_server.host,
+        port=postgres_server.port,
+        user=postgres_server.user,
+        password=postgres_server.password,
+        database=fresh_database("contacts"),
+    )
+
+
+@pytest.fixture(scope="module")
+def application(postgres: PostgresSettings) -> Iterator[ContactsApplication]:
+    app = build_application(postgres)
+    yield app
+    app.close()
