@@ -15,9 +15,8 @@ SERVICES = ["contacts", "sales", "marketing", "service-desk", "analytics"]
 
 def service_app(name: str):  # noqa: ANN201 - a FastAPI app
     bootstrap = importlib.import_module(f"crm_{name.replace('-', '_')}.bootstrap")
-    if hasattr(bootstrap, "openapi_app"):
-        return bootstrap.openapi_app()
-    return bootstrap.SPEC.build_api()
+    # Operational services describe themselves with a ServiceSpec; analytics builds its own API.
+    return bootstrap.SPEC.build_api() if hasattr(bootstrap, "SPEC") else bootstrap.build_api()
 
 
 def main() -> int:

@@ -17,10 +17,13 @@ from .telemetry import setup_telemetry
 log = logging.getLogger(__name__)
 
 
-def serve_api(service: str, app_factory: Callable[[], FastAPI]) -> None:
+def serve_api(service: str, app_factory: Callable[[], FastAPI], default_port: int) -> None:
+    import os
+
     import uvicorn
 
     setup_telemetry(f"crm-{service}-api", TelemetrySettings())
+    os.environ.setdefault("CRM_HTTP_PORT", str(default_port))
     http = HttpSettings()
     uvicorn.run(app_factory(), host=http.host, port=http.port, log_config=None, access_log=False)
 

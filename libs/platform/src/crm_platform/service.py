@@ -35,21 +35,26 @@ class ServiceSpec:
     name: str
     title: str
     database: str
+    port: int  # default HTTP port, so every service runs side by side on one machine
     application: Callable[[dict[str, str]], Application]
     translate: Translator
     topics: Sequence[str] = ()
     routers: Callable[[Any], Sequence[APIRouter]] = lambda application: ()
     subscribe: Callable[[KafkaBroker, Any], None] = _no_subscriptions
     description: str = ""
-    settings: dict[str, Any] = field(default_factory=dict)
 
-    def build_application(self) -> Application:
-        return open_application(self.application, PostgresSettings(), self.database)
+    def build_application(self, postgres: PostgresSettings | None = None) -> Any:
+        return open_application(self.application, postgres or PostgresSettings(), self.database)
 
-    def build_api(self, application: Any = None) -> FastAPI:
+    def build_api(
+        self,
+        application: Any = None,
+        *,
+        postgres: PostgresSettings | None = None,
+        kafka: KafkaSettings | None = None,
+    ) -> FastAPI:
         """The HTTP API; without an application it only serves documents (OpenAPI generation)."""
-        postgres, kafka = PostgresSettings(), KafkaSettings()
-        routers = self.routers(application)
+        postgres, kafka = postgres or PostgresSettings(), kafka or KafkaSettings()
 
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> Any:
@@ -61,7 +66,7 @@ class ServiceSpec:
             title=self.title,
             service=self.name,
             description=self.description,
-            routers=routers,
+            routers=self.routers(application),
             readiness={
                 "postgres": postgres_check(postgres.dsn(postgres.database or self.database)),
                 "kafka": kafka_check(kafka.bootstrap_servers),
@@ -69,20 +74,27 @@ class ServiceSpec:
             lifespan=lifespan,
         )
 
-    def build_relay(self) -> OutboxRelay:
+    def build_relay(
+        self,
+        application: Any = None,
+        *,
+        postgres: PostgresSettings | None = None,
+        kafka: KafkaSettings | None = None,
+    ) -> OutboxRelay:
+        postgres = postgres or PostgresSettings()
         return OutboxRelay(
             name=self.name,
-            application=self.build_application(),
+            application=application or self.build_application(postgres),
             translate=self.translate,
             topics=self.topics,
-            kafka=KafkaSettings(),
-            postgres=PostgresSettings(),
+            kafka=kafka or KafkaSettings(),
+            postgres=postgres,
             database=self.database,
         )
 
 
 def api(spec: ServiceSpec) -> None:
-    serve_api(spec.name, lambda: spec.build_api(spec.build_application()))
+    serve_api(spec.name, lambda: spec.build_api(spec.build_application()), spec.port)
 
 
 def relay(spec: ServiceSpec) -> None:

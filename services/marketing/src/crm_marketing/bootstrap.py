@@ -9,6 +9,7 @@ SPEC = ServiceSpec(
     name="marketing",
     title="CRM marketing",
     database="marketing",
+    port=8003,
     application=MarketingApplication,
     translate=translate,
 )

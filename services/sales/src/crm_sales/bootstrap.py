@@ -9,6 +9,7 @@ SPEC = ServiceSpec(
     name="sales",
     title="CRM sales",
     database="sales",
+    port=8002,
     application=SalesApplication,
     translate=translate,
 )

@@ -9,6 +9,7 @@ SPEC = ServiceSpec(
     name="service-desk",
     title="CRM service-desk",
     database="service_desk",
+    port=8004,
     application=ServiceDeskApplication,
     translate=translate,
 )
