@@ -1,0 +1,111 @@
+"""Customer 360 projection (version-guarded upserts) vs a raw PyMongo bulk upsert of the same docs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crm_analytics.application.repository import Customer360Repository
+from crm_events import Event
+from crm_events.contacts import CustomerContacted, CustomerRegistered
+from crm_platform.settings import MongoSettings
+from pymongo import AsyncMongoClient, UpdateOne
+
+from .common import Result, Timer
+
+
+def _event(data: Any, version: int, at: datetime) -> Event[Any]:
+    customer = str(data.customer_id)
+    return Event[type(data)](
+        id=uuid.uuid4(),
+        type=data.event_type,
+        source="/crm/contacts",
+        subject=customer,
+        time=at,
+        dataschema=data.dataschema(),
+        schemaversion=1,
+        aggregatetype="customer",
+        aggregateid=customer,
+        aggregateversion=version,
+        correlationid="bench",
+        data=data,
+    )
+
+
+def stream(customers: int, per_customer: int) -> list[Event[Any]]:
+    start, events = datetime(2026, 1, 1, tzinfo=UTC), []
+    for _ in range(customers):
+        cid = uuid.uuid4()
+        events.append(
+            _event(
+                CustomerRegistered(
+                    customer_id=cid, given_name="Ada", family_name="L", registered_at=start
+                ),
+                1,
+                start,
+            )
+        )
+        for v in range(2, per_customer + 2):
+            at = start + timedelta(minutes=v)
+            events.append(
+                _event(
+                    CustomerContacted(
+                        customer_id=cid,
+                        interaction_id=uuid.uuid4(),
+                        channel="phone",
+                        direction="inbound",
+                        summary=f"call {v}",
+                        actor="bench",
+                        occurred_at=at,
+                    ),
+                    v,
+                    at,
+                )
+            )
+    return events
+
+
+async def _run(events: list[Event[Any]]) -> tuple[float, float]:
+    settings = MongoSettings()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(settings.uri, tz_aware=True)
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    try:
+        repository = Customer360Repository.from_client(client, database, write_concern=1)
+        ours = Timer()
+        with ours.measure():
+            for event in events:
+                await repository.apply(event)
+        documents = await client[database]["customer_360"].find().to_list()
+        raw_collection = client[database]["raw_360"]
+        operations = [
+            UpdateOne(
+                {"_id": e.aggregateid},
+                {"$set": {"version": e.aggregateversion, "last": e.data.model_dump(mode="json")}},
+                upsert=True,
+            )
+            for e in events
+        ]
+        raw = Timer()
+        with raw.measure():
+            for i in range(0, len(operations), 500):
+                await raw_collection.bulk_write(operations[i : i + 500], ordered=True)
+        assert len(documents) == len({e.aggregateid for e in events})
+        return ours.seconds, raw.seconds
+    finally:
+        await client.drop_database(database)
+        await client.close()
+
+
+def run(customers: int = 200, per_customer: int = 9) -> list[Result]:
+    events = stream(customers, per_customer)
+    ours, raw = asyncio.run(_run(events))
+    return [
+        Result(
+            "projection customer_360 vs raw bulk upsert",
+            len(events) / ours,
+            len(events) / raw,
+            "events/s",
+        )
+    ]
