@@ -57,7 +57,7 @@ async def _load(
                 await asyncio.sleep(0.005)
 
         # Warm-up: the pipeline is measured once the worker has joined its group and caught up.
-        while await collection.count_documents({"_id": {"$in": customers}}) < len(customers):
+        while await collection.count_documents({"_id": {"$in": customers}}) < len(customers):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch(stop))
