@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ["contacts", "sales", "marketing", "service-desk", "analytics"]
 
 
-def service_app(name: str):  # noqa: ANN201 - a FastAPI app
+def service_app(name: str):
     bootstrap = importlib.import_module(f"crm_{name.replace('-', '_')}.bootstrap")
     # Operational services describe themselves with a ServiceSpec; analytics builds its own API.
     return bootstrap.SPEC.build_api() if hasattr(bootstrap, "SPEC") else bootstrap.build_api()

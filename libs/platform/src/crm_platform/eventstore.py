@@ -7,14 +7,14 @@ event's state under a reserved key, so the relay can restore it when it publishe
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
+from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from .context import CommandContext, current_context
@@ -80,6 +80,7 @@ def eventsourcing_env(settings: PostgresSettings, database: str) -> dict[str, st
 
 
 A = TypeVar("A", bound=Application)
+_SCHEMA_LOCK = 0x43524D5F534348  # "CRM_SCH": serialises table creation
 
 
 def open_application(
@@ -87,15 +88,14 @@ def open_application(
 ) -> A:
     """Construct an application on its database.
 
-    The api, relay and worker of a service start together and each creates the tables if missing;
-    eventsourcing's CREATE statements race on PostgreSQL's type catalogue, so a loser retries.
+    A service's api, relay and worker start together and each creates the tables if missing;
+    eventsourcing's CREATE statements race on PostgreSQL's catalogue, so construction is
+    serialised by an advisory lock on the database.
     """
-    env = eventsourcing_env(settings, database)
-    for attempt in range(5):
+    dsn = settings.dsn(settings.database or database)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
         try:
-            return factory(env)
-        except IntegrityError:
-            if attempt == 4:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
+            return factory(eventsourcing_env(settings, database))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
