@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
+
 from crm_platform.settings import PostgresSettings
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pymongo import AsyncMongoClient
+
 from crm_platform.settings import MongoSettings
 from crm_platform.testing import ServiceProcess, free_port
-from pymongo import AsyncMongoClient
 
 from .common import fresh_database, percentile
 

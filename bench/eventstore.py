@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import psycopg
-from crm_platform.eventstore import open_application
-from crm_platform.settings import PostgresSettings
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
+
+from crm_platform.eventstore import open_application
+from crm_platform.settings import PostgresSettings
 
 from .common import Result, Timer, fresh_database
 

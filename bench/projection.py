@@ -7,11 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import AsyncMongoClient, UpdateOne
+
 from crm_analytics.application.repository import Customer360Repository
 from crm_events import Event
 from crm_events.contacts import CustomerContacted, CustomerRegistered
 from crm_platform.settings import MongoSettings
-from pymongo import AsyncMongoClient, UpdateOne
 
 from .common import Result, Timer
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from eventsourcing.application import Application
+
 from crm_events import EventData
 from crm_platform.eventstore import EventMetadata, open_application
 from crm_platform.kafka import ensure_topics, make_producer
 from crm_platform.relay import OutboxRelay, integration_event
 from crm_platform.settings import KafkaSettings, PostgresSettings
-from eventsourcing.application import Application
 
 from .common import Result, Timer, fresh_database
 from .eventstore import Note

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+
 from crm_platform.devtoken import issue_token
 
 CONTACTS, ANALYTICS = "http://127.0.0.1:8001", "http://127.0.0.1:8005"

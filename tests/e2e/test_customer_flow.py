@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from crm_events.contacts import CustomerRegistered
 
 pytestmark = pytest.mark.e2e

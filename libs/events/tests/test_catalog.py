@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from crm_events import registry
 from crm_events.catalog import ASYNCAPI_FILE, PACKAGE_ROOT, generated_files, main
 from crm_events.contacts import CustomerRegistered

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from crm_events import registry
 from crm_events.compat import breaking_changes
 from crm_events.schemas import event_schema

@@ -10,11 +10,12 @@ from uuid import UUID
 
 import jsonschema
 import pytest
+from pydantic import Field
+
 from crm_events import EventData, EventRegistry, UnknownEventType, registry, topic_name
 from crm_events.catalog import PACKAGE_ROOT
 from crm_events.contacts import CustomerContacted, CustomerRegistered
 from crm_events.schemas import schema_path
-from pydantic import Field
 
 pytestmark = pytest.mark.unit
 

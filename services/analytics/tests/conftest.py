@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+
 from crm_events import Event, EventData
 from crm_events.contacts import CustomerContacted, CustomerRegistered
 

@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from fastapi import FastAPI
+from faststream import FastStream
+from pymongo import AsyncMongoClient
+
 from crm_platform.health import kafka_check, mongo_check
 from crm_platform.kafka import make_broker
 from crm_platform.settings import HttpSettings, KafkaSettings, MongoSettings
 from crm_platform.web.app import create_api
-from fastapi import FastAPI
-from faststream import FastStream
-from pymongo import AsyncMongoClient
 
 from .api.routes import customer_360_router
 from .application.repository import Customer360Repository

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import uvicorn
+
 from crm_platform.telemetry import setup_telemetry
 
 from .bootstrap import AnalyticsHttpSettings, build_api, build_worker

@@ -7,9 +7,10 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from pymongo import AsyncMongoClient
+
 from crm_analytics.application.repository import Customer360Repository, Outcome
 from crm_analytics.domain.customer_360 import VersionGap, apply_update, update_for
-from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from pymongo import AsyncMongoClient
+
 from crm_analytics.application.repository import Customer360Repository
 from crm_analytics.domain.customer_360 import apply_update, update_for
 from crm_analytics.messaging.customer_360 import subscribe_customer_360
 from crm_platform.consumer import dead_letter_topic
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.settings import KafkaSettings
-from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 

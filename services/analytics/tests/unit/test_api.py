@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
+
 from crm_analytics.api.cursor import encode
 from crm_analytics.api.routes import customer_360_router
 from crm_analytics.domain.customer_360 import apply_update, update_for

@@ -4,6 +4,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from crm_analytics.domain.customer_360 import (
     Decision,
     Document,
@@ -15,8 +18,6 @@ from crm_analytics.domain.customer_360 import (
 )
 from crm_events import Event
 from crm_events.contacts.customer import _CustomerEvent
-from hypothesis import given
-from hypothesis import strategies as st
 
 pytestmark = pytest.mark.unit
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from crm_analytics.domain.timeline import Position, newest_first, position
 from hypothesis import given
 from hypothesis import strategies as st
+
+from crm_analytics.domain.timeline import Position, newest_first, position
 
 pytestmark = pytest.mark.unit
 

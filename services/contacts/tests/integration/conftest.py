@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from crm_contacts.application import ContactsApplication
 from crm_contacts.bootstrap import build_application
 from crm_platform.settings import PostgresSettings

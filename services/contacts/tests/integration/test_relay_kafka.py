@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+
 from crm_contacts.application import ContactsApplication
 from crm_contacts.bootstrap import build_relay
 from crm_events import registry

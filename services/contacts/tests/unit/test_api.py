@@ -6,12 +6,13 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.utils import get_topic
+from fastapi.testclient import TestClient
+
 from crm_contacts.application import ContactsApplication
 from crm_contacts.bootstrap import build_api
 from crm_platform.devtoken import issue_token
 from crm_platform.eventstore import ContextCapturingMapper
-from eventsourcing.utils import get_topic
-from fastapi.testclient import TestClient
 
 pytestmark = pytest.mark.unit
 

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+
 from crm_contacts.application import ContactsApplication
 from crm_contacts.domain import (
     CustomerNotFound,

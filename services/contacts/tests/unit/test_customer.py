@@ -4,10 +4,11 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
-from crm_contacts.domain import CLOCK_SKEW, Channel, Customer, Direction, RuleViolation
-from crm_contacts.domain.values import normalize_phone
 from hypothesis import given
 from hypothesis import strategies as st
+
+from crm_contacts.domain import CLOCK_SKEW, Channel, Customer, Direction, RuleViolation
+from crm_contacts.domain.values import normalize_phone
 
 pytestmark = pytest.mark.unit
 

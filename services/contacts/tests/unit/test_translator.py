@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from eventsourcing.domain import Aggregate, event
+
 from crm_contacts.contracts import translate
 from crm_contacts.domain import Channel, Customer, Direction
 from crm_events import registry
@@ -14,7 +16,6 @@ from crm_events.contacts import (
     InteractionDirection,
 )
 from crm_platform.eventstore import EventMetadata
-from eventsourcing.domain import Aggregate, event
 
 pytestmark = pytest.mark.unit
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
+from fastapi import APIRouter, Depends, Query
+
 from crm_platform.web.auth import require_scopes
 from crm_platform.web.problems import BadRequest, NotFound, problem_responses
-from fastapi import APIRouter, Depends, Query
 
 from ..application.repository import Customer360Reader
 from ..domain.customer_360 import Document

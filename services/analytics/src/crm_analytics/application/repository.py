@@ -11,10 +11,11 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Protocol
 
-from crm_events import Event
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+from crm_events import Event
 
 from ..domain.customer_360 import Decision, Document, Update, decide, update_for
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from faststream.kafka import KafkaBroker
+
 from crm_events import Event
 from crm_events.contacts import CustomerRegistered
 from crm_platform.consumer import EventConsumer, subscribe_events
-from faststream.kafka import KafkaBroker
 
 from ..application.repository import Customer360Repository, Outcome
 

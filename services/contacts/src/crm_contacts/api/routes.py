@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
+from fastapi import APIRouter, Depends, Header, Request, Response
+
 from crm_platform.web.auth import Principal, require_scopes
 from crm_platform.web.idempotency import idempotency_key, idempotent_id, request_fingerprint
-from fastapi import APIRouter, Depends, Header, Request, Response
 
 from ..application import ContactsApplication
 from .errors import PROBLEM_RESPONSES, domain_problems, expected_version
