@@ -18,13 +18,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from crm_events import Event, registry
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import propagate, trace
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+from crm_events import Event, registry
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm.consumer")

@@ -20,11 +20,12 @@ from typing import Any
 
 import psycopg
 from aiokafka import AIOKafkaProducer
-from crm_events import Event, EventData
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+
+from crm_events import Event, EventData
 
 from .eventstore import ContextCapturingMapper, EventMetadata
 from .kafka import ensure_topics, make_producer
