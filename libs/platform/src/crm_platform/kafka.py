@@ -20,6 +20,8 @@ PRODUCER_SAFETY: dict[str, Any] = {"acks": "all", "enable_idempotence": True}
 
 
 def make_broker(settings: KafkaSettings, **kwargs: Any) -> KafkaBroker:
+    # FastStream's own handlers would print plain text; this logger propagates to the JSON one.
+    kwargs.setdefault("logger", logging.getLogger("crm.faststream"))
     return KafkaBroker(settings.bootstrap_servers, **PRODUCER_SAFETY, **kwargs)
 
 

@@ -36,7 +36,7 @@ def run_worker(service: str, broker_factory: Callable[[], Awaitable[KafkaBroker]
         broker = await broker_factory()
         if not broker.subscribers:
             log.info("crm-%s-worker has no subscriptions yet", service)
-        await FastStream(broker).run()
+        await FastStream(broker, logger=logging.getLogger("crm.faststream")).run()
 
     asyncio.run(main())
 

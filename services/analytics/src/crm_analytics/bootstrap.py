@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +13,7 @@ from pymongo import AsyncMongoClient
 
 from crm_platform.health import kafka_check, mongo_check
 from crm_platform.kafka import make_broker
-from crm_platform.settings import HttpSettings, KafkaSettings, MongoSettings
+from crm_platform.settings import KafkaSettings, MongoSettings
 from crm_platform.web.app import create_api
 
 from .api.routes import customer_360_router
@@ -20,10 +21,6 @@ from .application.repository import Customer360Repository
 from .messaging.customer_360 import GROUP_ID, subscribe_customer_360
 
 SERVICE = "analytics"
-
-
-class AnalyticsHttpSettings(HttpSettings):
-    port: int = 8005
 
 
 class AnalyticsMongoSettings(MongoSettings):
@@ -72,4 +69,6 @@ def build_worker(
     client = mongo_client(mongo)
     broker = make_broker(kafka)
     subscribe_customer_360(broker, repository(client, mongo), group_id=kafka.group(GROUP_ID))
-    return FastStream(broker, after_shutdown=[client.close])
+    return FastStream(
+        broker, logger=logging.getLogger("crm.faststream"), after_shutdown=[client.close]
+    )

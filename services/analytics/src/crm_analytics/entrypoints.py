@@ -1,22 +1,15 @@
 """One process each: ``crm-analytics-api`` and ``crm-analytics-worker``."""
 
-from __future__ import annotations
+from crm_platform.runtime import run_async, serve_api
 
-import asyncio
+from .bootstrap import SERVICE, build_api, build_worker
 
-import uvicorn
-
-from crm_platform.telemetry import setup_telemetry
-
-from .bootstrap import AnalyticsHttpSettings, build_api, build_worker
+HTTP_PORT = 8005
 
 
 def api() -> None:
-    setup_telemetry("crm-analytics-api")
-    http = AnalyticsHttpSettings()
-    uvicorn.run(build_api(), host=http.host, port=http.port, log_config=None)
+    serve_api(SERVICE, build_api, HTTP_PORT)
 
 
 def worker() -> None:
-    setup_telemetry("crm-analytics-worker")
-    asyncio.run(build_worker().run())
+    run_async(SERVICE, "worker", lambda: build_worker().run())
