@@ -18,19 +18,41 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import psycopg
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import propagate, trace
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 from pymongo.errors import DuplicateKeyError
 
-from crm_events import Event, registry
+from crm_events import Envelope, Event, UnknownEventType, registry
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm.consumer")
 
 Handler = Callable[[Event[Any]], Awaitable[None]]
+
+
+# Failures of a server rather than of the message: retried without limit, never dead-lettered.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    PyMongoConnectionFailure,
+    psycopg.OperationalError,
+)
+
+
+def parse_leniently(raw: bytes | None) -> Event[Any]:
+    """The typed event, or for a type this build does not know (a newer contract on the topic)
+    the untyped envelope, so that version-guarded consumers can still advance past it."""
+    if raw is None:
+        raise ValueError("a message without a value")
+    try:
+        return registry.parse(raw)
+    except UnknownEventType:
+        return Envelope.model_validate_json(raw)
 
 
 def dead_letter_topic(group_id: str) -> str:
@@ -93,8 +115,8 @@ class EventConsumer:
         record = message.raw_message
         assert not isinstance(record, tuple)
         try:
-            event = registry.parse(record.value)
-        except Exception as error:  # any unparseable message is poison
+            event = parse_leniently(record.value)
+        except Exception as error:  # not an event at all: poison
             await self.dead_letter(record, error, attempts=0)
             await message.ack()
             return
@@ -120,8 +142,8 @@ class EventConsumer:
             "crm.event.type": event.type,
             "crm.aggregate.id": event.aggregateid,
         }
-        delay = self.backoff
-        for attempt in range(1, self.max_attempts + 1):
+        attempt, delay = 0, self.backoff
+        while True:
             with tracer.start_as_current_span(
                 f"{record.topic} process",
                 context=parent,
@@ -131,7 +153,13 @@ class EventConsumer:
                 try:
                     await self.handler(event)
                     return None
+                except TRANSIENT_ERRORS as error:
+                    # A server is down, not the message at fault: wait for it, keep the order.
+                    log.warning(
+                        "transient failure for %s %s, retrying: %r", event.type, event.id, error
+                    )
                 except Exception as error:
+                    attempt += 1
                     log.warning(
                         "handler failed (attempt %d/%d) for %s %s: %r",
                         attempt,
@@ -140,11 +168,10 @@ class EventConsumer:
                         event.id,
                         error,
                     )
-                    last = error
-            if attempt < self.max_attempts:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
-        return last
+                    if attempt >= self.max_attempts:
+                        return error
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
 
     async def dead_letter(self, record: Any, error: BaseException, *, attempts: int) -> None:
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
@@ -158,9 +185,20 @@ class EventConsumer:
             "dlq_group": self.group_id,
             "dlq_failed_at": datetime.now(UTC).isoformat(),
         }
-        await self.broker.publish(
-            record.value or b"", dead_letter_topic(self.group_id), key=record.key, headers=headers
-        )
+        delay = self.backoff
+        while True:  # the offset is committed only once the dead letter is durable
+            try:
+                await self.broker.publish(
+                    record.value or b"",
+                    dead_letter_topic(self.group_id),
+                    key=record.key,
+                    headers=headers,
+                )
+                break
+            except Exception as publish_error:
+                log.error("cannot dead-letter yet, retrying: %r", publish_error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
         log.error(
             "dead-lettered %s[%s]@%s: %r", record.topic, record.partition, record.offset, error
         )
