@@ -15,7 +15,7 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 bootstrap: ## Install uv and the pinned Python packages (uv.lock)
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user --break-system-packages "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --all-packages --quiet
 
 up: bootstrap infra ## Start the servers and every service, seed demo data, print the URLs
