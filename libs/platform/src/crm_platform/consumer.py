@@ -115,21 +115,30 @@ class EventConsumer:
         record = message.raw_message
         assert not isinstance(record, tuple)
         try:
+            await self._process(record)
+        except Exception:
+            # The inbox failed. Committing a later offset would skip this message for good, so
+            # rewind to it: it is delivered again.
+            log.exception("redelivering %s[%s]@%s", record.topic, record.partition, record.offset)
+            await asyncio.sleep(self.max_backoff)
+            await message.nack()
+            return
+        await message.ack()
+
+    async def _process(self, record: Any) -> None:
+        try:
             event = parse_leniently(record.value)
         except Exception as error:  # not an event at all: poison
             await self.dead_letter(record, error, attempts=0)
-            await message.ack()
             return
         if self.inbox and await self.inbox.seen(event):
             log.debug("skipping duplicate %s %s", event.type, event.id)
-            await message.ack()
             return
         error = await self._apply(event, record)
         if error is not None:
             await self.dead_letter(record, error, attempts=self.max_attempts)
         elif self.inbox:
             await self.inbox.record(event)
-        await message.ack()
 
     async def _apply(self, event: Event[Any], record: Any) -> Exception | None:
         parent = propagate.extract({"traceparent": event.traceparent} if event.traceparent else {})

@@ -1,0 +1,342 @@
+"""The idempotent consumer on real Kafka and a MongoDB-wire server: retries, dead letters,
+duplicates and a crash between the effect and the offset commit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from consumer_worker import apply_effect
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_events import Event
+from crm_events.contacts import CustomerContacted, CustomerRegistered
+from crm_platform.consumer import Handler, Inbox, MongoInbox, dead_letter_topic, subscribe_events
+from crm_platform.kafka import ensure_topics, make_broker, make_producer
+from crm_platform.relay import integration_event
+from crm_platform.settings import KafkaSettings
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).resolve().parent
+
+
+def customer_event(customer: uuid.UUID, version: int) -> Event[Any]:
+    now = datetime.now(UTC)
+    data: Any = (
+        CustomerRegistered(
+            customer_id=customer, given_name="Ada", family_name="L", registered_at=now
+        )
+        if version == 1
+        else CustomerContacted(
+            customer_id=customer,
+            interaction_id=uuid.uuid4(),
+            channel="chat",
+            direction="inbound",
+            summary="hi",
+            actor="bob",
+            occurred_at=now,
+        )
+    )
+    domain_event = SimpleNamespace(
+        originator_id=customer, originator_version=version, timestamp=now
+    )
+    return integration_event(data, domain_event, None, source_service="platform-test")
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
+
+
+@pytest.fixture
+async def names(kafka: KafkaSettings, unique_name: Callable[[str], str]) -> tuple[str, str]:
+    """A topic and a consumer group of the test's own, the topic and its dead letters created."""
+    topic, group = unique_name("test.platform.consumer"), unique_name("test-platform-consumer")
+    await ensure_topics(kafka.bootstrap_servers, [topic, dead_letter_topic(group)])
+    return topic, group
+
+
+@pytest.fixture(scope="module")
+async def mongo(mongo_uri: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    name = f"platform_consumer_test_{uuid.uuid4().hex[:10]}"
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri)
+    try:
+        yield client[name]
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+@asynccontextmanager
+async def consuming(
+    kafka: KafkaSettings, topic: str, group: str, handler: Handler, inbox: Inbox | None = None
+) -> AsyncIterator[None]:
+    broker = make_broker(kafka)
+    subscribe_events(
+        broker, topic, group_id=group, handler=handler, inbox=inbox, max_attempts=3, backoff=0.01
+    )
+    async with broker:
+        await broker.start()
+        yield
+
+
+async def produce(kafka: KafkaSettings, topic: str, *messages: Event[Any] | bytes) -> None:
+    producer = make_producer(kafka)
+    await producer.start()
+    try:
+        for message in messages:
+            if isinstance(message, bytes):
+                await producer.send_and_wait(topic, message, key=b"raw")
+            else:
+                await producer.send_and_wait(
+                    topic,
+                    message.to_json(),
+                    key=message.kafka_key(),
+                    headers=message.kafka_headers(),
+                )
+    finally:
+        await producer.stop()
+
+
+async def dead_letters(kafka: KafkaSettings, group: str, count: int = 1) -> list[ConsumerRecord]:
+    consumer = AIOKafkaConsumer(
+        dead_letter_topic(group),
+        bootstrap_servers=kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[ConsumerRecord] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(found) < count:
+                batches = await consumer.getmany(timeout_ms=200)
+                found += [r for records in batches.values() for r in records]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def eventually(check: Callable[[], bool], within: float = 30.0) -> None:
+    async with asyncio.timeout(within):
+        while True:
+            if check():
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_a_failing_handler_is_retried_then_its_message_dead_lettered(
+    kafka: KafkaSettings, names: tuple[str, str]
+) -> None:
+    topic, group = names
+    attempts: list[uuid.UUID] = []
+
+    async def always_fails(event: Event[Any]) -> None:
+        attempts.append(event.id)
+        raise RuntimeError("the read model is down")
+
+    event = customer_event(uuid.uuid4(), 1)
+    async with consuming(kafka, topic, group, always_fails):
+        await produce(kafka, topic, event)
+        [letter] = await dead_letters(kafka, group)
+
+    assert attempts == [event.id] * 3
+    assert letter.value == event.to_json()
+    assert letter.key == event.kafka_key()
+    headers = {name: value.decode() for name, value in letter.headers}
+    assert headers["dlq_attempts"] == "3"
+    assert headers["dlq_error_type"] == "RuntimeError"
+    assert "the read model is down" in headers["dlq_error"]
+    assert headers["dlq_topic"] == topic
+    assert headers["dlq_group"] == group
+    assert {"dlq_partition", "dlq_offset", "dlq_failed_at"} <= headers.keys()
+    assert headers["ce_id"] == str(event.id)  # the original headers travel along
+
+
+async def test_poison_goes_to_the_dead_letters_without_reaching_the_handler(
+    kafka: KafkaSettings, names: tuple[str, str]
+) -> None:
+    topic, group = names
+    handled: list[Event[Any]] = []
+
+    async def handler(event: Event[Any]) -> None:
+        handled.append(event)
+
+    after = customer_event(uuid.uuid4(), 1)
+    async with consuming(kafka, topic, group, handler):
+        await produce(kafka, topic, b"\x00not json{", b'{"type": "Nope"}')
+        letters = await dead_letters(kafka, group, count=2)
+        await produce(kafka, topic, after)
+        await eventually(lambda: len(handled) == 1)  # the consumer goes on after poison
+
+    assert sorted(letter.value for letter in letters) == [b"\x00not json{", b'{"type": "Nope"}']
+    for letter in letters:
+        headers = {name: value.decode() for name, value in letter.headers}
+        assert headers["dlq_attempts"] == "0"
+        assert headers["dlq_error_type"] in {"ValidationError", "UnknownEventType"}
+    assert [e.id for e in handled] == [after.id]
+
+
+async def test_an_event_delivered_twice_is_handled_once_with_an_inbox(
+    kafka: KafkaSettings, names: tuple[str, str], mongo: AsyncDatabase[dict[str, Any]]
+) -> None:
+    topic, group = names
+    inbox = mongo[f"inbox_{group}"]
+    handled: list[uuid.UUID] = []
+
+    async def handler(event: Event[Any]) -> None:
+        handled.append(event.id)
+
+    customer = uuid.uuid4()
+    first, second = customer_event(customer, 1), customer_event(customer, 2)
+    async with consuming(kafka, topic, group, handler, MongoInbox(inbox)):
+        await produce(kafka, topic, first, first, second, first)
+        await eventually(lambda: second.id in handled)
+        await produce(kafka, topic, second)
+        sentinel = customer_event(customer, 3)
+        await produce(kafka, topic, sentinel)  # same key, so it is consumed after the rest
+        await eventually(lambda: sentinel.id in handled)
+
+    assert handled == [first.id, second.id, sentinel.id]
+    record = await inbox.find_one({"_id": f"customer:{customer}"})
+    assert record is not None and record["version"] == 3
+
+
+def start_worker(
+    kafka: KafkaSettings, mongo_uri: str, database: str, names: tuple[str, str], flag: Path
+) -> subprocess.Popen[bytes]:
+    script = str(HERE / "consumer_worker.py")
+    arguments = [kafka.bootstrap_servers, mongo_uri, database, *names]
+    return subprocess.Popen(
+        [sys.executable, script, *arguments],
+        env={**os.environ, "CRASH_FLAG": str(flag)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def test_a_crash_between_effect_and_commit_redelivers_and_the_effect_stays_single(
+    kafka: KafkaSettings,
+    names: tuple[str, str],
+    mongo_uri: str,
+    tmp_path: Path,
+) -> None:
+    topic, group = names
+    database = f"platform_crash_{uuid.uuid4().hex[:10]}"
+    flag = tmp_path / "crashed"
+    event = customer_event(uuid.uuid4(), 1)
+    await produce(kafka, topic, event)
+
+    worker = start_worker(kafka, mongo_uri, database, names, flag)
+    try:
+        output, _ = await asyncio.wait_for(asyncio.to_thread(worker.communicate), 60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 1, output.decode(errors="replace")
+    assert flag.read_text() == str(event.id)
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri)
+    try:
+        effects = client[database]["effects"]
+        assert await effects.find_one({"_id": event.aggregateid}) == {
+            "_id": event.aggregateid,
+            "applied": 1,
+            "version": 1,
+        }
+        redelivered: list[tuple[uuid.UUID, bool]] = []
+
+        async def handler(delivered: Event[Any]) -> None:
+            redelivered.append((delivered.id, await apply_effect(effects, delivered)))
+
+        inbox = MongoInbox(client[database]["inbox"])
+        async with consuming(kafka, topic, group, handler, inbox):
+            await eventually(lambda: bool(redelivered), within=60)
+
+        assert redelivered == [(event.id, False)]  # delivered again, applied no second time
+        document = await effects.find_one({"_id": event.aggregateid})
+        assert document is not None and document["applied"] == 1
+    finally:
+        await client.drop_database(database)
+        await client.close()
+
+
+class FlakyInbox(MongoInbox):
+    """An inbox whose server fails once, as during a failover."""
+
+    failed = False
+
+    async def seen(self, event: Event[Any]) -> bool:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("inbox unreachable")
+        return await super().seen(event)
+
+
+async def test_a_message_whose_inbox_fails_is_delivered_again_not_skipped(
+    kafka: KafkaSettings, names: tuple[str, str], mongo: AsyncDatabase[dict[str, Any]]
+) -> None:
+    topic, group = names
+    handled: list[uuid.UUID] = []
+
+    async def handler(event: Event[Any]) -> None:
+        handled.append(event.id)
+
+    customer = uuid.uuid4()
+    first, second = customer_event(customer, 1), customer_event(customer, 2)
+    async with consuming(kafka, topic, group, handler, FlakyInbox(mongo[f"inbox_{group}"])):
+        await produce(kafka, topic, first, second)
+        await eventually(lambda: second.id in handled)
+
+    assert handled == [first.id, second.id]
+
+
+async def test_a_server_outage_is_waited_out_rather_than_dead_lettered(
+    kafka: KafkaSettings, names: tuple[str, str]
+) -> None:
+    topic, group = names
+    calls: list[uuid.UUID] = []
+
+    async def handler(event: Event[Any]) -> None:
+        calls.append(event.id)
+        if len(calls) <= 5:  # more failures than max_attempts allows for faulty messages
+            raise ConnectionError("database restarting")
+
+    event = customer_event(uuid.uuid4(), 1)
+    async with consuming(kafka, topic, group, handler):
+        await produce(kafka, topic, event)
+        await eventually(lambda: len(calls) == 6)
+    assert calls == [event.id] * 6
+
+
+async def test_an_event_of_a_newer_contract_reaches_the_handler_untyped(
+    kafka: KafkaSettings, names: tuple[str, str]
+) -> None:
+    topic, group = names
+    handled: list[Event[Any]] = []
+
+    async def handler(event: Event[Any]) -> None:
+        handled.append(event)
+
+    newer = json.loads(customer_event(uuid.uuid4(), 2).to_json())
+    newer |= {"type": "CustomerMerged", "data": {"into": "someone"}}
+    async with consuming(kafka, topic, group, handler):
+        await produce(kafka, topic, json.dumps(newer).encode())
+        await eventually(lambda: bool(handled))
+    assert handled[0].type == "CustomerMerged"
+    assert handled[0].data == {"into": "someone"}
+    assert handled[0].aggregateversion == 2
