@@ -1,12 +1,13 @@
 """The local development issuer: an ES256 key pair in the state directory, and a token printer.
 
 crm-dev-token --scope contacts:write --scope contacts:read --subject alice@example.com
-crm-dev-token --all-scopes
+crm-dev-token --all-scopes --ttl 600
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import uuid
 from pathlib import Path
@@ -17,44 +18,62 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from .settings import AuthSettings, state_dir
 
-
-def _issuer_dir() -> Path:
-    return state_dir() / "dev-issuer"
+DEFAULT_SUBJECT = "dev@crm.local"
 
 
-def ensure_dev_keys() -> tuple[Path, Path]:
-    folder = _issuer_dir()
-    private, public = folder / "private.pem", folder / "public.pem"
+def dev_key_files(settings: AuthSettings | None = None) -> tuple[Path, Path]:
+    """The dev issuer's (private, public) PEM files, created on first use."""
+    settings = settings or AuthSettings()
+    private = settings.dev_private_key_file or state_dir() / "dev-issuer" / "private.pem"
+    public = private.with_name("public.pem")
     if not private.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        tmp = private.with_suffix(".tmp")
-        tmp.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        tmp.chmod(0o600)
-        tmp.replace(private)
+        _create_private_key(private)
     if not public.exists():
         key = serialization.load_pem_private_key(private.read_bytes(), password=None)
-        public.write_bytes(
-            key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+        pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
+        _write_atomically(public, pem, mode=0o644)
     return private, public
 
 
-def dev_public_key_file() -> Path:
-    return ensure_dev_keys()[1]
+def _create_private_key(path: Path) -> None:
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(path, pem, mode=0o600)
+    try:
+        # link() refuses to overwrite: when services start together, the first key wins for all.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
 
 
-def issue_token(scopes: list[str], subject: str = "dev@crm.local", ttl: int = 3600) -> str:
-    settings = AuthSettings()
-    private, _ = ensure_dev_keys()
+def _write_atomically(path: Path, content: bytes, *, mode: int) -> None:
+    _temporary(path, content, mode=mode).replace(path)
+
+
+def _temporary(path: Path, content: bytes, *, mode: int) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as file:
+        file.write(content)
+    return tmp
+
+
+def issue_token(
+    scopes: list[str],
+    subject: str = DEFAULT_SUBJECT,
+    ttl: int = 3600,
+    *,
+    settings: AuthSettings | None = None,
+) -> str:
+    """A token of the dev issuer for the configured issuer and audience."""
+    settings = settings or AuthSettings()
+    private, _ = dev_key_files(settings)
     now = int(time.time())
     claims = {
         "iss": settings.issuer,
@@ -70,15 +89,15 @@ def issue_token(scopes: list[str], subject: str = "dev@crm.local", ttl: int = 36
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .web.auth import KNOWN_SCOPES
+    from .web.auth import KNOWN_SCOPES  # the web package imports this module for the dev key
 
     parser = argparse.ArgumentParser(description="Print a token from the development issuer.")
     parser.add_argument("--scope", action="append", default=[], choices=KNOWN_SCOPES)
-    parser.add_argument("--all-scopes", action="store_true")
-    parser.add_argument("--subject", default="dev@crm.local")
+    parser.add_argument("--all-scopes", action="store_true", help="every scope the CRM knows")
+    parser.add_argument("--subject", default=DEFAULT_SUBJECT)
     parser.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     args = parser.parse_args(argv)
-    scopes = list(KNOWN_SCOPES) if args.all_scopes else args.scope
+    scopes = list(KNOWN_SCOPES) if args.all_scopes else list(dict.fromkeys(args.scope))
     if not scopes:
         parser.error("name at least one --scope, or --all-scopes")
     print(issue_token(scopes, args.subject, args.ttl))

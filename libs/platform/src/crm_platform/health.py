@@ -1,29 +1,42 @@
-"""Readiness checks: each returns when its dependency answers, raises otherwise."""
+"""Readiness checks for ``create_api(readiness=...)``: each returns when its server answers.
+
+A check raises when its server is unreachable; /readyz also bounds each one with a timeout.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 import psycopg
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
-Check = Callable[[], Awaitable[None]]
+from .web.app import Check
+
+TIMEOUT_MS = 2000
 
 
 def postgres_check(dsn: str) -> Check:
+    """A fresh connection per probe: it proves new connections (the pool's need) are accepted."""
+
     async def check() -> None:
-        async with await psycopg.AsyncConnection.connect(dsn, connect_timeout=2) as conn:
+        async with await psycopg.AsyncConnection.connect(
+            dsn, connect_timeout=TIMEOUT_MS // 1000, application_name="readyz"
+        ) as conn:
             await conn.execute("SELECT 1")
 
     return check
 
 
 def kafka_check(bootstrap_servers: str) -> Check:
+    """Bootstrap, then ask an advertised broker: catches wrongly advertised listeners too."""
+
     async def check() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000)
-        await admin.start()
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers, request_timeout_ms=TIMEOUT_MS
+        )
         try:
+            await admin.start()
             await admin.describe_cluster()
         finally:
             await admin.close()
@@ -31,8 +44,17 @@ def kafka_check(bootstrap_servers: str) -> Check:
     return check
 
 
-def mongo_check(client: AsyncMongoClient) -> Check:  # type: ignore[type-arg]
+def mongo_check(client_or_uri: AsyncMongoClient[Any] | str) -> Check:
+    """Ping through the service's own client, or one made on first use for a URI and then kept."""
+    clients: list[AsyncMongoClient[Any]] = [] if isinstance(client_or_uri, str) else [client_or_uri]
+
     async def check() -> None:
-        await client.admin.command("ping")
+        if not clients:  # created inside the running loop, which the client binds to
+            clients.append(
+                AsyncMongoClient(
+                    client_or_uri, serverSelectionTimeoutMS=TIMEOUT_MS, appname="readyz"
+                )
+            )
+        await clients[0].admin.command("ping")
 
     return check

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from psycopg.conninfo import make_conninfo
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _env(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, extra="ignore")
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", validate_by_name=True)
 
 
 def state_dir() -> Path:
-    """Where local state lives (`.local/` of the checkout unless CRM_STATE_DIR says otherwise)."""
-    import os
-
+    """Local state: CRM_STATE_DIR, else `.local/` of the checkout (the folder holding uv.lock)."""
     if explicit := os.environ.get("CRM_STATE_DIR"):
         return Path(explicit)
     here = Path.cwd().resolve()
@@ -35,9 +36,9 @@ class PostgresSettings(BaseSettings):
     pool_size: int = 5
 
     def dsn(self, database: str) -> str:
-        return (
-            f"host={self.host} port={self.port} user={self.user} "
-            f"password={self.password} dbname={database}"
+        # make_conninfo quotes values, so a password with spaces or quotes stays one value.
+        return make_conninfo(
+            host=self.host, port=self.port, user=self.user, password=self.password, dbname=database
         )
 
 
@@ -59,14 +60,17 @@ class MongoSettings(BaseSettings):
 
 
 class AuthSettings(BaseSettings):
+    """Bearer tokens: a JWKS URL in production, else a PEM public key, else the dev issuer's."""
+
     model_config = _env("CRM_AUTH_")
 
     issuer: str = "https://dev-issuer.crm.local"
     audience: str = "crm"
     jwks_url: str | None = None
-    public_key_file: Path | None = None  # defaults to the development issuer's key
+    public_key_file: Path | None = None
     algorithms: list[str] = ["ES256", "RS256"]
-    leeway_seconds: int = 30
+    leeway_seconds: int = 30  # tolerated clock skew for exp, nbf and iat
+    dev_private_key_file: Path | None = None  # default: <state dir>/dev-issuer/private.pem
 
 
 class HttpSettings(BaseSettings):
@@ -77,9 +81,9 @@ class HttpSettings(BaseSettings):
 
 
 class TelemetrySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
+    model_config = _env("CRM_")
 
-    otel_exporter_otlp_endpoint: str | None = None
-    otel_console: bool = False
+    otlp_endpoint: str | None = Field(None, validation_alias="CRM_OTEL_EXPORTER_OTLP_ENDPOINT")
+    console: bool = Field(False, validation_alias="CRM_OTEL_CONSOLE")  # spans on stdout, to debug
     service_version: str = "0.1.0"
     log_level: str = "INFO"

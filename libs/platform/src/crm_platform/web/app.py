@@ -1,29 +1,46 @@
-"""The FastAPI application every service builds: problems, auth context, health, tracing."""
+"""The FastAPI application every service builds: problems, request context, auth, health, tracing."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..context import CommandContext, command_context
-from .problems import install_problem_handlers, problem_response
+from ..settings import AuthSettings
+from .auth import TokenVerifier
+from .problems import (
+    TYPE_BASE,
+    document_problems,
+    install_problem_handlers,
+    problem_response,
+    problem_responses,
+)
 
-Check = Callable[[], Awaitable[None]]
-CORRELATION_HEADER = "x-correlation-id"
-_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-HEALTH_PATHS = {"/healthz", "/readyz"}
+log = logging.getLogger(__name__)
+
+Check = Callable[[], Awaitable[object]]
+CORRELATION_HEADER = "X-Correlation-ID"
+READINESS_TIMEOUT = 2.0  # seconds; below the usual probe timeout, so the probe gets an answer
+_CORRELATION_KEY = CORRELATION_HEADER.lower().encode()
+_VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # safe to echo and to store in events
 
 
-class CommandContextMiddleware:
-    """Gives every request a CommandContext (correlation, causation, trace) and echoes the id."""
+class RequestContextMiddleware:
+    """Runs each request in a CommandContext, echoes its correlation id, answers crashes with 500.
+
+    Unexpected errors are caught here rather than by Starlette's outermost handler, so their
+    problem body and log line still carry the request's correlation id.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -32,52 +49,95 @@ class CommandContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        given = headers.get(CORRELATION_HEADER, "")
-        correlation = given if _VALID_ID.match(given) else str(uuid.uuid4())
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        ctx = CommandContext(
-            correlation_id=correlation,
-            causation_id=f"request:{uuid.uuid4()}",
-            traceparent=carrier.get("traceparent"),
-            tracestate=carrier.get("tracestate"),
-        )
+        ctx = _request_context(scope)
+        echoed = (_CORRELATION_KEY, ctx.correlation_id.encode())
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append(
-                    (CORRELATION_HEADER.encode(), correlation.encode())
-                )
+                started = True
+                message["headers"] = [*message.get("headers", ()), echoed]
             await send(message)
 
         with command_context(ctx):
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as error:
+                if started:
+                    raise
+                log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                trace.get_current_span().record_exception(error)
+                response = problem_response(
+                    500, detail="An unexpected error occurred.", instance=scope["path"]
+                )
+                await response(scope, receive, send_with_id)
 
 
-def _health_router(readiness: dict[str, Check]) -> APIRouter:
+def _request_context(scope: Scope) -> CommandContext:
+    given = next((v for k, v in scope["headers"] if k == _CORRELATION_KEY), b"").decode("latin-1")
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)  # the server span the OpenTelemetry middleware opened
+    return CommandContext(
+        correlation_id=given if _VALID_ID.fullmatch(given) else str(uuid.uuid4()),
+        causation_id=f"request:{uuid.uuid4()}",
+        traceparent=carrier.get("traceparent"),
+        tracestate=carrier.get("tracestate"),
+    )
+
+
+async def _outcome(check: Check) -> str | None:
+    """None when the check passes, else why it failed."""
+    try:
+        await asyncio.wait_for(check(), READINESS_TIMEOUT)
+    except TimeoutError:
+        return f"timed out after {READINESS_TIMEOUT:g}s"
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"[:300]
+    return None
+
+
+def _health_router(readiness: Mapping[str, Check]) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/healthz", summary="Liveness")
+    @router.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: the servers this process needs answer")
+    @router.get(
+        "/readyz",
+        summary="Readiness: the servers this process needs answer",
+        responses=problem_responses(503),
+    )
     async def readyz(request: Request) -> Any:
-        names = list(readiness)
-        outcomes = await asyncio.gather(
-            *(asyncio.wait_for(readiness[n](), timeout=2.0) for n in names), return_exceptions=True
-        )
+        failures = await asyncio.gather(*(_outcome(check) for check in readiness.values()))
         checks = {
-            n: "ok" if o is None else f"failed: {o!r}" for n, o in zip(names, outcomes, strict=True)
+            name: "ok" if failure is None else f"failed: {failure}"
+            for name, failure in zip(readiness, failures, strict=True)
         }
-        if all(o is None for o in outcomes):
+        if not any(failures):
             return JSONResponse({"status": "ready", "checks": checks})
+        log.warning("not ready: %s", checks)
         return problem_response(
-            request, 503, "Service Unavailable", "A dependency is not reachable.", checks=checks
+            503,
+            detail="A server this process needs does not answer.",
+            type=TYPE_BASE + "not-ready",
+            instance=request.url.path,
+            checks=checks,
         )
 
     return router
+
+
+def _document_problems(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_api(
@@ -85,20 +145,25 @@ def create_api(
     title: str,
     service: str,
     routers: Sequence[APIRouter],
-    readiness: dict[str, Check] | None = None,
+    readiness: Mapping[str, Check] | None = None,
     version: str = "0.1.0",
     description: str = "",
     lifespan: Any = None,
+    settings: AuthSettings | None = None,
 ) -> FastAPI:
+    """A service's API: its routers plus /healthz and /readyz (``readiness``: name -> check).
+
+    ``settings`` configures bearer tokens (default: from the environment).
+    """
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.state.service = service
+    app.state.token_verifier = TokenVerifier(settings or AuthSettings())
     install_problem_handlers(app)
-    app.include_router(_health_router(readiness or {}))
+    app.include_router(_health_router(dict(readiness or {})))
     for router in routers:
         app.include_router(router)
-    app.add_middleware(CommandContextMiddleware)
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-    # Added last, so the server span is open when the context middleware reads the traceparent.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    _document_problems(app)
+    app.add_middleware(RequestContextMiddleware)
+    # Wraps the whole middleware stack: the server span is open when the context is built.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/healthz$,/readyz$")
     return app

@@ -1,103 +1,159 @@
-"""RFC 9457 problem details for every error an API returns; bad input never becomes a 500."""
+"""RFC 9457 problem details for every error an API returns; bad input never becomes a 500.
+
+Routes raise the ``ProblemError`` subclasses below; request validation errors, HTTP exceptions
+(unknown routes, wrong methods) and unexpected errors are turned into the same body shape.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
 
 from ..context import current_context
 
 log = logging.getLogger(__name__)
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://crm.example/problems/"
 
 
 class ProblemError(Exception):
-    status = 500
-    title = "Internal Server Error"
-    kind = "about:blank"
+    """An error answered as a problem. Subclasses fix status, title and type; so can callers:
+
+    ``ProblemError("Try later.", status=429, headers={"Retry-After": "5"})``
+    Extra keyword arguments become extension members of the body.
+    """
+
+    status: int = 500
+    title: str = "Internal Server Error"
+    type: str = "about:blank"
 
     def __init__(
         self,
         detail: str | None = None,
         *,
+        status: int | None = None,
+        title: str | None = None,
+        type: str | None = None,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
-        super().__init__(detail or self.title)
+        if status is not None:
+            self.status, self.title = status, title or status_phrase(status)
+        elif title is not None:
+            self.title = title
+        self.type = type or self.type
         self.detail = detail
         self.errors = errors
         self.headers = headers
         self.extensions = extensions
+        super().__init__(detail or self.title)
 
 
 class BadRequest(ProblemError):
-    status, title, kind = 400, "Bad Request", TYPE_BASE + "bad-request"
+    status, title, type = 400, "Bad Request", TYPE_BASE + "bad-request"
 
 
 class Unauthorized(ProblemError):
-    status, title, kind = 401, "Unauthorized", TYPE_BASE + "unauthorized"
+    status, title, type = 401, "Unauthorized", TYPE_BASE + "unauthorized"
 
 
 class Forbidden(ProblemError):
-    status, title, kind = 403, "Forbidden", TYPE_BASE + "forbidden"
+    status, title, type = 403, "Forbidden", TYPE_BASE + "forbidden"
 
 
 class NotFound(ProblemError):
-    status, title, kind = 404, "Not Found", TYPE_BASE + "not-found"
+    status, title, type = 404, "Not Found", TYPE_BASE + "not-found"
 
 
 class Conflict(ProblemError):
-    status, title, kind = 409, "Conflict", TYPE_BASE + "conflict"
+    status, title, type = 409, "Conflict", TYPE_BASE + "conflict"
+
+
+class InvalidState(Conflict):
+    """The resource exists, but its state does not allow the command (a closed ticket, ...)."""
+
+    type = TYPE_BASE + "invalid-state"
+
+
+class VersionConflict(Conflict):
+    """The client's expected version is stale; the body names the current one to retry with."""
+
+    type = TYPE_BASE + "version-conflict"
+
+    def __init__(self, current_version: int, detail: str | None = None, **extensions: Any) -> None:
+        detail = detail or f"The resource is at version {current_version}; reload and retry."
+        super().__init__(detail, current_version=current_version, **extensions)
+
+
+class PreconditionFailed(ProblemError):
+    status, title, type = 412, "Precondition Failed", TYPE_BASE + "precondition-failed"
+
+
+class UnprocessableEntity(ProblemError):
+    status, title, type = 422, "Unprocessable Content", TYPE_BASE + "validation"
+
+    @classmethod
+    def for_field(cls, field: str, detail: str, kind: str = "value_error") -> UnprocessableEntity:
+        """One invalid field, named like validation errors: ``body.email``, ``header.If-Match``."""
+        return cls(detail, errors=[field_error(field.split("."), detail, kind)])
+
+
+Unprocessable = UnprocessableEntity  # the shorter name services already use
 
 
 class PreconditionRequired(ProblemError):
-    status, title, kind = 428, "Precondition Required", TYPE_BASE + "precondition-required"
-
-
-class Unprocessable(ProblemError):
-    status, title, kind = 422, "Unprocessable Content", TYPE_BASE + "validation"
-
-    @classmethod
-    def for_field(cls, field: str, detail: str) -> Unprocessable:
-        return cls(detail, errors=[field_error(field.split("."), detail, "value_error")])
+    status, title, type = 428, "Precondition Required", TYPE_BASE + "precondition-required"
 
 
 class ServiceUnavailable(ProblemError):
-    status, title, kind = 503, "Service Unavailable", TYPE_BASE + "unavailable"
+    status, title, type = 503, "Service Unavailable", TYPE_BASE + "unavailable"
 
 
-def field_error(location: list[Any] | tuple[Any, ...], detail: str, kind: str) -> dict[str, Any]:
-    """One invalid field: dotted name, JSON Pointer into the body (when it is in the body)."""
-    parts = [str(p) for p in location]
+def status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def field_error(location: Sequence[Any], detail: str, kind: str) -> dict[str, Any]:
+    """One invalid field: dotted name, and a JSON Pointer when the field is in the body."""
+    parts = [str(part) for part in location]
     error = {"field": ".".join(parts), "detail": detail, "type": kind}
     if parts and parts[0] == "body":
-        error["pointer"] = "#/" + "/".join(
-            p.replace("~", "~0").replace("/", "~1") for p in parts[1:]
-        )
+        escaped = (part.replace("~", "~0").replace("/", "~1") for part in parts[1:])
+        error["pointer"] = "#" + "".join("/" + part for part in escaped)
     return error
 
 
 def problem_response(
-    request: Request,
     status: int,
-    title: str,
+    title: str | None = None,
     detail: str | None = None,
-    kind: str = "about:blank",
+    *,
+    type: str = "about:blank",
+    instance: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": kind, "title": title, "status": status}
+    body: dict[str, Any] = {"type": type, "title": title or status_phrase(status), "status": status}
     if detail:
         body["detail"] = detail
-    body["instance"] = request.url.path
+    if instance:
+        body["instance"] = instance
     if errors:
         body["errors"] = errors
     if ctx := current_context():
@@ -109,13 +165,13 @@ def problem_response(
 async def _problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
     return problem_response(
-        request,
         exc.status,
         exc.title,
         exc.detail,
-        exc.kind,
-        exc.errors,
-        exc.headers,
+        type=exc.type,
+        instance=request.url.path,
+        errors=exc.errors,
+        headers=exc.headers,
         **exc.extensions,
     )
 
@@ -123,20 +179,26 @@ async def _problem(request: Request, exc: Exception) -> JSONResponse:
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return problem_response(
-            request,
-            400,
-            "Bad Request",
-            "The request body is not valid JSON.",
-            TYPE_BASE + "malformed",
-        )
+    instance = request.url.path
+    for error in errors:
+        if error["type"] == "json_invalid":
+            reason = error.get("ctx", {}).get("error", "invalid JSON")
+            detail = f"The request body is not valid JSON: {reason} at position {error['loc'][-1]}."
+            return problem_response(
+                400, detail=detail, type=TYPE_BASE + "malformed-body", instance=instance
+            )
+        if tuple(error["loc"]) == ("body",) and isinstance(error.get("input"), bytes):
+            # FastAPI hands over the raw bytes when the content type is not JSON.
+            detail = "Send the request body as application/json."
+            return problem_response(
+                415, detail=detail, type=TYPE_BASE + "unsupported-media-type", instance=instance
+            )
     return problem_response(
-        request,
         422,
         "Unprocessable Content",
-        "The request has invalid fields.",
-        TYPE_BASE + "validation",
+        "The request has invalid fields; see errors.",
+        type=TYPE_BASE + "validation",
+        instance=instance,
         errors=[field_error(e["loc"], e["msg"], e["type"]) for e in errors],
     )
 
@@ -144,34 +206,64 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     return problem_response(
-        request, exc.status_code, _title(exc.status_code), str(exc.detail), headers=exc.headers
+        exc.status_code, detail=str(exc.detail), instance=request.url.path, headers=exc.headers
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(request, 500, "Internal Server Error", "An unexpected error occurred.")
-
-
-def _title(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
 def install_problem_handlers(app: FastAPI) -> None:
+    """Handlers for expected errors; unexpected ones are answered by the request middleware."""
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(Exception, _unexpected)
+
+
+# --- OpenAPI ----------------------------------------------------------------------------------
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(examples=["body.email"], description="Dotted location of the value.")
+    pointer: str | None = Field(None, examples=["#/email"], description="JSON Pointer (body).")
+    detail: str
+    type: str = Field(examples=["missing"], description="Machine-readable error kind.")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field("about:blank", examples=[TYPE_BASE + "validation"])
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = Field(None, description="The request path.")
+    errors: list[FieldProblem] | None = None
+    correlation_id: str | None = None
+
+
+_REF = "#/components/schemas/{model}"
+_SCHEMAS = models_json_schema([(Problem, "serialization")], ref_template=_REF)[1]["$defs"]
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries documenting problem bodies."""
-    return {
-        status: {"description": _title(status), "content": {PROBLEM_JSON: {}}}
-        for status in statuses
-    }
+    """OpenAPI ``responses=`` entries documenting problem bodies (apps made by create_api)."""
+    return {status: _problem_doc(status) for status in statuses}
+
+
+def _problem_doc(status: int) -> dict[str, Any]:
+    schema = {"$ref": _REF.format(model="Problem")}
+    return {"description": status_phrase(status), "content": {PROBLEM_JSON: {"schema": schema}}}
+
+
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Add the problem schemas; FastAPI's default 422 (HTTPValidationError) becomes a problem."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(_SCHEMAS)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            content = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                responses["422"] = _problem_doc(422)
+    if "/HTTPValidationError" not in json.dumps(document["paths"]):
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+    return document
