@@ -3,37 +3,51 @@
 Per message: parse the envelope (poison goes straight to the dead letters), skip what the inbox has
 seen (event id and per-aggregate version), run the handler with bounded retries and backoff, and
 after the last failure publish the message with its error to ``crm.dlq.<group id>``. The offset is
-committed only after the effect (or the dead letter) is durable: never before processing.
+committed (manual ack; auto-commit is off) only once the effect or the dead letter is durable;
+a new group starts from the earliest offset, a restarted one after its last commit.
 
 Effects must still be idempotent: a crash after the effect but before the inbox records it (or
 before the offset commit) redelivers the event. Read models guard per-aggregate versions inside
 the same single-document update as the effect, which makes that redelivery harmless.
+
+An event whose envelope parses but whose type this build does not know (a newer contract on the
+topic) reaches the handler untyped (``data`` a dict), so that version-guarded consumers advance
+past it; a handler ignores types it does not know.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 import psycopg
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 from opentelemetry import propagate, trace
+from pymongo import WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 from pymongo.errors import DuplicateKeyError
 
 from crm_events import Envelope, Event, UnknownEventType, registry
 
+from .kafka import declared
+
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm.consumer")
 
 Handler = Callable[[Event[Any]], Awaitable[None]]
-
+BatchHandler = Callable[[list[Event[Any]]], Awaitable[None]]
+Record = ConsumerRecord[bytes, bytes]
 
 # Failures of a server rather than of the message: retried without limit, never dead-lettered.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -45,8 +59,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def parse_leniently(raw: bytes | None) -> Event[Any]:
-    """The typed event, or for a type this build does not know (a newer contract on the topic)
-    the untyped envelope, so that version-guarded consumers can still advance past it."""
+    """The typed event, or for a type this build does not know the untyped envelope."""
     if raw is None:
         raise ValueError("a message without a value")
     try:
@@ -60,19 +73,27 @@ def dead_letter_topic(group_id: str) -> str:
 
 
 class Inbox(Protocol):
+    """What a consumer group has applied: ``seen`` events are skipped, ``record`` after effect."""
+
     async def seen(self, event: Event[Any]) -> bool: ...
     async def record(self, event: Event[Any]) -> None: ...
 
 
 class MongoInbox:
-    """Last applied version per aggregate, in one document each (a version guard, no transaction)."""
+    """The last applied version and event id per aggregate, one document each.
 
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
-        self.collection = collection
+    The version guard sits in the update's filter, so without transactions (FerretDB) an older
+    or repeated version never overwrites a newer one. Give each group its own collection, or a
+    ``group`` when groups share one.
+    """
 
-    @staticmethod
-    def _key(event: Event[Any]) -> str:
-        return f"{event.aggregatetype}:{event.aggregateid}"
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], *, group: str = "") -> None:
+        # Recorded must mean durable: a lost record would re-apply an effect after a failover.
+        self.collection = collection.with_options(write_concern=WriteConcern(w="majority"))
+        self.prefix = f"{group}:" if group else ""
+
+    def _key(self, event: Event[Any]) -> str:
+        return f"{self.prefix}{event.aggregatetype}:{event.aggregateid}"
 
     async def seen(self, event: Event[Any]) -> bool:
         doc = await self.collection.find_one({"_id": self._key(event)})
@@ -88,102 +109,48 @@ class MongoInbox:
                 upsert=True,
             )
         except DuplicateKeyError:
-            pass  # a newer version was recorded concurrently: nothing to do
+            pass  # the document holds this version or a newer one already
 
 
-class EventConsumer:
-    def __init__(
-        self,
-        broker: KafkaBroker,
-        *,
-        group_id: str,
-        handler: Handler,
-        inbox: Inbox | None = None,
-        max_attempts: int = 5,
-        backoff: float = 0.1,
-        max_backoff: float = 2.0,
-    ) -> None:
-        self.broker = broker
-        self.group_id = group_id
-        self.handler = handler
-        self.inbox = inbox
-        self.max_attempts = max_attempts
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+@dataclass(frozen=True)
+class Retry:
+    """Bounded retries with exponential backoff; transient errors are waited out uncounted."""
 
-    async def consume(self, message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
-        try:
-            await self._process(record)
-        except Exception:
-            # The inbox failed. Committing a later offset would skip this message for good, so
-            # rewind to it: it is delivered again.
-            log.exception("redelivering %s[%s]@%s", record.topic, record.partition, record.offset)
-            await asyncio.sleep(self.max_backoff)
-            await message.nack()
-            return
-        await message.ack()
+    max_attempts: int = 5
+    backoff: float = 0.1
+    max_backoff: float = 2.0
 
-    async def _process(self, record: Any) -> None:
-        try:
-            event = parse_leniently(record.value)
-        except Exception as error:  # not an event at all: poison
-            await self.dead_letter(record, error, attempts=0)
-            return
-        if self.inbox and await self.inbox.seen(event):
-            log.debug("skipping duplicate %s %s", event.type, event.id)
-            return
-        error = await self._apply(event, record)
-        if error is not None:
-            await self.dead_letter(record, error, attempts=self.max_attempts)
-        elif self.inbox:
-            await self.inbox.record(event)
-
-    async def _apply(self, event: Event[Any], record: Any) -> Exception | None:
-        parent = propagate.extract({"traceparent": event.traceparent} if event.traceparent else {})
-        attributes = {
-            "messaging.system": "kafka",
-            "messaging.destination.name": record.topic,
-            "messaging.kafka.destination.partition": record.partition,
-            "messaging.kafka.message.offset": record.offset,
-            "messaging.consumer.group.name": self.group_id,
-            "crm.event.type": event.type,
-            "crm.aggregate.id": event.aggregateid,
-        }
-        attempt, delay = 0, self.backoff
+    async def call(self, attempt: Callable[[], Awaitable[None]], what: str) -> Exception | None:
+        """None once ``attempt`` succeeds, else its last error after ``max_attempts`` failures."""
+        failures, delay = 0, self.backoff
         while True:
-            with tracer.start_as_current_span(
-                f"{record.topic} process",
-                context=parent,
-                kind=trace.SpanKind.CONSUMER,
-                attributes=attributes,
-            ):
-                try:
-                    await self.handler(event)
-                    return None
-                except TRANSIENT_ERRORS as error:
-                    # A server is down, not the message at fault: wait for it, keep the order.
-                    log.warning(
-                        "transient failure for %s %s, retrying: %r", event.type, event.id, error
-                    )
-                except Exception as error:
-                    attempt += 1
-                    log.warning(
-                        "handler failed (attempt %d/%d) for %s %s: %r",
-                        attempt,
-                        self.max_attempts,
-                        event.type,
-                        event.id,
-                        error,
-                    )
-                    if attempt >= self.max_attempts:
-                        return error
+            try:
+                await attempt()
+                return None
+            except TRANSIENT_ERRORS as error:
+                log.warning("transient failure of %s, retrying: %r", what, error)
+            except Exception as error:
+                failures += 1
+                log.warning("%s failed (%d/%d): %r", what, failures, self.max_attempts, error)
+                if failures >= self.max_attempts:
+                    return error
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
 
-    async def dead_letter(self, record: Any, error: BaseException, *, attempts: int) -> None:
-        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+
+class DeadLetters:
+    """``crm.dlq.<group>``: the original key, value and headers plus what went wrong."""
+
+    def __init__(self, broker: KafkaBroker, group_id: str, retry: Retry) -> None:
+        self.broker = broker
+        self.group_id = group_id
+        self.topic = dead_letter_topic(group_id)
+        self.retry = retry
+        self._declared = False
+
+    async def send(self, record: Record, error: BaseException, *, attempts: int) -> None:
+        """Returns once the dead letter is acknowledged by all replicas (retried until then)."""
+        headers = {k: (v or b"").decode(errors="replace") for k, v in record.headers or ()}
         headers |= {
             "dlq_error": repr(error)[:2000],
             "dlq_error_type": type(error).__name__,
@@ -194,23 +161,205 @@ class EventConsumer:
             "dlq_group": self.group_id,
             "dlq_failed_at": datetime.now(UTC).isoformat(),
         }
-        delay = self.backoff
-        while True:  # the offset is committed only once the dead letter is durable
+        await self._declare()
+        delay = self.retry.backoff
+        while True:
             try:
-                await self.broker.publish(
-                    record.value or b"",
-                    dead_letter_topic(self.group_id),
-                    key=record.key,
-                    headers=headers,
-                )
+                await self.broker.publish(record.value, self.topic, key=record.key, headers=headers)
                 break
             except Exception as publish_error:
                 log.error("cannot dead-letter yet, retrying: %r", publish_error)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
+                delay = min(delay * 2, self.retry.max_backoff)
         log.error(
             "dead-lettered %s[%s]@%s: %r", record.topic, record.partition, record.offset, error
         )
+
+    async def _declare(self) -> None:
+        """Create the topic with the usual partitions (the cluster's auto-creation may not)."""
+        if self._declared:
+            return
+        self._declared = True
+        try:
+            results = await self.broker.config.admin.create_topics([declared(self.topic)])
+            errors = [result.error for result in results if result.error]
+        except Exception as error:  # a broker without an admin client
+            errors = [error]
+        for error in errors:
+            log.warning("cannot create %s: %r", self.topic, error)
+
+
+class _Consumer:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        *,
+        group_id: str,
+        inbox: Inbox | None = None,
+        max_attempts: int = 5,
+        backoff: float = 0.1,
+        max_backoff: float = 2.0,
+    ) -> None:
+        self.group_id = group_id
+        self.inbox = inbox
+        self.retry = Retry(max_attempts, backoff, max_backoff)
+        self.dead_letters = DeadLetters(broker, group_id, self.retry)
+
+    async def consume(self, message: KafkaMessage) -> None:
+        raw = message.raw_message
+        records = tuple(raw) if isinstance(raw, (tuple, list)) else (raw,)
+        try:
+            await self._process(records)
+        except Exception:
+            # The inbox (or a bug) failed. Committing a later offset would skip these messages for
+            # good, so rewind to them: they are delivered again.
+            log.exception("redelivering %d messages from %s", len(records), records[0].topic)
+            await asyncio.sleep(self.retry.max_backoff)
+            await message.nack()
+            return
+        await message.ack()
+
+    async def _process(self, records: tuple[Record, ...]) -> None:
+        raise NotImplementedError
+
+    async def _accept(self, records: Sequence[Record]) -> list[tuple[Record, Event[Any]]]:
+        """Parsed events the inbox has not seen, in order; poison goes to the dead letters."""
+        accepted: list[tuple[Record, Event[Any]]] = []
+        newest: dict[tuple[str, str], int] = {}  # duplicates inside one batch
+        for record in records:
+            try:
+                event = parse_leniently(record.value)
+            except Exception as error:  # not an event at all: poison
+                await self.dead_letters.send(record, error, attempts=0)
+                continue
+            aggregate = (event.aggregatetype, event.aggregateid)
+            if self.inbox and (
+                event.aggregateversion <= newest.get(aggregate, 0) or await self.inbox.seen(event)
+            ):
+                log.debug("skipping duplicate %s %s", event.type, event.id)
+                continue
+            newest[aggregate] = event.aggregateversion
+            accepted.append((record, event))
+        return accepted
+
+    async def _applied(self, event: Event[Any]) -> None:
+        if self.inbox:
+            await self.inbox.record(event)
+
+    def _span(self, record: Record, events: list[Event[Any]]) -> Any:
+        """One process span: a child of the event's trace, or linked to a batch's traces."""
+        parents = [
+            propagate.extract({"traceparent": e.traceparent}) for e in events if e.traceparent
+        ]
+        links = [trace.Link(trace.get_current_span(p).get_span_context()) for p in parents]
+        return tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=parents[0] if len(events) == 1 and parents else None,
+            links=links if len(events) > 1 else (),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.kafka.destination.partition": record.partition,
+                "messaging.kafka.message.offset": record.offset,
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.batch.message_count": len(events),
+            },
+        )
+
+
+class EventConsumer(_Consumer):
+    """One event at a time: the handler is called once per new event."""
+
+    def __init__(self, broker: KafkaBroker, *, handler: Handler, **options: Any) -> None:
+        super().__init__(broker, **options)
+        self.handler = handler
+
+    async def _process(self, records: tuple[Record, ...]) -> None:
+        for record, event in await self._accept(records):
+            error = await self.retry.call(
+                partial(self._handle, record, event), f"{event.type} {event.id}"
+            )
+            if error is None:
+                await self._applied(event)
+            else:
+                await self.dead_letters.send(record, error, attempts=self.retry.max_attempts)
+
+    async def _handle(self, record: Record, event: Event[Any]) -> None:
+        with self._span(record, [event]):
+            await self.handler(event)
+
+
+class EventBatchConsumer(_Consumer):
+    """Many events per call, for projections: the handler gets every new event of a poll, in
+    offset order per partition. When the batch keeps failing, its events are retried one at a
+    time so that only the faulty ones are dead-lettered; effects must be idempotent for that."""
+
+    def __init__(self, broker: KafkaBroker, *, handler: BatchHandler, **options: Any) -> None:
+        super().__init__(broker, **options)
+        self.handler = handler
+
+    async def _process(self, records: tuple[Record, ...]) -> None:
+        accepted = await self._accept(records)
+        if not accepted:
+            return
+        batch = partial(self._handle, accepted[0][0], [event for _, event in accepted])
+        if await self.retry.call(batch, f"a batch of {len(accepted)}") is None:
+            for _, event in accepted:
+                await self._applied(event)
+            return
+        for record, event in accepted:
+            single = partial(self._handle, record, [event])
+            error = await self.retry.call(single, f"{event.type} {event.id}")
+            if error is None:
+                await self._applied(event)
+            else:
+                await self.dead_letters.send(record, error, attempts=self.retry.max_attempts)
+
+    async def _handle(self, record: Record, events: list[Event[Any]]) -> None:
+        with self._span(record, events):
+            await self.handler(events)
+
+
+async def _undecoded(message: StreamMessage[Any]) -> Any:
+    """The consumer parses values itself. FastStream's JSON decoding would fail on poison before
+    the handler runs, and FastStream skips such a message without a nack: it would be lost."""
+    return message.body
+
+
+async def _tolerant_parser(raw: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's parser, after replacing header values it cannot decode (which it would
+    otherwise fail on, and skip the message unacknowledged)."""
+    try:
+        return await original(raw)
+    except (UnicodeDecodeError, AttributeError):
+        return await original(
+            tuple(map(_printable, raw)) if isinstance(raw, tuple) else _printable(raw)
+        )
+
+
+def _printable(record: Record) -> Record:
+    headers = [(k, (v or b"").decode(errors="replace").encode()) for k, v in record.headers]
+    return dataclasses.replace(record, headers=headers)
+
+
+def _subscribe(
+    broker: KafkaBroker, consumer: _Consumer, topics: Sequence[str], **options: Any
+) -> None:
+    async def consume(message: KafkaMessage) -> None:
+        await consumer.consume(message)
+
+    broker.subscriber(
+        *[declared(topic) for topic in topics],
+        group_id=consumer.group_id,
+        ack_policy=AckPolicy.MANUAL,  # commit after the effect; also turns auto-commit off
+        auto_offset_reset="earliest",
+        parser=_tolerant_parser,
+        decoder=_undecoded,
+        title=consumer.group_id,
+        **options,
+    )(consume)
 
 
 def subscribe_events(
@@ -222,24 +371,47 @@ def subscribe_events(
     max_attempts: int = 5,
     backoff: float = 0.1,
 ) -> EventConsumer:
-    """Register an idempotent, dead-lettering subscriber for ``topics`` on ``broker``."""
+    """Register an idempotent, dead-lettering subscriber for ``topics`` on ``broker`` (built by
+    ``make_broker``, so that dead letters are acknowledged by all replicas)."""
     consumer = EventConsumer(
         broker,
-        group_id=group_id,
         handler=handler,
+        group_id=group_id,
         inbox=inbox,
         max_attempts=max_attempts,
         backoff=backoff,
     )
+    _subscribe(broker, consumer, topics)
+    return consumer
 
-    async def consume(message: KafkaMessage) -> None:
-        await consumer.consume(message)
 
-    broker.subscriber(
-        *topics,
+def subscribe_event_batches(
+    broker: KafkaBroker,
+    *topics: str,
+    group_id: str,
+    handler: BatchHandler,
+    inbox: Inbox | None = None,
+    max_records: int = 500,
+    batch_timeout_ms: int = 200,
+    max_attempts: int = 5,
+    backoff: float = 0.1,
+) -> EventBatchConsumer:
+    """Like ``subscribe_events``, with up to ``max_records`` events per handler call and one
+    offset commit per batch, once the whole batch is durable."""
+    consumer = EventBatchConsumer(
+        broker,
+        handler=handler,
         group_id=group_id,
-        ack_policy=AckPolicy.MANUAL,
-        auto_offset_reset="earliest",
-        title=f"{group_id}",
-    )(consume)
+        inbox=inbox,
+        max_attempts=max_attempts,
+        backoff=backoff,
+    )
+    _subscribe(
+        broker,
+        consumer,
+        topics,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+    )
     return consumer

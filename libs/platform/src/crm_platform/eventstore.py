@@ -43,9 +43,17 @@ class ContextCapturingMapper(Mapper):  # type: ignore[type-arg]
         return domain_event
 
     def decode_with_metadata(self, stored_event: StoredEvent) -> tuple[Any, EventMetadata | None]:
+        """The domain event and the context it was recorded in (None for events stored before)."""
         domain_event = super().to_domain_event(stored_event)
         meta = vars(domain_event).pop(_META, None)
         return domain_event, _metadata(meta)
+
+
+def read_metadata(stored_event: StoredEvent, mapper: Mapper[Any]) -> EventMetadata | None:
+    """The command context a stored event (or notification) was recorded in."""
+    if not isinstance(mapper, ContextCapturingMapper):
+        return None
+    return mapper.decode_with_metadata(stored_event)[1]
 
 
 def _metadata(meta: dict[str, Any] | None) -> EventMetadata | None:
@@ -63,7 +71,12 @@ def _metadata(meta: dict[str, Any] | None) -> EventMetadata | None:
 
 
 def eventsourcing_env(settings: PostgresSettings, database: str) -> dict[str, str]:
-    """Environment for an ``eventsourcing.Application`` on the service's own database."""
+    """Environment for an ``eventsourcing.Application`` on the service's own database.
+
+    The relay tails the notification log, which is safe because the recorder takes an EXCLUSIVE
+    table lock per insert, so ids become visible in commit order and a reader never passes a gap
+    that fills later. eventsourcing's optional insert *function* takes no such lock: keep it off.
+    """
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": settings.database or database,
@@ -74,6 +87,7 @@ def eventsourcing_env(settings: PostgresSettings, database: str) -> dict[str, st
         "POSTGRES_POOL_SIZE": str(settings.pool_size),
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_PRE_PING": "y",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         "CREATE_TABLE": "y",
         "MAPPER_TOPIC": get_topic(ContextCapturingMapper),
     }

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
-from faststream.kafka import KafkaBroker
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+from faststream.kafka import KafkaBroker, Topic
 
 from .settings import KafkaSettings
 
@@ -17,9 +17,15 @@ log = logging.getLogger(__name__)
 
 # aiokafka defaults to acks=1 without idempotence (and FastStream passes that through).
 PRODUCER_SAFETY: dict[str, Any] = {"acks": "all", "enable_idempotence": True}
+PARTITIONS = 3
 
 
 def make_broker(settings: KafkaSettings, **kwargs: Any) -> KafkaBroker:
+    """A FastStream broker whose publishes wait for every in-sync replica.
+
+    Subscribe with ``declared(topic)`` rather than a bare name: FastStream creates a missing topic
+    when a subscriber starts, and with one partition unless told otherwise.
+    """
     # FastStream's own handlers would print plain text; this logger propagates to the JSON one.
     kwargs.setdefault("logger", logging.getLogger("crm.faststream"))
     return KafkaBroker(settings.bootstrap_servers, **PRODUCER_SAFETY, **kwargs)
@@ -30,23 +36,35 @@ def make_producer(settings: KafkaSettings, **kwargs: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, **options)
 
 
+def declared(name: str, partitions: int = PARTITIONS) -> Topic:
+    """A topic as FastStream should create it if it is missing."""
+    return Topic(name, num_partitions=partitions)
+
+
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[str], partitions: int = 3, replication: int = 1
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    partitions: int = PARTITIONS,
+    replication: int = 1,
 ) -> None:
-    """Create the topics that do not exist yet (idempotent)."""
+    """Create the topics that do not exist yet. Idempotent, also when racing another creator;
+    any other refusal of the cluster (a bad replication factor, a policy, ACLs) is raised."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(name=t, num_partitions=partitions, replication_factor=replication)
-            for t in sorted(set(topics) - existing)
-        ]
-        if missing:
-            try:
-                await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
-            log.info("created topics %s", [t.name for t in missing])
+        missing = sorted(set(topics) - set(await admin.list_topics()))
+        if not missing:
+            return
+        response = await admin.create_topics(
+            [
+                NewTopic(name, num_partitions=partitions, replication_factor=replication)
+                for name in missing
+            ]
+        )
+        for result in response.to_object()["topic_errors"]:
+            error = for_code(result["error_code"])
+            if result["error_code"] and error is not TopicAlreadyExistsError:
+                raise error(f"cannot create {result['topic']}: {result.get('error_message')}")
+        log.info("ensured topics %s", missing)
     finally:
         await admin.close()

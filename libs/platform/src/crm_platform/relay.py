@@ -1,10 +1,16 @@
 """The outbox relay: follows a service's notification log and publishes integration events.
 
-Per batch: read notifications after the stored position, translate them, send them all to Kafka
-(acks from all replicas, idempotent producer, keyed by aggregate id), wait for every
+Per batch: read the notifications after the stored position, translate them, send them all to
+Kafka (acks from all replicas, idempotent producer, keyed by aggregate id), wait for every
 acknowledgement, then store the new position. A crash between publishing and storing republishes
-the batch with the same event ids (at-least-once; consumers deduplicate). One relay per service is
-active at a time, by a PostgreSQL advisory lock held on its own connection.
+the batch with the same event ids (at-least-once; consumers deduplicate). Tailing by notification
+id never skips an event: eventsourcing's PostgreSQL recorder serialises inserts with a table lock,
+so ids become visible in commit order.
+
+One relay per name is active at a time: it holds a PostgreSQL session advisory lock on its own
+connection, the same connection that reads and stores the position. When that connection dies the
+lock is gone, and so is the relay's ability to store positions: it stops, reconnects and queues
+for the lock again.
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ import psycopg
 from aiokafka import AIOKafkaProducer
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
-from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
 from crm_events import Event, EventData
@@ -36,6 +41,11 @@ tracer = trace.get_tracer("crm.relay")
 
 Translator = Callable[[Any, EventMetadata | None], Event[Any] | None]
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d3c1e-7a55-4a8e-9a55-1c0e5e1a2c01")
+POSITIONS = "crm_relay_position"
+STANDBY_POLL = 1.0  # seconds between attempts of a waiting relay to take the lock
+MAX_BACKOFF = 5.0
+# Dead peers are noticed by TCP keepalive within seconds, not the kernel's two hours.
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
 
 
 def integration_event(
@@ -66,99 +76,123 @@ def integration_event(
     )
 
 
-def _lock_key(name: str) -> int:
-    return int.from_bytes(
-        hashlib.sha256(f"crm-relay:{name}".encode()).digest()[:8], "big", signed=True
-    )
+def lock_key(name: str) -> int:
+    """The advisory lock id of the relays named ``name`` (a signed 64-bit int)."""
+    digest = hashlib.sha256(f"crm-relay:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class OutboxRelay:
+    """``run`` is the relay process (it connects itself; ``close`` after it). For single batches,
+    ``run_once`` inside ``async with relay``."""
+
     def __init__(
         self,
         *,
         name: str,
         application: Application,
         translate: Translator,
-        topics: Sequence[str],
         kafka: KafkaSettings,
         postgres: PostgresSettings,
         database: str,
         batch_size: int = 500,
+        topics: Sequence[str] = (),
         idle_sleep: float = 0.05,
     ) -> None:
+        mapper = application.mapper
+        if not isinstance(mapper, ContextCapturingMapper):
+            raise TypeError("the application must use ContextCapturingMapper (eventsourcing_env)")
         self.name = name
         self.application = application
+        self.mapper = mapper
         self.translate = translate
-        self.topics = list(topics)
+        self.topics = list(topics)  # created up front; others when their first event comes
         self.kafka = kafka
         self.dsn = postgres.dsn(postgres.database or database)
         self.batch_size = batch_size
         self.idle_sleep = idle_sleep
         self.published = 0
-        mapper = application.mapper
-        if not isinstance(mapper, ContextCapturingMapper):
-            raise TypeError("the application must use ContextCapturingMapper (eventsourcing_env)")
-        self.mapper = mapper
+        self._ensured: set[str] = set()
         self._producer: AIOKafkaProducer | None = None
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def __aenter__(self) -> OutboxRelay:
-        if self.topics:
-            await ensure_topics(self.kafka.bootstrap_servers, self.topics)
-        self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
-        await self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS crm_relay_position ("
-            " name text PRIMARY KEY, position bigint NOT NULL,"
-            " updated_at timestamptz NOT NULL DEFAULT now())"
-        )
-        self._producer = make_producer(self.kafka)
-        await self._producer.start()
+        try:
+            await self._connect()
+        except BaseException:
+            await self._disconnect()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._producer:
-            await self._producer.stop()
-        if self._conn:
-            await self._conn.close()
+        await self.close()
+
+    async def close(self) -> None:
+        await self._disconnect()
+
+    async def _connect(self) -> None:
+        await self._ensure_topics(self.topics)
+        self._conn = conn = await psycopg.AsyncConnection.connect(
+            self.dsn, autocommit=True, **KEEPALIVE
+        )
+        async with conn.transaction():  # concurrent CREATEs race on the catalogue: serialise
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(POSITIONS),))
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {POSITIONS} ("
+                " name text PRIMARY KEY, position bigint NOT NULL,"
+                " updated_at timestamptz NOT NULL DEFAULT now())"
+            )
+        self._producer = make_producer(self.kafka)
+        await self._producer.start()
+
+    async def _disconnect(self) -> None:
+        """Closing the connection releases the advisory lock; stopping the producer flushes it."""
+        producer, conn, self._producer, self._conn = self._producer, self._conn, None, None
+        try:
+            if producer:
+                await producer.stop()
+        finally:
+            if conn:
+                await conn.close()
 
     async def acquire_leadership(self, stop: asyncio.Event) -> bool:
-        """Wait until this relay holds the advisory lock (one active relay per name)."""
-        assert self._conn
+        """Wait until this relay holds the advisory lock; False when stopped first."""
         while not stop.is_set():
-            cursor = await self._conn.execute(
-                "SELECT pg_try_advisory_lock(%s)", (_lock_key(self.name),)
+            cursor = await self._connection.execute(
+                "SELECT pg_try_advisory_lock(%s)", (lock_key(self.name),)
             )
-            row = await cursor.fetchone()
-            if row and row[0]:
+            if (await cursor.fetchone() or (False,))[0]:
                 log.info("relay %s is active", self.name)
                 return True
-            await _sleep_or_stop(stop, 1.0)
+            await _sleep_or_stop(stop, STANDBY_POLL)
         return False
 
     async def position(self) -> int:
-        assert self._conn
-        cursor = await self._conn.execute(
-            "SELECT position FROM crm_relay_position WHERE name = %s", (self.name,)
+        """The id of the last notification published (0 before the first)."""
+        cursor = await self._connection.execute(
+            f"SELECT position FROM {POSITIONS} WHERE name = %s", (self.name,)
         )
         row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
     async def _store_position(self, position: int) -> None:
-        assert self._conn
-        await self._conn.execute(
-            "INSERT INTO crm_relay_position (name, position) VALUES (%s, %s) ON CONFLICT (name)"
+        await self._connection.execute(
+            f"INSERT INTO {POSITIONS} (name, position) VALUES (%s, %s) ON CONFLICT (name)"
             " DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
             (self.name, position),
         )
 
     async def lag(self) -> int:
-        """Events recorded but not yet published."""
+        """Notifications recorded but not yet published."""
         newest = await asyncio.to_thread(self.application.recorder.max_notification_id)
         return max(0, (newest or 0) - await self.position())
 
     async def run_once(self) -> int:
-        """Publish the next batch; returns how many notifications it consumed."""
-        start = await self.position()
+        """Publish the next batch; returns how many notifications it consumed (0: none new).
+
+        Outside ``run`` the caller must make sure no other relay of this name is running.
+        """
+        start = await self.position()  # also proves the lock's connection is still alive
         notifications: Sequence[Notification] = await asyncio.to_thread(
             self.application.recorder.select_notifications,
             start,
@@ -167,49 +201,79 @@ class OutboxRelay:
         )
         if not notifications:
             return 0
-        futures = [await self._send(n) for n in notifications]
-        await asyncio.gather(*(f for f in futures if f is not None))
+        events = [self.translate(*self.mapper.decode_with_metadata(n)) for n in notifications]
+        public = [e for e in events if e is not None]  # None: a private event, skipped
+        await self._ensure_topics(e.data.topic() for e in public)
+        # One by one into the producer's buffer (order kept), then wait for all acks together.
+        acks = [await self._send(event) for event in public]
+        await asyncio.gather(*acks)
         await self._store_position(notifications[-1].id)
-        self.published += sum(f is not None for f in futures)
+        self.published += len(public)
         return len(notifications)
 
-    async def _send(self, notification: Notification) -> asyncio.Future[Any] | None:
-        domain_event, metadata = self.mapper.decode_with_metadata(notification)
-        event = self.translate(domain_event, metadata)
-        if event is None:
-            return None
-        assert self._producer, "use the relay as an async context manager"
+    async def _send(self, event: Event[Any]) -> Any:
+        """Hand the event to the producer at once; the returned future resolves on its ack."""
         topic = event.data.topic()
-        parent = propagate.extract({"traceparent": event.traceparent} if event.traceparent else {})
-        token = otel_context.attach(parent)
-        try:
-            with tracer.start_as_current_span(
-                f"{topic} publish",
-                kind=trace.SpanKind.PRODUCER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.destination.name": topic,
-                    "messaging.message.id": str(event.id),
-                    "crm.event.type": event.type,
-                    "crm.aggregate.id": event.aggregateid,
-                },
-            ):
-                return await self._producer.send(
-                    topic,
-                    value=event.to_json(),
-                    key=event.kafka_key(),
-                    headers=event.kafka_headers(),
-                )
-        finally:
-            otel_context.detach(token)
+        carrier = {"traceparent": event.traceparent} if event.traceparent else {}
+        with tracer.start_as_current_span(
+            f"{topic} publish",
+            context=propagate.extract(carrier),  # a child of the command that recorded it
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": topic,
+                "messaging.message.id": str(event.id),
+                "crm.event.type": event.type,
+                "crm.aggregate.id": event.aggregateid,
+            },
+        ):
+            return await self._sender.send(
+                topic, value=event.to_json(), key=event.kafka_key(), headers=event.kafka_headers()
+            )
+
+    async def _ensure_topics(self, topics: Any) -> None:
+        if missing := set(topics) - self._ensured:
+            await ensure_topics(self.kafka.bootstrap_servers, missing)
+            self._ensured |= missing
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Publish as the active relay until ``stop`` is set, then close the connections (which
+        hands the lock over). Failures disconnect, and reconnect with backoff."""
         stop = stop or asyncio.Event()
-        if not await self.acquire_leadership(stop):
-            return
-        while not stop.is_set():
-            if await self.run_once() < self.batch_size:
-                await _sleep_or_stop(stop, self.idle_sleep)
+        failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    if self._conn is None:
+                        await self._connect()
+                    if await self.acquire_leadership(stop):
+                        while not stop.is_set():
+                            consumed = await self.run_once()
+                            failures = 0
+                            if consumed < self.batch_size:
+                                await _sleep_or_stop(stop, self.idle_sleep)
+                except Exception:
+                    failures += 1
+                    log.exception(
+                        "relay %s failed (%d in a row), reconnecting", self.name, failures
+                    )
+                    await self._disconnect()  # gives up the lock: another relay may take over
+                    await _sleep_or_stop(stop, min(self.idle_sleep * 2**failures, MAX_BACKOFF))
+        finally:
+            await self._disconnect()
+
+    @property
+    def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None:
+            raise RuntimeError("use the relay as an async context manager")
+        return self._conn
+
+    @property
+    def _sender(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("use the relay as an async context manager")
+        return self._producer
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -229,7 +293,13 @@ def stop_on_signals() -> asyncio.Event:
 
 
 async def run_relay(relay: OutboxRelay) -> None:
+    """The relay process: publish until SIGTERM/SIGINT, finishing the batch in flight.
+
+    Servers not reachable yet at start are waited for, as are later outages.
+    """
     stop = stop_on_signals()
-    async with relay:
+    try:
         await relay.run(stop)
+    finally:
+        await relay.close()
     log.info("relay %s stopped after publishing %d events", relay.name, relay.published)

@@ -18,13 +18,21 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
 from consumer_worker import apply_effect
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_events import Event
 from crm_events.contacts import CustomerContacted, CustomerRegistered
-from crm_platform.consumer import Handler, Inbox, MongoInbox, dead_letter_topic, subscribe_events
+from crm_platform.consumer import (
+    Handler,
+    Inbox,
+    MongoInbox,
+    dead_letter_topic,
+    subscribe_event_batches,
+    subscribe_events,
+)
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.relay import integration_event
 from crm_platform.settings import KafkaSettings
@@ -98,16 +106,15 @@ async def produce(kafka: KafkaSettings, topic: str, *messages: Event[Any] | byte
     producer = make_producer(kafka)
     await producer.start()
     try:
-        for message in messages:
-            if isinstance(message, bytes):
-                await producer.send_and_wait(topic, message, key=b"raw")
-            else:
-                await producer.send_and_wait(
-                    topic,
-                    message.to_json(),
-                    key=message.kafka_key(),
-                    headers=message.kafka_headers(),
-                )
+        acks = [
+            await producer.send(topic, message, key=b"raw")
+            if isinstance(message, bytes)
+            else await producer.send(
+                topic, message.to_json(), key=message.kafka_key(), headers=message.kafka_headers()
+            )
+            for message in messages
+        ]
+        await asyncio.gather(*acks)
     finally:
         await producer.stop()
 
@@ -340,3 +347,113 @@ async def test_an_event_of_a_newer_contract_reaches_the_handler_untyped(
     assert handled[0].type == "CustomerMerged"
     assert handled[0].data == {"into": "someone"}
     assert handled[0].aggregateversion == 2
+
+
+async def test_poison_with_undecodable_headers_is_dead_lettered_too(
+    kafka: KafkaSettings, names: tuple[str, str]
+) -> None:
+    topic, group = names
+    handled: list[Event[Any]] = []
+
+    async def handler(event: Event[Any]) -> None:
+        handled.append(event)
+
+    after = customer_event(uuid.uuid4(), 1)
+    producer = make_producer(kafka)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, b"{}", key=b"raw", headers=[("ce_id", b"\xff\xfe"), ("empty", None)]
+        )
+    finally:
+        await producer.stop()
+    async with consuming(kafka, topic, group, handler):
+        [letter] = await dead_letters(kafka, group)
+        await produce(kafka, topic, after)
+        await eventually(lambda: len(handled) == 1)
+    headers = {name: value.decode() for name, value in letter.headers}
+    assert letter.value == b"{}"
+    assert headers["ce_id"] == "\ufffd\ufffd" and headers["dlq_attempts"] == "0"
+
+
+async def test_a_restarted_consumer_resumes_after_its_last_commit(
+    kafka: KafkaSettings, names: tuple[str, str]
+) -> None:
+    topic, group = names
+    handled: list[uuid.UUID] = []
+
+    async def handler(event: Event[Any]) -> None:
+        handled.append(event.id)
+
+    before = [customer_event(uuid.uuid4(), 1) for _ in range(3)]
+    after = [customer_event(uuid.uuid4(), 1) for _ in range(2)]
+    await produce(kafka, topic, *before)  # a new group starts at the earliest offset
+    async with consuming(kafka, topic, group, handler):
+        await eventually(lambda: len(handled) == 3)
+    await produce(kafka, topic, *after)
+    async with consuming(kafka, topic, group, handler):
+        await eventually(lambda: len(handled) == 5)
+        await asyncio.sleep(0.5)  # nothing is delivered a second time
+    assert sorted(handled[:3]) == sorted(e.id for e in before)
+    assert sorted(handled[3:]) == sorted(e.id for e in after)
+
+
+async def test_batches_are_applied_once_committed_together_and_resumed_after(
+    kafka: KafkaSettings,
+    unique_name: Callable[[str], str],
+    mongo: AsyncDatabase[dict[str, Any]],
+) -> None:
+    topic, group = unique_name("test.platform.batch"), unique_name("test-platform-batch")
+    batches: list[list[Event[Any]]] = []
+    faulty = customer_event(uuid.uuid4(), 1)
+
+    async def handler(events: list[Event[Any]]) -> None:
+        if faulty.id in {e.id for e in events}:
+            raise ValueError("cannot project")
+        batches.append(events)
+
+    def handled() -> list[uuid.UUID]:
+        return [e.id for batch in batches for e in batch]
+
+    @asynccontextmanager
+    async def projecting() -> AsyncIterator[None]:
+        broker = make_broker(kafka)
+        subscribe_event_batches(
+            broker,
+            topic,
+            group_id=group,
+            handler=handler,
+            inbox=MongoInbox(mongo[f"inbox_{group}"]),
+            max_records=100,
+            max_attempts=2,
+            backoff=0.01,
+        )
+        async with broker:
+            await broker.start()
+            yield
+
+    customers = [uuid.uuid4() for _ in range(10)]
+    first = [customer_event(c, v) for c in customers for v in (1, 2)]
+    async with projecting():  # creates the topic
+        await produce(kafka, topic, *first, first[0], faulty)  # a duplicate and a faulty event
+        await eventually(lambda: len(handled()) == 20)
+        [letter] = await dead_letters(kafka, group)
+    assert sorted(handled()) == sorted(e.id for e in first)
+    assert letter.value == faulty.to_json()
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:  # FastStream creates a missing topic with 1 partition unless told otherwise
+        [description] = await admin.describe_topics([topic])
+        assert len(description["partitions"]) == 3
+    finally:
+        await admin.close()
+
+    del batches[:]
+    later = [customer_event(c, 3) for c in customers]
+    await produce(kafka, topic, *later, first[1])  # produced while stopped, and a duplicate
+    async with projecting():
+        await eventually(lambda: len(handled()) == 10)
+        await asyncio.sleep(0.5)  # nothing is delivered a second time
+    assert sorted(handled()) == sorted(e.id for e in later)
+    assert len(batches) < 10  # they come in batches, not one by one

@@ -9,12 +9,14 @@ from uuid import uuid4
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import Mapper
+from eventsourcing.utils import get_topic, resolve_topic
 
 from crm_events.contacts import CustomerRegistered
 from crm_platform.context import CommandContext, command_context, current_context
-from crm_platform.eventstore import ContextCapturingMapper
+from crm_platform.eventstore import ContextCapturingMapper, eventsourcing_env, read_metadata
 from crm_platform.relay import integration_event
+from crm_platform.settings import PostgresSettings
 
 pytestmark = pytest.mark.unit
 
@@ -105,3 +107,43 @@ def test_integration_events_keep_their_id_when_republished() -> None:
     )
     other = SimpleNamespace(originator_id=customer, originator_version=2, timestamp=now)
     assert integration_event(data, other, None, source_service="contacts").id != first.id
+
+
+def test_read_metadata_reads_the_context_of_a_notification(notes: Application) -> None:
+    with command_context(CONTEXT):
+        notes.save(Note("hello"))
+    notes.save(Note("quiet"))
+    first, second = notes.recorder.select_notifications(0, 10)
+    metadata = read_metadata(first, notes.mapper)
+    assert metadata is not None and metadata.correlation_id == "corr-1"
+    assert metadata.actor == "alice"
+    assert read_metadata(second, notes.mapper) is None
+
+
+def test_read_metadata_of_a_plain_mapper_is_none() -> None:
+    plain = Application()
+    plain.save(Note("hello"))
+    [notification] = plain.recorder.select_notifications(0, 10)
+    assert type(plain.mapper) is Mapper
+    assert read_metadata(notification, plain.mapper) is None
+
+
+def test_the_environment_points_eventsourcing_at_postgres_with_the_mapper() -> None:
+    settings = PostgresSettings(host="db", port=5433, user="u", password="p w")
+    env = eventsourcing_env(settings, "contacts")
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert (env["POSTGRES_DBNAME"], env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == (
+        "contacts",
+        "db",
+        "5433",
+    )
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("u", "p w")
+    assert resolve_topic(env["MAPPER_TOPIC"]) is ContextCapturingMapper
+    # the insert function takes no table lock: a tailing relay could skip events
+    assert env["POSTGRES_ENABLE_DB_FUNCTIONS"] == "n"
+    assert (
+        eventsourcing_env(settings.model_copy(update={"database": "t1"}), "contacts")[
+            "POSTGRES_DBNAME"
+        ]
+        == "t1"
+    )

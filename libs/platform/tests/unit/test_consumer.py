@@ -1,0 +1,343 @@
+"""The consumer base on FastStream's in-memory test broker, and its acknowledgements."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from crm_events import Event
+from crm_events.contacts import CustomerContacted, CustomerRegistered
+from crm_platform.consumer import (
+    EventConsumer,
+    dead_letter_topic,
+    subscribe_event_batches,
+    subscribe_events,
+)
+from crm_platform.relay import integration_event
+
+pytestmark = pytest.mark.unit
+
+TOPIC = "test.consumer"
+GROUP = "unit-group"
+
+
+def customer_event(customer: uuid.UUID, version: int) -> Event[Any]:
+    now = datetime.now(UTC)
+    data: Any = (
+        CustomerRegistered(
+            customer_id=customer, given_name="Ada", family_name="L", registered_at=now
+        )
+        if version == 1
+        else CustomerContacted(
+            customer_id=customer,
+            interaction_id=uuid.uuid4(),
+            channel="chat",
+            direction="inbound",
+            summary="hi",
+            actor="bob",
+            occurred_at=now,
+        )
+    )
+    domain_event = SimpleNamespace(
+        originator_id=customer, originator_version=version, timestamp=now
+    )
+    return integration_event(data, domain_event, None, source_service="unit")
+
+
+class MemoryInbox:
+    """The inbox contract: the newest applied version per aggregate."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, int] = {}
+
+    async def seen(self, event: Event[Any]) -> bool:
+        return self.versions.get(event.aggregateid, 0) >= event.aggregateversion
+
+    async def record(self, event: Event[Any]) -> None:
+        self.versions[event.aggregateid] = max(
+            event.aggregateversion, self.versions.get(event.aggregateid, 0)
+        )
+
+
+@dataclass
+class Letters:
+    """What reached the dead-letter topic: (value, headers)."""
+
+    received: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
+
+
+async def _raw(message: Any) -> Any:
+    return message.body
+
+
+@pytest.fixture
+def broker() -> KafkaBroker:
+    return KafkaBroker("in-memory:9092", acks="all", enable_idempotence=True)
+
+
+@pytest.fixture
+def letters(broker: KafkaBroker) -> Letters:
+    letters = Letters()
+
+    @broker.subscriber(dead_letter_topic(GROUP), decoder=_raw)
+    async def dead_letter(message: KafkaMessage) -> None:
+        letters.received.append((message.body, message.headers))
+
+    return letters
+
+
+@pytest.fixture
+async def test_broker(broker: KafkaBroker, letters: Letters) -> AsyncIterator[KafkaBroker]:
+    async with TestKafkaBroker(broker) as connected:
+        yield connected
+
+
+async def send(broker: KafkaBroker, event: Event[Any], topic: str = TOPIC) -> None:
+    headers = {name: value.decode() for name, value in event.kafka_headers()}
+    await broker.publish(event.to_json(), topic, key=event.kafka_key(), headers=headers)
+
+
+async def test_the_handler_gets_the_typed_event_once(broker: KafkaBroker, letters: Letters) -> None:
+    handled: list[Event[Any]] = []
+
+    async def handler(event: Event[Any]) -> None:
+        handled.append(event)
+
+    inbox = MemoryInbox()
+    subscribe_events(broker, TOPIC, group_id=GROUP, handler=handler, inbox=inbox)
+    customer = uuid.uuid4()
+    first, second = customer_event(customer, 1), customer_event(customer, 2)
+    async with TestKafkaBroker(broker) as connected:
+        for event in (first, second, first, second):
+            await send(connected, event)
+
+    assert [(e.id, type(e.data)) for e in handled] == [
+        (first.id, CustomerRegistered),
+        (second.id, CustomerContacted),
+    ]
+    assert inbox.versions == {str(customer): 2}
+    assert letters.received == []
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_with_the_error(
+    broker: KafkaBroker, letters: Letters
+) -> None:
+    attempts: list[uuid.UUID] = []
+
+    async def handler(event: Event[Any]) -> None:
+        attempts.append(event.id)
+        raise RuntimeError("the read model is down")
+
+    inbox = MemoryInbox()
+    subscribe_events(
+        broker, TOPIC, group_id=GROUP, handler=handler, inbox=inbox, max_attempts=3, backoff=0
+    )
+    event = customer_event(uuid.uuid4(), 1)
+    async with TestKafkaBroker(broker) as connected:
+        await send(connected, event)
+
+    assert attempts == [event.id] * 3
+    [(value, headers)] = letters.received
+    assert value == event.to_json()
+    assert headers["dlq_error_type"] == "RuntimeError"
+    assert "the read model is down" in headers["dlq_error"]
+    assert (headers["dlq_topic"], headers["dlq_attempts"], headers["dlq_group"]) == (
+        TOPIC,
+        "3",
+        GROUP,
+    )
+    assert {"dlq_partition", "dlq_offset", "dlq_failed_at"} <= headers.keys()
+    assert headers["ce_id"] == str(event.id)
+    assert inbox.versions == {}  # not applied, so not recorded
+
+
+async def test_transient_failures_are_waited_out_beyond_max_attempts(
+    broker: KafkaBroker, letters: Letters
+) -> None:
+    calls: list[uuid.UUID] = []
+
+    async def handler(event: Event[Any]) -> None:
+        calls.append(event.id)
+        if len(calls) <= 4:
+            raise ConnectionError("database restarting")
+
+    subscribe_events(broker, TOPIC, group_id=GROUP, handler=handler, max_attempts=2, backoff=0)
+    event = customer_event(uuid.uuid4(), 1)
+    async with TestKafkaBroker(broker) as connected:
+        await send(connected, event)
+    assert calls == [event.id] * 5
+    assert letters.received == []
+
+
+@pytest.mark.parametrize(
+    ("value", "headers", "error_type"),
+    [
+        (b"\x00not json{", {"content-type": "application/json"}, "ValidationError"),
+        (b'{"type": "Nope"}', {}, "ValidationError"),
+        (json.dumps({"type": "CustomerRegistered"}).encode(), {}, "ValidationError"),
+    ],
+)
+async def test_poison_goes_to_the_dead_letters_without_reaching_the_handler(
+    broker: KafkaBroker, letters: Letters, value: bytes, headers: dict[str, str], error_type: str
+) -> None:
+    handled: list[Event[Any]] = []
+
+    async def handler(event: Event[Any]) -> None:
+        handled.append(event)
+
+    subscribe_events(broker, TOPIC, group_id=GROUP, handler=handler)
+    async with TestKafkaBroker(broker) as connected:
+        await connected.publish(value, TOPIC, key=b"k", headers=headers)
+    [(letter, letter_headers)] = letters.received
+    assert letter == value
+    assert (letter_headers["dlq_attempts"], letter_headers["dlq_error_type"]) == ("0", error_type)
+    assert handled == []
+
+
+async def test_an_event_of_a_newer_contract_reaches_the_handler_untyped(
+    broker: KafkaBroker, letters: Letters
+) -> None:
+    handled: list[Event[Any]] = []
+
+    async def handler(event: Event[Any]) -> None:
+        handled.append(event)
+
+    subscribe_events(broker, TOPIC, group_id=GROUP, handler=handler)
+    newer = json.loads(customer_event(uuid.uuid4(), 2).to_json())
+    newer |= {"type": "CustomerMerged", "data": {"into": "someone"}}
+    async with TestKafkaBroker(broker) as connected:
+        await connected.publish(json.dumps(newer).encode(), TOPIC)
+    [event] = handled
+    assert (event.type, event.data, event.aggregateversion) == (
+        "CustomerMerged",
+        {"into": "someone"},
+        2,
+    )
+
+
+async def test_a_batch_handler_gets_the_new_events_of_a_poll_together(
+    broker: KafkaBroker, letters: Letters
+) -> None:
+    batches: list[list[uuid.UUID]] = []
+
+    async def handler(events: list[Event[Any]]) -> None:
+        batches.append([e.id for e in events])
+
+    inbox = MemoryInbox()
+    subscribe_event_batches(broker, TOPIC, group_id=GROUP, handler=handler, inbox=inbox)
+    customer = uuid.uuid4()
+    first, second = customer_event(customer, 1), customer_event(customer, 2)
+    async with TestKafkaBroker(broker) as connected:
+        values = [first.to_json(), second.to_json(), first.to_json(), b"poison"]
+        await connected.publish_batch(*values, topic=TOPIC)
+        await connected.publish_batch(second.to_json(), topic=TOPIC)
+
+    assert batches == [[first.id, second.id]]  # in-batch and redelivered duplicates skipped
+    assert inbox.versions == {str(customer): 2}
+    assert [value for value, _ in letters.received] == [b"poison"]
+
+
+async def test_a_failing_batch_is_split_so_only_the_faulty_event_is_dead_lettered(
+    broker: KafkaBroker, letters: Letters
+) -> None:
+    applied: list[uuid.UUID] = []
+    faulty = customer_event(uuid.uuid4(), 1)
+
+    async def handler(events: list[Event[Any]]) -> None:
+        if faulty.id in {e.id for e in events}:
+            raise ValueError("cannot project")
+        applied.extend(e.id for e in events)
+
+    inbox = MemoryInbox()
+    subscribe_event_batches(
+        broker, TOPIC, group_id=GROUP, handler=handler, inbox=inbox, max_attempts=2, backoff=0
+    )
+    good = [customer_event(uuid.uuid4(), 1) for _ in range(2)]
+    async with TestKafkaBroker(broker) as connected:
+        await connected.publish_batch(
+            *(e.to_json() for e in (good[0], faulty, good[1])), topic=TOPIC
+        )
+
+    assert applied == [good[0].id, good[1].id]
+    assert set(inbox.versions) == {good[0].aggregateid, good[1].aggregateid}
+    [(value, headers)] = letters.received
+    assert value == faulty.to_json()
+    assert (headers["dlq_error_type"], headers["dlq_attempts"]) == ("ValueError", "2")
+
+
+@dataclass
+class FakeMessage:
+    """A delivered Kafka message: what the consumer acknowledges."""
+
+    raw_message: Any
+    outcome: list[str] = field(default_factory=list)
+
+    async def ack(self) -> None:
+        self.outcome.append("ack")
+
+    async def nack(self) -> None:
+        self.outcome.append("nack")
+
+
+def delivered(event: Event[Any]) -> FakeMessage:
+    record = ConsumerRecord(
+        topic=TOPIC,
+        partition=1,
+        offset=41,
+        timestamp=0,
+        timestamp_type=0,
+        key=event.kafka_key(),
+        value=event.to_json(),
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=0,
+        headers=event.kafka_headers(),
+    )
+    return FakeMessage(record)
+
+
+async def test_the_offset_is_committed_only_after_the_effect_and_its_record() -> None:
+    order: list[str] = []
+
+    class Recording(MemoryInbox):
+        async def record(self, event: Event[Any]) -> None:
+            order.append("record")
+            await super().record(event)
+
+    async def handler(event: Event[Any]) -> None:
+        order.append("effect")
+
+    consumer = EventConsumer(KafkaBroker(), group_id=GROUP, handler=handler, inbox=Recording())
+    message = delivered(customer_event(uuid.uuid4(), 1))
+    message.outcome = order
+    await consumer.consume(message)  # type: ignore[arg-type]
+    assert order == ["effect", "record", "ack"]
+
+
+async def test_a_failing_inbox_rewinds_to_the_message_instead_of_committing_past_it() -> None:
+    class Unreachable(MemoryInbox):
+        async def seen(self, event: Event[Any]) -> bool:
+            raise OSError("inbox unreachable")
+
+    handled: list[Event[Any]] = []
+
+    async def handler(event: Event[Any]) -> None:
+        handled.append(event)
+
+    consumer = EventConsumer(
+        KafkaBroker(), group_id=GROUP, handler=handler, inbox=Unreachable(), max_backoff=0
+    )
+    message = delivered(customer_event(uuid.uuid4(), 1))
+    await consumer.consume(message)  # type: ignore[arg-type]
+    assert message.outcome == ["nack"]
+    assert handled == []
