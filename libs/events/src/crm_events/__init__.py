@@ -3,7 +3,7 @@
 Importing this package registers every event in :data:`registry`.
 """
 
-from . import contacts
+from . import contacts, personal
 from .envelope import Envelope, Event, EventData, dataschema_uri, topic_name
 from .registry import EventRegistry, UnknownEventType, event, registry
 
@@ -16,6 +16,7 @@ __all__ = [
     "contacts",
     "dataschema_uri",
     "event",
+    "personal",
     "registry",
     "topic_name",
 ]

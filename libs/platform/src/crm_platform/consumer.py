@@ -49,8 +49,14 @@ Handler = Callable[[Event[Any]], Awaitable[None]]
 BatchHandler = Callable[[list[Event[Any]]], Awaitable[None]]
 Record = ConsumerRecord[bytes, bytes]
 
+
+class NotYet(Exception):
+    """Base of conditions that pass with time (another topic catching up): retried, not dead."""
+
+
 # Failures of a server rather than of the message: retried without limit, never dead-lettered.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    NotYet,
     ConnectionError,
     TimeoutError,
     PyMongoConnectionFailure,

@@ -30,12 +30,17 @@ class EventMetadata(CommandContext):
 
 class ContextCapturingMapper(Mapper):  # type: ignore[type-arg]
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        # A shadow of the event carries the stored state: the event itself stays as it was.
+        shadow = object.__new__(type(domain_event))
+        object.__setattr__(shadow, "__dict__", self.stored_state(domain_event))
+        return super().to_stored_event(shadow)
+
+    def stored_state(self, domain_event: Any) -> dict[str, Any]:
+        """The attributes to store: the event's own, plus the command context under _META."""
         ctx = current_context()
         meta = asdict(ctx) if ctx else {}
         meta["recorded_at"] = datetime.now(UTC).isoformat()
-        shadow = object.__new__(type(domain_event))
-        object.__setattr__(shadow, "__dict__", {**vars(domain_event), _META: meta})
-        return super().to_stored_event(shadow)
+        return {**vars(domain_event), _META: meta}
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         domain_event = super().to_domain_event(stored_event)

@@ -11,6 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream.kafka import KafkaBroker, Topic
 
+from crm_events.personal import PersonalDataKeyIssued
+
 from .settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -18,6 +20,16 @@ log = logging.getLogger(__name__)
 # aiokafka defaults to acks=1 without idempotence (and FastStream passes that through).
 PRODUCER_SAFETY: dict[str, Any] = {"acks": "all", "enable_idempotence": True}
 PARTITIONS = 3
+# Topics read as a table (the latest record per key wins) are compacted; the cleaner may act on a
+# record soon after a newer one with its key arrives, which is how an erased key leaves the log.
+COMPACTED: dict[str, dict[str, str]] = {
+    PersonalDataKeyIssued.topic(): {
+        "cleanup.policy": "compact",
+        "min.cleanable.dirty.ratio": "0.01",
+        "segment.ms": "600000",
+        "delete.retention.ms": "86400000",
+    }
+}
 
 
 def make_broker(settings: KafkaSettings, **kwargs: Any) -> KafkaBroker:
@@ -37,8 +49,9 @@ def make_producer(settings: KafkaSettings, **kwargs: Any) -> AIOKafkaProducer:
 
 
 def declared(name: str, partitions: int = PARTITIONS) -> Topic:
-    """A topic as FastStream should create it if it is missing."""
-    return Topic(name, num_partitions=partitions)
+    """A topic as FastStream should create it if it is missing. FastStream cannot configure the
+    topics it creates, so compacted ones are left to ``ensure_topics``."""
+    return Topic(name, num_partitions=partitions, declare=name not in COMPACTED)
 
 
 async def ensure_topics(
@@ -57,7 +70,12 @@ async def ensure_topics(
             return
         response = await admin.create_topics(
             [
-                NewTopic(name, num_partitions=partitions, replication_factor=replication)
+                NewTopic(
+                    name,
+                    num_partitions=partitions,
+                    replication_factor=replication,
+                    topic_configs=COMPACTED.get(name, {}),
+                )
                 for name in missing
             ]
         )

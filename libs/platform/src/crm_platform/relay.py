@@ -21,7 +21,7 @@ import logging
 import signal
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -31,15 +31,18 @@ from eventsourcing.persistence import Notification
 from opentelemetry import propagate, trace
 
 from crm_events import Event, EventData
+from crm_events.personal import PersonalDataKeyIssued, encode_key
 
 from .eventstore import ContextCapturingMapper, EventMetadata
 from .kafka import ensure_topics, make_producer
+from .privacy import KeyStore, sealed_subjects
 from .settings import KafkaSettings, PostgresSettings
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm.relay")
 
-Translator = Callable[[Any, EventMetadata | None], Event[Any] | None]
+# A domain event becomes no integration event (kept private), one, or several (in order).
+Translator = Callable[[Any, EventMetadata | None], Event[Any] | Sequence[Event[Any]] | None]
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d3c1e-7a55-4a8e-9a55-1c0e5e1a2c01")
 POSITIONS = "crm_relay_position"
 STANDBY_POLL = 1.0  # seconds between attempts of a waiting relay to take the lock
@@ -49,12 +52,21 @@ KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "k
 
 
 def integration_event(
-    data: EventData, domain_event: Any, metadata: EventMetadata | None, *, source_service: str
+    data: EventData,
+    domain_event: Any,
+    metadata: EventMetadata | None,
+    *,
+    source_service: str,
+    part: int = 0,
 ) -> Event[Any]:
-    """Wrap a payload in the envelope; the id is derived so a republished event keeps it."""
+    """Wrap a payload in the envelope; the id is derived so a republished event keeps it.
+
+    ``part`` tells apart the integration events one domain event becomes (0 for the first).
+    """
     aggregate_id = str(domain_event.originator_id)
     version = domain_event.originator_version
-    event_id = uuid.uuid5(EVENT_ID_NAMESPACE, f"{source_service}:{aggregate_id}:{version}")
+    name = f"{source_service}:{aggregate_id}:{version}" + (f":{part}" if part else "")
+    event_id = uuid.uuid5(EVENT_ID_NAMESPACE, name)
     meta = metadata or EventMetadata(correlation_id=str(event_id))
     return Event[type(data)](  # type: ignore[misc]
         id=event_id,
@@ -72,6 +84,26 @@ def integration_event(
         actor=meta.actor,
         traceparent=meta.traceparent,
         tracestate=meta.tracestate,
+        data=data,
+    )
+
+
+def key_issued_event(subject: uuid.UUID, key: bytes, *, source_service: str) -> Event[Any]:
+    """The announcement of a data subject's key; its id is derived, so a repeat keeps it."""
+    data = PersonalDataKeyIssued(subject_id=subject, key=encode_key(key))
+    event_id = uuid.uuid5(EVENT_ID_NAMESPACE, f"{source_service}:key-issued:{subject}")
+    return Event[PersonalDataKeyIssued](
+        id=event_id,
+        type=data.event_type,
+        source=f"/crm/{source_service}",
+        subject=str(subject),
+        time=datetime.now(UTC),
+        dataschema=data.dataschema(),
+        schemaversion=data.schema_version,
+        aggregatetype=data.aggregate_type,
+        aggregateid=str(subject),
+        aggregateversion=1,
+        correlationid=str(event_id),
         data=data,
     )
 
@@ -112,6 +144,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_sleep = idle_sleep
         self.published = 0
+        # The personal-data keys of the service's data subjects, when it records personal data.
+        self.keys: KeyStore | None = getattr(application, "personal_data_keys", None)
+        self._announced: set[uuid.UUID] = set()
         self._ensured: set[str] = set()
         self._producer: AIOKafkaProducer | None = None
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -201,8 +236,15 @@ class OutboxRelay:
         )
         if not notifications:
             return 0
-        events = [self.translate(*self.mapper.decode_with_metadata(n)) for n in notifications]
-        public = [e for e in events if e is not None]  # None: a private event, skipped
+        public = self._with_keys(
+            [
+                event
+                for notification in notifications
+                for event in _as_list(
+                    self.translate(*self.mapper.decode_with_metadata(notification))
+                )
+            ]
+        )
         await self._ensure_topics(e.data.topic() for e in public)
         # One by one into the producer's buffer (order kept), then wait for all acks together.
         acks = [await self._send(event) for event in public]
@@ -210,6 +252,23 @@ class OutboxRelay:
         await self._store_position(notifications[-1].id)
         self.published += len(public)
         return len(notifications)
+
+    def _with_keys(self, events: list[Event[Any]]) -> list[Event[Any]]:
+        """``events``, each preceded by the key announcements its sealed data needs.
+
+        A key is announced once per relay process (again after a restart: consumers take a repeat
+        as a no-op). A key destroyed meanwhile is not announced: its data can no longer be opened.
+        """
+        if self.keys is None:
+            return events
+        out: list[Event[Any]] = []
+        for event in events:
+            for subject in sorted(sealed_subjects(event.data) - self._announced):
+                self._announced.add(subject)
+                if (key := self.keys.key(subject)) is not None:
+                    out.append(key_issued_event(subject, key, source_service=self.name))
+            out.append(event)
+        return out
 
     async def _send(self, event: Event[Any]) -> Any:
         """Hand the event to the producer at once; the returned future resolves on its ack."""
@@ -274,6 +333,12 @@ class OutboxRelay:
         if self._producer is None:
             raise RuntimeError("use the relay as an async context manager")
         return self._producer
+
+
+def _as_list(translated: Event[Any] | Sequence[Event[Any]] | None) -> Sequence[Event[Any]]:
+    if translated is None:  # a private event, not published
+        return ()
+    return [translated] if isinstance(translated, Event) else translated
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
-from .settings import HttpSettings, TelemetrySettings
+from .kafka import COMPACTED, ensure_topics
+from .settings import HttpSettings, KafkaSettings, TelemetrySettings
 from .telemetry import setup_telemetry
 
 log = logging.getLogger(__name__)
@@ -28,17 +29,51 @@ def serve_api(service: str, app_factory: Callable[[], FastAPI], default_port: in
     uvicorn.run(app_factory(), host=http.host, port=http.port, log_config=None, access_log=False)
 
 
-def run_worker(service: str, broker_factory: Callable[[], Awaitable[KafkaBroker]]) -> None:
-    """Run a FastStream application around the broker the service's subscribers are on."""
+Background = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def run_worker(
+    service: str,
+    broker_factory: Callable[[], Awaitable[KafkaBroker]],
+    background: Callable[[], Sequence[Background]] = tuple,
+) -> None:
+    """Run a FastStream application around the broker the service's subscribers are on, and the
+    service's background loops (schedulers, local projections) beside it. Each loop runs until
+    the event it is given is set at shutdown; one that fails stops the worker (the orchestrator
+    restarts it) rather than leaving it half alive."""
     setup_telemetry(f"crm-{service}-worker", TelemetrySettings())
 
     async def main() -> None:
         broker = await broker_factory()
-        if not broker.subscribers:
-            log.info("crm-%s-worker has no subscriptions yet", service)
-        await FastStream(broker, logger=logging.getLogger("crm.faststream")).run()
+        # Subscribers may start before any relay created the compacted topics they read.
+        await ensure_topics(KafkaSettings().bootstrap_servers, COMPACTED)
+        loops = background()
+        if not broker.subscribers and not loops:
+            log.info("crm-%s-worker has nothing to do yet", service)
+        app = FastStream(broker, logger=logging.getLogger("crm.faststream"))
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+
+        @app.after_startup
+        async def start_loops() -> None:
+            tasks.extend(asyncio.create_task(_fatal_on_error(app, loop(stop))) for loop in loops)
+
+        @app.on_shutdown
+        async def stop_loops() -> None:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        await app.run()
 
     asyncio.run(main())
+
+
+async def _fatal_on_error(app: FastStream, loop: Awaitable[None]) -> None:
+    try:
+        await loop
+    except Exception:
+        log.exception("a background loop failed; stopping the worker")
+        app.exit()
 
 
 def run_async(service: str, role: str, main: Callable[[], Awaitable[Any]]) -> None:

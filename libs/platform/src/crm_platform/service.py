@@ -21,7 +21,7 @@ from .eventstore import open_application
 from .health import kafka_check, postgres_check
 from .kafka import make_broker
 from .relay import OutboxRelay, Translator, run_relay
-from .runtime import run_async, run_worker, serve_api
+from .runtime import Background, run_async, run_worker, serve_api
 from .settings import KafkaSettings, PostgresSettings
 from .web.app import create_api
 
@@ -41,6 +41,9 @@ class ServiceSpec:
     topics: Sequence[str] = ()
     routers: Callable[[Any], Sequence[APIRouter]] = lambda application: ()
     subscribe: Callable[[KafkaBroker, Any], None] = _no_subscriptions
+    # Loops the worker runs beside its subscribers (schedulers, local projections), each given
+    # the application and returning a coroutine function of the shutdown event.
+    background: Callable[[Any], Sequence[Background]] = lambda application: ()
     description: str = ""
 
     def build_application(self, postgres: PostgresSettings | None = None) -> Any:
@@ -102,9 +105,13 @@ def relay(spec: ServiceSpec) -> None:
 
 
 def worker(spec: ServiceSpec) -> None:
+    application = None
+
     async def broker() -> KafkaBroker:
+        nonlocal application
+        application = spec.build_application()
         kafka_broker = make_broker(KafkaSettings())
-        spec.subscribe(kafka_broker, spec.build_application())
+        spec.subscribe(kafka_broker, application)
         return kafka_broker
 
-    run_worker(spec.name, broker)
+    run_worker(spec.name, broker, lambda: spec.background(application))
