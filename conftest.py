@@ -133,3 +133,81 @@ def fresh_database(postgres_server: PostgresServer) -> Iterator[Callable[[str], 
 def unique_name() -> Callable[[str], str]:
     """Unique names for topics, consumer groups and MongoDB databases."""
     return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass(frozen=True)
+class SmtpSink:
+    """The local SMTP server (scripts/infra/mailsink.py) and the Maildir it delivers to."""
+
+    host: str
+    port: int
+    maildir: str
+
+    def env(self) -> dict[str, str]:
+        return {"CRM_SMTP_HOST": self.host, "CRM_SMTP_PORT": str(self.port)}
+
+    def messages_to(self, address: str) -> list:
+        """Every message delivered to ``address`` (per the SMTP envelope), oldest first."""
+        from pathlib import Path
+
+        mailsink = _mailsink_module()
+        found = [
+            m
+            for m in mailsink.read_messages(Path(self.maildir))
+            if address.lower() in str(m["X-Sink-Rcpt-To"]).lower().split(", ")
+        ]
+        return sorted(found, key=lambda m: str(m["Date"]))
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 30.0) -> list:
+        """The messages to ``address`` once there are ``count`` of them (fails after timeout)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.messages_to(address)
+            if len(found) >= count:
+                return found
+            if time.monotonic() >= deadline:
+                pytest.fail(f"{len(found)} of {count} messages to {address} after {timeout}s")
+            time.sleep(0.1)
+
+
+@cache
+def _mailsink_module():  # type: ignore[no-untyped-def]
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent / "scripts" / "infra" / "mailsink.py"
+    spec = importlib.util.spec_from_file_location("crm_mailsink", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def smtp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSink]:
+    """The SMTP sink that `make infra` runs (CRM_SMTP_HOST/PORT, CRM_MAIL_SINK_DIR). Without
+    one, the same server is started in-process on a free port: it needs no installation, so
+    unlike the other servers it is never missing."""
+    if host := os.environ.get("CRM_SMTP_HOST"):
+        maildir = os.environ.get("CRM_MAIL_SINK_DIR")
+        if not maildir:
+            _unavailable("The SMTP sink's Maildir (CRM_MAIL_SINK_DIR)")
+        yield SmtpSink(host, int(os.environ.get("CRM_SMTP_PORT", "25")), str(maildir))
+        return
+    import asyncio
+    import threading
+
+    mailsink = _mailsink_module()
+    maildir = tmp_path_factory.mktemp("mail")
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(
+        loop.create_server(mailsink.smtp_factory(maildir), "127.0.0.1", 0)
+    )
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield SmtpSink("127.0.0.1", server.sockets[0].getsockname()[1], str(maildir))
+    loop.call_soon_threadsafe(server.close)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from . import e2e, eventstore, projection, relay
+from . import campaign, csv_import, e2e, eventstore, projection, relay
 from .common import HEADER
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     print(HEADER)
-    for module in (eventstore, relay, projection):
+    for module in (eventstore, relay, projection, campaign):
         for result in module.run():
             print(result.row(), flush=True)
-    for line in e2e.run():
-        print(line, flush=True)
+    for lines in (csv_import.run, e2e.run):
+        for line in lines():
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

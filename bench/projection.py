@@ -11,7 +11,8 @@ from pymongo import AsyncMongoClient, UpdateOne
 
 from crm_analytics.application.repository import Customer360Repository
 from crm_events import Event
-from crm_events.contacts import CustomerContacted, CustomerRegistered
+from crm_events.contacts.customer_v2 import CustomerContactedV2, CustomerRegisteredV2
+from crm_events.personal import new_key, seal
 from crm_platform.settings import MongoSettings
 
 from .common import Result, Timer
@@ -26,7 +27,7 @@ def _event(data: Any, version: int, at: datetime) -> Event[Any]:
         subject=customer,
         time=at,
         dataschema=data.dataschema(),
-        schemaversion=1,
+        schemaversion=data.schema_version,
         aggregatetype="customer",
         aggregateid=customer,
         aggregateversion=version,
@@ -38,11 +39,15 @@ def _event(data: Any, version: int, at: datetime) -> Event[Any]:
 def stream(customers: int, per_customer: int) -> list[Event[Any]]:
     start, events = datetime(2026, 1, 1, tzinfo=UTC), []
     for _ in range(customers):
-        cid = uuid.uuid4()
+        cid, key = uuid.uuid4(), new_key()
         events.append(
             _event(
-                CustomerRegistered(
-                    customer_id=cid, given_name="Ada", family_name="L", registered_at=start
+                CustomerRegisteredV2(
+                    customer_id=cid,
+                    given_name=seal("Ada", key=key, subject=cid),
+                    family_name=seal("L", key=key, subject=cid),
+                    origin="api",
+                    registered_at=start,
                 ),
                 1,
                 start,
@@ -52,12 +57,12 @@ def stream(customers: int, per_customer: int) -> list[Event[Any]]:
             at = start + timedelta(minutes=v)
             events.append(
                 _event(
-                    CustomerContacted(
+                    CustomerContactedV2(
                         customer_id=cid,
                         interaction_id=uuid.uuid4(),
                         channel="phone",
                         direction="inbound",
-                        summary=f"call {v}",
+                        summary=seal(f"call {v}", key=key, subject=cid),
                         actor="bench",
                         occurred_at=at,
                     ),

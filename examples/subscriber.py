@@ -2,36 +2,80 @@
 
     python examples/subscriber.py --bootstrap 127.0.0.1:59092 --group my-system --limit 10
 
-It reads `crm.contacts.customer.v1`, parses each record into its typed contract, skips what is not
-a known contract, handles events idempotently (here: remembers ids already seen) and commits only
-after handling.
+It reads the customer topic `crm.contacts.customer.v2` and the personal-data key topic
+`crm.privacy.personal-data-key.v1`, parses each record into its typed contract, skips what is not a
+known contract, handles events idempotently (here: remembers ids already seen) and commits only
+after handling. Personal data arrives sealed: it opens with the subject's key while the key is
+current, and never again once a `PersonalDataKeyDestroyed` arrived (the person was erased).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import Any
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
-from crm_events import UnknownEventType, registry
-from crm_events.contacts import CustomerContacted, CustomerRegistered
+from crm_events import Event, UnknownEventType, registry
+from crm_events.contacts.customer_v2 import CustomerContactedV2, CustomerRegisteredV2
+from crm_events.personal import (
+    KeyMismatch,
+    PersonalDataKeyDestroyed,
+    PersonalDataKeyIssued,
+    Sealed,
+    decode_key,
+    unseal,
+)
+
+KEY_TOPIC = PersonalDataKeyIssued.topic()
+
+
+class Keyring:
+    """Keys by data subject; a destroyed key is remembered as destroyed, never to return."""
+
+    def __init__(self) -> None:
+        self.keys: dict[UUID, bytes | None] = {}
+
+    def apply(self, event: Event[Any]) -> None:
+        data = event.data
+        if isinstance(data, PersonalDataKeyDestroyed):
+            self.keys[data.subject_id] = None
+        elif isinstance(data, PersonalDataKeyIssued):
+            destroyed = data.subject_id in self.keys and self.keys[data.subject_id] is None
+            if not destroyed:
+                self.keys[data.subject_id] = decode_key(data.key)
+
+    def open(self, sealed: Sealed | None) -> Any:
+        if sealed is None:
+            return None
+        key = self.keys.get(sealed.kid)
+        if key is None:
+            return "<sealed>"
+        try:
+            return unseal(sealed, key)
+        except KeyMismatch:  # not the key it was sealed with: never trust or guess, flag it
+            return "<unreadable>"
 
 
 async def subscribe(bootstrap: str, group: str, limit: int, idle_seconds: float = 10) -> list[str]:
     consumer = AIOKafkaConsumer(
-        CustomerRegistered.topic(),
+        CustomerRegisteredV2.topic(),
+        KEY_TOPIC,
         bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,  # commit after handling: at-least-once, never at-most-once
         auto_offset_reset="earliest",
     )
     seen: set[str] = set()
+    keyring = Keyring()
+    events: list[Event[Any]] = []
     lines: list[str] = []
     await consumer.start()
     try:
-        while len(lines) < limit:
+        while len(events) < limit:
             batch = await consumer.getmany(timeout_ms=int(idle_seconds * 1000))
             if not batch:
                 break
@@ -46,19 +90,25 @@ async def subscribe(bootstrap: str, group: str, limit: int, idle_seconds: float 
                     if str(event.id) in seen:  # redelivery: already handled
                         continue
                     seen.add(str(event.id))
-                    lines.append(describe(event))
+                    if record.topic == KEY_TOPIC:
+                        keyring.apply(event)
+                    else:
+                        events.append(event)
             await consumer.commit()
     finally:
         await consumer.stop()
-    return lines[:limit]
+    # Keys travel on their own topic, so the ones for these events may come after them.
+    return lines + [describe(event, keyring) for event in events[:limit]]
 
 
-def describe(event) -> str:
+def describe(event: Event[Any], keyring: Keyring) -> str:
     data = event.data
-    if isinstance(data, CustomerRegistered):
-        return f"{event.type} {data.customer_id}: {data.given_name} {data.family_name}"
-    if isinstance(data, CustomerContacted):
-        return f"{event.type} {data.customer_id}: {data.channel} {data.direction} {data.summary!r}"
+    if isinstance(data, CustomerRegisteredV2):
+        name = f"{keyring.open(data.given_name)} {keyring.open(data.family_name)}"
+        return f"{event.type} {data.customer_id}: {name}"
+    if isinstance(data, CustomerContactedV2):
+        summary = keyring.open(data.summary)
+        return f"{event.type} {data.customer_id}: {data.channel} {data.direction} {summary!r}"
     return f"{event.type} {event.aggregateid}"
 
 

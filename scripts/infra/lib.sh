@@ -17,6 +17,8 @@ POSTGRES_DATABASES=(contacts sales marketing service_desk analytics)
 KAFKA_PORT=59092
 KAFKA_CONTROLLER_PORT=59093
 MONGO_PORT=57017
+SMTP_PORT=52525
+MAIL_SINK_DIR="$STATE/mail"
 
 # Under `set -e` a failing command ends the script silently: name it.
 set -o errtrace

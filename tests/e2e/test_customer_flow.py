@@ -16,7 +16,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from crm_events.contacts import CustomerRegistered
+from crm_events.contacts import CustomerRegisteredV2
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,11 @@ def _client(base: str, token: str) -> httpx.Client:
 def register(contacts: httpx.Client, given: str) -> str:
     response = contacts.post(
         "/customers",
-        json={"given_name": given, "family_name": "Lovelace", "email": f"{given}@example.org"},
+        json={
+            "given_name": given,
+            "family_name": "Lovelace",
+            "emails": [{"address": f"{given}@example.org"}],
+        },
         headers={"Idempotency-Key": str(uuid.uuid4())},
     )
     assert response.status_code == 201, response.text
@@ -81,7 +85,7 @@ def test_a_customer_and_a_contact_reach_the_360_view(services, token):
     view = wait_for_360(analytics, customer_id, 1)
 
     assert view["profile"]["given_name"] == "ada"
-    assert view["profile"]["email"] == "ada@example.org"
+    assert [e["address"] for e in view["profile"]["emails"]] == ["ada@example.org"]
     assert [entry["id"] for entry in view["timeline"]] == [interaction_id]
     assert view["timeline"][0]["summary"] == "Asked about the invoice of March"
 
@@ -90,7 +94,7 @@ async def _put_poison(bootstrap: str, key: bytes) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        await producer.send_and_wait(CustomerRegistered.topic(), b"{not an event", key=key)
+        await producer.send_and_wait(CustomerRegisteredV2.topic(), b"{not an event", key=key)
     finally:
         await producer.stop()
 

@@ -7,12 +7,21 @@ import importlib.util
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from crm_events import Event
-from crm_events.contacts import CustomerRegistered
+from crm_events.contacts.customer_v2 import CustomerRegisteredV2
+from crm_events.personal import (
+    PersonalDataKeyDestroyed,
+    PersonalDataKeyIssued,
+    encode_key,
+    new_key,
+    seal,
+)
+from crm_platform.kafka import ensure_topics
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "subscriber.py"
@@ -26,42 +35,59 @@ def _load_example():
     return module
 
 
-async def _publish(bootstrap: str, event: Event) -> None:
+async def _publish(bootstrap: str, *events: Event[Any]) -> None:
+    await ensure_topics(bootstrap, {e.data.topic() for e in events})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        for _ in range(2):  # delivered twice, as at-least-once delivery may
-            await producer.send_and_wait(
-                event.data.topic(),
-                event.to_json(),
-                key=event.kafka_key(),
-                headers=event.kafka_headers(),
-            )
+        for event in events:
+            for _ in range(2):  # delivered twice, as at-least-once delivery may
+                await producer.send_and_wait(
+                    event.data.topic(),
+                    event.to_json(),
+                    key=event.kafka_key(),
+                    headers=event.kafka_headers(),
+                )
     finally:
         await producer.stop()
 
 
-def test_the_example_subscriber_reads_each_event_once(kafka_bootstrap):
-    customer = uuid.uuid4()
-    now = datetime.now(UTC)
-    data = CustomerRegistered(
-        customer_id=customer, given_name="Sub", family_name="Scriber", registered_at=now
-    )
-    event = Event[CustomerRegistered](
+def _event(data: Any, subject: uuid.UUID, version: int) -> Event[Any]:
+    return Event[type(data)](  # type: ignore[misc]
         id=uuid.uuid4(),
         type=data.event_type,
         source="/crm/contacts",
-        subject=str(customer),
-        time=now,
+        subject=str(subject),
+        time=datetime.now(UTC),
         dataschema=data.dataschema(),
-        schemaversion=1,
-        aggregatetype="customer",
-        aggregateid=str(customer),
-        aggregateversion=1,
+        schemaversion=data.schema_version,
+        aggregatetype=data.aggregate_type,
+        aggregateid=str(subject),
+        aggregateversion=version,
         correlationid="example-test",
         data=data,
     )
-    asyncio.run(_publish(kafka_bootstrap, event))
+
+
+def test_the_example_subscriber_reads_each_event_once_and_opens_it_with_the_key(kafka_bootstrap):
+    now = datetime.now(UTC)
+    people = {uuid.uuid4(): ("Sub", "Scriber"), uuid.uuid4(): ("Era", "Sed")}
+    keys = {person: new_key() for person in people}
+    events = []
+    for person, (given, family) in people.items():
+        data = CustomerRegisteredV2(
+            customer_id=person,
+            given_name=seal(given, key=keys[person], subject=person),
+            family_name=seal(family, key=keys[person], subject=person),
+            origin="api",
+            registered_at=now,
+        )
+        events.append(_event(data, person, 1))
+        issued = PersonalDataKeyIssued(subject_id=person, key=encode_key(keys[person]))
+        events.append(_event(issued, person, 1))
+    erased = next(p for p, names in people.items() if names[0] == "Era")
+    events.append(_event(PersonalDataKeyDestroyed(subject_id=erased, destroyed_at=now), erased, 2))
+    asyncio.run(_publish(kafka_bootstrap, *events))
 
     lines = asyncio.run(
         _load_example().subscribe(
@@ -69,5 +95,7 @@ def test_the_example_subscriber_reads_each_event_once(kafka_bootstrap):
         )
     )
 
-    mine = [line for line in lines if str(customer) in line]
-    assert mine == [f"CustomerRegistered {customer}: Sub Scriber"]
+    shown = {p: [line for line in lines if str(p) in line] for p in people}
+    kept = next(p for p in people if p != erased)
+    assert shown[kept] == [f"CustomerRegistered {kept}: Sub Scriber"]
+    assert shown[erased] == [f"CustomerRegistered {erased}: <sealed> <sealed>"]

@@ -128,7 +128,7 @@ def test_registry_rejects_a_second_model_for_the_same_type_and_version() -> None
         contracts.register(Impostor)
 
 
-@pytest.mark.parametrize(("event_type", "version"), [("NoSuchEvent", 1), ("CustomerRegistered", 2)])
+@pytest.mark.parametrize(("event_type", "version"), [("NoSuchEvent", 1), ("CustomerRegistered", 3)])
 def test_parsing_an_unknown_type_or_version_raises_unknown_event_type(
     event_type: str, version: int
 ) -> None:

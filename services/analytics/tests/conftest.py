@@ -9,17 +9,30 @@ from uuid import UUID, uuid4
 import pytest
 
 from crm_events import Event, EventData
-from crm_events.contacts import CustomerContacted, CustomerRegistered
+from crm_events.contacts.customer_v2 import (
+    ConsentGranted,
+    ConsentWithdrawn,
+    CustomerContactedV2,
+    CustomerErased,
+    CustomerProfileUpdated,
+    CustomerRegisteredV2,
+)
+from crm_events.personal import Sealed, new_key, seal
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
 
 class CustomerStream:
-    """One customer's events with consecutive aggregate versions, as the contacts relay emits."""
+    """One customer's events with consecutive aggregate versions, as the contacts relay emits,
+    personal data sealed with the customer's own ``key``."""
 
     def __init__(self, customer_id: UUID | None = None) -> None:
         self.customer_id = customer_id or uuid4()
         self.version = 0
+        self.key = new_key()
+
+    def seal(self, value: Any) -> Sealed:
+        return seal(value, key=self.key, subject=self.customer_id)
 
     def event(self, data: EventData, **envelope: Any) -> Event[Any]:
         self.version += 1
@@ -43,14 +56,25 @@ class CustomerStream:
     def registered(self, **data: Any) -> Event[Any]:
         fields = {
             "customer_id": self.customer_id,
-            "given_name": "Ada",
-            "family_name": "Lovelace",
-            "email": "ada@example.com",
-            "phone": "+441234567890",
+            "given_name": self.seal("Ada"),
+            "family_name": self.seal("Lovelace"),
+            "emails": self.seal([{"address": "ada@example.com", "type": "work", "primary": True}]),
+            "phones": self.seal([{"number": "+441234567890", "type": "mobile", "primary": True}]),
+            "tags": self.seal(["vip"]),
+            "origin": "api",
             "registered_at": T0,
             **data,
         }
-        return self.event(CustomerRegistered(**fields))
+        return self.event(CustomerRegisteredV2(**fields))
+
+    def profile_updated(self, **changes: Any) -> Event[Any]:
+        data = CustomerProfileUpdated(
+            customer_id=self.customer_id,
+            changed=sorted(changes),
+            changes=self.seal(changes),
+            updated_at=T0 + timedelta(minutes=self.version + 1),
+        )
+        return self.event(data)
 
     def contacted(self, **data: Any) -> Event[Any]:
         fields = {
@@ -58,12 +82,28 @@ class CustomerStream:
             "interaction_id": uuid4(),
             "channel": "email",
             "direction": "inbound",
-            "summary": f"message {self.version + 1}",
+            "summary": self.seal(f"message {self.version + 1}"),
             "actor": "bob",
             "occurred_at": T0 + timedelta(hours=self.version + 1),
             **data,
         }
-        return self.event(CustomerContacted(**fields))
+        return self.event(CustomerContactedV2(**fields))
+
+    def consent(self, granted: bool, **data: Any) -> Event[Any]:
+        fields = {
+            "customer_id": self.customer_id,
+            "decision_id": uuid4(),
+            "channel": "email",
+            "purpose": "marketing",
+            "source": "web_form",
+            "decided_at": T0 + timedelta(hours=self.version + 1),
+            **data,
+        }
+        return self.event((ConsentGranted if granted else ConsentWithdrawn)(**fields))
+
+    def erased(self) -> Event[Any]:
+        erased_at = T0 + timedelta(days=1)
+        return self.event(CustomerErased(customer_id=self.customer_id, erased_at=erased_at))
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 Importing this package registers every event in :data:`registry`.
 """
 
-from . import contacts, personal
+from . import contacts, marketing, personal, sales, service_desk
 from .envelope import Envelope, Event, EventData, dataschema_uri, topic_name
 from .registry import EventRegistry, UnknownEventType, event, registry
 
@@ -16,7 +16,10 @@ __all__ = [
     "contacts",
     "dataschema_uri",
     "event",
+    "marketing",
     "personal",
     "registry",
+    "sales",
+    "service_desk",
     "topic_name",
 ]

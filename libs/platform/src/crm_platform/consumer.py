@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
+import eventsourcing.persistence
 import psycopg
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
@@ -48,6 +49,9 @@ tracer = trace.get_tracer("crm.consumer")
 Handler = Callable[[Event[Any]], Awaitable[None]]
 BatchHandler = Callable[[list[Event[Any]]], Awaitable[None]]
 Record = ConsumerRecord[bytes, bytes]
+# Also given the record the event was read from: its topic, partition and offset, the position an
+# effect can record atomically with itself (crm_platform.tracking).
+RecordHandler = Callable[[Event[Any], Record], Awaitable[None]]
 
 
 class NotYet(Exception):
@@ -61,6 +65,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     PyMongoConnectionFailure,
     psycopg.OperationalError,
+    # eventsourcing's recorders translate driver errors into their own.
+    eventsourcing.persistence.OperationalError,
+    eventsourcing.persistence.InterfaceError,
 )
 
 
@@ -276,11 +283,23 @@ class _Consumer:
 
 
 class EventConsumer(_Consumer):
-    """One event at a time: the handler is called once per new event."""
+    """One event at a time: the handler is called once per new event; a record handler instead
+    gets the Kafka record it was read from too."""
 
-    def __init__(self, broker: KafkaBroker, *, handler: Handler, **options: Any) -> None:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        *,
+        handler: Handler | None = None,
+        record_handler: RecordHandler | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(broker, **options)
-        self.handler = handler
+        if (handler is None) == (record_handler is None):
+            raise TypeError("give either a handler or a record_handler")
+        self.handler: RecordHandler = (
+            record_handler if handler is None else _ignoring_record(handler)
+        )
 
     async def _process(self, records: tuple[Record, ...]) -> None:
         for record, event in await self._accept(records):
@@ -294,7 +313,14 @@ class EventConsumer(_Consumer):
 
     async def _handle(self, record: Record, event: Event[Any]) -> None:
         with self._span(record, [event]):
-            await self.handler(event)
+            await self.handler(event, record)
+
+
+def _ignoring_record(handler: Handler) -> RecordHandler:
+    async def call(event: Event[Any], record: Record) -> None:
+        await handler(event)
+
+    return call
 
 
 class EventBatchConsumer(_Consumer):
@@ -372,16 +398,19 @@ def subscribe_events(
     broker: KafkaBroker,
     *topics: str,
     group_id: str,
-    handler: Handler,
+    handler: Handler | None = None,
+    record_handler: RecordHandler | None = None,
     inbox: Inbox | None = None,
     max_attempts: int = 5,
     backoff: float = 0.1,
 ) -> EventConsumer:
     """Register an idempotent, dead-lettering subscriber for ``topics`` on ``broker`` (built by
-    ``make_broker``, so that dead letters are acknowledged by all replicas)."""
+    ``make_broker``, so that dead letters are acknowledged by all replicas). Give a ``handler``,
+    or a ``record_handler`` when the effect needs the record's topic, partition and offset."""
     consumer = EventConsumer(
         broker,
         handler=handler,
+        record_handler=record_handler,
         group_id=group_id,
         inbox=inbox,
         max_attempts=max_attempts,

@@ -22,13 +22,17 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
+from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.utils import resolve_topic
 from faststream.kafka import KafkaBroker
 from psycopg_pool import ConnectionPool
 from pymongo.asynchronous.collection import AsyncCollection
@@ -106,6 +110,12 @@ class KeyStore(ABC):
     @abstractmethod
     def is_destroyed(self, subject: UUID) -> bool: ...
 
+    def prefetch(  # noqa: B027 (an optional hook: a no-op is a correct implementation)
+        self, subjects: Iterable[UUID], *, for_writing: bool = False
+    ) -> None:
+        """Load (and with ``for_writing`` create) many subjects' keys at once: a hint that
+        saves round trips before a batch; lookups afterwards behave the same without it."""
+
 
 class MemoryKeyStore(KeyStore):
     """For the in-memory (POPO) event store of unit tests."""
@@ -136,14 +146,51 @@ class MemoryKeyStore(KeyStore):
         return subject in self._keys and self._keys[subject] is None
 
 
+class _KeyCache:
+    """Recently used keys (None: known to have none), each trusted for ``seconds``; bounded, the
+    least recently used entry goes first."""
+
+    def __init__(self, seconds: float, size: int) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._entries: OrderedDict[UUID, tuple[float, bytes | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, subject: UUID) -> tuple[bool, bytes | None]:
+        """(hit, key)."""
+        with self._lock:
+            entry = self._entries.get(subject)
+            if entry is None or time.monotonic() - entry[0] >= self.seconds:
+                return False, None
+            self._entries.move_to_end(subject)
+            return True, entry[1]
+
+    def put(self, subject: UUID, key: bytes | None) -> None:
+        with self._lock:
+            self._entries[subject] = (time.monotonic(), key)
+            self._entries.move_to_end(subject)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
 class PostgresKeyStore(KeyStore):
     """Keys in the service's database, next to its events; a destroyed key leaves a row without
     key bytes behind, so that the subject can never be given a new one."""
 
-    def __init__(self, dsn: str, *, cache_seconds: float = KEY_CACHE_SECONDS) -> None:
+    # Creates the missing keys and answers every subject's row in one statement; a destroyed
+    # subject's row is touched without reviving it and comes back with a NULL key.
+    _UPSERT = (
+        f"INSERT INTO {KEYS_TABLE} (subject_id, key)"
+        " SELECT s, k FROM unnest(%s::uuid[], %s::bytea[]) AS t(s, k)"
+        " ON CONFLICT (subject_id) DO UPDATE SET subject_id = EXCLUDED.subject_id"
+        " RETURNING subject_id, key"
+    )
+
+    def __init__(
+        self, dsn: str, *, cache_seconds: float = KEY_CACHE_SECONDS, cache_size: int = 50_000
+    ) -> None:
         self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
-        self._cache: dict[UUID, tuple[float, bytes | None]] = {}
-        self._cache_seconds = cache_seconds
+        self._cache = _KeyCache(cache_seconds, cache_size)
         with self._pool.connection() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (KEYS_TABLE,))
             conn.execute(
@@ -153,34 +200,37 @@ class PostgresKeyStore(KeyStore):
             )
 
     def key(self, subject: UUID) -> bytes | None:
-        cached = self._cache.get(subject)
-        if cached and time.monotonic() - cached[0] < self._cache_seconds:
-            return cached[1]
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT key FROM {KEYS_TABLE} WHERE subject_id = %s", (subject,)
-            ).fetchone()
-        key = bytes(row[0]) if row and row[0] is not None else None
-        self._cache[subject] = (time.monotonic(), key)
+        hit, key = self._cache.get(subject)
+        if not hit:
+            self.prefetch([subject])
+            key = self._cache.get(subject)[1]
         return key
 
     def key_for_writing(self, subject: UUID) -> bytes:
-        if (key := self.key(subject)) is not None:
-            return key
-        with self._pool.connection() as conn:
-            conn.execute(
-                f"INSERT INTO {KEYS_TABLE} (subject_id, key) VALUES (%s, %s)"
-                " ON CONFLICT (subject_id) DO NOTHING",
-                (subject, new_key()),
-            )
-            row = conn.execute(
-                f"SELECT key FROM {KEYS_TABLE} WHERE subject_id = %s", (subject,)
-            ).fetchone()
-        if row is None or row[0] is None:
+        hit, key = self._cache.get(subject)
+        if not hit or key is None:
+            self.prefetch([subject], for_writing=True)
+            key = self._cache.get(subject)[1]
+        if key is None:
             raise PersonalDataErased(subject)
-        key = bytes(row[0])
-        self._cache[subject] = (time.monotonic(), key)
         return key
+
+    def prefetch(self, subjects: Iterable[UUID], *, for_writing: bool = False) -> None:
+        wanted = list(dict.fromkeys(subjects))
+        if not wanted:
+            return
+        with self._pool.connection() as conn:
+            if for_writing:
+                fresh = [new_key() for _ in wanted]  # used only for subjects without a row
+                rows = conn.execute(self._UPSERT, (wanted, fresh)).fetchall()
+            else:
+                rows = conn.execute(
+                    f"SELECT subject_id, key FROM {KEYS_TABLE} WHERE subject_id = ANY(%s)",
+                    (wanted,),
+                ).fetchall()
+        found = {row[0]: None if row[1] is None else bytes(row[1]) for row in rows}
+        for subject in wanted:
+            self._cache.put(subject, found.get(subject))
 
     def destroy(self, subject: UUID) -> bool:
         with self._pool.connection() as conn:
@@ -191,7 +241,7 @@ class PostgresKeyStore(KeyStore):
                 (subject,),
             )
             destroyed = cursor.rowcount > 0
-        self._cache[subject] = (time.monotonic(), None)
+        self._cache.put(subject, None)
         return destroyed
 
     def is_destroyed(self, subject: UUID) -> bool:
@@ -206,6 +256,11 @@ class PostgresKeyStore(KeyStore):
 
 
 # --- the event store's mapper -----------------------------------------------------------------
+
+
+def _holds_personal_data(aggregate_topic: str) -> bool:
+    aggregate = resolve_topic(aggregate_topic)
+    return any(isinstance(v, type) and personal_fields(v) for v in vars(aggregate).values())
 
 
 def _is_sealed(value: Any) -> bool:
@@ -223,6 +278,9 @@ class ShreddingMapper(ContextCapturingMapper):
         self.keys = keys
 
     def stored_state(self, domain_event: Any) -> dict[str, Any]:
+        if isinstance(domain_event, Snapshot) and _holds_personal_data(domain_event.topic):
+            # A snapshot stores the aggregate's state as it is: its personal data in clear.
+            raise TypeError(f"{domain_event.topic} holds personal data: do not snapshot it")
         state = super().stored_state(domain_event)
         fields = personal_fields(type(domain_event))
         present = [f for f in fields if state.get(f) is not None]
@@ -272,6 +330,14 @@ class ShreddingApplication(Application[UUID]):
             cipher=plain.cipher,
             compressor=plain.compressor,
         )
+
+    def _record(self, processing_event: Any) -> Any:
+        """Create the keys of every subject in the batch in one round trip before sealing."""
+        self.personal_data_keys.prefetch(
+            (e.originator_id for e in processing_event.events if personal_fields(type(e))),
+            for_writing=True,
+        )
+        return super()._record(processing_event)
 
     def construct_key_store(self) -> KeyStore:
         if self.env.get("PERSISTENCE_MODULE", "") != "eventsourcing.postgres":

@@ -134,3 +134,10 @@ def test_keyring_forgets_for_good_and_waits_for_keys_not_yet_arrived() -> None:
         assert await ring.unseal(sealed) is None
 
     asyncio.run(scenario())
+
+
+def test_aggregates_holding_personal_data_are_never_snapshotted() -> None:
+    app = People(env={"IS_SNAPSHOTTING_ENABLED": "y"})
+    person = registered(app)
+    with pytest.raises(TypeError, match="personal data"):
+        app.take_snapshot(person.id)

@@ -14,6 +14,7 @@ from crm_analytics.api.routes import customer_360_router
 from crm_analytics.domain.customer_360 import apply_update, update_for
 from crm_analytics.domain.timeline import Position
 from crm_platform.devtoken import issue_token
+from crm_platform.privacy import MemoryKeyring
 from crm_platform.web.app import create_api
 
 pytestmark = pytest.mark.unit
@@ -39,8 +40,13 @@ def reader() -> FakeReader:
 
 
 @pytest.fixture
-async def client(reader) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_api(title="t", service="analytics", routers=[customer_360_router(reader)])
+def keyring() -> MemoryKeyring:
+    return MemoryKeyring()
+
+
+@pytest.fixture
+async def client(reader, keyring) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_api(title="t", service="analytics", routers=[customer_360_router(reader, keyring)])
     token = issue_token(["analytics:read"])
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -57,9 +63,10 @@ def contacts_stream(stream, interactions: int):
     ]
 
 
-async def test_profile_and_timeline_newest_first(client, reader, stream):
+async def test_profile_and_timeline_newest_first(client, reader, keyring, stream):
     customers, events = contacts_stream(stream, 2)
     reader.add(events)
+    await keyring.issued(customers.customer_id, customers.key)
 
     response = await client.get(f"/customers/{customers.customer_id}/360")
 
@@ -78,13 +85,63 @@ async def test_profile_and_timeline_newest_first(client, reader, stream):
         "kind": "interaction",
         "channel": "email",
         "direction": "inbound",
-        "summary": events[2].data.summary,
+        "subject": None,
+        "summary": "message 3",
         "actor": "bob",
+        "related_to": None,
         "occurred_at": events[2].data.occurred_at.isoformat().replace("+00:00", "Z"),
         "source": "/crm/contacts",
         "source_event_id": str(events[2].id),
     }
     assert body["next_cursor"] is None
+
+
+async def test_profile_changes_and_consents_in_force_are_shown(client, reader, keyring, stream):
+    customers = stream()
+    reader.add(
+        [
+            customers.registered(),
+            customers.consent(True),
+            customers.profile_updated(family_name="King", tags=["patron"]),
+            customers.consent(False),
+        ]
+    )
+    await keyring.issued(customers.customer_id, customers.key)
+
+    body = (await client.get(f"/customers/{customers.customer_id}/360")).json()
+
+    assert (body["profile"]["given_name"], body["profile"]["family_name"]) == ("Ada", "King")
+    assert body["profile"]["tags"] == ["patron"]
+    assert body["profile"]["emails"][0]["address"] == "ada@example.com"
+    assert [(c["channel"], c["purpose"], c["granted"]) for c in body["consents"]] == [
+        ("email", "marketing", False)
+    ]
+
+
+async def test_without_the_key_personal_data_is_not_shown(client, reader, keyring, stream):
+    customers, events = contacts_stream(stream, 1)
+    reader.add(events)
+    url = f"/customers/{customers.customer_id}/360"
+
+    before_key = (await client.get(url)).json()  # the key topic has not caught up yet
+    await keyring.issued(customers.customer_id, customers.key)
+    await keyring.destroyed(customers.customer_id)  # erased: the key is gone for good
+    after_erasure = (await client.get(url)).json()
+
+    for body in (before_key, after_erasure):
+        assert body["profile"]["given_name"] is None and body["profile"]["emails"] is None
+        assert body["timeline"][0]["summary"] is None
+        assert body["timeline"][0]["channel"] == "email"  # non-personal facts remain
+
+
+async def test_an_erased_customer_has_no_profile_at_all(client, reader, stream):
+    customers, events = contacts_stream(stream, 1)
+    reader.add([*events, customers.erased()])
+
+    body = (await client.get(f"/customers/{customers.customer_id}/360")).json()
+
+    assert body["profile"] is None and body["erased_at"] is not None
+    assert body["interaction_count"] == 1
 
 
 async def test_cursor_pagination_walks_the_whole_timeline(client, reader, stream):

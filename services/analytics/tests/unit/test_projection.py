@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -8,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_analytics.domain.customer_360 import (
+    PROFILE_FIELDS,
     Decision,
     Document,
     VersionGap,
@@ -17,7 +19,7 @@ from crm_analytics.domain.customer_360 import (
     update_for,
 )
 from crm_events import Event
-from crm_events.contacts.customer import _CustomerEvent
+from crm_events.contacts.customer_v2 import _CustomerEvent
 
 pytestmark = pytest.mark.unit
 
@@ -43,13 +45,22 @@ def test_registration_creates_the_profile(stream):
         "updated_at": registered.time,
         "last_event_id": str(registered.id),
         "profile": {
-            "given_name": "Ada",
-            "family_name": "Lovelace",
-            "email": "ada@example.com",
-            "phone": "+441234567890",
+            **{name: None for name in PROFILE_FIELDS},
+            "given_name": sealed(registered.data.given_name),
+            "family_name": sealed(registered.data.family_name),
+            "emails": sealed(registered.data.emails),
+            "phones": sealed(registered.data.phones),
+            "tags": sealed(registered.data.tags),
+            "origin": "api",
+            "lead_id": None,
             "registered_at": registered.data.registered_at,
         },
     }
+    assert b"Ada" not in json.dumps(document, default=str).encode()  # kept sealed
+
+
+def sealed(value: Any) -> Any:
+    return value.model_dump(mode="json")
 
 
 def test_contacts_append_timeline_entries_with_lineage(stream):
@@ -66,8 +77,10 @@ def test_contacts_append_timeline_entries_with_lineage(stream):
         "kind": "interaction",
         "channel": "phone",
         "direction": "inbound",
-        "summary": events[2].data.summary,
+        "subject": None,
+        "summary": sealed(events[2].data.summary),
         "actor": "bob",
+        "related_to": None,
         "occurred_at": events[2].data.occurred_at,
         "source": "/crm/contacts",
         "source_event_id": str(events[2].id),
@@ -138,24 +151,46 @@ def test_events_not_shown_still_advance_the_version(stream):
     document = fold(None, [registered, renamed, contacted])
 
     assert document["version"] == 3
-    assert document["profile"]["given_name"] == "Ada"
+    assert document["profile"]["given_name"] == sealed(registered.data.given_name)
     assert len(document["timeline"]) == 1
 
 
 def test_times_are_utc_with_bson_precision(stream):
     customers = stream()
     customers.registered()
-    contacted = customers.contacted(occurred_at=datetime(2025, 5, 4, 3, 2, 1, 123456))
+    madrid = timezone(timedelta(hours=2))
+    contacted = customers.contacted(occurred_at=datetime(2025, 5, 4, 5, 2, 1, 123456, madrid))
 
     entry = update_for(contacted).push["timeline"]
 
     assert entry["occurred_at"] == datetime(2025, 5, 4, 3, 2, 1, 123000, tzinfo=UTC)
 
 
+def test_consents_profile_changes_and_erasure(stream):
+    customers = stream()
+    events = [
+        customers.registered(),
+        customers.consent(True),
+        customers.profile_updated(family_name="King"),
+        customers.consent(False),
+    ]
+    document = fold(None, events)
+    assert [d["granted"] for d in document["consent_decisions"]] == [True, False]
+    assert document["profile_changes"][0]["changed"] == ["family_name"]
+
+    erasure = customers.erased()
+    erased = fold(document, [erasure])
+
+    assert erased is not None and "profile" not in erased and "profile_changes" not in erased
+    assert erased["erased_at"] == erasure.data.erased_at
+    assert erased["version"] == 5
+
+
 def test_operators_leave_out_empty_ones(stream):
     customers = stream()
     assert set(update_for(customers.registered()).operators()) == {"$set"}
     assert set(update_for(customers.contacted()).operators()) == {"$set", "$push", "$inc", "$max"}
+    assert set(update_for(customers.erased()).operators()) == {"$set", "$unset"}
 
 
 @given(

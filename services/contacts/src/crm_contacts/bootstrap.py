@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
-from crm_events.contacts import CustomerRegistered
+from typing import Any
+
+from crm_events.contacts import CustomerRegisteredV2, OrganizationRegistered
+from crm_events.personal import PersonalDataKeyIssued
+from crm_platform.runtime import Background
 from crm_platform.service import ServiceSpec
 
-from .api import customers_router
+from .api import routers
 from .application import ContactsApplication
+from .application.directory import run_directory_projection
 from .contracts import SOURCE_SERVICE, translate
+from .messaging import DATABASE, subscribe
+
+
+def background(application: Any) -> list[Background]:
+    """The directory (lists, searches, duplicates) follows the store in the worker."""
+    return [lambda stop: run_directory_projection(application, stop)]
+
 
 SPEC = ServiceSpec(
     name=SOURCE_SERVICE,
     title="CRM contacts",
-    description="Customers and every contact the business had with them.",
-    database="contacts",
+    description=(
+        "People and organizations (accounts, partners, suppliers), their consent, every contact"
+        " the business had with them, reversible merges, GDPR export and erasure."
+    ),
+    database=DATABASE,
     port=8001,
     application=ContactsApplication,
     translate=translate,
-    topics=[CustomerRegistered.topic()],
-    routers=lambda application: [customers_router(application)],
+    topics=[
+        CustomerRegisteredV2.topic(),
+        OrganizationRegistered.topic(),
+        PersonalDataKeyIssued.topic(),
+    ],
+    routers=routers,
+    subscribe=subscribe,
+    background=background,
 )
 build_application = SPEC.build_application
 build_api = SPEC.build_api

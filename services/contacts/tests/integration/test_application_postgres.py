@@ -1,3 +1,5 @@
+"""The contacts application on PostgreSQL: restarts, races, and personal data at rest."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -5,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 
 from crm_contacts.application import ContactsApplication
 from crm_contacts.bootstrap import build_application
-from crm_contacts.domain import IdempotencyKeyReused, VersionConflict
+from crm_contacts.domain import CustomerErased, IdempotencyKeyReused, VersionConflict
+from crm_platform.privacy import KEYS_TABLE
 from crm_platform.settings import PostgresSettings
 
 pytestmark = pytest.mark.integration
@@ -18,10 +22,12 @@ pytestmark = pytest.mark.integration
 def register(app: ContactsApplication, customer_id: UUID, fingerprint: str = "r") -> Any:
     return app.register_customer(
         customer_id,
-        given_name="Grace",
-        family_name="Hopper",
-        email="grace@example.org",
-        phone="+1 415 555 0100",
+        profile={
+            "given_name": "Grace",
+            "family_name": "Hopper",
+            "emails": [{"address": "grace.hopper@navy.example"}],
+            "phones": [{"number": "+1 415 555 0100"}],
+        },
         request_fingerprint=fingerprint,
     )
 
@@ -31,13 +37,27 @@ def record(app: ContactsApplication, customer_id: UUID, expected_version: int | 
         customer_id,
         expected_version=expected_version,
         interaction_id=uuid4(),
+        request_fingerprint="c",
         channel="meeting",
         direction="outbound",
-        summary="Demo of the product",
+        summary="Demo of the compiler to Commodore Hopper",
         actor="bob",
         occurred_at=datetime(2025, 3, 14, 10, 0, tzinfo=UTC),
-        request_fingerprint="c",
     )
+
+
+def stored_state(
+    application: ContactsApplication, postgres: PostgresSettings, customer_id: UUID
+) -> bytes:
+    """Every stored event of the customer, as the database holds it."""
+    table = application.recorder.events_table_name  # type: ignore[attr-defined]
+    with psycopg.connect(postgres.dsn(postgres.database or "contacts")) as conn:
+        rows = conn.execute(
+            f"SELECT state FROM {table} WHERE originator_id = %s ORDER BY originator_version",
+            (customer_id,),
+        ).fetchall()
+    assert rows
+    return b"".join(bytes(row[0]) for row in rows)
 
 
 def test_customers_survive_a_restart_of_the_application(
@@ -56,9 +76,10 @@ def test_customers_survive_a_restart_of_the_application(
     finally:
         restarted.close()
 
-    assert (customer.version, customer.phone) == (2, "+14155550100")
-    assert customer.interactions == (recorded,)
-    assert customer.interactions[0].occurred_at.utcoffset() == timedelta(0)
+    assert customer.version == 2
+    assert customer.person.phones[0].item.number == "+14155550100"
+    assert [s.item for s in customer.person.interactions] == [recorded]
+    assert customer.person.interactions[0].item.occurred_at.utcoffset() == timedelta(0)
 
 
 def test_a_write_losing_the_race_in_the_database_is_a_conflict(
@@ -103,3 +124,41 @@ def test_of_concurrent_writers_expecting_one_version_exactly_one_wins(
 
     assert outcomes == ["conflict"] * 5 + ["recorded"]
     assert application.get_customer(customer_id).version == 2
+
+
+def test_personal_data_is_stored_sealed_and_unreadable_once_erased(
+    application: ContactsApplication, postgres: PostgresSettings
+) -> None:
+    customer_id, bystander = uuid4(), uuid4()
+    register(application, customer_id)
+    register(application, bystander)
+    record(application, customer_id, expected_version=None)
+
+    at_rest = stored_state(application, postgres, customer_id)
+    assert (
+        b"Hopper" not in at_rest and b"grace.hopper" not in at_rest and b"Commodore" not in at_rest
+    )
+    assert application.get_customer(customer_id).person.family_name == "Hopper"
+
+    application.erase_customer(customer_id)
+
+    restarted = build_application(postgres)  # no cache, no key: a fresh process
+    try:
+        with pytest.raises(CustomerErased):
+            restarted.get_customer(customer_id)
+        export = restarted.export_customer(customer_id)
+        assert [r.profile.family_name for r in export.records] == [None]
+        assert all(
+            value is None
+            for entry in export.records[0].history
+            for name, value in entry.data.items()
+            if name in ("family_name", "given_name", "emails", "summary")
+        )
+        assert restarted.get_customer(bystander).person.family_name == "Hopper"
+    finally:
+        restarted.close()
+    with psycopg.connect(postgres.dsn(postgres.database or "contacts")) as conn:
+        key, destroyed_at = conn.execute(
+            f"SELECT key, destroyed_at FROM {KEYS_TABLE} WHERE subject_id = %s", (customer_id,)
+        ).fetchone()  # type: ignore[misc]
+    assert key is None and destroyed_at is not None

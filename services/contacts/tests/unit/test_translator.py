@@ -1,118 +1,291 @@
+"""Domain events -> published contracts, as the relay sees them (personal data sealed)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
-from eventsourcing.domain import Aggregate, event
 
+from crm_contacts import domain
+from crm_contacts.application import ContactsApplication
 from crm_contacts.contracts import translate
-from crm_contacts.domain import Channel, Customer, Direction
-from crm_events import registry
+from crm_contacts.domain import RecordKind
+from crm_events import Event, registry
 from crm_events.contacts import (
-    CustomerContacted,
-    CustomerRegistered,
-    InteractionChannel,
-    InteractionDirection,
+    ConsentGranted,
+    ConsentWithdrawn,
+    ContactsMerged,
+    ContactsUnmerged,
+    CustomerContactedV2,
+    CustomerErased,
+    CustomerProfileUpdated,
+    CustomerRegisteredV2,
+    OrganizationProfileUpdated,
+    OrganizationRegistered,
+    PartnerRegistered,
+    customer_v2,
+    organization,
 )
-from crm_platform.eventstore import EventMetadata
+from crm_events.contacts import customer as customer_v1
+from crm_events.personal import PersonalDataKeyDestroyed, Sealed, unseal
+from crm_platform.context import CommandContext, command_context
 
 pytestmark = pytest.mark.unit
 
-OCCURRED_AT = datetime(2025, 3, 14, 9, 58, tzinfo=UTC)
-METADATA = EventMetadata(
+CONTEXT = CommandContext(
     correlation_id="corr-1",
     causation_id="cause-1",
     actor="alice",
     traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-    tracestate=None,
-    recorded_at=OCCURRED_AT + timedelta(minutes=1),
 )
 
 
-def customer_events() -> list[object]:
-    customer = Customer.register(
-        uuid4(),
-        given_name="Ada",
-        family_name="Lovelace",
-        email="ada@example.org",
-        phone="+442079460958",
-        request_fingerprint="fp",
-    )
-    customer.record_contact(
-        interaction_id=uuid4(),
-        channel="chat",
-        direction="outbound",
-        summary="Sent the offer",
-        actor="bob",
-        occurred_at=OCCURRED_AT,
-        request_fingerprint="fp",
-    )
-    return list(customer.collect_events())
+def published(app: ContactsApplication, since: int = 0) -> list[Event[Any]]:
+    """What the relay publishes for the notifications after ``since``, in order."""
+    notifications = app.recorder.select_notifications(since + 1, 100)
+    return [e for n in notifications for e in translate(*app.mapper.decode_with_metadata(n))]
 
 
-def test_registration_is_published_as_customer_registered() -> None:
-    registered = customer_events()[0]
+def opened(app: ContactsApplication, sealed: Sealed) -> Any:
+    key = app.personal_data_keys.key(sealed.kid)
+    assert key is not None
+    return unseal(sealed, key)
 
-    published = translate(registered, METADATA)
 
-    assert published is not None
-    assert published.data == CustomerRegistered(
-        customer_id=registered.originator_id,
-        given_name="Ada",
-        family_name="Lovelace",
-        email="ada@example.org",
-        phone="+442079460958",
-        registered_at=registered.timestamp,
-    )
-    assert (published.type, published.aggregateid, published.aggregateversion) == (
+def register(app: ContactsApplication, **profile: Any) -> UUID:
+    customer_id = uuid4()
+    with command_context(CONTEXT):
+        app.register_customer(
+            customer_id,
+            profile={"given_name": "Ada", "family_name": "Lovelace", **profile},
+            request_fingerprint="r",
+        )
+    return customer_id
+
+
+def test_a_registration_is_published_with_every_personal_field_sealed(
+    application: ContactsApplication,
+) -> None:
+    customer_id = register(application, emails=[{"address": "ada@example.org"}], tags=["vip"])
+
+    [event] = published(application)
+
+    assert isinstance(event.data, CustomerRegisteredV2)
+    assert (event.type, event.schemaversion, event.data.topic()) == (
         "CustomerRegistered",
-        str(registered.originator_id),
-        1,
+        2,
+        "crm.contacts.customer.v2",
     )
-
-
-def test_a_contact_is_published_as_customer_contacted_with_the_request_context() -> None:
-    contacted = customer_events()[1]
-
-    published = translate(contacted, METADATA)
-
-    assert published is not None
-    assert isinstance(published.data, CustomerContacted)
-    assert published.data.interaction_id == contacted.interaction_id
-    assert published.data.channel is InteractionChannel.CHAT
-    assert published.data.direction is InteractionDirection.OUTBOUND
-    assert (published.data.summary, published.data.actor) == ("Sent the offer", "bob")
-    assert published.data.occurred_at == OCCURRED_AT
-    assert published.aggregateversion == 2
-    assert (published.correlationid, published.causationid, published.actor) == (
-        "corr-1",
-        "cause-1",
+    assert (event.aggregateid, event.aggregateversion, event.actor) == (
+        str(customer_id),
+        1,
         "alice",
     )
-    assert published.traceparent == METADATA.traceparent
+    assert (event.correlationid, event.traceparent) == ("corr-1", CONTEXT.traceparent)
+    data = event.data
+    assert data.given_name is not None and data.given_name.kid == customer_id
+    assert opened(application, data.given_name) == "Ada"
+    assert opened(application, data.family_name) == "Lovelace"
+    assert opened(application, data.emails) == [
+        {"address": "ada@example.org", "type": "other", "primary": True}
+    ]
+    assert opened(application, data.tags) == ["vip"]
+    assert data.origin == "api" and data.lead_id is None
+    wire = event.to_json().decode()
+    assert "Lovelace" not in wire and "ada@example.org" not in wire
 
 
-def test_published_events_parse_with_the_contract_registry_and_keep_their_id() -> None:
-    for domain_event in customer_events():
-        published = translate(domain_event, None)
-        assert published is not None
+def test_later_changes_are_published_in_order_on_the_person(
+    application: ContactsApplication,
+) -> None:
+    customer_id = register(application)
+    application.update_customer(
+        customer_id,
+        command_id=uuid4(),
+        patch={"phones": [{"number": "+442079460958"}]},
+        expected_version=None,
+        request_fingerprint="u",
+    )
+    application.record_contact(
+        customer_id,
+        expected_version=None,
+        interaction_id=uuid4(),
+        request_fingerprint="c",
+        channel="chat",
+        direction="outbound",
+        subject="Offer",
+        summary="Sent the offer",
+        actor="bob",
+        occurred_at=datetime.now(UTC) - timedelta(minutes=1),
+        related_to={"kind": "quote", "id": "Q-1"},
+    )
+    for status in ("granted", "withdrawn"):
+        application.record_consent(
+            customer_id,
+            expected_version=None,
+            decision_id=uuid4(),
+            request_fingerprint=status,
+            channel="sms",
+            purpose="marketing",
+            status=status,
+            source="call",
+            evidence=f"said {status} on the phone",
+            decided_at=datetime.now(UTC),
+        )
 
-        assert registry.parse(published.to_json()) == published
-        assert translate(domain_event, None) == published
+    updated, contacted, granted, withdrawn = published(application, since=1)
+
+    assert isinstance(updated.data, CustomerProfileUpdated)
+    assert updated.data.changed == ["phones"]
+    assert opened(application, updated.data.changes) == {
+        "phones": [{"number": "+442079460958", "type": "other", "primary": True}]
+    }
+    assert isinstance(contacted.data, CustomerContactedV2)
+    assert opened(application, contacted.data.summary) == "Sent the offer"
+    assert contacted.data.subject is not None
+    assert opened(application, contacted.data.subject) == "Offer"
+    assert (contacted.data.actor, contacted.data.related_to.kind) == ("bob", "quote")  # type: ignore[union-attr]
+    assert isinstance(granted.data, ConsentGranted)
+    assert isinstance(withdrawn.data, ConsentWithdrawn)
+    assert (withdrawn.data.channel, withdrawn.data.purpose, withdrawn.data.source) == (
+        "sms",
+        "marketing",
+        "call",
+    )
+    assert withdrawn.data.evidence is not None
+    assert opened(application, withdrawn.data.evidence) == "said withdrawn on the phone"
+    assert [e.aggregateversion for e in (updated, contacted, granted, withdrawn)] == [2, 3, 4, 5]
 
 
-def test_events_without_a_contract_stay_private() -> None:
-    class Note(Aggregate):
-        @event("Written")
-        def __init__(self, text: str) -> None:
-            self.text = text
+def test_a_merge_and_its_undoing_are_published_on_both_records(
+    application: ContactsApplication,
+) -> None:
+    survivor, duplicate = register(application), register(application)
+    merge = application.merge_customers(
+        survivor,
+        merge_id=uuid4(),
+        duplicate_id=duplicate,
+        expected_version=None,
+        duplicate_expected_version=None,
+        request_fingerprint="m",
+    ).value
+    application.unmerge_customers(survivor, merge.link.merge_id, expected_version=None)
 
-    assert translate(Note(text="x").collect_events()[0], METADATA) is None
+    events = published(application, since=2)
+
+    assert [(type(e.data), e.aggregateid) for e in events] == [
+        (ContactsMerged, str(survivor)),
+        (ContactsMerged, str(duplicate)),
+        (ContactsUnmerged, str(survivor)),
+        (ContactsUnmerged, str(duplicate)),
+    ]
+    for event in events:
+        assert (event.data.survivor_id, event.data.duplicate_id) == (survivor, duplicate)
+        assert event.data.merge_id == merge.link.merge_id
+    assert len({e.id for e in events}) == 4
+
+
+def test_an_erasure_destroys_the_key_first_then_announces_it(
+    application: ContactsApplication,
+) -> None:
+    customer_id = register(application)
+    erasure = application.erase_customer(customer_id).value
+
+    destroyed, erased = published(application, since=1)
+
+    assert isinstance(destroyed.data, PersonalDataKeyDestroyed)
+    assert destroyed.data.subject_id == customer_id
+    assert destroyed.data.topic() == "crm.privacy.personal-data-key.v1"
+    assert destroyed.kafka_key() == str(customer_id).encode()
+    assert isinstance(erased.data, CustomerErased)
+    assert erased.data.erased_at == erasure.erased_at
+    assert destroyed.id != erased.id and destroyed.aggregateversion == erased.aggregateversion
+    [registered] = published(application)[:1]
+    assert application.personal_data_keys.key(customer_id) is None
+    assert isinstance(registered.data.family_name, Sealed), "the old events stay sealed"
+
+
+def test_organizations_are_published_in_plain_text_with_partner_registrations(
+    application: ContactsApplication,
+) -> None:
+    organization_id = uuid4()
+    application.register_organization(
+        organization_id,
+        profile={"name": "Resell Ltd", "kinds": ["partner"], "partner_type": "reseller"},
+        request_fingerprint="o",
+    )
+    application.update_organization(
+        organization_id,
+        command_id=uuid4(),
+        patch={"kinds": ["customer"], "partner_type": None, "industry": "Retail"},
+        expected_version=None,
+        request_fingerprint="u",
+    )
+    application.update_organization(
+        organization_id,
+        command_id=uuid4(),
+        patch={"kinds": ["partner"], "partner_type": "distributor"},
+        expected_version=None,
+        request_fingerprint="v",
+    )
+
+    events = published(application)
+
+    assert [type(e.data) for e in events] == [
+        OrganizationRegistered,
+        PartnerRegistered,
+        OrganizationProfileUpdated,
+        OrganizationProfileUpdated,
+        PartnerRegistered,
+    ]
+    registered, partner, demoted, _, promoted = (e.data for e in events)
+    assert (registered.name, partner.partner_type, promoted.partner_type) == (
+        "Resell Ltd",
+        "reseller",
+        "distributor",
+    )
+    assert (demoted.changed, demoted.industry, demoted.partner_type, demoted.name) == (
+        ["industry", "kinds", "partner_type"],
+        "Retail",
+        None,
+        None,
+    )
+    assert {e.data.topic() for e in events} == {"crm.contacts.organization.v1"}
+
+
+def test_published_events_parse_with_the_contract_registry_and_keep_their_id(
+    application: ContactsApplication,
+) -> None:
+    customer_id = register(application, emails=[{"address": "a@b.io"}])
+    application.erase_customer(customer_id)
+
+    for event in published(application):
+        assert registry.parse(event.to_json()) == event
+    assert published(application) == published(application)
+
+
+def test_custom_field_definitions_stay_private(application: ContactsApplication) -> None:
+    application.define_custom_field(
+        RecordKind.PERSON, "tier", {"type": "string", "label": "Tier"}, expected_version=None
+    )
+    assert published(application) == []
 
 
 @pytest.mark.parametrize(
-    ("domain", "contract"), [(Channel, InteractionChannel), (Direction, InteractionDirection)]
+    ("ours", "theirs"),
+    [
+        (domain.Channel, customer_v1.InteractionChannel),
+        (domain.Direction, customer_v1.InteractionDirection),
+        (domain.ContactChannel, customer_v2.ContactChannel),
+        (domain.ConsentPurpose, customer_v2.ConsentPurpose),
+        (domain.ConsentSource, customer_v2.ConsentSource),
+        (domain.Origin, customer_v2.RegistrationOrigin),
+        (domain.OrganizationKind, organization.OrganizationKind),
+        (domain.PartnerType, organization.PartnerType),
+        (domain.AddressType, organization.AddressType),
+    ],
 )
-def test_domain_vocabularies_match_the_contract(domain: type, contract: type) -> None:
-    assert {m.value for m in domain} == {m.value for m in contract}
+def test_domain_vocabularies_match_the_contract(ours: type, theirs: type) -> None:
+    assert {m.value for m in ours} == {m.value for m in theirs}

@@ -1,15 +1,140 @@
-"""Composition root of the marketing service."""
+"""The composition root: the marketing service described once; builders come from the platform.
 
+Settings (environment only): ``CRM_MARKETING_*`` for the public base URL of tracking links, the
+secret that signs them, the sender address and the send rate; ``CRM_SMTP_*`` for the relay.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crm_platform.privacy import PostgresKeyring, subscribe_personal_data_keys
 from crm_platform.service import ServiceSpec
+from crm_platform.settings import KafkaSettings, PostgresSettings, state_dir
 
+from . import messaging
+from .api import campaigns_router, profiles_router, public_router, segments_router
 from .application import MarketingApplication
-from .contracts import translate
+from .application.due import PostgresDueSends
+from .application.mailer import Mailer, SmtpSender
+from .application.scheduler import run_scheduler
+from .application.tokens import TokenSigner, TrackingLinks
+from .contracts import SOURCE_SERVICE, TOPICS, translate
+
+DATABASE = "marketing"
+
+
+class MarketingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_MARKETING_", extra="ignore")
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8003", description="Where recipients reach the public endpoints."
+    )
+    tracking_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs tracking links (32+ bytes); unset: a secret kept in the state dir.",
+    )
+    from_address: str = "news@crm.example"
+    messages_per_second: float = Field(default=20.0, gt=0)
+
+    def signer(self) -> TokenSigner:
+        if self.tracking_secret is not None:
+            return TokenSigner(self.tracking_secret.get_secret_value().encode())
+        return TokenSigner(_local_secret(state_dir() / "marketing" / "tracking-secret"))
+
+    def links(self) -> TrackingLinks:
+        return TrackingLinks(self.public_url, self.signer())
+
+
+class SmtpSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_SMTP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 52525
+    use_tls: bool = False
+    start_tls: bool | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout: float = 30.0
+
+    def sender(self) -> SmtpSender:
+        return SmtpSender(
+            host=self.host,
+            port=self.port,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls,
+            username=self.username,
+            password=None if self.password is None else self.password.get_secret_value(),
+            timeout=self.timeout,
+        )
+
+
+def _local_secret(path: Path) -> bytes:
+    """A secret shared by the processes of one machine (`make up`), created once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    secret = secrets.token_hex(32).encode()
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(secret)
+    return secret
+
+
+def routers(application: MarketingApplication) -> list[Any]:
+    return [
+        segments_router(application),
+        campaigns_router(application),
+        profiles_router(application),
+        public_router(application, MarketingSettings().signer()),
+    ]
+
+
+def subscribe(broker: KafkaBroker, application: MarketingApplication) -> None:
+    """Audience profiles from other services' events; personal data opened with a keyring kept
+    in marketing's database, fed by the key topic."""
+    postgres, kafka = PostgresSettings(), KafkaSettings()
+    keyring = PostgresKeyring(postgres.dsn(postgres.database or DATABASE))
+    subscribe_personal_data_keys(broker, keyring, group_id=kafka.group("crm-marketing-keys"))
+    messaging.subscribe(broker, application, keyring, group_id=kafka.group(messaging.GROUP))
+
+
+def background(application: MarketingApplication) -> list[Any]:
+    settings = MarketingSettings()
+    mailer = Mailer(
+        application,
+        SmtpSettings().sender(),
+        settings.links(),
+        from_address=settings.from_address,
+        messages_per_second=settings.messages_per_second,
+    )
+    postgres = PostgresSettings()
+    due = PostgresDueSends(postgres.dsn(postgres.database or DATABASE))
+    return [mailer.run, partial(run_scheduler, application, due)]
+
 
 SPEC = ServiceSpec(
-    name="marketing",
+    name=SOURCE_SERVICE,
     title="CRM marketing",
-    database="marketing",
+    description="Segments, campaigns (e-mail and telemarketing), tracking, responses and web forms.",
+    database=DATABASE,
     port=8003,
     application=MarketingApplication,
     translate=translate,
+    topics=TOPICS,
+    routers=routers,
+    subscribe=subscribe,
+    background=background,
 )
+build_application = SPEC.build_application
+build_api = SPEC.build_api
+build_relay = SPEC.build_relay

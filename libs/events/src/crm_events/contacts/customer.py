@@ -1,4 +1,8 @@
-"""Customer events, topic ``crm.contacts.customer.v1``."""
+"""Customer events, topic ``crm.contacts.customer.v1``.
+
+Deprecated: superseded by ``crm.contacts.customer.v2`` (``customer_v2``), whose personal data
+travels sealed. Nothing is published here any more; the models stay so that old records parse.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +42,10 @@ class InteractionDirection(StrEnum):
 
 @event
 class CustomerRegistered(_CustomerEvent):
-    """A person became known to the business as a customer."""
+    """A person became known to the business as a customer.
+
+    Deprecated: superseded by v2 (personal data sealed); no longer published.
+    """
 
     event_type = "CustomerRegistered"
 
@@ -51,7 +58,10 @@ class CustomerRegistered(_CustomerEvent):
 
 @event
 class CustomerContacted(_CustomerEvent):
-    """The business and the customer interacted on some channel, in some direction."""
+    """The business and the customer interacted on some channel, in some direction.
+
+    Deprecated: superseded by v2 (personal data sealed); no longer published.
+    """
 
     event_type = "CustomerContacted"
 

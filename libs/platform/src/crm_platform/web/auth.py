@@ -29,12 +29,16 @@ log = logging.getLogger(__name__)
 KNOWN_SCOPES = (
     "contacts:read",
     "contacts:write",
+    "contacts:erase",
+    "contacts:admin",
     "sales:read",
     "sales:write",
+    "sales:admin",
     "marketing:read",
     "marketing:write",
     "service-desk:read",
     "service-desk:write",
+    "service-desk:admin",
     "analytics:read",
 )
 

@@ -7,19 +7,27 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
+from crm_platform.privacy import Keyring
 from crm_platform.web.auth import require_scopes
 from crm_platform.web.problems import BadRequest, NotFound, problem_responses
 
+from ..application.opening import (
+    Opener,
+    active_merges,
+    current_consents,
+    open_entries,
+    open_profile,
+)
 from ..application.repository import Customer360Reader
 from ..domain.customer_360 import Document
 from ..domain.timeline import newest_first
 from . import cursor as cursors
-from .models import Customer360, Profile, TimelineEntry
+from .models import Consent, Customer360, Merge, Profile, TimelineEntry
 
 READ_SCOPE = "analytics:read"
 
 
-def customer_360_router(reader: Customer360Reader) -> APIRouter:
+def customer_360_router(reader: Customer360Reader, keyring: Keyring) -> APIRouter:
     router = APIRouter(tags=["customer 360"])
 
     @router.get(
@@ -44,20 +52,31 @@ def customer_360_router(reader: Customer360Reader) -> APIRouter:
         if document is None:
             raise NotFound(f"no customer 360 for customer {customer_id}")
         page = newest_first(document.get("timeline", []), limit=limit, before=before)
-        return _response(document, page.entries, page.next and cursors.encode(page.next))
+        opener = Opener(keyring, customer_id)
+        return await _response(
+            document, page.entries, page.next and cursors.encode(page.next), opener
+        )
 
     return router
 
 
-def _response(document: Document, entries: list[Any], next_cursor: str | None) -> Customer360:
-    profile = document.get("profile")
+async def _response(
+    document: Document, entries: list[Any], next_cursor: str | None, opener: Opener
+) -> Customer360:
+    profile = await open_profile(document, opener)
     return Customer360(
         customer_id=document["customer_id"],
         version=document["version"],
         updated_at=document["updated_at"],
+        erased_at=document.get("erased_at"),
         profile=Profile.model_validate(profile) if profile else None,
+        consents=[
+            Consent.model_validate(c)
+            for c in current_consents(document.get("consent_decisions", []))
+        ],
+        merges=[Merge.model_validate(m) for m in active_merges(document.get("merges", []))],
         interaction_count=document.get("interaction_count", 0),
         last_interaction_at=document.get("last_interaction_at"),
-        timeline=[TimelineEntry.model_validate(entry) for entry in entries],
+        timeline=[TimelineEntry.model_validate(e) for e in await open_entries(entries, opener)],
         next_cursor=next_cursor,
     )

@@ -1,7 +1,9 @@
 """The customer 360 read model as pure functions of the contacts events.
 
 One document per customer, keyed by the customer id (the aggregate id of the contacts ``customer``
-aggregate). Each event becomes an :class:`Update` made of MongoDB update operators on top-level
+aggregate), fed by ``crm.contacts.customer.v2``. Personal data stays as it arrives: sealed with the
+person's key. The API opens it when it answers, so erasing the person (destroying the key) hides it
+at once, also from documents rebuilt later; ``CustomerErased`` then removes the sealed profile too. Each event becomes an :class:`Update` made of MongoDB update operators on top-level
 fields only, so the repository sends it unchanged and :func:`apply_update` interprets it in memory
 with the same result (unit and property tests fold events through it).
 
@@ -20,7 +22,17 @@ from enum import Enum
 from typing import Any
 
 from crm_events import Event
-from crm_events.contacts import CustomerContacted, CustomerRegistered
+from crm_events.contacts.customer_v2 import (
+    ConsentGranted,
+    ConsentWithdrawn,
+    ContactsMerged,
+    ContactsUnmerged,
+    CustomerContactedV2,
+    CustomerErased,
+    CustomerProfileUpdated,
+    CustomerRegisteredV2,
+)
+from crm_events.personal import Sealed
 
 Document = dict[str, Any]
 
@@ -62,10 +74,17 @@ class Update:
     push: Mapping[str, Any] = field(default_factory=dict)
     inc: Mapping[str, int] = field(default_factory=dict)
     max: Mapping[str, Any] = field(default_factory=dict)
+    unset: tuple[str, ...] = ()
 
     def operators(self) -> Document:
         """The MongoDB update document (empty operators are rejected by the server)."""
-        ops = {"$set": self.set, "$push": self.push, "$inc": self.inc, "$max": self.max}
+        ops = {
+            "$set": self.set,
+            "$push": self.push,
+            "$inc": self.inc,
+            "$max": self.max,
+            "$unset": dict.fromkeys(self.unset, ""),
+        }
         return {name: dict(fields) for name, fields in ops.items() if fields}
 
 
@@ -91,21 +110,52 @@ def update_for(event: Event[Any]) -> Update:
         "last_event_id": str(event.id),
     }
     data = event.data
-    if isinstance(data, CustomerRegistered):
-        return Update(
-            event.aggregateid, event.aggregateversion, {**common, "profile": _profile(data)}
-        )
-    if isinstance(data, CustomerContacted):
+    version = event.aggregateversion
+    if isinstance(data, CustomerRegisteredV2):
+        return Update(event.aggregateid, version, {**common, "profile": _profile(data)})
+    if isinstance(data, CustomerProfileUpdated):
+        change = {
+            "changed": list(data.changed),
+            "changes": _sealed(data.changes),
+            "updated_at": bson_time(data.updated_at),
+        }
+        return Update(event.aggregateid, version, common, push={"profile_changes": change})
+    if isinstance(data, CustomerContactedV2):
         entry = _interaction(data, event)
         return Update(
             event.aggregateid,
-            event.aggregateversion,
+            version,
             common,
             push={"timeline": entry},
             inc={"interaction_count": 1},
             max={"last_interaction_at": entry["occurred_at"]},
         )
-    return Update(event.aggregateid, event.aggregateversion, common)
+    if isinstance(data, ConsentGranted | ConsentWithdrawn):
+        decision = {
+            "decision_id": str(data.decision_id),
+            "channel": data.channel.value,
+            "purpose": data.purpose.value,
+            "granted": isinstance(data, ConsentGranted),
+            "source": data.source.value,
+            "decided_at": bson_time(data.decided_at),
+            "source_event_id": str(event.id),
+        }
+        return Update(event.aggregateid, version, common, push={"consent_decisions": decision})
+    if isinstance(data, ContactsMerged | ContactsUnmerged):
+        merge = {
+            "merge_id": str(data.merge_id),
+            "survivor_id": str(data.survivor_id),
+            "duplicate_id": str(data.duplicate_id),
+            "merged": isinstance(data, ContactsMerged),
+            "at": bson_time(
+                data.merged_at if isinstance(data, ContactsMerged) else data.unmerged_at
+            ),
+        }
+        return Update(event.aggregateid, version, common, push={"merges": merge})
+    if isinstance(data, CustomerErased):
+        erased = {**common, "erased_at": bson_time(data.erased_at)}
+        return Update(event.aggregateid, version, erased, unset=("profile", "profile_changes"))
+    return Update(event.aggregateid, version, common)
 
 
 def project(document: Document | None, event: Event[Any]) -> Update | None:
@@ -127,6 +177,8 @@ def apply_update(document: Document | None, update: Update) -> Document:
     for name, value in update.max.items():
         if name not in new or value > new[name]:
             new[name] = value
+    for name in update.unset:
+        new.pop(name, None)
     return new
 
 
@@ -140,24 +192,46 @@ def bson_time(value: datetime) -> datetime:
     return aware.replace(microsecond=aware.microsecond // 1000 * 1000)
 
 
-def _profile(data: CustomerRegistered) -> Document:
+def _sealed(value: Sealed | None) -> Document | None:
+    return None if value is None else value.model_dump(mode="json")
+
+
+PROFILE_FIELDS = (
+    "given_name",
+    "family_name",
+    "emails",
+    "phones",
+    "addresses",
+    "roles",
+    "family_members",
+    "important_dates",
+    "preferences",
+    "tags",
+    "custom_fields",
+)
+
+
+def _profile(data: CustomerRegisteredV2) -> Document:
+    sealed = {name: _sealed(getattr(data, name)) for name in PROFILE_FIELDS}
     return {
-        "given_name": data.given_name,
-        "family_name": data.family_name,
-        "email": data.email,
-        "phone": data.phone,
+        **sealed,
+        "origin": data.origin.value,
+        "lead_id": None if data.lead_id is None else str(data.lead_id),
         "registered_at": bson_time(data.registered_at),
     }
 
 
-def _interaction(data: CustomerContacted, event: Event[Any]) -> Document:
+def _interaction(data: CustomerContactedV2, event: Event[Any]) -> Document:
+    related = data.related_to
     return {
         "id": str(data.interaction_id),
         "kind": INTERACTION,
         "channel": data.channel.value,
         "direction": data.direction.value,
-        "summary": data.summary,
+        "subject": _sealed(data.subject),
+        "summary": _sealed(data.summary),
         "actor": data.actor,
+        "related_to": None if related is None else {"kind": related.kind, "id": related.id},
         "occurred_at": bson_time(data.occurred_at),
         "source": event.source,
         "source_event_id": str(event.id),

@@ -8,7 +8,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from crm_events import Event
-from crm_events.contacts import CustomerRegistered
+from crm_events.contacts.customer_v2 import CustomerRegisteredV2
 from crm_platform.consumer import EventConsumer, subscribe_events
 
 from ..application.repository import Customer360Repository, Outcome
@@ -16,7 +16,7 @@ from ..application.repository import Customer360Repository, Outcome
 log = logging.getLogger(__name__)
 
 GROUP_ID = "analytics.customer-360"
-TOPIC = CustomerRegistered.topic()
+TOPIC = CustomerRegisteredV2.topic()
 
 
 def subscribe_customer_360(

@@ -1,5 +1,32 @@
 """The contacts HTTP API (FastAPI routers and their request and response models)."""
 
-from .routes import customers_router
+from __future__ import annotations
 
-__all__ = ["customers_router"]
+from fastapi import APIRouter
+
+from ..application import ContactsApplication
+from .consents import consents_router
+from .custom_fields import custom_fields_router
+from .customers import customers_router
+from .directory import directory_router
+from .imports import imports_router
+from .interactions import interactions_router
+from .merges import merges_router
+from .organizations import organizations_router
+
+
+def routers(application: ContactsApplication) -> list[APIRouter]:
+    """Every router of the service, in the order the OpenAPI document lists them."""
+    return [
+        customers_router(application),
+        interactions_router(application),
+        consents_router(application),
+        merges_router(application),
+        organizations_router(application),
+        custom_fields_router(application),
+        directory_router(application),
+        imports_router(application),
+    ]
+
+
+__all__ = ["routers"]

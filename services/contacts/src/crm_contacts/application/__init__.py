@@ -1,6 +1,31 @@
 """The contacts application service (eventsourcing ``Application``)."""
 
 from .contacts import ContactsApplication
-from .views import CustomerView, Outcome
+from .custom_fields import DefinedField
+from .leads import ConvertedLead
+from .views import (
+    ConsentsView,
+    CustomerView,
+    Erasure,
+    HistoryEntry,
+    MergeView,
+    OrganizationView,
+    Outcome,
+    PersonExport,
+    RecordExport,
+)
 
-__all__ = ["ContactsApplication", "CustomerView", "Outcome"]
+__all__ = [
+    "ConsentsView",
+    "ContactsApplication",
+    "ConvertedLead",
+    "CustomerView",
+    "DefinedField",
+    "Erasure",
+    "HistoryEntry",
+    "MergeView",
+    "OrganizationView",
+    "Outcome",
+    "PersonExport",
+    "RecordExport",
+]

@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from ..domain import Customer, Interaction
+from ..domain import (
+    CombinedPerson,
+    ConsentDecision,
+    Customer,
+    Interaction,
+    MergeLink,
+    Organization,
+    OrganizationProfile,
+    Origin,
+    PersonProfile,
+    Sourced,
+    combine,
+)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class CustomerView:
-    id: UUID
-    given_name: str
-    family_name: str
-    email: str | None
-    phone: str | None
-    registered_at: datetime
-    version: int
-    interactions: tuple[Interaction, ...]
-
-    @classmethod
-    def of(cls, customer: Customer) -> CustomerView:
-        return cls(
-            id=customer.id,
-            given_name=customer.given_name,
-            family_name=customer.family_name,
-            email=customer.email,
-            phone=customer.phone,
-            registered_at=customer.created_on,
-            version=customer.version,
-            interactions=tuple(customer.interactions.values()),
-        )
 
 
 @dataclass(frozen=True)
@@ -43,3 +31,104 @@ class Outcome(Generic[T]):
 
     value: T
     replayed: bool
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """A person as shown: combined with the duplicates merged into them (``merges``)."""
+
+    id: UUID
+    version: int
+    registered_at: datetime
+    origin: Origin
+    lead_id: UUID | None
+    person: CombinedPerson
+    merges: tuple[MergeLink, ...]
+
+    @classmethod
+    def of(cls, customer: Customer, duplicates: Sequence[Customer] = ()) -> CustomerView:
+        return cls(
+            id=customer.id,
+            version=customer.version,
+            registered_at=customer.created_on,
+            origin=customer.origin,
+            lead_id=customer.lead_id,
+            person=combine(customer, duplicates),
+            merges=tuple(customer.merged_duplicates),
+        )
+
+
+@dataclass(frozen=True)
+class ConsentsView:
+    customer_id: UUID
+    version: int
+    in_force: tuple[Sourced[ConsentDecision], ...]
+    history: tuple[Sourced[ConsentDecision], ...]
+
+
+@dataclass(frozen=True)
+class MergeView:
+    """A merge, and the survivor's version after the command that answered with it."""
+
+    link: MergeLink
+    survivor_version: int
+
+
+@dataclass(frozen=True)
+class Erasure:
+    customer_id: UUID
+    erased_at: datetime
+    erased_records: tuple[UUID, ...]  # the person and the duplicates merged into them
+
+
+@dataclass(frozen=True)
+class OrganizationView:
+    id: UUID
+    version: int
+    registered_at: datetime
+    profile: OrganizationProfile
+
+    @classmethod
+    def of(cls, organization: Organization) -> OrganizationView:
+        return cls(
+            id=organization.id,
+            version=organization.version,
+            registered_at=organization.created_on,
+            profile=organization.profile,
+        )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One stored event of a record, personal data opened (``None`` once erased)."""
+
+    version: int
+    type: str
+    recorded_at: datetime
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordExport:
+    """Everything one record holds about the person."""
+
+    customer_id: UUID
+    registered_at: datetime
+    origin: Origin
+    lead_id: UUID | None
+    profile: PersonProfile
+    interactions: tuple[Interaction, ...]
+    consents: tuple[ConsentDecision, ...]
+    merges: tuple[MergeLink, ...]
+    history: tuple[HistoryEntry, ...]
+
+
+@dataclass(frozen=True)
+class PersonExport:
+    """A data subject's access request answered: the person's record and those merged into it."""
+
+    customer_id: UUID
+    exported_at: datetime
+    status: Literal["active", "erased"]
+    erased_at: datetime | None
+    records: tuple[RecordExport, ...]

@@ -1,31 +1,79 @@
-"""The Customer aggregate: a person known to the business and their contacts with it."""
+"""The Customer aggregate: a person known to the business, and their dealings with it.
+
+Every command records the id it was given (derived from the client's Idempotency-Key) with the
+request's fingerprint, so a retry is answered as the first attempt and a reused key is caught.
+
+Personal data (every profile section, interaction subjects and summaries, consent evidence) is
+declared at the end of this module: it is sealed with the person's own key when stored, and comes
+back as ``None`` once that key was destroyed. Event bodies therefore only assign such values or
+decode them (``sections``, ``codec``), which reads ``None`` as empty.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from .errors import RuleViolation
+from crm_platform.privacy import personal_data
+
+from .codec import from_json, to_json
+from .consent import (
+    EVIDENCE_MAX_LENGTH,
+    ConsentDecision,
+    ConsentPurpose,
+    ConsentSource,
+    ConsentStatus,
+    ContactChannel,
+)
+from .custom_fields import Definitions
+from .errors import CustomerErased, CustomerMerged, RuleViolation
+from .profile import PERSON, PERSON_SECTIONS, PersonProfile
+from .record import CommandLog, Processed
 from .values import (
     ACTOR_MAX_LENGTH,
-    NAME_MAX_LENGTH,
+    SUBJECT_MAX_LENGTH,
     SUMMARY_MAX_LENGTH,
     Channel,
     Direction,
     Interaction,
+    RecordReference,
     member,
-    normalize_email,
-    normalize_phone,
+    optional_text,
+    past_instant,
     required_text,
 )
 
-# Clocks of the clients that report interactions are not exactly ours.
-CLOCK_SKEW = timedelta(minutes=5)
+
+class Origin(StrEnum):
+    """How the person became known: registered directly, converted from a lead, imported."""
+
+    API = "api"
+    LEAD = "lead"
+    IMPORT = "import"
 
 
-class Customer(Aggregate):
+@dataclass(frozen=True)
+class MergeLink:
+    """A duplicate merged into a survivor; both records keep it, ``unmerged_at`` once undone."""
+
+    merge_id: UUID
+    survivor_id: UUID
+    duplicate_id: UUID
+    merged_at: datetime
+    unmerged_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.unmerged_at is None
+
+
+class Customer(CommandLog, Aggregate):
     # Declared so the library accepts ids chosen by the caller (derived from idempotency keys).
     id: UUID
 
@@ -34,18 +82,17 @@ class Customer(Aggregate):
         cls,
         customer_id: UUID,
         *,
-        given_name: str,
-        family_name: str,
-        email: str | None,
-        phone: str | None,
+        profile: Mapping[str, Any],
+        definitions: Definitions,
         request_fingerprint: str,
+        origin: Origin = Origin.API,
+        lead_id: UUID | None = None,
     ) -> Customer:
         return cls(
             id=customer_id,
-            given_name=required_text("given_name", given_name, NAME_MAX_LENGTH),
-            family_name=required_text("family_name", family_name, NAME_MAX_LENGTH),
-            email=None if email is None else normalize_email(email),
-            phone=None if phone is None else normalize_phone(phone),
+            **PERSON.initial(profile, definitions),
+            origin=origin.value,
+            lead_id=lead_id,
             request_fingerprint=request_fingerprint,
         )
 
@@ -54,17 +101,101 @@ class Customer(Aggregate):
         self,
         given_name: str,
         family_name: str,
-        email: str | None,
-        phone: str | None,
+        emails: list[Any],
+        phones: list[Any],
+        addresses: list[Any],
+        roles: list[Any],
+        family_members: list[Any],
+        important_dates: list[Any],
+        preferences: dict[str, Any],
+        tags: list[str],
+        custom_fields: dict[str, Any],
+        origin: str,
+        lead_id: UUID | None,
         request_fingerprint: str,
     ) -> None:
-        self.given_name = given_name
-        self.family_name = family_name
-        self.email = email
-        self.phone = phone
+        self.profile = PERSON.apply(
+            PersonProfile(),
+            {
+                "given_name": given_name,
+                "family_name": family_name,
+                "emails": emails,
+                "phones": phones,
+                "addresses": addresses,
+                "roles": roles,
+                "family_members": family_members,
+                "important_dates": important_dates,
+                "preferences": preferences,
+                "tags": tags,
+                "custom_fields": custom_fields,
+            },
+        )
+        self.origin = Origin(origin)
+        self.lead_id = lead_id
         # Kept so that a retried registration can be told apart from a reused idempotency key.
         self.request_fingerprint = request_fingerprint
         self.interactions: dict[UUID, Interaction] = {}
+        self.consents: list[ConsentDecision] = []
+        self.merges: dict[UUID, MergeLink] = {}
+        self.commands: dict[UUID, Processed] = {}
+        self.erased_at: datetime | None = None
+
+    # --- state -------------------------------------------------------------------------------
+
+    @property
+    def merged_into(self) -> UUID | None:
+        """The survivor this record was merged into, while the merge stands."""
+        return next(
+            (m.survivor_id for m in self.merges.values() if m.active and m.duplicate_id == self.id),
+            None,
+        )
+
+    @property
+    def merged_duplicates(self) -> list[MergeLink]:
+        """The merges in force in which this record is the survivor, oldest first."""
+        return [m for m in self.merges.values() if m.active and m.survivor_id == self.id]
+
+    def ensure_active(self) -> None:
+        """Refuse to act on an erased record, or on one that another record now answers for."""
+        if self.erased_at is not None:
+            raise CustomerErased(self.id, self.erased_at)
+        if (survivor := self.merged_into) is not None:
+            raise CustomerMerged(self.id, survivor)
+
+    # --- profile -----------------------------------------------------------------------------
+
+    def update_profile(
+        self,
+        *,
+        command_id: UUID,
+        patch: Mapping[str, Any],
+        definitions: Definitions,
+        request_fingerprint: str,
+    ) -> list[str]:
+        """Apply a JSON Merge Patch to the profile; the sections that changed (none: no event)."""
+        self.ensure_active()
+        changes = PERSON.changes(self.profile, patch, definitions)
+        if changes:
+            self._profile_updated(
+                command_id=command_id,
+                changed=sorted(changes),
+                changes=changes,
+                request_fingerprint=request_fingerprint,
+            )
+        return sorted(changes)
+
+    @event("ProfileUpdated")
+    def _profile_updated(
+        self,
+        command_id: UUID,
+        changed: list[str],
+        changes: dict[str, Any],
+        request_fingerprint: str,
+    ) -> None:
+        self._processed(command_id, request_fingerprint)
+        self.profile = PERSON.apply(self.profile, changes)
+
+    # --- interactions ------------------------------------------------------------------------
 
     def record_contact(
         self,
@@ -76,21 +207,28 @@ class Customer(Aggregate):
         actor: str,
         occurred_at: datetime,
         request_fingerprint: str,
+        subject: str | None = None,
+        related_to: Mapping[str, Any] | None = None,
         now: datetime | None = None,
-    ) -> bool:
-        """Record an interaction; False (and no event) when it was recorded already."""
-        if interaction_id in self.interactions:
-            return False
+    ) -> None:
+        self.ensure_active()
+        reference = None
+        if related_to is not None:
+            try:
+                reference = RecordReference.parse(related_to)
+            except RuleViolation as violation:
+                raise RuleViolation(f"related_to.{violation.field}", violation.detail) from None
         self._contacted(
             interaction_id=interaction_id,
             channel=member("channel", Channel, channel).value,
             direction=member("direction", Direction, direction).value,
+            subject=optional_text("subject", subject, SUBJECT_MAX_LENGTH),
             summary=required_text("summary", summary, SUMMARY_MAX_LENGTH),
             actor=required_text("actor", actor, ACTOR_MAX_LENGTH),
-            occurred_at=_past_instant("occurred_at", occurred_at, now or datetime.now(UTC)),
+            occurred_at=past_instant("occurred_at", occurred_at, now),
+            related_to=to_json(reference),
             request_fingerprint=request_fingerprint,
         )
-        return True
 
     @event("Contacted")
     def _contacted(
@@ -98,27 +236,116 @@ class Customer(Aggregate):
         interaction_id: UUID,
         channel: str,
         direction: str,
+        subject: str | None,
         summary: str,
         actor: str,
         occurred_at: datetime,
+        related_to: dict[str, str] | None,
         request_fingerprint: str,
     ) -> None:
+        self._processed(interaction_id, request_fingerprint)
         self.interactions[interaction_id] = Interaction(
             interaction_id=interaction_id,
             channel=Channel(channel),
             direction=Direction(direction),
+            subject=subject,
             summary=summary,
             actor=actor,
             occurred_at=occurred_at,
-            # The library bumps the version after this body runs.
+            related_to=from_json(RecordReference | None, related_to),
             customer_version=self.version + 1,
+        )
+
+    # --- consent -----------------------------------------------------------------------------
+
+    def record_consent(
+        self,
+        *,
+        decision_id: UUID,
+        channel: str,
+        purpose: str,
+        status: str,
+        source: str,
+        evidence: str | None,
+        decided_at: datetime,
+        request_fingerprint: str,
+        now: datetime | None = None,
+    ) -> None:
+        """Record the person's decision on being contacted on a channel for a purpose."""
+        self.ensure_active()
+        self._consent_decided(
+            decision_id=decision_id,
+            channel=member("channel", ContactChannel, channel).value,
+            purpose=member("purpose", ConsentPurpose, purpose).value,
+            status=member("status", ConsentStatus, status).value,
+            source=member("source", ConsentSource, source).value,
+            evidence=optional_text("evidence", evidence, EVIDENCE_MAX_LENGTH),
+            decided_at=past_instant("decided_at", decided_at, now),
             request_fingerprint=request_fingerprint,
         )
 
+    @event("ConsentDecided")
+    def _consent_decided(
+        self,
+        decision_id: UUID,
+        channel: str,
+        purpose: str,
+        status: str,
+        source: str,
+        evidence: str | None,
+        decided_at: datetime,
+        request_fingerprint: str,
+    ) -> None:
+        self._processed(decision_id, request_fingerprint)
+        self.consents.append(
+            ConsentDecision(
+                decision_id=decision_id,
+                channel=ContactChannel(channel),
+                purpose=ConsentPurpose(purpose),
+                status=ConsentStatus(status),
+                decided_at=decided_at,
+                source=ConsentSource(source),
+                evidence=evidence,
+                customer_version=self.version + 1,
+            )
+        )
 
-def _past_instant(field: str, value: datetime, now: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise RuleViolation(field, "must include a time zone offset")
-    if value > now + CLOCK_SKEW:
-        raise RuleViolation(field, "must not be in the future")
-    return value.astimezone(UTC)
+    # --- merging (see ``merging``: a merge changes two records together) ---------------------
+
+    @event("Merged")
+    def _merged(
+        self,
+        merge_id: UUID,
+        survivor_id: UUID,
+        duplicate_id: UUID,
+        merged_at: datetime,
+        request_fingerprint: str,
+    ) -> None:
+        self._processed(merge_id, request_fingerprint)
+        self.merges[merge_id] = MergeLink(merge_id, survivor_id, duplicate_id, merged_at)
+
+    @event("Unmerged")
+    def _unmerged(
+        self, merge_id: UUID, survivor_id: UUID, duplicate_id: UUID, unmerged_at: datetime
+    ) -> None:
+        self.merges[merge_id] = replace(self.merges[merge_id], unmerged_at=unmerged_at)
+
+    # --- erasure -----------------------------------------------------------------------------
+
+    @event("Erased")
+    def _erased(self, erased_at: datetime) -> None:
+        """The key is destroyed already; forget the plaintext this object still holds."""
+        self.erased_at = erased_at
+        self.profile = PersonProfile()
+        self.interactions = {
+            i.interaction_id: replace(i, subject=None, summary=None)
+            for i in self.interactions.values()
+        }
+        self.consents = [replace(c, evidence=None) for c in self.consents]
+
+
+# What is personal data of the person (the aggregate): sealed with their key in the store.
+personal_data(Customer.Registered, *PERSON_SECTIONS)  # type: ignore[attr-defined]
+personal_data(Customer.ProfileUpdated, "changes")  # type: ignore[attr-defined]
+personal_data(Customer.Contacted, "subject", "summary")  # type: ignore[attr-defined]
+personal_data(Customer.ConsentDecided, "evidence")  # type: ignore[attr-defined]

@@ -1,7 +1,21 @@
-"""The marketing service's event-sourced application (its own PostgreSQL database: marketing)."""
+"""The marketing service's event-sourced application (its own PostgreSQL database: marketing).
 
-from eventsourcing.application import Application
+One eventsourcing Application holds every marketing aggregate; its commands are grouped by area
+in mixins (segments, campaigns, engagement, audience learning), each in its own module. It
+records tracking positions with its events (exactly-once reactions) and seals personal data
+with a key per person (crypto-shredding).
+"""
+
+from __future__ import annotations
+
+from crm_platform.privacy import ShreddingApplication
+
+from .audience import AudienceLearning
+from .common import Outcome
 
 
-class MarketingApplication(Application):
-    """Holds no aggregates yet: the marketing capability is built on this store in its own issue."""
+class MarketingApplication(AudienceLearning, ShreddingApplication):
+    name = "marketing"
+
+
+__all__ = ["MarketingApplication", "Outcome"]

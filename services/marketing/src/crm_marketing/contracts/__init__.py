@@ -1,11 +1,5 @@
-"""Translation of the marketing service's domain events into published integration events."""
+"""Translation of the marketing domain events into the published ``crm_events`` contracts."""
 
-from typing import Any
+from .translator import SOURCE_SERVICE, TOPICS, translate
 
-from crm_events import Event
-from crm_platform.eventstore import EventMetadata
-
-
-def translate(domain_event: Any, metadata: EventMetadata | None) -> Event[Any] | None:
-    """No marketing event is published yet; every stored event stays private."""
-    return None
+__all__ = ["SOURCE_SERVICE", "TOPICS", "translate"]

@@ -1,11 +1,28 @@
 """Translation of the sales service's domain events into published integration events."""
 
+from __future__ import annotations
+
 from typing import Any
 
-from crm_events import Event
+from crm_events import Event, EventData
 from crm_platform.eventstore import EventMetadata
+from crm_platform.relay import integration_event
+
+from . import activities, commerce, pipeline
+
+SOURCE_SERVICE = "sales"
+_AREAS = (pipeline.payload, commerce.payload, activities.payload)
 
 
-def translate(domain_event: Any, metadata: EventMetadata | None) -> Event[Any] | None:
-    """No sales event is published yet; every stored event stays private."""
+def translate(domain_event: Any, metadata: EventMetadata | None) -> list[Event[Any]] | None:
+    """The integration events announcing ``domain_event``; None for events kept private."""
+    for area in _AREAS:
+        data = area(domain_event)
+        if data is None:
+            continue
+        payloads: list[EventData] = data if isinstance(data, list) else [data]
+        return [
+            integration_event(p, domain_event, metadata, source_service=SOURCE_SERVICE, part=i)
+            for i, p in enumerate(payloads)
+        ]
     return None

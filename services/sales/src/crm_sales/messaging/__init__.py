@@ -1,0 +1,15 @@
+"""What sales does with other services' events (run by crm-sales-worker)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from . import activities, commerce, pipeline
+
+
+def subscribe(broker: KafkaBroker, application: Any) -> None:
+    pipeline.subscribe(broker, application)
+    commerce.subscribe(broker, application)
+    activities.subscribe(broker, application)

@@ -1,11 +1,5 @@
 """Translation of the service-desk service's domain events into published integration events."""
 
-from typing import Any
+from .translator import SOURCE_SERVICE, payloads, translate
 
-from crm_events import Event
-from crm_platform.eventstore import EventMetadata
-
-
-def translate(domain_event: Any, metadata: EventMetadata | None) -> Event[Any] | None:
-    """No service-desk event is published yet; every stored event stays private."""
-    return None
+__all__ = ["SOURCE_SERVICE", "payloads", "translate"]

@@ -1,0 +1,51 @@
+"""The service desk's domain: tickets with their SLA clocks, and knowledge-base articles."""
+
+from .article import Article
+from .calendar import WorkingCalendar
+from .errors import (
+    IdempotencyKeyReused,
+    InvalidState,
+    RecordNotFound,
+    RuleViolation,
+    ServiceDeskError,
+    TransitionNotAllowed,
+    VersionConflict,
+)
+from .sla import EscalationRules, SlaPolicy, SlaTargets
+from .ticket import Change, Message, Ticket
+from .values import (
+    Action,
+    Category,
+    Channel,
+    EscalationReason,
+    Priority,
+    SlaTarget,
+    Status,
+    ticket_reference,
+)
+
+__all__ = [
+    "Action",
+    "Article",
+    "Category",
+    "Change",
+    "Channel",
+    "EscalationReason",
+    "EscalationRules",
+    "IdempotencyKeyReused",
+    "InvalidState",
+    "Message",
+    "Priority",
+    "RecordNotFound",
+    "RuleViolation",
+    "ServiceDeskError",
+    "SlaPolicy",
+    "SlaTarget",
+    "SlaTargets",
+    "Status",
+    "Ticket",
+    "TransitionNotAllowed",
+    "VersionConflict",
+    "WorkingCalendar",
+    "ticket_reference",
+]

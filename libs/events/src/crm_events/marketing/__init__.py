@@ -1,0 +1,44 @@
+"""Events published by the marketing service."""
+
+from .campaign import CampaignResponseKind, CampaignResponseReceived
+
+__all__ = ["CampaignResponseKind", "CampaignResponseReceived"]
+
+from .campaign_lifecycle import (
+    CallOutcome,
+    CampaignCallRecorded,
+    CampaignCancelled,
+    CampaignChannel,
+    CampaignCompleted,
+    CampaignDrafted,
+    CampaignLaunched,
+    CampaignScheduled,
+)
+from .messages import (
+    CampaignLinkClicked,
+    CampaignMessageBounced,
+    CampaignMessageOpened,
+    CampaignMessageSent,
+    RecipientUnsubscribed,
+)
+from .segments import SegmentDefined, SegmentKind, SegmentMemberAdded, SegmentMemberRemoved
+
+__all__ += [
+    "CallOutcome",
+    "CampaignCallRecorded",
+    "CampaignCancelled",
+    "CampaignChannel",
+    "CampaignCompleted",
+    "CampaignDrafted",
+    "CampaignLaunched",
+    "CampaignLinkClicked",
+    "CampaignMessageBounced",
+    "CampaignMessageOpened",
+    "CampaignMessageSent",
+    "CampaignScheduled",
+    "RecipientUnsubscribed",
+    "SegmentDefined",
+    "SegmentKind",
+    "SegmentMemberAdded",
+    "SegmentMemberRemoved",
+]

@@ -1,0 +1,165 @@
+"""Opportunity events, topic ``crm.sales.opportunity.v1``.
+
+Amounts are decimal strings in the opportunity's ``currency`` (ISO 4217); probabilities are whole
+percentages. Stages are named by their id within the opportunity's pipeline, plus their name at
+the time of the event (pipelines can be renamed later).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field
+
+from ..envelope import EventData
+from ..registry import event
+
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code.")]
+Probability = Annotated[int, Field(ge=0, le=100, description="Chance of winning, in percent.")]
+Amount = Annotated[Decimal, Field(ge=0)]
+
+
+class LossReason(StrEnum):
+    PRICE = "price"
+    COMPETITOR = "competitor"
+    NO_DECISION = "no_decision"
+    NO_BUDGET = "no_budget"
+    PRODUCT_FIT = "product_fit"
+    TIMING = "timing"
+    UNRESPONSIVE = "unresponsive"
+    OTHER = "other"
+
+
+class _OpportunityEvent(EventData):
+    source_service = "sales"
+    aggregate_type = "opportunity"
+    schema_version = 1
+
+    opportunity_id: UUID
+
+
+@event
+class OpportunityOpened(_OpportunityEvent):
+    """A potential deal entered a pipeline, in its first stage unless told otherwise."""
+
+    event_type = "OpportunityOpened"
+
+    name: str = Field(min_length=1, max_length=200)
+    pipeline_id: UUID
+    stage_id: str
+    stage_name: str
+    probability: Probability
+    amount: Amount
+    currency: Currency
+    expected_close_date: dt.date
+    owner: str
+    account_id: UUID | None = Field(default=None, description="The organization buying.")
+    contact_id: UUID | None = Field(default=None, description="The customer (person) involved.")
+    lead_id: UUID | None = Field(default=None, description="The lead it was converted from.")
+    opened_at: AwareDatetime
+
+
+@event
+class OpportunityUpdated(_OpportunityEvent):
+    """Some details of an open opportunity changed; ``changed`` names them."""
+
+    event_type = "OpportunityUpdated"
+
+    changed: list[str] = Field(description="Names of the fields this update set.")
+    name: str = Field(min_length=1, max_length=200)
+    amount: Amount
+    currency: Currency
+    probability: Probability
+    expected_close_date: dt.date
+    owner: str
+    account_id: UUID | None = None
+    contact_id: UUID | None = None
+    updated_at: AwareDatetime
+
+
+@event
+class OpportunityStageChanged(_OpportunityEvent):
+    """The opportunity moved between open stages of its pipeline."""
+
+    event_type = "OpportunityStageChanged"
+
+    pipeline_id: UUID
+    from_stage_id: str
+    to_stage_id: str
+    to_stage_name: str
+    probability: Probability
+    amount: Amount
+    currency: Currency
+    expected_close_date: dt.date
+    changed_by: str
+    changed_at: AwareDatetime
+
+
+@event
+class OpportunityWon(_OpportunityEvent):
+    """The customer committed: the deal closed as won for ``amount``."""
+
+    event_type = "OpportunityWon"
+
+    pipeline_id: UUID
+    from_stage_id: str
+    stage_id: str = Field(description="The pipeline's won stage.")
+    amount: Amount
+    currency: Currency
+    owner: str
+    account_id: UUID | None = None
+    contact_id: UUID | None = None
+    reason: str | None = Field(default=None, description="Why the deal was won.")
+    won_by: str
+    won_at: AwareDatetime
+
+
+@event
+class OpportunityLost(_OpportunityEvent):
+    """The deal closed as lost, and why."""
+
+    event_type = "OpportunityLost"
+
+    pipeline_id: UUID
+    from_stage_id: str
+    stage_id: str = Field(description="The pipeline's lost stage.")
+    amount: Amount
+    currency: Currency
+    owner: str
+    reason: LossReason
+    competitor: str | None = Field(default=None, description="Who won the deal instead.")
+    lost_by: str
+    lost_at: AwareDatetime
+
+
+@event
+class OpportunityFlaggedAtRisk(_OpportunityEvent):
+    """Something outside sales (an escalated ticket on the account...) puts the deal at risk."""
+
+    event_type = "OpportunityFlaggedAtRisk"
+
+    account_id: UUID | None
+    reason: str
+    source_event_id: UUID | None = Field(
+        default=None, description="The integration event that raised the risk."
+    )
+    flagged_at: AwareDatetime
+
+
+@event
+class OpportunityRiskCleared(_OpportunityEvent):
+    """A risk raised on the opportunity no longer applies."""
+
+    event_type = "OpportunityRiskCleared"
+
+    account_id: UUID | None
+    reason: str
+    source_event_id: UUID | None = Field(
+        default=None, description="The event that raised the risk now cleared."
+    )
+    cleared_by: str
+    cleared_at: AwareDatetime

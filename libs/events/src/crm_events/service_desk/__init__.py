@@ -1,0 +1,44 @@
+"""Events published by the service desk."""
+
+from . import articles, sla, tickets
+from .articles import ArticlePublished
+from .sla import SlaBreached, SlaTarget
+from .ticket import EscalationReason, TicketEscalated, TicketPriority
+from .tickets import (
+    ReplyAuthor,
+    SatisfactionRated,
+    TicketAssigned,
+    TicketCategory,
+    TicketChannel,
+    TicketClosed,
+    TicketOpened,
+    TicketReopened,
+    TicketReplied,
+    TicketResolved,
+    TicketStatus,
+    TicketStatusChanged,
+)
+
+__all__ = [
+    "ArticlePublished",
+    "EscalationReason",
+    "ReplyAuthor",
+    "SatisfactionRated",
+    "SlaBreached",
+    "SlaTarget",
+    "TicketAssigned",
+    "TicketCategory",
+    "TicketChannel",
+    "TicketClosed",
+    "TicketEscalated",
+    "TicketOpened",
+    "TicketPriority",
+    "TicketReopened",
+    "TicketReplied",
+    "TicketResolved",
+    "TicketStatus",
+    "TicketStatusChanged",
+    "articles",
+    "sla",
+    "tickets",
+]

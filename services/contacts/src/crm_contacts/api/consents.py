@@ -1,0 +1,121 @@
+"""Consent per channel and purpose: ``ConsentGranted``, ``ConsentWithdrawn``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+
+from ..application import ContactsApplication
+from ..domain import (
+    ConsentDecision,
+    ConsentPurpose,
+    ConsentSource,
+    ConsentStatus,
+    ContactChannel,
+    Sourced,
+)
+from ..domain.consent import EVIDENCE_MAX_LENGTH
+from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered, etag
+from .errors import PERSON_PROBLEM_RESPONSES, domain_problems, expected_version
+
+CONSENT_SCOPE = "contacts:record-consent"
+
+
+class RecordConsent(Conditional):
+    channel: ContactChannel
+    purpose: ConsentPurpose
+    status: ConsentStatus = Field(description="granted, or withdrawn (refused).")
+    source: ConsentSource = Field(description="How the decision reached the business.")
+    evidence: str | None = Field(
+        default=None,
+        max_length=EVIDENCE_MAX_LENGTH,
+        description="Proof of the decision: the form's wording, a call note.",
+    )
+    decided_at: AwareDatetime = Field(
+        description="When the person decided (may be earlier than now: a paper form)."
+    )
+
+
+class ConsentOut(Out):
+    decision_id: UUID
+    record_id: UUID = Field(description="The record holding it (a merged duplicate's, or own).")
+    channel: ContactChannel
+    purpose: ConsentPurpose
+    status: ConsentStatus
+    source: ConsentSource
+    evidence: str | None
+    decided_at: datetime
+    customer_version: int = Field(description="The record's version after this decision.")
+
+    @classmethod
+    def of(cls, record_id: UUID, decision: ConsentDecision) -> ConsentOut:
+        return cls.model_validate({"record_id": record_id, **vars(decision)})
+
+    @classmethod
+    def each(cls, decisions: tuple[Sourced[ConsentDecision], ...]) -> list[ConsentOut]:
+        return [cls.of(s.record_id, s.item) for s in decisions]
+
+
+class ConsentsOut(BaseModel):
+    customer_id: UUID
+    version: int
+    in_force: list[ConsentOut] = Field(
+        description="Per channel and purpose, the decision made last; none: never asked."
+    )
+    history: list[ConsentOut] = Field(description="Every decision, in the order made.")
+
+
+def consents_router(application: ContactsApplication) -> APIRouter:
+    router = APIRouter(prefix="/customers", tags=["consent"], responses=PERSON_PROBLEM_RESPONSES)
+
+    @router.post("/{customer_id}/consents", status_code=201, response_model=ConsentOut)
+    def record_consent(
+        customer_id: UUID,
+        body: RecordConsent,
+        request: Request,
+        response: Response,
+        principal: Writer,
+        key: IdempotencyKey,
+        if_match: IfMatch = None,
+    ) -> ConsentOut:
+        """Record the person's decision to grant or withdraw consent on a channel for a purpose."""
+        scope = f"{CONSENT_SCOPE}:{customer_id}"
+        decision_id = idempotent_id(key, scope=scope, principal=principal.subject)
+        with domain_problems(request):
+            outcome = application.record_consent(
+                customer_id,
+                expected_version=expected_version(if_match, body.expected_version),
+                decision_id=decision_id,
+                request_fingerprint=request_fingerprint(body),
+                channel=body.channel,
+                purpose=body.purpose,
+                status=body.status,
+                source=body.source,
+                evidence=body.evidence,
+                decided_at=body.decided_at,
+            )
+        decision = outcome.value
+        answered(response, version=decision.customer_version, replayed=outcome.replayed)
+        return ConsentOut.of(customer_id, decision)
+
+    @router.get("/{customer_id}/consents", response_model=ConsentsOut)
+    def get_consents(
+        customer_id: UUID, request: Request, response: Response, _: Reader
+    ) -> ConsentsOut:
+        """Consent in force (over the person and the duplicates merged into them) and history."""
+        with domain_problems(request):
+            consents = application.get_consents(customer_id)
+        response.headers["ETag"] = etag(consents.version)
+        return ConsentsOut(
+            customer_id=consents.customer_id,
+            version=consents.version,
+            in_force=ConsentOut.each(consents.in_force),
+            history=ConsentOut.each(consents.history),
+        )
+
+    return router

@@ -1,0 +1,307 @@
+"""People: registration, profile, GDPR export and erasure.
+
+A person merged into another answers every request with 307 to the survivor's same path; an
+erased person answers 410 Gone (their export says so with 200).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+
+from ..application import ContactsApplication, CustomerView, PersonExport, RecordExport
+from ..domain import Origin, Sourced
+from ..domain.values import NAME_MAX_LENGTH
+from .common import (
+    REPLAYED_HEADER,
+    Command,
+    Conditional,
+    Eraser,
+    IdempotencyKey,
+    IfMatch,
+    Out,
+    Reader,
+    Writer,
+    answered,
+    etag,
+    patch_fingerprint,
+)
+from .consents import ConsentOut
+from .errors import PERSON_PROBLEM_RESPONSES, domain_problems, expected_version
+from .interactions import InteractionOut
+from .merges import MergeLinkOut
+from .sections import (
+    CUSTOM_FIELDS_DOC,
+    LIST_DOC,
+    TAGS_DOC,
+    Address,
+    CustomValue,
+    Email,
+    FamilyMember,
+    ImportantDate,
+    Phone,
+    Preferences,
+    Role,
+    SourcedAddress,
+    SourcedEmail,
+    SourcedFamilyMember,
+    SourcedImportantDate,
+    SourcedPhone,
+    SourcedRole,
+    in_json,
+    sourced,
+)
+
+REGISTER_SCOPE = "contacts:register-customer"
+UPDATE_SCOPE = "contacts:update-customer"
+
+
+class PersonFields(Command):
+    given_name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+    family_name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+    emails: list[Email] | None = Field(default=None, description=LIST_DOC)
+    phones: list[Phone] | None = Field(default=None, description=LIST_DOC)
+    addresses: list[Address] | None = Field(default=None, description=LIST_DOC)
+    roles: list[Role] | None = Field(default=None, description="Positions at organizations.")
+    family_members: list[FamilyMember] | None = None
+    important_dates: list[ImportantDate] | None = Field(
+        default=None, description="Birthday (one), anniversaries, custom dates."
+    )
+    preferences: Preferences | None = Field(default=None, description="Merged in a PATCH.")
+    tags: list[str] | None = Field(default=None, description=TAGS_DOC)
+    custom_fields: dict[str, CustomValue | None] | None = Field(
+        default=None, description=CUSTOM_FIELDS_DOC
+    )
+
+
+class RegisterCustomer(PersonFields):
+    family_name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+
+
+class UpdateCustomer(PersonFields, Conditional):
+    """A JSON Merge Patch (RFC 7396) of the person's own profile: fields left out keep their
+    values, null clears one, lists are replaced whole, objects merged key by key."""
+
+
+class CustomerOut(Out):
+    """The person as shown: their own data combined with that of duplicates merged into them
+    (list entries name their ``record_id``; names and settings are the person's own first)."""
+
+    id: UUID
+    version: int
+    registered_at: datetime
+    origin: Origin = Field(description="Registered directly, from a lead, or imported.")
+    lead_id: UUID | None
+    given_name: str | None
+    family_name: str | None
+    email: str | None = Field(description="The primary e-mail address.")
+    phone: str | None = Field(description="The primary phone number.")
+    emails: list[SourcedEmail]
+    phones: list[SourcedPhone]
+    addresses: list[SourcedAddress]
+    roles: list[SourcedRole]
+    family_members: list[SourcedFamilyMember]
+    important_dates: list[SourcedImportantDate]
+    preferences: Preferences
+    tags: list[str]
+    custom_fields: dict[str, str | bool]
+    interactions: list[InteractionOut] = Field(description="As they occurred.")
+    consents: list[ConsentOut] = Field(description="In force, per channel and purpose.")
+    merged: list[MergeLinkOut] = Field(description="Duplicates merged into this person.")
+
+    @classmethod
+    def of(cls, view: CustomerView) -> CustomerOut:
+        person = view.person
+        email, phone = _primary(person.emails), _primary(person.phones)
+        return cls(
+            id=view.id,
+            version=view.version,
+            registered_at=view.registered_at,
+            origin=view.origin,
+            lead_id=view.lead_id,
+            given_name=person.given_name,
+            family_name=person.family_name,
+            email=email.address if email else None,
+            phone=phone.number if phone else None,
+            emails=sourced(SourcedEmail, person.emails),
+            phones=sourced(SourcedPhone, person.phones),
+            addresses=sourced(SourcedAddress, person.addresses),
+            roles=sourced(SourcedRole, person.roles),
+            family_members=sourced(SourcedFamilyMember, person.family_members),
+            important_dates=sourced(SourcedImportantDate, person.important_dates),
+            preferences=Preferences.model_validate(person.preferences),
+            tags=list(person.tags),
+            custom_fields=dict(person.custom_fields),
+            interactions=[InteractionOut.of(s.record_id, s.item) for s in person.interactions],
+            consents=ConsentOut.each(person.consents_in_force),
+            merged=[MergeLinkOut.model_validate(m) for m in view.merges],
+        )
+
+
+class ProfileOut(Out):
+    """What one record holds (nothing once erased)."""
+
+    given_name: str | None
+    family_name: str | None
+    emails: list[Email]
+    phones: list[Phone]
+    addresses: list[Address]
+    roles: list[Role]
+    family_members: list[FamilyMember]
+    important_dates: list[ImportantDate]
+    preferences: Preferences
+    tags: list[str]
+    custom_fields: dict[str, str | bool]
+
+
+class HistoryEntryOut(Out):
+    version: int
+    type: str = Field(examples=["Customer.Contacted"])
+    recorded_at: datetime
+    data: dict[str, Any] = Field(description="The event's fields; personal ones null if erased.")
+
+
+class RecordExportOut(Out):
+    customer_id: UUID
+    registered_at: datetime
+    origin: Origin
+    lead_id: UUID | None
+    profile: ProfileOut
+    interactions: list[InteractionOut]
+    consents: list[ConsentOut]
+    merges: list[MergeLinkOut]
+    history: list[HistoryEntryOut] = Field(description="Every event of the record, in order.")
+
+    @classmethod
+    def of(cls, record: RecordExport) -> RecordExportOut:
+        return cls(
+            customer_id=record.customer_id,
+            registered_at=record.registered_at,
+            origin=record.origin,
+            lead_id=record.lead_id,
+            profile=ProfileOut.model_validate(record.profile),
+            interactions=[InteractionOut.of(record.customer_id, i) for i in record.interactions],
+            consents=[ConsentOut.of(record.customer_id, c) for c in record.consents],
+            merges=[MergeLinkOut.model_validate(m) for m in record.merges],
+            history=[HistoryEntryOut.model_validate(h) for h in record.history],
+        )
+
+
+class ExportOut(BaseModel):
+    """Everything held about the person (GDPR art. 15 and 20), machine-readable."""
+
+    customer_id: UUID
+    exported_at: datetime
+    status: Literal["active", "erased"]
+    erased_at: datetime | None
+    records: list[RecordExportOut] = Field(
+        description="The person's record first, then those of duplicates merged into it."
+    )
+
+    @classmethod
+    def of(cls, export: PersonExport) -> ExportOut:
+        return cls(
+            customer_id=export.customer_id,
+            exported_at=export.exported_at,
+            status=export.status,
+            erased_at=export.erased_at,
+            records=[RecordExportOut.of(r) for r in export.records],
+        )
+
+
+class ErasureOut(Out):
+    customer_id: UUID
+    erased_at: datetime
+    erased_records: list[UUID] = Field(
+        description="The person and the duplicates merged into them (the same person)."
+    )
+
+
+def _primary(entries: tuple[Sourced[Any], ...]) -> Any:
+    return next((s.item for s in entries if s.item.primary), None)
+
+
+def customers_router(application: ContactsApplication) -> APIRouter:
+    router = APIRouter(prefix="/customers", tags=["customers"], responses=PERSON_PROBLEM_RESPONSES)
+
+    @router.post("", status_code=201, response_model=CustomerOut)
+    def register_customer(
+        body: RegisterCustomer,
+        request: Request,
+        response: Response,
+        principal: Writer,
+        key: IdempotencyKey,
+    ) -> CustomerOut:
+        """Register a person; retrying with the same Idempotency-Key and body is safe."""
+        customer_id = idempotent_id(key, scope=REGISTER_SCOPE, principal=principal.subject)
+        with domain_problems(request):
+            outcome = application.register_customer(
+                customer_id, profile=in_json(body), request_fingerprint=request_fingerprint(body)
+            )
+        location = request.url_for("get_customer", customer_id=str(customer_id))
+        answered(
+            response,
+            version=outcome.value.version,
+            replayed=outcome.replayed,
+            location=str(location),
+        )
+        return CustomerOut.of(outcome.value)
+
+    @router.get("/{customer_id}", response_model=CustomerOut)
+    def get_customer(
+        customer_id: UUID, request: Request, response: Response, _: Reader
+    ) -> CustomerOut:
+        with domain_problems(request):
+            customer = application.get_customer(customer_id)
+        response.headers["ETag"] = etag(customer.version)
+        return CustomerOut.of(customer)
+
+    @router.patch("/{customer_id}", response_model=CustomerOut)
+    def update_customer(
+        customer_id: UUID,
+        body: UpdateCustomer,
+        request: Request,
+        response: Response,
+        principal: Writer,
+        key: IdempotencyKey,
+        if_match: IfMatch = None,
+    ) -> CustomerOut:
+        """Change the person's own profile (JSON Merge Patch); ``CustomerProfileUpdated``."""
+        patch = in_json(body, exclude={"expected_version"})
+        scope = f"{UPDATE_SCOPE}:{customer_id}"
+        with domain_problems(request):
+            outcome = application.update_customer(
+                customer_id,
+                command_id=idempotent_id(key, scope=scope, principal=principal.subject),
+                patch=patch,
+                expected_version=expected_version(if_match, body.expected_version),
+                request_fingerprint=patch_fingerprint(patch),
+            )
+        answered(response, version=outcome.value.version, replayed=outcome.replayed)
+        return CustomerOut.of(outcome.value)
+
+    @router.get("/{customer_id}/export", response_model=ExportOut)
+    def export_customer(customer_id: UUID, request: Request, _: Reader) -> ExportOut:
+        """Everything held about the person, with every record's event history (GDPR access)."""
+        with domain_problems(request):
+            return ExportOut.of(application.export_customer(customer_id))
+
+    @router.post("/{customer_id}/erasure", response_model=ErasureOut)
+    def erase_customer(
+        customer_id: UUID, request: Request, response: Response, _: Eraser
+    ) -> ErasureOut:
+        """Erase the person by destroying their key (crypto-shredding): every copy of their data,
+        in the store and on every topic, becomes unreadable; ``CustomerErased``. Idempotent."""
+        with domain_problems(request):
+            outcome = application.erase_customer(customer_id)
+        if outcome.replayed:
+            response.headers[REPLAYED_HEADER] = "true"
+        return ErasureOut.model_validate(outcome.value)
+
+    return router

@@ -1,0 +1,441 @@
+"""Lists and searches of people and organizations, and candidate duplicates: the directory.
+
+Lists are paged by an opaque cursor (keyset pagination: stable while records change, as fast on
+the last page as on the first): pass a page's ``next_cursor`` back, with the same filters and
+sort, for the next one (also linked as ``Link: <...>; rel="next"``). The directory is updated
+from the event log a moment after each change, so a record just registered may take a moment to
+be listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cached_property
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from crm_platform.web.problems import (
+    BadRequest,
+    NotFound,
+    Unprocessable,
+    field_error,
+    problem_responses,
+)
+
+from ..application.directory import (
+    CANDIDATE_THRESHOLD,
+    MAX_LIMIT,
+    Directory,
+    DirectoryEntry,
+    DirectoryQuery,
+    InvalidCursor,
+    RecordType,
+    Sort,
+    create_directory_tables,
+    reasons_json,
+    text_patterns,
+)
+from ..application.imports import Imports
+from ..domain import OrganizationKind, RecordKind, RuleViolation
+from ..domain.duplicates import LIKELY_THRESHOLD
+from ..domain.values import normalize_country, normalize_tags
+from .common import Reader
+
+DEFAULT_LIMIT = 50
+READ_PROBLEMS = problem_responses(400, 401, 403, 404, 422)
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")]
+Cursor = Annotated[str | None, Query(max_length=1000, description="`next_cursor` of a page.")]
+
+
+class ReadModels:
+    """The directory and the imports of an application, opened on first use: routers are also
+    built without an application (to generate the OpenAPI document), and the worker that keeps
+    the directory may not have created its tables yet when the API first asks."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
+    @cached_property
+    def directory(self) -> Directory:
+        directory = Directory.of(self.application)
+        create_directory_tables(directory.datastore)
+        return directory
+
+    @cached_property
+    def imports(self) -> Imports:
+        imports = Imports(self.application, self.directory)
+        imports.create_tables()
+        return imports
+
+
+# --- representations ---------------------------------------------------------------------------
+
+
+class Listed(BaseModel):
+    id: UUID
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    tags: list[str]
+    countries: list[str] = Field(description="Countries of the postal addresses.")
+    custom_fields: dict[str, str | bool]
+
+
+class PersonListed(Listed):
+    given_name: str | None
+    family_name: str | None
+    emails: list[str]
+    phones: list[str]
+    organization_ids: list[UUID] = Field(description="Organizations the person has a role at.")
+
+    @classmethod
+    def of(cls, entry: DirectoryEntry) -> PersonListed:
+        return cls(
+            **_listed(entry),
+            given_name=entry.document.get("given_name"),
+            family_name=entry.document.get("family_name"),
+            emails=list(entry.emails),
+            phones=list(entry.phones),
+            organization_ids=list(entry.organization_ids),
+        )
+
+
+class OrganizationListed(Listed):
+    name: str
+    kinds: list[OrganizationKind]
+    website: str | None
+
+    @classmethod
+    def of(cls, entry: DirectoryEntry) -> OrganizationListed:
+        return cls(
+            **_listed(entry),
+            name=entry.display_name,
+            kinds=[OrganizationKind(kind) for kind in entry.kinds],
+            website=entry.document.get("website"),
+        )
+
+
+class PeoplePage(BaseModel):
+    items: list[PersonListed]
+    next_cursor: str | None = Field(description="Absent on the last page.")
+
+
+class OrganizationsPage(BaseModel):
+    items: list[OrganizationListed]
+    next_cursor: str | None = Field(description="Absent on the last page.")
+
+
+class MatchReason(BaseModel):
+    field: str = Field(examples=["email"], description="email, phone or name")
+    match: str = Field(examples=["exact"], description="exact, or similar (names)")
+    similarity: float = Field(ge=0, le=1)
+    values: list[str] = Field(description="The values in common (names as compared: folded).")
+
+
+class DuplicateCandidate(BaseModel):
+    customer: PersonListed
+    score: float = Field(ge=0, le=1, description="How likely the two are the same person.")
+    likely: bool = Field(description=f"Score of {LIKELY_THRESHOLD} or more.")
+    reasons: list[MatchReason]
+
+
+class DuplicateCandidates(BaseModel):
+    customer_id: UUID
+    items: list[DuplicateCandidate]
+
+
+class DuplicatePairOut(BaseModel):
+    customer: PersonListed
+    other: PersonListed
+    score: float = Field(ge=0, le=1)
+    reasons: list[MatchReason]
+
+
+class DuplicatePairsPage(BaseModel):
+    items: list[DuplicatePairOut]
+    next_cursor: str | None
+
+
+def _listed(entry: DirectoryEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "version": entry.version,
+        "created_at": entry.created_at,
+        "updated_at": entry.updated_at,
+        "tags": list(entry.tags),
+        "countries": list(entry.countries),
+        "custom_fields": dict(entry.custom_fields),
+    }
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+_COMMON_FILTERS = (
+    "q",
+    "tag",
+    "country",
+    "custom_field",
+    "created_after",
+    "created_before",
+    "updated_after",
+    "updated_before",
+    "sort",
+)
+PAGING = ("cursor", "limit")
+
+
+class Filters:
+    """The filters lists and exports share, as query parameters; each is checked, and a
+    parameter that is no filter is refused (a typo must not silently list everything)."""
+
+    def __init__(
+        self,
+        q: Annotated[
+            str | None,
+            Query(max_length=200, description="Text in names, e-mails, phones, organizations."),
+        ] = None,
+        tag: Annotated[list[str], Query(description="Has every tag given.")] = [],  # noqa: B006
+        country: Annotated[str | None, Query(description="ISO 3166 code of an address.")] = None,
+        custom_field: Annotated[
+            list[str], Query(description="`name:value`: a custom field has this value.")
+        ] = [],  # noqa: B006
+        created_after: Annotated[AwareDatetime | None, Query(description="Inclusive.")] = None,
+        created_before: Annotated[AwareDatetime | None, Query(description="Exclusive.")] = None,
+        updated_after: Annotated[AwareDatetime | None, Query(description="Inclusive.")] = None,
+        updated_before: Annotated[AwareDatetime | None, Query(description="Exclusive.")] = None,
+        sort: Annotated[Sort, Query(description="Order; `-` first for descending.")] = Sort.NAME,
+    ) -> None:
+        if q is not None and not text_patterns(q):
+            raise Unprocessable.for_field("query.q", "must contain letters or digits")
+        with _query_problems("tag"):
+            self.tags = normalize_tags(tag, "tag") if tag else ()
+        with _query_problems("country"):
+            self.country = None if country is None else normalize_country(country)
+        self.q = q
+        self.custom_field = custom_field
+        self.bounds = {
+            "created_after": created_after,
+            "created_before": created_before,
+            "updated_after": updated_after,
+            "updated_before": updated_before,
+        }
+        self.sort = sort
+
+    def query(self, record_type: RecordType, **specific: Any) -> DirectoryQuery:
+        return DirectoryQuery(
+            record_type=record_type,
+            text=self.q,
+            tags=self.tags,
+            country=self.country,
+            custom_fields=tuple(self.custom_field_values(record_type)),
+            sort=self.sort,
+            **self.bounds,
+            **specific,
+        )
+
+    def custom_field_values(self, record_type: RecordType) -> Iterator[tuple[str, str]]:
+        # The definitions are checked by the route (it has the application); syntax here.
+        for index, pair in enumerate(self.custom_field):
+            name, separator, value = pair.partition(":")
+            if not separator or not name.strip() or not value.strip():
+                raise Unprocessable.for_field(
+                    f"query.custom_field.{index}", "must be name:value, such as tier:gold"
+                )
+            yield name.strip(), value.strip()
+
+
+class PeopleFilters:
+    def __init__(
+        self,
+        common: Annotated[Filters, Depends()],
+        organization_id: Annotated[
+            UUID | None, Query(description="Has a role at this organization.")
+        ] = None,
+    ) -> None:
+        self.common = common
+        self.organization_id = organization_id
+
+    def query(self) -> DirectoryQuery:
+        return self.common.query(RecordType.PERSON, organization_id=self.organization_id)
+
+
+class OrganizationFilters:
+    def __init__(
+        self,
+        common: Annotated[Filters, Depends()],
+        kind: Annotated[list[OrganizationKind], Query(description="Is every kind given.")] = [],  # noqa: B006
+    ) -> None:
+        self.common = common
+        self.kinds = tuple(k.value for k in kind)
+
+    def query(self) -> DirectoryQuery:
+        return self.common.query(RecordType.ORGANIZATION, kinds=self.kinds)
+
+
+PEOPLE_FILTERS = (*_COMMON_FILTERS, "organization_id")
+ORGANIZATION_FILTERS = (*_COMMON_FILTERS, "kind")
+
+
+def only(*allowed: str) -> Callable[[Request], None]:
+    """A dependency refusing query parameters other than ``allowed``."""
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(allowed))
+        if unknown:
+            raise BadRequest(
+                f"Unknown query parameters; known: {', '.join(allowed)}.",
+                errors=[
+                    field_error(["query", name], "unknown filter", "unknown") for name in unknown
+                ],
+            )
+
+    return check
+
+
+@contextmanager
+def _query_problems(parameter: str) -> Iterator[None]:
+    try:
+        yield
+    except RuleViolation as violation:
+        raise Unprocessable.for_field(f"query.{parameter}", violation.detail) from violation
+
+
+@contextmanager
+def cursor_problems() -> Iterator[None]:
+    try:
+        yield
+    except InvalidCursor as error:
+        raise BadRequest(
+            str(error), errors=[field_error(["query", "cursor"], str(error), "invalid_cursor")]
+        ) from error
+
+
+def checked_query(read_models: ReadModels, query: DirectoryQuery) -> DirectoryQuery:
+    """The query, its custom fields checked against those defined for its kind of record."""
+    kind = RecordKind.PERSON if query.record_type is RecordType.PERSON else RecordKind.ORGANIZATION
+    definitions = read_models.application.custom_field_definitions(kind)
+    for index, (name, _) in enumerate(query.custom_fields):
+        if name not in definitions:
+            raise Unprocessable.for_field(f"query.custom_field.{index}", f"no custom field {name}")
+    return query
+
+
+def link_next(request: Request, response: Response, next_cursor: str | None) -> None:
+    if next_cursor is not None:
+        url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+
+def directory_router(application: Any) -> APIRouter:
+    read_models = ReadModels(application)
+    router = APIRouter(tags=["directory"], responses=READ_PROBLEMS)
+
+    @router.get(
+        "/customers",
+        response_model=PeoplePage,
+        dependencies=[Depends(only(*PEOPLE_FILTERS, *PAGING))],
+    )
+    def list_customers(
+        request: Request,
+        response: Response,
+        _: Reader,
+        filters: Annotated[PeopleFilters, Depends()],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> PeoplePage:
+        """List and search people, e.g. `?q=lovelace&tag=vip&sort=-updated_at`."""
+        query = checked_query(read_models, filters.query())
+        with cursor_problems():
+            page = read_models.directory.search(query, limit=limit, cursor=cursor)
+        link_next(request, response, page.next_cursor)
+        return PeoplePage(
+            items=[PersonListed.of(e) for e in page.items], next_cursor=page.next_cursor
+        )
+
+    @router.get(
+        "/organizations",
+        response_model=OrganizationsPage,
+        dependencies=[Depends(only(*ORGANIZATION_FILTERS, *PAGING))],
+    )
+    def list_organizations(
+        request: Request,
+        response: Response,
+        _: Reader,
+        filters: Annotated[OrganizationFilters, Depends()],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> OrganizationsPage:
+        """List and search organizations, e.g. `?kind=partner&country=DE`."""
+        query = checked_query(read_models, filters.query())
+        with cursor_problems():
+            page = read_models.directory.search(query, limit=limit, cursor=cursor)
+        link_next(request, response, page.next_cursor)
+        return OrganizationsPage(
+            items=[OrganizationListed.of(e) for e in page.items], next_cursor=page.next_cursor
+        )
+
+    @router.get(
+        "/customers/{customer_id}/duplicates",
+        response_model=DuplicateCandidates,
+        dependencies=[Depends(only("limit"))],
+    )
+    def customer_duplicates(customer_id: UUID, _: Reader, limit: Limit = 20) -> DuplicateCandidates:
+        """People who may be this person too (same e-mail, phone, or a similar name), the most
+        likely first, each with its score and reasons."""
+        candidates = read_models.directory.duplicates_of(customer_id, limit=limit)
+        if candidates is None:
+            raise NotFound(f"customer {customer_id} is not listed")
+        items = [
+            DuplicateCandidate(
+                customer=PersonListed.of(c.entry),
+                score=c.match.score,
+                likely=c.match.is_likely,
+                reasons=[MatchReason(**r) for r in reasons_json(c.match)],
+            )
+            for c in candidates
+        ]
+        return DuplicateCandidates(customer_id=customer_id, items=items)
+
+    @router.get(
+        "/duplicates",
+        response_model=DuplicatePairsPage,
+        dependencies=[Depends(only("min_score", *PAGING))],
+    )
+    def duplicate_pairs(
+        request: Request,
+        response: Response,
+        _: Reader,
+        min_score: Annotated[
+            float, Query(ge=CANDIDATE_THRESHOLD, le=1, description="Lowest score listed.")
+        ] = CANDIDATE_THRESHOLD,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> DuplicatePairsPage:
+        """Pairs of people who may be the same person, the most likely first."""
+        with cursor_problems():
+            page = read_models.directory.duplicate_pairs(
+                limit=limit, min_score=min_score, cursor=cursor
+            )
+        link_next(request, response, page.next_cursor)
+        return DuplicatePairsPage(
+            items=[
+                DuplicatePairOut(
+                    customer=PersonListed.of(p.person),
+                    other=PersonListed.of(p.other),
+                    score=p.score,
+                    reasons=[MatchReason(**r) for r in p.reasons],
+                )
+                for p in page.items
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+    return router

@@ -1,0 +1,134 @@
+"""Interactions with a person across channels: ``CustomerContacted``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+
+from ..application import ContactsApplication
+from ..domain import Channel, Direction, Interaction
+from ..domain.values import ACTOR_MAX_LENGTH, SUBJECT_MAX_LENGTH, SUMMARY_MAX_LENGTH
+from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered, etag
+from .errors import PERSON_PROBLEM_RESPONSES, domain_problems, expected_version
+from .sections import Section
+
+CONTACT_SCOPE = "contacts:record-contact"
+
+
+class RelatedRecord(Section):
+    kind: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,39}$", examples=["opportunity"], description="Its kind."
+    )
+    id: str = Field(min_length=1, max_length=100, description="Its id in its service.")
+
+
+class RecordContact(Conditional):
+    channel: Channel
+    direction: Direction
+    subject: str | None = Field(default=None, max_length=SUBJECT_MAX_LENGTH)
+    summary: str = Field(min_length=1, max_length=SUMMARY_MAX_LENGTH)
+    occurred_at: AwareDatetime
+    actor: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=ACTOR_MAX_LENGTH,
+        description="Who handled the interaction; defaults to the caller.",
+    )
+    related_to: RelatedRecord | None = Field(
+        default=None, description="A record the interaction is about (an opportunity, a ticket)."
+    )
+
+
+class InteractionOut(Out):
+    interaction_id: UUID
+    record_id: UUID = Field(description="The record holding it (a merged duplicate's, or own).")
+    channel: Channel
+    direction: Direction
+    subject: str | None
+    summary: str | None = Field(description="None only once the person was erased.")
+    actor: str
+    occurred_at: datetime
+    related_to: RelatedRecord | None
+    customer_version: int = Field(description="The record's version after this interaction.")
+
+    @classmethod
+    def of(cls, record_id: UUID, interaction: Interaction) -> InteractionOut:
+        return cls.model_validate({"record_id": record_id, **vars(interaction)})
+
+
+class InteractionsOut(BaseModel):
+    customer_id: UUID
+    version: int
+    items: list[InteractionOut]
+
+
+def interactions_router(application: ContactsApplication) -> APIRouter:
+    router = APIRouter(
+        prefix="/customers", tags=["interactions"], responses=PERSON_PROBLEM_RESPONSES
+    )
+
+    @router.post("/{customer_id}/interactions", status_code=201, response_model=InteractionOut)
+    def record_contact(
+        customer_id: UUID,
+        body: RecordContact,
+        request: Request,
+        response: Response,
+        principal: Writer,
+        key: IdempotencyKey,
+        if_match: IfMatch = None,
+    ) -> InteractionOut:
+        """Record an interaction; If-Match (or expected_version) guards against lost updates."""
+        # The customer id is in the scope: interaction ids stay unique even if a key is reused.
+        scope = f"{CONTACT_SCOPE}:{customer_id}"
+        interaction_id = idempotent_id(key, scope=scope, principal=principal.subject)
+        with domain_problems(request):
+            outcome = application.record_contact(
+                customer_id,
+                expected_version=expected_version(if_match, body.expected_version),
+                interaction_id=interaction_id,
+                request_fingerprint=request_fingerprint(body),
+                channel=body.channel,
+                direction=body.direction,
+                subject=body.subject,
+                summary=body.summary,
+                actor=body.actor or principal.subject,
+                occurred_at=body.occurred_at,
+                related_to=None if body.related_to is None else body.related_to.model_dump(),
+            )
+        interaction = outcome.value
+        location = request.url_for(
+            "get_interaction", customer_id=str(customer_id), interaction_id=str(interaction_id)
+        )
+        answered(
+            response,
+            version=interaction.customer_version,
+            replayed=outcome.replayed,
+            location=str(location),
+        )
+        return InteractionOut.of(customer_id, interaction)
+
+    @router.get("/{customer_id}/interactions", response_model=InteractionsOut)
+    def list_interactions(
+        customer_id: UUID, request: Request, response: Response, _: Reader
+    ) -> InteractionsOut:
+        """The person's interactions and those of duplicates merged into them, as they occurred."""
+        with domain_problems(request):
+            customer = application.get_customer(customer_id)
+        response.headers["ETag"] = etag(customer.version)
+        items = [InteractionOut.of(s.record_id, s.item) for s in customer.person.interactions]
+        return InteractionsOut(customer_id=customer.id, version=customer.version, items=items)
+
+    @router.get("/{customer_id}/interactions/{interaction_id}", response_model=InteractionOut)
+    def get_interaction(
+        customer_id: UUID, interaction_id: UUID, request: Request, _: Reader
+    ) -> InteractionOut:
+        with domain_problems(request):
+            found = application.get_interaction(customer_id, interaction_id)
+        return InteractionOut.of(found.record_id, found.item)
+
+    return router

@@ -1,0 +1,124 @@
+"""Reversible merges of duplicate people: ``ContactsMerged``, ``ContactsUnmerged``.
+
+Finding duplicates (scores and reasons) is the directory's; merging is here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+
+from ..application import ContactsApplication, MergeView
+from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered, etag
+from .errors import PERSON_PROBLEM_RESPONSES, domain_problems, expected_version
+
+MERGE_SCOPE = "contacts:merge"
+
+
+class MergeCustomers(Conditional):
+    duplicate_id: UUID = Field(description="The record merged into this one.")
+    duplicate_expected_version: int | None = Field(
+        default=None, ge=1, description="The duplicate's version seen: 409 if it changed since."
+    )
+
+
+class MergeLinkOut(Out):
+    merge_id: UUID
+    survivor_id: UUID
+    duplicate_id: UUID
+    merged_at: datetime
+    unmerged_at: datetime | None = Field(description="Set once the merge was undone.")
+
+
+class MergeOut(MergeLinkOut):
+    survivor_version: int = Field(description="The survivor's version after the command.")
+
+    @classmethod
+    def of(cls, merge: MergeView) -> MergeOut:
+        return cls.model_validate({**vars(merge.link), "survivor_version": merge.survivor_version})
+
+
+class MergesOut(BaseModel):
+    customer_id: UUID
+    version: int
+    items: list[MergeOut] = Field(description="Merges into this record, undone ones included.")
+
+
+def merges_router(application: ContactsApplication) -> APIRouter:
+    router = APIRouter(prefix="/customers", tags=["merges"], responses=PERSON_PROBLEM_RESPONSES)
+
+    @router.post("/{customer_id}/merges", status_code=201, response_model=MergeOut)
+    def merge_customers(
+        customer_id: UUID,
+        body: MergeCustomers,
+        request: Request,
+        response: Response,
+        principal: Writer,
+        key: IdempotencyKey,
+        if_match: IfMatch = None,
+    ) -> MergeOut:
+        """Merge a duplicate into this person (the survivor). Nothing is copied: the duplicate
+        redirects here (307) and this record shows both, until the merge is undone."""
+        scope = f"{MERGE_SCOPE}:{customer_id}"
+        merge_id = idempotent_id(key, scope=scope, principal=principal.subject)
+        with domain_problems(request):
+            outcome = application.merge_customers(
+                customer_id,
+                merge_id=merge_id,
+                duplicate_id=body.duplicate_id,
+                expected_version=expected_version(if_match, body.expected_version),
+                duplicate_expected_version=body.duplicate_expected_version,
+                request_fingerprint=request_fingerprint(body),
+            )
+        location = request.url_for(
+            "get_merge", customer_id=str(customer_id), merge_id=str(merge_id)
+        )
+        merge = outcome.value
+        answered(
+            response,
+            version=merge.survivor_version,
+            replayed=outcome.replayed,
+            location=str(location),
+        )
+        return MergeOut.of(merge)
+
+    @router.get("/{customer_id}/merges", response_model=MergesOut)
+    def list_merges(
+        customer_id: UUID, request: Request, response: Response, _: Reader
+    ) -> MergesOut:
+        with domain_problems(request):
+            version, merges = application.get_merges(customer_id)
+        response.headers["ETag"] = etag(version)
+        items = [MergeOut.of(m) for m in merges]
+        return MergesOut(customer_id=customer_id, version=version, items=items)
+
+    @router.get("/{customer_id}/merges/{merge_id}", response_model=MergeOut)
+    def get_merge(customer_id: UUID, merge_id: UUID, request: Request, _: Reader) -> MergeOut:
+        with domain_problems(request):
+            return MergeOut.of(application.get_merge(customer_id, merge_id))
+
+    @router.delete("/{customer_id}/merges/{merge_id}", response_model=MergeOut)
+    def unmerge_customers(
+        customer_id: UUID,
+        merge_id: UUID,
+        request: Request,
+        response: Response,
+        _: Writer,
+        if_match: IfMatch = None,
+    ) -> MergeOut:
+        """Undo the merge: both records stand as they are, the survivor with everything
+        recorded on it meanwhile. Undoing it again answers the same (idempotent)."""
+        with domain_problems(request):
+            outcome = application.unmerge_customers(
+                customer_id, merge_id, expected_version=expected_version(if_match, None)
+            )
+        merge = outcome.value
+        answered(response, version=merge.survivor_version, replayed=outcome.replayed)
+        return MergeOut.of(merge)
+
+    return router

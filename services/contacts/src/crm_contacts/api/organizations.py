@@ -1,0 +1,153 @@
+"""Organizations: customer accounts, partners (PRM) and suppliers (SRM)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from pydantic import Field
+
+from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+
+from ..application import ContactsApplication, OrganizationView
+from ..domain import OrganizationKind, PartnerType
+from ..domain.values import NAME_MAX_LENGTH
+from .common import (
+    Command,
+    Conditional,
+    IdempotencyKey,
+    IfMatch,
+    Out,
+    Reader,
+    Writer,
+    answered,
+    etag,
+    patch_fingerprint,
+)
+from .errors import PROBLEM_RESPONSES, domain_problems, expected_version
+from .sections import CUSTOM_FIELDS_DOC, LIST_DOC, TAGS_DOC, Address, CustomValue, in_json
+
+REGISTER_SCOPE = "contacts:register-organization"
+UPDATE_SCOPE = "contacts:update-organization"
+KINDS_DOC = "customer (an account), partner (PRM), supplier (SRM); one or more."
+
+
+class OrganizationFields(Command):
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+    legal_name: str | None = Field(default=None, max_length=NAME_MAX_LENGTH)
+    tax_id: str | None = Field(
+        default=None, max_length=40, description="VAT or tax number.", examples=["DE123456789"]
+    )
+    industry: str | None = Field(default=None, max_length=NAME_MAX_LENGTH)
+    website: str | None = Field(default=None, max_length=500, examples=["https://example.com"])
+    addresses: list[Address] | None = Field(default=None, description=LIST_DOC)
+    parent_id: UUID | None = Field(default=None, description="The parent organization.")
+    kinds: list[OrganizationKind] | None = Field(default=None, description=KINDS_DOC)
+    partner_type: PartnerType | None = Field(default=None, description="Partners only.")
+    tags: list[str] | None = Field(default=None, description=TAGS_DOC)
+    custom_fields: dict[str, CustomValue | None] | None = Field(
+        default=None, description=CUSTOM_FIELDS_DOC
+    )
+
+
+class RegisterOrganization(OrganizationFields):
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    kinds: list[OrganizationKind] = Field(
+        default=[OrganizationKind.CUSTOMER], min_length=1, description=KINDS_DOC
+    )
+
+
+class UpdateOrganization(OrganizationFields, Conditional):
+    """A JSON Merge Patch (RFC 7396): fields left out keep their values, null clears one."""
+
+
+class OrganizationOut(Out):
+    id: UUID
+    version: int
+    registered_at: datetime
+    name: str
+    legal_name: str | None
+    tax_id: str | None
+    industry: str | None
+    website: str | None
+    addresses: list[Address]
+    parent_id: UUID | None
+    kinds: list[OrganizationKind]
+    partner_type: PartnerType | None
+    tags: list[str]
+    custom_fields: dict[str, str | bool]
+
+    @classmethod
+    def of(cls, view: OrganizationView) -> OrganizationOut:
+        return cls.model_validate(
+            {
+                **vars(view.profile),
+                "id": view.id,
+                "version": view.version,
+                "registered_at": view.registered_at,
+            }
+        )
+
+
+def organizations_router(application: ContactsApplication) -> APIRouter:
+    router = APIRouter(prefix="/organizations", tags=["organizations"], responses=PROBLEM_RESPONSES)
+
+    @router.post("", status_code=201, response_model=OrganizationOut)
+    def register_organization(
+        body: RegisterOrganization,
+        request: Request,
+        response: Response,
+        principal: Writer,
+        key: IdempotencyKey,
+    ) -> OrganizationOut:
+        """Register an organization (becoming a partner also publishes ``PartnerRegistered``)."""
+        organization_id = idempotent_id(key, scope=REGISTER_SCOPE, principal=principal.subject)
+        profile = body.model_dump(mode="json")  # the default kind counts, set or not
+        with domain_problems(request):
+            outcome = application.register_organization(
+                organization_id, profile=profile, request_fingerprint=request_fingerprint(body)
+            )
+        location = request.url_for("get_organization", organization_id=str(organization_id))
+        answered(
+            response,
+            version=outcome.value.version,
+            replayed=outcome.replayed,
+            location=str(location),
+        )
+        return OrganizationOut.of(outcome.value)
+
+    @router.get("/{organization_id}", response_model=OrganizationOut)
+    def get_organization(
+        organization_id: UUID, request: Request, response: Response, _: Reader
+    ) -> OrganizationOut:
+        with domain_problems(request):
+            organization = application.get_organization(organization_id)
+        response.headers["ETag"] = etag(organization.version)
+        return OrganizationOut.of(organization)
+
+    @router.patch("/{organization_id}", response_model=OrganizationOut)
+    def update_organization(
+        organization_id: UUID,
+        body: UpdateOrganization,
+        request: Request,
+        response: Response,
+        principal: Writer,
+        key: IdempotencyKey,
+        if_match: IfMatch = None,
+    ) -> OrganizationOut:
+        """Change the organization (JSON Merge Patch); ``OrganizationProfileUpdated``."""
+        patch = in_json(body, exclude={"expected_version"})
+        scope = f"{UPDATE_SCOPE}:{organization_id}"
+        with domain_problems(request):
+            outcome = application.update_organization(
+                organization_id,
+                command_id=idempotent_id(key, scope=scope, principal=principal.subject),
+                patch=patch,
+                expected_version=expected_version(if_match, body.expected_version),
+                request_fingerprint=patch_fingerprint(patch),
+            )
+        answered(response, version=outcome.value.version, replayed=outcome.replayed)
+        return OrganizationOut.of(outcome.value)
+
+    return router

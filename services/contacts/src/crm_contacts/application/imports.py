@@ -1,0 +1,507 @@
+"""CSV import and export of people and organizations.
+
+An import reads its file as a stream of rows (``csv.reader`` over a text stream: never the whole
+file in memory), validates each row (``domain.csv_rows``) and registers the valid ones in batches,
+several records per event-store transaction. Each row's record id is derived from the import's
+Idempotency-Key (with the caller) and the row's ``external_id``, or its row number when it has
+none, so running an import again, whole or after an interruption, registers nothing twice: rows
+already registered count as *unchanged*. The job's report (rows read, created, unchanged, and each
+rejected row with its number, column and reason) is kept in the contacts database, by job id.
+
+Row numbers are those a spreadsheet shows: the header is row 1, the first record row 2.
+
+An export streams the directory (``application.directory``) page by page in the import's format,
+so an exported file imports again (``external_id`` being the record's id here).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import IO, Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from psycopg import sql
+
+from ..domain import Customer, Organization, Origin, RecordKind, RuleViolation
+from ..domain.csv_rows import (
+    ORGANIZATIONS,
+    PEOPLE,
+    Header,
+    Problem,
+    RecordFormat,
+    ValidRow,
+)
+from .directory import (
+    Directory,
+    DirectoryQuery,
+    InvalidCursor,
+    RecordType,
+    datastore_of,
+    decode_cursor,
+    encode_cursor,
+)
+
+log = logging.getLogger(__name__)
+
+# Fixed forever: the ids of imported records depend on it.
+IMPORT_NAMESPACE = uuid.UUID("6a0f1f5e-2f4e-4d0b-8f59-8d3b8f3c6a21")
+BATCH_SIZE = 500
+# A running job not heard of for this long died with its process: posting it again resumes it.
+STALE_AFTER_SECONDS = 120
+MAX_LOOKUP_CACHE = 10_000
+JOBS = "contacts_import_jobs"
+REJECTIONS = "contacts_import_rejections"
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {JOBS} (
+    id uuid PRIMARY KEY,
+    record_type text NOT NULL,
+    principal text NOT NULL,
+    file_sha256 text NOT NULL,
+    status text NOT NULL,
+    rows_read bigint NOT NULL DEFAULT 0,
+    created bigint NOT NULL DEFAULT 0,
+    unchanged bigint NOT NULL DEFAULT 0,
+    rejected bigint NOT NULL DEFAULT 0,
+    error text,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz
+);
+CREATE TABLE IF NOT EXISTS {REJECTIONS} (
+    job_id uuid NOT NULL REFERENCES {JOBS} ON DELETE CASCADE,
+    row_number bigint NOT NULL,
+    position int NOT NULL,
+    column_name text NOT NULL,
+    reason text NOT NULL,
+    PRIMARY KEY (job_id, row_number, position)
+);
+"""
+
+
+class JobStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    id: UUID
+    record_type: RecordType
+    status: JobStatus
+    rows_read: int
+    created: int
+    unchanged: int
+    rejected: int
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    row: int
+    column: str
+    reason: str
+
+
+class ImportKeyReused(Exception):
+    """The Idempotency-Key of an import was used before for another file."""
+
+
+class EmptyFile(ValueError):
+    """The file has no header row."""
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between importing people and organizations."""
+
+    record_type: RecordType
+    format: RecordFormat
+    custom_fields: RecordKind
+    aggregate: type[Aggregate]
+
+
+_KINDS = {
+    RecordType.PERSON: _Kind(RecordType.PERSON, PEOPLE, RecordKind.PERSON, Customer),
+    RecordType.ORGANIZATION: _Kind(
+        RecordType.ORGANIZATION, ORGANIZATIONS, RecordKind.ORGANIZATION, Organization
+    ),
+}
+
+
+@dataclass
+class CsvUpload:
+    """An uploaded file whose header was read and checked; its rows are read by ``Imports.run``."""
+
+    record_type: RecordType
+    header: Header
+    rows: Iterator[list[str]]
+    text: IO[str]  # over the uploaded file, which closing it closes
+
+    def close(self) -> None:
+        self.text.close()
+
+
+@dataclass
+class _Batch:
+    """The outcome of one batch of rows."""
+
+    created: int = 0
+    unchanged: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def reject(self, row: int, problems: Iterable[Problem]) -> None:
+        self.rejections.extend(Rejection(row, p.column, p.message) for p in problems)
+
+
+class Imports:
+    def __init__(self, application: Any, directory: Directory) -> None:
+        self.application = application
+        self.directory = directory
+        self.datastore = datastore_of(application)
+
+    def create_tables(self) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (JOBS,))
+            cursor.execute(SCHEMA)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def open(self, record_type: RecordType, file: IO[bytes]) -> CsvUpload:
+        """Read and check the header of an uploaded UTF-8 file (``InvalidHeader``, ``EmptyFile``)."""
+        kind = _KINDS[record_type]
+        text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+        rows = csv.reader(text)
+        names = next(rows, None)
+        if not names or not any(name.strip() for name in names):
+            raise EmptyFile("the file has no header row")
+        definitions = self.application.custom_field_definitions(kind.custom_fields)
+        return CsvUpload(record_type, kind.format.header(names, definitions), rows, text)
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def begin(
+        self, record_type: RecordType, *, key: str, principal: str, file_sha256: str
+    ) -> tuple[ImportJob, bool]:
+        """The job of this import, and whether the caller should run it: a new job, or one that
+        failed or died before it finished. A retry of a running or finished job only reads it."""
+        job_id = uuid.uuid5(IMPORT_NAMESPACE, f"job\x1f{record_type}\x1f{principal}\x1f{key}")
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"SELECT * FROM {JOBS} WHERE id = %s FOR UPDATE", (job_id,))
+            row = cursor.fetchone()
+            if row is not None and row["file_sha256"] != file_sha256:
+                raise ImportKeyReused(f"import {job_id} was another file")
+            if row is not None and not _should_resume(row):
+                return _job(row), False
+            cursor.execute(f"DELETE FROM {JOBS} WHERE id = %s", (job_id,))
+            cursor.execute(
+                f"INSERT INTO {JOBS} (id, record_type, principal, file_sha256, status)"
+                " VALUES (%s, %s, %s, %s, %s) RETURNING *",
+                (job_id, record_type.value, principal, file_sha256, JobStatus.RUNNING.value),
+            )
+            return _job(cursor.fetchone()), True
+
+    def run(self, job: ImportJob, upload: CsvUpload, *, key: str, principal: str) -> ImportJob:
+        """Import every row of ``upload`` (then closed) into ``job``; the job's final report."""
+        run = _Run(self, upload, _RowIds(upload.record_type, principal, key))
+        try:
+            batch: list[tuple[int, ValidRow | list[Problem]]] = []
+            for row_number, cells in enumerate(upload.rows, start=2):
+                if not any(cell.strip() for cell in cells):
+                    continue  # a blank line is no record
+                batch.append((row_number, upload.header.parse(cells, run.organizations_named)))
+                if len(batch) == BATCH_SIZE:
+                    self._record(job, len(batch), run.register(batch))
+                    batch = []
+            if batch:
+                self._record(job, len(batch), run.register(batch))
+            return self._finish(job.id, JobStatus.COMPLETED, None)
+        except Exception as error:
+            log.exception("import %s failed", job.id)
+            return self._finish(job.id, JobStatus.FAILED, f"{type(error).__name__}: {error}")
+        finally:
+            upload.close()
+
+    def job(self, job_id: UUID) -> ImportJob | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT * FROM {JOBS} WHERE id = %s", (job_id,))
+            row = cursor.fetchone()
+        return None if row is None else _job(row)
+
+    def rejections(
+        self, job_id: UUID, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[Rejection], str | None]:
+        """A page of the job's rejected rows, in row order, and the cursor of the next page."""
+        after = (0, -1)
+        if cursor is not None:
+            after = _rejection_position(cursor)
+        with self.datastore.transaction(commit=False) as db:
+            db.execute(
+                f"SELECT row_number, position, column_name, reason FROM {REJECTIONS}"
+                " WHERE job_id = %s AND (row_number, position) > (%s, %s)"
+                " ORDER BY row_number, position LIMIT %s",
+                (job_id, *after, limit + 1),
+            )
+            rows = db.fetchall()
+        page = [Rejection(r["row_number"], r["column_name"], r["reason"]) for r in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor({"r": [last["row_number"], last["position"]]})
+        return page, next_cursor
+
+    def _record(self, job: ImportJob, rows: int, outcome: _Batch) -> None:
+        """Add the batch to the job's report (which also shows the job is alive)."""
+        rejected_rows = len({r.row for r in outcome.rejections})
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"UPDATE {JOBS} SET rows_read = rows_read + %s, created = created + %s,"
+                " unchanged = unchanged + %s, rejected = rejected + %s, updated_at = now()"
+                " WHERE id = %s",
+                (rows, outcome.created, outcome.unchanged, rejected_rows, job.id),
+            )
+            positions: dict[int, int] = {}
+            cursor.executemany(
+                f"INSERT INTO {REJECTIONS} (job_id, row_number, position, column_name, reason)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (job.id, r.row, _next(positions, r.row), r.column, r.reason)
+                    for r in outcome.rejections
+                ],
+            )
+
+    def _finish(self, job_id: UUID, status: JobStatus, error: str | None) -> ImportJob:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"UPDATE {JOBS} SET status = %s, error = %s, finished_at = now(), updated_at = now()"
+                " WHERE id = %s RETURNING *",
+                (status.value, error, job_id),
+            )
+            return _job(cursor.fetchone())
+
+    # --- export -------------------------------------------------------------------------------
+
+    def export(self, query: DirectoryQuery) -> Iterator[str]:
+        """The directory's records matching ``query`` as CSV text, a line at a time."""
+        kind = _KINDS[query.record_type]
+        columns = kind.format.export_columns(
+            self.application.custom_field_definitions(kind.custom_fields)
+        )
+        line = _LineWriter()
+        yield line.write(columns)
+        for entry in self.directory.scan(query):
+            yield line.write(kind.format.export_row(entry.id, entry.document, columns))
+
+
+class _Run:
+    """One run of an import: what it registers rows with, and what it learnt on the way."""
+
+    def __init__(self, imports: Imports, upload: CsvUpload, ids: _RowIds) -> None:
+        self.application = imports.application
+        self.datastore = imports.datastore
+        self.directory = imports.directory
+        self.kind = _KINDS[upload.record_type]
+        self.definitions = upload.header.definitions
+        self.ids = ids
+        self._named: dict[str, list[UUID]] = {}
+        self._organizations: set[UUID] = set()
+
+    def register(self, rows: Sequence[tuple[int, ValidRow | list[Problem]]]) -> _Batch:
+        """Register the batch's new records in one transaction; a concurrent run of the same
+        import (a retry racing the first attempt) makes the save fail, and the batch is redone."""
+        for _ in range(3):
+            outcome, records = self._plan(rows)
+            try:
+                if records:
+                    self.application.save(*records)
+            except IntegrityError:
+                continue
+            outcome.created = len(records)
+            return outcome
+        raise RuntimeError("the batch kept conflicting with a concurrent import")
+
+    def _plan(
+        self, rows: Sequence[tuple[int, ValidRow | list[Problem]]]
+    ) -> tuple[_Batch, list[Aggregate]]:
+        """What the batch does: rows rejected or unchanged, and the records to register."""
+        outcome = _Batch()
+        planned: dict[UUID, tuple[int, ValidRow, str]] = {}
+        for row_number, parsed in rows:
+            if isinstance(parsed, list):
+                outcome.reject(row_number, parsed)
+                continue
+            record_id, fingerprint = self.ids.of(row_number, parsed), _fingerprint(parsed)
+            earlier = planned.setdefault(record_id, (row_number, parsed, fingerprint))
+            if earlier[0] == row_number:
+                continue
+            if earlier[2] == fingerprint:
+                outcome.unchanged += 1
+            else:
+                outcome.reject(row_number, [_repeated(earlier[0])])
+        registered = self._registered(list(planned))
+        records: list[Aggregate] = []
+        for record_id, (row_number, row, fingerprint) in planned.items():
+            if record_id in registered:
+                if registered[record_id] == fingerprint:
+                    outcome.unchanged += 1
+                else:
+                    outcome.reject(row_number, [_imported_differently()])
+                continue
+            try:
+                records.append(self._new(record_id, row, fingerprint))
+            except RuleViolation as violation:
+                outcome.reject(row_number, [Problem(violation.field, violation.detail)])
+        return outcome, records
+
+    def _new(self, record_id: UUID, row: ValidRow, fingerprint: str) -> Aggregate:
+        profile = row.profile
+        if self.kind.aggregate is Organization:
+            if profile["parent_id"] and not self._is_organization(UUID(profile["parent_id"])):
+                raise RuleViolation("parent_id", "no such organization")
+            return Organization.register(
+                record_id,
+                profile=profile,
+                definitions=self.definitions,
+                request_fingerprint=fingerprint,
+            )
+        if not all(self._is_organization(UUID(r["organization_id"])) for r in profile["roles"]):
+            raise RuleViolation("organization_id", "no such organization")
+        return Customer.register(
+            record_id,
+            profile=profile,
+            definitions=self.definitions,
+            request_fingerprint=fingerprint,
+            origin=Origin.IMPORT,
+        )
+
+    def organizations_named(self, name: str) -> list[UUID]:
+        """Organizations by name, through the directory; remembered for the rest of the run."""
+        if name not in self._named:
+            if len(self._named) >= MAX_LOOKUP_CACHE:
+                self._named.clear()
+            self._named[name] = self.directory.organizations_named(name)
+        return self._named[name]
+
+    def _is_organization(self, organization_id: UUID) -> bool:
+        if organization_id not in self._organizations:
+            try:
+                record = self.application.repository.get(organization_id)
+            except AggregateNotFoundError:
+                return False
+            if not isinstance(record, Organization):
+                return False
+            self._organizations.add(organization_id)
+        return True
+
+    def _registered(self, record_ids: list[UUID]) -> dict[UUID, str]:
+        """The request fingerprints of those of ``record_ids`` registered already."""
+        recorder = self.application.recorder
+        statement = sql.SQL(
+            "SELECT originator_id FROM {schema}.{table}"
+            " WHERE originator_id = ANY(%s) AND originator_version = 1"
+        ).format(
+            schema=sql.Identifier(self.datastore.schema),
+            table=sql.Identifier(recorder.events_table_name),
+        )
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (record_ids,))
+            found = [row["originator_id"] for row in cursor.fetchall()]
+        return {
+            record_id: self.application.repository.get(record_id, version=1).request_fingerprint
+            for record_id in found
+        }
+
+
+class _LineWriter:
+    """``csv.writer`` into a string, one row at a time (quoting and line ends as RFC 4180)."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+
+    def write(self, row: Sequence[str]) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(row)
+        return self._buffer.getvalue()
+
+
+class _RowIds:
+    """Record ids of an import's rows: the same import (key, caller) and row give the same id."""
+
+    def __init__(self, record_type: RecordType, principal: str, key: str) -> None:
+        self._prefix = f"{record_type}\x1f{principal}\x1f{key}\x1f"
+
+    def of(self, row_number: int, row: ValidRow) -> UUID:
+        row_key = f"external:{row.external_id}" if row.external_id else f"row:{row_number}"
+        return uuid.uuid5(IMPORT_NAMESPACE, self._prefix + row_key)
+
+
+def _fingerprint(row: ValidRow) -> str:
+    canonical = json.dumps({"external_id": row.external_id, "profile": row.profile}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _repeated(row: int) -> Problem:
+    return Problem("external_id", f"repeats the external_id of row {row} with other values")
+
+
+def _imported_differently() -> Problem:
+    return Problem(
+        "external_id", "this import registered the record with other values: use another key"
+    )
+
+
+def _next(positions: dict[int, int], row: int) -> int:
+    positions[row] = positions.get(row, -1) + 1
+    return positions[row]
+
+
+def _should_resume(row: dict[str, Any]) -> bool:
+    if row["status"] == JobStatus.FAILED:
+        return True
+    if row["status"] != JobStatus.RUNNING:
+        return False
+    age = (datetime.now(row["updated_at"].tzinfo) - row["updated_at"]).total_seconds()
+    return age > STALE_AFTER_SECONDS
+
+
+def _job(row: dict[str, Any] | None) -> ImportJob:
+    assert row is not None
+    return ImportJob(
+        id=row["id"],
+        record_type=RecordType(row["record_type"]),
+        status=JobStatus(row["status"]),
+        rows_read=row["rows_read"],
+        created=row["created"],
+        unchanged=row["unchanged"],
+        rejected=row["rejected"],
+        started_at=row["started_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+        error=row["error"],
+    )
+
+
+def _rejection_position(cursor: str) -> tuple[int, int]:
+    try:
+        row_number, position = decode_cursor(cursor)["r"]
+        return int(row_number), int(position)
+    except (KeyError, TypeError, ValueError):
+        raise InvalidCursor("not a cursor of this list") from None

@@ -1,0 +1,185 @@
+"""Typed, normalized contact points: e-mail addresses, phone numbers and postal addresses.
+
+Each list keeps at most one entry per normalized value and exactly one primary entry when it is
+not empty (the first one, unless the caller flags another).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+from .errors import RuleViolation, violations_at
+from .values import (
+    member,
+    normalize_country,
+    normalize_email,
+    normalize_phone,
+    optional_text,
+    required_text,
+)
+
+MAX_CONTACT_POINTS = 20
+MAX_ADDRESS_LINES = 4
+
+
+class EmailType(StrEnum):
+    WORK = "work"
+    HOME = "home"
+    OTHER = "other"
+
+
+class PhoneType(StrEnum):
+    WORK = "work"
+    HOME = "home"
+    MOBILE = "mobile"
+    FAX = "fax"
+    OTHER = "other"
+
+
+class AddressType(StrEnum):
+    WORK = "work"
+    HOME = "home"
+    BILLING = "billing"
+    SHIPPING = "shipping"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class EmailAddress:
+    address: str
+    type: EmailType = EmailType.OTHER
+    primary: bool = False
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> EmailAddress:
+        return cls(
+            address=normalize_email(_text(raw, "address"), "address"),
+            type=member("type", EmailType, raw.get("type") or EmailType.OTHER),
+            primary=_flag(raw),
+        )
+
+    @property
+    def identity(self) -> str:
+        return self.address
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    number: str
+    type: PhoneType = PhoneType.OTHER
+    primary: bool = False
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> PhoneNumber:
+        return cls(
+            number=normalize_phone(_text(raw, "number"), "number"),
+            type=member("type", PhoneType, raw.get("type") or PhoneType.OTHER),
+            primary=_flag(raw),
+        )
+
+    @property
+    def identity(self) -> str:
+        return self.number
+
+
+@dataclass(frozen=True)
+class PostalAddress:
+    lines: tuple[str, ...]
+    locality: str
+    country: str
+    region: str | None = None
+    postal_code: str | None = None
+    type: AddressType = AddressType.OTHER
+    primary: bool = False
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> PostalAddress:
+        lines = raw.get("lines") or ()
+        if isinstance(lines, str) or not 1 <= len(lines) <= MAX_ADDRESS_LINES:
+            raise RuleViolation(
+                "lines", f"must be 1 to {MAX_ADDRESS_LINES} lines of street address"
+            )
+        return cls(
+            lines=tuple(required_text(f"lines.{i}", line) for i, line in enumerate(lines)),
+            locality=required_text("locality", _text(raw, "locality")),
+            country=normalize_country(_text(raw, "country")),
+            region=optional_text("region", raw.get("region")),
+            postal_code=_postal_code(raw.get("postal_code")),
+            type=member("type", AddressType, raw.get("type") or AddressType.OTHER),
+            primary=_flag(raw),
+        )
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """Addresses written with other capitals or spacing are the same address."""
+        lines = tuple(" ".join(line.lower().split()) for line in self.lines)
+        return (
+            lines,
+            self.locality.lower(),
+            (self.postal_code or "").replace(" ", ""),
+            self.country,
+        )
+
+
+class ContactPoint(Protocol):
+    @property
+    def primary(self) -> bool: ...
+    @property
+    def identity(self) -> Any: ...
+
+
+P = TypeVar("P", bound=ContactPoint)
+
+
+def contact_points(
+    field: str, raw: Sequence[Mapping[str, Any]] | None, parse: Callable[[Mapping[str, Any]], P]
+) -> tuple[P, ...]:
+    """The validated list: unique by normalized value, exactly one primary when not empty."""
+    if raw is None:
+        return ()
+    if isinstance(raw, str | Mapping) or len(raw) > MAX_CONTACT_POINTS:
+        raise RuleViolation(field, f"must be a list of at most {MAX_CONTACT_POINTS} entries")
+    items: list[P] = []
+    for index, entry in enumerate(raw):
+        with violations_at(f"{field}.{index}"):
+            if not isinstance(entry, Mapping):
+                raise RuleViolation("", "must be an object")
+            items.append(parse(entry))
+    seen: dict[Any, int] = {}
+    for index, item in enumerate(items):
+        if item.identity in seen:
+            raise RuleViolation(f"{field}.{index}", f"repeats entry {seen[item.identity]}")
+        seen[item.identity] = index
+    return with_one_primary(field, items)
+
+
+def with_one_primary(field: str, items: Sequence[P]) -> tuple[P, ...]:
+    flagged = [index for index, item in enumerate(items) if item.primary]
+    if len(flagged) > 1:
+        raise RuleViolation(f"{field}.{flagged[1]}.primary", "only one entry may be primary")
+    if items and not flagged:
+        return (dataclasses.replace(items[0], primary=True), *items[1:])  # type: ignore[type-var]
+    return tuple(items)
+
+
+def _text(raw: Mapping[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str):
+        raise RuleViolation(name, "is required text")
+    return value
+
+
+def _flag(raw: Mapping[str, Any]) -> bool:
+    value = raw.get("primary", False)
+    if not isinstance(value, bool):
+        raise RuleViolation("primary", "must be true or false")
+    return value
+
+
+def _postal_code(raw: Any) -> str | None:
+    code = optional_text("postal_code", raw, 20)
+    return None if code is None else " ".join(code.upper().split())

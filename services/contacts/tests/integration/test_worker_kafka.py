@@ -1,0 +1,136 @@
+"""The contacts worker on real Kafka and PostgreSQL: a lead converted in sales becomes a person."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from crm_contacts.application import ContactsApplication
+from crm_contacts.domain import CustomerNotFound, Origin
+from crm_contacts.messaging import subscribe
+from crm_events import Event, EventData
+from crm_events.personal import PersonalDataKeyIssued, encode_key, new_key, seal
+from crm_events.sales.leads import LeadConverted
+from crm_platform.kafka import ensure_topics, make_broker, make_producer
+from crm_platform.settings import KafkaSettings, PostgresSettings
+
+pytestmark = pytest.mark.integration
+
+
+def envelope(data: EventData, aggregate_id: UUID, version: int) -> Event[Any]:
+    return Event[type(data)](  # type: ignore[misc]
+        id=uuid4(),
+        type=data.event_type,
+        source="/crm/sales",
+        subject=str(aggregate_id),
+        time=datetime.now(UTC),
+        dataschema=data.dataschema(),
+        schemaversion=data.schema_version,
+        aggregatetype=data.aggregate_type,
+        aggregateid=str(aggregate_id),
+        aggregateversion=version,
+        correlationid=str(uuid4()),
+        data=data,
+    )
+
+
+def converted_lead() -> tuple[Event[Any], Event[Any]]:
+    """The lead's key as sales' relay announces it, and the conversion sealed with it."""
+    lead_id, key = uuid4(), new_key()
+    issued = PersonalDataKeyIssued(subject_id=lead_id, key=encode_key(key))
+    conversion = LeadConverted(
+        lead_id=lead_id,
+        customer_id=uuid4(),
+        new_customer=True,
+        organization_id=uuid4(),
+        opportunity_id=uuid4(),
+        name=seal({"given_name": "Grace", "family_name": "Hopper"}, key=key, subject=lead_id),
+        email=seal("grace@navy.example", key=key, subject=lead_id),
+        company=seal("Navy Labs", key=key, subject=lead_id),
+        owner="bob",
+        converted_by="bob",
+        converted_at=datetime.now(UTC),
+    )
+    return envelope(issued, lead_id, 1), envelope(conversion, lead_id, 7)
+
+
+async def produce(kafka: KafkaSettings, topic: str, *events: Event[Any]) -> None:
+    producer = make_producer(kafka)
+    await producer.start()
+    try:
+        for item in events:
+            await producer.send_and_wait(topic, item.to_json(), key=item.kafka_key())
+    finally:
+        await producer.stop()
+
+
+async def eventually(check: Callable[[], bool], what: str, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while not await asyncio.to_thread(check):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+def registered(application: ContactsApplication, customer_id: UUID) -> bool:
+    try:
+        application.get_customer(customer_id)
+    except CustomerNotFound:
+        return False
+    return True
+
+
+@asynccontextmanager
+async def worker(
+    application: ContactsApplication, kafka: KafkaSettings, postgres: PostgresSettings, topic: str
+) -> AsyncIterator[None]:
+    broker = make_broker(kafka)
+    keyring = subscribe(broker, application, kafka=kafka, postgres=postgres, lead_topics=[topic])
+    try:
+        async with broker:
+            await broker.start()
+            yield
+    finally:
+        keyring.close()
+
+
+async def test_a_converted_lead_is_registered_once_even_when_delivered_again(
+    application: ContactsApplication,
+    postgres: PostgresSettings,
+    kafka_bootstrap: str,
+    unique_name: Callable[[str], str],
+) -> None:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, group_prefix=unique_name("test-"))
+    topic = unique_name("test.contacts.leads")
+    await ensure_topics(kafka_bootstrap, [topic])
+    issued, conversion = converted_lead()
+    customer_id = conversion.data.customer_id
+    # The conversion may arrive before the lead's key: it waits for it, it is not lost.
+    await produce(kafka, topic, conversion)
+
+    async with worker(application, kafka, postgres, topic):
+        await produce(kafka, PersonalDataKeyIssued.topic(), issued)
+        await eventually(lambda: registered(application, customer_id), "the person")
+        await produce(kafka, topic, conversion)  # republished by sales' relay
+        marker_key, marker = converted_lead()
+        await produce(kafka, PersonalDataKeyIssued.topic(), marker_key)
+        await produce(kafka, topic, marker)
+        await eventually(lambda: registered(application, marker.data.customer_id), "the marker")
+
+    person = application.get_customer(customer_id)
+    assert (person.version, person.origin, person.lead_id) == (
+        1,
+        Origin.LEAD,
+        issued.data.subject_id,
+    )
+    assert (person.person.given_name, person.person.family_name) == ("Grace", "Hopper")
+    assert [s.item.address for s in person.person.emails] == ["grace@navy.example"]
+    organization = application.get_organization(conversion.data.organization_id)
+    assert (organization.profile.name, organization.version) == ("Navy Labs", 1)

@@ -1,0 +1,195 @@
+"""Request and response bodies of the marketing API."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from ..domain import CallOutcome, CampaignChannel, ResponseKind, Status
+from ..domain.campaign import (
+    AGENT_MAX_LENGTH,
+    MAX_AGENTS,
+    MAX_SEGMENTS,
+    NAME_MAX_LENGTH,
+    TRIGGERS,
+)
+
+# Syntax only (one "@", no spaces, a dot in the domain): deliverability is not ours to judge.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+PURPOSE = Field(
+    default="marketing",
+    pattern=r"^[a-z][a-z_]{0,49}$",
+    description="The consent purpose relied on (contacts' purposes: marketing, research...).",
+)
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Versioned(Command):
+    expected_version: int | None = Field(
+        default=None, ge=1, description="The version seen (or send If-Match)."
+    )
+
+
+class DefineSegment(Command):
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    rule: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "None for a static list; else {'all': [...]} / {'any': [...]} of conditions "
+            "{'attribute', 'operator', 'value'} (operators: equals, in, contains, gt, lt, "
+            "within_days)."
+        ),
+        examples=[{"all": [{"attribute": "region", "operator": "equals", "value": "emea"}]}],
+    )
+
+
+class SegmentOut(BaseModel):
+    id: UUID
+    name: str
+    kind: str
+    rule: dict[str, Any] | None
+    members: list[UUID]
+    version: int
+
+
+class EmailContentIn(Command):
+    subject: str = Field(min_length=1, max_length=250)
+    html: str = Field(min_length=1, max_length=100_000)
+    text: str = Field(min_length=1, max_length=100_000)
+    links: dict[str, str] = Field(
+        default_factory=dict,
+        description="Link name -> https URL; templates write {{ link('name') }}.",
+    )
+    offer_links: list[str] = Field(
+        default_factory=list, description="Links whose clicks are responses (possible leads)."
+    )
+
+
+class AutomationIn(Command):
+    trigger: str = Field(
+        description="The customer event that starts a send: " + ", ".join(TRIGGERS) + "."
+    )
+    delay_seconds: int = Field(default=0, ge=0, le=365 * 86400)
+    conditions: dict[str, Any] | None = Field(
+        default=None, description="A segment rule the customer must meet when the event comes."
+    )
+
+
+class DraftCampaign(Command):
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    channel: CampaignChannel
+    purpose: str = PURPOSE
+    segment_ids: list[UUID] = Field(
+        default_factory=list, max_length=MAX_SEGMENTS, description="None for automated ones."
+    )
+    content: EmailContentIn | None = Field(default=None, description="E-mail campaigns only.")
+    agents: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_AGENTS,
+        description="Telemarketing campaigns: the agents the call lists are shared among.",
+    )
+    automation: AutomationIn | None = Field(
+        default=None,
+        description="An automated e-mail campaign: sent to each customer an event happens to.",
+    )
+
+    @field_validator("agents")
+    @classmethod
+    def _agents(cls, agents: list[str]) -> list[str]:
+        if any(not 1 <= len(agent.strip()) <= AGENT_MAX_LENGTH for agent in agents):
+            raise ValueError(f"agents have 1 to {AGENT_MAX_LENGTH} characters")
+        return [agent.strip() for agent in agents]
+
+
+class ScheduleCampaign(Versioned):
+    launch_at: AwareDatetime
+
+
+class CancelCampaign(Versioned):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class RecordCall(Versioned):
+    outcome: CallOutcome
+
+
+class CampaignOut(BaseModel):
+    id: UUID
+    name: str
+    channel: CampaignChannel
+    purpose: str
+    status: Status
+    segment_ids: list[UUID]
+    launch_at: datetime | None
+    audience_size: int
+    excluded: int
+    agents: list[str]
+    calls_made: int
+    automation: dict[str, Any] | None
+    version: int
+
+
+class CallOut(BaseModel):
+    customer_id: UUID
+    agent: str
+    outcome: CallOutcome | None
+
+
+class RecordResponse(Command):
+    kind: ResponseKind
+    customer_id: UUID | None = None
+    given_name: str | None = Field(default=None, max_length=200)
+    family_name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
+    company: str | None = Field(default=None, max_length=200)
+    answers: dict[str, str | int | bool | None] = Field(default_factory=dict, max_length=30)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.fullmatch(value):
+            raise ValueError("not an e-mail address")
+        return None if value is None else value.lower()
+
+    @field_validator("answers")
+    @classmethod
+    def _answers(cls, answers: dict[str, Any]) -> dict[str, Any]:
+        for key, value in answers.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,49}", key):
+                raise ValueError(f"answer names are snake_case identifiers: {key[:60]!r}")
+            if isinstance(value, str) and len(value) > 2000:
+                raise ValueError(f"answer {key} is longer than 2000 characters")
+        return answers
+
+
+class ResponseOut(BaseModel):
+    id: UUID
+    campaign_id: UUID
+    kind: ResponseKind
+    customer_id: UUID | None
+    responded_at: datetime
+
+
+class ProfileOut(BaseModel):
+    """What marketing knows of a customer, without their personal data."""
+
+    customer_id: UUID
+    registered: bool
+    erased: bool
+    reachable_by_email: bool = Field(description="Has an address, e-mail consent aside.")
+    region: str | None
+    country: str | None
+    tags: list[str]
+    consents: dict[str, bool] = Field(description="'<channel>:<purpose>' -> granted.")
+    unsubscribed: list[str]
+    orders: int
+    open_tickets: int
+    version: int

@@ -1,0 +1,59 @@
+"""Learning about customers from other services' events, exactly once per Kafka position.
+
+Each reaction saves the customer's profile, the dynamic segments whose membership changed and
+the message's tracking record in one transaction (``record_reaction``): a redelivered message
+finds its position recorded and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from ..domain import AudienceProfile
+from .automation import AutomationCommands, Trigger
+from .common import WRITE_ATTEMPTS, utcnow
+from .engagement import EngagementCommands
+
+ProfileChange = Callable[[AudienceProfile], bool]
+
+
+class AudienceLearning(EngagementCommands, AutomationCommands):
+    def profile(self, customer_id: UUID) -> AudienceProfile:
+        return self.load(AudienceProfile, customer_id, "customer")
+
+    def learn(
+        self,
+        customer_id: UUID,
+        position: Tracking,
+        change: ProfileChange | None,
+        trigger: Trigger | None = None,
+    ) -> bool:
+        """Apply ``change`` to the customer's profile (started on first mention), re-evaluate
+        the dynamic segments and schedule the automated sends the event triggers; False when
+        the position was processed already."""
+        for _ in range(WRITE_ATTEMPTS):
+            now = utcnow()
+            profile = self.load_or_none(AudienceProfile, customer_id)
+            started = profile is None
+            profile = profile or AudienceProfile(id=customer_id)
+            changed = (change is not None and change(profile)) or started
+            segments = self.reevaluated_segments(profile, now) if changed else []
+            sends = self.triggered_sends(profile, trigger, now) if trigger else []
+            try:
+                return self.record_reaction(
+                    position, *([profile] if changed else []), *segments, *sends
+                )
+            except IntegrityError:
+                continue  # a segment or the profile moved on meanwhile: decide again
+        raise IntegrityError(f"profile {customer_id} keeps changing under position {position}")
+
+    def forget(self, customer_id: UUID, position: Tracking, erased_at: datetime) -> bool:
+        """The customer was erased: marketing's key for them goes first (idempotent, so a
+        crash before the reaction is recorded loses nothing), then the profile is marked
+        erased and leaves every segment."""
+        self.personal_data_keys.destroy(customer_id)
+        return self.learn(customer_id, position, lambda profile: profile.erase(erased_at))

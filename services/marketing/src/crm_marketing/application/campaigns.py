@@ -1,0 +1,245 @@
+"""Campaign commands: draft, schedule, launch (materializing the audience), cancel, calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.persistence import IntegrityError
+
+from ..domain import (
+    Audience,
+    AudienceProfile,
+    Automation,
+    AutomationDirectory,
+    CallOutcome,
+    Campaign,
+    CampaignChannel,
+    CampaignMessage,
+    CampaignResponse,
+    EmailContent,
+    LaunchCalendar,
+    Respondent,
+    ResponseKind,
+    Status,
+    VersionConflict,
+    materialize,
+    message_id,
+)
+from . import templates
+from .common import WRITE_ATTEMPTS, Outcome, check_version, utcnow
+from .segments import SegmentCommands
+
+SCHEDULER = "marketing-scheduler"
+
+
+class CampaignCommands(SegmentCommands):
+    def draft_campaign(
+        self,
+        campaign_id: UUID,
+        *,
+        name: str,
+        channel: CampaignChannel,
+        purpose: str,
+        segment_ids: list[UUID],
+        content: EmailContent | None,
+        agents: list[str],
+        created_by: str,
+        request_fingerprint: str,
+        automation: Automation | None = None,
+    ) -> Outcome[Campaign]:
+        if content is not None:
+            templates.check(content.validated())
+        for segment_id in segment_ids:
+            self.segment(segment_id)  # NotFound names the one missing
+
+        def build() -> Campaign:
+            return Campaign.draft(
+                campaign_id,
+                name=name,
+                channel=channel,
+                purpose=purpose,
+                segment_ids=segment_ids,
+                content=content,
+                agents=agents,
+                created_by=created_by,
+                request_fingerprint=request_fingerprint,
+                automation=automation,
+            )
+
+        return self.create_once(build, Campaign, campaign_id, request_fingerprint)
+
+    def campaign(self, campaign_id: UUID) -> Campaign:
+        return self.load(Campaign, campaign_id, "campaign")
+
+    def schedule_campaign(
+        self, campaign_id: UUID, launch_at: datetime, *, by: str, **command: Any
+    ) -> Outcome[Campaign]:
+        def schedule(campaign: Campaign, now: datetime) -> tuple[Any, ...]:
+            campaign.schedule(launch_at, by=by, now=now, **_ids(command))
+            calendar = self.launch_calendar()
+            calendar.add(campaign.id, campaign.launch_at or launch_at)
+            return (calendar,)
+
+        return self._command(campaign_id, schedule, **command)
+
+    def launch_campaign(self, campaign_id: UUID, **command: Any) -> Outcome[Campaign]:
+        def launch(campaign: Campaign, now: datetime) -> tuple[Any, ...]:
+            others: list[Any] = []
+            if campaign.automation is None:
+                audience = self.materialize_audience(campaign, now)
+                campaign.launch(audience.recipients, audience.excluded, now=now, **_ids(command))
+            else:  # it starts listening for its trigger
+                campaign.launch((), 0, now=now, **_ids(command))
+                directory = self.automation_directory()
+                directory.start(campaign.id, campaign.automation["trigger"])
+                others.append(directory)
+            calendar = self.launch_calendar()
+            if calendar.remove(campaign.id):
+                others.append(calendar)
+            return (*others, *_messages(campaign))
+
+        return self._command(campaign_id, launch, **command)
+
+    def cancel_campaign(
+        self, campaign_id: UUID, reason: str, *, by: str, **command: Any
+    ) -> Outcome[Campaign]:
+        def cancel(campaign: Campaign, now: datetime) -> tuple[Any, ...]:
+            campaign.cancel(reason, by=by, now=now, **_ids(command))
+            calendar, directory = self.launch_calendar(), self.automation_directory()
+            return tuple(
+                shared
+                for shared, changed in (
+                    (calendar, calendar.remove(campaign.id)),
+                    (directory, directory.stop(campaign.id)),
+                )
+                if changed
+            )
+
+        return self._command(campaign_id, cancel, **command)
+
+    def record_call(
+        self,
+        campaign_id: UUID,
+        customer_id: UUID,
+        outcome: CallOutcome,
+        *,
+        agent: str,
+        **command: Any,
+    ) -> Outcome[Campaign]:
+        """A telemarketing call's outcome; an interested customer is a response (a lead for
+        sales), one who asks never to be called again is unsubscribed from the phone at once."""
+
+        def call(campaign: Campaign, now: datetime) -> tuple[Any, ...]:
+            campaign.record_call(customer_id, outcome, agent=agent, now=now, **_ids(command))
+            also: list[Any] = []
+            if outcome.is_response:
+                also.append(
+                    CampaignResponse.receive(
+                        uuid5(campaign.id, f"call:{customer_id}"),
+                        campaign.id,
+                        ResponseKind.CALL_BACK_REQUEST,
+                        Respondent(customer_id=customer_id),
+                        {"call_outcome": outcome.value, "agent": agent},
+                        at=now,
+                        request_fingerprint=command["request_fingerprint"],
+                    )
+                )
+            profile = self.load_or_none(AudienceProfile, customer_id)
+            if outcome is CallOutcome.DO_NOT_CALL and profile and profile.unsubscribe("phone", now):
+                also.append(profile)
+            return tuple(also)
+
+        return self._command(campaign_id, call, **command)
+
+    def launch_due_campaigns(self, now: datetime | None = None) -> list[UUID]:
+        """Launch every scheduled campaign whose time has come (the worker's scheduler calls
+        this). Each launch has a fixed command id: two schedulers racing launch it once."""
+        now = now or utcnow()
+        launched = []
+        for campaign_id in self.launch_calendar().due_at(now):
+            campaign = self.campaign(campaign_id)
+            if campaign.status != Status.SCHEDULED:
+                continue
+            self.launch_campaign(
+                campaign_id,
+                expected_version=None,
+                command_id=uuid5(campaign_id, "scheduled launch"),
+                request_fingerprint=SCHEDULER,
+            )
+            launched.append(campaign_id)
+        return launched
+
+    def automation_directory(self) -> AutomationDirectory:
+        found = self.load_or_none(AutomationDirectory, AutomationDirectory.ID)
+        return found or AutomationDirectory.open()
+
+    def launch_calendar(self) -> LaunchCalendar:
+        return self.load_or_none(LaunchCalendar, LaunchCalendar.ID) or LaunchCalendar.open()
+
+    def materialize_audience(self, campaign: Campaign, now: datetime) -> Audience:
+        """The segments' members, a dynamic segment's checked against its rule once more (time
+        moves on: "purchased within 30 days" loses members without any event), then everyone
+        without consent for the campaign's channel and purpose, unsubscribed or erased, left out."""
+        profiles: dict[UUID, AudienceProfile] = {}
+        candidates: set[UUID] = set()
+        for segment in map(self.segment, campaign.segment_ids):
+            rule = segment.parsed_rule()
+            for customer_id in segment.members:
+                profile = profiles.get(customer_id) or self.load_or_none(
+                    AudienceProfile, customer_id
+                )
+                if profile is None:
+                    candidates.add(customer_id)  # counted as excluded: nothing known of them
+                    continue
+                profiles[customer_id] = profile
+                if rule is None or rule.holds(profile.attributes(), now):
+                    candidates.add(customer_id)
+        channel = CampaignChannel(campaign.channel).contact_channel
+        return materialize(candidates, profiles, channel=channel, purpose=campaign.purpose)
+
+    def _command(
+        self,
+        campaign_id: UUID,
+        change: Callable[[Campaign, datetime], tuple[Any, ...]],
+        *,
+        expected_version: int | None,
+        command_id: UUID,
+        request_fingerprint: str,
+    ) -> Outcome[Campaign]:
+        """Load, check the version, apply ``change`` and save the campaign with the other
+        aggregates it returns, in one transaction; a retried command is answered as before."""
+        for _ in range(WRITE_ATTEMPTS):
+            campaign = self.campaign(campaign_id)
+            if campaign.replayed(command_id, request_fingerprint):
+                return Outcome(campaign, replayed=True)
+            check_version(campaign, expected_version)
+            others = change(campaign, utcnow())
+            try:
+                self.save(campaign, *others)
+            except IntegrityError:
+                continue  # re-read: a replay, a conflict, or a shared aggregate moved on
+            return Outcome(campaign, replayed=False)
+        raise VersionConflict(campaign_id, expected_version, self.campaign(campaign_id).version)
+
+
+def _ids(command: dict[str, Any]) -> dict[str, Any]:
+    return {k: command[k] for k in ("command_id", "request_fingerprint")}
+
+
+def _messages(campaign: Campaign) -> list[CampaignMessage]:
+    """One queued message per recipient of an e-mail campaign; the last one is marked."""
+    if campaign.channel != CampaignChannel.EMAIL:
+        return []
+    recipients = campaign.recipients
+    return [
+        CampaignMessage(
+            id=message_id(campaign.id, customer_id),
+            campaign_id=campaign.id,
+            customer_id=customer_id,
+            last=i == len(recipients) - 1,
+        )
+        for i, customer_id in enumerate(recipients)
+    ]

@@ -1,0 +1,368 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+
+from crm_marketing.application import MarketingApplication
+from crm_marketing.application.mailer import Mailer
+from crm_marketing.application.tokens import TokenSigner, TrackingLinks
+from crm_marketing.bootstrap import build_api
+from crm_marketing.domain import CampaignResponse, message_id
+from crm_platform.devtoken import issue_token
+from crm_platform.web.testing import assert_problem
+
+pytestmark = pytest.mark.unit
+
+SECRET = "t" * 40
+SIGNER = TokenSigner(SECRET.encode())
+SUBJECT = "mia@example.org"
+WRITE = {"Authorization": f"Bearer {issue_token(['marketing:write', 'marketing:read'], SUBJECT)}"}
+EMEA = {"all": [{"attribute": "region", "operator": "equals", "value": "emea"}]}
+CONTENT = {
+    "subject": "Hello {{ given_name }}",
+    "html": "<p>Hi {{ given_name }} <a href=\"{{ link('offer') }}\">offer</a></p>",
+    "text": "Hi {{ given_name }} {{ link('offer') }}",
+    "links": {"offer": "https://shop.example/offer"},
+    "offer_links": ["offer"],
+}
+
+
+@pytest.fixture
+def client(
+    application: MarketingApplication, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    monkeypatch.setenv("CRM_MARKETING_TRACKING_SECRET", SECRET)
+    with TestClient(build_api(application)) as test_client:
+        yield test_client
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid4())}
+
+
+def post(client: TestClient, path: str, body: Any, **headers: str) -> Any:
+    return client.post(path, json=body, headers={**WRITE, **key(), **headers})
+
+
+def segment(client: TestClient, rule: Any = EMEA) -> dict[str, Any]:
+    response = post(client, "/segments", {"name": "EMEA", "rule": rule})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def campaign(client: TestClient, segment_id: str, **overrides: Any) -> dict[str, Any]:
+    body = {"name": "Autumn", "channel": "email", "segment_ids": [segment_id], "content": CONTENT}
+    response = post(client, "/campaigns", {**body, **overrides})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_segments_idempotent_and_validated(client: TestClient) -> None:
+    headers = {**WRITE, **key()}
+    first = client.post("/segments", json={"name": "VIP", "rule": None}, headers=headers)
+    again = client.post("/segments", json={"name": "VIP", "rule": None}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert first.json()["id"] == again.json()["id"]
+    other = client.post("/segments", json={"name": "Other", "rule": None}, headers=headers)
+    assert assert_problem(other, 422)["errors"][0]["field"].split(".") == [
+        "header",
+        "Idempotency-Key",
+    ]
+
+    bad_rule = {"all": [{"attribute": "region", "operator": "gt", "value": "x"}]}
+    bad = client.post(
+        "/segments",
+        json={"name": "Bad", "rule": bad_rule},
+        headers={**WRITE, "Idempotency-Key": "k-bad-rule-1"},
+    )
+    assert assert_problem(bad, 422)["errors"][0]["field"].split(".") == [
+        "body",
+        "rule",
+        "all",
+        "0",
+        "operator",
+    ]
+    # Nothing was kept: the same key now creates the segment.
+    good = client.post(
+        "/segments",
+        json={"name": "Bad", "rule": None},
+        headers={**WRITE, "Idempotency-Key": "k-bad-rule-1"},
+    )
+    assert good.status_code == 201 and "Idempotent-Replayed" not in good.headers
+
+    segment_id, customer = first.json()["id"], str(uuid4())
+    added = client.put(f"/segments/{segment_id}/members/{customer}", headers=WRITE)
+    assert added.json()["members"] == [customer]
+    stale = client.put(
+        f"/segments/{segment_id}/members/{uuid4()}", headers={**WRITE, "If-Match": 'W/"1"'}
+    )
+    assert assert_problem(stale, 409)["current_version"] == 2
+    dynamic = segment(client)
+    refused = client.put(f"/segments/{dynamic['id']}/members/{customer}", headers=WRITE)
+    assert_problem(refused, 409)
+
+
+def test_campaign_commands(client: TestClient) -> None:
+    seg = segment(client)
+    assert_problem(
+        post(
+            client,
+            "/campaigns",
+            {"name": "x", "channel": "email", "segment_ids": [str(uuid4())], "content": CONTENT},
+        ),
+        404,
+    )
+    broken = post(
+        client,
+        "/campaigns",
+        {
+            "name": "x",
+            "channel": "email",
+            "segment_ids": [seg["id"]],
+            "content": {**CONTENT, "html": "{{ oops"},
+        },
+    )
+    assert assert_problem(broken, 422)["errors"][0]["field"].split(".") == [
+        "body",
+        "content",
+        "html",
+    ]
+    no_content = post(
+        client, "/campaigns", {"name": "x", "channel": "email", "segment_ids": [seg["id"]]}
+    )
+    assert assert_problem(no_content, 422)["errors"][0]["field"].split(".") == ["body", "content"]
+
+    created = campaign(client, seg["id"])
+    cid = created["id"]
+    assert created["status"] == "draft"
+    stale = post(
+        client,
+        f"/campaigns/{cid}/schedule",
+        {"launch_at": "2099-01-01T00:00:00Z"},
+        **{"If-Match": 'W/"7"'},
+    )
+    assert assert_problem(stale, 409)["current_version"] == 1
+    past = post(client, f"/campaigns/{cid}/schedule", {"launch_at": "2001-01-01T00:00:00Z"})
+    assert assert_problem(past, 422)["errors"][0]["field"].split(".") == ["body", "launch_at"]
+    naive = post(client, f"/campaigns/{cid}/schedule", {"launch_at": "2099-01-01T00:00:00"})
+    assert_problem(naive, 422)
+    assert client.get(f"/campaigns/{cid}", headers=WRITE).json()["version"] == 1  # unchanged
+
+    headers = {**WRITE, **key()}
+    scheduled = client.post(
+        f"/campaigns/{cid}/schedule", json={"launch_at": "2099-01-01T00:00:00Z"}, headers=headers
+    )
+    replay = client.post(
+        f"/campaigns/{cid}/schedule", json={"launch_at": "2099-01-01T00:00:00Z"}, headers=headers
+    )
+    assert (
+        scheduled.json()["status"] == "scheduled"
+        and replay.headers["Idempotent-Replayed"] == "true"
+    )
+    launched = post(client, f"/campaigns/{cid}/launch", {}).json()
+    assert (launched["status"], launched["audience_size"]) == ("completed", 0)  # nobody to reach
+    assert_problem(post(client, f"/campaigns/{cid}/cancel", {"reason": "late"}), 409)
+
+
+def test_telemarketing_call_lists(
+    client: TestClient, application: MarketingApplication, feed
+) -> None:
+    seg = segment(client)
+    customer = feed.register()
+    feed.consent(customer, channel="phone")
+    created = campaign(client, seg["id"], channel="telemarketing", content=None, agents=[SUBJECT])
+    post(client, f"/campaigns/{created['id']}/launch", {})
+    calls = client.get(
+        f"/campaigns/{created['id']}/calls", params={"agent": SUBJECT}, headers=WRITE
+    ).json()
+    assert calls == [{"customer_id": str(customer), "agent": SUBJECT, "outcome": None}]
+    bad = client.put(
+        f"/campaigns/{created['id']}/calls/{uuid4()}",
+        json={"outcome": "interested"},
+        headers={**WRITE, **key()},
+    )
+    assert assert_problem(bad, 422)["errors"][0]["field"].split(".") == ["body", "customer_id"]
+    done = client.put(
+        f"/campaigns/{created['id']}/calls/{customer}",
+        json={"outcome": "do_not_call"},
+        headers={**WRITE, **key()},
+    )
+    assert done.json()["status"] == "completed"
+    assert client.get(f"/audience/{customer}", headers=WRITE).json()["unsubscribed"] == ["phone"]
+
+
+@pytest.fixture
+def sent(client: TestClient, application: MarketingApplication, feed) -> tuple[UUID, UUID]:
+    """A running campaign whose one message was sent: (campaign id, message id)."""
+    seg = segment(client)
+    customer = feed.register()
+    feed.consent(customer)
+    customer_two = feed.register(email="two@example.org")
+    feed.consent(customer_two)
+    cid = UUID(campaign(client, seg["id"])["id"])
+    post(client, f"/campaigns/{cid}/launch", {})
+
+    class Sender:
+        async def send(self, message: Any) -> None:
+            return None
+
+    mailer = Mailer(
+        application,
+        Sender(),
+        TrackingLinks("https://m.example", SIGNER),
+        "n@shop.example",
+        messages_per_second=1000,
+    )
+    notifications = application.recorder.select_notifications(start=1, limit=1000)
+    first = next(n for n in notifications if n.topic.endswith("CampaignMessage.Queued"))
+    asyncio.run(mailer.deliver(first))
+    return cid, message_id(cid, min(customer, customer_two))
+
+
+def test_tracking_endpoints(client: TestClient, application: MarketingApplication, sent) -> None:
+    _, message = sent
+    pixel = client.get(f"/t/o/{SIGNER.sign('open', message)}.gif")
+    assert pixel.status_code == 200 and pixel.headers["content-type"] == "image/gif"
+    assert "no-store" in pixel.headers["cache-control"]
+    assert application.message(message).opened_at is not None
+
+    click = client.get(f"/t/c/{SIGNER.sign('click', message, 'offer')}", follow_redirects=False)
+    assert (click.status_code, click.headers["location"]) == (302, "https://shop.example/offer")
+    # A link name the campaign does not have, though properly signed, leads nowhere.
+    elsewhere = client.get(
+        f"/t/c/{SIGNER.sign('click', message, 'https://evil.example')}", follow_redirects=False
+    )
+    assert_problem(elsewhere, 404)
+
+    page = client.get(f"/t/u/{SIGNER.sign('unsubscribe', message)}")
+    assert page.status_code == 200 and application.message(message).unsubscribed_at is None
+    one_click = client.post(
+        f"/t/u/{SIGNER.sign('unsubscribe', message)}",
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert one_click.status_code == 200
+    assert application.message(message).unsubscribed_at is not None
+    assert application.profile(application.message(message).customer_id).unsubscribed
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/t/o/{open_for_click}.gif",
+        "/t/c/{open_token}",
+        "/t/u/{tampered}",
+        "/t/o/{long}.gif",
+        "/t/c/%00%ff",
+        "/t/c/..%2f..%2fsegments",
+        "/t/o/" + "A" * 5000 + ".gif",
+    ],
+)
+def test_hostile_tracking_requests_are_refused(
+    client: TestClient, application: MarketingApplication, sent, path: str
+) -> None:
+    _, message = sent
+    open_token = SIGNER.sign("open", message)
+    values = {
+        "open_for_click": SIGNER.sign("click", message, "offer"),
+        "open_token": open_token,
+        "tampered": open_token[:-2] + ("AA" if open_token[-2:] != "AA" else "BB"),
+        "long": open_token * 10,
+    }
+    version = application.message(message).version
+    response = client.get(path.format(**values), follow_redirects=False)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert application.message(message).version == version
+
+
+def form(**overrides: Any) -> dict[str, Any]:
+    return {
+        "family_name": "Curie",
+        "given_name": "Marie",
+        "email": "marie@lab.example",
+        "company": "Lab",
+        **overrides,
+    }
+
+
+def responses(application: MarketingApplication) -> list[UUID]:
+    return list(application.aggregate_ids(CampaignResponse.Received))
+
+
+def test_web_to_lead(client: TestClient, application: MarketingApplication, sent) -> None:
+    cid, _ = sent
+    accepted = client.post(f"/forms/{cid}", data=form(website="", message="Call me"))
+    assert accepted.status_code == 202, accepted.text
+    [response_id] = responses(application)
+    response = application.load(CampaignResponse, response_id, "response")
+    assert (response.kind, response.email, response.answers) == (
+        "form_submission",
+        "marie@lab.example",
+        {"message": "Call me"},
+    )
+    # JSON too, and a resubmission with the page's submission id is recorded once.
+    submission = {**form(), "submission_id": str(uuid4())}
+    for _ in range(2):
+        assert client.post(f"/forms/{cid}", json=submission).status_code == 202
+    assert len(responses(application)) == 2
+
+
+@pytest.mark.parametrize(
+    ("send", "status", "loc"),
+    [
+        ({"data": form(email="not-an-address")}, 422, ["body", "email"]),
+        ({"data": form(family_name="")}, 422, ["body", "family_name"]),
+        ({"data": form(shoe_size="9")}, 422, ["body", "shoe_size"]),
+        ({"data": form(phone="12345")}, 422, ["body", "phone"]),
+        ({"json": [1, 2]}, 422, ["body"]),
+        ({"json": {**form(), "email": 7}}, 422, ["body", "email"]),
+        ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 422, ["body"]),
+        (
+            {
+                "content": b"a=1&a=2",
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            },
+            422,
+            ["body", "a"],
+        ),
+        (
+            {
+                "content": b"\xff\xfe=\x00",
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            },
+            422,
+            ["body"],
+        ),
+        ({"content": b"<xml/>", "headers": {"Content-Type": "application/xml"}}, 415, None),
+        ({"data": form(message="x" * 20_000)}, 413, None),
+        ({"data": form(company="<script>" * 100)}, 422, ["body", "company"]),
+    ],
+)
+def test_web_to_lead_refuses_bad_input_without_recording(
+    client: TestClient, application: MarketingApplication, sent, send, status, loc
+) -> None:
+    cid, _ = sent
+    problem = assert_problem(client.post(f"/forms/{cid}", **send), status)
+    if loc:
+        assert problem["errors"][0]["field"].split(".") == loc
+    assert responses(application) == []
+
+
+def test_web_to_lead_honeypot_rate_limit_and_campaign(
+    client: TestClient, application: MarketingApplication, sent
+) -> None:
+    cid, _ = sent
+    assert client.post(f"/forms/{cid}", data=form(website="http://spam.example")).status_code == 202
+    assert responses(application) == []  # the bot is none the wiser
+    assert_problem(client.post(f"/forms/{uuid4()}", data=form()), 404)
+    for _ in range(3):
+        client.post(f"/forms/{cid}", data=form())
+    limited = client.post(f"/forms/{cid}", data=form())
+    assert assert_problem(limited, 429) and limited.headers["Retry-After"] == "60"

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from crm_events.sales.opportunities import OpportunityWon
+from crm_marketing.application import MarketingApplication
+from crm_marketing.application.mailer import Mailer
+from crm_marketing.application.tokens import TokenSigner, TrackingLinks
+from crm_marketing.domain import (
+    AutomatedSend,
+    Automation,
+    CampaignChannel,
+    EmailContent,
+    RuleViolation,
+    send_id,
+)
+
+pytestmark = pytest.mark.unit
+
+ONBOARDING = EmailContent("Welcome aboard, {{ given_name }}", "<p>Welcome</p>", "Welcome", {}, ())
+EMEA = {"attribute": "region", "operator": "equals", "value": "emea"}
+
+
+def automated(app: MarketingApplication, delay: timedelta = timedelta(days=1)) -> UUID:
+    campaign_id = uuid4()
+    app.draft_campaign(
+        campaign_id,
+        name="Onboarding",
+        channel=CampaignChannel.EMAIL,
+        purpose="marketing",
+        segment_ids=[],
+        content=ONBOARDING,
+        agents=[],
+        created_by="me",
+        request_fingerprint="f",
+        automation=Automation("OpportunityWon", delay, EMEA),
+    )
+    app.launch_campaign(
+        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
+    )
+    return campaign_id
+
+
+def won(contact: UUID, at: datetime) -> OpportunityWon:
+    return OpportunityWon(
+        opportunity_id=uuid4(),
+        pipeline_id=uuid4(),
+        from_stage_id="proposal",
+        stage_id="won",
+        amount=Decimal("5000.00"),
+        currency="EUR",
+        owner="sam",
+        contact_id=contact,
+        won_by="sam",
+        won_at=at,
+    )
+
+
+def deliver_at(feed, data: Any, at: datetime):  # type: ignore[no-untyped-def]
+    event = feed.event(data, data.opportunity_id).model_copy(update={"time": at})
+    return event, feed.deliver(event)
+
+
+def test_a_won_deal_schedules_one_onboarding_send_fired_once_when_due(application, feed) -> None:
+    customer = feed.register(region="EMEA")
+    feed.consent(customer)
+    campaign_id = automated(application)
+    assert application.campaign(campaign_id).status == "running"
+    now = datetime.now(UTC)
+    event, position = deliver_at(feed, won(customer, now), now)
+    feed.deliver(event, offset=position.notification_id - 1)  # redelivered
+    feed.deliver(event)  # republished under a new offset
+    [identifier] = application.aggregate_ids(AutomatedSend.Scheduled)
+    assert identifier == send_id(campaign_id, event.id)
+    send = application.load(AutomatedSend, identifier, "send")
+    assert send.due_at == now + timedelta(days=1)
+
+    assert not application.fire_send(identifier, now)  # not due yet
+    assert application.fire_send(identifier, now + timedelta(days=1))
+    assert not application.fire_send(identifier, now + timedelta(days=2))  # never twice
+
+    sent: list[Any] = []
+
+    class Sender:
+        async def send(self, message: Any) -> None:
+            sent.append(message)
+
+    links = TrackingLinks("https://m.example", TokenSigner(b"a" * 32))
+    asyncio.run(Mailer(application, Sender(), links, "n@x.example", 1000).step())
+    [mail] = sent
+    assert mail["Subject"] == "Welcome aboard, Ada"
+    assert application.campaign(campaign_id).status == "running"  # it keeps listening
+
+
+def test_conditions_history_and_stopped_campaigns(application, feed) -> None:
+    elsewhere = feed.register(region="APAC")
+    customer = feed.register(region="EMEA")
+    campaign_id = automated(application)
+    now = datetime.now(UTC)
+    deliver_at(feed, won(elsewhere, now), now)  # fails the conditions
+    deliver_at(feed, won(customer, now - timedelta(days=30)), now - timedelta(days=30))  # history
+    assert list(application.aggregate_ids(AutomatedSend.Scheduled)) == []
+    event, _ = deliver_at(feed, won(customer, now), now)
+    application.cancel_campaign(
+        campaign_id,
+        "replaced",
+        by="me",
+        expected_version=None,
+        command_id=uuid4(),
+        request_fingerprint="f",
+    )
+    identifier = send_id(campaign_id, event.id)
+    assert not application.fire_send(identifier, now + timedelta(days=2))
+    assert application.load(AutomatedSend, identifier, "send").status == "dropped"
+    assert application.automation_directory().listening_to("OpportunityWon") == []
+
+
+@pytest.mark.parametrize(
+    ("automation", "field"),
+    [
+        (Automation("BirthdayCake", timedelta(0)), "automation.trigger"),
+        (Automation("OrderPlaced", timedelta(days=400)), "automation.delay_seconds"),
+        (Automation("OrderPlaced", timedelta(seconds=-1)), "automation.delay_seconds"),
+        (Automation("OrderPlaced", timedelta(0), {"attribute": "x"}), "automation.conditions"),
+    ],
+)
+def test_automations_are_validated(automation, field) -> None:
+    with pytest.raises(RuleViolation) as refused:
+        automation.validated()
+    assert refused.value.field == field
+
+
+def birthday_campaign(app: MarketingApplication) -> UUID:
+    campaign_id = uuid4()
+    app.draft_campaign(
+        campaign_id,
+        name="Birthday",
+        channel=CampaignChannel.EMAIL,
+        purpose="marketing",
+        segment_ids=[],
+        content=ONBOARDING,
+        agents=[],
+        created_by="me",
+        request_fingerprint="f",
+        automation=Automation("Birthday", timedelta(hours=8)),
+    )
+    app.launch_campaign(
+        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
+    )
+    return campaign_id
+
+
+def test_birthday_greetings_once_a_year(application, feed) -> None:
+    birthday_campaign(application)
+    today = datetime(2027, 6, 15, 0, 0, 3, tzinfo=UTC)  # the scheduler's first round that day
+    feed.register(birthday=(2, 29))
+    feed.register(birthday=(7, 15))
+    celebrated = feed.register(birthday=(6, 15))
+    assert application.birthday_sends(today) == 1
+    assert application.birthday_sends(today) == 0  # the same day scanned again
+    [identifier] = application.aggregate_ids(AutomatedSend.Scheduled)
+    send = application.load(AutomatedSend, identifier, "send")
+    assert (send.customer_id, send.due_at) == (celebrated, today + timedelta(hours=8))
+    # In a year without 29 February, those born on it are greeted on the 28th.
+    feb_28 = datetime(2027, 2, 28, 6, tzinfo=UTC)
+    assert application.birthday_sends(feb_28) == 1

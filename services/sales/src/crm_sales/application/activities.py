@@ -1,0 +1,247 @@
+"""Sales commands and queries: activities (tasks, calls and appointments) and their reminders.
+
+HTTP commands are idempotent and conditional through the sales command machinery (receipts saved
+with the activity: ``PipelineStore``). Lists and the reminder scheduler use the activity index,
+which every query brings up to date first, so a client reads its own writes.
+
+Reactions to other services' events (``messaging.activities``) get their aggregates from here
+unsaved, and record them together with the event's position (exactly once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError
+from eventsourcing.postgres import PostgresFactory
+
+from crm_platform.privacy import KeyStore
+
+from ..domain.activities import KIND, Activity, ActivityKind, Plan, RecordRef, TaskPriority
+from ..domain.pipeline_values import derived_id
+from .activity_index import (
+    ActivityFilter,
+    ActivityIndex,
+    After,
+    MemoryActivityIndex,
+    PostgresActivityIndex,
+)
+from .pipeline_store import Command, Outcome, PipelineStore
+
+MAX_PAGE = 100
+DUE_BATCH = 100
+
+
+@dataclass(frozen=True)
+class ActivityDraft:
+    """What scheduling an activity takes; the kind decides which of the optional fields apply."""
+
+    kind: str
+    subject: str
+    regarding: RecordRef
+    owner: str | None = None
+    notes: str | None = None
+    due_at: datetime | None = None
+    priority: str | None = None
+    call_direction: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    location: str | None = None
+    attendees: Sequence[tuple[str, str]] = ()
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    items: list[Activity]
+    next_after: After | None  # the position to continue after; None on the last page
+
+
+class ActivityCommands(PipelineStore):
+    """Mixed into SalesApplication (an eventsourcing Application with personal data keys)."""
+
+    recorder: ApplicationRecorder
+    mapper: Any
+    factory: Any
+    personal_data_keys: KeyStore
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.activity_index = self.construct_activity_index()
+
+    def construct_activity_index(self) -> ActivityIndex:
+        """Rows next to the events: in the PostgreSQL database, or in memory with POPO."""
+        if isinstance(self.factory, PostgresFactory):
+            return PostgresActivityIndex(
+                self.factory.datastore, create_tables=self.factory.env_create_table()
+            )
+        return MemoryActivityIndex()
+
+    # --- commands -------------------------------------------------------------------------------
+
+    def schedule_activity(self, command: Command, draft: ActivityDraft) -> Outcome[Activity]:
+        activity_id = derived_id(command.command_id, KIND)
+        return self._create(
+            command, KIND, lambda: [self._new_activity(activity_id, draft, command.actor)]
+        )
+
+    def reschedule_activity(
+        self,
+        command: Command,
+        activity_id: UUID,
+        *,
+        due_at: datetime | None = None,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+    ) -> Outcome[Activity]:
+        return self._change_activity(
+            command,
+            activity_id,
+            lambda a: a.reschedule(now=_now(), due_at=due_at, starts_at=starts_at, ends_at=ends_at),
+        )
+
+    def complete_activity(
+        self,
+        command: Command,
+        activity_id: UUID,
+        *,
+        completed_at: datetime | None = None,
+        outcome: str | None = None,
+        call_outcome: str | None = None,
+        call_duration_seconds: int | None = None,
+    ) -> Outcome[Activity]:
+        return self._change_activity(
+            command,
+            activity_id,
+            lambda a: a.complete(
+                completed_by=command.actor,
+                now=_now(),
+                completed_at=completed_at,
+                outcome=outcome,
+                call_outcome=call_outcome,
+                call_duration_seconds=call_duration_seconds,
+            ),
+        )
+
+    def cancel_activity(
+        self, command: Command, activity_id: UUID, *, reason: str | None = None
+    ) -> Outcome[Activity]:
+        return self._change_activity(
+            command,
+            activity_id,
+            lambda a: a.cancel(cancelled_by=command.actor, now=_now(), reason=reason),
+        )
+
+    def _new_activity(self, activity_id: UUID, draft: ActivityDraft, actor: str) -> Activity:
+        plan = Plan.of(
+            draft.kind,
+            now=_now(),
+            due_at=draft.due_at,
+            priority=draft.priority,
+            call_direction=draft.call_direction,
+            starts_at=draft.starts_at,
+            ends_at=draft.ends_at,
+            location=draft.location,
+            attendees=draft.attendees,
+        )
+        return Activity.schedule(
+            activity_id,
+            plan=plan,
+            subject=draft.subject,
+            notes=draft.notes,
+            owner=draft.owner or actor,
+            regarding=draft.regarding,
+        )
+
+    def _change_activity(
+        self, command: Command, activity_id: UUID, change: Callable[[Activity], object]
+    ) -> Outcome[Activity]:
+        def apply(activity: Activity) -> list[Aggregate]:
+            change(activity)
+            return []
+
+        return self._execute(command, KIND, lambda: self.get_activity(activity_id), apply)
+
+    # --- queries --------------------------------------------------------------------------------
+
+    def get_activity(self, activity_id: UUID, version: int | None = None) -> Activity:
+        return self._load(KIND, Activity, activity_id, version)
+
+    def list_activities(
+        self, where: ActivityFilter, *, after: After | None = None, limit: int = 50
+    ) -> ActivityPage:
+        """Matching activities by due time (then id), ``limit`` at most, after ``after``."""
+        limit = max(1, min(limit, MAX_PAGE))
+        self.catch_up_activity_index()
+        found = self.activity_index.find(where, after, limit + 1)
+        items = [self.get_activity(activity_id) for _, activity_id in found[:limit]]
+        return ActivityPage(items, found[limit - 1] if len(found) > limit else None)
+
+    def catch_up_activity_index(self) -> int:
+        # The index reads the store as the relay does: personal fields stay sealed.
+        return self.activity_index.catch_up(
+            self.recorder, lambda n: self.mapper.decode_with_metadata(n)[0]
+        )
+
+    # --- reminders ------------------------------------------------------------------------------
+
+    def fire_due_activities(self, now: datetime | None = None) -> list[UUID]:
+        """Record ``FellDue`` on the open activities whose due time passed by ``now``; the ids
+        of those that fell due now. Safe to call from any number of workers at once."""
+        now = now or _now()
+        self.catch_up_activity_index()
+        fell_due = []
+        with self.activity_index.due(now, DUE_BATCH) as due:
+            for activity_id in due:
+                activity = self._find(Activity, activity_id)
+                if activity is None or not activity.fall_due(now):
+                    continue  # closed, moved or reminded meanwhile: the index lags behind
+                try:
+                    self.save(activity)
+                except IntegrityError:
+                    continue  # changed since loaded: the next round decides on fresh state
+                fell_due.append(activity_id)
+        return fell_due
+
+    # --- reactions (the caller records the aggregates with the event's position) ---------------
+
+    def erase_activities_regarding(self, record: RecordRef) -> list[Activity]:
+        """Destroy the keys of every activity about ``record``, so that their text goes blind in
+        every copy of the log, and return those not erased before, their erasure pending."""
+        self.catch_up_activity_index()
+        erased = []
+        for activity_id in self.activity_index.regarding(record):
+            self.personal_data_keys.destroy(activity_id)  # first: a crash after it is retried
+            activity = self.get_activity(activity_id)
+            if activity.erase(_now()):
+                erased.append(activity)
+        return erased
+
+    def follow_up_task(
+        self,
+        *,
+        cause_id: UUID,
+        regarding: RecordRef,
+        owner: str,
+        subject: str,
+        notes: str | None,
+        due_in: timedelta,
+        priority: TaskPriority,
+    ) -> Activity | None:
+        """A task caused by another service's event ``cause_id``, or None when that event
+        scheduled it already (a republished event schedules nothing twice)."""
+        task_id = derived_id(cause_id, f"follow-up:{regarding.type}:{regarding.id}")
+        if self._find(Activity, task_id) is not None:
+            return None
+        plan = Plan.of(ActivityKind.TASK, now=_now(), due_at=_now() + due_in, priority=priority)
+        return Activity.schedule(
+            task_id, plan=plan, subject=subject, notes=notes, owner=owner, regarding=regarding
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

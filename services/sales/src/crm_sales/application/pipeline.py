@@ -1,0 +1,65 @@
+"""Sales commands and queries: pipeline (leads, scoring, pipelines, opportunities, forecast).
+
+The commands live by subject in ``pipeline_leads`` and ``pipeline_opportunities``; converting a
+lead, the one command that spans both, lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ..domain.leads import KIND as LEAD
+from ..domain.leads import Lead
+from .pipeline_index import PipelineIndex
+from .pipeline_leads import LeadCommands, LeadDetails, LeadFilter
+from .pipeline_opportunities import OpportunityCommands, OpportunityDraft, OpportunityFilter
+from .pipeline_store import Command, Outcome
+
+__all__ = [
+    "Command",
+    "LeadDetails",
+    "LeadFilter",
+    "OpportunityDraft",
+    "OpportunityFilter",
+    "Outcome",
+    "PipelineCommands",
+    "PipelineIndex",
+]
+
+
+class PipelineCommands(LeadCommands, OpportunityCommands):
+    """Mixed into SalesApplication (a ShreddingApplication: leads hold personal data)."""
+
+    def convert_lead(
+        self,
+        command: Command,
+        lead_id: UUID,
+        opportunity: OpportunityDraft,
+        *,
+        customer_id: UUID | None = None,
+        organization_id: UUID | None = None,
+    ) -> Outcome[Lead]:
+        """Convert the lead into a customer (``customer_id`` when known, else a new one) and
+        open its opportunity, in one transaction. The ids of both derive from the lead's."""
+
+        def convert(lead: Lead) -> list[Aggregate]:
+            conversion = lead.convert(
+                converted_by=command.actor,
+                owner=opportunity.owner,
+                customer_id=customer_id,
+                organization_id=organization_id,
+            )
+            draft = replace(
+                opportunity,
+                owner=lead.owner,
+                account_id=organization_id,
+                contact_id=conversion.customer_id,
+            )
+            return self._new_opportunity(
+                conversion.opportunity_id, draft, opened_by=command.actor, lead_id=lead.id
+            )
+
+        return self._execute(command, LEAD, lambda: self.get_lead(lead_id), convert)

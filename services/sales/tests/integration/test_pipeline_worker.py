@@ -1,0 +1,156 @@
+"""The pipeline's reactions on real Kafka and PostgreSQL: a campaign response arriving (twice)
+with sealed contact details becomes one lead, opened with the key from the key topic; the
+customer's interactions then score the customer's open lead."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from crm_events import Event, EventData
+from crm_events.contacts.customer_v2 import CustomerContactedV2
+from crm_events.marketing import CampaignResponseKind, CampaignResponseReceived
+from crm_events.personal import PersonalDataKeyIssued, encode_key, new_key, seal
+from crm_platform.kafka import ensure_topics, make_broker, make_producer
+from crm_platform.relay import integration_event
+from crm_platform.settings import KafkaSettings, PostgresSettings
+from crm_sales.application import SalesApplication
+from crm_sales.application.pipeline import Command, LeadDetails, LeadFilter
+from crm_sales.bootstrap import SPEC
+from crm_sales.domain.leads import LeadSource
+from crm_sales.messaging.pipeline import TOPICS, subscribe
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def app(postgres_server: Any, fresh_database: Callable[[str], str]) -> Iterator[SalesApplication]:
+    postgres = PostgresSettings(
+        host=postgres_server.host,
+        port=postgres_server.port,
+        user=postgres_server.user,
+        password=postgres_server.password,
+        database=fresh_database("sales_pipeline_worker"),
+    )
+    application = SPEC.build_application(postgres)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def kafka(
+    kafka_bootstrap: str, unique_name: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> KafkaSettings:
+    """The broker, and consumer groups of this test's own (a prefix read from the environment)."""
+    monkeypatch.setenv("CRM_KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("CRM_KAFKA_GROUP_PREFIX", unique_name("test") + ".")
+    return KafkaSettings()
+
+
+@asynccontextmanager
+async def worker(kafka: KafkaSettings, app: SalesApplication) -> AsyncIterator[None]:
+    await ensure_topics(kafka.bootstrap_servers, [*TOPICS, PersonalDataKeyIssued.topic()])
+    broker = make_broker(kafka)
+    subscribe(broker, app)
+    async with broker:
+        await broker.start()
+        yield
+
+
+async def produce(kafka: KafkaSettings, *events: Event[Any]) -> None:
+    producer = make_producer(kafka)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                event.data.topic(),
+                event.to_json(),
+                key=event.kafka_key(),
+                headers=event.kafka_headers(),
+            )
+    finally:
+        await producer.stop()
+
+
+def published(data: EventData, origin: UUID, version: int, source: str) -> Event[Any]:
+    now = datetime.now(UTC)
+    domain_event = SimpleNamespace(originator_id=origin, originator_version=version, timestamp=now)
+    return integration_event(data, domain_event, None, source_service=source)
+
+
+async def until(check: Callable[[], bool], what: str, within: float = 60) -> None:
+    for _ in range(int(within / 0.2)):
+        if await asyncio.to_thread(check):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def campaign_leads(app: SalesApplication, campaign: UUID) -> list[Any]:
+    """The leads from ``campaign`` (the topic holds other tests' responses too)."""
+    entries = app.list_leads(LeadFilter(source=LeadSource.CAMPAIGN))
+    leads = [app.get_lead(e.lead_id) for e in entries]
+    return [lead for lead in leads if lead.campaign_id == campaign]
+
+
+async def test_a_response_delivered_twice_becomes_one_lead_with_its_details(
+    app: SalesApplication, kafka: KafkaSettings
+) -> None:
+    respondent, campaign, key = uuid4(), uuid4(), new_key()
+    issued = PersonalDataKeyIssued(subject_id=respondent, key=encode_key(key))
+    data = CampaignResponseReceived(
+        campaign_id=campaign,
+        response_id=respondent,
+        kind=CampaignResponseKind.FORM_SUBMISSION,
+        name=seal({"given_name": "Grace", "family_name": "Hopper"}, key=key, subject=respondent),
+        email=seal("grace@example.com", key=key, subject=respondent),
+        answers={"country": "US", "company_size": 40},
+        responded_at=datetime.now(UTC),
+    )
+    response = published(data, campaign, 3, "marketing")
+
+    async with worker(kafka, app):
+        # The response first: it waits (retried) until its key arrives.
+        await produce(kafka, response, response, published(issued, respondent, 1, "marketing"))
+        await until(lambda: bool(campaign_leads(app, campaign)), "the lead")
+        await asyncio.sleep(1)  # time for the second delivery to be (not) acted upon
+
+    (lead,) = campaign_leads(app, campaign)
+    assert (lead.family_name, lead.email, lead.country, lead.company_size) == (
+        "Hopper",
+        "grace@example.com",
+        "US",
+        40,
+    )
+    assert (lead.campaign_id, lead.response_id) == (campaign, respondent)
+    assert [r.rule_id for r in lead.reasons] == ["campaign", "has-email", "campaign-response"]
+
+
+async def test_interactions_with_the_customer_score_its_open_lead(
+    app: SalesApplication, kafka: KafkaSettings
+) -> None:
+    customer = uuid4()
+    details = LeadDetails(family_name="Lovelace", customer_id=customer)
+    lead = app.capture_lead(Command(uuid4(), "f", "bob"), details).value
+    contacted = CustomerContactedV2(
+        customer_id=customer,
+        interaction_id=uuid4(),
+        channel="email",
+        direction="inbound",
+        summary=seal("Asked for a quote", key=new_key(), subject=customer),
+        actor="carol",
+        occurred_at=datetime.now(UTC),
+    )
+
+    async with worker(kafka, app):
+        await produce(kafka, published(contacted, customer, 4, "contacts"))
+        await until(lambda: app.get_lead(lead.id).interactions != {}, "the interaction")
+
+    assert [r.rule_id for r in app.get_lead(lead.id).reasons] == ["inbound-contact"]

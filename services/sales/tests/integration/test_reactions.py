@@ -1,0 +1,166 @@
+"""Sales reactions of the activities area on real Kafka and PostgreSQL: an escalated ticket puts the
+account's deal at risk with one follow-up task, however often the event arrives; an erased
+customer's activities go blind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from crm_events import Event, EventData
+from crm_events.contacts import CustomerErased
+from crm_events.service_desk import EscalationReason, TicketEscalated, TicketPriority
+from crm_platform.kafka import ensure_topics, make_broker, make_producer
+from crm_platform.relay import integration_event
+from crm_platform.settings import KafkaSettings, PostgresSettings
+from crm_sales.application import SalesApplication
+from crm_sales.application.activities import ActivityDraft
+from crm_sales.application.activity_index import ActivityFilter
+from crm_sales.application.pipeline import OpportunityDraft
+from crm_sales.application.pipeline_store import Command
+from crm_sales.bootstrap import SPEC
+from crm_sales.domain.activities import ActivityKind, RecordRef, RecordType
+from crm_sales.messaging.activities import TOPICS, subscribe
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def app(postgres_server: Any, fresh_database: Callable[[str], str]) -> Iterator[SalesApplication]:
+    postgres = PostgresSettings(
+        host=postgres_server.host,
+        port=postgres_server.port,
+        user=postgres_server.user,
+        password=postgres_server.password,
+        database=fresh_database("sales_reactions"),
+    )
+    application = SPEC.build_application(postgres)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def kafka(
+    kafka_bootstrap: str, unique_name: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> KafkaSettings:
+    """The broker, and consumer groups of this test's own (a prefix read from the environment)."""
+    monkeypatch.setenv("CRM_KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("CRM_KAFKA_GROUP_PREFIX", unique_name("test") + ".")
+    return KafkaSettings()
+
+
+@asynccontextmanager
+async def worker(kafka: KafkaSettings, app: SalesApplication) -> AsyncIterator[None]:
+    await ensure_topics(kafka.bootstrap_servers, TOPICS)
+    broker = make_broker(kafka)
+    subscribe(broker, app)
+    async with broker:
+        await broker.start()
+        yield
+
+
+async def produce(kafka: KafkaSettings, *events: Event[Any]) -> None:
+    producer = make_producer(kafka)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                event.data.topic(),
+                event.to_json(),
+                key=event.kafka_key(),
+                headers=event.kafka_headers(),
+            )
+    finally:
+        await producer.stop()
+
+
+def published(data: EventData, origin: UUID, version: int, source: str) -> Event[Any]:
+    now = datetime.now(UTC)
+    domain_event = SimpleNamespace(originator_id=origin, originator_version=version, timestamp=now)
+    return integration_event(data, domain_event, None, source_service=source)
+
+
+def escalated(ticket: UUID, account: UUID, version: int) -> Event[Any]:
+    data = TicketEscalated(
+        ticket_id=ticket,
+        customer_id=uuid4(),
+        organization_id=account,
+        priority=TicketPriority.HIGH,
+        reason=EscalationReason.COMPLAINT,
+        escalated_at=datetime.now(UTC),
+    )
+    return published(data, ticket, version, "service-desk")
+
+
+def open_deal(app: SalesApplication, account: UUID) -> UUID:
+    draft = OpportunityDraft(
+        name="Renewal",
+        amount=Decimal("8000.00"),
+        currency="EUR",
+        expected_close_date=date.today() + timedelta(days=60),
+        owner="bob",
+        account_id=account,
+    )
+    return app.open_opportunity(Command(uuid4(), "f", "bob"), draft).value.id
+
+
+def follow_ups(app: SalesApplication, deal: UUID) -> list[Any]:
+    where = ActivityFilter(regarding=RecordRef(RecordType.OPPORTUNITY, deal))
+    return app.list_activities(where).items
+
+
+async def until(check: Callable[[], bool], what: str, within: float = 60) -> None:
+    for _ in range(int(within / 0.2)):
+        if await asyncio.to_thread(check):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_an_escalation_arriving_three_times_flags_once_with_one_follow_up(
+    app: SalesApplication, kafka: KafkaSettings
+) -> None:
+    account, other_account, ticket = uuid4(), uuid4(), uuid4()
+    deal, marker_deal = open_deal(app, account), open_deal(app, other_account)
+    first = escalated(ticket, account, 2)
+    marker = escalated(ticket, other_account, 3)  # the same key: delivered after the others
+
+    async with worker(kafka, app):
+        await produce(kafka, first, first, first, marker)  # republished twice by the relay
+        await until(lambda: bool(follow_ups(app, marker_deal)), "the marker's follow-up")
+
+    [task] = follow_ups(app, deal)
+    assert (task.kind, task.owner, task.regarding.id) == (ActivityKind.TASK, "bob", deal)
+    opportunity = app.get_opportunity(deal)
+    assert opportunity.at_risk and len(opportunity.risks) == 1
+
+
+async def test_an_erased_customers_activities_lose_their_text(
+    app: SalesApplication, kafka: KafkaSettings
+) -> None:
+    customer = uuid4()
+    draft = ActivityDraft(
+        kind="task",
+        subject="Send Ada the brochure",
+        regarding=RecordRef(RecordType.CUSTOMER, customer),
+        due_at=datetime.now(UTC) + timedelta(days=1),
+    )
+    task = app.schedule_activity(Command(uuid4(), "f", "bob"), draft).value
+    erased = published(
+        CustomerErased(customer_id=customer, erased_at=datetime.now(UTC)), customer, 5, "contacts"
+    )
+
+    async with worker(kafka, app):
+        await produce(kafka, erased)
+        await until(lambda: app.get_activity(task.id).erased_at is not None, "the erasure")
+
+    assert app.get_activity(task.id).subject is None
+    assert app.personal_data_keys.is_destroyed(task.id)

@@ -1,0 +1,237 @@
+"""Activity commands and queries of the sales application, on the in-memory store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crm_sales.application import SalesApplication
+from crm_sales.application.activities import ActivityDraft
+from crm_sales.application.activity_index import ActivityFilter
+from crm_sales.application.pipeline_store import Command
+from crm_sales.domain.activities import (
+    Activity,
+    ActivityKind,
+    ActivityStatus,
+    RecordRef,
+    RecordType,
+    TaskPriority,
+)
+from crm_sales.domain.errors import (
+    IdempotencyKeyReused,
+    InvalidState,
+    RecordNotFound,
+    RuleViolation,
+    VersionConflict,
+)
+
+pytestmark = pytest.mark.unit
+
+HOUR = timedelta(hours=1)
+ADA = RecordRef(RecordType.CUSTOMER, UUID("0b6f2a52-8a0e-4d5c-9a27-6f3c1e9d4b10"))
+DEAL = RecordRef(RecordType.OPPORTUNITY, UUID("5c4b3a29-1807-4f6e-8d5c-4b3a2918f7e6"))
+
+
+@pytest.fixture
+def app() -> Iterator[SalesApplication]:
+    application = SalesApplication({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    yield application
+    application.close()
+
+
+def command(actor: str = "bob", *, fingerprint: str = "f", version: int | None = None) -> Command:
+    return Command(uuid4(), fingerprint, actor, version)
+
+
+def task(due_in: timedelta = HOUR, regarding: RecordRef = ADA, **fields: Any) -> ActivityDraft:
+    return ActivityDraft(
+        kind="task",
+        subject=fields.pop("subject", "Call Ada about the renewal"),
+        regarding=regarding,
+        due_at=datetime.now(UTC) + due_in,
+        **fields,
+    )
+
+
+def schedule(app: SalesApplication, draft: ActivityDraft | None = None, **cmd: Any) -> Activity:
+    return app.schedule_activity(command(**cmd), draft or task()).value
+
+
+def stored(app: SalesApplication) -> list[Any]:
+    return list(app.recorder.select_notifications(start=1, limit=1000))
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def test_a_retried_scheduling_answers_as_the_first_and_a_reused_key_is_refused(
+    app: SalesApplication,
+) -> None:
+    first = command()
+    created = app.schedule_activity(first, task())
+    again = app.schedule_activity(first, task(subject="something else entirely"))
+    assert not created.replayed and again.replayed
+    assert again.value.id == created.value.id
+    assert again.value.subject == "Call Ada about the renewal"
+    reused = Command(first.command_id, "another request", "bob")
+    with pytest.raises(IdempotencyKeyReused):
+        app.schedule_activity(reused, task())
+    assert len(app.list_activities(ActivityFilter()).items) == 1
+
+
+def test_the_owner_defaults_to_whoever_schedules(app: SalesApplication) -> None:
+    assert schedule(app, actor="carol").owner == "carol"
+    assert schedule(app, task(owner="dave"), actor="carol").owner == "dave"
+
+
+def test_refused_commands_change_nothing(app: SalesApplication) -> None:
+    with pytest.raises(RuleViolation):
+        app.schedule_activity(command(), task(priority="whenever"))
+    assert stored(app) == []
+    activity = schedule(app)
+    before = stored(app)
+    with pytest.raises(VersionConflict):
+        app.complete_activity(command(version=7), activity.id)
+    with pytest.raises(RuleViolation):
+        app.complete_activity(command(), activity.id, call_outcome="busy")  # not a call
+    with pytest.raises(RecordNotFound):
+        app.cancel_activity(command(), uuid4())
+    assert stored(app) == before
+
+
+def test_conditional_commands_and_their_retries(app: SalesApplication) -> None:
+    activity = schedule(app)
+    moved = command(version=1)
+    later = datetime.now(UTC) + 5 * HOUR
+    assert app.reschedule_activity(moved, activity.id, due_at=later).value.version == 2
+    replay = app.reschedule_activity(moved, activity.id, due_at=later)
+    assert replay.replayed and replay.value.version == 2  # not a conflict with itself
+    done = command("carol", version=2)
+    completed = app.complete_activity(done, activity.id, outcome="Renewed for a year")
+    assert completed.value.completion is not None
+    assert completed.value.completion.completed_by == "carol"
+    assert app.complete_activity(done, activity.id).replayed
+    with pytest.raises(InvalidState):
+        app.cancel_activity(command(), activity.id)
+
+
+def test_ids_of_other_records_are_not_activities(app: SalesApplication) -> None:
+    receipt_id = command().command_id
+    schedule(app)
+    with pytest.raises(RecordNotFound):
+        app.get_activity(receipt_id)
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+
+def test_lists_filter_by_owner_record_status_kind_and_due_range(app: SalesApplication) -> None:
+    now = datetime.now(UTC)
+    soon = schedule(app, task(HOUR, owner="bob"))
+    later = schedule(app, task(3 * HOUR, owner="bob", regarding=DEAL))
+    theirs = schedule(app, task(2 * HOUR, owner="carol"))
+    app.complete_activity(command(), theirs.id)
+
+    def ids(**where: Any) -> list[UUID]:
+        return [a.id for a in app.list_activities(ActivityFilter(**where)).items]
+
+    assert ids() == [soon.id, theirs.id, later.id]  # by due time
+    assert ids(owner="bob") == [soon.id, later.id]
+    assert ids(regarding=DEAL) == [later.id]
+    assert ids(status=ActivityStatus.COMPLETED) == [theirs.id]
+    assert ids(kind=ActivityKind.CALL) == []
+    assert ids(due_from=now + 2.5 * HOUR) == [later.id]
+    assert ids(due_before=now + 1.5 * HOUR) == [soon.id]
+
+
+@settings(max_examples=25, deadline=None)
+@given(count=st.integers(0, 12), limit=st.integers(1, 5))
+def test_pages_together_hold_every_match_once_in_order(count: int, limit: int) -> None:
+    app = SalesApplication({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    due = datetime.now(UTC) + HOUR
+    expected = [schedule(app, task(due_in=(due - datetime.now(UTC)))).id for _ in range(count)]
+    seen, after = [], None
+    while True:
+        page = app.list_activities(ActivityFilter(), after=after, limit=limit)
+        seen += [a.id for a in page.items]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen))
+    app.close()
+
+
+# --- reminders -----------------------------------------------------------------------------------
+
+
+def test_activities_fall_due_once_per_due_time_and_again_when_rescheduled(
+    app: SalesApplication,
+) -> None:
+    activity = schedule(app, task(HOUR))
+    now = datetime.now(UTC)
+    assert app.fire_due_activities(now) == []
+    assert app.fire_due_activities(now + 2 * HOUR) == [activity.id]
+    assert app.fire_due_activities(now + 3 * HOUR) == []
+    app.reschedule_activity(command(), activity.id, due_at=now + 4 * HOUR)
+    assert app.fire_due_activities(now + 5 * HOUR) == [activity.id]
+    app.complete_activity(command(), activity.id)
+    assert app.fire_due_activities(now + 10 * HOUR) == []
+    assert app.get_activity(activity.id).fell_due_for == now + 4 * HOUR
+
+
+def test_schedulers_racing_in_threads_fire_each_due_time_once(app: SalesApplication) -> None:
+    due = [schedule(app, task(HOUR)).id for _ in range(5)]
+    later = datetime.now(UTC) + 2 * HOUR
+    fired: list[UUID] = []
+    threads = [
+        threading.Thread(target=lambda: fired.extend(app.fire_due_activities(later)))
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(fired) == sorted(due)
+
+
+# --- reactions -----------------------------------------------------------------------------------
+
+
+def test_erasing_a_customer_blinds_the_activities_about_them(app: SalesApplication) -> None:
+    about_ada = schedule(app, task(subject="Ask Ada about her divorce"))
+    about_deal = schedule(app, task(regarding=DEAL))
+    erased = app.erase_activities_regarding(ADA)
+    assert [a.id for a in erased] == [about_ada.id]
+    app.save(*erased)
+    reloaded = app.get_activity(about_ada.id)
+    assert reloaded.subject is None and reloaded.erased_at is not None
+    assert app.personal_data_keys.is_destroyed(about_ada.id)
+    assert app.get_activity(about_deal.id).subject == "Call Ada about the renewal"
+    assert app.erase_activities_regarding(ADA) == []  # once
+
+
+def test_a_follow_up_task_is_scheduled_once_per_cause(app: SalesApplication) -> None:
+    cause = uuid4()
+
+    def follow_up() -> Activity | None:
+        return app.follow_up_task(
+            cause_id=cause,
+            regarding=DEAL,
+            owner="bob",
+            subject="Follow up",
+            notes=None,
+            due_in=HOUR,
+            priority=TaskPriority.HIGH,
+        )
+
+    first = follow_up()
+    assert first is not None and first.priority is TaskPriority.HIGH
+    app.save(first)
+    assert follow_up() is None

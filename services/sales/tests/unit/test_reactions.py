@@ -1,0 +1,142 @@
+"""Sales reactions of the activities area: customer erasure and ticket escalation, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from crm_events import Event
+from crm_events.contacts import CustomerErased
+from crm_events.service_desk import EscalationReason, TicketEscalated, TicketPriority
+from crm_platform.relay import integration_event
+from crm_platform.tracking import kafka_position
+from crm_sales.application import SalesApplication
+from crm_sales.application.activities import ActivityDraft
+from crm_sales.application.activity_index import ActivityFilter
+from crm_sales.application.pipeline import LeadDetails, OpportunityDraft
+from crm_sales.application.pipeline_store import Command
+from crm_sales.domain.activities import ActivityKind, RecordRef, RecordType, TaskPriority
+from crm_sales.messaging.activities import GROUP_ID, react
+
+pytestmark = pytest.mark.unit
+
+ACCOUNT = UUID("7d0c8a3e-2b61-4f0e-8a57-7f3e2c9b1d44")
+CUSTOMER = UUID("0b6f2a52-8a0e-4d5c-9a27-6f3c1e9d4b10")
+
+
+@pytest.fixture
+def app() -> Iterator[SalesApplication]:
+    application = SalesApplication({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    yield application
+    application.close()
+
+
+def command(actor: str = "bob") -> Command:
+    return Command(uuid4(), "f", actor)
+
+
+def incoming(data: Any, source: str) -> Event[Any]:
+    now = datetime.now(UTC)
+    origin = SimpleNamespace(originator_id=uuid4(), originator_version=3, timestamp=now)
+    return integration_event(data, origin, None, source_service=source)
+
+
+def escalation(priority: TicketPriority = TicketPriority.URGENT) -> Event[Any]:
+    data = TicketEscalated(
+        ticket_id=uuid4(),
+        customer_id=CUSTOMER,
+        organization_id=ACCOUNT,
+        priority=priority,
+        reason=EscalationReason.SLA_BREACH,
+        escalated_at=datetime.now(UTC),
+    )
+    return incoming(data, "service-desk")
+
+
+def position(offset: int) -> Any:
+    return kafka_position(GROUP_ID, TicketEscalated.topic(), 0, offset)
+
+
+def open_deal(app: SalesApplication, owner: str, account_id: UUID = ACCOUNT) -> UUID:
+    draft = OpportunityDraft(
+        name="Renewal",
+        amount=Decimal("12000"),
+        currency="EUR",
+        expected_close_date=date.today() + timedelta(days=30),
+        owner=owner,
+        account_id=account_id,
+    )
+    return app.open_opportunity(command(owner), draft).value.id
+
+
+def follow_ups(app: SalesApplication) -> list[Any]:
+    return app.list_activities(ActivityFilter(kind=ActivityKind.TASK)).items
+
+
+def test_an_escalated_ticket_puts_the_accounts_deals_at_risk_with_a_follow_up_each(
+    app: SalesApplication,
+) -> None:
+    deals = {open_deal(app, "bob"): "bob", open_deal(app, "carol"): "carol"}
+    elsewhere = open_deal(app, "dave", account_id=uuid4())
+    event = escalation()
+
+    react(app, event, position(0))
+
+    tasks = follow_ups(app)
+    assert {(t.regarding.id, t.owner) for t in tasks} == set(deals.items())
+    assert all(t.regarding.type is RecordType.OPPORTUNITY for t in tasks)
+    assert all(t.priority is TaskPriority.HIGH for t in tasks)
+    assert all(t.due_at <= datetime.now(UTC) + timedelta(hours=4) for t in tasks)
+    assert all(app.get_opportunity(deal).at_risk for deal in deals)
+    assert not app.get_opportunity(elsewhere).at_risk
+    assert app.processed(position(0))
+
+
+def test_a_redelivered_or_republished_escalation_changes_nothing_more(
+    app: SalesApplication,
+) -> None:
+    deal = open_deal(app, "bob")
+    event = escalation(TicketPriority.NORMAL)
+    react(app, event, position(0))
+    stored = len(app.recorder.select_notifications(start=1, limit=100))
+
+    react(app, event, position(0))  # redelivered: the same offset
+    react(app, event, position(5))  # republished by the relay: a new offset, the same event
+
+    assert len(app.recorder.select_notifications(start=1, limit=100)) == stored
+    [task] = follow_ups(app)
+    assert (task.regarding.id, task.priority) == (deal, TaskPriority.NORMAL)
+
+
+def test_an_escalation_on_an_account_without_open_deals_is_recorded_as_seen(
+    app: SalesApplication,
+) -> None:
+    react(app, escalation(), position(0))
+    assert follow_ups(app) == []
+    assert app.processed(position(0))
+
+
+def test_an_erased_customer_is_forgotten_by_leads_and_activities(app: SalesApplication) -> None:
+    lead = app.capture_lead(command(), LeadDetails(family_name="Lovelace", customer_id=CUSTOMER))
+    draft = ActivityDraft(
+        kind="call",
+        subject="Call Ada Lovelace",
+        regarding=RecordRef(RecordType.CUSTOMER, CUSTOMER),
+        due_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    call = app.schedule_activity(command(), draft).value
+    erased = incoming(CustomerErased(customer_id=CUSTOMER, erased_at=datetime.now(UTC)), "contacts")
+    at = kafka_position(GROUP_ID, CustomerErased.topic(), 1, 9)
+
+    react(app, erased, at)
+
+    assert app.get_activity(call.id).subject is None
+    assert app.get_activity(call.id).erased_at is not None
+    assert app.get_lead(lead.value.id).erased_at is not None
+    assert app.processed(at)

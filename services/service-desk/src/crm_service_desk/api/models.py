@@ -1,0 +1,202 @@
+"""Request and response bodies of the service-desk API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from ..domain import Category, Channel, EscalationReason, Priority, SlaTarget, Status
+from ..domain.article import ARTICLE_BODY_MAX_LENGTH, MAX_TAGS, TAG_MAX_LENGTH
+from ..domain.values import (
+    AGENT_MAX_LENGTH,
+    COMMENT_MAX_LENGTH,
+    SUBJECT_MAX_LENGTH,
+    TEXT_MAX_LENGTH,
+)
+
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX_LENGTH)
+]
+
+
+class CommandBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    expected_version: int | None = Field(
+        default=None, ge=1, description="The version seen (or send If-Match)."
+    )
+
+
+class OpenTicket(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    customer_id: UUID
+    organization_id: UUID | None = None
+    subject: str = Field(min_length=1, max_length=SUBJECT_MAX_LENGTH)
+    description: str = Field(min_length=1, max_length=TEXT_MAX_LENGTH)
+    channel: Channel = Channel.API
+    priority: Priority = Priority.NORMAL
+    category: Category = Category.QUESTION
+
+
+class AssignTicket(CommandBody):
+    assignee: str = Field(min_length=1, max_length=AGENT_MAX_LENGTH, description="A user id.")
+
+
+class ChangeStatus(CommandBody):
+    """A command that needs nothing but the ticket's version."""
+
+
+class EscalateTicket(CommandBody):
+    reason: EscalationReason
+    escalated_to: str | None = Field(default=None, min_length=1, max_length=AGENT_MAX_LENGTH)
+
+
+class PostMessage(CommandBody):
+    body: str = Field(min_length=1, max_length=TEXT_MAX_LENGTH)
+
+
+class ResolveTicket(CommandBody):
+    resolution: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX_LENGTH)
+
+
+class RateTicket(CommandBody):
+    rating: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied).")
+    comment: str | None = Field(default=None, min_length=1, max_length=COMMENT_MAX_LENGTH)
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    message_id: UUID
+    public: bool = Field(description="A reply the customer sees; false for an internal note.")
+    author_id: str | None = Field(description="The agent; null for the customer.")
+    body: str | None = Field(description="Null once the requester was erased.")
+    channel: Channel
+    at: datetime
+    ticket_version: int
+
+
+class SlaOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    target: SlaTarget
+    due_at: datetime | None = Field(description="Null once met, breached or while paused.")
+    met: bool
+    breached_at_due: datetime | None = Field(description="The deadline missed, if it was.")
+
+
+class TicketOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    reference: str = Field(description="Quote it as [#reference] in e-mail subjects.")
+    customer_id: UUID | None
+    organization_id: UUID | None
+    subject: str | None
+    description: str | None
+    channel: Channel
+    priority: Priority
+    category: Category
+    status: Status
+    assignee: str | None
+    opened_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    resolution: str | None
+    sla: list[SlaOut]
+    rating: int | None
+    rating_comment: str | None
+    reopen_count: int
+    messages: list[MessageOut]
+    version: int
+
+
+class TicketSummaryOut(BaseModel):
+    """A ticket in a queue: without its conversation."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    reference: str
+    customer_id: UUID | None
+    organization_id: UUID | None
+    subject: str | None
+    channel: Channel
+    priority: Priority
+    category: Category
+    status: Status
+    assignee: str | None
+    opened_at: datetime
+    sla: list[SlaOut]
+    version: int
+
+
+class TicketPageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    items: list[TicketSummaryOut]
+    next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page.")
+
+
+class DraftArticle(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=SUBJECT_MAX_LENGTH,
+        description="Required unless drafted from a ticket (then its subject).",
+    )
+    body: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=ARTICLE_BODY_MAX_LENGTH,
+        description="Required unless drafted from a ticket (then its resolution).",
+    )
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    source_ticket_id: UUID | None = Field(default=None, description="A resolved ticket.")
+
+
+class ReviseArticle(CommandBody):
+    title: str | None = Field(default=None, min_length=1, max_length=SUBJECT_MAX_LENGTH)
+    body: str | None = Field(default=None, min_length=1, max_length=ARTICLE_BODY_MAX_LENGTH)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+
+
+class PublishArticle(CommandBody):
+    """Publish the article's current text."""
+
+
+class ArticleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    title: str
+    body: str
+    tags: list[str]
+    source_ticket_id: UUID | None
+    author: str
+    revision: int = Field(description="Publications so far.")
+    published_at: datetime | None
+    unpublished_changes: bool
+    version: int
+
+
+class ArticleHit(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    article_id: UUID
+    revision: int
+    title: str
+    body: str
+    tags: list[str]
+    published_at: datetime
+
+
+class ArticleHits(BaseModel):
+    query: str
+    items: list[ArticleHit]

@@ -1,0 +1,345 @@
+"""Ticket commands and queries, the SLA scheduler's checks, inbound mail and erasure.
+
+A mixin of the service desk's Application: ``self`` is a ``ServiceDeskApplication``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from ..domain import (
+    EscalationReason,
+    IdempotencyKeyReused,
+    RecordNotFound,
+    RuleViolation,
+    SlaTarget,
+    Status,
+    Ticket,
+    VersionConflict,
+)
+from ..domain.values import ALLOWED_FROM, Action, Category, Channel, Priority
+from .commands import TicketCommand
+from .index import Position, TicketFilter, TicketRow
+from .mail import InboundEmail
+from .views import Outcome, TicketPage, TicketView
+
+if TYPE_CHECKING:
+    from . import ServiceDeskApplication
+
+# A command without an expected version re-reads and retries when a concurrent writer won the
+# race for the next version; with one, the lost race is the client's conflict to resolve.
+WRITE_ATTEMPTS = 3
+SCHEDULER = "sla-scheduler"
+BREACHES_PER_CLAIM = 100
+
+Decision = Callable[[Ticket], None]
+
+
+class TicketCommands:
+    def open_ticket(
+        self: ServiceDeskApplication,
+        ticket_id: UUID,
+        *,
+        customer_id: UUID | None,
+        organization_id: UUID | None,
+        subject: str,
+        description: str,
+        channel: str,
+        priority: str,
+        category: str,
+        request_fingerprint: str,
+        requester_email: str | None = None,
+    ) -> Outcome[TicketView]:
+        """Open once per id; a retry with the same request gets the first answer back."""
+        opened = self._ticket_at(ticket_id, Ticket.INITIAL_VERSION)
+        if opened is None:
+            ticket = Ticket.open(
+                ticket_id,
+                customer_id=customer_id,
+                organization_id=organization_id,
+                subject=subject,
+                description=description,
+                requester_email=requester_email,
+                channel=channel,
+                priority=priority,
+                category=category,
+                policy=self.policy,
+                at=self.clock(),
+                request_fingerprint=request_fingerprint,
+            )
+            try:
+                self._save_tickets(ticket)
+                return Outcome(TicketView.of(ticket), replayed=False)
+            except IntegrityError:  # a concurrent retry saved it first
+                opened = self._ticket_at(ticket_id, Ticket.INITIAL_VERSION)
+                assert opened is not None
+        if opened.request_fingerprint != request_fingerprint:
+            raise IdempotencyKeyReused(f"ticket {ticket_id} was opened by another request")
+        return Outcome(TicketView.of(opened), replayed=True)
+
+    def execute(
+        self: ServiceDeskApplication,
+        ticket_id: UUID,
+        command_id: UUID,
+        command: TicketCommand,
+        *,
+        by: str,
+        expected_version: int | None,
+        fingerprint: str,
+    ) -> Outcome[TicketView]:
+        """Run ``command`` on the ticket once per ``command_id``: a retry gets the first answer
+        back (the ticket as the command left it); a stale ``expected_version`` is a conflict."""
+
+        def decide(ticket: Ticket) -> None:
+            at, reopened = self.clock(), ticket.reopen_count
+            command.apply(ticket, command_id, by=by, at=at, fingerprint=fingerprint)
+            if ticket.reopen_count > reopened:
+                self._escalate_if_reopened_repeatedly(ticket, at)
+
+        return self._change(ticket_id, command_id, expected_version, fingerprint, decide)
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def get_ticket(self: ServiceDeskApplication, ticket_id: UUID) -> TicketView:
+        return TicketView.of(self._ticket(ticket_id))
+
+    def list_tickets(
+        self: ServiceDeskApplication, where: TicketFilter, *, cursor: str | None, limit: int
+    ) -> TicketPage:
+        """A page of the queue, newest first; ``next_cursor`` continues it (None at its end)."""
+        ids = self.index.find_tickets(where, _position(cursor), limit + 1)
+        tickets = [self.get_ticket(ticket_id) for ticket_id in ids[:limit]]
+        last = tickets[-1] if len(ids) > limit else None
+        return TicketPage(tickets, None if last is None else _cursor((last.opened_at, last.id)))
+
+    def ticket_by_reference(self: ServiceDeskApplication, reference: str) -> TicketView:
+        ticket_id = self.index.ticket_by_reference(reference.strip().upper())
+        if ticket_id is None:
+            raise RecordNotFound("ticket", reference)
+        return self.get_ticket(ticket_id)
+
+    # --- the SLA scheduler --------------------------------------------------------------------
+
+    def record_due_breaches(self: ServiceDeskApplication) -> int:
+        """Record every SLA target that fell due; the number of breaches recorded.
+
+        Tickets are claimed in the index (skipping those another scheduler holds); a ticket
+        refuses a second breach of the same target, so a crash anywhere here, a restart, or two
+        schedulers at once never record one twice.
+        """
+        recorded = 0
+        while True:
+            now = self.clock()
+            with self.index.claim_due(now, BREACHES_PER_CLAIM) as claim:
+                for ticket_id in claim.tickets:
+                    ticket, breaches = self._record_breaches(ticket_id, now)
+                    recorded += breaches
+                    claim.update(TicketRow.of(ticket))
+                if len(claim.tickets) < BREACHES_PER_CLAIM:
+                    return recorded
+
+    def _record_breaches(
+        self: ServiceDeskApplication, ticket_id: UUID, now: datetime
+    ) -> tuple[Ticket, int]:
+        for _ in range(WRITE_ATTEMPTS):
+            ticket = self._ticket(ticket_id)
+            breached = [t for t in SlaTarget if ticket.record_breach(t, now=now)]
+            for target in breached:
+                self._escalate_on_breach(ticket, target, now)
+            try:
+                self.save(ticket)
+            except IntegrityError:
+                continue  # an agent changed the ticket meanwhile: decide again
+            return ticket, len(breached)
+        raise VersionConflict(ticket_id, None, self._ticket(ticket_id).version)
+
+    def _escalate_on_breach(
+        self: ServiceDeskApplication, ticket: Ticket, target: SlaTarget, now: datetime
+    ) -> None:
+        rules = self.policy.escalation
+        if rules.escalates(ticket.priority, ticket.category, target):
+            self._escalate_automatically(
+                ticket, EscalationReason.SLA_BREACH, f"breach:{target}", now
+            )
+
+    def _escalate_if_reopened_repeatedly(
+        self: ServiceDeskApplication, ticket: Ticket, now: datetime
+    ) -> None:
+        if ticket.reopened_repeatedly:
+            reason = EscalationReason.REOPENED_REPEATEDLY
+            self._escalate_automatically(ticket, reason, f"reopened:{ticket.reopen_count}", now)
+
+    def _escalate_automatically(
+        self: ServiceDeskApplication,
+        ticket: Ticket,
+        reason: EscalationReason,
+        cause: str,
+        now: datetime,
+    ) -> None:
+        if ticket.status in ALLOWED_FROM[Action.ESCALATE]:
+            ticket.escalate(
+                uuid.uuid5(ticket.id, cause),
+                reason=reason,
+                escalated_to=None,
+                by=SCHEDULER,
+                at=now,
+                fingerprint=cause,
+            )
+
+    # --- inbound e-mail -----------------------------------------------------------------------
+
+    def receive_email(self: ServiceDeskApplication, email: InboundEmail) -> Outcome[TicketView]:
+        """A new ticket, or a reply on the ticket the message belongs to (see ``mail``)."""
+        if (opened := self._ticket_at(email.record_id, Ticket.INITIAL_VERSION)) is not None:
+            return Outcome(self.get_ticket(opened.id), replayed=True)  # delivered again
+        thread = self._thread_of(email)
+        if thread is None:
+            return self._open_from_email(email)
+        for _ in range(WRITE_ATTEMPTS):
+            ticket = self._ticket(thread)
+            if email.record_id in ticket.messages:
+                return Outcome(TicketView.of(ticket), replayed=True)
+            reopened = ticket.reopen_count
+            ticket.reply(
+                email.record_id,
+                body=email.body or email.subject,
+                author_id=None,
+                channel=Channel.EMAIL,
+                at=email.received_at,
+                fingerprint=email.message_id,
+            )
+            if ticket.reopen_count > reopened:
+                self._escalate_if_reopened_repeatedly(ticket, email.received_at)
+            try:
+                self._save_tickets(ticket)
+            except IntegrityError:
+                continue
+            return Outcome(TicketView.of(ticket), replayed=False)
+        raise VersionConflict(thread, None, self._ticket(thread).version)
+
+    def _thread_of(self: ServiceDeskApplication, email: InboundEmail) -> UUID | None:
+        """The ticket the message continues; None for a new conversation (a message about a
+        closed ticket starts a new one, as closed tickets are final; so does one about an erased
+        requester's ticket, whose key is gone)."""
+        candidates: list[UUID] = []
+        if (reference := email.subject_reference()) is not None:
+            if (by_reference := self.index.ticket_by_reference(reference)) is not None:
+                candidates.append(by_reference)
+        candidates.extend(email.referenced_records())
+        for candidate in candidates:
+            ticket = self._ticket_or_none(candidate)
+            if ticket and ticket.status is not Status.CLOSED and not ticket.requester_erased:
+                return ticket.id
+        return None
+
+    def _open_from_email(self: ServiceDeskApplication, email: InboundEmail) -> Outcome[TicketView]:
+        customer_id = self.index.customer_by_email(email.sender)
+        return self.open_ticket(
+            email.record_id,
+            customer_id=customer_id,
+            organization_id=None,
+            subject=email.subject or "(no subject)",
+            description=email.body or email.subject or "(empty message)",
+            channel=Channel.EMAIL,
+            priority=Priority.NORMAL,
+            category=Category.QUESTION,
+            request_fingerprint=email.message_id,
+            requester_email=email.sender,
+        )
+
+    # --- erasure ------------------------------------------------------------------------------
+
+    def erase_customer(self: ServiceDeskApplication, customer_id: UUID) -> int:
+        """Crypto-shred the customer's tickets: record the erasure on each, then destroy its key
+        (announced to every consumer by the relay). Idempotent; the number of tickets erased."""
+        self.index.forget_customer(customer_id)
+        self.catch_up_index()  # tickets opened a moment ago must not escape
+        erased = 0
+        for ticket_id in self.index.tickets_of(customer_id):
+            ticket = self._ticket(ticket_id)
+            if ticket.erase_requester(at=self.clock()):
+                self.save(ticket)
+                erased += 1
+            self.personal_data_keys.destroy(ticket_id)
+        return erased
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _change(
+        self: ServiceDeskApplication,
+        ticket_id: UUID,
+        command_id: UUID,
+        expected_version: int | None,
+        fingerprint: str,
+        decide: Decision,
+    ) -> Outcome[TicketView]:
+        """Load, answer a retry with its first result, check the version, decide, save."""
+        for _ in range(WRITE_ATTEMPTS):
+            ticket = self._ticket(ticket_id)
+            if (done := ticket.replayed(command_id)) is not None:
+                if done.request_fingerprint != fingerprint:
+                    raise IdempotencyKeyReused(f"command {command_id} differs")
+                then = self._ticket_at(ticket_id, done.ticket_version)
+                return Outcome(TicketView.of(then or ticket), replayed=True)
+            if expected_version is not None and expected_version != ticket.version:
+                raise VersionConflict(ticket_id, expected_version, ticket.version)
+            decide(ticket)
+            try:
+                self._save_tickets(ticket)
+            except IntegrityError:
+                continue  # re-read: a replay, a conflict, or a retry of an unconditional write
+            return Outcome(TicketView.of(ticket), replayed=False)
+        raise VersionConflict(ticket_id, expected_version, self._ticket(ticket_id).version)
+
+    def _save_tickets(self: ServiceDeskApplication, *tickets: Ticket) -> None:
+        self.save(*tickets)
+        for ticket in tickets:
+            self.index.put_ticket(TicketRow.of(ticket))
+
+    def _ticket(self: ServiceDeskApplication, ticket_id: UUID) -> Ticket:
+        ticket = self._ticket_or_none(ticket_id)
+        if ticket is None:
+            raise RecordNotFound("ticket", ticket_id)
+        return ticket
+
+    def _ticket_or_none(self: ServiceDeskApplication, ticket_id: UUID) -> Ticket | None:
+        try:
+            found: Any = self.repository.get(ticket_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Ticket) else None
+
+    def _ticket_at(self: ServiceDeskApplication, ticket_id: UUID, version: int) -> Ticket | None:
+        try:
+            found: Any = self.repository.get(ticket_id, version=version)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Ticket) else None
+
+
+def _cursor(position: Position) -> str:
+    """Opaque to clients: where the page ended."""
+    opened_at, ticket_id = position
+    return base64.urlsafe_b64encode(f"{opened_at.isoformat()}|{ticket_id}".encode()).decode()
+
+
+def _position(cursor: str | None) -> Position | None:
+    if cursor is None:
+        return None
+    try:
+        opened_at, ticket_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        position = datetime.fromisoformat(opened_at), UUID(ticket_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise RuleViolation("cursor", "not a cursor this service gave") from None
+    if position[0].tzinfo is None:
+        raise RuleViolation("cursor", "not a cursor this service gave")
+    return position

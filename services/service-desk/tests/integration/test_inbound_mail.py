@@ -1,0 +1,109 @@
+"""The SMTP listener: real SMTP sessions (smtplib) into the worker's listener."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import pytest
+
+from crm_platform.testing import free_port
+from crm_service_desk.application import ServiceDeskApplication
+from crm_service_desk.messaging.inbound_mail import parse_message, serve_inbound_mail
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def application() -> Iterator[ServiceDeskApplication]:
+    app = ServiceDeskApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def listener(application: ServiceDeskApplication) -> Iterator[int]:
+    """The listener on a free port, in a thread of its own, for the test's duration."""
+    port, loop, stop = free_port(), asyncio.new_event_loop(), asyncio.Event()
+    serving = loop.create_task(
+        serve_inbound_mail(application, stop, host="127.0.0.1", port=port, max_message_bytes=65536)
+    )
+    thread = threading.Thread(target=loop.run_until_complete, args=(serving,), daemon=True)
+    thread.start()
+    _wait_for_port(port)
+    yield port
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(10)
+
+
+def _wait_for_port(port: int) -> None:
+    for _ in range(100):
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=1):
+                return
+        except OSError:
+            threading.Event().wait(0.05)
+    raise AssertionError("the listener did not start")
+
+
+def message(message_id: str, subject: str, body: str, **headers: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "Ada Lovelace <Ada@Example.org>"
+    mail["To"] = "support@crm.example"
+    mail["Subject"] = subject
+    mail["Message-ID"] = message_id
+    for name, value in headers.items():
+        mail[name.replace("_", "-")] = value
+    mail.set_content(body)
+    return mail
+
+
+def send(port: int, mail: EmailMessage) -> tuple[int, bytes]:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.ehlo()
+        smtp.send_message(mail)
+        return smtp.noop()
+
+
+def test_a_message_opens_a_ticket_and_an_answer_continues_it(
+    listener: int, application: ServiceDeskApplication
+) -> None:
+    first = message("<q1@example.org>", "Invoice wrong", "Charged twice.")
+    send(listener, first)
+    send(listener, first)  # delivered again
+    answer = message(
+        "<q2@example.org>", "Re: Invoice wrong", "Any news?", In_Reply_To="<q1@example.org>"
+    )
+    send(listener, answer)
+
+    ticket_id = parse_message(first.as_bytes(), None, datetime.now(UTC)).record_id
+    ticket = application.get_ticket(ticket_id)
+    assert (ticket.subject, ticket.description, ticket.channel) == (
+        "Invoice wrong",
+        "Charged twice.",
+        "email",
+    )
+    assert [m.body for m in ticket.messages] == ["Any news?"]
+
+
+def test_a_message_too_large_is_refused_by_the_server(listener: int) -> None:
+    with pytest.raises(smtplib.SMTPException):
+        send(listener, message("<big@example.org>", "Big", "x" * 100_000))
+
+
+def test_html_only_mail_and_a_missing_message_id_are_handled() -> None:
+    mail = EmailMessage()
+    mail["From"] = "bob@example.org"
+    mail["Subject"] = "Hello   there"
+    mail.set_content("<p>It&apos;s <b>broken</b></p>", subtype="html")
+    raw = mail.as_bytes()
+
+    parsed = parse_message(raw, None, datetime.now(UTC))
+
+    assert (parsed.sender, parsed.subject) == ("bob@example.org", "Hello there")
+    assert parsed.body == "It's  broken"
+    assert parsed.message_id == parse_message(raw, None, datetime.now(UTC)).message_id
