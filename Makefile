@@ -40,11 +40,13 @@ lint: bootstrap ## Ruff, and the rule that no service imports another
 check: bootstrap ## Generated documents match the code; compose and Kubernetes manifests are valid
 	$(RUN) python -m crm_events.catalog check
 	$(RUN) python scripts/openapi.py --check
+	$(RUN) python scripts/generate-kafka-topics.py --check
 	bash scripts/check-deploy.sh
 
-generate: bootstrap ## Regenerate JSON Schemas, AsyncAPI and OpenAPI documents
+generate: bootstrap ## Regenerate JSON Schemas, AsyncAPI, OpenAPI documents and Kafka topics
 	$(RUN) python -m crm_events.catalog generate
 	$(RUN) python scripts/openapi.py
+	$(RUN) python scripts/generate-kafka-topics.py
 
 test-unit: bootstrap ## Unit tests only (no servers)
 	$(RUN) pytest -m unit -q

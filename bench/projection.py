@@ -9,7 +9,8 @@ from typing import Any
 
 from pymongo import AsyncMongoClient, UpdateOne
 
-from crm_analytics.application.repository import Customer360Repository
+from crm_analytics.application.repository import write_update
+from crm_analytics.domain.customer_360 import update_for
 from crm_events import Event
 from crm_events.contacts.customer_v2 import CustomerContactedV2, CustomerRegisteredV2
 from crm_events.personal import new_key, seal
@@ -78,11 +79,11 @@ async def _run(events: list[Event[Any]]) -> tuple[float, float]:
     client: AsyncMongoClient[Any] = AsyncMongoClient(settings.uri, tz_aware=True)
     database = f"bench_{uuid.uuid4().hex[:8]}"
     try:
-        repository = Customer360Repository.from_client(client, database, write_concern=1)
+        collection = client[database]["customer_360"]
         ours = Timer()
         with ours.measure():
             for event in events:
-                await repository.apply(event)
+                await write_update(collection, update_for(event))
         documents = await client[database]["customer_360"].find().to_list()
         raw_collection = client[database]["raw_360"]
         operations = [

@@ -5,19 +5,30 @@ source "$(dirname "$0")/processes.sh"
 mkdir -p "$PIDS" "$LOGS"
 set -a; source "$STATE/infra.env"; set +a
 export CRM_ENV=${CRM_ENV:-development}
+# Without Docker there is no collector, Jaeger, Prometheus nor Grafana: spans go to the console
+# exporter (each process's log) unless CRM_OTEL_EXPORTER_OTLP_ENDPOINT names a collector, and
+# each process serves its own /metrics. `docker compose up` brings the full stack.
+if [[ -n ${CRM_OTEL_EXPORTER_OTLP_ENDPOINT:-} ]]; then
+  traces="OTLP/HTTP to $CRM_OTEL_EXPORTER_OTLP_ENDPOINT"
+else
+  export CRM_OTEL_CONSOLE=${CRM_OTEL_CONSOLE:-true}
+  traces="console: span JSON in each process's log, .local/logs/platform/<process>.log"
+fi
 
 for entry in "${PROCESSES[@]}"; do
-  read -r name command port <<<"$entry"
+  read -r name command port metrics <<<"$entry"
   if alive "$name"; then echo "reusing $name (pid $(cat "$PIDS/$name.pid"))"; continue; fi
-  [[ $port != - ]] && export CRM_HTTP_PORT=$port
-  setsid nohup "$REPO/.venv/bin/$command" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  if [[ $port != - ]]; then
+    CRM_HTTP_PORT=$port setsid nohup "$REPO/.venv/bin/$command" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  else
+    CRM_METRICS_PORT=$metrics setsid nohup "$REPO/.venv/bin/$command" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  fi
   echo $! >"$PIDS/$name.pid"
-  unset CRM_HTTP_PORT
   echo "started $name (pid $!)"
 done
 
 for entry in "${PROCESSES[@]}"; do
-  read -r name command port <<<"$entry"
+  read -r name command port _ <<<"$entry"
   [[ $port == - ]] && continue
   for _ in $(seq 120); do
     curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
@@ -40,5 +51,11 @@ The CRM is running (logs in .local/logs/platform, stop with 'make down'):
 Servers: PostgreSQL $CRM_POSTGRES_HOST:$CRM_POSTGRES_PORT, Kafka $CRM_KAFKA_BOOTSTRAP_SERVERS, MongoDB-wire $CRM_MONGODB_URI
 A token for curl:  TOKEN=\$(make -s token)
   curl -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8005/customers/<id>/360
-Traces: ${CRM_OTEL_EXPORTER_OTLP_ENDPOINT:-not exported (set CRM_OTEL_EXPORTER_OTLP_ENDPOINT to an OTLP/HTTP collector)}
+Traces: $traces
+Metrics (Prometheus text; no Prometheus or Grafana without Docker, see 'make status' too):
 MSG
+for entry in "${PROCESSES[@]}"; do
+  read -r name _ _ metrics <<<"$entry"
+  printf '  %-20s http://127.0.0.1:%s/metrics\n' "$name" "$metrics"
+done
+echo "Dashboards: none locally; 'docker compose up --build' adds Jaeger, Prometheus and Grafana (README)."

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
-from crm_events import Event, EventData
+from crm_events import Event, EventData, registry
 from crm_events.contacts.customer_v2 import (
     ConsentGranted,
     ConsentWithdrawn,
@@ -109,3 +111,78 @@ class CustomerStream:
 @pytest.fixture(scope="session")
 def stream() -> type[CustomerStream]:
     return CustomerStream
+
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "libs" / "events" / "examples"
+
+
+class Golden:
+    """Events of every service built from the contracts' golden examples (libs/events/examples),
+    re-addressed to one customer and one organization, each with a fresh event id, its own
+    aggregate version and time."""
+
+    def __init__(self, customer_id: UUID, organization_id: UUID) -> None:
+        self.customer_id = customer_id
+        self.organization_id = organization_id
+        self.versions: dict[str, int] = {}
+        self.clock = T0
+
+    def event(self, name: str, aggregate_id: UUID | None = None, **data: Any) -> Event[Any]:
+        raw = json.loads((EXAMPLES / f"{name}.v1.json").read_text())
+        payload = raw["data"]
+        for field, value in (
+            ("customer_id", self.customer_id),
+            ("contact_id", self.customer_id),
+            ("organization_id", self.organization_id),
+            ("account_id", self.organization_id),
+        ):
+            if payload.get(field) is not None:
+                payload[field] = str(value)
+        payload.update({k: str(v) if isinstance(v, UUID) else v for k, v in data.items()})
+        aggregate = str(aggregate_id or raw["aggregateid"])
+        self.versions[aggregate] = self.versions.get(aggregate, 0) + 1
+        self.clock += timedelta(minutes=1)
+        raw |= {
+            "id": str(uuid4()),
+            "subject": aggregate,
+            "aggregateid": aggregate,
+            "aggregateversion": self.versions[aggregate],
+            "time": self.clock.isoformat(),
+            "data": payload,
+        }
+        return registry.parse(json.dumps(raw).encode())
+
+    def every_service(self) -> list[Event[Any]]:
+        """A deal from opening to payment, a campaign, and a ticket with a breach and a rating."""
+        opportunity, quote, invoice, ticket = uuid4(), uuid4(), uuid4(), uuid4()
+        on_deal = {"opportunity_id": opportunity}
+        return [
+            self.event("LeadConverted", **on_deal),
+            self.event("OpportunityOpened", opportunity, **on_deal),
+            self.event("OpportunityStageChanged", opportunity, **on_deal),
+            self.event("QuoteIssued", quote, quote_id=quote, **on_deal),
+            self.event("QuoteAccepted", quote, quote_id=quote, **on_deal),
+            self.event("OrderPlaced", quote_id=quote, **on_deal),
+            self.event("InvoiceIssued", invoice, invoice_id=invoice, **on_deal),
+            self.event("PaymentReceived", invoice, invoice_id=invoice),
+            self.event("InvoicePaid", invoice, invoice_id=invoice),
+            self.event("CampaignMessageSent"),
+            self.event("CampaignLinkClicked"),
+            self.event("CampaignResponseReceived", customer_id=self.customer_id),
+            self.event("TicketOpened", ticket, ticket_id=ticket),
+            self.event("TicketReplied", ticket, ticket_id=ticket),
+            self.event("SlaBreached", ticket, ticket_id=ticket),
+            self.event("SatisfactionRated", ticket, ticket_id=ticket),
+            self.event("OpportunityWon", opportunity, **on_deal),
+        ]
+
+
+@pytest.fixture
+def golden() -> Golden:
+    return Golden(uuid4(), uuid4())
+
+
+@pytest.fixture(scope="session")
+def goldens() -> type[Golden]:
+    """For property tests, which build a fresh stream per example."""
+    return Golden

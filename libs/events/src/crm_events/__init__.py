@@ -3,7 +3,7 @@
 Importing this package registers every event in :data:`registry`.
 """
 
-from . import contacts, marketing, personal, sales, service_desk
+from . import analytics, contacts, marketing, personal, sales, service_desk
 from .envelope import Envelope, Event, EventData, dataschema_uri, topic_name
 from .registry import EventRegistry, UnknownEventType, event, registry
 
@@ -13,6 +13,7 @@ __all__ = [
     "EventData",
     "EventRegistry",
     "UnknownEventType",
+    "analytics",
     "contacts",
     "dataschema_uri",
     "event",

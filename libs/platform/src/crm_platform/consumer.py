@@ -10,6 +10,9 @@ Effects must still be idempotent: a crash after the effect but before the inbox 
 before the offset commit) redelivers the event. Read models guard per-aggregate versions inside
 the same single-document update as the effect, which makes that redelivery harmless.
 
+Each group counts its messages by outcome, times its handler calls and reports its lag per partition
+(``crm_platform.metrics``); each handler call is a process span in the trace of its event.
+
 An event whose envelope parses but whose type this build does not know (a newer contract on the
 topic) reaches the handler untyped (``data`` a dict), so that version-guarded consumers advance
 past it; a handler ignores types it does not know.
@@ -20,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -40,8 +45,10 @@ from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 from pymongo.errors import DuplicateKeyError
 
 from crm_events import Envelope, Event, UnknownEventType, registry
+from crm_events.personal import KeyMismatch
 
 from .kafka import declared
+from .metrics import CONSUMER_EVENTS, CONSUMER_PROCESSING, DEAD_LETTERS, consumer_lag
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm.consumer")
@@ -54,13 +61,16 @@ Record = ConsumerRecord[bytes, bytes]
 RecordHandler = Callable[[Event[Any], Record], Awaitable[None]]
 
 
+# Failures of the message that no retry can cure: dead-lettered at once.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (KeyMismatch,)
+
+
 class NotYet(Exception):
     """Base of conditions that pass with time (another topic catching up): retried, not dead."""
 
 
 # Failures of a server rather than of the message: retried without limit, never dead-lettered.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    NotYet,
     ConnectionError,
     TimeoutError,
     PyMongoConnectionFailure,
@@ -127,19 +137,36 @@ class MongoInbox:
 
 @dataclass(frozen=True)
 class Retry:
-    """Bounded retries with exponential backoff; transient errors are waited out uncounted."""
+    """Bounded retries with exponential backoff.
+
+    A server outage is waited out uncounted, however long it lasts. A condition that passes with
+    time (``NotYet``: a personal-data key that has not arrived) is waited for up to ``patience``
+    seconds, then the message goes to the dead letters rather than blocking its partition for
+    ever. An error that no retry can cure (``PERMANENT_ERRORS``) is dead-lettered at once.
+    """
 
     max_attempts: int = 5
     backoff: float = 0.1
     max_backoff: float = 2.0
+    patience: float = 60.0
 
     async def call(self, attempt: Callable[[], Awaitable[None]], what: str) -> Exception | None:
         """None once ``attempt`` succeeds, else its last error after ``max_attempts`` failures."""
         failures, delay = 0, self.backoff
+        waiting_since: float | None = None
         while True:
             try:
                 await attempt()
                 return None
+            except PERMANENT_ERRORS as error:
+                log.warning("%s cannot succeed: %r", what, error)
+                return error
+            except NotYet as error:
+                waiting_since = waiting_since or time.monotonic()
+                if time.monotonic() - waiting_since >= self.patience:
+                    log.warning("%s still waiting after %.0f s: %r", what, self.patience, error)
+                    return error
+                log.info("%s waits: %r", what, error)
             except TRANSIENT_ERRORS as error:
                 log.warning("transient failure of %s, retrying: %r", what, error)
             except Exception as error:
@@ -184,6 +211,8 @@ class DeadLetters:
                 log.error("cannot dead-letter yet, retrying: %r", publish_error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry.max_backoff)
+        DEAD_LETTERS.labels(self.group_id, record.topic).inc()
+        CONSUMER_EVENTS.labels(self.group_id, record.topic, "dead_lettered").inc()
         log.error(
             "dead-lettered %s[%s]@%s: %r", record.topic, record.partition, record.offset, error
         )
@@ -227,10 +256,14 @@ class _Consumer:
             # The inbox (or a bug) failed. Committing a later offset would skip these messages for
             # good, so rewind to them: they are delivered again.
             log.exception("redelivering %d messages from %s", len(records), records[0].topic)
+            for record in records:
+                CONSUMER_EVENTS.labels(self.group_id, record.topic, "failed").inc()
             await asyncio.sleep(self.retry.max_backoff)
             await message.nack()
             return
         await message.ack()
+        positions = [(r.topic, r.partition, r.offset) for r in records]
+        consumer_lag(self.group_id, getattr(message, "consumer", None), positions)
 
     async def _process(self, records: tuple[Record, ...]) -> None:
         raise NotImplementedError
@@ -250,36 +283,54 @@ class _Consumer:
                 event.aggregateversion <= newest.get(aggregate, 0) or await self.inbox.seen(event)
             ):
                 log.debug("skipping duplicate %s %s", event.type, event.id)
+                CONSUMER_EVENTS.labels(self.group_id, record.topic, "duplicate").inc()
                 continue
             newest[aggregate] = event.aggregateversion
             accepted.append((record, event))
         return accepted
 
-    async def _applied(self, event: Event[Any]) -> None:
+    async def _applied(self, record: Record, event: Event[Any]) -> None:
         if self.inbox:
             await self.inbox.record(event)
+        CONSUMER_EVENTS.labels(self.group_id, record.topic, "applied").inc()
 
-    def _span(self, record: Record, events: list[Event[Any]]) -> Any:
-        """One process span: a child of the event's trace, or linked to a batch's traces."""
+    @contextmanager
+    def _processing(self, record: Record, events: list[Event[Any]]) -> Iterator[None]:
+        """One handler call: timed, and traced as a process span (a child of the trace of a
+        single event, linked to the traces of a batch's)."""
         parents = [
             propagate.extract({"traceparent": e.traceparent}) for e in events if e.traceparent
         ]
         links = [trace.Link(trace.get_current_span(p).get_span_context()) for p in parents]
-        return tracer.start_as_current_span(
-            f"{record.topic} process",
-            context=parents[0] if len(events) == 1 and parents else None,
-            links=links if len(events) > 1 else (),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": record.topic,
-                "messaging.kafka.destination.partition": record.partition,
-                "messaging.kafka.message.offset": record.offset,
-                "messaging.consumer.group.name": self.group_id,
-                "messaging.batch.message_count": len(events),
-            },
-        )
+        attributes = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset,
+            "messaging.consumer.group.name": self.group_id,
+            "messaging.batch.message_count": len(events),
+        }
+        if len(events) == 1:
+            [event] = events
+            attributes |= {
+                "messaging.message.id": str(event.id),
+                "crm.event.type": event.type,
+                "crm.aggregate.type": event.aggregatetype,
+                "crm.aggregate.id": event.aggregateid,
+                "crm.aggregate.version": event.aggregateversion,
+            }
+        with (
+            CONSUMER_PROCESSING.labels(self.group_id, record.topic).time(),
+            tracer.start_as_current_span(
+                f"{record.topic} process",
+                context=parents[0] if len(events) == 1 and parents else None,
+                links=links if len(events) > 1 else (),
+                kind=trace.SpanKind.CONSUMER,
+                attributes=attributes,
+            ),
+        ):
+            yield
 
 
 class EventConsumer(_Consumer):
@@ -307,12 +358,12 @@ class EventConsumer(_Consumer):
                 partial(self._handle, record, event), f"{event.type} {event.id}"
             )
             if error is None:
-                await self._applied(event)
+                await self._applied(record, event)
             else:
                 await self.dead_letters.send(record, error, attempts=self.retry.max_attempts)
 
     async def _handle(self, record: Record, event: Event[Any]) -> None:
-        with self._span(record, [event]):
+        with self._processing(record, [event]):
             await self.handler(event, record)
 
 
@@ -338,19 +389,19 @@ class EventBatchConsumer(_Consumer):
             return
         batch = partial(self._handle, accepted[0][0], [event for _, event in accepted])
         if await self.retry.call(batch, f"a batch of {len(accepted)}") is None:
-            for _, event in accepted:
-                await self._applied(event)
+            for record, event in accepted:
+                await self._applied(record, event)
             return
         for record, event in accepted:
             single = partial(self._handle, record, [event])
             error = await self.retry.call(single, f"{event.type} {event.id}")
             if error is None:
-                await self._applied(event)
+                await self._applied(record, event)
             else:
                 await self.dead_letters.send(record, error, attempts=self.retry.max_attempts)
 
     async def _handle(self, record: Record, events: list[Event[Any]]) -> None:
-        with self._span(record, events):
+        with self._processing(record, events):
             await self.handler(events)
 
 

@@ -2,12 +2,13 @@
 
 The notification log written in the same transaction as the events is the transactional outbox;
 the relay reads it. The command context (correlation, causation, actor, trace) is stored inside each
-event's state under a reserved key, so the relay can restore it when it publishes.
+event's state under a reserved key, so the relay can restore it when it publishes. Each append (a
+command's events and their notifications, one transaction) is a span of the command's trace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -15,12 +16,15 @@ from typing import Any, TypeVar
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresProcessRecorder
 from eventsourcing.utils import get_topic
+from opentelemetry import trace
 
 from .context import CommandContext, current_context
 from .settings import PostgresSettings
 
 _META = "__crm_meta__"
+tracer = trace.get_tracer("crm.eventstore")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,48 @@ def _metadata(meta: dict[str, Any] | None) -> EventMetadata | None:
     )
 
 
+def append_attributes(stored_events: Sequence[StoredEvent]) -> dict[str, Any]:
+    """What an append span says: which aggregates, of which types, how many events.
+
+    A stored event's topic is ``module:Aggregate.Event``: the aggregate type is the class the
+    event is nested in.
+    """
+    qualnames = {event.topic.partition(":")[2] for event in stored_events}
+    types = {name.rpartition(".")[0] or name for name in qualnames}
+    return {
+        "db.system.name": "postgresql",
+        "db.operation.name": "append",
+        "crm.event.count": len(stored_events),
+        "crm.aggregate.ids": sorted({str(event.originator_id) for event in stored_events}),
+        "crm.aggregate.types": sorted(types),
+    }
+
+
+class _TracedAppends:
+    """A span around the recorder's insert: the events, their notifications (and a tracking
+    record) in one transaction, including the wait for the table lock that orders them."""
+
+    events_table_name: str
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        if not stored_events:
+            return super().insert_events(stored_events, **kwargs)  # type: ignore[misc]
+        with tracer.start_as_current_span(
+            f"append {self.events_table_name}",
+            kind=trace.SpanKind.CLIENT,
+            attributes=append_attributes(stored_events),
+        ):
+            return super().insert_events(stored_events, **kwargs)  # type: ignore[misc]
+
+
+class TracedApplicationRecorder(_TracedAppends, PostgresApplicationRecorder):
+    pass
+
+
+class TracedProcessRecorder(_TracedAppends, PostgresProcessRecorder):
+    """The recorder of applications that track what they consumed (crm_platform.tracking)."""
+
+
 def eventsourcing_env(settings: PostgresSettings, database: str) -> dict[str, str]:
     """Environment for an ``eventsourcing.Application`` on the service's own database.
 
@@ -95,6 +141,8 @@ def eventsourcing_env(settings: PostgresSettings, database: str) -> dict[str, st
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         "CREATE_TABLE": "y",
         "MAPPER_TOPIC": get_topic(ContextCapturingMapper),
+        "APPLICATION_RECORDER_TOPIC": get_topic(TracedApplicationRecorder),
+        "PROCESS_RECORDER_TOPIC": get_topic(TracedProcessRecorder),
     }
 
 

@@ -48,17 +48,22 @@ def make_producer(settings: KafkaSettings, **kwargs: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, **options)
 
 
-def declared(name: str, partitions: int = PARTITIONS) -> Topic:
+def declared(name: str, partitions: int = PARTITIONS, replication: int | None = None) -> Topic:
     """A topic as FastStream should create it if it is missing. FastStream cannot configure the
     topics it creates, so compacted ones are left to ``ensure_topics``."""
-    return Topic(name, num_partitions=partitions, declare=name not in COMPACTED)
+    return Topic(
+        name,
+        num_partitions=partitions,
+        replication_factor=replication or KafkaSettings().topic_replication,
+        declare=name not in COMPACTED,
+    )
 
 
 async def ensure_topics(
     bootstrap_servers: str,
     topics: Iterable[str],
     partitions: int = PARTITIONS,
-    replication: int = 1,
+    replication: int | None = None,
 ) -> None:
     """Create the topics that do not exist yet. Idempotent, also when racing another creator;
     any other refusal of the cluster (a bad replication factor, a policy, ACLs) is raised."""
@@ -73,7 +78,7 @@ async def ensure_topics(
                 NewTopic(
                     name,
                     num_partitions=partitions,
-                    replication_factor=replication,
+                    replication_factor=replication or KafkaSettings().topic_replication,
                     topic_configs=COMPACTED.get(name, {}),
                 )
                 for name in missing

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import signal
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,7 @@ from crm_events.personal import PersonalDataKeyIssued, encode_key
 
 from .eventstore import ContextCapturingMapper, EventMetadata
 from .kafka import ensure_topics, make_producer
+from .metrics import RELAY_ACTIVE, RELAY_LAG, RELAY_PUBLISHED
 from .privacy import KeyStore, sealed_subjects
 from .settings import KafkaSettings, PostgresSettings
 
@@ -150,6 +152,7 @@ class OutboxRelay:
         self._ensured: set[str] = set()
         self._producer: AIOKafkaProducer | None = None
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        RELAY_ACTIVE.labels(name).set(0)
 
     async def __aenter__(self) -> OutboxRelay:
         try:
@@ -182,6 +185,7 @@ class OutboxRelay:
 
     async def _disconnect(self) -> None:
         """Closing the connection releases the advisory lock; stopping the producer flushes it."""
+        RELAY_ACTIVE.labels(self.name).set(0)
         producer, conn, self._producer, self._conn = self._producer, self._conn, None, None
         try:
             if producer:
@@ -191,14 +195,17 @@ class OutboxRelay:
                 await conn.close()
 
     async def acquire_leadership(self, stop: asyncio.Event) -> bool:
-        """Wait until this relay holds the advisory lock; False when stopped first."""
+        """Wait until this relay holds the advisory lock; False when stopped first. A standby
+        keeps measuring the lag, so that every replica shows it."""
         while not stop.is_set():
             cursor = await self._connection.execute(
                 "SELECT pg_try_advisory_lock(%s)", (lock_key(self.name),)
             )
             if (await cursor.fetchone() or (False,))[0]:
                 log.info("relay %s is active", self.name)
+                RELAY_ACTIVE.labels(self.name).set(1)
                 return True
+            RELAY_LAG.labels(self.name).set(await self.lag())
             await _sleep_or_stop(stop, STANDBY_POLL)
         return False
 
@@ -235,6 +242,7 @@ class OutboxRelay:
             inclusive_of_start=False,
         )
         if not notifications:
+            RELAY_LAG.labels(self.name).set(0)
             return 0
         public = self._with_keys(
             [
@@ -251,6 +259,11 @@ class OutboxRelay:
         await asyncio.gather(*acks)
         await self._store_position(notifications[-1].id)
         self.published += len(public)
+        for topic, count in Counter(event.data.topic() for event in public).items():
+            RELAY_PUBLISHED.labels(self.name, topic).inc(count)
+        # A short batch read everything recorded: nothing was left behind at that moment.
+        lag = await self.lag() if len(notifications) == self.batch_size else 0
+        RELAY_LAG.labels(self.name).set(lag)
         return len(notifications)
 
     def _with_keys(self, events: list[Event[Any]]) -> list[Event[Any]]:

@@ -12,10 +12,19 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from .kafka import COMPACTED, ensure_topics
+from .metrics import serve_metrics
 from .settings import HttpSettings, KafkaSettings, TelemetrySettings
 from .telemetry import setup_telemetry
 
 log = logging.getLogger(__name__)
+
+
+def observe_process(service: str, role: str) -> None:
+    """Tracing and JSON logs as ``crm-<service>-<role>``, versioned by the service's package;
+    a relay or a worker also serves its metrics (an api serves them on its HTTP port)."""
+    setup_telemetry(f"crm-{service}-{role}", TelemetrySettings(), package=f"crm-{service}")
+    if role != "api":
+        serve_metrics()
 
 
 def serve_api(service: str, app_factory: Callable[[], FastAPI], default_port: int) -> None:
@@ -23,7 +32,7 @@ def serve_api(service: str, app_factory: Callable[[], FastAPI], default_port: in
 
     import uvicorn
 
-    setup_telemetry(f"crm-{service}-api", TelemetrySettings())
+    observe_process(service, "api")
     os.environ.setdefault("CRM_HTTP_PORT", str(default_port))
     http = HttpSettings()
     uvicorn.run(app_factory(), host=http.host, port=http.port, log_config=None, access_log=False)
@@ -41,7 +50,7 @@ def run_worker(
     service's background loops (schedulers, local projections) beside it. Each loop runs until
     the event it is given is set at shutdown; one that fails stops the worker (the orchestrator
     restarts it) rather than leaving it half alive."""
-    setup_telemetry(f"crm-{service}-worker", TelemetrySettings())
+    observe_process(service, "worker")
 
     async def main() -> None:
         broker = await broker_factory()
@@ -77,5 +86,5 @@ async def _fatal_on_error(app: FastStream, loop: Awaitable[None]) -> None:
 
 
 def run_async(service: str, role: str, main: Callable[[], Awaitable[Any]]) -> None:
-    setup_telemetry(f"crm-{service}-{role}", TelemetrySettings())
+    observe_process(service, role)
     asyncio.run(main())

@@ -47,6 +47,9 @@ class KafkaSettings(BaseSettings):
 
     bootstrap_servers: str = "127.0.0.1:59092"
     group_prefix: str = ""  # isolates consumer groups of parallel environments sharing a cluster
+    # Replicas of the topics the code creates when they are missing (a cluster normally has them
+    # declared already, e.g. by Strimzi KafkaTopics): 3 in production, 1 on a one-broker machine.
+    topic_replication: int = Field(default=1, ge=1)
 
     def group(self, name: str) -> str:
         return f"{self.group_prefix}{name}"
@@ -83,7 +86,18 @@ class HttpSettings(BaseSettings):
 class TelemetrySettings(BaseSettings):
     model_config = _env("CRM_")
 
+    # The collector's base URL (OTLP/HTTP); without it no span leaves the process.
     otlp_endpoint: str | None = Field(None, validation_alias="CRM_OTEL_EXPORTER_OTLP_ENDPOINT")
     console: bool = Field(False, validation_alias="CRM_OTEL_CONSOLE")  # spans on stdout, to debug
-    service_version: str = "0.1.0"
+    service_version: str | None = None  # default: the version of the service's package
+    environment: str = Field("development", validation_alias="CRM_ENV")
     log_level: str = "INFO"
+
+
+class MetricsSettings(BaseSettings):
+    """Where a relay or a worker serves /metrics (an api serves them on its HTTP port)."""
+
+    model_config = _env("CRM_METRICS_")
+
+    host: str = "127.0.0.1"  # 0.0.0.0 in containers, for Prometheus to reach it
+    port: int = 9464  # 0: no metrics server

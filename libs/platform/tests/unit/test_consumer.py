@@ -17,8 +17,11 @@ from faststream.kafka.annotations import KafkaMessage
 
 from crm_events import Event
 from crm_events.contacts import CustomerContacted, CustomerRegistered
+from crm_events.personal import KeyMismatch
 from crm_platform.consumer import (
     EventConsumer,
+    NotYet,
+    Retry,
     dead_letter_topic,
     subscribe_event_batches,
     subscribe_events,
@@ -341,3 +344,32 @@ async def test_a_failing_inbox_rewinds_to_the_message_instead_of_committing_past
     await consumer.consume(message)  # type: ignore[arg-type]
     assert message.outcome == ["nack"]
     assert handled == []
+
+
+async def test_a_condition_that_does_not_pass_is_dead_lettered_after_the_patience() -> None:
+    calls = 0
+
+    async def waiting() -> None:
+        nonlocal calls
+        calls += 1
+        raise NotYet("the key has not arrived")
+
+    error = await Retry(max_attempts=2, backoff=0.01, max_backoff=0.01, patience=0.2).call(
+        waiting, "test"
+    )
+
+    assert isinstance(error, NotYet)
+    assert calls > 2  # waited beyond max_attempts, as long as the patience allowed
+
+
+async def test_an_error_no_retry_can_cure_is_dead_lettered_at_once() -> None:
+    calls = 0
+
+    async def mismatched() -> None:
+        nonlocal calls
+        calls += 1
+        raise KeyMismatch("sealed with another key")
+
+    error = await Retry(max_attempts=5, backoff=0.01).call(mismatched, "test")
+
+    assert isinstance(error, KeyMismatch) and calls == 1

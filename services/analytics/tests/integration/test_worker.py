@@ -1,4 +1,5 @@
-"""The worker's subscriber on real Kafka and a real MongoDB-wire server."""
+"""The read-model framework on real Kafka and a real MongoDB-wire server: the live worker, the
+guarded writes, and a rebuild during live traffic."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
-from crm_analytics.application.repository import Customer360Repository
-from crm_analytics.domain.customer_360 import apply_update, update_for
-from crm_analytics.messaging.customer_360 import subscribe_customer_360
+from crm_analytics.application.customer_360 import Customer360Model
+from crm_analytics.application.readmodels import Catalog, RebuildInProgress, rebuild
+from crm_analytics.application.repository import Outcome, write_update
+from crm_analytics.domain.customer_360 import update_for
+from crm_analytics.domain.timeline import entry_for
+from crm_analytics.domain.updates import VersionGap, fold
+from crm_analytics.messaging.readmodels import subscribe_read_model
 from crm_platform.consumer import dead_letter_topic
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.settings import KafkaSettings
@@ -20,28 +25,31 @@ from crm_platform.settings import KafkaSettings
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-async def repository(mongo_uri: str) -> AsyncIterator[Customer360Repository]:
-    database = f"analytics_worker_test_{uuid.uuid4().hex[:10]}"
+@pytest.fixture
+async def database(mongo_uri: str) -> AsyncIterator:
+    name = f"analytics_worker_test_{uuid.uuid4().hex[:10]}"
     client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
     try:
-        yield Customer360Repository.from_client(client, database, write_concern=1)
+        yield client[name]
     finally:
-        await client.drop_database(database)
+        await client.drop_database(name)
         await client.close()
 
 
 @pytest.fixture
-async def pipeline(kafka_bootstrap, repository, unique_name):
-    """A unique topic and group with the analytics subscriber running on them."""
+async def pipeline(kafka_bootstrap, database, unique_name):
+    """The customer 360 model on a unique topic and group, fed live by its subscriber."""
     topic, group = unique_name("test.analytics"), unique_name("test.analytics")
     await ensure_topics(kafka_bootstrap, [topic, dead_letter_topic(group)])
+    model = Customer360Model()
+    model.topics = (topic,)
+    catalog = Catalog(database, [model], write_concern=1, cache_seconds=0)
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
     broker = make_broker(kafka)
-    subscribe_customer_360(broker, repository, group_id=group, topic=topic, backoff=0.01)
+    subscribe_read_model(broker, model, catalog, group_id=group, backoff=0.01)
     async with broker:
         await broker.start()
-        yield kafka, topic, group
+        yield kafka, topic, group, model, catalog
 
 
 async def produce(kafka: KafkaSettings, topic: str, events) -> None:
@@ -68,34 +76,46 @@ async def eventually(check, within: float = 30.0):
 def projected(events):
     document = None
     for event in events:
-        document = apply_update(document, update_for(event))
+        document = fold(document, update_for(event))
     return document
 
 
-async def test_documents_appear_once_when_every_message_is_produced_twice(
-    pipeline, repository, stream
-):
-    kafka, topic, _ = pipeline
+async def caught_up(catalog: Catalog, histories) -> bool:
+    store = await catalog.resolve("customer_360")
+    for history in histories:
+        stored = await store["customers"].find_one({"_id": history[0].aggregateid})
+        if stored is None or stored["version"] != history[-1].aggregateversion:
+            return False
+    return True
+
+
+async def snapshot(catalog: Catalog):
+    store = await catalog.resolve("customer_360")
+    return (
+        await store["customers"].find({}).sort("_id").to_list(),
+        await store["timeline"].find({}).sort("_id").to_list(),
+    )
+
+
+async def test_every_message_twice_gives_each_document_and_entry_once(pipeline, stream):
+    kafka, topic, _, _, catalog = pipeline
     customers = [stream() for _ in range(3)]
     histories = [[c.registered(), c.contacted(), c.contacted(), c.contacted()] for c in customers]
     twice = [event for history in histories for event in history for _ in range(2)]
 
-    await produce(kafka, topic, [*twice, histories[0][0]])  # and a late redelivery of a first event
+    await produce(kafka, topic, [*twice, histories[0][0]])  # and a late redelivery of a first
 
-    for customer, history in zip(customers, histories, strict=True):
-        last = history[-1].aggregateversion
-
-        async def caught_up(customer=customer, last=last):
-            document = await repository.get(str(customer.customer_id))
-            return document if document and document["version"] == last else None
-
-        assert await eventually(caught_up) == projected(history)
+    await eventually(lambda: caught_up(catalog, histories))
+    documents, entries = await snapshot(catalog)
+    assert documents == sorted((projected(h) for h in histories), key=lambda d: d["_id"])
+    expected = [entry_for(e, e.aggregateid) for h in histories for e in h[1:]]
+    assert entries == sorted(expected, key=lambda e: e["_id"])
 
 
 async def test_a_gap_goes_to_the_dead_letters_and_the_document_stays(
-    pipeline, repository, stream, kafka_bootstrap
+    pipeline, stream, kafka_bootstrap
 ):
-    kafka, topic, group = pipeline
+    kafka, topic, group, _, catalog = pipeline
     customers = stream()
     registered = customers.registered()
     customers.contacted()  # lost upstream
@@ -113,4 +133,80 @@ async def test_a_gap_goes_to_the_dead_letters_and_the_document_stays(
         await dead.stop()
     assert dict(record.headers)["dlq_error_type"] == b"VersionGap"
     assert record.value == orphan.to_json()
-    assert await repository.get(str(customers.customer_id)) == projected([registered])
+    store = await catalog.resolve("customer_360")
+    assert await store["customers"].find_one({"_id": registered.aggregateid}) == projected(
+        [registered]
+    )
+
+
+async def test_guarded_writes_apply_once_and_refuse_gaps(database, stream):
+    collection = database["guarded"]
+    customers = stream()
+    registered, contacted, later = customers.registered(), customers.contacted(), None
+    customers.contacted()
+    later = customers.contacted()
+
+    outcomes = await asyncio.gather(
+        *(write_update(collection, update_for(registered)) for _ in range(5))
+    )
+    assert sorted(o.value for o in outcomes) == ["applied"] + ["duplicate"] * 4
+    assert await write_update(collection, update_for(contacted)) is Outcome.APPLIED
+    with pytest.raises(VersionGap):
+        await write_update(collection, update_for(later))
+    assert await collection.find_one({"_id": registered.aggregateid}) == projected(
+        [registered, contacted]
+    )
+
+
+async def test_a_rebuild_during_live_traffic_ends_with_the_live_documents(pipeline, stream):
+    kafka, topic, group, model, catalog = pipeline
+    customers = [stream() for _ in range(20)]
+    histories = [[c.registered(), c.contacted()] for c in customers]
+    await produce(kafka, topic, [e for h in histories for e in h])
+    await eventually(lambda: caught_up(catalog, histories))
+    old = (await catalog.alias(model.name)).active
+
+    async def live_traffic() -> None:
+        for _ in range(5):
+            more = [(c, c.contacted()) for c in customers]
+            for customer, event in more:
+                histories[customers.index(customer)].append(event)
+            await produce(kafka, topic, [event for _, event in more])
+            await asyncio.sleep(0.2)
+
+    traffic = asyncio.create_task(live_traffic())
+    report = await rebuild(
+        model,
+        catalog,
+        kafka.bootstrap_servers,
+        live_group_id=group,
+        settle_seconds=1.0,
+        before_switch=lambda: asyncio.shield(traffic),
+    )
+    await traffic
+
+    assert (report.previous, report.generation) == (old, old + 1)
+    assert (await catalog.alias(model.name)).active == report.generation
+    assert report.events >= 40
+    await eventually(lambda: caught_up(catalog, histories))
+    documents, entries = await snapshot(catalog)
+    assert documents == sorted((projected(h) for h in histories), key=lambda d: d["_id"])
+    assert len(entries) == sum(len(h) - 1 for h in histories)
+    old_collections = await catalog.database.list_collection_names()
+    assert not any(name.endswith(f"__g{old}") for name in old_collections)
+
+
+async def test_one_rebuild_at_a_time_and_an_abandoned_one_leaves_nothing(database):
+    model = Customer360Model()
+    catalog = Catalog(database, [model], write_concern=1)
+    number = await catalog.begin_rebuild(model.name)
+    await catalog.generation(model.name, number)["timeline"].insert_one({"_id": "x"})
+
+    with pytest.raises(RebuildInProgress):
+        await catalog.begin_rebuild(model.name)
+    await catalog.abandon(model.name, number)
+
+    alias = await catalog.alias(model.name)
+    assert (alias.active, alias.building) == (1, None)
+    assert not any(name.endswith(f"__g{number}") for name in await database.list_collection_names())
+    assert await catalog.begin_rebuild(model.name) == number + 1  # numbers are never reused

@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
@@ -10,9 +11,11 @@ import httpx
 import pytest
 
 from crm_analytics.api.cursor import encode
-from crm_analytics.api.routes import customer_360_router
-from crm_analytics.domain.customer_360 import apply_update, update_for
+from crm_analytics.api.routes import customer_360_router, organization_router
+from crm_analytics.application.history import customer_view, opportunity_documents
+from crm_analytics.domain import timeline
 from crm_analytics.domain.timeline import Position
+from crm_events import Event
 from crm_platform.devtoken import issue_token
 from crm_platform.privacy import MemoryKeyring
 from crm_platform.web.app import create_api
@@ -20,23 +23,46 @@ from crm_platform.web.app import create_api
 pytestmark = pytest.mark.unit
 
 
-class FakeReader:
-    def __init__(self) -> None:
-        self.documents: dict[str, dict[str, Any]] = {}
+class FakeReads:
+    """The live reads and the archive over in-memory events, through the same pure folds."""
 
-    async def get(self, customer_id: str) -> dict[str, Any] | None:
-        return self.documents.get(customer_id)
+    def __init__(self) -> None:
+        self.events: list[Event[Any]] = []
 
     def add(self, events) -> None:
-        document = None
-        for event in events:
-            document = apply_update(document, update_for(event))
-        self.documents[document["_id"]] = document
+        self.events.extend(events)
+
+    def _about(self, customer_id: str, as_of: datetime | None = None) -> list[Event[Any]]:
+        return [
+            e
+            for e in self.events
+            if timeline.customer_of(e, {}) == customer_id and (as_of is None or e.time <= as_of)
+        ]
+
+    async def get(self, customer_id: str) -> dict[str, Any] | None:
+        return customer_view(self._about(customer_id), customer_id)[0]
+
+    async def page(self, customer_id: str, *, kind, channel, before, limit) -> timeline.Page:
+        entries = customer_view(self._about(customer_id), customer_id)[1]
+        chosen = [e for e in entries if timeline.matches(e, kind=kind, channel=channel)]
+        return timeline.newest_first(chosen, limit=limit, before=before)
+
+    async def lineage(self, customer_id: str) -> dict[str, list[str]]:
+        return {}
+
+    async def customer(self, customer_id: str, as_of: datetime):
+        return customer_view(self._about(customer_id, as_of), customer_id)
+
+    async def documents(self, organization_id: str):
+        return {"opportunities": [], "tickets": [], "invoices": []}
+
+    async def opportunities(self, organization_id: str, as_of: datetime):
+        return opportunity_documents(self.events)
 
 
 @pytest.fixture
-def reader() -> FakeReader:
-    return FakeReader()
+def reader() -> FakeReads:
+    return FakeReads()
 
 
 @pytest.fixture
@@ -46,7 +72,8 @@ def keyring() -> MemoryKeyring:
 
 @pytest.fixture
 async def client(reader, keyring) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_api(title="t", service="analytics", routers=[customer_360_router(reader, keyring)])
+    routers = [customer_360_router(reader, reader, keyring), organization_router(reader, reader)]
+    app = create_api(title="t", service="analytics", routers=routers)
     token = issue_token(["analytics:read"])
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -80,19 +107,18 @@ async def test_profile_and_timeline_newest_first(client, reader, keyring, stream
         str(events[2].id),
         str(events[1].id),
     ]
-    assert body["timeline"][0] == {
-        "id": str(events[2].data.interaction_id),
-        "kind": "interaction",
-        "channel": "email",
-        "direction": "inbound",
-        "subject": None,
-        "summary": "message 3",
-        "actor": "bob",
-        "related_to": None,
-        "occurred_at": events[2].data.occurred_at.isoformat().replace("+00:00", "Z"),
-        "source": "/crm/contacts",
-        "source_event_id": str(events[2].id),
-    }
+    first = body["timeline"][0]
+    assert first["id"] == str(events[2].data.interaction_id)
+    assert (first["subject"], first["summary"]) == (None, "message 3")
+    assert (first["kind"], first["type"], first["channel"]) == (
+        "interaction",
+        "CustomerContacted",
+        "email",
+    )
+    assert first["details"]["direction"] == "inbound" and first["details"]["actor"] == "bob"
+    assert first["personal"] == {"summary": "message 3"}
+    assert first["occurred_at"] == events[2].data.occurred_at.isoformat().replace("+00:00", "Z")
+    assert (first["actor"], first["source"]) == ("alice", "/crm/contacts")
     assert body["next_cursor"] is None
 
 
@@ -130,7 +156,7 @@ async def test_without_the_key_personal_data_is_not_shown(client, reader, keyrin
 
     for body in (before_key, after_erasure):
         assert body["profile"]["given_name"] is None and body["profile"]["emails"] is None
-        assert body["timeline"][0]["summary"] is None
+        assert body["timeline"][0]["personal"]["summary"] is None
         assert body["timeline"][0]["channel"] == "email"  # non-personal facts remain
 
 
@@ -159,17 +185,6 @@ async def test_cursor_pagination_walks_the_whole_timeline(client, reader, stream
             break
 
     assert seen == [str(event.id) for event in reversed(events[1:])]
-
-
-async def test_a_customer_without_registration_has_no_profile(client, reader, stream):
-    customers = stream()
-    customers.registered()  # not applied: only what the update of one event builds
-    reader.add([customers.contacted()])
-
-    body = (await client.get(f"/customers/{customers.customer_id}/360")).json()
-
-    assert body["profile"] is None
-    assert len(body["timeline"]) == 1
 
 
 async def test_unknown_customer_is_a_404_problem(client):
@@ -237,3 +252,44 @@ async def test_openapi_documents_the_response_and_problems(client):
     assert operation["operationId"] == "getCustomer360"
     assert {"200", "400", "401", "403", "404", "422"} <= set(operation["responses"])
     assert "Customer360" in spec["components"]["schemas"]
+
+
+async def test_as_of_folds_the_events_published_until_then(client, reader, keyring, stream):
+    customers, events = contacts_stream(stream, 3)
+    reader.add(events)
+    await keyring.issued(customers.customer_id, customers.key)
+    url = f"/customers/{customers.customer_id}/360"
+
+    then = (await client.get(url, params={"as_of": events[2].time.isoformat()})).json()
+    now = (await client.get(url)).json()
+
+    assert (then["version"], then["interaction_count"]) == (3, 2)
+    assert [e["source_event_id"] for e in then["timeline"]] == [
+        str(events[2].id),
+        str(events[1].id),
+    ]
+    assert (now["version"], now["interaction_count"]) == (4, 3)
+
+
+async def test_timeline_filters_by_kind_and_channel(client, reader, stream):
+    customers = stream()
+    events = [customers.registered(), customers.contacted(), customers.contacted(channel="phone")]
+    reader.add(events)
+    url = f"/customers/{customers.customer_id}/timeline"
+
+    phone = (await client.get(url, params={"channel": "phone"})).json()
+    tickets = (await client.get(url, params={"kind": "ticket"})).json()
+
+    assert [e["source_event_id"] for e in phone["entries"]] == [str(events[2].id)]
+    assert tickets["entries"] == [] and tickets["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"as_of": "2025-03-01T10:00:00"}, "query.as_of"), ({"kind": "gossip"}, "query.kind")],
+)
+async def test_a_naive_instant_or_an_unknown_kind_is_a_422(client, params, field):
+    response = await client.get(f"/customers/{uuid4()}/timeline", params=params)
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == field

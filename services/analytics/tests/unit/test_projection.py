@@ -8,16 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_analytics.domain.customer_360 import (
-    PROFILE_FIELDS,
-    Decision,
-    Document,
-    VersionGap,
-    apply_update,
-    decide,
-    project,
-    update_for,
-)
+from crm_analytics.domain.customer_360 import PROFILE_FIELDS, update_for
+from crm_analytics.domain.timeline import entry_for
+from crm_analytics.domain.updates import Decision, Document, VersionGap, decide
+from crm_analytics.domain.updates import fold as fold_one
 from crm_events import Event
 from crm_events.contacts.customer_v2 import _CustomerEvent
 
@@ -26,9 +20,7 @@ pytestmark = pytest.mark.unit
 
 def fold(document: Document | None, events: list[Event[Any]]) -> Document | None:
     for event in events:
-        update = project(document, event)
-        if update is not None:
-            document = apply_update(document, update)
+        document = fold_one(document, update_for(event))
     return document
 
 
@@ -54,6 +46,7 @@ def test_registration_creates_the_profile(stream):
             "origin": "api",
             "lead_id": None,
             "registered_at": registered.data.registered_at,
+            "source_event_id": str(registered.id),
         },
     }
     assert b"Ada" not in json.dumps(document, default=str).encode()  # kept sealed
@@ -63,7 +56,7 @@ def sealed(value: Any) -> Any:
     return value.model_dump(mode="json")
 
 
-def test_contacts_append_timeline_entries_with_lineage(stream):
+def test_contacts_count_interactions_and_make_timeline_entries_with_lineage(stream):
     customers = stream()
     events = [customers.registered(), customers.contacted(), customers.contacted(channel="phone")]
 
@@ -71,21 +64,27 @@ def test_contacts_append_timeline_entries_with_lineage(stream):
 
     assert document["version"] == 3
     assert document["interaction_count"] == 2
-    first, second = document["timeline"]
-    assert second == {
-        "id": str(events[2].data.interaction_id),
+    assert "timeline" not in document  # entries live in their own collection
+    entry = entry_for(events[2], str(customers.customer_id))
+    assert entry == {
+        "_id": str(events[2].id),
+        "customer_id": str(customers.customer_id),
         "kind": "interaction",
+        "type": "CustomerContacted",
         "channel": "phone",
-        "direction": "inbound",
-        "subject": None,
-        "summary": sealed(events[2].data.summary),
-        "actor": "bob",
-        "related_to": None,
         "occurred_at": events[2].data.occurred_at,
+        "record": {"kind": "interaction", "id": str(events[2].data.interaction_id)},
+        "actor": "alice",
         "source": "/crm/contacts",
-        "source_event_id": str(events[2].id),
+        "details": {
+            "interaction_id": str(events[2].data.interaction_id),
+            "channel": "phone",
+            "direction": "inbound",
+            "actor": "bob",
+            "occurred_at": events[2].data.occurred_at.isoformat().replace("+00:00", "Z"),
+        },
+        "sealed": {"summary": sealed(events[2].data.summary)},
     }
-    assert first["source_event_id"] == str(events[1].id)
     assert document["last_interaction_at"] == events[2].data.occurred_at
 
 
@@ -104,8 +103,8 @@ def test_a_redelivered_event_changes_nothing(stream):
     registered, contacted = customers.registered(), customers.contacted()
     document = fold(None, [registered, contacted])
 
-    assert project(document, contacted) is None
-    assert project(document, registered) is None
+    assert fold_one(document, update_for(contacted)) == document
+    assert fold_one(document, update_for(registered)) == document
 
 
 @pytest.mark.parametrize(
@@ -133,7 +132,7 @@ def test_an_event_after_a_lost_one_raises_instead_of_applying(stream):
     registered = customers.registered()
     customers.contacted()  # lost before reaching the projection
     with pytest.raises(VersionGap):
-        project(fold(None, [registered]), customers.contacted())
+        fold(fold(None, [registered]), [customers.contacted()])
 
 
 class CustomerRenamed(_CustomerEvent):
@@ -152,7 +151,7 @@ def test_events_not_shown_still_advance_the_version(stream):
 
     assert document["version"] == 3
     assert document["profile"]["given_name"] == sealed(registered.data.given_name)
-    assert len(document["timeline"]) == 1
+    assert document["interaction_count"] == 1
 
 
 def test_times_are_utc_with_bson_precision(stream):
@@ -161,7 +160,7 @@ def test_times_are_utc_with_bson_precision(stream):
     madrid = timezone(timedelta(hours=2))
     contacted = customers.contacted(occurred_at=datetime(2025, 5, 4, 5, 2, 1, 123456, madrid))
 
-    entry = update_for(contacted).push["timeline"]
+    entry = entry_for(contacted, str(customers.customer_id))
 
     assert entry["occurred_at"] == datetime(2025, 5, 4, 3, 2, 1, 123000, tzinfo=UTC)
 
@@ -189,7 +188,7 @@ def test_consents_profile_changes_and_erasure(stream):
 def test_operators_leave_out_empty_ones(stream):
     customers = stream()
     assert set(update_for(customers.registered()).operators()) == {"$set"}
-    assert set(update_for(customers.contacted()).operators()) == {"$set", "$push", "$inc", "$max"}
+    assert set(update_for(customers.contacted()).operators()) == {"$set", "$inc", "$max"}
     assert set(update_for(customers.erased()).operators()) == {"$set", "$unset"}
 
 

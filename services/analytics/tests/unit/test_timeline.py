@@ -14,7 +14,7 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def entry(minute: int, entry_id: str) -> dict:
-    return {"id": entry_id, "occurred_at": T0 + timedelta(minutes=minute)}
+    return {"_id": entry_id, "occurred_at": T0 + timedelta(minutes=minute)}
 
 
 def test_newest_first_and_a_position_for_the_next_page():
@@ -22,10 +22,10 @@ def test_newest_first_and_a_position_for_the_next_page():
 
     page = newest_first(entries, limit=2, before=None)
 
-    assert [e["id"] for e in page.entries] == ["b", "c"]
+    assert [e["_id"] for e in page.entries] == ["b", "c"]
     assert page.next == Position(T0 + timedelta(minutes=2), "c")
     last = newest_first(entries, limit=2, before=page.next)
-    assert [e["id"] for e in last.entries] == ["a"]
+    assert [e["_id"] for e in last.entries] == ["a"]
     assert last.next is None
 
 
@@ -35,7 +35,7 @@ def test_entries_at_the_same_time_are_ordered_by_id():
     first = newest_first(entries, limit=1, before=None)
     second = newest_first(entries, limit=5, before=first.next)
 
-    assert [e["id"] for e in first.entries + second.entries] == ["c", "b", "a"]
+    assert [e["_id"] for e in first.entries + second.entries] == ["c", "b", "a"]
 
 
 def test_an_exact_fit_has_no_next_page():

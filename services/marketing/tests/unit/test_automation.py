@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from crm_events.analytics import ChurnRiskChanged, ChurnRiskLevel
 from crm_events.sales.opportunities import OpportunityWon
 from crm_marketing.application import MarketingApplication
 from crm_marketing.application.mailer import Mailer
@@ -27,7 +28,12 @@ ONBOARDING = EmailContent("Welcome aboard, {{ given_name }}", "<p>Welcome</p>", 
 EMEA = {"attribute": "region", "operator": "equals", "value": "emea"}
 
 
-def automated(app: MarketingApplication, delay: timedelta = timedelta(days=1)) -> UUID:
+def automated(
+    app: MarketingApplication,
+    delay: timedelta = timedelta(days=1),
+    trigger: str = "OpportunityWon",
+    conditions: dict[str, Any] | None = EMEA,
+) -> UUID:
     campaign_id = uuid4()
     app.draft_campaign(
         campaign_id,
@@ -39,7 +45,7 @@ def automated(app: MarketingApplication, delay: timedelta = timedelta(days=1)) -
         agents=[],
         created_by="me",
         request_fingerprint="f",
-        automation=Automation("OpportunityWon", delay, EMEA),
+        automation=Automation(trigger, delay, conditions),
     )
     app.launch_campaign(
         campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
@@ -119,6 +125,42 @@ def test_conditions_history_and_stopped_campaigns(application, feed) -> None:
     assert not application.fire_send(identifier, now + timedelta(days=2))
     assert application.load(AutomatedSend, identifier, "send").status == "dropped"
     assert application.automation_directory().listening_to("OpportunityWon") == []
+
+
+def churn(customer: UUID, level: str, at: datetime) -> ChurnRiskChanged:
+    return ChurnRiskChanged(
+        customer_id=customer,
+        model_version="churn-1",
+        computed_at=at,
+        score={"low": 10, "medium": 50, "high": 85}[level],
+        level=ChurnRiskLevel(level),
+        previous_level=None,
+        factors=[],
+    )
+
+
+def test_a_rising_churn_risk_starts_a_win_back_once(application, feed) -> None:
+    """Win-back: only the assessments whose new level meets the conditions send; a late copy
+    of an older assessment neither changes the customer's level nor sends."""
+    customer = feed.register()
+    high = {"attribute": "churn_risk", "operator": "equals", "value": "high"}
+    campaign_id = automated(application, timedelta(hours=2), "ChurnRiskChanged", high)
+    now = datetime.now(UTC)
+
+    def assess(level: str, at: datetime) -> UUID:
+        event = feed.event(churn(customer, level, at), customer)
+        feed.deliver(event.model_copy(update={"time": now}))
+        return event.id
+
+    assess("medium", now - timedelta(hours=1))
+    assert list(application.aggregate_ids(AutomatedSend.Scheduled)) == []
+    rose = assess("high", now)
+    assess("low", now - timedelta(hours=3))  # computed before the two others: stale
+    assert application.profile(customer).churn_risk == "high"
+    [scheduled] = application.aggregate_ids(AutomatedSend.Scheduled)
+    assert scheduled == send_id(campaign_id, rose)
+    send = application.load(AutomatedSend, scheduled, "send")
+    assert send.due_at == now + timedelta(hours=2) and send.customer_id == customer
 
 
 @pytest.mark.parametrize(

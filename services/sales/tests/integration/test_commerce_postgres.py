@@ -5,10 +5,8 @@ writes."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -27,24 +25,6 @@ from crm_sales.domain.errors import InvalidState
 pytestmark = pytest.mark.integration
 
 D = Decimal
-
-
-@pytest.fixture(scope="module")
-def postgres(postgres_server: Any, fresh_database: Callable[[str], str]) -> PostgresSettings:
-    return PostgresSettings(
-        host=postgres_server.host,
-        port=postgres_server.port,
-        user=postgres_server.user,
-        password=postgres_server.password,
-        database=fresh_database("sales_commerce"),
-    )
-
-
-@pytest.fixture(scope="module")
-def app(postgres: PostgresSettings) -> Iterator[SalesApplication]:
-    application = SPEC.build_application(postgres)
-    yield application
-    application.close()
 
 
 @pytest.fixture(scope="module")

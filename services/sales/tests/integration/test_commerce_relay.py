@@ -4,7 +4,7 @@ keyed by the document, in the order they happened, carrying the command's contex
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,24 +32,6 @@ CONTEXT = CommandContext(
     actor="carol",
     traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
 )
-
-
-@pytest.fixture(scope="module")
-def postgres(postgres_server: Any, fresh_database: Callable[[str], str]) -> PostgresSettings:
-    return PostgresSettings(
-        host=postgres_server.host,
-        port=postgres_server.port,
-        user=postgres_server.user,
-        password=postgres_server.password,
-        database=fresh_database("sales_commerce_relay"),
-    )
-
-
-@pytest.fixture(scope="module")
-def app(postgres: PostgresSettings) -> Iterator[SalesApplication]:
-    application = SPEC.build_application(postgres)
-    yield application
-    application.close()
 
 
 def command() -> Command:

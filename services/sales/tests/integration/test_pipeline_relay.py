@@ -5,7 +5,7 @@ opportunity topics, with the lead's personal data sealed; then the lead erased."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -30,24 +30,6 @@ pytestmark = pytest.mark.integration
 LEADS, OPPORTUNITIES = LeadCaptured.topic(), OpportunityOpened.topic()
 KEYS = PersonalDataKeyIssued.topic()
 CONTEXT = CommandContext(correlation_id=f"corr-{uuid4()}", causation_id="request:1", actor="bob")
-
-
-@pytest.fixture(scope="module")
-def postgres(postgres_server: Any, fresh_database: Callable[[str], str]) -> PostgresSettings:
-    return PostgresSettings(
-        host=postgres_server.host,
-        port=postgres_server.port,
-        user=postgres_server.user,
-        password=postgres_server.password,
-        database=fresh_database("sales_pipeline"),
-    )
-
-
-@pytest.fixture(scope="module")
-def app(postgres: PostgresSettings) -> Iterator[SalesApplication]:
-    application = SPEC.build_application(postgres)
-    yield application
-    application.close()
 
 
 @pytest.fixture

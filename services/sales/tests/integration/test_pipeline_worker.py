@@ -5,7 +5,7 @@ customer's interactions then score the customer's open lead."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -20,38 +20,13 @@ from crm_events.marketing import CampaignResponseKind, CampaignResponseReceived
 from crm_events.personal import PersonalDataKeyIssued, encode_key, new_key, seal
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.relay import integration_event
-from crm_platform.settings import KafkaSettings, PostgresSettings
+from crm_platform.settings import KafkaSettings
 from crm_sales.application import SalesApplication
 from crm_sales.application.pipeline import Command, LeadDetails, LeadFilter
-from crm_sales.bootstrap import SPEC
 from crm_sales.domain.leads import LeadSource
 from crm_sales.messaging.pipeline import TOPICS, subscribe
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def app(postgres_server: Any, fresh_database: Callable[[str], str]) -> Iterator[SalesApplication]:
-    postgres = PostgresSettings(
-        host=postgres_server.host,
-        port=postgres_server.port,
-        user=postgres_server.user,
-        password=postgres_server.password,
-        database=fresh_database("sales_pipeline_worker"),
-    )
-    application = SPEC.build_application(postgres)
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def kafka(
-    kafka_bootstrap: str, unique_name: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
-) -> KafkaSettings:
-    """The broker, and consumer groups of this test's own (a prefix read from the environment)."""
-    monkeypatch.setenv("CRM_KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
-    monkeypatch.setenv("CRM_KAFKA_GROUP_PREFIX", unique_name("test") + ".")
-    return KafkaSettings()
 
 
 @asynccontextmanager

@@ -5,7 +5,7 @@ customer's activities go blind."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,41 +20,16 @@ from crm_events.contacts import CustomerErased
 from crm_events.service_desk import EscalationReason, TicketEscalated, TicketPriority
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.relay import integration_event
-from crm_platform.settings import KafkaSettings, PostgresSettings
+from crm_platform.settings import KafkaSettings
 from crm_sales.application import SalesApplication
 from crm_sales.application.activities import ActivityDraft
 from crm_sales.application.activity_index import ActivityFilter
 from crm_sales.application.pipeline import OpportunityDraft
 from crm_sales.application.pipeline_store import Command
-from crm_sales.bootstrap import SPEC
 from crm_sales.domain.activities import ActivityKind, RecordRef, RecordType
 from crm_sales.messaging.activities import TOPICS, subscribe
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def app(postgres_server: Any, fresh_database: Callable[[str], str]) -> Iterator[SalesApplication]:
-    postgres = PostgresSettings(
-        host=postgres_server.host,
-        port=postgres_server.port,
-        user=postgres_server.user,
-        password=postgres_server.password,
-        database=fresh_database("sales_reactions"),
-    )
-    application = SPEC.build_application(postgres)
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def kafka(
-    kafka_bootstrap: str, unique_name: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
-) -> KafkaSettings:
-    """The broker, and consumer groups of this test's own (a prefix read from the environment)."""
-    monkeypatch.setenv("CRM_KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
-    monkeypatch.setenv("CRM_KAFKA_GROUP_PREFIX", unique_name("test") + ".")
-    return KafkaSettings()
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -30,24 +30,6 @@ from crm_sales.messaging.reminders import run_reminders
 pytestmark = pytest.mark.integration
 
 DEAL = RecordRef(RecordType.OPPORTUNITY, UUID("5c4b3a29-1807-4f6e-8d5c-4b3a2918f7e6"))
-
-
-@pytest.fixture(scope="module")
-def postgres(postgres_server: Any, fresh_database: Callable[[str], str]) -> PostgresSettings:
-    return PostgresSettings(
-        host=postgres_server.host,
-        port=postgres_server.port,
-        user=postgres_server.user,
-        password=postgres_server.password,
-        database=fresh_database("sales_reminders"),
-    )
-
-
-@pytest.fixture(scope="module")
-def app(postgres: PostgresSettings) -> Iterator[SalesApplication]:
-    application = SPEC.build_application(postgres)
-    yield application
-    application.close()
 
 
 def schedule(app: SalesApplication, due_in: timedelta) -> UUID:

@@ -1,7 +1,8 @@
 """Events published by the service desk."""
 
-from . import articles, sla, tickets
+from . import articles, identification, sla, tickets
 from .articles import ArticlePublished
+from .identification import TicketCustomerIdentified
 from .sla import SlaBreached, SlaTarget
 from .ticket import EscalationReason, TicketEscalated, TicketPriority
 from .tickets import (
@@ -30,6 +31,7 @@ __all__ = [
     "TicketCategory",
     "TicketChannel",
     "TicketClosed",
+    "TicketCustomerIdentified",
     "TicketEscalated",
     "TicketOpened",
     "TicketPriority",
@@ -39,6 +41,7 @@ __all__ = [
     "TicketStatus",
     "TicketStatusChanged",
     "articles",
+    "identification",
     "sla",
     "tickets",
 ]

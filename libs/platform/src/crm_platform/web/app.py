@@ -1,21 +1,25 @@
-"""The FastAPI application every service builds: problems, request context, auth, health, tracing."""
+"""The FastAPI application every service builds: problems, request context, auth, health, tracing
+and Prometheus metrics (``/metrics``: the process's registry, unauthenticated as scrapers expect)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..context import CommandContext, command_context
+from ..metrics import HTTP_DURATION, HTTP_REQUESTS
 from ..settings import AuthSettings
 from .auth import TokenVerifier
 from .problems import (
@@ -33,6 +37,41 @@ CORRELATION_HEADER = "X-Correlation-ID"
 READINESS_TIMEOUT = 2.0  # seconds; below the usual probe timeout, so the probe gets an answer
 _CORRELATION_KEY = CORRELATION_HEADER.lower().encode()
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # safe to echo and to store in events
+# Probes and scrapes: neither traced nor counted, they would drown the requests of users.
+OPERATIONAL_PATHS = ("/healthz", "/readyz", "/metrics")
+UNMATCHED_ROUTE = "unmatched"  # the route label of requests no route took (404s), never the path
+
+
+class HttpMetricsMiddleware:
+    """Counts and times each request by method, route template and status code.
+
+    The template (``/customers/{customer_id}``) keeps the series few; a raw path would make one
+    per customer. Outermost but for tracing, so its time includes every other middleware.
+    """
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPERATIONAL_PATHS:
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
+            method = scope["method"]
+            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+            HTTP_DURATION.labels(self.service, method, route).observe(time.perf_counter() - started)
 
 
 class RequestContextMiddleware:
@@ -97,7 +136,8 @@ async def _outcome(check: Check) -> str | None:
     return None
 
 
-def _health_router(readiness: Mapping[str, Check]) -> APIRouter:
+def _operational_router(readiness: Mapping[str, Check]) -> APIRouter:
+    """Liveness, readiness and metrics: for the orchestrator and the scraper, not for users."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="Liveness: the process answers")
@@ -125,6 +165,10 @@ def _health_router(readiness: Mapping[str, Check]) -> APIRouter:
             instance=request.url.path,
             checks=checks,
         )
+
+    @router.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
@@ -159,11 +203,14 @@ def create_api(
     app.state.service = service
     app.state.token_verifier = TokenVerifier(settings or AuthSettings())
     install_problem_handlers(app)
-    app.include_router(_health_router(dict(readiness or {})))
+    app.include_router(_operational_router(dict(readiness or {})))
     for router in routers:
         app.include_router(router)
     _document_problems(app)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, service=service)
     # Wraps the whole middleware stack: the server span is open when the context is built.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="/healthz$,/readyz$")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=",".join(f"{path}$" for path in OPERATIONAL_PATHS)
+    )
     return app

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -46,29 +47,48 @@ class Merge(BaseModel):
     at: datetime
 
 
-class RelatedRecord(BaseModel):
-    kind: str
-    id: str
-
-
 class TimelineEntry(BaseModel):
-    id: str = Field(description="Id of the interaction (or other entry) in its source service.")
-    kind: Literal["interaction"]
-    channel: str = Field(examples=["email"])
-    direction: str = Field(examples=["inbound"])
-    subject: str | None = Field(default=None, description="Null when none, or once erased.")
-    summary: str | None = Field(description="Null once the person is erased.")
-    actor: str = Field(description="Who handled the interaction for the business.")
-    related_to: RelatedRecord | None = None
+    id: str = Field(
+        description="Id of the record touched in its source service: the interaction, ticket,"
+        " opportunity, invoice... (several entries may touch one record)."
+    )
+    kind: str = Field(examples=["interaction", "opportunity", "ticket", "payment"])
+    type: str = Field(description="The event type, e.g. OpportunityStageChanged.")
+    channel: str | None = Field(default=None, examples=["email"])
     occurred_at: datetime
+    actor: str | None = Field(default=None, description="Who caused the event, if known.")
     source: str = Field(description="The service that published the event, e.g. /crm/contacts.")
-    source_event_id: UUID = Field(description="The integration event this entry comes from.")
+    source_event_id: UUID = Field(
+        description="The integration event this entry comes from: its lineage, and its identity."
+    )
+    details: dict[str, Any] = Field(description="The event's facts that are not personal data.")
+    subject: str | None = Field(
+        default=None, description="The entry's subject, opened; null when none, or once erased."
+    )
+    summary: str | None = Field(
+        default=None, description="The entry's summary, opened; null when none, or once erased."
+    )
+    personal: dict[str, Any] = Field(
+        description="Every personal value of the event, opened; null once the person is erased"
+        " (or when sealed for someone else, such as a lead before conversion)."
+    )
+
+
+class TimelinePage(BaseModel):
+    customer_id: UUID
+    as_of: datetime | None = Field(default=None, description="The instant asked for, if any.")
+    entries: list[TimelineEntry] = Field(description="Newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next (older) page; null on the last page."
+    )
 
 
 class Customer360(BaseModel):
-    """A customer's profile and timeline, as far as the projection has read the event streams."""
+    """A customer's profile and timeline, as far as the projection has read the event streams
+    (or, with ``as_of``, as the events published up to that instant make them)."""
 
     customer_id: UUID
+    as_of: datetime | None = Field(default=None, description="The instant asked for, if any.")
     version: int = Field(description="Version of the customer aggregate the view reflects.")
     updated_at: datetime = Field(description="When the last applied event occurred.")
     erased_at: datetime | None = Field(
@@ -83,3 +103,60 @@ class Customer360(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next (older) page; null on the last page."
     )
+    lineage: dict[str, list[UUID]] | None = Field(
+        default=None, description="With `lineage=true`: per figure, the events that produced it."
+    )
+
+
+class Money(BaseModel):
+    amount: Decimal = Field(description="Decimal string.")
+    currency: str = Field(examples=["EUR"])
+
+
+class Deal(BaseModel):
+    opportunity_id: UUID
+    name: str | None = None
+    stage_id: str | None = None
+    stage_name: str | None = None
+    status: str = Field(examples=["open", "won", "lost"])
+    amount: Money
+    probability: int | None = None
+    owner: str | None = None
+    contact_id: UUID | None = None
+    lineage: dict[str, UUID] = Field(description="Per field, the event that last set it.")
+
+
+class Ticket(BaseModel):
+    ticket_id: UUID
+    status: str
+    priority: str | None = None
+    customer_id: UUID | None = None
+    opened_at: datetime | None = None
+    lineage: dict[str, UUID]
+
+
+class Organization360(BaseModel):
+    organization_id: UUID
+    people: list[UUID] = Field(
+        description="Customers named by the organization's deals, tickets and invoices."
+    )
+    open_deals: list[Deal]
+    open_tickets: list[Ticket]
+    revenue: list[Money] = Field(description="Paid on invoices not void, per currency.")
+    revenue_lineage: list[UUID] = Field(description="The payment events behind the revenue.")
+
+
+class PipelineStage(BaseModel):
+    stage_id: str
+    stage_name: str | None
+    currency: str
+    count: int
+    amount: Decimal
+    weighted: Decimal = Field(description="Sum of amount x probability.")
+    opportunity_ids: list[UUID] = Field(description="The deals behind the figures.")
+
+
+class Pipeline(BaseModel):
+    organization_id: UUID
+    as_of: datetime | None
+    stages: list[PipelineStage] = Field(description="Open deals per stage and currency.")

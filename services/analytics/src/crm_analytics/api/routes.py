@@ -1,7 +1,9 @@
-"""GET /customers/{customer_id}/360: the customer 360 read model over HTTP."""
+"""The customer and organization 360 views over HTTP, live or as of a past instant."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -9,8 +11,10 @@ from fastapi import APIRouter, Depends, Query
 
 from crm_platform.privacy import Keyring
 from crm_platform.web.auth import require_scopes
-from crm_platform.web.problems import BadRequest, NotFound, problem_responses
+from crm_platform.web.problems import BadRequest, NotFound, Unprocessable, problem_responses
 
+from ..application.customer_360 import Customer360Reads
+from ..application.history import History
 from ..application.opening import (
     Opener,
     active_merges,
@@ -18,54 +22,270 @@ from ..application.opening import (
     open_entries,
     open_profile,
 )
-from ..application.repository import Customer360Reader
-from ..domain.customer_360 import Document
-from ..domain.timeline import newest_first
+from ..application.organization_360 import OrganizationReads
+from ..domain import accounts, timeline
+from ..domain.timeline import Page, Position
+from ..domain.updates import Document
 from . import cursor as cursors
-from .models import Consent, Customer360, Merge, Profile, TimelineEntry
+from .models import (
+    Consent,
+    Customer360,
+    Deal,
+    Merge,
+    Money,
+    Organization360,
+    Pipeline,
+    PipelineStage,
+    Profile,
+    Ticket,
+    TimelineEntry,
+    TimelinePage,
+)
 
 READ_SCOPE = "analytics:read"
+READ = [Depends(require_scopes(READ_SCOPE))]
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Timeline entries per page.")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+AsOf = Annotated[
+    datetime | None,
+    Query(description="An instant with its offset: the view as the events up to it make it."),
+]
+Kind = Annotated[str | None, Query(description=f"Only entries of this kind: {timeline.KINDS}.")]
+Channel = Annotated[str | None, Query(description="Only entries on this channel, e.g. email.")]
 
 
-def customer_360_router(reader: Customer360Reader, keyring: Keyring) -> APIRouter:
+def _before(cursor: str | None) -> Position | None:
+    try:
+        return cursors.decode(cursor) if cursor else None
+    except cursors.InvalidCursor as error:
+        raise BadRequest(str(error)) from None
+
+
+def _instant(as_of: datetime | None) -> datetime | None:
+    if as_of is not None and as_of.tzinfo is None:
+        raise Unprocessable.for_field("query.as_of", "give the instant's UTC offset, e.g. Z")
+    return as_of
+
+
+def _kind(kind: str | None) -> str | None:
+    if kind is not None and kind not in timeline.KINDS:
+        raise Unprocessable.for_field("query.kind", f"one of {', '.join(timeline.KINDS)}")
+    return kind
+
+
+def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyring) -> APIRouter:
     router = APIRouter(tags=["customer 360"])
+
+    async def view(
+        customer_id: UUID,
+        as_of: datetime | None,
+        *,
+        kind: str | None,
+        channel: str | None,
+        before: Position | None,
+        limit: int,
+    ) -> tuple[Document | None, Page]:
+        """The customer document and one timeline page, live or folded from the archive."""
+        if as_of is None:
+            document = await reads.get(str(customer_id))
+            page = await reads.page(
+                str(customer_id), kind=kind, channel=channel, before=before, limit=limit
+            )
+            return document, page
+        document, entries = await history.customer(str(customer_id), as_of)
+        chosen = [e for e in entries if timeline.matches(e, kind=kind, channel=channel)]
+        return document, timeline.newest_first(chosen, limit=limit, before=before)
 
     @router.get(
         "/customers/{customer_id}/360",
-        summary="A customer's profile and timeline, newest first",
+        summary="A customer's profile and timeline, newest first, live or as of an instant",
         operation_id="getCustomer360",
-        dependencies=[Depends(require_scopes(READ_SCOPE))],
+        dependencies=READ,
         responses=problem_responses(400, 401, 403, 404, 422),
     )
     async def get_customer_360(
         customer_id: UUID,
-        limit: Annotated[int, Query(ge=1, le=200, description="Timeline entries per page.")] = 50,
-        cursor: Annotated[
-            str | None, Query(description="`next_cursor` of the previous page.")
-        ] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        kind: Kind = None,
+        channel: Channel = None,
+        as_of: AsOf = None,
+        lineage: Annotated[
+            bool, Query(description="Also name the events behind every figure.")
+        ] = False,
     ) -> Customer360:
-        try:
-            before = cursors.decode(cursor) if cursor else None
-        except cursors.InvalidCursor as error:
-            raise BadRequest(str(error)) from None
-        document = await reader.get(str(customer_id))
+        as_of, kind, before = _instant(as_of), _kind(kind), _before(cursor)
+        document, page = await view(
+            customer_id, as_of, kind=kind, channel=channel, before=before, limit=limit
+        )
         if document is None:
             raise NotFound(f"no customer 360 for customer {customer_id}")
-        page = newest_first(document.get("timeline", []), limit=limit, before=before)
         opener = Opener(keyring, customer_id)
-        return await _response(
-            document, page.entries, page.next and cursors.encode(page.next), opener
+        figures = None
+        if lineage:
+            figures = _document_lineage(document)
+            if as_of is None:
+                figures |= await reads.lineage(str(customer_id))
+        return await _customer_360(document, page, opener, as_of, figures)
+
+    @router.get(
+        "/customers/{customer_id}/timeline",
+        summary="A customer's timeline, newest first, filtered and paginated",
+        operation_id="getCustomerTimeline",
+        dependencies=READ,
+        responses=problem_responses(400, 401, 403, 422),
+    )
+    async def get_customer_timeline(
+        customer_id: UUID,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        kind: Kind = None,
+        channel: Channel = None,
+        as_of: AsOf = None,
+    ) -> TimelinePage:
+        as_of, kind, before = _instant(as_of), _kind(kind), _before(cursor)
+        _, page = await view(
+            customer_id, as_of, kind=kind, channel=channel, before=before, limit=limit
+        )
+        opener = Opener(keyring, customer_id)
+        return TimelinePage(
+            customer_id=customer_id,
+            as_of=as_of,
+            entries=await _entries(page, opener),
+            next_cursor=page.next and cursors.encode(page.next),
         )
 
     return router
 
 
-async def _response(
-    document: Document, entries: list[Any], next_cursor: str | None, opener: Opener
+def organization_router(reads: OrganizationReads, history: History) -> APIRouter:
+    router = APIRouter(tags=["organization 360"])
+
+    @router.get(
+        "/organizations/{organization_id}/360",
+        summary="An organization's people, open deals, open tickets and revenue",
+        operation_id="getOrganization360",
+        dependencies=READ,
+        responses=problem_responses(401, 403, 404),
+    )
+    async def get_organization_360(organization_id: UUID) -> Organization360:
+        documents = await reads.documents(str(organization_id))
+        if not any(documents.values()):
+            raise NotFound(f"no deal, ticket or invoice of organization {organization_id}")
+        deals = documents[accounts.OPPORTUNITIES]
+        tickets = documents[accounts.TICKETS]
+        invoices = documents[accounts.INVOICES]
+        people = {d.get("contact_id") for d in deals} | {
+            d.get("customer_id") for d in tickets + invoices
+        }
+        return Organization360(
+            organization_id=organization_id,
+            people=sorted(UUID(p) for p in people if p),
+            open_deals=[_deal(d) for d in deals if d.get("status") == "open"],
+            open_tickets=[
+                _ticket(t) for t in tickets if t.get("status") not in accounts.CLOSED_TICKETS
+            ],
+            revenue=[_money(a, c) for c, a in accounts.revenue(invoices).items()],
+            revenue_lineage=sorted(
+                UUID(e)
+                for i in invoices
+                if i.get("status") != "void"
+                for e in i.get("payment_event_ids", [])
+            ),
+        )
+
+    @router.get(
+        "/organizations/{organization_id}/pipeline",
+        summary="An account's open pipeline per stage, live or as of an instant",
+        operation_id="getOrganizationPipeline",
+        dependencies=READ,
+        responses=problem_responses(401, 403, 422),
+    )
+    async def get_organization_pipeline(organization_id: UUID, as_of: AsOf = None) -> Pipeline:
+        as_of = _instant(as_of)
+        if as_of is None:
+            deals = (await reads.documents(str(organization_id)))[accounts.OPPORTUNITIES]
+        else:
+            deals = await history.opportunities(str(organization_id), as_of)
+        return Pipeline(
+            organization_id=organization_id,
+            as_of=as_of,
+            stages=[PipelineStage.model_validate(s) for s in accounts.pipeline(deals)],
+        )
+
+    return router
+
+
+def _money(amount: Decimal | str, currency: str) -> Money:
+    return Money(amount=Decimal(amount), currency=currency)
+
+
+def _deal(document: Document) -> Deal:
+    return Deal(
+        opportunity_id=document["_id"],
+        name=document.get("name"),
+        stage_id=document.get("stage_id"),
+        stage_name=document.get("stage_name"),
+        status=document.get("status", "open"),
+        amount=_money(document["amount"], document["currency"]),
+        probability=document.get("probability"),
+        owner=document.get("owner"),
+        contact_id=document.get("contact_id"),
+        lineage=document.get("lineage", {}),
+    )
+
+
+def _ticket(document: Document) -> Ticket:
+    return Ticket(
+        ticket_id=document["_id"],
+        status=document.get("status", "open"),
+        priority=document.get("priority"),
+        customer_id=document.get("customer_id"),
+        opened_at=document.get("opened_at"),
+        lineage=document.get("lineage", {}),
+    )
+
+
+def _document_lineage(document: Document) -> dict[str, list[str]]:
+    """The events behind the customer document's sections (each records its source event)."""
+    profile = document.get("profile")
+    changes = [c["source_event_id"] for c in document.get("profile_changes", [])]
+    return {
+        "profile": ([profile["source_event_id"]] if profile else []) + changes,
+        "consents": [
+            c["source_event_id"] for c in current_consents(document.get("consent_decisions", []))
+        ],
+        "merges": [m["source_event_id"] for m in document.get("merges", [])],
+    }
+
+
+async def _entries(page: Page, opener: Opener) -> list[TimelineEntry]:
+    return [
+        TimelineEntry.model_validate(
+            {
+                **entry,
+                "id": entry["record"]["id"],
+                "source_event_id": entry["_id"],
+                "subject": entry["personal"].get("subject"),
+                "summary": entry["personal"].get("summary"),
+            }
+        )
+        for entry in await open_entries(page.entries, opener)
+    ]
+
+
+async def _customer_360(
+    document: Document,
+    page: Page,
+    opener: Opener,
+    as_of: datetime | None,
+    lineage: dict[str, Any] | None,
 ) -> Customer360:
     profile = await open_profile(document, opener)
     return Customer360(
         customer_id=document["customer_id"],
+        as_of=as_of,
         version=document["version"],
         updated_at=document["updated_at"],
         erased_at=document.get("erased_at"),
@@ -77,6 +297,7 @@ async def _response(
         merges=[Merge.model_validate(m) for m in active_merges(document.get("merges", []))],
         interaction_count=document.get("interaction_count", 0),
         last_interaction_at=document.get("last_interaction_at"),
-        timeline=[TimelineEntry.model_validate(e) for e in await open_entries(entries, opener)],
-        next_cursor=next_cursor,
+        timeline=await _entries(page, opener),
+        next_cursor=page.next and cursors.encode(page.next),
+        lineage=lineage,
     )

@@ -13,7 +13,8 @@ from uuid import UUID
 from crm_events.personal import Sealed, unseal
 from crm_platform.privacy import KeyNotYetKnown, Keyring
 
-from ..domain.customer_360 import PROFILE_FIELDS, Document
+from ..domain.customer_360 import PROFILE_FIELDS
+from ..domain.updates import Document
 
 Opened = dict[str, Any]
 
@@ -61,11 +62,12 @@ async def open_profile(document: Document, opener: Opener) -> Opened | None:
 
 
 async def open_entries(entries: list[Document], opener: Opener) -> list[Opened]:
+    """Timeline entries with their sealed values opened (values sealed for someone else than the
+    customer, such as a lead before conversion, stay closed: ``None``)."""
     return [
         {
             **entry,
-            "subject": await opener.open(entry.get("subject")),
-            "summary": await opener.open(entry.get("summary")),
+            "personal": {name: await opener.open(value) for name, value in entry["sealed"].items()},
         }
         for entry in entries
     ]

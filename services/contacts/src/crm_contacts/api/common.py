@@ -14,6 +14,7 @@ from fastapi import Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_platform.web.auth import Principal, require_scopes
+from crm_platform.web.conditional import etag
 from crm_platform.web.idempotency import idempotency_key
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -47,11 +48,6 @@ def patch_fingerprint(patch: dict[str, Any]) -> str:
     whole model), it tells an explicit null (remove) from an absent field (keep)."""
     canonical = json.dumps(patch, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def etag(version: int) -> str:
-    """Weak: the representation varies with content negotiation, the version does not."""
-    return f'W/"{version}"'
 
 
 def answered(

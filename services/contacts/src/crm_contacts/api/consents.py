@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
+from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotent_id, request_fingerprint
 
 from ..application import ContactsApplication
@@ -20,8 +21,8 @@ from ..domain import (
     Sourced,
 )
 from ..domain.consent import EVIDENCE_MAX_LENGTH
-from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered, etag
-from .errors import PERSON_PROBLEM_RESPONSES, domain_problems, expected_version
+from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered
+from .errors import PERSON_PROBLEM_RESPONSES, domain_problems
 
 CONSENT_SCOPE = "contacts:record-consent"
 

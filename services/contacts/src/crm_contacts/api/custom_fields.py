@@ -7,11 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
+from crm_platform.web.conditional import etag, expected_version
+
 from ..application import ContactsApplication
 from ..domain import FieldType, RecordKind
 from ..domain.custom_fields import FIELD_NAME, MAX_OPTIONS
-from .common import Admin, Command, IfMatch, Out, Reader, etag
-from .errors import PROBLEM_RESPONSES, domain_problems, expected_version
+from .common import Admin, Command, IfMatch, Out, Reader
+from .errors import PROBLEM_RESPONSES, domain_problems
 
 FieldName = Annotated[
     str, Path(pattern=f"^{FIELD_NAME.pattern}$", description="Lower-case letters, digits, _.")

@@ -13,6 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotent_id, request_fingerprint
 
 from ..application import ContactsApplication, CustomerView, PersonExport, RecordExport
@@ -29,11 +30,10 @@ from .common import (
     Reader,
     Writer,
     answered,
-    etag,
     patch_fingerprint,
 )
 from .consents import ConsentOut
-from .errors import PERSON_PROBLEM_RESPONSES, domain_problems, expected_version
+from .errors import PERSON_PROBLEM_RESPONSES, domain_problems
 from .interactions import InteractionOut
 from .merges import MergeLinkOut
 from .sections import (

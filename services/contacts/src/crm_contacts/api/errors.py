@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from uuid import UUID
@@ -12,7 +11,6 @@ from fastapi import Request
 from crm_platform.privacy import PersonalDataErased
 from crm_platform.web.problems import (
     TYPE_BASE,
-    BadRequest,
     InvalidState,
     NotFound,
     ProblemError,
@@ -32,8 +30,6 @@ from ..domain import (
 )
 from ..domain import InvalidState as DomainInvalidState
 from ..domain import VersionConflict as DomainVersionConflict
-
-_VERSION_TAG = re.compile(r'(?:W/)?"(\d+)"')
 
 
 class Gone(ProblemError):
@@ -80,19 +76,6 @@ def _same_path_for(request: Request, record_id: UUID, survivor_id: UUID) -> str:
     """The request's URL with the merged record's id replaced by the survivor's."""
     path = request.url.path.replace(str(record_id), str(survivor_id), 1)
     return str(request.url.replace(path=path))
-
-
-def expected_version(if_match: str | None, body_version: int | None) -> int | None:
-    """The version a command is conditional on: If-Match (``W/"3"``) or the body's field."""
-    if if_match is None or if_match.strip() == "*":
-        return body_version
-    match = _VERSION_TAG.fullmatch(if_match.strip())
-    if match is None:
-        raise BadRequest('If-Match must be one entity tag W/"<version>"')
-    version = int(match.group(1))
-    if body_version is not None and body_version != version:
-        raise BadRequest("If-Match and expected_version disagree")
-    return version
 
 
 PROBLEM_RESPONSES = problem_responses(400, 401, 403, 404, 409, 422)

@@ -8,13 +8,14 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
+from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotent_id, request_fingerprint
 
 from ..application import ContactsApplication
 from ..domain import Channel, Direction, Interaction
 from ..domain.values import ACTOR_MAX_LENGTH, SUBJECT_MAX_LENGTH, SUMMARY_MAX_LENGTH
-from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered, etag
-from .errors import PERSON_PROBLEM_RESPONSES, domain_problems, expected_version
+from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered
+from .errors import PERSON_PROBLEM_RESPONSES, domain_problems
 from .sections import Section
 
 CONTACT_SCOPE = "contacts:record-contact"

@@ -11,11 +11,12 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotent_id, request_fingerprint
 
 from ..application import ContactsApplication, MergeView
-from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered, etag
-from .errors import PERSON_PROBLEM_RESPONSES, domain_problems, expected_version
+from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered
+from .errors import PERSON_PROBLEM_RESPONSES, domain_problems
 
 MERGE_SCOPE = "contacts:merge"
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
+from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotent_id, request_fingerprint
 
 from ..application import ContactsApplication, OrganizationView
@@ -22,10 +23,9 @@ from .common import (
     Reader,
     Writer,
     answered,
-    etag,
     patch_fingerprint,
 )
-from .errors import PROBLEM_RESPONSES, domain_problems, expected_version
+from .errors import PROBLEM_RESPONSES, domain_problems
 from .sections import CUSTOM_FIELDS_DOC, LIST_DOC, TAGS_DOC, Address, CustomValue, in_json
 
 REGISTER_SCOPE = "contacts:register-organization"

@@ -33,16 +33,21 @@ class AudienceLearning(EngagementCommands, AutomationCommands):
         trigger: Trigger | None = None,
     ) -> bool:
         """Apply ``change`` to the customer's profile (started on first mention), re-evaluate
-        the dynamic segments and schedule the automated sends the event triggers; False when
-        the position was processed already."""
+        the dynamic segments and schedule the automated sends the event triggers (when it
+        changed the profile, or is a pure trigger); False when the position was processed
+        already."""
         for _ in range(WRITE_ATTEMPTS):
             now = utcnow()
             profile = self.load_or_none(AudienceProfile, customer_id)
             started = profile is None
             profile = profile or AudienceProfile(id=customer_id)
-            changed = (change is not None and change(profile)) or started
+            applied = change is not None and change(profile)
+            changed = applied or started
             segments = self.reevaluated_segments(profile, now) if changed else []
-            sends = self.triggered_sends(profile, trigger, now) if trigger else []
+            # An event that changes nothing it names (a late copy of an older assessment, an
+            # order already known) triggers nothing either.
+            fresh = change is None or applied
+            sends = self.triggered_sends(profile, trigger, now) if trigger and fresh else []
             try:
                 return self.record_reaction(
                     position, *([profile] if changed else []), *segments, *sends

@@ -10,7 +10,6 @@ from uuid import UUID, uuid5
 from eventsourcing.persistence import IntegrityError
 
 from ..domain import (
-    Audience,
     AudienceProfile,
     Automation,
     AutomationDirectory,
@@ -25,17 +24,17 @@ from ..domain import (
     ResponseKind,
     Status,
     VersionConflict,
-    materialize,
     message_id,
 )
 from . import templates
+from .audience_index import IndexedAudience
 from .common import WRITE_ATTEMPTS, Outcome, check_version, utcnow
 from .segments import SegmentCommands
 
 SCHEDULER = "marketing-scheduler"
 
 
-class CampaignCommands(SegmentCommands):
+class CampaignCommands(SegmentCommands, IndexedAudience):
     def draft_campaign(
         self,
         campaign_id: UUID,
@@ -178,27 +177,6 @@ class CampaignCommands(SegmentCommands):
 
     def launch_calendar(self) -> LaunchCalendar:
         return self.load_or_none(LaunchCalendar, LaunchCalendar.ID) or LaunchCalendar.open()
-
-    def materialize_audience(self, campaign: Campaign, now: datetime) -> Audience:
-        """The segments' members, a dynamic segment's checked against its rule once more (time
-        moves on: "purchased within 30 days" loses members without any event), then everyone
-        without consent for the campaign's channel and purpose, unsubscribed or erased, left out."""
-        profiles: dict[UUID, AudienceProfile] = {}
-        candidates: set[UUID] = set()
-        for segment in map(self.segment, campaign.segment_ids):
-            rule = segment.parsed_rule()
-            for customer_id in segment.members:
-                profile = profiles.get(customer_id) or self.load_or_none(
-                    AudienceProfile, customer_id
-                )
-                if profile is None:
-                    candidates.add(customer_id)  # counted as excluded: nothing known of them
-                    continue
-                profiles[customer_id] = profile
-                if rule is None or rule.holds(profile.attributes(), now):
-                    candidates.add(customer_id)
-        channel = CampaignChannel(campaign.channel).contact_channel
-        return materialize(candidates, profiles, channel=channel, purpose=campaign.purpose)
 
     def _command(
         self,

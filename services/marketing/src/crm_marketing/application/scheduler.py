@@ -1,5 +1,6 @@
-"""The scheduler: launches scheduled campaigns, schedules the day's birthday greetings, and
-fires automated sends when they fall due.
+"""The scheduler: launches scheduled campaigns, schedules the day's birthday greetings, fires
+automated sends when they fall due, and keeps the audience index current (so a launch finds
+little left to catch up).
 
 Both kinds of due work live in PostgreSQL (the launch calendar in the event store, automated
 sends in the due table), so a restart loses none; both are guarded by their aggregates' state,
@@ -40,7 +41,8 @@ async def run_scheduler(
 
 
 def tick(application: Any, due: PostgresDueSends) -> None:
-    """One round: launch what is due, index new sends, fire those due."""
+    """One round: follow the audience, launch what is due, index new sends, fire those due."""
+    application.catch_up_audience_index()
     for campaign_id in application.launch_due_campaigns():
         log.info("launched scheduled campaign %s", campaign_id)
     while due.index(application):

@@ -1,6 +1,6 @@
 """The marketing domain: audience profiles, segments, campaigns, their messages and responses."""
 
-from .audience import Audience, materialize
+from .audience import Audience, materialize, reach, reach_key
 from .automation import AutomatedSend, AutomationDirectory, send_id
 from .campaign import (
     Automation,
@@ -51,5 +51,7 @@ __all__ = [
     "materialize",
     "message_id",
     "parse_rule",
+    "reach",
+    "reach_key",
     "send_id",
 ]

@@ -107,6 +107,7 @@ TRIGGERS = (
     "OrderPlaced",
     "OpportunityWon",
     "TicketClosed",
+    "ChurnRiskChanged",  # win-back: with a condition such as churn_risk equals high
 )
 MAX_DELAY = timedelta(days=365)
 

@@ -59,6 +59,9 @@ class AudienceProfile(Aggregate):
         self.orders: dict[UUID, datetime] = {}
         self.payments: dict[UUID, tuple[Decimal, str]] = {}
         self.open_tickets: frozenset[UUID] = frozenset()
+        # Analytics' churn risk level ("low", "medium", "high") and the instant it is as of.
+        self.churn_risk: str | None = None
+        self.churn_risk_at: datetime | None = None
 
     # --- facts from contacts ------------------------------------------------------------------
 
@@ -174,6 +177,21 @@ class AudienceProfile(Aggregate):
         change = {ticket_id}
         self.open_tickets = self.open_tickets | change if is_open else self.open_tickets - change
 
+    # --- facts from analytics -----------------------------------------------------------------
+
+    def assess_churn_risk(self, level: str, computed_at: datetime) -> bool:
+        """Analytics' latest churn risk level; an older assessment arriving late changes
+        nothing (the figures computed last are in force)."""
+        if self.churn_risk_at is not None and computed_at <= self.churn_risk_at:
+            return False
+        self._churn_risk_assessed(level=level, computed_at=computed_at)
+        return True
+
+    @event("ChurnRiskAssessed")
+    def _churn_risk_assessed(self, level: str, computed_at: datetime) -> None:
+        self.churn_risk = level
+        self.churn_risk_at = computed_at
+
     # --- marketing's own fact -----------------------------------------------------------------
 
     def unsubscribe(self, channel: str, at: datetime) -> bool:
@@ -213,6 +231,7 @@ class AudienceProfile(Aggregate):
             "last_purchase_at": max(self.orders.values(), default=None),
             "orders": Decimal(len(self.orders)),
             "open_tickets": Decimal(len(self.open_tickets)),
+            "churn_risk": self.churn_risk,
             **{f"lifetime_revenue.{c}": amount for c, amount in revenue.items()},
         }
 

@@ -57,6 +57,7 @@ ATTRIBUTES: dict[str, Kind] = {
     "orders": Kind.NUMBER,
     "open_tickets": Kind.NUMBER,
     "lifetime_revenue": Kind.NUMBER,
+    "churn_risk": Kind.TEXT,  # analytics' level: low, medium or high
 }
 
 

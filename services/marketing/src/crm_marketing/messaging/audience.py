@@ -2,7 +2,7 @@
 
 Contacts tells who people are, how to reach them and what they consented to (sealed personal
 data, opened with the keyring fed by the key topic); sales tells what they bought and paid; the
-service desk which of their tickets are open. Each event becomes one change of one profile,
+service desk which of their tickets are open; analytics their churn risk. Each event becomes one change of one profile,
 recorded exactly once with the message's position (``crm_platform.tracking``), together with
 the automated sends the event triggers (a won deal's onboarding e-mail, a welcome...).
 """
@@ -18,6 +18,7 @@ from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
 from crm_events import Event, topic_name
+from crm_events.analytics import ChurnRiskChanged
 from crm_events.contacts import (
     ConsentGranted,
     ConsentWithdrawn,
@@ -43,6 +44,7 @@ TOPICS = [
     PaymentReceived.topic(),
     OpportunityWon.topic(),
     TICKETS,
+    ChurnRiskChanged.topic(),
 ]
 # The service desk's ticket events, by type: whether the ticket is open afterwards.
 TICKET_OPEN = {
@@ -112,6 +114,9 @@ def _change(event: Event[Any], keyring: SyncKeyring) -> Callable[[AudienceProfil
         )
     if isinstance(data, OrderPlaced):
         return lambda p: p.record_order(data.order_id, data.placed_at)
+    if isinstance(data, ChurnRiskChanged):
+        level = data.level.value
+        return lambda p: p.assess_churn_risk(level, data.computed_at)
     if isinstance(data, PaymentReceived):
         amount = data.amount
         return lambda p: p.record_payment(data.payment_id, amount.amount, amount.currency)

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from crm_platform.web.auth import Principal, require_scopes
+from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import IdempotencyKey, idempotent_id, request_fingerprint
 from crm_platform.web.problems import Unprocessable
 
@@ -42,7 +43,7 @@ from ..domain.activities import (
     RecordType,
     TaskPriority,
 )
-from .errors import PROBLEM_RESPONSES, domain_problems, expected_version
+from .errors import PROBLEM_RESPONSES, domain_problems
 
 SCOPE = "sales:activities"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -392,11 +393,6 @@ def _answer(response: Response, command: Callable[[], Outcome[Activity]]) -> Act
     if outcome.replayed:
         response.headers[REPLAYED_HEADER] = "true"
     return ActivityOut.of(outcome.value, _now())
-
-
-def etag(version: int) -> str:
-    """Weak: the representation varies with content negotiation, the version does not."""
-    return f'W/"{version}"'
 
 
 def encode_cursor(after: After) -> str:

@@ -10,10 +10,10 @@ from fastapi import Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_platform.web.auth import Principal, require_scopes
+from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotency_key, idempotent_id, request_fingerprint
 
 from ..application.pipeline import Command, Outcome
-from .errors import expected_version
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -65,11 +65,6 @@ def command(
         actor=principal.subject,
         expected_version=expected_version(if_match, body_version),
     )
-
-
-def etag(version: int) -> str:
-    """Weak: the representation varies with content negotiation, the version does not."""
-    return f'W/"{version}"'
 
 
 def answer(response: Response, outcome: Outcome[Any], present: Callable[[Any], M]) -> M:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -200,3 +200,113 @@ class ArticleHit(BaseModel):
 class ArticleHits(BaseModel):
     query: str
     items: list[ArticleHit]
+
+
+# --- the SLA policy -----------------------------------------------------------------------------
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+ClockTime = Annotated[
+    str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+]  # HH:MM; 24:00 is the end of the day
+
+
+class WorkingPeriod(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: ClockTime
+    end: ClockTime
+
+
+class WeeklyHours(BaseModel):
+    """Each weekday's working periods, in the calendar's time zone; a day left out is closed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    monday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    tuesday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    wednesday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    thursday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    friday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    saturday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    sunday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+
+
+class CalendarIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    time_zone: str = Field(min_length=1, max_length=64, examples=["Europe/Paris"])
+    hours: WeeklyHours
+    holidays: list[date] = Field(default_factory=list, max_length=366)
+
+
+class TargetIn(BaseModel):
+    """Business minutes (working time of the calendar), at most a year's worth."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_response_minutes: int = Field(gt=0, le=525_600)
+    resolution_minutes: int = Field(gt=0, le=525_600)
+
+
+class TargetsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    urgent: TargetIn
+    high: TargetIn
+    normal: TargetIn
+    low: TargetIn
+
+
+class SlaPolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    calendar: CalendarIn
+    targets: TargetsIn
+    expected_version: int | None = Field(
+        default=None, ge=0, description="The version seen (or send If-Match); 0: the default."
+    )
+
+    def stated(self) -> dict[str, Any]:
+        """The domain's JSON form (``SlaPolicy.from_dict``)."""
+        hours = self.calendar.hours
+        return {
+            "calendar": {
+                "time_zone": self.calendar.time_zone,
+                "hours": [[[p.start, p.end] for p in getattr(hours, day)] for day in WEEKDAYS],
+                "holidays": [d.isoformat() for d in self.calendar.holidays],
+            },
+            "targets": self.targets.model_dump(),
+        }
+
+
+class SlaPolicyOut(BaseModel):
+    version: int = Field(description="0 while the configured default is in force.")
+    calendar: CalendarIn
+    targets: dict[Priority, TargetIn]
+    adopted_by: str | None
+    adopted_at: datetime | None
+
+    @classmethod
+    def of(cls, view: Any) -> SlaPolicyOut:
+        calendar = view.policy["calendar"]
+        hours = {
+            day: [{"start": start, "end": end} for start, end in periods]
+            for day, periods in zip(WEEKDAYS, calendar["hours"], strict=True)
+        }
+        return cls(
+            version=view.version,
+            calendar=CalendarIn(
+                time_zone=calendar["time_zone"],
+                hours=WeeklyHours.model_validate(hours),
+                holidays=calendar["holidays"],
+            ),
+            targets={
+                Priority(name): TargetIn(
+                    first_response_minutes=round(t["first_response_minutes"]),
+                    resolution_minutes=round(t["resolution_minutes"]),
+                )
+                for name, t in view.policy["targets"].items()
+            },
+            adopted_by=view.adopted_by,
+            adopted_at=view.adopted_at,
+        )

@@ -22,24 +22,26 @@ from ..domain import Article, SlaPolicy, Ticket, WorkingCalendar
 from .articles import ArticleCommands
 from .index import ArticleRow, Index, MemoryIndex, PostgresIndex, TicketFilter, TicketRow
 from .mail import InboundEmail
+from .policies import PolicyCommands, PolicyView
 from .tickets import TicketCommands
 from .views import ArticleView, Outcome, SlaView, TicketPage, TicketView
 
-# The SLA policy, as JSON (see ``SlaPolicy.from_dict``); without it, weekdays 09:00-17:00 UTC.
+# The default SLA policy, as JSON (see ``SlaPolicy.from_dict``), in force until an administrator
+# adopts one through the API; without it, weekdays 09:00-17:00 UTC.
 SLA_POLICY_VARIABLE = "CRM_SERVICE_DESK_SLA_POLICY"
 CATCH_UP_BATCH = 500
 
 
-class ServiceDeskApplication(TicketCommands, ArticleCommands, ShreddingApplication):
+class ServiceDeskApplication(TicketCommands, ArticleCommands, PolicyCommands, ShreddingApplication):
     name = "service_desk"
-    policy: SlaPolicy
+    default_policy: SlaPolicy  # the configured one, in force until one is adopted
     index: Index
     # The instants commands record; replaced in tests that travel in time.
     clock: Callable[[], datetime] = staticmethod(lambda: datetime.now(UTC))  # type: ignore[assignment]
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
-        self.policy = load_policy(self.env.get(SLA_POLICY_VARIABLE))
+        self.default_policy = load_policy(self.env.get(SLA_POLICY_VARIABLE))
         self.index = self.construct_index()
 
     def construct_index(self) -> Index:
@@ -107,6 +109,7 @@ __all__ = [
     "ArticleView",
     "InboundEmail",
     "Outcome",
+    "PolicyView",
     "ServiceDeskApplication",
     "SlaView",
     "TicketFilter",

@@ -4,7 +4,9 @@
   (the SLA scheduler polls the due ones; threading and erasure look tickets up);
 - articles: the published knowledge base, full-text searchable;
 - customer e-mails: which customer an inbound sender is, learned from contacts' events (only a
-  SHA-256 of each address is kept: enough to match a sender, never readable back);
+  SHA-256 of each address is kept: enough to match a sender, never readable back); a ticket
+  from an unknown sender keeps the same digest of its sender, so it is linked to the customer
+  whose address it later becomes;
 - the position in the notification log up to which the first two are known to be current.
 
 Each row is derived from an aggregate and guarded by its version, so writing one again, late or
@@ -45,10 +47,12 @@ class TicketRow:
     opened_at: datetime
     version: int
     next_due: datetime | None  # the earliest pending SLA deadline
+    sender_digest: bytes | None  # an unknown sender's address, hashed (``email_digest``)
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketRow:
         deadlines = ticket.pending_deadlines().values()
+        unknown_sender = ticket.customer_id is None and ticket.requester_email is not None
         return cls(
             ticket_id=ticket.id,
             reference=ticket.reference,
@@ -59,6 +63,7 @@ class TicketRow:
             opened_at=ticket.opened_at,
             version=ticket.version,
             next_due=min(deadlines, default=None),
+            sender_digest=email_digest(ticket.requester_email) if unknown_sender else None,
         )
 
 
@@ -152,6 +157,10 @@ class Index(ABC):
     def forget_customer(self, customer_id: UUID) -> None: ...
 
     @abstractmethod
+    def tickets_from_unknown(self, address: str) -> list[UUID]:
+        """Tickets without a customer whose sender had this address."""
+
+    @abstractmethod
     def position(self) -> int: ...
 
     @abstractmethod
@@ -223,6 +232,10 @@ class MemoryIndex(Index):
     def customer_by_email(self, address: str) -> UUID | None:
         return self._emails.get(email_digest(address))
 
+    def tickets_from_unknown(self, address: str) -> list[UUID]:
+        digest = email_digest(address)
+        return [r.ticket_id for r in self._tickets.values() if r.sender_digest == digest]
+
     def forget_customer(self, customer_id: UUID) -> None:
         with self._lock:
             for digest in [d for d, c in self._emails.items() if c == customer_id]:
@@ -256,6 +269,9 @@ CREATE TABLE IF NOT EXISTS sd_tickets (
     version integer NOT NULL,
     next_due timestamptz
 );
+ALTER TABLE sd_tickets ADD COLUMN IF NOT EXISTS sender_digest bytea;
+CREATE INDEX IF NOT EXISTS sd_tickets_unknown_sender ON sd_tickets (sender_digest)
+    WHERE sender_digest IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sd_tickets_queue ON sd_tickets (opened_at DESC, ticket_id DESC);
 CREATE INDEX IF NOT EXISTS sd_tickets_reference ON sd_tickets (reference);
 CREATE INDEX IF NOT EXISTS sd_tickets_customer ON sd_tickets (customer_id);
@@ -289,13 +305,15 @@ CREATE TABLE IF NOT EXISTS sd_index_position (
 
 _PUT_TICKET = """
 INSERT INTO sd_tickets
-    (ticket_id, reference, customer_id, status, priority, assignee, opened_at, version, next_due)
+    (ticket_id, reference, customer_id, status, priority, assignee, opened_at, version, next_due,
+    sender_digest)
 VALUES (%(ticket_id)s, %(reference)s, %(customer_id)s, %(status)s, %(priority)s, %(assignee)s,
-    %(opened_at)s, %(version)s, %(next_due)s)
+    %(opened_at)s, %(version)s, %(next_due)s, %(sender_digest)s)
 ON CONFLICT (ticket_id) DO UPDATE SET
     customer_id = EXCLUDED.customer_id, status = EXCLUDED.status,
     priority = EXCLUDED.priority, assignee = EXCLUDED.assignee,
-    version = EXCLUDED.version, next_due = EXCLUDED.next_due
+    version = EXCLUDED.version, next_due = EXCLUDED.next_due,
+    sender_digest = EXCLUDED.sender_digest
 WHERE sd_tickets.version < EXCLUDED.version
 """
 
@@ -400,6 +418,14 @@ class PostgresIndex(Index):
                 (email_digest(address),),
             ).fetchone()
         return None if row is None else row[0]
+
+    def tickets_from_unknown(self, address: str) -> list[UUID]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT ticket_id FROM sd_tickets WHERE sender_digest = %s",
+                (email_digest(address),),
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def forget_customer(self, customer_id: UUID) -> None:
         with self._pool.connection() as conn:

@@ -72,7 +72,7 @@ class TicketCommands:
                 channel=channel,
                 priority=priority,
                 category=category,
-                policy=self.policy,
+                policy=self.current_sla_policy(),
                 at=self.clock(),
                 request_fingerprint=request_fingerprint,
             )
@@ -165,7 +165,7 @@ class TicketCommands:
     def _escalate_on_breach(
         self: ServiceDeskApplication, ticket: Ticket, target: SlaTarget, now: datetime
     ) -> None:
-        rules = self.policy.escalation
+        rules = self.default_policy.escalation
         if rules.escalates(ticket.priority, ticket.category, target):
             self._escalate_automatically(
                 ticket, EscalationReason.SLA_BREACH, f"breach:{target}", now
@@ -255,6 +255,28 @@ class TicketCommands:
             request_fingerprint=email.message_id,
             requester_email=email.sender,
         )
+
+    # --- customers learned from contacts -------------------------------------------------------
+
+    def learn_customer_email(self: ServiceDeskApplication, customer_id: UUID, address: str) -> int:
+        """Remember whose address this is, and link the tickets its unknown sender opened
+        before (each records ``CustomerIdentified``, so its later escalations are published);
+        the number linked. Idempotent: a linked ticket has a customer and is not found again."""
+        self.index.learn_email(customer_id, address)
+        self.catch_up_index()  # a ticket opened by that sender a moment ago must be found
+        linked = 0
+        for ticket_id in self.index.tickets_from_unknown(address):
+            for _ in range(WRITE_ATTEMPTS):
+                ticket = self._ticket(ticket_id)
+                if not ticket.identify_customer(customer_id, at=self.clock()):
+                    break
+                try:
+                    self._save_tickets(ticket)
+                except IntegrityError:
+                    continue  # an agent changed it meanwhile: decide again
+                linked += 1
+                break
+        return linked
 
     # --- erasure ------------------------------------------------------------------------------
 

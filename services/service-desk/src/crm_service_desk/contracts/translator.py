@@ -22,6 +22,7 @@ from crm_events.service_desk import (
     TicketCategory,
     TicketChannel,
     TicketClosed,
+    TicketCustomerIdentified,
     TicketEscalated,
     TicketOpened,
     TicketPriority,
@@ -177,6 +178,10 @@ def _sla_breached(e: Any) -> SlaBreached:
     )
 
 
+def _customer_identified(e: Any) -> TicketCustomerIdentified:
+    return TicketCustomerIdentified(**_parties(e), identified_at=e.at)
+
+
 def _article_published(e: Any) -> ArticlePublished:
     return ArticlePublished(
         article_id=e.originator_id,
@@ -200,4 +205,5 @@ _TICKET_EVENTS: dict[type, Any] = {
     Ticket.Closed: _closed,
     Ticket.SatisfactionRated: _rated,
     Ticket.SlaBreached: _sla_breached,
+    Ticket.CustomerIdentified: _customer_identified,
 }

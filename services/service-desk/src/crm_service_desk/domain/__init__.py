@@ -11,6 +11,7 @@ from .errors import (
     TransitionNotAllowed,
     VersionConflict,
 )
+from .policy import SlaPolicyRecord
 from .sla import EscalationRules, SlaPolicy, SlaTargets
 from .ticket import Change, Message, Ticket
 from .values import (
@@ -40,6 +41,7 @@ __all__ = [
     "RuleViolation",
     "ServiceDeskError",
     "SlaPolicy",
+    "SlaPolicyRecord",
     "SlaTarget",
     "SlaTargets",
     "Status",

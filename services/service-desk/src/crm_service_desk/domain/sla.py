@@ -85,7 +85,27 @@ class SlaPolicy:
                 raise RuleViolation(f"targets.{name}", violation.detail) from None
             except (KeyError, TypeError, ValueError) as error:
                 raise RuleViolation(f"targets.{name}", f"not a target: {error!r}") from None
-        return cls(WorkingCalendar.from_dict(data["calendar"]), targets)
+        if "calendar" not in data:
+            raise RuleViolation("calendar", "a working calendar is required")
+        try:
+            calendar = WorkingCalendar.from_dict(data["calendar"])
+        except RuleViolation as violation:  # named from the policy down
+            field = violation.field.removeprefix("calendar").lstrip(".")
+            raise RuleViolation(f"calendar.{field}".rstrip("."), violation.detail) from None
+        return cls(calendar, targets)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form ``from_dict`` reads (and SLA policy events keep)."""
+        return {
+            "calendar": self.calendar.to_dict(),
+            "targets": {
+                priority.value: {
+                    "first_response_minutes": targets.first_response / timedelta(minutes=1),
+                    "resolution_minutes": targets.resolution / timedelta(minutes=1),
+                }
+                for priority, targets in sorted(self.targets.items())
+            },
+        }
 
 
 def _running(

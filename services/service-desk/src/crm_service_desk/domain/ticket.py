@@ -554,6 +554,23 @@ class Ticket(Aggregate):
         self.rating_comment = comment
         self._done(command_id, Action.RATE, request_fingerprint)
 
+    def identify_customer(self, customer_id: UUID, *, at: datetime) -> bool:
+        """The unknown sender turned out to be this customer (their address became known
+        later). Only a ticket without a customer is linked, once; the link never moves, and
+        an erased requester is never linked again."""
+        if self.customer_id is not None or self.requester_erased:
+            return False
+        self._customer_identified(
+            customer_id=customer_id, organization_id=self.organization_id, at=at
+        )
+        return True
+
+    @event("CustomerIdentified")
+    def _customer_identified(
+        self, customer_id: UUID, organization_id: UUID | None, at: datetime
+    ) -> None:
+        self.customer_id = customer_id
+
     def erase_requester(self, *, at: datetime) -> bool:
         """Record that the requester's personal data is erased (the application then destroys
         the ticket's key); False when it was recorded already."""

@@ -2,7 +2,8 @@
 who was erased (whose tickets must be crypto-shredded).
 
 Addresses arrive sealed with the person's key (``crm.contacts.customer.v2``): a keyring fed by the
-key topic opens them, and only their SHA-256 is kept. Every effect is idempotent (an upsert, a
+key topic opens them, and only their SHA-256 is kept; tickets an address opened before it was
+known are then linked to its customer. Every effect is idempotent (an upsert, a
 delete, an erasure), so redelivered events change nothing.
 """
 
@@ -50,7 +51,7 @@ class CustomerDirectory:
         """``emails`` as contacts seals them; None when the person was erased meanwhile."""
         for email in emails or ():
             await asyncio.to_thread(
-                self.application.index.learn_email, customer_id, email["address"]
+                self.application.learn_customer_email, customer_id, email["address"]
             )
 
 

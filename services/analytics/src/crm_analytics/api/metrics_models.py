@@ -1,0 +1,182 @@
+"""Response models of the metrics API. Amounts are decimal strings; money sums are per currency
+(``{"EUR": "1200.00"}``), never converted. Every figure group carries ``lineage``: the ids of the
+events it was computed from (the newest 100)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from crm_events.analytics import ChurnRiskLevel, RfmSegment, ValueTier
+
+Lineage = list[UUID]
+Money = dict[str, Decimal]
+Ratio = Decimal | None
+
+
+class LifetimeValue(BaseModel):
+    present: Decimal = Field(description="Net revenue already paid (reporting currency).")
+    future: Decimal = Field(description="Predicted, discounted value of future orders.")
+    total: Decimal
+    tier: ValueTier
+    orders: int
+    average_order_value: Decimal
+    orders_per_year: Decimal
+    recency_days: int | None = Field(description="Days since the last order; null: none yet.")
+    other_currencies: list[str] = Field(
+        description="Currencies of orders or payments left out of the money figures."
+    )
+
+
+class RfmScores(BaseModel):
+    recency: int = Field(ge=1, le=5)
+    frequency: int = Field(ge=1, le=5)
+    monetary: int = Field(ge=1, le=5)
+    segment: RfmSegment
+
+
+class ChurnFactor(BaseModel):
+    name: str = Field(examples=["inactivity"])
+    points: int
+    detail: str
+    events: Lineage
+
+
+class ChurnRisk(BaseModel):
+    score: int = Field(ge=0, le=100)
+    level: ChurnRiskLevel
+    factors: list[ChurnFactor]
+
+
+class CustomerValue(BaseModel):
+    customer_id: UUID
+    currency: str = Field(description="The reporting currency of the money figures.")
+    model_version: str
+    computed_at: datetime = Field(description="The instant the figures are as of.")
+    version: int = Field(description="How many customer-value events were published.")
+    lifetime_value: LifetimeValue
+    rfm: RfmScores | None = Field(description="Null until the customer has ordered.")
+    churn: ChurnRisk
+    lineage: dict[str, Lineage]
+
+
+class Suggestion(BaseModel):
+    product_id: UUID
+    because_of: UUID = Field(description="The product the customer bought that it goes with.")
+    support: int = Field(description="Orders of the whole base containing both.")
+    confidence: Decimal
+    lift: Decimal
+
+
+class Suggestions(BaseModel):
+    customer_id: UUID
+    computed_at: datetime
+    suggestions: list[Suggestion]
+
+
+class PipelineRow(BaseModel):
+    pipeline_id: UUID
+    stage_id: str
+    stage_name: str
+    owner: str
+    count: int
+    amount: Money
+    weighted_amount: Money
+    lineage: Lineage
+
+
+class FunnelStep(BaseModel):
+    stage_id: str = Field(description='A stage id, or "won" for the last step.')
+    stage_name: str
+    reached: int
+    conversion: Ratio = Field(description="reached / reached of the previous step.")
+
+
+class Funnel(BaseModel):
+    pipeline_id: UUID
+    steps: list[FunnelStep]
+
+
+class SalesPerformance(BaseModel):
+    opportunities: int
+    won: int
+    lost: int
+    win_rate: Ratio
+    average_deal_size: Money
+    sales_cycle_days: float | None
+    days_in_stage: dict[str, float]
+    lineage: Lineage
+
+
+class ForecastPeriod(BaseModel):
+    period: str = Field(examples=["2025-03"], description="A calendar month.")
+    weighted_forecast: Money = Field(description="Open deals expected to close then, weighted.")
+    won: Money = Field(description="Deals won in the month.")
+    lineage: Lineage
+
+
+class CampaignLineage(BaseModel):
+    campaign: Lineage
+    won_revenue: Lineage
+
+
+class CampaignCost(BaseModel):
+    amount: Decimal
+    currency: str
+
+
+class CampaignReport(BaseModel):
+    campaign_id: UUID
+    name: str | None
+    channel: str | None
+    sent: int
+    delivered: int
+    bounced: int
+    opened: int
+    clicked: int
+    clicks: int
+    unsubscribed: int
+    calls: int
+    responses: int
+    leads: int
+    won_deals: int
+    won_revenue: Money
+    cost: CampaignCost = Field(description="From the configured prices per message and call.")
+    roi: Ratio = Field(description="(won revenue in the cost's currency - cost) / cost.")
+    lineage: CampaignLineage
+
+
+class BacklogRow(BaseModel):
+    status: str
+    priority: str
+    count: int
+
+
+class Durations(BaseModel):
+    mean: float | None
+    median: float | None
+    count: int
+
+
+class MonthlyCount(BaseModel):
+    period: str
+    count: int
+
+
+class ServiceLineage(BaseModel):
+    sla_breaches: Lineage
+
+
+class ServiceReport(BaseModel):
+    tickets: int
+    backlog: list[BacklogRow]
+    first_response_hours: Durations
+    resolution_hours: Durations
+    sla_compliance: Ratio
+    csat: Ratio = Field(description="Share of ratings of 4 or 5.")
+    average_rating: float | None
+    complaints_per_month: list[MonthlyCount]
+    lineage: ServiceLineage

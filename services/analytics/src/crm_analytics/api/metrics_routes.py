@@ -1,0 +1,199 @@
+"""The metrics over HTTP: customer value and suggestions, sales, marketing and service figures.
+
+Customer figures come from the last scoring pass; sales, marketing and service figures are folded
+from the fact documents on each request, so the sales ones also answer ``as_of`` a past instant.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Protocol
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
+
+from crm_platform.web.auth import require_scopes
+from crm_platform.web.problems import NotFound, problem_responses
+
+from ..domain.metrics_campaigns import CampaignCosts, campaign_report, won_by_lead
+from ..domain.metrics_facts import Entry, Subject
+from ..domain.metrics_sales import Opportunity, forecast, funnel, opportunity, performance, pipeline
+from ..domain.metrics_service import service_report, ticket
+from .metrics_models import (
+    CampaignReport,
+    CustomerValue,
+    ForecastPeriod,
+    Funnel,
+    PipelineRow,
+    SalesPerformance,
+    ServiceReport,
+    Suggestions,
+)
+
+READ_SCOPE = "analytics:read"
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(description="Answer as of this past instant (with its offset); now when absent."),
+]
+
+
+class ScoresReader(Protocol):
+    async def get(self, customer_id: str) -> dict[str, Any] | None: ...
+
+
+class FactsReader(Protocol):
+    async def of(self, subject: Subject, key: str) -> dict[str, Entry]: ...
+
+    async def all(self, subject: Subject) -> dict[str, dict[str, Entry]]: ...
+
+
+def _get(router: APIRouter, path: str, summary: str, operation_id: str, *statuses: int) -> Any:
+    return router.get(
+        path,
+        summary=summary,
+        operation_id=operation_id,
+        dependencies=[Depends(require_scopes(READ_SCOPE))],
+        responses=problem_responses(401, 403, *statuses),
+    )
+
+
+def customer_value_router(scores: ScoresReader, currency: str) -> APIRouter:
+    router = APIRouter(tags=["customer value"])
+
+    async def scored(customer_id: UUID) -> dict[str, Any]:
+        document = await scores.get(str(customer_id))
+        if document is None:
+            raise NotFound(f"customer {customer_id} has not been scored")
+        return document
+
+    @_get(
+        router,
+        "/customers/{customer_id}/value",
+        "Lifetime value, RFM and churn risk",
+        "getCustomerValue",
+        404,
+        422,
+    )
+    async def get_customer_value(customer_id: UUID) -> CustomerValue:
+        document = await scored(customer_id)
+        return CustomerValue.model_validate(
+            document | {"customer_id": customer_id, "currency": currency}
+        )
+
+    @_get(
+        router,
+        "/customers/{customer_id}/suggestions",
+        "Products to suggest, from history",
+        "getCustomerSuggestions",
+        404,
+        422,
+    )
+    async def get_customer_suggestions(
+        customer_id: UUID, limit: Annotated[int, Query(ge=1, le=50)] = 10
+    ) -> Suggestions:
+        document = await scored(customer_id)
+        return Suggestions(
+            customer_id=customer_id,
+            computed_at=document["computed_at"],
+            suggestions=document["suggestions"][:limit],
+        )
+
+    return router
+
+
+def metrics_router(facts: FactsReader, costs: CampaignCosts) -> APIRouter:
+    router = APIRouter(tags=["metrics"])
+
+    async def opportunities(as_of: Any = None) -> list[Opportunity]:
+        documents = await facts.all(Subject.OPPORTUNITY)
+        folded = (opportunity(key, f, as_of) for key, f in sorted(documents.items()))
+        return [o for o in folded if o is not None]
+
+    @_get(
+        router,
+        "/analytics/sales/pipeline",
+        "Open pipeline by stage and owner",
+        "getSalesPipeline",
+        422,
+    )
+    async def get_pipeline(as_of: AsOf = None) -> list[PipelineRow]:
+        return [PipelineRow.model_validate(row) for row in pipeline(await opportunities(as_of))]
+
+    @_get(
+        router,
+        "/analytics/sales/funnel",
+        "Stage-to-stage conversion per pipeline",
+        "getSalesFunnel",
+        422,
+    )
+    async def get_funnel(as_of: AsOf = None) -> list[Funnel]:
+        return [Funnel.model_validate(row) for row in funnel(await opportunities(as_of))]
+
+    @_get(
+        router,
+        "/analytics/sales/performance",
+        "Win rate, deal size, sales cycle and time in stage",
+        "getSalesPerformance",
+        422,
+    )
+    async def get_performance(as_of: AsOf = None) -> SalesPerformance:
+        return SalesPerformance.model_validate(performance(await opportunities(as_of)))
+
+    @_get(
+        router,
+        "/analytics/sales/forecast",
+        "Weighted forecast against won revenue per month",
+        "getSalesForecast",
+        422,
+    )
+    async def get_forecast(as_of: AsOf = None) -> list[ForecastPeriod]:
+        return [ForecastPeriod.model_validate(p) for p in forecast(await opportunities(as_of))]
+
+    async def campaigns(only: str | None = None) -> list[CampaignReport]:
+        documents = (
+            {only: await facts.of(Subject.CAMPAIGN, only)}
+            if only
+            else await facts.all(Subject.CAMPAIGN)
+        )
+        won = won_by_lead(await opportunities())
+        return [
+            CampaignReport.model_validate(campaign_report(key, f, won, costs))
+            for key, f in sorted(documents.items())
+            if f
+        ]
+
+    @_get(
+        router,
+        "/analytics/marketing/campaigns",
+        "Every campaign's effectiveness and ROI",
+        "listCampaignReports",
+    )
+    async def list_campaign_reports() -> list[CampaignReport]:
+        return await campaigns()
+
+    @_get(
+        router,
+        "/analytics/marketing/campaigns/{campaign_id}",
+        "One campaign's effectiveness and ROI",
+        "getCampaignReport",
+        404,
+        422,
+    )
+    async def get_campaign_report(campaign_id: UUID) -> CampaignReport:
+        found = await campaigns(str(campaign_id))
+        if not found:
+            raise NotFound(f"no events of campaign {campaign_id}")
+        return found[0]
+
+    @_get(
+        router,
+        "/analytics/service",
+        "Backlog, response times, SLA compliance, CSAT",
+        "getServiceReport",
+    )
+    async def get_service_report() -> ServiceReport:
+        documents = await facts.all(Subject.TICKET)
+        folded = (ticket(key, f) for key, f in sorted(documents.items()))
+        return ServiceReport.model_validate(service_report(t for t in folded if t is not None))
+
+    return router

@@ -1,0 +1,301 @@
+"""Customer scores: the periodic scoring pass, its documents, and the outbox that publishes them.
+
+Analytics has no event store, so its own events (``CustomerRfmScored``, ``ChurnRiskChanged``)
+leave through an outbox: the pass writes a customer's new figures and the events they cause in one
+single-document update, guarded by the document's version (no transactions on FerretDB), and a
+relay loop publishes pending events with ``acks=all`` and then empties the outbox, guarded by the
+same version. A crash in between publishes again: delivery is at-least-once, and an event's id is
+``uuid5(customer, version)``, so consumers recognise the repeat.
+
+The scores live outside the rebuildable ``metrics`` generations on purpose: they are the record
+of what was published, and a rebuild of the facts must not restart the customers' versions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pymongo import WriteConcern
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from crm_events import Event, EventData
+from crm_events.analytics import (
+    ChurnFactor,
+    ChurnRiskChanged,
+    ChurnRiskLevel,
+    CustomerRfmScored,
+    LifetimeValue,
+)
+
+from ..domain.metrics_customer_value import MODEL_VERSION, CustomerFigures, score_base
+from ..domain.metrics_facts import Subject
+from ..domain.metrics_value import ValueModel
+from .metrics_facts import MetricsFacts
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "metrics_customer_scores"
+SOURCE = "analytics"
+EVENT_ID_NAMESPACE = uuid.UUID("2b7e3f4c-6a1d-4f8e-9c3b-5d2a1e0f7b66")
+Document = dict[str, Any]
+CENTS = Decimal("0.01")
+# Publishes outbox entries ({id, topic, key, value, headers}) and returns once all are acknowledged.
+Publish = Callable[[list[Document]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    currency: str = "EUR"
+    model: ValueModel = field(default_factory=ValueModel)
+
+
+def figures_document(figures: CustomerFigures, as_of: datetime) -> Document:
+    """What the API serves for a customer (Decimals as strings)."""
+    value, rfm, churn = figures.value, figures.rfm, figures.churn
+    return {
+        "model_version": MODEL_VERSION,
+        "computed_at": as_of,
+        "lifetime_value": {
+            "present": str(value.present),
+            "future": str(value.future),
+            "total": str(value.total),
+            "tier": figures.tier.value,
+            "orders": value.habits.orders,
+            "average_order_value": str(value.habits.average_order_value.quantize(CENTS)),
+            "orders_per_year": str(value.habits.orders_per_year.quantize(CENTS)),
+            "other_currencies": sorted(value.other_currencies),
+            "recency_days": None
+            if value.habits.recency_days is None
+            else int(value.habits.recency_days),
+        },
+        "rfm": None
+        if rfm is None
+        else {
+            "recency": rfm.recency,
+            "frequency": rfm.frequency,
+            "monetary": rfm.monetary,
+            "segment": rfm.segment.value,
+        },
+        "churn": {
+            "score": churn.score,
+            "level": churn.level.value,
+            "factors": [
+                {"name": f.name, "points": f.points, "detail": f.detail, "events": list(f.events)}
+                for f in churn.factors
+            ],
+        },
+        "suggestions": [
+            {
+                "product_id": s.product_id,
+                "because_of": s.because_of,
+                "support": s.support,
+                "confidence": str(s.confidence),
+                "lift": str(s.lift),
+            }
+            for s in figures.suggestions
+        ],
+        "lineage": figures.lineage,
+    }
+
+
+def changes(
+    stored: Document | None, figures: CustomerFigures, currency: str, as_of: datetime
+) -> list[EventData]:
+    """The events the new figures cause against the stored ones: a new RFM score or segment, a
+    churn risk level crossing (a first assessment counts only above ``low``)."""
+    common = {
+        "customer_id": uuid.UUID(figures.customer_id),
+        "model_version": MODEL_VERSION,
+        "computed_at": as_of,
+    }
+    found = (
+        _rfm_change((stored or {}).get("rfm"), figures, currency, common),
+        _churn_change((stored or {}).get("churn", {}).get("level"), figures, common),
+    )
+    return [event for event in found if event is not None]
+
+
+def _rfm_change(
+    before: Document | None, figures: CustomerFigures, currency: str, common: Document
+) -> CustomerRfmScored | None:
+    rfm, value = figures.rfm, figures.value
+    if rfm is None:
+        return None
+    scores = {"recency": rfm.recency, "frequency": rfm.frequency, "monetary": rfm.monetary}
+    if before is not None and all(before[k] == v for k, v in scores.items()):
+        return None
+    return CustomerRfmScored(
+        **common,
+        **scores,
+        segment=rfm.segment,
+        previous_segment=before and before["segment"],
+        lifetime_value=LifetimeValue(
+            present=value.present,
+            future=value.future,
+            total=value.total,
+            currency=currency,
+            tier=figures.tier,
+        ),
+    )
+
+
+def _churn_change(
+    before: str | None, figures: CustomerFigures, common: Document
+) -> ChurnRiskChanged | None:
+    churn = figures.churn
+    if churn.level == (before or ChurnRiskLevel.LOW):
+        return None
+    return ChurnRiskChanged(
+        **common,
+        score=churn.score,
+        level=churn.level,
+        previous_level=before,
+        factors=[
+            ChurnFactor(name=f.name, points=f.points, detail=f.detail)
+            for f in sorted(churn.factors, key=lambda f: -f.points)
+        ],
+    )
+
+
+def outgoing(data: EventData, customer_id: str, version: int, as_of: datetime) -> Event[Any]:
+    """The envelope of one of analytics' events; its id depends on the customer and version."""
+    event_id = uuid.uuid5(EVENT_ID_NAMESPACE, f"{SOURCE}:{customer_id}:{version}")
+    return Event[type(data)](  # type: ignore[misc]
+        id=event_id,
+        type=data.event_type,
+        source=f"/crm/{SOURCE}",
+        subject=customer_id,
+        time=as_of,
+        dataschema=data.dataschema(),
+        schemaversion=data.schema_version,
+        aggregatetype=data.aggregate_type,
+        aggregateid=customer_id,
+        aggregateversion=version,
+        correlationid=str(event_id),
+        actor="crm-analytics-worker",
+        data=data,
+    )
+
+
+class CustomerScores:
+    """The ``metrics_customer_scores`` documents, with their outbox."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self.collection = collection
+
+    @classmethod
+    def in_database(
+        cls, database: AsyncDatabase[Document], *, write_concern: str | int
+    ) -> CustomerScores:
+        """``write_concern`` is ``"majority"`` or a number of nodes (FerretDB ignores it)."""
+        options = {"write_concern": WriteConcern(w=write_concern)}
+        return cls(database.get_collection(COLLECTION, **options))
+
+    async def prepare(self) -> None:
+        """The relay looks for pending outboxes on every tick (idempotent)."""
+        await self.collection.create_index("outbox_pending")
+
+    async def get(self, customer_id: str) -> Document | None:
+        return await self.collection.find_one({"_id": customer_id})
+
+    async def record(
+        self,
+        stored: Document | None,
+        figures: CustomerFigures,
+        settings: ScoringSettings,
+        as_of: datetime,
+    ) -> bool:
+        """Write the figures and the events they cause; False when another writer moved the
+        document since ``stored`` was read (the next pass scores it again)."""
+        version = stored["version"] if stored else 0
+        events = [
+            outgoing(data, figures.customer_id, version + i, as_of)
+            for i, data in enumerate(changes(stored, figures, settings.currency, as_of), 1)
+        ]
+        update: Document = {
+            "$set": figures_document(figures, as_of) | {"version": version + len(events)}
+        }
+        if events:
+            update["$set"]["outbox_pending"] = True
+            update["$push"] = {"outbox": {"$each": [_outbox_entry(e) for e in events]}}
+        try:
+            result = await self.collection.update_one(
+                {"_id": figures.customer_id, "version": version}, update, upsert=stored is None
+            )
+        except DuplicateKeyError:
+            return False
+        return result.matched_count == 1 or result.upserted_id is not None
+
+    async def pending(self) -> list[Document]:
+        return [d async for d in self.collection.find({"outbox_pending": True})]
+
+    async def published(self, document: Document) -> bool:
+        """Empty the outbox of ``document`` unless events were added since it was read."""
+        result = await self.collection.update_one(
+            {"_id": document["_id"], "version": document["version"]},
+            {"$set": {"outbox": [], "outbox_pending": False}},
+        )
+        return result.matched_count == 1
+
+
+def _outbox_entry(event: Event[Any]) -> Document:
+    """The record to publish, ready for Kafka: value, key and CloudEvents headers as text."""
+    return {
+        "id": str(event.id),
+        "topic": event.data.topic(),
+        "key": event.aggregateid,
+        "value": event.to_json().decode(),
+        "headers": [[name, value.decode()] for name, value in event.kafka_headers()],
+    }
+
+
+async def score_customers(
+    facts: MetricsFacts, scores: CustomerScores, settings: ScoringSettings, as_of: datetime
+) -> int:
+    """One pass over the base; how many customers' documents were written."""
+    customers = await facts.all(Subject.CUSTOMER)
+    figures = score_base(customers, model=settings.model, currency=settings.currency, as_of=as_of)
+    written = 0
+    for customer_id, figure in figures.items():
+        if await scores.record(await scores.get(customer_id), figure, settings, as_of):
+            written += 1
+    return written
+
+
+async def relay_outbox(scores: CustomerScores, publish: Publish) -> int:
+    """Publish every pending event (acknowledged before the outbox is emptied); how many."""
+    count = 0
+    for document in await scores.pending():
+        await publish(document["outbox"])
+        count += len(document["outbox"])
+        await scores.published(document)
+    return count
+
+
+async def every(
+    seconds: float, stop: asyncio.Event, step: Callable[[], Awaitable[Any]], what: str
+) -> None:
+    """Run ``step`` now and then every ``seconds`` until ``stop``; a failing step is logged and
+    retried at the next tick (MongoDB or Kafka may be briefly away)."""
+    while not stop.is_set():
+        try:
+            await step()
+        except Exception:
+            log.exception("%s failed; retrying in %ss", what, seconds)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,183 @@
+"""The organization 360 read model: an account's deals, tickets and invoices, as pure functions.
+
+One document per opportunity, ticket and invoice (keyed by its id), each holding the state its
+events carry, under ``Guard.NEWER``: every one of these events states the fields it changes, so a
+redelivered or older event is ignored and none depends on a predecessor's effect. An account's
+people, open deals, open tickets and revenue are then queries over these documents by account:
+
+- people: the customers named by the account's opportunities (``contact_id``), tickets and
+  invoices (``customer_id``). Contacts roles are sealed personal data, so they are not used.
+- revenue: per currency, the sum of the amounts paid on the account's invoices that are not void.
+
+Each document keeps ``lineage``: per figure, the id of the event that last set it (payments: every
+payment's event id), so any figure can be traced back to the events that produced it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from crm_events import Event
+from crm_events.sales.commerce import InvoiceIssued, InvoicePaid, InvoiceVoided, PaymentReceived
+from crm_events.sales.opportunities import (
+    OpportunityLost,
+    OpportunityOpened,
+    OpportunityStageChanged,
+    OpportunityUpdated,
+    OpportunityWon,
+)
+from crm_events.service_desk.ticket import TicketEscalated
+from crm_events.service_desk.tickets import (
+    TicketAssigned,
+    TicketClosed,
+    TicketOpened,
+    TicketReopened,
+    TicketResolved,
+    TicketStatusChanged,
+)
+
+from .updates import Document, Guard, Update, bson_time
+
+OPPORTUNITIES, TICKETS, INVOICES = "opportunities", "tickets", "invoices"
+TOPICS = tuple(sorted({OpportunityOpened.topic(), TicketOpened.topic(), InvoiceIssued.topic()}))
+CLOSED_TICKETS = ("resolved", "closed")
+
+
+def update_for(event: Event[Any]) -> tuple[str, Update] | None:
+    """The collection and update for ``event`` (None: not part of this model)."""
+    data = event.data
+    figures: Document | None = None
+    collection = OPPORTUNITIES
+    if isinstance(data, OpportunityOpened | OpportunityUpdated):
+        figures = {
+            "name": data.name,
+            "amount": str(data.amount),
+            "currency": data.currency,
+            "probability": data.probability,
+            "expected_close_date": data.expected_close_date.isoformat(),
+            "owner": data.owner,
+            "account_id": _str(data.account_id),
+            "contact_id": _str(data.contact_id),
+        }
+        if isinstance(data, OpportunityOpened):
+            figures |= {
+                "pipeline_id": str(data.pipeline_id),
+                "stage_id": data.stage_id,
+                "stage_name": data.stage_name,
+                "status": "open",
+                "opened_at": bson_time(data.opened_at),
+            }
+    elif isinstance(data, OpportunityStageChanged):
+        figures = {
+            "stage_id": data.to_stage_id,
+            "stage_name": data.to_stage_name,
+            "probability": data.probability,
+            "amount": str(data.amount),
+            "currency": data.currency,
+            "expected_close_date": data.expected_close_date.isoformat(),
+        }
+    elif isinstance(data, OpportunityWon | OpportunityLost):
+        won = isinstance(data, OpportunityWon)
+        figures = {
+            "stage_id": data.stage_id,
+            "status": "won" if won else "lost",
+            "amount": str(data.amount),
+            "currency": data.currency,
+            "closed_at": bson_time(data.won_at if won else data.lost_at),  # type: ignore[union-attr]
+        }
+    elif isinstance(data, TicketOpened):
+        collection = TICKETS
+        figures = {
+            "status": "open",
+            "priority": data.priority.value,
+            "category": data.category.value,
+            "channel": data.channel.value,
+            "opened_at": bson_time(data.opened_at),
+        }
+    elif isinstance(data, TicketAssigned | TicketStatusChanged):
+        collection, figures = TICKETS, {"status": data.status.value}
+    elif isinstance(data, TicketEscalated):
+        collection = TICKETS
+        figures = {"status": "escalated", "priority": data.priority.value}
+    elif isinstance(data, TicketResolved | TicketReopened | TicketClosed):
+        status = {TicketResolved: "resolved", TicketReopened: "reopened", TicketClosed: "closed"}
+        collection, figures = TICKETS, {"status": status[type(data)]}
+    elif isinstance(data, InvoiceIssued):
+        collection = INVOICES
+        figures = {
+            "number": data.number,
+            "status": "issued",
+            "total": str(data.totals.total.amount),
+            "currency": data.totals.total.currency,
+            "amount_paid": "0",
+            "account_id": _str(data.account_id),
+            "issued_on": data.issued_on.isoformat(),
+        }
+    elif isinstance(data, PaymentReceived):
+        collection = INVOICES
+        figures = {"amount_paid": str(data.amount_paid.amount)}
+    elif isinstance(data, InvoicePaid | InvoiceVoided):
+        collection = INVOICES
+        figures = {"status": "paid" if isinstance(data, InvoicePaid) else "void"}
+    if figures is None:
+        return None
+    return collection, _update(event, collection, figures)
+
+
+def _update(event: Event[Any], collection: str, figures: Document) -> Update:
+    data = event.data
+    identity = {"customer_id": _str(getattr(data, "customer_id", None))}
+    if collection == TICKETS:
+        identity["organization_id"] = _str(data.organization_id)
+    figures = {**{k: v for k, v in identity.items() if v is not None}, **figures}
+    lineage = {f"lineage.{name}": str(event.id) for name in figures}
+    push = {"payment_event_ids": [str(event.id)]} if isinstance(data, PaymentReceived) else {}
+    return Update(
+        event.aggregateid,
+        event.aggregateversion,
+        {**figures, **lineage, "version": event.aggregateversion},
+        push=push,
+        guard=Guard.NEWER,
+    )
+
+
+def revenue(invoices: Iterable[Document]) -> dict[str, Decimal]:
+    """Paid amounts per currency over invoices that are not void."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for invoice in invoices:
+        if invoice.get("status") != "void" and "currency" in invoice:
+            totals[invoice["currency"]] += Decimal(invoice.get("amount_paid", "0"))
+    return dict(sorted(totals.items()))
+
+
+def pipeline(opportunities: Iterable[Document]) -> list[Document]:
+    """Open deals per stage: count, amount and probability-weighted amount per currency."""
+    stages: dict[tuple[str, str], Document] = {}
+    for deal in opportunities:
+        if deal.get("status") != "open":
+            continue
+        stage = stages.setdefault(
+            (deal["stage_id"], deal["currency"]),
+            {
+                "stage_id": deal["stage_id"],
+                "stage_name": deal.get("stage_name"),
+                "currency": deal["currency"],
+                "count": 0,
+                "amount": Decimal(0),
+                "weighted": Decimal(0),
+                "opportunity_ids": [],
+            },
+        )
+        amount = Decimal(deal["amount"])
+        stage["count"] += 1
+        stage["amount"] += amount
+        stage["weighted"] += amount * deal["probability"] / 100
+        stage["opportunity_ids"].append(deal["_id"])
+    return [stages[key] for key in sorted(stages)]
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,61 @@
+"""HTTP administration of the SLA policy: the one in force, and adopting a new one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from crm_platform.web.auth import Principal, require_scopes
+
+from ..application import PolicyView, ServiceDeskApplication
+from ..domain import RuleViolation
+from .errors import PROBLEM_RESPONSES, domain_problems, etag, expected_version
+from .models import WEEKDAYS, SlaPolicyIn, SlaPolicyOut
+from .tickets import REPLAYED_HEADER, IfMatch
+
+Reader = Annotated[Principal, Depends(require_scopes("service-desk:read"))]
+# Targets and working hours bind every team's queue: an administrator's decision.
+Admin = Annotated[Principal, Depends(require_scopes("service-desk:admin"))]
+
+
+def policies_router(app: ServiceDeskApplication) -> APIRouter:
+    router = APIRouter(prefix="/sla-policy", tags=["SLA policy"], responses=PROBLEM_RESPONSES)
+
+    @router.get("", response_model=SlaPolicyOut)
+    def get_sla_policy(response: Response, _: Reader) -> SlaPolicyOut:
+        """The policy new tickets get (version 0: the configured default, never changed)."""
+        return _answer(response, app.sla_policy())
+
+    @router.put("", response_model=SlaPolicyOut)
+    def adopt_sla_policy(
+        body: SlaPolicyIn, response: Response, principal: Admin, if_match: IfMatch = None
+    ) -> SlaPolicyOut:
+        """Put a policy in force for the tickets opened from now on (open tickets keep the
+        policy they opened under). The policy in force stated again changes nothing."""
+        version = expected_version(if_match, body.expected_version)
+        with domain_problems():
+            try:
+                outcome = app.adopt_sla_policy(
+                    body.stated(), by=principal.subject, expected_version=version
+                )
+            except RuleViolation as violation:
+                raise RuleViolation(_body_field(violation.field), violation.detail) from None
+        if outcome.replayed:
+            response.headers[REPLAYED_HEADER] = "true"
+        return _answer(response, outcome.value)
+
+    return router
+
+
+def _body_field(field: str) -> str:
+    """The domain numbers weekdays (``calendar.hours.0``); the body names them."""
+    parts = field.split(".")
+    if parts[:2] == ["calendar", "hours"] and len(parts) > 2 and parts[2].isdigit():
+        parts[2] = WEEKDAYS[int(parts[2])]
+    return ".".join(parts)
+
+
+def _answer(response: Response, policy: PolicyView) -> SlaPolicyOut:
+    response.headers["ETag"] = etag(policy.version)
+    return SlaPolicyOut.of(policy)
