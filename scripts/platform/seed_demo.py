@@ -184,7 +184,7 @@ def main() -> None:
         customers = people(seed)
         sale(seed)
         ticket(seed, customers[0])
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # the consumer groups join and catch up first
         view = f"{ANALYTICS}/customers/{customers[0]}/360"
         while time.monotonic() < deadline:
             if http.get(view).status_code == 200:

@@ -13,11 +13,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from crm_platform.web.auth import Principal, require_scopes
+from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import IdempotencyKey, idempotent_id, request_fingerprint
 
 from ..application import MarketingApplication, Outcome
 from ..domain import AudienceProfile, Automation, Campaign, EmailContent, Respondent, Segment
-from .errors import PROBLEM_RESPONSES, domain_problems, etag, expected_version
+from .errors import PROBLEM_RESPONSES, domain_problems
 from .models import (
     CallOut,
     CampaignOut,

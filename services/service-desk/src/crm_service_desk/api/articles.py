@@ -8,11 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from crm_platform.web.auth import Principal, require_scopes
+from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotency_key, idempotent_id, request_fingerprint
 
 from ..application import ArticleView, ServiceDeskApplication
 from ..application.index import MAX_SEARCH_RESULTS
-from .errors import PROBLEM_RESPONSES, domain_problems, etag, expected_version
+from .errors import PROBLEM_RESPONSES, domain_problems
 from .models import ArticleHit, ArticleHits, ArticleOut, DraftArticle, PublishArticle, ReviseArticle
 from .tickets import REPLAYED_HEADER, IfMatch
 

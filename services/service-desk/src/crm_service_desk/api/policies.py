@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from crm_platform.web.auth import Principal, require_scopes
+from crm_platform.web.conditional import etag, expected_version
 
 from ..application import PolicyView, ServiceDeskApplication
 from ..domain import RuleViolation
-from .errors import PROBLEM_RESPONSES, domain_problems, etag, expected_version
+from .errors import PROBLEM_RESPONSES, domain_problems
 from .models import WEEKDAYS, SlaPolicyIn, SlaPolicyOut
 from .tickets import REPLAYED_HEADER, IfMatch
 

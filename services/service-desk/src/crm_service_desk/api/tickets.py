@@ -14,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from crm_platform.web.auth import Principal, require_scopes
+from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotency_key, idempotent_id, request_fingerprint
 
 from ..application import Outcome, ServiceDeskApplication, TicketFilter, TicketView
@@ -31,7 +32,7 @@ from ..application.commands import (
     WaitOnCustomer,
 )
 from ..domain import Priority, Status
-from .errors import PROBLEM_RESPONSES, domain_problems, etag, expected_version
+from .errors import PROBLEM_RESPONSES, domain_problems
 from .models import (
     AssignTicket,
     ChangeStatus,
