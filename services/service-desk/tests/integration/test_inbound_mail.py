@@ -11,16 +11,19 @@ from email.message import EmailMessage
 
 import pytest
 
+from crm_platform.settings import PostgresSettings
 from crm_platform.testing import free_port
 from crm_service_desk.application import ServiceDeskApplication
+from crm_service_desk.bootstrap import build_application
 from crm_service_desk.messaging.inbound_mail import parse_message, serve_inbound_mail
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def application() -> Iterator[ServiceDeskApplication]:
-    app = ServiceDeskApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+def application(postgres: PostgresSettings) -> Iterator[ServiceDeskApplication]:
+    """On the real event store: what the listener saves is what the worker would save."""
+    app = build_application(postgres)
     yield app
     app.close()
 
