@@ -101,3 +101,15 @@ class MetricsSettings(BaseSettings):
 
     host: str = "127.0.0.1"  # 0.0.0.0 in containers, for Prometheus to reach it
     port: int = 9464  # 0: no metrics server
+
+
+class RequestLimitSettings(BaseSettings):
+    """What one request may cost before any route, dependency or token check runs."""
+
+    model_config = _env("CRM_HTTP_")
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)  # JSON, forms and other small bodies
+    max_json_depth: int = Field(default=32, ge=1)
+    max_string_chars: int = Field(default=100_000, ge=1)  # models keep their own tighter limits
+    # Bodies routes stream with limits of their own (contacts' CSV import); never buffered here.
+    streamed_media_types: list[str] = ["text/csv"]

@@ -20,8 +20,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..context import CommandContext, command_context
 from ..metrics import HTTP_DURATION, HTTP_REQUESTS
-from ..settings import AuthSettings
+from ..settings import AuthSettings, RequestLimitSettings
 from .auth import TokenVerifier
+from .boundary import BoundaryMiddleware
+from .conditional import IF_MATCH_HEADER
+from .idempotency import IDEMPOTENCY_HEADER
 from .problems import (
     TYPE_BASE,
     document_problems,
@@ -194,10 +197,12 @@ def create_api(
     description: str = "",
     lifespan: Any = None,
     settings: AuthSettings | None = None,
+    limits: RequestLimitSettings | None = None,
 ) -> FastAPI:
     """A service's API: its routers plus /healthz and /readyz (``readiness``: name -> check).
 
-    ``settings`` configures bearer tokens (default: from the environment).
+    ``settings`` configures bearer tokens, ``limits`` what a request may cost (default: both
+    from the environment).
     """
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.state.service = service
@@ -207,6 +212,13 @@ def create_api(
     for router in routers:
         app.include_router(router)
     _document_problems(app)
+    # Inside the request context (its refusals carry the correlation id), outside the routes,
+    # so no dependency (the token check) runs before the body is bounded and checked.
+    app.add_middleware(
+        BoundaryMiddleware,
+        limits=limits or RequestLimitSettings(),
+        stored_headers=(CORRELATION_HEADER, IDEMPOTENCY_HEADER, IF_MATCH_HEADER),
+    )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(HttpMetricsMiddleware, service=service)
     # Wraps the whole middleware stack: the server span is open when the context is built.

@@ -7,6 +7,7 @@ import re
 
 from .problems import BadRequest
 
+IF_MATCH_HEADER = "If-Match"
 _VERSION_TAG = re.compile(r'(?:W/)?"(\d+)"')
 
 

@@ -18,10 +18,11 @@ from typing import Annotated, Any
 from fastapi import Header
 from pydantic import BaseModel
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 NAMESPACE = uuid.UUID("0b7c6e8e-3f0a-4c1a-9d5e-5a3f2f1b9c10")  # fixed forever: ids depend on it
 
 idempotency_key: Any = Header(
-    alias="Idempotency-Key",
+    alias=IDEMPOTENCY_HEADER,
     min_length=8,
     max_length=200,
     pattern=r"^[\x21-\x7e]+$",  # visible ASCII: a UUID is ideal
