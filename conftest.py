@@ -75,7 +75,7 @@ def postgres_server(_containers: ExitStack) -> PostgresServer:
         )
     if not _docker_answers():
         _unavailable("PostgreSQL")
-    from testcontainers.postgres import PostgresContainer
+    from testcontainers.community.postgres import PostgresContainer
 
     container = _containers.enter_context(
         PostgresContainer("postgres:16-alpine", username="crm", password="crm")
@@ -91,10 +91,53 @@ def kafka_bootstrap(_containers: ExitStack) -> str:
         return servers
     if not _docker_answers():
         _unavailable("Kafka")
-    from testcontainers.kafka import KafkaContainer
+    container = _containers.enter_context(kafka_container())
+    return f"{container.get_container_host_ip()}:{container.kafka_host_port}"
 
-    container = _containers.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())
-    return container.get_bootstrap_server()
+
+KAFKA_IMAGE = "apache/kafka:4.1.1"  # the image docker-compose.yml runs
+
+
+def kafka_environment(host_port: int) -> dict[str, str]:
+    """A single-node KRaft broker (broker and controller in one process) advertising the host port.
+
+    testcontainers' ``KafkaContainer.with_kraft()`` configures Confluent images only (it refuses
+    the Apache image's version number), so the official image is configured as its documentation
+    says: explicit roles, listeners and replication factors of 1.
+    """
+    return {
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_LISTENERS": "PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{host_port}",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        "KAFKA_NUM_PARTITIONS": "3",
+    }
+
+
+def kafka_container():  # type: ignore[no-untyped-def]
+    """The Apache Kafka image in KRaft mode, its listener bound to a free host port (the
+    advertised address must be known before the broker starts)."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+    from crm_platform.testing import free_port
+
+    port = free_port()
+    container = (
+        DockerContainer(KAFKA_IMAGE)
+        .with_envs(**kafka_environment(port))
+        .with_bind_ports(9092, port)
+        .waiting_for(LogMessageWaitStrategy(r"Kafka Server started"))
+    )
+    container.kafka_host_port = port
+    return container
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +146,7 @@ def mongo_uri(_containers: ExitStack) -> str:
         return uri
     if not _docker_answers():
         _unavailable("A MongoDB-wire server")
-    from testcontainers.mongodb import MongoDbContainer
+    from testcontainers.community.mongodb import MongoDbContainer
 
     container = _containers.enter_context(MongoDbContainer("mongo:7"))
     return container.get_connection_url()
