@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from crm_events import registry
+from crm_events.asyncapi import message_id
 from crm_events.catalog import ASYNCAPI_FILE, PACKAGE_ROOT, generated_files, main
 from crm_events.contacts import CustomerRegistered
 from crm_events.schemas import SCHEMA_DIR, schema_path
@@ -50,7 +51,7 @@ def test_asyncapi_has_a_send_operation_per_topic_and_every_message() -> None:
     assert {op["action"] for op in document["operations"].values()} == {"send"}
     assert len(document["operations"]) == len(registry.topics())
     for model in registry:
-        message = document["components"]["messages"][f"{model.event_type}.v{model.schema_version}"]
+        message = document["components"]["messages"][message_id(registry, model)]
         assert message["payload"] == {"$ref": schema_path(model)}
         assert message["headers"]["properties"]["ce_type"]["const"] == model.event_type
         assert message["bindings"]["kafka"]["key"]["type"] == "string"

@@ -46,7 +46,7 @@ def test_golden_example_parses_and_round_trips(path: Path) -> None:
     event = registry.parse(path.read_bytes())
 
     assert path.name == f"{event.type}.v{event.schemaversion}.json"
-    assert isinstance(event.data, registry.model_for(event.type, event.schemaversion))
+    assert isinstance(event.data, registry.model_for(event.type, event.schemaversion, event.source))
     assert registry.parse(event.to_json()) == event
     assert set(json.loads(event.to_json())) >= set(example), "an attribute was lost"
     assert set(event.data.model_dump()) >= set(example["data"]), "a payload field was lost"
@@ -55,7 +55,7 @@ def test_golden_example_parses_and_round_trips(path: Path) -> None:
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
 def test_golden_example_validates_against_its_committed_schema(path: Path) -> None:
     example = json.loads(path.read_bytes())
-    model = registry.model_for(example["type"], example["schemaversion"])
+    model = registry.model_for(example["type"], example["schemaversion"], example["source"])
     schema = json.loads((PACKAGE_ROOT / schema_path(model)).read_text())
     validator = jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER

@@ -3,7 +3,7 @@
 Importing this package registers every event in :data:`registry`.
 """
 
-from . import analytics, contacts, marketing, personal, sales, service_desk
+from . import analytics, contacts, erasure, marketing, personal, sales, service_desk
 from .envelope import Envelope, Event, EventData, dataschema_uri, topic_name
 from .registry import EventRegistry, UnknownEventType, event, registry
 
@@ -16,6 +16,7 @@ __all__ = [
     "analytics",
     "contacts",
     "dataschema_uri",
+    "erasure",
     "event",
     "marketing",
     "personal",

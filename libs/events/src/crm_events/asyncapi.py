@@ -54,12 +54,18 @@ def asyncapi_document(registry: EventRegistry) -> dict[str, Any]:
         },
         "channels": {topic: _channel(registry, topic) for topic in registry.topics()},
         "operations": {f"send.{topic}": _operation(registry, topic) for topic in registry.topics()},
-        "components": {"messages": {_message_id(model): _message(model) for model in registry}},
+        "components": {
+            "messages": {message_id(registry, model): _message(model) for model in registry}
+        },
     }
 
 
-def _message_id(model: type[EventData]) -> str:
-    return f"{model.event_type}.v{model.schema_version}"
+def message_id(registry: EventRegistry, model: type[EventData]) -> str:
+    """``<type>.v<major>``; for a type several services publish, one message per service."""
+    name = f"{model.event_type}.v{model.schema_version}"
+    if len(registry.models_of(model.event_type, model.schema_version)) > 1:
+        return f"{name}.{model.source_service}"
+    return name
 
 
 def _channel(registry: EventRegistry, topic: str) -> dict[str, Any]:
@@ -73,7 +79,9 @@ def _channel(registry: EventRegistry, topic: str) -> dict[str, Any]:
         ),
         "servers": [{"$ref": f"#/servers/{SERVER}"}],
         "messages": {
-            _message_id(model): {"$ref": f"#/components/messages/{_message_id(model)}"}
+            message_id(registry, model): {
+                "$ref": f"#/components/messages/{message_id(registry, model)}"
+            }
             for model in registry.models_on(topic)
         },
         "bindings": {"kafka": {"topic": topic, "bindingVersion": KAFKA_BINDING_VERSION}},
@@ -87,7 +95,7 @@ def _operation(registry: EventRegistry, topic: str) -> dict[str, Any]:
         "title": f"The {service} service publishes to {topic}",
         "channel": {"$ref": f"#/channels/{topic}"},
         "messages": [
-            {"$ref": f"#/channels/{topic}/messages/{_message_id(model)}"}
+            {"$ref": f"#/channels/{topic}/messages/{message_id(registry, model)}"}
             for model in registry.models_on(topic)
         ],
     }

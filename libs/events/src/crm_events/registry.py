@@ -15,27 +15,45 @@ class UnknownEventType(LookupError):
 
 
 class EventRegistry:
+    """Payload models by (event type, major version), and by topic.
+
+    A type has one model, except a type several services publish, each on a topic of its own
+    (``CustomerErasureConfirmed``): one model per topic, told apart by the event's ``source``.
+    """
+
     def __init__(self) -> None:
-        self._models: dict[tuple[str, int], type[EventData]] = {}
+        self._models: dict[tuple[str, int], dict[str, type[EventData]]] = {}
 
     def register(self, model: D) -> D:
         key = (model.event_type, model.schema_version)
-        if key in self._models and self._models[key] is not model:
-            raise ValueError(f"{key} is already registered to {self._models[key].__name__}")
-        self._models[key] = model
+        on_topics = self._models.setdefault(key, {})
+        known = on_topics.setdefault(model.topic(), model)
+        if known is not model:
+            raise ValueError(f"{key} on {model.topic()} is already registered to {known.__name__}")
         return model
 
-    def model_for(self, event_type: str, version: int) -> type[EventData]:
-        try:
-            return self._models[(event_type, version)]
-        except KeyError:
-            raise UnknownEventType(f"no contract for {event_type} v{version}") from None
+    def model_for(
+        self, event_type: str, version: int, source: str | None = None
+    ) -> type[EventData]:
+        """The model of ``event_type`` v``version``; of a type several services publish, the
+        one of the producer ``source`` (``/crm/<service>``, as in the envelope)."""
+        models = self.models_of(event_type, version)
+        if len(models) > 1:
+            models = [m for m in models if source == f"/crm/{m.source_service}"]
+        if len(models) != 1:
+            raise UnknownEventType(f"no contract for {event_type} v{version} from {source}")
+        return models[0]
+
+    def models_of(self, event_type: str, version: int) -> list[type[EventData]]:
+        """Every model of the type: one, or one per topic it is published on."""
+        return list(self._models.get((event_type, version), {}).values())
 
     def __iter__(self) -> Iterator[type[EventData]]:
-        return iter(sorted(self._models.values(), key=lambda m: (m.topic(), m.event_type)))
+        models = [model for on_topics in self._models.values() for model in on_topics.values()]
+        return iter(sorted(models, key=lambda m: (m.topic(), m.event_type)))
 
     def topics(self) -> list[str]:
-        return sorted({model.topic() for model in self._models.values()})
+        return sorted({model.topic() for model in self})
 
     def models_on(self, topic: str) -> list[type[EventData]]:
         return [model for model in self if model.topic() == topic]
@@ -47,7 +65,7 @@ class EventRegistry:
             if isinstance(raw, dict)
             else Envelope.model_validate_json(raw)
         )
-        model = self.model_for(envelope.type, envelope.schemaversion)
+        model = self.model_for(envelope.type, envelope.schemaversion, envelope.source)
         return Event[model].model_validate(  # type: ignore[valid-type]
             {**envelope.model_dump(), "data": envelope.data}
         )
