@@ -200,7 +200,16 @@ def b64(text: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "cursor", ["not-base64!", b64("{}"), b64('["x"]'), b64('["yesterday", "id"]'), b64("[1, 2]")]
+    "cursor",
+    [
+        "not-base64!",
+        b64("{}"),
+        b64('["x"]'),
+        b64('["yesterday", "id"]'),
+        b64("[1, 2]"),
+        b64("[" * 5000 + "]" * 5000),
+        b64('["2024-01-01T00:00:00+00:00", "a\\u0000b"]'),
+    ],
 )
 async def test_a_foreign_cursor_is_a_400_problem(client, reader, stream, cursor):
     customers, events = contacts_stream(stream, 1)
@@ -212,6 +221,7 @@ async def test_a_foreign_cursor_is_a_400_problem(client, reader, stream, cursor)
 
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["query.cursor"]
 
 
 async def test_a_naive_time_in_a_cursor_is_rejected(client, reader, stream):

@@ -6,6 +6,8 @@ import base64
 import json
 from datetime import datetime
 
+from crm_platform.text import find_unsafe
+
 from ..domain.timeline import Position
 
 
@@ -23,8 +25,9 @@ def decode(cursor: str) -> Position:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         occurred_at, entry_id = json.loads(raw)
         position = Position(datetime.fromisoformat(occurred_at), str(entry_id))
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, RecursionError) as error:
         raise InvalidCursor("the cursor is not one this API returned") from error
-    if position.occurred_at.tzinfo is None:
+    # The entry id reaches the read model's query, which must never see a NUL.
+    if position.occurred_at.tzinfo is None or find_unsafe(position.entry_id):
         raise InvalidCursor("the cursor is not one this API returned")
     return position

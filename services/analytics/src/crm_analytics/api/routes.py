@@ -11,7 +11,13 @@ from fastapi import APIRouter, Depends, Query
 
 from crm_platform.privacy import Keyring
 from crm_platform.web.auth import require_scopes
-from crm_platform.web.problems import BadRequest, NotFound, Unprocessable, problem_responses
+from crm_platform.web.problems import (
+    BadRequest,
+    NotFound,
+    Unprocessable,
+    field_error,
+    problem_responses,
+)
 
 from ..application.customer_360 import Customer360Reads
 from ..application.history import History
@@ -59,7 +65,8 @@ def _before(cursor: str | None) -> Position | None:
     try:
         return cursors.decode(cursor) if cursor else None
     except cursors.InvalidCursor as error:
-        raise BadRequest(str(error)) from None
+        field = field_error(["query", "cursor"], str(error), "invalid_cursor")
+        raise BadRequest(str(error), errors=[field]) from None
 
 
 def _instant(as_of: datetime | None) -> datetime | None:

@@ -37,6 +37,8 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import get_topic
 from psycopg.types.json import Jsonb
 
+from crm_platform.text import find_unsafe
+
 from ..domain.codec import to_json
 from ..domain.customer import Customer
 from ..domain.duplicates import (
@@ -753,9 +755,10 @@ def encode_cursor(payload: dict[str, Any]) -> str:
 def decode_cursor(cursor: str) -> dict[str, Any]:
     try:
         payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         raise InvalidCursor("not a cursor of this list") from None
-    if not isinstance(payload, dict):
+    # Its strings reach SQL: a NUL would fail there (500) rather than here.
+    if not isinstance(payload, dict) or find_unsafe(payload):
         raise InvalidCursor("not a cursor of this list")
     return payload
 

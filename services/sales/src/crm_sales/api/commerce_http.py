@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Query, Request, Response
 
+from crm_platform.text import find_unsafe
 from crm_platform.web.problems import Unprocessable
 
 T = TypeVar("T")
@@ -38,12 +39,13 @@ def decode_cursor(cursor: str | None, size: int) -> list[str] | None:
         return None
     try:
         position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
         position = None
     if not (
         isinstance(position, list)
         and len(position) == size
         and all(isinstance(part, str) for part in position)
+        and find_unsafe(position) is None  # its parts reach SQL, where a NUL fails
     ):
         raise bad_cursor()
     return position
