@@ -13,6 +13,7 @@ import pytest
 
 from crm_events import Event
 from crm_events.contacts import CustomerErased
+from crm_events.erasure import CustomerErasureConfirmed
 from crm_events.service_desk import EscalationReason, TicketEscalated, TicketPriority
 from crm_platform.relay import integration_event
 from crm_platform.tracking import kafka_position
@@ -21,6 +22,7 @@ from crm_sales.application.activities import ActivityDraft
 from crm_sales.application.activity_index import ActivityFilter
 from crm_sales.application.pipeline import LeadDetails, OpportunityDraft
 from crm_sales.application.pipeline_store import Command
+from crm_sales.contracts import translate
 from crm_sales.domain.activities import ActivityKind, RecordRef, RecordType, TaskPriority
 from crm_sales.messaging.activities import GROUP_ID, react
 
@@ -140,3 +142,38 @@ def test_an_erased_customer_is_forgotten_by_leads_and_activities(app: SalesAppli
     assert app.get_activity(call.id).erased_at is not None
     assert app.get_lead(lead.value.id).erased_at is not None
     assert app.processed(at)
+
+
+def published(app: SalesApplication) -> list[Event[Any]]:
+    """What the relay would publish from everything recorded so far."""
+    return [
+        event
+        for notification in app.recorder.select_notifications(start=1, limit=1000)
+        for event in translate(*app.mapper.decode_with_metadata(notification)) or []
+    ]
+
+
+def test_an_erasure_is_confirmed_once_with_its_reaction(app: SalesApplication) -> None:
+    app.capture_lead(command(), LeadDetails(family_name="Lovelace", customer_id=CUSTOMER))
+    erased = incoming(CustomerErased(customer_id=CUSTOMER, erased_at=datetime.now(UTC)), "contacts")
+    first, republished = (kafka_position(GROUP_ID, CustomerErased.topic(), 1, n) for n in (9, 12))
+
+    react(app, erased, first)
+    react(app, erased, republished)  # contacts' relay published it again: a new position
+
+    [confirmed] = [e for e in published(app) if isinstance(e.data, CustomerErasureConfirmed)]
+    assert confirmed.data.topic() == "crm.sales.erasure.v1"
+    assert (confirmed.data.customer_id, confirmed.data.service) == (CUSTOMER, "sales")
+    assert {d.kind for d in confirmed.data.erased} == {"lead", "activity"}
+    assert app.processed(republished)
+
+
+def test_a_customer_unknown_to_sales_is_confirmed_too(app: SalesApplication) -> None:
+    """Holding nothing about the person is a part done: contacts must not wait for sales."""
+    someone = uuid4()
+    erased = incoming(CustomerErased(customer_id=someone, erased_at=datetime.now(UTC)), "contacts")
+
+    react(app, erased, kafka_position(GROUP_ID, CustomerErased.topic(), 2, 0))
+
+    confirmations = [e.data for e in published(app) if e.type == "CustomerErasureConfirmed"]
+    assert [c.customer_id for c in confirmations] == [someone]

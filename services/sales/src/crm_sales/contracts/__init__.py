@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from crm_events import Event, EventData
+from crm_platform.erasure import confirmation_payload
 from crm_platform.eventstore import EventMetadata
 from crm_platform.relay import integration_event
 
 from . import activities, commerce, pipeline
 
 SOURCE_SERVICE = "sales"
-_AREAS = (pipeline.payload, commerce.payload, activities.payload)
+_AREAS = (
+    pipeline.payload,
+    commerce.payload,
+    activities.payload,
+    partial(confirmation_payload, service=SOURCE_SERVICE),  # crm.sales.erasure.v1
+)
 
 
 def translate(domain_event: Any, metadata: EventMetadata | None) -> list[Event[Any]] | None:

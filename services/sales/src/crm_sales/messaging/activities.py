@@ -5,7 +5,9 @@ the event (``crm_platform.tracking``), and ids derived from the event id keep a 
 (a new position) from acting twice.
 
 - ``CustomerErased``: the pipeline forgets the customer, and every activity about the customer
-  forgets its text: its key is destroyed, so subjects and notes go blind in every copy.
+  forgets its text: its key is destroyed, so subjects and notes go blind in every copy. The
+  erasure is confirmed (``CustomerErasureConfirmed`` on ``crm.sales.erasure.v1``) in the
+  transaction that records the last of it.
 - ``TicketEscalated`` on an account with open opportunities: each is flagged at risk and its owner
   gets a follow-up task on it, sooner the more urgent the ticket.
 """
@@ -21,7 +23,9 @@ from faststream.kafka import KafkaBroker
 
 from crm_events import Event
 from crm_events.contacts import CustomerErased
+from crm_events.erasure import ErasedData, ErasureMethod
 from crm_events.service_desk import TicketEscalated, TicketPriority
+from crm_platform.erasure import confirm_erasure
 from crm_platform.settings import KafkaSettings
 from crm_platform.tracking import subscribe_reactions
 
@@ -40,6 +44,11 @@ FOLLOW_UP_WITHIN = {
     TicketPriority.LOW: timedelta(days=2),
 }
 URGENT_TICKETS = {TicketPriority.URGENT, TicketPriority.HIGH}
+# What sales makes unreadable about an erased customer: their leads and the activities about them.
+ERASED = (
+    ErasedData(kind="lead", method=ErasureMethod.KEY_DESTROYED),
+    ErasedData(kind="activity", method=ErasureMethod.KEY_DESTROYED),
+)
 
 
 def subscribe(broker: KafkaBroker, application: Any) -> None:
@@ -62,10 +71,13 @@ def react(application: Any, event: Event[Any], position: Tracking) -> None:
 
 
 def customer_erased(application: Any, erased: CustomerErased, position: Tracking) -> None:
+    """The leads are saved first (a crash after them only repeats no-ops); the activities, the
+    confirmation (once per customer) and the position together, once everything is erased."""
     customer = RecordRef(RecordType.CUSTOMER, erased.customer_id)
     application.forget_customer(erased.customer_id)  # idempotent: leads erased once
     activities = application.erase_activities_regarding(customer)
-    application.record_reaction(position, *activities)
+    confirmation = confirm_erasure(application, erased.customer_id, ERASED)
+    application.record_reaction(position, *activities, *([confirmation] if confirmation else []))
 
 
 def ticket_escalated(
