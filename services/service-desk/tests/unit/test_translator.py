@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 
 from crm_events import Event
+from crm_events.erasure import CustomerErasureConfirmed
 from crm_events.personal import PersonalDataKeyDestroyed, Sealed, unseal
 from crm_events.service_desk import (
     ArticlePublished,
@@ -116,17 +117,32 @@ def test_an_escalation_without_a_known_customer_stays_private(
     assert [e.type for e in published(application)] == ["TicketOpened"]
 
 
-def test_erasure_announces_the_destruction_of_the_ticket_key(
+def test_erasure_announces_the_destruction_of_the_ticket_key_then_confirms(
     application: ServiceDeskApplication,
 ) -> None:
     customer = uuid4()
     ticket = open_urgent(application, customer)
     application.erase_customer(customer)
+    application.erase_customer(customer)  # CustomerErased delivered again
 
-    destroyed = published(application)[-1].data
+    *_, destroyed, confirmed = (e.data for e in published(application))
     assert isinstance(destroyed, PersonalDataKeyDestroyed) and destroyed.subject_id == ticket.id
     # What was published before stays sealed with a key nobody has any more.
     assert application.personal_data_keys.key(ticket.id) is None
+    assert isinstance(confirmed, CustomerErasureConfirmed)
+    assert confirmed.topic() == "crm.service-desk.erasure.v1"
+    assert (confirmed.customer_id, confirmed.service) == (customer, "service-desk")
+    assert [(d.kind, d.method) for d in confirmed.erased] == [("ticket", "key_destroyed")]
+
+
+def test_a_customer_without_tickets_is_confirmed_too(application: ServiceDeskApplication) -> None:
+    customer = uuid4()
+
+    assert application.erase_customer(customer) == 0
+
+    [confirmed] = published(application)
+    assert isinstance(confirmed.data, CustomerErasureConfirmed)
+    assert confirmed.data.customer_id == customer
 
 
 def test_a_published_article_carries_its_text(application: ServiceDeskApplication) -> None:

@@ -16,6 +16,9 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from crm_events.erasure import ErasedData, ErasureMethod
+from crm_platform.erasure import confirm_erasure
+
 from ..domain import (
     EscalationReason,
     IdempotencyKeyReused,
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
 WRITE_ATTEMPTS = 3
 SCHEDULER = "sla-scheduler"
 BREACHES_PER_CLAIM = 100
+# What the service desk makes unreadable about an erased customer: the text of their tickets.
+ERASED = (ErasedData(kind="ticket", method=ErasureMethod.KEY_DESTROYED),)
 
 Decision = Callable[[Ticket], None]
 
@@ -282,7 +287,9 @@ class TicketCommands:
 
     def erase_customer(self: ServiceDeskApplication, customer_id: UUID) -> int:
         """Crypto-shred the customer's tickets: record the erasure on each, then destroy its key
-        (announced to every consumer by the relay). Idempotent; the number of tickets erased."""
+        (announced to every consumer by the relay); once all are done, confirm the erasure
+        (``crm.service-desk.erasure.v1``, once per customer). Idempotent; the number of tickets
+        erased now."""
         self.index.forget_customer(customer_id)
         self.catch_up_index()  # tickets opened a moment ago must not escape
         erased = 0
@@ -292,6 +299,8 @@ class TicketCommands:
                 self.save(ticket)
                 erased += 1
             self.personal_data_keys.destroy(ticket_id)
+        if confirmation := confirm_erasure(self, customer_id, ERASED):
+            self.save(confirmation)
         return erased
 
     # --- helpers ------------------------------------------------------------------------------

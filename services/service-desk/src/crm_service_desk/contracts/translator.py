@@ -32,6 +32,7 @@ from crm_events.service_desk import (
     TicketStatus,
     TicketStatusChanged,
 )
+from crm_platform.erasure import confirmation_payload
 from crm_platform.eventstore import EventMetadata
 from crm_platform.relay import integration_event
 
@@ -54,7 +55,8 @@ def payloads(e: Any) -> list[EventData]:
         return _ticket_payloads(e)
     if isinstance(e, Article.Published):
         return [_article_published(e)]
-    return []
+    confirmed = confirmation_payload(e, service=SOURCE_SERVICE)  # crm.service-desk.erasure.v1
+    return [] if confirmed is None else [confirmed]
 
 
 def _ticket_payloads(e: Any) -> list[EventData]:
