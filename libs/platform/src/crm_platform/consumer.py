@@ -1,7 +1,9 @@
 """A small base for idempotent Kafka consumers on FastStream.
 
-Per message: parse the envelope (poison goes straight to the dead letters), skip what the inbox has
-seen (event id and per-aggregate version), run the handler with bounded retries and backoff, and
+Per message: parse the envelope (poison goes straight to the dead letters, and so does a payload
+holding a string no store may take: a NUL, another control character, a lone surrogate), skip
+what the inbox has seen (event id and per-aggregate version), run the handler with bounded
+retries and backoff (a server's failure, ``failures.is_transient``, is waited out uncounted), and
 after the last failure publish the message with its error to ``crm.dlq.<group id>``. The offset is
 committed (manual ack; auto-commit is off) only once the effect or the dead letter is durable;
 a new group starts from the earliest offset, a restarted one after its last commit.
@@ -11,7 +13,8 @@ before the offset commit) redelivers the event. Read models guard per-aggregate 
 the same single-document update as the effect, which makes that redelivery harmless.
 
 Each group counts its messages by outcome, times its handler calls and reports its lag per partition
-(``crm_platform.metrics``); each handler call is a process span in the trace of its event.
+(``crm_platform.metrics``); each handler call is a process span in the trace of its event. Each
+subscriber is in the process's health registry (``liveness``): dead once its consume task ended.
 
 An event whose envelope parses but whose type this build does not know (a newer contract on the
 topic) reaches the handler untyped (``data`` a dict), so that version-guarded consumers advance
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,8 +36,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
-import eventsourcing.persistence
-import psycopg
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -41,14 +44,16 @@ from faststream.message import StreamMessage
 from opentelemetry import propagate, trace
 from pymongo import WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 from pymongo.errors import DuplicateKeyError
 
 from crm_events import Envelope, Event, UnknownEventType, registry
 from crm_events.personal import KeyMismatch
 
+from .failures import is_transient
 from .kafka import declared
+from .liveness import REGISTRY, Report
 from .metrics import CONSUMER_EVENTS, CONSUMER_PROCESSING, DEAD_LETTERS, consumer_lag
+from .text import find_unsafe
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm.consumer")
@@ -69,16 +74,32 @@ class NotYet(Exception):
     """Base of conditions that pass with time (another topic catching up): retried, not dead."""
 
 
-# Failures of a server rather than of the message: retried without limit, never dead-lettered.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    PyMongoConnectionFailure,
-    psycopg.OperationalError,
-    # eventsourcing's recorders translate driver errors into their own.
-    eventsourcing.persistence.OperationalError,
-    eventsourcing.persistence.InterfaceError,
+class UnsafePayload(ValueError):
+    """A message whose JSON holds a string no store or log may take (a NUL, say): poison."""
+
+
+# Raw JSON that may hold an unsafe string: an escaped C0 control, DEL, C1 control, surrogate or
+# noncharacter, the short escapes of backspace and form feed, or such a character unescaped.
+_SUSPECT = re.compile(
+    rb"\\u(?:00[01]|007f|00[89]|d[89a-f]|fff[ef])|\\[bf]"
+    rb"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]|\xef\xbf[\xbe\xbf]",
+    re.IGNORECASE,
 )
+
+
+def unsafe_payload(raw: bytes) -> str | None:
+    """Where and why a message's JSON holds an unsafe string (``text.find_unsafe``), or None.
+
+    The parsed payload is walked only when the raw bytes hint at one, so that a clean message
+    costs one scan of its bytes.
+    """
+    if not _SUSPECT.search(raw):
+        return None
+    found = find_unsafe(json.loads(raw))
+    if found is None:
+        return None
+    path, reason = found
+    return f"{'.'.join(map(str, path)) or 'the payload'} {reason}"
 
 
 def parse_leniently(raw: bytes | None) -> Event[Any]:
@@ -167,13 +188,14 @@ class Retry:
                     log.warning("%s still waiting after %.0f s: %r", what, self.patience, error)
                     return error
                 log.info("%s waits: %r", what, error)
-            except TRANSIENT_ERRORS as error:
-                log.warning("transient failure of %s, retrying: %r", what, error)
             except Exception as error:
-                failures += 1
-                log.warning("%s failed (%d/%d): %r", what, failures, self.max_attempts, error)
-                if failures >= self.max_attempts:
-                    return error
+                if is_transient(error):  # a server's failure: waited out, never dead-lettered
+                    log.warning("transient failure of %s, retrying: %r", what, error)
+                else:
+                    failures += 1
+                    log.warning("%s failed (%d/%d): %r", what, failures, self.max_attempts, error)
+                    if failures >= self.max_attempts:
+                        return error
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
 
@@ -246,6 +268,7 @@ class _Consumer:
         self.inbox = inbox
         self.retry = Retry(max_attempts, backoff, max_backoff)
         self.dead_letters = DeadLetters(broker, group_id, self.retry)
+        self.lags: dict[tuple[str, int], int] = {}  # per partition, as of the last handling
 
     async def consume(self, message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -263,7 +286,22 @@ class _Consumer:
             return
         await message.ack()
         positions = [(r.topic, r.partition, r.offset) for r in records]
-        consumer_lag(self.group_id, getattr(message, "consumer", None), positions)
+        self.lags |= consumer_lag(self.group_id, getattr(message, "consumer", None), positions)
+
+    def report(self, subscriber: Any) -> Report:
+        """Health of this group's FastStream ``subscriber``: dead when it should run but its
+        consume tasks all ended. (FastStream restarts a task that raised; one that returned, as
+        on aiokafka's ConsumerStoppedError, stays ended: nothing is consumed any more.)"""
+        if not getattr(subscriber, "running", False):
+            return Report(state="stopped")  # not started yet, or stopping with the process
+        lag = sum(self.lags.values()) if self.lags else None
+        tasks = list(getattr(subscriber, "tasks", ()))
+        if tasks and all(task.done() for task in tasks):
+            last = tasks[-1]
+            error = None if last.cancelled() else last.exception()
+            detail = "its consume task ended" + (f": {error!r}" if error else "")
+            return Report(alive=False, ready=False, state="died", detail=detail, lag=lag)
+        return Report(lag=lag)
 
     async def _process(self, records: tuple[Record, ...]) -> None:
         raise NotImplementedError
@@ -275,7 +313,9 @@ class _Consumer:
         for record in records:
             try:
                 event = parse_leniently(record.value)
-            except Exception as error:  # not an event at all: poison
+                if reason := unsafe_payload(record.value or b""):
+                    raise UnsafePayload(f"unsafe text: {reason}")
+            except Exception as error:  # not an event at all, or one nothing may store: poison
                 await self.dead_letters.send(record, error, attempts=0)
                 continue
             aggregate = (event.aggregatetype, event.aggregateid)
@@ -433,7 +473,7 @@ def _subscribe(
     async def consume(message: KafkaMessage) -> None:
         await consumer.consume(message)
 
-    broker.subscriber(
+    subscriber = broker.subscriber(
         *[declared(topic) for topic in topics],
         group_id=consumer.group_id,
         ack_policy=AckPolicy.MANUAL,  # commit after the effect; also turns auto-commit off
@@ -442,7 +482,9 @@ def _subscribe(
         decoder=_undecoded,
         title=consumer.group_id,
         **options,
-    )(consume)
+    )
+    subscriber(consume)
+    REGISTRY.register(f"consumer:{consumer.group_id}", partial(consumer.report, subscriber))
 
 
 def subscribe_events(

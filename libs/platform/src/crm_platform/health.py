@@ -1,6 +1,7 @@
 """Readiness checks for ``create_api(readiness=...)``: each returns when its server answers.
 
-A check raises when its server is unreachable; /readyz also bounds each one with a timeout.
+A check raises when its server is unreachable; /readyz also bounds each one with a timeout
+(``liveness``). Relays and workers are given the same checks (``ServiceSpec.readiness``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import psycopg
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
-from .web.app import Check
+from .liveness import Check
 
 TIMEOUT_MS = 2000
 

@@ -2,23 +2,18 @@
 
 The names are a contract with the dashboards and alerts (deploy/, docker-compose.yml): rename
 nothing without them. An api serves them on its HTTP port at ``/metrics``; a relay or a worker
-on ``CRM_METRICS_PORT`` (``serve_metrics``). Each process exports only what it does, so an api has
-no consumer series and a worker no HTTP ones.
+on ``CRM_METRICS_PORT``, beside its health (``liveness.HealthServer``). Each process exports only
+what it does, so an api has no consumer series and a worker no HTTP ones.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable
 from datetime import datetime
 
 from aiokafka import TopicPartition
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
-
-from .settings import MetricsSettings
-
-log = logging.getLogger(__name__)
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
     "crm_http_requests_total",
@@ -72,6 +67,32 @@ READ_MODEL_FRESHNESS = Gauge(
     ["model"],
 )
 
+QUARANTINED = Counter(
+    "crm_quarantined_total",
+    "Records a loop set aside in its service's quarantine (each failure counts once).",
+    ["service", "loop"],
+)
+QUARANTINE_OPEN = Gauge(
+    "crm_quarantine_open",
+    "Quarantine entries not resolved yet, per loop.",
+    ["service", "loop"],
+)
+LOOP_FAILURES = Counter(
+    "crm_loop_failures_total",
+    "Failed steps of a background loop: transient (a server is away) or unexpected (a bug).",
+    ["service", "loop", "kind"],
+)
+LOOP_PROGRESS = Gauge(
+    "crm_loop_last_progress_timestamp_seconds",
+    "When a background loop last completed a step (Unix time).",
+    ["service", "loop"],
+)
+PROJECTION_LAG = Gauge(
+    "crm_projection_lag_notifications",
+    "Notifications of the service's event store a local projection has not applied yet.",
+    ["service", "projection"],
+)
+
 _newest_applied: dict[str, float] = {}
 
 
@@ -89,34 +110,22 @@ def read_model_applied(model: str, event_time: datetime) -> None:
     _newest_applied[model] = max(stamp, _newest_applied.get(model, stamp))
 
 
-def consumer_lag(group: str, consumer: object, positions: Iterable[tuple[str, int, int]]) -> None:
-    """Refresh the lag of ``group`` after handling records at ``(topic, partition, offset)``.
+def consumer_lag(
+    group: str, consumer: object, positions: Iterable[tuple[str, int, int]]
+) -> dict[tuple[str, int], int]:
+    """Refresh the lag of ``group`` after handling records at ``(topic, partition, offset)``;
+    the lag of each partition measured.
 
     The end offset is the partition's high watermark the aiokafka consumer learnt with its last
     fetch, so this costs no request. Consumers without one (FastStream's test broker) are skipped.
     """
     highwater = getattr(consumer, "highwater", None)
     if highwater is None:
-        return
+        return {}
+    lags = {}
     for topic, partition, offset in positions:
         end = highwater(TopicPartition(topic, partition))
         if end is not None:
-            CONSUMER_LAG.labels(group, topic, str(partition)).set(max(0, end - offset - 1))
-
-
-def serve_metrics(settings: MetricsSettings | None = None) -> int | None:
-    """Serve the registry on ``CRM_METRICS_PORT`` from a daemon thread; the port, or None.
-
-    Port 0 turns it off. A port taken by another process (several relays and workers on one
-    machine, all left at the default) costs the metrics of this process, not the process itself.
-    """
-    settings = settings or MetricsSettings()
-    if not settings.port:
-        return None
-    try:
-        start_http_server(settings.port, addr=settings.host)
-    except OSError as error:
-        log.error("metrics not served: %s:%s is not free (%s)", settings.host, settings.port, error)
-        return None
-    log.info("metrics on http://%s:%s/metrics", settings.host, settings.port)
-    return settings.port
+            lags[(topic, partition)] = lag = max(0, end - offset - 1)
+            CONSUMER_LAG.labels(group, topic, str(partition)).set(lag)
+    return lags

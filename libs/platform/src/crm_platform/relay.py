@@ -36,6 +36,7 @@ from crm_events.personal import PersonalDataKeyIssued, encode_key
 
 from .eventstore import ContextCapturingMapper, EventMetadata
 from .kafka import ensure_topics, make_producer
+from .liveness import REGISTRY, Report
 from .metrics import RELAY_ACTIVE, RELAY_LAG, RELAY_PUBLISHED
 from .privacy import KeyStore, sealed_subjects
 from .settings import KafkaSettings, PostgresSettings
@@ -152,6 +153,8 @@ class OutboxRelay:
         self._ensured: set[str] = set()
         self._producer: AIOKafkaProducer | None = None
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        # What the health probe reports (``report``): from memory, as the relay last saw it.
+        self._state, self._error, self._lag = "starting", "", 0
         RELAY_ACTIVE.labels(name).set(0)
 
     async def __aenter__(self) -> OutboxRelay:
@@ -201,11 +204,14 @@ class OutboxRelay:
             cursor = await self._connection.execute(
                 "SELECT pg_try_advisory_lock(%s)", (lock_key(self.name),)
             )
+            self._error = ""  # the database answers again
             if (await cursor.fetchone() or (False,))[0]:
                 log.info("relay %s is active", self.name)
                 RELAY_ACTIVE.labels(self.name).set(1)
+                self._state = "active"
                 return True
-            RELAY_LAG.labels(self.name).set(await self.lag())
+            self._state = "standby"
+            self._lag_is(await self.lag())
             await _sleep_or_stop(stop, STANDBY_POLL)
         return False
 
@@ -242,7 +248,7 @@ class OutboxRelay:
             inclusive_of_start=False,
         )
         if not notifications:
-            RELAY_LAG.labels(self.name).set(0)
+            self._lag_is(0)
             return 0
         public = self._with_keys(
             [
@@ -262,9 +268,18 @@ class OutboxRelay:
         for topic, count in Counter(event.data.topic() for event in public).items():
             RELAY_PUBLISHED.labels(self.name, topic).inc(count)
         # A short batch read everything recorded: nothing was left behind at that moment.
-        lag = await self.lag() if len(notifications) == self.batch_size else 0
-        RELAY_LAG.labels(self.name).set(lag)
+        self._lag_is(await self.lag() if len(notifications) == self.batch_size else 0)
         return len(notifications)
+
+    def _lag_is(self, lag: int) -> None:
+        self._lag = lag
+        RELAY_LAG.labels(self.name).set(lag)
+
+    def report(self) -> Report:
+        """The relay's health: not ready while it cannot reach its servers."""
+        if self._error:
+            return Report(ready=False, state="reconnecting", detail=self._error, lag=self._lag)
+        return Report(ready=self._state != "starting", state=self._state, lag=self._lag)
 
     def _with_keys(self, events: list[Event[Any]]) -> list[Event[Any]]:
         """``events``, each preceded by the key announcements its sealed data needs.
@@ -314,6 +329,7 @@ class OutboxRelay:
         hands the lock over). Failures disconnect, and reconnect with backoff."""
         stop = stop or asyncio.Event()
         failures = 0
+        probe = REGISTRY.register(f"relay:{self.name}", self.report)
         try:
             while not stop.is_set():
                 try:
@@ -322,17 +338,19 @@ class OutboxRelay:
                     if await self.acquire_leadership(stop):
                         while not stop.is_set():
                             consumed = await self.run_once()
-                            failures = 0
+                            failures, self._error = 0, ""
                             if consumed < self.batch_size:
                                 await _sleep_or_stop(stop, self.idle_sleep)
-                except Exception:
+                except Exception as error:
                     failures += 1
+                    self._error = repr(error)[:500]
                     log.exception(
                         "relay %s failed (%d in a row), reconnecting", self.name, failures
                     )
                     await self._disconnect()  # gives up the lock: another relay may take over
                     await _sleep_or_stop(stop, min(self.idle_sleep * 2**failures, MAX_BACKOFF))
         finally:
+            REGISTRY.unregister(probe)
             await self._disconnect()
 
     @property

@@ -20,6 +20,8 @@ from faststream.kafka import KafkaBroker
 from .eventstore import open_application
 from .health import kafka_check, postgres_check
 from .kafka import make_broker
+from .liveness import Check
+from .loops import Loop
 from .relay import OutboxRelay, Translator, run_relay
 from .runtime import Background, run_async, run_worker, serve_api
 from .settings import KafkaSettings, PostgresSettings
@@ -41,9 +43,10 @@ class ServiceSpec:
     topics: Sequence[str] = ()
     routers: Callable[[Any], Sequence[APIRouter]] = lambda application: ()
     subscribe: Callable[[KafkaBroker, Any], None] = _no_subscriptions
-    # Loops the worker runs beside its subscribers (schedulers, local projections), each given
-    # the application and returning a coroutine function of the shutdown event.
-    background: Callable[[Any], Sequence[Background]] = lambda application: ()
+    # Loops the worker runs beside its subscribers (schedulers, local projections), given the
+    # application: ``loops.Loop``s (or, until every service moved to them, coroutine functions
+    # of the shutdown event).
+    background: Callable[[Any], Sequence[Loop | Background]] = lambda application: ()
     description: str = ""
 
     def build_application(self, postgres: PostgresSettings | None = None) -> Any:
@@ -70,12 +73,19 @@ class ServiceSpec:
             service=self.name,
             description=self.description,
             routers=self.routers(application),
-            readiness={
-                "postgres": postgres_check(postgres.dsn(postgres.database or self.database)),
-                "kafka": kafka_check(kafka.bootstrap_servers),
-            },
+            readiness=self.readiness(postgres, kafka),
             lifespan=lifespan,
         )
+
+    def readiness(
+        self, postgres: PostgresSettings | None = None, kafka: KafkaSettings | None = None
+    ) -> dict[str, Check]:
+        """The servers each of the service's processes needs: its database and Kafka."""
+        postgres, kafka = postgres or PostgresSettings(), kafka or KafkaSettings()
+        return {
+            "postgres": postgres_check(postgres.dsn(postgres.database or self.database)),
+            "kafka": kafka_check(kafka.bootstrap_servers),
+        }
 
     def build_relay(
         self,
@@ -101,7 +111,7 @@ def api(spec: ServiceSpec) -> None:
 
 
 def relay(spec: ServiceSpec) -> None:
-    run_async(spec.name, "relay", lambda: run_relay(spec.build_relay()))
+    run_async(spec.name, "relay", lambda: run_relay(spec.build_relay()), readiness=spec.readiness())
 
 
 def worker(spec: ServiceSpec) -> None:
@@ -114,4 +124,4 @@ def worker(spec: ServiceSpec) -> None:
         spec.subscribe(kafka_broker, application)
         return kafka_broker
 
-    run_worker(spec.name, broker, lambda: spec.background(application))
+    run_worker(spec.name, broker, lambda: spec.background(application), readiness=spec.readiness())

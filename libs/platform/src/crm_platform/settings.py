@@ -113,3 +113,15 @@ class RequestLimitSettings(BaseSettings):
     max_string_chars: int = Field(default=100_000, ge=1)  # models keep their own tighter limits
     # Bodies routes stream with limits of their own (contacts' CSV import); never buffered here.
     streamed_media_types: list[str] = ["text/csv"]
+
+
+class HealthSettings(BaseSettings):
+    """When a process stops being ready or alive (``crm_platform.liveness``)."""
+
+    model_config = _env("CRM_HEALTH_")
+
+    # Events a projection or a consumer may be behind and still be ready.
+    max_lag: int = Field(default=10_000, ge=0)
+    # How long a worker with a dead part keeps answering (its 503 seen, its logs shipped)
+    # before it exits for its supervisor to restart it.
+    exit_grace_seconds: float = Field(default=5.0, ge=0)

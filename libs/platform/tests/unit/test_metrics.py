@@ -7,15 +7,12 @@ change it caused, under labels of its own.
 from __future__ import annotations
 
 import asyncio
-import logging
-import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from eventsourcing.application import Application
@@ -30,9 +27,9 @@ from crm_events import Event
 from crm_events.contacts import CustomerRegistered
 from crm_platform.consumer import EventConsumer
 from crm_platform.eventstore import ContextCapturingMapper, EventMetadata
-from crm_platform.metrics import read_model_applied, serve_metrics
+from crm_platform.metrics import read_model_applied
 from crm_platform.relay import OutboxRelay, integration_event
-from crm_platform.settings import KafkaSettings, MetricsSettings, PostgresSettings
+from crm_platform.settings import KafkaSettings, PostgresSettings
 from crm_platform.web.app import create_api
 
 pytestmark = pytest.mark.unit
@@ -270,27 +267,3 @@ def test_freshness_is_the_age_of_the_newest_applied_event_at_scrape_time() -> No
     assert 30 <= age < 40
     read_model_applied(model, datetime.now(UTC))
     assert value("crm_read_model_freshness_seconds", model=model) < 5
-
-
-# The metrics server of relays and workers
-
-
-def test_a_relay_or_worker_serves_its_metrics_on_the_port_it_is_given() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    assert serve_metrics(MetricsSettings(port=port)) == port
-    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
-    assert "# TYPE crm_consumer_events_total counter" in response.text
-
-
-def test_no_port_serves_nothing_and_a_taken_one_costs_only_the_metrics(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    assert serve_metrics(MetricsSettings(port=0)) is None
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        with caplog.at_level(logging.ERROR):
-            assert serve_metrics(MetricsSettings(port=taken.getsockname()[1])) is None
-    assert "metrics not served" in caplog.text

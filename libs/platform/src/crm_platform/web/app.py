@@ -3,12 +3,11 @@ and Prometheus metrics (``/metrics``: the process's registry, unauthenticated as
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -19,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..context import CommandContext, command_context
+from ..liveness import REGISTRY, Check
 from ..metrics import HTTP_DURATION, HTTP_REQUESTS
 from ..settings import AuthSettings, RequestLimitSettings
 from .auth import TokenVerifier
@@ -26,7 +26,6 @@ from .boundary import BoundaryMiddleware
 from .conditional import IF_MATCH_HEADER
 from .idempotency import IDEMPOTENCY_HEADER
 from .problems import (
-    TYPE_BASE,
     document_problems,
     install_problem_handlers,
     problem_response,
@@ -35,9 +34,7 @@ from .problems import (
 
 log = logging.getLogger(__name__)
 
-Check = Callable[[], Awaitable[object]]
 CORRELATION_HEADER = "X-Correlation-ID"
-READINESS_TIMEOUT = 2.0  # seconds; below the usual probe timeout, so the probe gets an answer
 _CORRELATION_KEY = CORRELATION_HEADER.lower().encode()
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # safe to echo and to store in events
 # Probes and scrapes: neither traced nor counted, they would drown the requests of users.
@@ -128,52 +125,41 @@ def _request_context(scope: Scope) -> CommandContext:
     )
 
 
-async def _outcome(check: Check) -> str | None:
-    """None when the check passes, else why it failed."""
-    try:
-        await asyncio.wait_for(check(), READINESS_TIMEOUT)
-    except TimeoutError:
-        return f"timed out after {READINESS_TIMEOUT:g}s"
-    except Exception as error:
-        return f"{type(error).__name__}: {error}"[:300]
-    return None
-
-
 def _operational_router(readiness: Mapping[str, Check]) -> APIRouter:
-    """Liveness, readiness and metrics: for the orchestrator and the scraper, not for users."""
+    """Liveness, readiness and metrics: for the orchestrator and the scraper, not for users.
+    Health answers come from the process's registry (``liveness``), as a relay's or a worker's."""
     router = APIRouter(tags=["health"])
 
-    @router.get("/healthz", summary="Liveness: the process answers")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @router.get(
+        "/healthz",
+        summary="Liveness: the process answers and no part of it died",
+        responses=problem_responses(503),
+    )
+    async def healthz(request: Request) -> Any:
+        return _health_answer(request, *REGISTRY.liveness())
 
     @router.get(
         "/readyz",
-        summary="Readiness: the servers this process needs answer",
+        summary="Readiness: the servers this process needs answer, and its parts keep up",
         responses=problem_responses(503),
     )
     async def readyz(request: Request) -> Any:
-        failures = await asyncio.gather(*(_outcome(check) for check in readiness.values()))
-        checks = {
-            name: "ok" if failure is None else f"failed: {failure}"
-            for name, failure in zip(readiness, failures, strict=True)
-        }
-        if not any(failures):
-            return JSONResponse({"status": "ready", "checks": checks})
-        log.warning("not ready: %s", checks)
-        return problem_response(
-            503,
-            detail="A server this process needs does not answer.",
-            type=TYPE_BASE + "not-ready",
-            instance=request.url.path,
-            checks=checks,
-        )
+        return _health_answer(request, *await REGISTRY.readiness(readiness))
 
     @router.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def _health_answer(request: Request, ok: bool, body: dict[str, Any]) -> Response:
+    if ok:
+        return JSONResponse(body)
+    problem = dict(body)
+    status, title = problem.pop("status"), problem.pop("title")
+    detail, kind = problem.pop("detail"), problem.pop("type")
+    return problem_response(status, title, detail, type=kind, instance=request.url.path, **problem)
 
 
 def _document_problems(app: FastAPI) -> None:
