@@ -8,12 +8,15 @@ from uuid import uuid4
 import pytest
 
 from crm_events import registry
+from crm_events.contacts import CustomerErased
 from crm_events.personal import Sealed
 from crm_marketing.application import MarketingApplication
 from crm_marketing.application.mailer import Mailer
 from crm_marketing.application.tokens import TokenSigner, TrackingLinks
 from crm_marketing.contracts import TOPICS, translate
 from crm_marketing.domain import CampaignChannel, EmailContent, Respondent, ResponseKind, message_id
+
+from .conftest import NOW
 
 pytestmark = pytest.mark.unit
 
@@ -92,3 +95,16 @@ def test_every_public_fact_is_published_and_personal_data_stays_sealed(applicati
         isinstance(response.data.email, Sealed)
         and response.data.email.kid == response.data.response_id
     )
+
+
+def test_an_erased_profile_confirms_the_erasure_once(application, feed) -> None:
+    customer = feed.register()
+    erased = feed.event(CustomerErased(customer_id=customer, erased_at=NOW), customer)
+    feed.deliver(erased)
+    feed.deliver(erased)  # republished by contacts' relay: another position, the same event
+
+    [confirmed] = [e for e in published(application) if e.type == "CustomerErasureConfirmed"]
+    assert confirmed.data.topic() == "crm.marketing.erasure.v1" and confirmed.data.topic() in TOPICS
+    assert (confirmed.data.customer_id, confirmed.data.service) == (customer, "marketing")
+    assert {d.kind for d in confirmed.data.erased} == {"audience_profile", "segment_membership"}
+    assert registry.parse(confirmed.to_json()) == confirmed

@@ -1,7 +1,9 @@
 """Private domain events -> published integration events: the relay's Translator.
 
 Audience profiles, the launch calendar, the segment directory, queued and skipped messages stay
-private. Responses carry personal data: the relay hands their fields over sealed, and they are
+private; only a profile's erasure is announced (``CustomerErasureConfirmed``): it is recorded, its
+key destroyed before, with the segments it left and the position of the ``CustomerErased`` that
+asked, and once per person. Responses carry personal data: the relay hands their fields over sealed, and they are
 copied into ``CampaignResponseReceived`` as they are.
 """
 
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from crm_events import Event, EventData
+from crm_events.erasure import CONFIRMATIONS, ErasedData, ErasureMethod, erasure_confirmed
 from crm_events.marketing import (
     CallOutcome,
     CampaignCallRecorded,
@@ -35,14 +38,21 @@ from crm_events.marketing import (
 from crm_platform.eventstore import EventMetadata
 from crm_platform.relay import integration_event
 
-from ..domain import Campaign, CampaignMessage, CampaignResponse, Segment
+from ..domain import AudienceProfile, Campaign, CampaignMessage, CampaignResponse, Segment
 
 SOURCE_SERVICE = "marketing"
+# What marketing erases about a person: the profile goes blind (its key is destroyed) and leaves
+# every segment.
+ERASED = (
+    ErasedData(kind="audience_profile", method=ErasureMethod.KEY_DESTROYED),
+    ErasedData(kind="segment_membership", method=ErasureMethod.DELETED),
+)
 TOPICS = sorted(
     {
         SegmentDefined.topic(),
         CampaignDrafted.topic(),
         CampaignMessageSent.topic(),
+        CONFIRMATIONS[SOURCE_SERVICE].topic(),
     }
 )
 
@@ -96,6 +106,12 @@ def _response_received(e: Any) -> EventData:
     )
 
 
+def _profile_erased(e: Any) -> EventData:
+    return erasure_confirmed(
+        SOURCE_SERVICE, customer_id=e.originator_id, erased=ERASED, confirmed_at=e.timestamp
+    )
+
+
 def _message(model: type[EventData], *fields: str) -> Callable[[Any], EventData]:
     """A message event's translator: its ids, and ``fields`` copied from the domain event (the
     names are the same on both sides)."""
@@ -112,6 +128,7 @@ def _message(model: type[EventData], *fields: str) -> Callable[[Any], EventData]
 
 
 _TRANSLATORS: dict[type, Callable[[Any], EventData]] = {
+    AudienceProfile.Erased: _profile_erased,  # type: ignore[attr-defined]
     Segment.Defined: _segment_defined,  # type: ignore[attr-defined]
     Segment.MemberAdded: lambda e: SegmentMemberAdded(  # type: ignore[attr-defined]
         segment_id=e.originator_id, customer_id=e.customer_id, added_at=e.added_at
