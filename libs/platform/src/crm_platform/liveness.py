@@ -245,7 +245,8 @@ class HealthServer:
             ok, body = await self.registry.readiness(self.checks)
         else:
             return 404, "text/plain", b"not found\n"
-        return (200, "application/json") if ok else (503, PROBLEM_JSON), json.dumps(body).encode()
+        status, content_type = (200, "application/json") if ok else (503, PROBLEM_JSON)
+        return status, content_type, json.dumps(body).encode()
 
 
 async def _request_line(reader: asyncio.StreamReader) -> tuple[str, str]:
