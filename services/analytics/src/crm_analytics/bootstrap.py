@@ -22,12 +22,14 @@ from .api.metrics_routes import customer_value_router, metrics_router
 from .api.routes import customer_360_router, organization_router
 from .application import customer_360, history, metrics_facts, organization_360
 from .application.customer_360 import Customer360Model, Customer360Reads
+from .application.erasure import ErasureConfirmations
 from .application.history import EventArchiveModel, History
 from .application.metrics_facts import MetricsFacts, MetricsReadModel
 from .application.metrics_scores import CustomerScores
 from .application.metrics_settings import MetricsSettings
 from .application.organization_360 import OrganizationModel, OrganizationReads
 from .application.readmodels import Catalog, ReadModel
+from .messaging.erasure import ERASURE_GROUP, subscribe_erasures
 from .messaging.metrics_loops import metric_loops
 from .messaging.readmodels import subscribe_read_model
 
@@ -117,13 +119,15 @@ def build_worker(
     feed(organization_360.NAME, kafka.group(organization_360.LIVE_GROUP))
     feed(history.NAME, kafka.group(history.LIVE_GROUP))
     feed(metrics_facts.NAME, kafka.group(metrics_facts.LIVE_GROUP))
-    subscribe_personal_data_keys(
-        broker, keyring(client, mongo), group_id=kafka.group(KEYRING_GROUP)
-    )
+    keys = keyring(client, mongo)
+    subscribe_personal_data_keys(broker, keys, group_id=kafka.group(KEYRING_GROUP))
+    erasures = ErasureConfirmations.in_database(client[mongo.database], write_concern=mongo.w())
+    subscribe_erasures(broker, keys, erasures, group_id=kafka.group(ERASURE_GROUP))
 
-    # Scoring passes and the outbox relay of the figures analytics publishes (RFM, churn risk).
+    # Scoring passes, and the outbox relay of what analytics publishes: the figures (RFM, churn
+    # risk) and its erasure confirmations.
     loops = metric_loops(
-        MetricsFacts(models), customer_scores(client, mongo), MetricsSettings(), kafka
+        MetricsFacts(models), customer_scores(client, mongo), MetricsSettings(), kafka, erasures
     )
     stop, tasks = asyncio.Event(), []
 

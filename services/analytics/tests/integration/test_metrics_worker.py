@@ -19,10 +19,10 @@ from crm_analytics.application.metrics_facts import MetricsFacts, MetricsReadMod
 from crm_analytics.application.metrics_scores import (
     CustomerScores,
     ScoringSettings,
-    relay_outbox,
     score_customers,
 )
 from crm_analytics.application.metrics_settings import MetricsSettings
+from crm_analytics.application.outbox import relay_outbox
 from crm_analytics.application.readmodels import Catalog
 from crm_analytics.domain.metrics_facts import Subject, file_facts
 from crm_analytics.messaging.metrics_loops import kafka_publish, metric_loops

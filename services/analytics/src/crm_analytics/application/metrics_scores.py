@@ -1,11 +1,9 @@
-"""Customer scores: the periodic scoring pass, its documents, and the outbox that publishes them.
+"""Customer scores: the periodic scoring pass and its documents, with their outbox.
 
-Analytics has no event store, so its own events (``CustomerRfmScored``, ``ChurnRiskChanged``)
-leave through an outbox: the pass writes a customer's new figures and the events they cause in one
-single-document update, guarded by the document's version (no transactions on FerretDB), and a
-relay loop publishes pending events with ``acks=all`` and then empties the outbox, guarded by the
-same version. A crash in between publishes again: delivery is at-least-once, and an event's id is
-``uuid5(customer, version)``, so consumers recognise the repeat.
+Analytics' own events (``CustomerRfmScored``, ``ChurnRiskChanged``) leave through an outbox
+(``outbox``): the pass writes a customer's new figures and the events they cause in one
+single-document update, guarded by the document's version; an event's id is
+``uuid5(customer, version)``, so consumers recognise a repeat.
 
 The scores live outside the rebuildable ``metrics`` generations on purpose: they are the record
 of what was published, and a rebuild of the facts must not restart the customers' versions.
@@ -23,11 +21,10 @@ from decimal import Decimal
 from typing import Any
 
 from pymongo import WriteConcern
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from crm_events import Event, EventData
+from crm_events import EventData
 from crm_events.analytics import (
     ChurnFactor,
     ChurnRiskChanged,
@@ -40,16 +37,12 @@ from ..domain.metrics_customer_value import MODEL_VERSION, CustomerFigures, scor
 from ..domain.metrics_facts import Subject
 from ..domain.metrics_value import ValueModel
 from .metrics_facts import MetricsFacts
+from .outbox import Document, MongoOutbox, outbox_entry, outgoing
 
 log = logging.getLogger(__name__)
 
 COLLECTION = "metrics_customer_scores"
-SOURCE = "analytics"
-EVENT_ID_NAMESPACE = uuid.UUID("2b7e3f4c-6a1d-4f8e-9c3b-5d2a1e0f7b66")
-Document = dict[str, Any]
 CENTS = Decimal("0.01")
-# Publishes outbox entries ({id, topic, key, value, headers}) and returns once all are acknowledged.
-Publish = Callable[[list[Document]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -166,31 +159,10 @@ def _churn_change(
     )
 
 
-def outgoing(data: EventData, customer_id: str, version: int, as_of: datetime) -> Event[Any]:
-    """The envelope of one of analytics' events; its id depends on the customer and version."""
-    event_id = uuid.uuid5(EVENT_ID_NAMESPACE, f"{SOURCE}:{customer_id}:{version}")
-    return Event[type(data)](  # type: ignore[misc]
-        id=event_id,
-        type=data.event_type,
-        source=f"/crm/{SOURCE}",
-        subject=customer_id,
-        time=as_of,
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=customer_id,
-        aggregateversion=version,
-        correlationid=str(event_id),
-        actor="crm-analytics-worker",
-        data=data,
-    )
-
-
-class CustomerScores:
+class CustomerScores(MongoOutbox):
     """The ``metrics_customer_scores`` documents, with their outbox."""
 
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
-        self.collection = collection
+    topics = (CustomerRfmScored.topic(), ChurnRiskChanged.topic())
 
     @classmethod
     def in_database(
@@ -199,10 +171,6 @@ class CustomerScores:
         """``write_concern`` is ``"majority"`` or a number of nodes (FerretDB ignores it)."""
         options = {"write_concern": WriteConcern(w=write_concern)}
         return cls(database.get_collection(COLLECTION, **options))
-
-    async def prepare(self) -> None:
-        """The relay looks for pending outboxes on every tick (idempotent)."""
-        await self.collection.create_index("outbox_pending")
 
     async def get(self, customer_id: str) -> Document | None:
         return await self.collection.find_one({"_id": customer_id})
@@ -226,7 +194,7 @@ class CustomerScores:
         }
         if events:
             update["$set"]["outbox_pending"] = True
-            update["$push"] = {"outbox": {"$each": [_outbox_entry(e) for e in events]}}
+            update["$push"] = {"outbox": {"$each": [outbox_entry(e) for e in events]}}
         try:
             result = await self.collection.update_one(
                 {"_id": figures.customer_id, "version": version}, update, upsert=stored is None
@@ -234,28 +202,6 @@ class CustomerScores:
         except DuplicateKeyError:
             return False
         return result.matched_count == 1 or result.upserted_id is not None
-
-    async def pending(self) -> list[Document]:
-        return [d async for d in self.collection.find({"outbox_pending": True})]
-
-    async def published(self, document: Document) -> bool:
-        """Empty the outbox of ``document`` unless events were added since it was read."""
-        result = await self.collection.update_one(
-            {"_id": document["_id"], "version": document["version"]},
-            {"$set": {"outbox": [], "outbox_pending": False}},
-        )
-        return result.matched_count == 1
-
-
-def _outbox_entry(event: Event[Any]) -> Document:
-    """The record to publish, ready for Kafka: value, key and CloudEvents headers as text."""
-    return {
-        "id": str(event.id),
-        "topic": event.data.topic(),
-        "key": event.aggregateid,
-        "value": event.to_json().decode(),
-        "headers": [[name, value.decode()] for name, value in event.kafka_headers()],
-    }
 
 
 async def score_customers(
@@ -269,16 +215,6 @@ async def score_customers(
         if await scores.record(await scores.get(customer_id), figure, settings, as_of):
             written += 1
     return written
-
-
-async def relay_outbox(scores: CustomerScores, publish: Publish) -> int:
-    """Publish every pending event (acknowledged before the outbox is emptied); how many."""
-    count = 0
-    for document in await scores.pending():
-        await publish(document["outbox"])
-        count += len(document["outbox"])
-        await scores.published(document)
-    return count
 
 
 async def every(

@@ -1,8 +1,9 @@
 """The worker's metric loops: the periodic customer scoring pass and the outbox relay.
 
 Both are ``crm_platform.runtime.Background`` loops (``loop(stop)``), started after the broker.
-The relay publishes with its own idempotent producer (``acks=all``), a batch per document, and
-empties the outbox only once every record of it was acknowledged.
+The relay publishes every outbox of analytics (the scores', the erasure confirmations') with its
+own idempotent producer (``acks=all``), a batch per document, and empties a document's outbox only
+once every record of it was acknowledged.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from crm_events.analytics import CustomerRfmScored
 from crm_platform.kafka import ensure_topics, make_producer
 from crm_platform.runtime import Background
 from crm_platform.settings import KafkaSettings
@@ -22,14 +22,13 @@ from crm_platform.settings import KafkaSettings
 from ..application.metrics_facts import MetricsFacts
 from ..application.metrics_scores import (
     CustomerScores,
-    Document,
     ScoringSettings,
     every,
     now,
-    relay_outbox,
     score_customers,
 )
 from ..application.metrics_settings import MetricsSettings
+from ..application.outbox import Document, MongoOutbox, relay_outbox
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +36,18 @@ RELAY_SECONDS = 1.0
 
 
 def metric_loops(
-    facts: MetricsFacts, scores: CustomerScores, metrics: MetricsSettings, kafka: KafkaSettings
+    facts: MetricsFacts,
+    scores: CustomerScores,
+    metrics: MetricsSettings,
+    kafka: KafkaSettings,
+    *outboxes: MongoOutbox,
 ) -> list[Background]:
-    """The worker's background loops for the metrics: scoring, then publishing its outbox."""
+    """The worker's background loops for the metrics: scoring, then publishing the outbox of the
+    scores and the other ``outboxes``."""
     scoring = partial(
         run_scoring, facts, scores, metrics.scoring(), seconds=metrics.scoring_seconds
     )
-    return [scoring, partial(run_outbox_relay, scores, kafka)]
+    return [scoring, partial(run_outbox_relay, [scores, *outboxes], kafka)]
 
 
 async def kafka_publish(producer: AIOKafkaProducer, entries: list[Document]) -> None:
@@ -61,23 +65,29 @@ async def kafka_publish(producer: AIOKafkaProducer, entries: list[Document]) -> 
 
 
 async def run_outbox_relay(
-    scores: CustomerScores,
+    outboxes: list[MongoOutbox],
     kafka: KafkaSettings,
     stop: asyncio.Event,
     *,
     seconds: float = RELAY_SECONDS,
 ) -> None:
-    await ensure_topics(kafka.bootstrap_servers, [CustomerRfmScored.topic()])
-    await scores.prepare()
+    await ensure_topics(kafka.bootstrap_servers, {t for o in outboxes for t in o.topics})
+    for outbox in outboxes:
+        await outbox.prepare()
     producer = make_producer(kafka)
     await producer.start()
+    publish = partial(kafka_publish, producer)
+
+    async def step() -> None:
+        # Side by side: an outbox that fails (Kafka refusing one of its records) holds back
+        # none of the others; its error is logged and the next tick tries again.
+        relayed = [relay_outbox(outbox, publish) for outbox in outboxes]
+        for result in await asyncio.gather(*relayed, return_exceptions=True):
+            if isinstance(result, Exception):
+                raise result
+
     try:
-        await every(
-            seconds,
-            stop,
-            partial(relay_outbox, scores, partial(kafka_publish, producer)),
-            "outbox relay",
-        )
+        await every(seconds, stop, step, "outbox relay")
     finally:
         await producer.stop()
 
