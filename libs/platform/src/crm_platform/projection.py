@@ -9,6 +9,7 @@ A local projection follows the application's notification log (the recorder's
 
         def create_schema(self, cursor): ...         # CREATE TABLE IF NOT EXISTS ...
         def compute(self, notifications): ...        # rows from notifications, no transaction
+        def compute_one(self, notification): ...     # optional: one alone (retries)
         def write(self, cursor, rows): ...           # upserts, inside the transaction
         def reset(self, cursor): ...                 # TRUNCATE, for a rebuild
 
@@ -112,6 +113,12 @@ class LocalProjection(ABC, Generic[C]):
         """The changes these notifications (of the ``topics``, in order) make; no transaction
         is open. It may read the application (load aggregates) and the projection's tables."""
 
+    def compute_one(self, notification: Notification) -> C:
+        """The changes of one notification alone: when its batch failed, and for a retry. A
+        state-based projection may give the record's *current* state here, so that a record
+        corrected by later events applies (and its quarantine entry resolves) at once."""
+        return self.compute([notification])
+
     @abstractmethod
     def write(self, cursor: Any, changes: C) -> None:
         """Write ``changes`` in the transaction of ``cursor``: idempotent and version-guarded."""
@@ -194,7 +201,7 @@ class LocalProjection(ABC, Generic[C]):
         if not found or found[0].id != entry.position:
             raise LookupError(f"notification {entry.position} is not in the store")
         try:
-            changes = self.compute(found)
+            changes = self.compute_one(found[0])
             with self.datastore.transaction(commit=True) as cursor:
                 self.write(cursor, changes)
                 self.quarantine.resolve(entry.id, cursor=cursor)
@@ -262,7 +269,7 @@ class LocalProjection(ABC, Generic[C]):
         position, quarantined = start, False
         for notification in self._relevant(notifications):
             try:
-                changes = self.compute([notification])
+                changes = self.compute_one(notification)
                 moved = self._commit(position, notification.id, changes, relevant=True)
             except Exception as error:
                 if is_transient(error):

@@ -6,19 +6,19 @@ from typing import Any
 
 from crm_events.contacts import CustomerRegisteredV2, OrganizationRegistered
 from crm_events.personal import PersonalDataKeyIssued
-from crm_platform.runtime import Background
+from crm_platform.loops import Loop
 from crm_platform.service import ServiceSpec
 
 from .api import routers
 from .application import ContactsApplication
-from .application.directory import run_directory_projection
+from .application.directory import DirectoryProjection
 from .contracts import SOURCE_SERVICE, translate
 from .messaging import DATABASE, subscribe
 
 
-def background(application: Any) -> list[Background]:
+def background(application: Any) -> list[Loop]:
     """The directory (lists, searches, duplicates) follows the store in the worker."""
-    return [lambda stop: run_directory_projection(application, stop)]
+    return [DirectoryProjection(application).loop()]
 
 
 SPEC = ServiceSpec(

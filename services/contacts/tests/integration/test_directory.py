@@ -10,13 +10,16 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.persistence import OperationalError
 from fastapi.testclient import TestClient
 
+from crm_contacts.api import routers
 from crm_contacts.api.directory import directory_router
 from crm_contacts.application import ContactsApplication
 from crm_contacts.application import directory as directory_module
 from crm_contacts.application.directory import (
     PAIRS,
+    PROJECTION,
     TABLE,
     Directory,
     DirectoryProjection,
@@ -24,15 +27,17 @@ from crm_contacts.application.directory import (
     InvalidCursor,
     RecordType,
     Sort,
-    run_directory_projection,
 )
 from crm_contacts.domain import RecordKind
+from crm_platform.liveness import Registry
+from crm_platform.quarantine import Entry, Quarantine, State
 from crm_platform.web.app import create_api
 from crm_platform.web.testing import assert_problem, bearer
 
 pytestmark = pytest.mark.integration
 
 READ = bearer("contacts:read")
+ADMIN = bearer("contacts:admin")
 
 
 @pytest.fixture(scope="module")
@@ -253,7 +258,7 @@ def test_a_rebuilt_directory_is_the_same_and_reveals_no_erased_person(
     assert not any("mata" in str(row).lower() for row in rows)
 
 
-def test_a_failed_batch_changes_nothing_and_is_applied_again(
+def test_a_batch_the_database_fails_changes_nothing_and_is_applied_again(
     application: ContactsApplication,
     projection: DirectoryProjection,
     directory: Directory,
@@ -264,18 +269,111 @@ def test_a_failed_batch_changes_nothing_and_is_applied_again(
     customer = person(application, "Crash", "Test")
 
     def crash(*args: Any) -> None:
-        raise RuntimeError("the worker died mid-batch")
+        raise OperationalError("the server closed the connection mid-batch")
 
     with monkeypatch.context() as patched:
         patched.setattr(directory_module, "_candidate_pairs", crash)
-        with pytest.raises(RuntimeError):
-            projection.process_batch()
+        with pytest.raises(OperationalError):
+            projection.step()
     assert projection.position() == position
     assert directory.get(customer) is None
+    assert open_entries(projection) == []  # a server's failure is never the record's
 
     projection.catch_up()
     assert directory.get(customer) is not None
     assert projection.position() == application.recorder.max_notification_id()
+
+
+def test_a_person_whose_event_holds_a_nul_is_quarantined_and_the_directory_goes_on(
+    application: ContactsApplication, projection: DirectoryProjection, directory: Directory
+) -> None:
+    projection.catch_up()
+    poison = person(application, "Nul", "Bad\x00Name")  # stored as is: the API refuses it
+    after = person(application, "After", "Poison")
+
+    projection.catch_up()
+
+    assert directory.get(poison) is None
+    assert directory.get(after) is not None
+    assert projection.position() == application.recorder.max_notification_id()
+    [entry] = [e for e in open_entries(projection) if e.aggregate_id == str(poison)]
+    assert entry.loop == PROJECTION and entry.state == "held" and entry.attempts == 1
+    assert "DataError" in entry.error_type and "\x00" not in entry.error
+    assert entry.position is not None and entry.record_key == str(entry.position)
+
+    # Corrected by a later event: listed at once, and the entry retried successfully.
+    correct(application, poison, family_name="Goodname")
+    projection.catch_up()
+    assert directory.get(poison) is not None
+    assert projection.retry(entry) is True
+    resolved = projection.quarantine.get(entry.id)
+    assert resolved is not None and resolved.state == "resolved"
+    assert people(directory, text="goodname") == ["Nul Goodname"]
+
+
+def test_a_retry_that_fails_again_keeps_the_entry_open_with_the_new_error(
+    application: ContactsApplication, projection: DirectoryProjection, directory: Directory
+) -> None:
+    projection.catch_up()
+    poison = person(application, "Still", "Bad\x00")
+    projection.catch_up()
+    [entry] = [e for e in open_entries(projection) if e.aggregate_id == str(poison)]
+
+    assert projection.retry(entry) is False
+
+    again = projection.quarantine.get(entry.id)
+    assert again is not None and again.state == "held" and again.attempts == 2
+
+
+def test_an_older_state_never_overwrites_a_newer_row_nor_revives_a_removed_one(
+    application: ContactsApplication, projection: DirectoryProjection, directory: Directory
+) -> None:
+    projection.catch_up()
+    first = application.recorder.max_notification_id()
+    kept = person(application, "Old", "Version")
+    gone = person(application, "Merged", "Away")
+    created = application.recorder.select_notifications(first, 10, inclusive_of_start=False)
+    correct(application, kept, family_name="Newversion")
+    survivor = person(application, "Survivor", "Away")
+    application.merge_customers(
+        survivor,
+        merge_id=uuid4(),
+        duplicate_id=gone,
+        expected_version=None,
+        duplicate_expected_version=None,
+        request_fingerprint="test",
+    )
+    projection.catch_up()
+
+    stale = projection.compute(created)  # both as registered
+    assert {e.id for e in stale.upserted} == {kept, gone}
+    with projection.datastore.transaction(commit=True) as cursor:
+        projection.write(cursor, stale)
+
+    row = directory.get(kept)
+    assert row is not None and row.display_name == "Old Newversion"
+    assert directory.get(gone) is None
+
+
+async def test_the_worker_loop_keeps_the_directory_current_past_a_poison_person(
+    application: ContactsApplication, projection: DirectoryProjection, directory: Directory
+) -> None:
+    stop, registry = asyncio.Event(), Registry()
+    loop = asyncio.create_task(projection.loop(interval=0.05).run(stop, registry=registry))
+    poison = await asyncio.to_thread(person, application, "Loop", "Poison\x00")
+    customer = await asyncio.to_thread(person, application, "Loop", "Runner")
+    for _ in range(100):
+        if await asyncio.to_thread(directory.get, customer) is not None:
+            break
+        await asyncio.sleep(0.1)
+    report = registry.reports()[f"loop:{PROJECTION}"]
+    stop.set()
+    await asyncio.wait_for(loop, timeout=10)
+
+    assert directory.get(customer) is not None and directory.get(poison) is None
+    assert not loop.cancelled() and loop.exception() is None
+    assert report.alive and report.ready and report.state == "running"
+    assert any(e.aggregate_id == str(poison) for e in open_entries(projection))
 
 
 def test_concurrent_projections_apply_each_notification_once(
@@ -295,19 +393,61 @@ def test_concurrent_projections_apply_each_notification_once(
     assert projection.position() == application.recorder.max_notification_id()
 
 
-async def test_the_worker_loop_keeps_the_directory_current_until_stopped(
+def test_operators_list_and_retry_quarantined_people_through_the_admin_api(
     application: ContactsApplication, projection: DirectoryProjection, directory: Directory
 ) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.create_task(run_directory_projection(application, stop))
-    customer = await asyncio.to_thread(person, application, "Loop", "Runner")
-    for _ in range(100):
-        if await asyncio.to_thread(directory.get, customer) is not None:
-            break
-        await asyncio.sleep(0.1)
-    stop.set()
-    await asyncio.wait_for(loop, timeout=10)
-    assert directory.get(customer) is not None
+    projection.catch_up()
+    poison = person(application, "Admin", "Poison\x00")
+    projection.catch_up()
+    api = create_api(title="contacts", service="contacts", routers=routers(application))
+    with TestClient(api) as admin:
+        listed = admin.get("/admin/quarantine", params={"loop": PROJECTION}, headers=ADMIN)
+        assert listed.status_code == 200, listed.text
+        [item] = [i for i in listed.json()["items"] if i["aggregate_id"] == str(poison)]
+        assert item["state"] == "held" and "\u0000" not in listed.text
+        assert admin.get(f"/admin/quarantine/{item['id']}", headers=ADMIN).json() == item
+
+        failed = admin.post(f"/admin/quarantine/{item['id']}/retry", headers=ADMIN)
+        assert failed.status_code == 200, failed.text
+        assert failed.json()["outcome"] == "failed"
+        assert failed.json()["entry"]["attempts"] == 2
+
+        correct(application, poison, family_name="Fixed")
+        retried = admin.post(f"/admin/quarantine/{item['id']}/retry", headers=ADMIN)
+        assert retried.json()["outcome"] == "resolved"
+        assert retried.json()["entry"]["state"] == "resolved"
+        assert directory.get(poison) is not None
+        again = admin.post(f"/admin/quarantine/{item['id']}/retry", headers=ADMIN)
+        assert_problem(again, 409)
+
+        assert_problem(admin.get("/admin/quarantine", headers=READ), 403)
+        assert_problem(admin.get("/admin/quarantine/999999999", headers=ADMIN), 404)
+        bad = admin.get("/admin/quarantine", params={"cursor": "x"}, headers=ADMIN)
+        assert assert_problem(bad, 400)["errors"][0]["field"] == "query.cursor"
+
+
+def test_the_admin_list_pages_with_a_next_link(
+    application: ContactsApplication, projection: DirectoryProjection
+) -> None:
+    projection.catch_up()
+    for n in range(3):
+        person(application, f"Paged{n}", "Poison\x00")
+    projection.catch_up()
+    api = create_api(title="contacts", service="contacts", routers=routers(application))
+    seen: list[int] = []
+    with TestClient(api) as admin:
+        params: dict[str, Any] = {"loop": PROJECTION, "state": "all", "limit": 2}
+        while True:
+            page = admin.get("/admin/quarantine", params=params, headers=ADMIN)
+            assert page.status_code == 200, page.text
+            seen += [item["id"] for item in page.json()["items"]]
+            if (cursor := page.json()["next_cursor"]) is None:
+                assert "Link" not in page.headers
+                break
+            assert 'rel="next"' in page.headers["Link"]
+            params["cursor"] = cursor
+    everything = projection.quarantine.list(loop=PROJECTION, state=State.ALL, limit=200)
+    assert seen == [entry.id for entry in everything.items]
 
 
 # --- the HTTP API --------------------------------------------------------------------------
@@ -417,6 +557,21 @@ def test_duplicates_of_a_customer_and_the_pairs_to_review(
 def test_lists_need_the_read_scope(client: TestClient) -> None:
     assert_problem(client.get("/customers"), 401)
     assert_problem(client.get("/customers", headers=bearer("sales:read")), 403)
+
+
+def correct(application: ContactsApplication, customer_id: UUID, **patch: Any) -> None:
+    application.update_customer(
+        customer_id,
+        command_id=uuid4(),
+        patch=patch,
+        expected_version=None,
+        request_fingerprint="test",
+    )
+
+
+def open_entries(projection: DirectoryProjection) -> list[Entry]:
+    quarantine: Quarantine = projection.quarantine
+    return quarantine.list(loop=PROJECTION, state=State.OPEN, limit=200).items
 
 
 def pairs_of(directory: Directory) -> list[Any]:

@@ -25,7 +25,8 @@ from .problems import Forbidden, ServiceUnavailable, Unauthorized
 
 log = logging.getLogger(__name__)
 
-# Every scope a CRM API checks; crm-dev-token offers exactly these.
+# Every scope a CRM API checks; crm-dev-token offers exactly these (``<service>:admin``: the
+# operators' routes, ``web.admin``).
 KNOWN_SCOPES = (
     "contacts:read",
     "contacts:write",
@@ -36,10 +37,12 @@ KNOWN_SCOPES = (
     "sales:admin",
     "marketing:read",
     "marketing:write",
+    "marketing:admin",
     "service-desk:read",
     "service-desk:write",
     "service-desk:admin",
     "analytics:read",
+    "analytics:admin",
 )
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from the CRM's identity provider")

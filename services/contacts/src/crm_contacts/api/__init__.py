@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from crm_platform.quarantine import Quarantine
+from crm_platform.web.admin import admin_router
+
 from ..application import ContactsApplication
+from ..application.directory import PROJECTION, DirectoryProjection
 from .consents import consents_router
 from .custom_fields import custom_fields_router
 from .customers import customers_router
@@ -26,6 +30,11 @@ def routers(application: ContactsApplication) -> list[APIRouter]:
         custom_fields_router(application),
         directory_router(application),
         imports_router(application),
+        admin_router(
+            "contacts",
+            quarantine=lambda: Quarantine.of(application, service="contacts"),
+            retries={PROJECTION: lambda entry: DirectoryProjection(application).retry(entry)},
+        ),
     ]
 
 

@@ -1,13 +1,18 @@
 """The contacts directory: every person and organization as it is now, searchable, in PostgreSQL.
 
-A read model in the service's own database, kept by a projection of the notification log that
-runs in the contacts worker. The projection is state-based: for the aggregates a batch of
-notifications touched, it takes their state as of the batch (folding the batch's events when they
-start at the aggregate's creation, else loading through the repository) and upserts their rows,
-or deletes the rows of people erased or merged into another record. Rows, duplicate pairs and the
-projection's position change in one transaction, so each notification takes effect exactly once
-even when the worker crashes; should several workers run, the locked position row tells each
-whether another applied the batch first (it then reads the next one).
+A read model in the service's own database, kept by a local projection of the notification log
+(``crm_platform.projection``) that runs in the contacts worker. The projection is state-based:
+for the aggregates a batch of notifications touched, it takes their state as of the batch
+(folding the batch's events when they start at the aggregate's creation, else loading through the
+repository) and upserts their rows, or deletes the rows of people erased or merged into another
+record. Rows, duplicate pairs and the projection's position change in one transaction, so each
+notification takes effect exactly once even when the worker crashes.
+
+Writes are version-guarded: a row is only replaced by a newer version of its record, and a
+removal leaves a tombstone with the version that removed it, so that an older state (a retried
+quarantine entry, a batch racing a retry) never overwrites a newer one nor brings a removed row
+back. A record applied alone (its batch failed, or a retry) takes its current state: a person
+corrected since a poison event is listed at once.
 
 Rows hold plaintext: it is the service's own database, and the row of an erased person is deleted.
 A rebuild (``DirectoryProjection.rebuild``) truncates and replays the log; aggregates load with
@@ -16,7 +21,6 @@ their personal fields empty once erased, so a rebuilt directory reveals nothing 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -32,11 +36,11 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, project_aggregate
-from eventsourcing.persistence import InterfaceError, Notification, OperationalError
+from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.utils import get_topic
 from psycopg.types.json import Jsonb
 
+from crm_platform.projection import LocalProjection, datastore_of, topics_of
 from crm_platform.text import find_unsafe
 
 from ..domain.codec import to_json
@@ -56,8 +60,9 @@ log = logging.getLogger(__name__)
 
 TABLE = "contacts_directory"
 PAIRS = "contacts_directory_duplicates"
-POSITIONS = "contacts_directory_position"
+REMOVED = "contacts_directory_removed"
 PROJECTION = "contacts-directory"
+LEGACY_POSITIONS = "contacts_directory_position"  # before the platform kept every position
 MAX_LIMIT = 200
 # Records sharing a blocking key with a person that are scored at most (those sharing an e-mail
 # or a phone first), so that a very common name never makes a search score thousands of rows.
@@ -230,40 +235,56 @@ CREATE TABLE IF NOT EXISTS {PAIRS} (
 );
 CREATE INDEX IF NOT EXISTS {PAIRS}_by_score ON {PAIRS} (score DESC, person_id, other_id);
 CREATE INDEX IF NOT EXISTS {PAIRS}_by_other ON {PAIRS} (other_id);
-CREATE TABLE IF NOT EXISTS {POSITIONS} (
-    name text PRIMARY KEY,
-    position bigint NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT now()
+CREATE TABLE IF NOT EXISTS {REMOVED} (
+    id uuid PRIMARY KEY,
+    version bigint NOT NULL
 );
-INSERT INTO {POSITIONS} (name, position) VALUES ('{PROJECTION}', 0) ON CONFLICT DO NOTHING;
+"""
+# The position the directory kept itself moves to the platform's table, once.
+_MIGRATE_POSITION = f"""
+DO $$
+BEGIN
+    IF to_regclass('{LEGACY_POSITIONS}') IS NOT NULL THEN
+        INSERT INTO platform_projection_positions (name, position)
+        SELECT name, position FROM {LEGACY_POSITIONS} ON CONFLICT (name) DO NOTHING;
+        DROP TABLE {LEGACY_POSITIONS};
+    END IF;
+END $$;
 """
 
 
-def datastore_of(application: Application[Any]) -> PostgresDatastore:
-    """The application's PostgreSQL datastore: the directory lives beside the events it reflects."""
-    datastore = getattr(application.recorder, "datastore", None)
-    if not isinstance(datastore, PostgresDatastore):
-        raise TypeError("the contacts directory needs the application on PostgreSQL")
-    return datastore
-
-
-def create_directory_tables(datastore: PostgresDatastore) -> None:
-    """Idempotent; serialised, because concurrent CREATE ... IF NOT EXISTS race on the catalogue."""
-    with datastore.transaction(commit=True) as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
-        cursor.execute(SCHEMA)
+def create_directory_tables(datastore: PostgresDatastore, cursor: Any = None) -> None:
+    """Idempotent; serialised, because concurrent CREATE ... IF NOT EXISTS race on the catalogue.
+    With ``cursor``, in the caller's transaction."""
+    if cursor is None:
+        with datastore.transaction(commit=True) as own:
+            create_directory_tables(datastore, own)
+        return
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
+    cursor.execute(SCHEMA)
 
 
 # --- the projection -----------------------------------------------------------------------------
 
+# A row is replaced by a newer version of its record only, and never revived by an older state
+# than the one that removed it.
 _UPSERT = (
-    f"INSERT INTO {TABLE} ({_SELECT}, search_text, blocking_keys)"
-    f" VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 2))})"
+    f"INSERT INTO {TABLE} AS t ({_SELECT}, search_text, blocking_keys)"
+    f" SELECT {', '.join(['%s'] * (len(_COLUMNS) + 2))}"
+    f" WHERE NOT EXISTS (SELECT 1 FROM {REMOVED} r WHERE r.id = %s AND r.version >= %s)"
     f" ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in (*_COLUMNS[1:], "search_text", "blocking_keys"))
+    + " WHERE t.version <= EXCLUDED.version"
 )
+_TOMBSTONE = (
+    f"INSERT INTO {REMOVED} AS r (id, version) VALUES (%s, %s)"
+    " ON CONFLICT (id) DO UPDATE SET version = GREATEST(r.version, EXCLUDED.version)"
+)
+# Each person's stored fingerprint, and those of the records sharing a blocking key with them.
 _CANDIDATES = f"""
-SELECT p.id AS person_id, c.id, c.given_name, c.family_name, c.emails, c.phones
+SELECT p.id AS person_id, p.document->>'given_name' AS person_given_name,
+    p.document->>'family_name' AS person_family_name, p.emails AS person_emails,
+    p.phones AS person_phones, c.id, c.given_name, c.family_name, c.emails, c.phones
 FROM {TABLE} p
 CROSS JOIN LATERAL (
     SELECT id, document->>'given_name' AS given_name, document->>'family_name' AS family_name,
@@ -275,84 +296,58 @@ CROSS JOIN LATERAL (
 ) c
 WHERE p.id = ANY(%s)
 """
-# How long an idle projection waits before it looks for new notifications again.
-IDLE_SLEEP = 0.1
-MAX_BACKOFF = 5.0
 
 
-class DirectoryProjection:
-    """Keeps the directory up to date with the application's notification log (see the module)."""
+@dataclass(frozen=True)
+class Changes:
+    """Rows to upsert, and the records whose rows go (with the version that removed them)."""
+
+    upserted: list[DirectoryEntry]
+    removed: list[tuple[UUID, int]]
+
+
+class DirectoryProjection(LocalProjection[Changes]):
+    """Keeps the directory up to date with the application's notification log (see the module);
+    ``loop()`` is the contacts worker's loop, ``catch_up()`` applies everything now."""
+
+    name = PROJECTION
+    topics = topics_of(Customer, Organization)
 
     def __init__(self, application: Application[Any], *, batch_size: int = 500) -> None:
-        self.application = application
-        self.datastore = datastore_of(application)
-        self.batch_size = batch_size
-        self._topics = tuple(f"{get_topic(kind)}." for kind in (Customer, Organization))
+        super().__init__(application, service="contacts", batch_size=batch_size)
 
-    def create_tables(self) -> None:
-        create_directory_tables(self.datastore)
+    def create_schema(self, cursor: Any) -> None:
+        create_directory_tables(self.datastore, cursor)
+        cursor.execute(_MIGRATE_POSITION)
 
-    def position(self) -> int:
-        """The id of the last notification the directory reflects."""
-        with self.datastore.transaction(commit=False) as cursor:
-            return _position(cursor, lock=False)
-
-    def process_batch(self) -> int:
-        """Apply the next notifications; how many were read (0 when the directory is current).
-
-        The rows are worked out before the transaction, which only writes them (a transaction
-        left idle while Python works would be ended by the store's idle timeout). Should another
-        worker have applied the same notifications meanwhile, they are read again after it.
-        """
-        while True:
-            position = self.position()
-            notifications = self.application.recorder.select_notifications(
-                position, self.batch_size, inclusive_of_start=False
-            )
-            if not notifications:
-                return 0
-            upserted, removed = self._changes(notifications)
-            with self.datastore.transaction(commit=True) as cursor:
-                if _position(cursor, lock=True) != position:
-                    continue
-                _write(cursor, upserted, removed)
-                cursor.execute(
-                    f"UPDATE {POSITIONS} SET position = %s, updated_at = now() WHERE name = %s",
-                    (notifications[-1].id, PROJECTION),
-                )
-            return len(notifications)
-
-    def catch_up(self) -> int:
-        """Process batches until the directory reflects every notification; how many it read."""
-        total = 0
-        while processed := self.process_batch():
-            total += processed
-        return total
-
-    def rebuild(self) -> None:
-        """Empty the directory; it is then rebuilt from the first notification on."""
-        with self.datastore.transaction(commit=True) as cursor:
-            _position(cursor, lock=True)
-            cursor.execute(f"TRUNCATE {TABLE}, {PAIRS}")
-            cursor.execute(f"UPDATE {POSITIONS} SET position = 0 WHERE name = %s", (PROJECTION,))
-
-    def _changes(
-        self, notifications: Sequence[Notification]
-    ) -> tuple[list[DirectoryEntry], list[UUID]]:
-        """The rows to upsert and the ids whose rows go, for the records these notifications touched."""
-        relevant = [n for n in notifications if n.topic.startswith(self._topics)]
-        upserted: list[DirectoryEntry] = []
-        removed: list[UUID] = []
-        for aggregate_id, group in groupby(
-            sorted(relevant, key=lambda n: (n.originator_id, n.originator_version)),
+    def compute(self, notifications: Sequence[Notification]) -> Changes:
+        """The rows of the records these notifications touched, as of the notifications."""
+        changes = Changes([], [])
+        for _, group in groupby(
+            sorted(notifications, key=lambda n: (n.originator_id, n.originator_version)),
             key=lambda n: n.originator_id,
         ):
-            entry = self._entry(self._state(list(group)))
-            if entry is None:
-                removed.append(aggregate_id)
-            else:
-                upserted.append(entry)
-        return upserted, removed
+            self._add(changes, self._state(list(group)))
+        return changes
+
+    def compute_one(self, notification: Notification) -> Changes:
+        """The record's current row: a record corrected since this notification applies."""
+        changes = Changes([], [])
+        self._add(changes, self.application.repository.get(notification.originator_id))
+        return changes
+
+    def write(self, cursor: Any, changes: Changes) -> None:
+        _write(cursor, changes.upserted, changes.removed)
+
+    def reset(self, cursor: Any) -> None:
+        cursor.execute(f"TRUNCATE {TABLE}, {PAIRS}, {REMOVED}")
+
+    def _add(self, changes: Changes, aggregate: Any) -> None:
+        entry = self._entry(aggregate)
+        if entry is None:
+            changes.removed.append((aggregate.id, aggregate.version))
+        else:
+            changes.upserted.append(entry)
 
     def _state(self, notifications: list[Notification]) -> Any:
         """The aggregate as of the last of its ``notifications``: folded from them when they
@@ -378,21 +373,18 @@ class DirectoryProjection:
         return person_entry(aggregate, duplicates)
 
 
-def _position(cursor: Any, *, lock: bool) -> int:
-    suffix = " FOR UPDATE" if lock else ""
-    cursor.execute(f"SELECT position FROM {POSITIONS} WHERE name = %s{suffix}", (PROJECTION,))
-    row = cursor.fetchone()
-    return int(row["position"]) if row else 0
-
-
-def _write(cursor: Any, upserted: Sequence[DirectoryEntry], removed: Sequence[UUID]) -> None:
-    """Upsert and delete rows, and renew the duplicate pairs of every person changed."""
+def _write(
+    cursor: Any, upserted: Sequence[DirectoryEntry], removed: Sequence[tuple[UUID, int]]
+) -> None:
+    """Upsert and delete rows (version-guarded), and renew the duplicate pairs of every person
+    changed, from the rows as stored."""
     if upserted:
-        cursor.executemany(_UPSERT, [_row(entry) for entry in upserted])
+        cursor.executemany(_UPSERT, [(*_row(e), e.id, e.version) for e in upserted])
     if removed:
-        cursor.execute(f"DELETE FROM {TABLE} WHERE id = ANY(%s)", (list(removed),))
-    people = [e for e in upserted if e.record_type is RecordType.PERSON]
-    if changed := [*removed, *(person.id for person in people)]:
+        cursor.executemany(_TOMBSTONE, removed)
+        cursor.executemany(f"DELETE FROM {TABLE} WHERE id = %s AND version <= %s", removed)
+    people = [e.id for e in upserted if e.record_type is RecordType.PERSON]
+    if changed := [*(record_id for record_id, _ in removed), *people]:
         cursor.execute(
             f"DELETE FROM {PAIRS} WHERE person_id = ANY(%s) OR other_id = ANY(%s)",
             (changed, changed),
@@ -415,29 +407,28 @@ def _row(entry: DirectoryEntry) -> tuple[Any, ...]:
 
 
 def _candidate_pairs(
-    cursor: Any, people: Sequence[DirectoryEntry]
+    cursor: Any, people: Sequence[UUID]
 ) -> dict[tuple[UUID, UUID], DuplicateScore]:
     """Scored pairs of each person with the records sharing a blocking key, from the candidate
     threshold on; keyed by the pair's ids in order, so a pair found from both sides counts once."""
     if not people:
         return {}
-    by_id = {person.id: person for person in people}
-    cursor.execute(_CANDIDATES, (list(by_id),))
+    cursor.execute(_CANDIDATES, (list(people),))
     pairs = {}
     for row in cursor.fetchall():
-        result = score(by_id[row["person_id"]].fingerprint, _fingerprint(row))
+        result = score(_fingerprint(row, "person_"), _fingerprint(row))
         if result.score >= CANDIDATE_THRESHOLD:
             a, b = sorted((row["person_id"], row["id"]))
             pairs[(a, b)] = result
     return pairs
 
 
-def _fingerprint(row: Mapping[str, Any]) -> PersonFingerprint:
+def _fingerprint(row: Mapping[str, Any], prefix: str = "") -> PersonFingerprint:
     return PersonFingerprint(
-        row["given_name"],
-        row["family_name"],
-        frozenset(row["emails"]),
-        frozenset(row["phones"]),
+        row[f"{prefix}given_name"],
+        row[f"{prefix}family_name"],
+        frozenset(row[f"{prefix}emails"]),
+        frozenset(row[f"{prefix}phones"]),
     )
 
 
@@ -451,39 +442,6 @@ def reasons_json(result: DuplicateScore) -> list[dict[str, Any]]:
         }
         for reason in result.reasons
     ]
-
-
-async def run_directory_projection(
-    application: Application[Any], stop: asyncio.Event, *, batch_size: int = 500
-) -> None:
-    """The worker's loop: keep the directory current until ``stop`` is set.
-
-    The database being unreachable is waited out with backoff; any other error ends the loop
-    (and the worker, which the orchestrator restarts) rather than skipping a notification.
-    """
-    projection = DirectoryProjection(application, batch_size=batch_size)
-    failures, tables_ready = 0, False
-    while not stop.is_set():
-        try:
-            if not tables_ready:
-                await asyncio.to_thread(projection.create_tables)
-                tables_ready = True
-            processed = await asyncio.to_thread(projection.process_batch)
-            failures = 0
-        except (OperationalError, InterfaceError):
-            failures += 1
-            log.exception("contacts directory: database unavailable (%d in a row)", failures)
-            await _sleep_or_stop(stop, min(IDLE_SLEEP * 2**failures, MAX_BACKOFF))
-            continue
-        if processed < batch_size:
-            await _sleep_or_stop(stop, IDLE_SLEEP)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
 
 
 # --- queries ------------------------------------------------------------------------------------
