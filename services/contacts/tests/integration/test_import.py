@@ -272,6 +272,53 @@ def test_a_bad_header_is_refused_whole_naming_each_column(
     assert notifications(application) == recorded
 
 
+def test_rows_with_unsafe_or_unreadable_cells_are_rejected_and_the_rest_imported(
+    client: TestClient,
+) -> None:
+    huge = '"' + "w\r\n" * 70_000 + '",x\r\n'  # one quoted cell over csv's limit, many lines
+    rows = [
+        person_row(80_000),
+        person_row(80_001, family_name="Love\x00lace"),
+        huge,
+        person_row(80_002, street="Rue\x1b[2J 1"),
+        person_row(80_003),
+    ]
+    response = post(client, "/imports/people", people_csv(range(0), *rows), str(uuid4()))
+
+    found = report(client, response)
+
+    assert (found["status"], found["created"], found["rejected"]) == ("completed", 2, 3)
+    assert [(r["row"], r["column"]) for r in found["rejections"]] == [
+        (3, "family_name"),
+        (4, "row"),
+        (5, "street"),
+    ]
+    assert "NUL" in found["rejections"][0]["reason"]
+    assert "field limit" in found["rejections"][1]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("name", "detail"),
+    [
+        ("x" * 200_000, "the header row cannot be read as CSV: field larger than field limit"),
+        ("x" * 2_000, "is longer than 1024 characters"),
+        ("family\x00name", "contains a NUL character (U+0000)"),
+    ],
+)
+def test_a_header_too_long_or_unsafe_is_refused(
+    application: ContactsApplication, client: TestClient, name: str, detail: str
+) -> None:
+    recorded = notifications(application)
+    body = f"family_name,{name}\r\nLovelace,x\r\n".encode()
+
+    problem = assert_problem(post(client, "/imports/people", body, str(uuid4())), 422)
+
+    [error] = problem["errors"]
+    assert error["detail"].startswith(detail)
+    assert len(error["field"]) < 100
+    assert notifications(application) == recorded
+
+
 @pytest.mark.parametrize(
     ("content_type", "body", "status", "field"),
     [

@@ -19,6 +19,7 @@ from crm_contacts.domain.csv_rows import (
     unprotect,
 )
 from crm_contacts.domain.custom_fields import FieldDefinition, FieldType
+from crm_platform.text import clean
 
 pytestmark = pytest.mark.unit
 
@@ -142,6 +143,48 @@ def test_a_header_lists_every_problem_at_once() -> None:
 
 
 @pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("Love\x00lace", "contains a NUL character (U+0000)"),
+        ("Love\x1b[31mlace", "contains a control character (U+001B)"),
+        ("Love\x85lace", "contains a control character (U+0085)"),
+        ("\ud800", "contains a lone surrogate (U+D800)"),
+    ],
+)
+def test_a_cell_with_unsafe_text_is_refused_naming_its_column(cell: str, reason: str) -> None:
+    assert parse({"family_name": cell, "given_name": "Ada"}) == [Problem("family_name", reason)]
+
+
+def test_cells_may_hold_line_breaks_and_are_nfc_normalized() -> None:
+    row = parse(
+        {
+            "family_name": "Zoe\u0308",
+            "street": "1 Main St\r\n\tFlat 2",
+            "city": "Paris",
+            "country": "FR",
+        }
+    )
+    assert isinstance(row, ValidRow)
+    assert row.profile["family_name"] == "Zo\u00eb"
+
+
+@pytest.mark.parametrize(
+    ("name", "column", "reason"),
+    [
+        ("x" * 2000, "x" * 40 + "…", "is longer than 1024 characters"),
+        ("family\x00name", "family\\u0000name", "contains a NUL character (U+0000)"),
+        ("family\nname", "family\\u000aname", "contains a tab or line break (U+000A)"),
+    ],
+)
+def test_a_column_name_too_long_or_unsafe_is_refused(name: str, column: str, reason: str) -> None:
+    with pytest.raises(InvalidHeader) as refused:
+        PEOPLE.header(["family_name", name], DEFINITIONS)
+    [problem] = refused.value.problems
+    assert problem.column == column
+    assert problem.message.startswith(reason)
+
+
+@pytest.mark.parametrize(
     ("cell", "exported"),
     [
         ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
@@ -160,8 +203,9 @@ def test_cells_that_start_like_formulas_are_exported_inert(cell: str, exported: 
 
 # --- an exported row imports as the same record ------------------------------------------------
 
-names = st.text(st.characters(categories=["L"]), min_size=1, max_size=20)
-words = st.text(st.characters(categories=["L", "Nd"]), min_size=1, max_size=12)
+# NFC: every boundary (the API, an import) stores text normalized so.
+names = st.text(st.characters(categories=["L"]), min_size=1, max_size=20).map(clean)
+words = st.text(st.characters(categories=["L", "Nd"]), min_size=1, max_size=12).map(clean)
 emails = st.builds(lambda user, host: f"{user}@{host}.example".lower(), words, words)
 phones = st.integers(1_000_000, 9_999_999_999).map(lambda n: f"+49{n}")
 people = st.fixed_dictionaries(

@@ -6,7 +6,8 @@ body is spooled to disk as it arrives (never held in memory whole), its header c
 (a bad header is a 422 naming each column at fault, and nothing is imported), and the rows are
 imported in the background: the answer is ``202 Accepted`` with the job, whose report
 ``GET /imports/{id}`` shows as it grows (rows read, created, unchanged, rejected rows with the
-column and reason). Rejected rows do not stop an import.
+column and reason). Rejected rows do not stop an import: a cell with control characters, or a row
+too long to read, is one.
 
 Posting the same file with the same key again answers with the same job (``Idempotent-Replayed``),
 ``200`` once it has finished; if its process died before it finished, it resumes, and the rows
@@ -241,6 +242,10 @@ async def receive_csv(request: Request) -> tuple[IO[bytes], str]:
     charset = dict(_parameter(p) for p in parameters.split(";") if "=" in p).get("charset")
     if media_type.strip().lower() != CSV or charset not in (None, "utf-8"):
         raise UnsupportedMediaType("Send the file as text/csv in UTF-8.")
+    too_large = ContentTooLarge(f"An import takes at most {MAX_UPLOAD_BYTES} bytes.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+        raise too_large
     file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # the import closes it
     digest, size = hashlib.sha256(), 0
     utf8 = codecs.getincrementaldecoder("utf-8")()
@@ -248,7 +253,7 @@ async def receive_csv(request: Request) -> tuple[IO[bytes], str]:
         async for chunk in request.stream():
             size += len(chunk)
             if size > MAX_UPLOAD_BYTES:
-                raise ContentTooLarge(f"An import takes at most {MAX_UPLOAD_BYTES} bytes.")
+                raise too_large
             utf8.decode(chunk)
             digest.update(chunk)
             file.write(chunk)

@@ -1,7 +1,7 @@
 """CSV import and export of people and organizations.
 
-An import reads its file as a stream of rows (``csv.reader`` over a text stream: never the whole
-file in memory), validates each row (``domain.csv_rows``) and registers the valid ones in batches,
+An import reads its file as a stream of rows (``csv_records``: never the whole file, nor a whole
+line of it, in memory; a record too long to read is a rejected row), validates each row (``domain.csv_rows``) and registers the valid ones in batches,
 several records per event-store transaction. Each row's record id is derived from the import's
 Idempotency-Key (with the caller) and the row's ``external_id``, or its row number when it has
 none, so running an import again, whole or after an interruption, registers nothing twice: rows
@@ -39,10 +39,13 @@ from ..domain.csv_rows import (
     ORGANIZATIONS,
     PEOPLE,
     Header,
+    InvalidHeader,
+    OrganizationLookup,
     Problem,
     RecordFormat,
     ValidRow,
 )
+from .csv_records import Unreadable, records
 from .directory import (
     Directory,
     DirectoryQuery,
@@ -151,7 +154,7 @@ class CsvUpload:
 
     record_type: RecordType
     header: Header
-    rows: Iterator[list[str]]
+    rows: Iterator[list[str] | Unreadable]
     text: IO[str]  # over the uploaded file, which closing it closes
 
     def close(self) -> None:
@@ -187,8 +190,10 @@ class Imports:
         """Read and check the header of an uploaded UTF-8 file (``InvalidHeader``, ``EmptyFile``)."""
         kind = _KINDS[record_type]
         text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
-        rows = csv.reader(text)
+        rows = records(text)
         names = next(rows, None)
+        if isinstance(names, Unreadable):
+            raise InvalidHeader([Problem("header", f"the header row {names.reason}")])
         if not names or not any(name.strip() for name in names):
             raise EmptyFile("the file has no header row")
         definitions = self.application.custom_field_definitions(kind.custom_fields)
@@ -223,9 +228,10 @@ class Imports:
         try:
             batch: list[tuple[int, ValidRow | list[Problem]]] = []
             for row_number, cells in enumerate(upload.rows, start=2):
-                if not any(cell.strip() for cell in cells):
+                parsed = _parsed(upload.header, cells, run.organizations_named)
+                if parsed is None:
                     continue  # a blank line is no record
-                batch.append((row_number, upload.header.parse(cells, run.organizations_named)))
+                batch.append((row_number, parsed))
                 if len(batch) == BATCH_SIZE:
                     self._record(job, len(batch), run.register(batch))
                     batch = []
@@ -451,6 +457,17 @@ class _RowIds:
     def of(self, row_number: int, row: ValidRow) -> UUID:
         row_key = f"external:{row.external_id}" if row.external_id else f"row:{row_number}"
         return uuid.uuid5(IMPORT_NAMESPACE, self._prefix + row_key)
+
+
+def _parsed(
+    header: Header, cells: list[str] | Unreadable, organizations: OrganizationLookup
+) -> ValidRow | list[Problem] | None:
+    """A record read: valid, or its problems; None for a blank line, which is no record."""
+    if isinstance(cells, Unreadable):
+        return [Problem("row", cells.reason)]
+    if not any(cell.strip() for cell in cells):
+        return None
+    return header.parse(cells, organizations)
 
 
 def _fingerprint(row: ValidRow) -> str:

@@ -18,6 +18,8 @@ an absent value. Columns:
   ``website``, ``partner_type``, ``parent_id``.
 
 The columns of the sections the domain requires (``Sections.required``) must be present.
+Column names and cells follow the platform's text rule (``crm_platform.text``: no control
+characters but line breaks and tabs in cells) and are NFC-normalized.
 Validation is the domain's own (the profile sections a registration parses), so a row accepted
 here is a registration the aggregate accepts; each violation is reported against the column the
 value came from.
@@ -31,6 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from crm_platform.text import clean, unsafe_reason, visible
+
 from .contact_points import EmailType, PhoneType
 from .custom_fields import Definitions
 from .errors import RuleViolation
@@ -42,6 +46,7 @@ VALUE_SEPARATOR = ";"
 CUSTOM_PREFIX = "custom."
 EXTERNAL_ID = "external_id"
 EXTERNAL_ID_MAX_LENGTH = 200
+COLUMN_NAME_MAX_LENGTH = 1024
 _SEPARATORS = re.compile(r"[;\r\n]")
 _BIRTHDAY = re.compile(r"(?:(\d{4})|-)-(\d{2})-(\d{2})")
 
@@ -240,7 +245,9 @@ class RecordFormat:
     def header(self, names: Sequence[str], definitions: Definitions) -> Header:
         """The header row, checked: known columns (custom fields defined), none twice, the
         required ones present. ``InvalidHeader`` lists every problem at once."""
-        columns = [name.strip().lower() for name in names]
+        if refused := [problem for name in names if (problem := _name_problem(name))]:
+            raise InvalidHeader(refused)
+        columns = [clean(name).strip().lower() for name in names]
         problems = [
             Problem(c, "unknown column") for c in columns if not self._known(c, definitions)
         ]
@@ -256,6 +263,16 @@ class RecordFormat:
         if column.startswith(CUSTOM_PREFIX):
             return column.removeprefix(CUSTOM_PREFIX) in definitions
         return column in self.columns
+
+
+def _name_problem(name: str) -> Problem | None:
+    """What is wrong with a column name as such (its meaning is checked once it is safe)."""
+    if len(name) > COLUMN_NAME_MAX_LENGTH:
+        shown = f"{visible(name[:40])}…"  # echoed in the answer: short, and visible
+        return Problem(shown, f"is longer than {COLUMN_NAME_MAX_LENGTH} characters")
+    if reason := unsafe_reason(name, multiline=False):
+        return Problem(visible(name), reason)
+    return None
 
 
 def _address_cells(document: Mapping[str, Any]) -> dict[str, str]:
@@ -360,12 +377,14 @@ class Header:
         """The row's profile, validated as a registration, or every problem found."""
         if len(cells) > len(self.columns):
             return [Problem("row", f"has {len(cells)} cells; the header has {len(self.columns)}")]
-        row = _Row()
+        row, unsafe = _Row(), []
         for column, cell in zip(self.columns, cells, strict=False):  # trailing blanks may be cut
-            if text := unprotect(cell.strip()):
+            if reason := unsafe_reason(cell, multiline=True):
+                unsafe.append(Problem(column, reason))
+            elif text := unprotect(clean(cell).strip()):
                 self._cell(column)(row, text, column)
         _resolve_organization(row, organizations)
-        if not row.problems:
+        if not row.problems and not unsafe:
             try:  # the common case in one pass: a valid row
                 profile = self.format.sections.initial(row.profile, self.definitions)
             except RuleViolation as violation:
@@ -374,8 +393,11 @@ class Header:
                 return ValidRow(row.external_id, profile)
         else:
             row.problems += self._violations(row)
+        # An unsafe cell was left out: its column's reason is the unsafe text, not a missing value.
+        refused = {p.column for p in unsafe}
+        problems = unsafe + [p for p in row.problems if p.column not in refused]
         order = {column: index for index, column in enumerate(("row", *self.columns))}
-        return sorted(row.problems, key=lambda p: order.get(p.column, len(order)))
+        return sorted(problems, key=lambda p: order.get(p.column, len(order)))
 
     def _cell(self, column: str) -> Cell:
         if column.startswith(CUSTOM_PREFIX):
