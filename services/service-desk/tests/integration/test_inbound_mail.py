@@ -8,13 +8,16 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from uuid import uuid5
 
 import pytest
 
 from crm_platform.settings import PostgresSettings
 from crm_platform.testing import free_port
 from crm_service_desk.application import ServiceDeskApplication
+from crm_service_desk.application.mail import MAIL_NAMESPACE
 from crm_service_desk.bootstrap import build_application
+from crm_service_desk.domain import RecordNotFound, RuleViolation
 from crm_service_desk.messaging.inbound_mail import parse_message, serve_inbound_mail
 
 pytestmark = pytest.mark.integration
@@ -110,3 +113,55 @@ def test_html_only_mail_and_a_missing_message_id_are_handled() -> None:
     assert (parsed.sender, parsed.subject) == ("bob@example.org", "Hello there")
     assert parsed.body == "It's  broken"
     assert parsed.message_id == parse_message(raw, None, datetime.now(UTC)).message_id
+
+
+UNSAFE_MAIL = (
+    b"From: Ada <ada@example.org>\r\nTo: support@crm.example\r\n"
+    b"Subject: Broken\x00 invoice\x1b[2J\r\nMessage-ID: <nul-1@example.org>\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"Charged\x00 twice.\xc2\x85\r\nZoe\xcc\x88\r\n"
+)
+
+
+def test_control_characters_are_removed_from_the_subject_and_the_body() -> None:
+    parsed = parse_message(UNSAFE_MAIL, None, datetime.now(UTC))
+
+    assert (parsed.subject, parsed.body) == ("Broken invoice[2J", "Charged twice.\r\nZo\u00eb")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"From: ada\x01@example.org\r\nSubject: x\r\n\r\nbody\r\n",
+        b"From: <ada\x7f@example.org>\r\nSubject: x\r\n\r\nbody\r\n",
+    ],
+)
+def test_a_sender_address_with_control_characters_is_refused(raw: bytes) -> None:
+    with pytest.raises(RuleViolation) as refused:
+        parse_message(raw, None, datetime.now(UTC))
+    assert refused.value.field == "sender"
+
+
+def test_an_unsafe_message_id_counts_as_none() -> None:
+    raw = b"From: a@example.org\r\nMessage-ID: <a\x00b@x>\r\nSubject: x\r\n\r\nbody\r\n"
+    assert parse_message(raw, None, datetime.now(UTC)).message_id.endswith("@no-message-id>")
+
+
+def test_no_nul_reaches_a_ticket_and_an_unsafe_sender_is_refused_for_good(
+    listener: int, application: ServiceDeskApplication
+) -> None:
+    with smtplib.SMTP("127.0.0.1", listener, timeout=10) as smtp:
+        smtp.sendmail("ada@example.org", ["support@crm.example"], UNSAFE_MAIL)
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.sendmail(
+                "ada@example.org",
+                ["support@crm.example"],
+                b"From: ada\x01@example.org\r\nMessage-ID: <bad-sender@example.org>\r\n\r\nhi\r\n",
+            )
+    assert refused.value.smtp_code == 550
+
+    ticket_id = parse_message(UNSAFE_MAIL, None, datetime.now(UTC)).record_id
+    ticket = application.get_ticket(ticket_id)
+    assert (ticket.subject, ticket.description) == ("Broken invoice[2J", "Charged twice.\r\nZoë")
+    with pytest.raises(RecordNotFound):
+        application.get_ticket(uuid5(MAIL_NAMESPACE, "<bad-sender@example.org>"))

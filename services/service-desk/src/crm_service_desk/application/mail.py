@@ -4,6 +4,10 @@ Threading, in order: a ticket reference in the subject (``[#SD-7K3M9Q2XWB]``, wh
 mail quotes), then the In-Reply-To and References headers naming the message that opened a ticket
 (mail clients keep the first message of a thread in References). Ids are derived from the
 Message-ID, so a message delivered twice addresses the same ticket or reply and changes nothing.
+
+What a message says reaches tickets only under the platform's text rule (``crm_platform.text``):
+the listener removes control characters from a subject and a body, and a message whose sender
+or Message-ID still holds one is refused.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
+
+from crm_platform.text import unsafe_reason
+
+from ..domain import RuleViolation
 
 # Fixed forever: ticket and reply ids of mail already received depend on it.
 MAIL_NAMESPACE = uuid.UUID("6a0f3d3e-8f9b-4c52-b1de-2f6f0c7a8e41")
@@ -30,6 +38,11 @@ class InboundEmail:
     received_at: datetime
     in_reply_to: tuple[str, ...] = ()
     references: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        for name in ("message_id", "sender", "subject", "body"):
+            if reason := unsafe_reason(getattr(self, name), multiline=name == "body"):
+                raise RuleViolation(name, reason)
 
     @property
     def record_id(self) -> UUID:
