@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Apache Kafka 4 (KRaft, one node that is both broker and controller) from Maven Central's jars.
-# Broker 127.0.0.1:59092 (PLAINTEXT), controller 127.0.0.1:59093. State in .local/kafka.
+# Broker 127.0.0.1:19092 (PLAINTEXT), controller 127.0.0.1:19093. State in .local/kafka.
 # Usage: kafka.sh up|down|tool CLASS ARGS...   (tool runs a Kafka tool class with the same jars, e.g.
-#   kafka.sh tool org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:59092 --list)
+#   kafka.sh tool org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:19092 --list)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -68,16 +68,19 @@ up() {
 
   if healthy; then
     local pid
-    if pid=$(live_pid "$NAME"); then say "kafka: reusing (pid $pid) on $BOOTSTRAP"
+    if pid=$(live_pid "$NAME"); then
+      say "kafka: reusing (pid $pid) on $BOOTSTRAP"
+      record_ports "$NAME" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
     else say "kafka: reusing the broker already answering on $BOOTSTRAP"; fi
     return 0
   fi
+  restart_moved "$NAME" down "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
   clean_stale_pid "$NAME"
   if live_pid "$NAME" >/dev/null; then
     say "kafka: running but not answering yet; waiting"
   else
-    port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process that is not our Kafka"
-    port_open "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT is taken by another process"
+    port_open "$KAFKA_PORT" && die_port_taken "$KAFKA_PORT" Kafka
+    port_open "$KAFKA_CONTROLLER_PORT" && die_port_taken "$KAFKA_CONTROLLER_PORT" "Kafka controller"
     write_config
     if [[ ! -f $DATA/meta.properties ]]; then
       local cluster_id
@@ -93,14 +96,16 @@ up() {
       -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.xml" -Dkafka.logs.dir="$LOGS" \
       -cp "$LIB/*" kafka.Kafka "$CONFIG"
+    record_ports "$NAME" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
   fi
   wait_ready "$NAME" 120 healthy "$LOG" "$SERVER_LOG"
   say "kafka: ready (pid $(live_pid "$NAME"))"
 }
 
 down() {
-  # SIGTERM makes the broker shut down in order (flushes logs, closes the metadata log).
-  stop_server "$NAME" 60 TERM
+  # SIGTERM makes the broker shut down in order (controlled shutdown: flushes and closes every
+  # log and the metadata log); we wait for the process to exit.
+  stop_server "$NAME" 120 TERM "it recovers its unflushed logs at the next start"
 }
 
 case ${1:-} in

@@ -4,20 +4,26 @@
 
 INFRA_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$INFRA_DIR/../.." && pwd)
-STATE="$REPO/.local"
+# CRM_INFRA_STATE_DIR and CRM_INFRA_*_PORT run a second, separate set of servers (a drill, a test
+# of these scripts) beside the usual one; they are not the CRM_* variables of .local/infra.env,
+# so a shell that sourced an old infra.env cannot move the servers by accident.
+STATE=${CRM_INFRA_STATE_DIR:-$REPO/.local}
 LOGS="$STATE/logs"
 PIDS="$STATE/pids"
 
-# Fixed addresses: other code (conftest.py, scripts/platform, docs) depends on these values.
+# Fixed addresses: other code (conftest.py, scripts/platform, docs) depends on these values. All
+# below 32768, outside Linux's ephemeral range (32768-60999): a client's own outgoing connection
+# can never hold a server port (a Kafka client retrying against a stopped broker once connected
+# to itself on 59092, and the broker could not bind it again).
 INFRA_HOST=127.0.0.1
-POSTGRES_PORT=55432
+POSTGRES_PORT=${CRM_INFRA_POSTGRES_PORT:-55432}
 POSTGRES_USER=crm
 POSTGRES_PASSWORD=crm
 POSTGRES_DATABASES=(contacts sales marketing service_desk analytics)
-KAFKA_PORT=59092
-KAFKA_CONTROLLER_PORT=59093
-MONGO_PORT=57017
-SMTP_PORT=52525
+KAFKA_PORT=${CRM_INFRA_KAFKA_PORT:-59092}
+KAFKA_CONTROLLER_PORT=${CRM_INFRA_KAFKA_CONTROLLER_PORT:-59093}
+MONGO_PORT=${CRM_INFRA_MONGO_PORT:-57017}
+SMTP_PORT=${CRM_INFRA_SMTP_PORT:-52525}
 MAIL_SINK_DIR="$STATE/mail"
 
 # Under `set -e` a failing command ends the script silently: name it.
@@ -103,8 +109,57 @@ clean_stale_pid() {
   file=$(pidfile "$1")
   if [[ -f $file ]] && ! live_pid "$1" >/dev/null; then
     say "$1: removing stale PID file (pid $(cat "$file"))"
-    rm -f "$file"
+    rm -f "$file" "$PIDS/$1.ports"
   fi
+}
+
+# The ports server $1 was started on, as record_ports wrote them (empty: not recorded).
+recorded_ports() { cat "$PIDS/$1.ports" 2>/dev/null || true; }
+record_ports() {
+  local name=$1
+  shift
+  echo "$*" >"$PIDS/$name.ports"
+}
+
+# restart_moved NAME STOP_FUNCTION PORTS...: stops server NAME when it runs on other ports than
+# PORTS, e.g. one started before the ports moved (nothing recorded then): the caller then starts
+# it afresh on PORTS instead of waiting forever for it to answer there.
+restart_moved() {
+  local name=$1 stop=$2 pid before
+  shift 2
+  pid=$(live_pid "$name") || return 0
+  before=$(recorded_ports "$name")
+  [[ $before == "$*" ]] && return 0
+  say "$name: pid $pid runs on ${before:-its former port (before the ports moved below 32768)}, not $*: restarting it"
+  "$stop"
+}
+
+# Which process listens on port $1 ("pid N: command line"), when ss can tell.
+port_holder() {
+  local pid
+  command -v ss >/dev/null 2>&1 || return 1
+  pid=$(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+  [[ -n $pid ]] || return 1
+  printf 'pid %s: %s' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-160)"
+}
+
+# die_port_taken PORT WHAT: the port is held by something that is not our server; say what to do.
+die_port_taken() {
+  die "port $1 is taken by a process that is not our $2 ($(port_holder "$1" || echo "unknown holder")):" \
+    "stop it (if it is another checkout's server: \`make down\` there) or run ours on another" \
+    "port (CRM_INFRA_*_PORT, see scripts/infra/lib.sh)"
+}
+
+# Warns about a configured port inside the kernel's ephemeral range (overrides only: the defaults
+# are outside it), where an outgoing connection may take it while the server is down.
+warn_ephemeral_ports() {
+  local low high port
+  read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+  for port in "$POSTGRES_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$MONGO_PORT" "$SMTP_PORT"; do
+    if ((port >= low && port <= high)); then
+      say "WARNING: port $port is inside the ephemeral range $low-$high: a client's own connection may hold it while the server is down"
+    fi
+  done
 }
 
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/$INFRA_HOST/$1" 2>/dev/null; }
@@ -118,21 +173,26 @@ show_log() {
   done
 }
 
-# wait_ready NAME TIMEOUT_SECONDS CHECK_FUNCTION LOGFILE...: polls the check until it passes; fails
-# (with the log tails) when the recorded process dies or the time runs out.
-wait_ready() {
-  local name=$1 timeout=$2 check=$3
-  shift 3
-  local deadline=$((SECONDS + timeout))
+# await_ready NAME TIMEOUT_SECONDS CHECK_FUNCTION: polls the check until it passes (status 0);
+# 1 when the recorded process exits meanwhile, 2 when the time runs out.
+await_ready() {
+  local name=$1 check=$3 deadline=$((SECONDS + $2))
   while ((SECONDS < deadline)); do
     if "$check"; then return 0; fi
-    if ! live_pid "$name" >/dev/null; then
-      show_log "$@"
-      die "$name exited during start-up"
-    fi
+    live_pid "$name" >/dev/null || return 1
     sleep 1
   done
+  return 2
+}
+
+# wait_ready NAME TIMEOUT_SECONDS CHECK_FUNCTION LOGFILE...: await_ready, or fail with the log tails.
+wait_ready() {
+  local name=$1 timeout=$2 status=0
+  await_ready "$name" "$timeout" "$3" || status=$?
+  shift 3
+  ((status == 0)) && return 0
   show_log "$@"
+  ((status == 1)) && die "$name exited during start-up"
   die "$name not ready after ${timeout}s (still running: see the logs, stop it with scripts/infra/down.sh)"
 }
 
@@ -145,26 +205,32 @@ start_bg() {
   echo $! >"$(pidfile "$name")"
 }
 
-# stop_server NAME TIMEOUT [SIGNAL]: signals the recorded PID (TERM unless told), waits, then KILLs.
+# stop_server NAME TIMEOUT [SIGNAL] [WHAT_A_KILL_MEANS]: signals the recorded PID (TERM unless
+# told), WAITS for it to exit and says how long that took; after TIMEOUT seconds it says so, and
+# what a SIGKILL means for that server, then kills it.
 stop_server() {
-  local name=$1 timeout=$2 sig=${3:-TERM} pid deadline
+  local name=$1 timeout=$2 sig=${3:-TERM} after=${4:-} pid deadline start
   if ! pid=$(live_pid "$name"); then
     clean_stale_pid "$name"
     say "$name: not running"
     return 0
   fi
-  say "stopping $name (pid $pid, SIG$sig)"
+  say "stopping $name (pid $pid, SIG$sig; waiting up to ${timeout}s for it to exit)"
+  start=$EPOCHREALTIME
   kill -s "$sig" "$pid" 2>/dev/null || true
   deadline=$((SECONDS + timeout))
-  while pid_running "$pid" && ((SECONDS < deadline)); do sleep 0.5; done
+  while pid_running "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
   if pid_running "$pid"; then
-    say "$name did not exit within ${timeout}s: SIGKILL"
+    say "$name did not exit within ${timeout}s: SIGKILL${after:+ ($after)}"
     kill -s KILL "$pid" 2>/dev/null || true
     deadline=$((SECONDS + 10))
     while pid_running "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
   fi
-  rm -f "$(pidfile "$name")"
-  say "$name stopped"
+  rm -f "$(pidfile "$name")" "$PIDS/$name.ports"
+  say "$name stopped in $(elapsed "$start")s"
 }
+
+# Seconds (one decimal) since $1, an $EPOCHREALTIME value.
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 prepare_state() { mkdir -p "$LOGS" "$PIDS"; }

@@ -4,7 +4,7 @@ It stands in for the mail relay of production in tests and in `make up`: the mar
 sends through it exactly as it would through a real relay (SMTP over TCP), and tests read what
 arrived from the Maildir, one file per message, as any mail client would.
 
-    python scripts/infra/mailsink.py --host 127.0.0.1 --port 52525 --maildir .local/mail
+    python scripts/infra/mailsink.py --host 127.0.0.1 --port 12525 --maildir .local/mail
 
 Each stored message gains ``X-Sink-Mail-From`` and ``X-Sink-Rcpt-To`` headers: the SMTP envelope,
 which is what was really delivered (Bcc recipients appear nowhere else). The module is also

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A local SMTP sink on 127.0.0.1:52525 (scripts/infra/mailsink.py, aiosmtpd from the workspace's
+# A local SMTP sink on 127.0.0.1:12525 (scripts/infra/mailsink.py, aiosmtpd from the workspace's
 # virtual environment): accepts every message and keeps it in the Maildir .local/mail.
 # Usage: mailsink.sh up|down
 set -euo pipefail
@@ -22,18 +22,22 @@ up() {
   mkdir -p "$MAIL_SINK_DIR"
   if healthy; then
     local pid
-    if pid=$(live_pid "$NAME"); then say "mailsink: reusing (pid $pid) on $INFRA_HOST:$SMTP_PORT"
+    if pid=$(live_pid "$NAME"); then
+      say "mailsink: reusing (pid $pid) on $INFRA_HOST:$SMTP_PORT"
+      record_ports "$NAME" "$SMTP_PORT"
     else say "mailsink: reusing the SMTP server already answering on $INFRA_HOST:$SMTP_PORT"; fi
     return 0
   fi
+  restart_moved "$NAME" down "$SMTP_PORT"
   clean_stale_pid "$NAME"
   if live_pid "$NAME" >/dev/null; then
     say "mailsink: running but not answering yet; waiting"
   else
-    port_open "$SMTP_PORT" && die "port $SMTP_PORT is taken by another process that is not our SMTP sink"
+    port_open "$SMTP_PORT" && die_port_taken "$SMTP_PORT" "SMTP sink"
     say "mailsink: starting on $INFRA_HOST:$SMTP_PORT (Maildir ${MAIL_SINK_DIR#"$REPO"/})"
     start_bg "$NAME" "$LOG" "$PYTHON" "$INFRA_DIR/mailsink.py" \
       --host "$INFRA_HOST" --port "$SMTP_PORT" --maildir "$MAIL_SINK_DIR"
+    record_ports "$NAME" "$SMTP_PORT"
   fi
   wait_ready "$NAME" 30 healthy "$LOG"
   say "mailsink: ready (pid $(live_pid "$NAME"))"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PostgreSQL (Debian's packages): a cluster of our own in .local/postgres/data on 127.0.0.1:55432.
+# PostgreSQL (Debian's packages): a cluster of our own in .local/postgres/data on 127.0.0.1:15432.
 # Usage: postgres.sh up|down
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -70,27 +70,35 @@ EOF
   chown "$OWNER:" "$DATA/crm.conf" "$DATA/pg_hba.conf"
 }
 
-up() {
-  prepare_state
+# PGBIN (the newest installed PostgreSQL's bin folder) and OWNER (who runs the cluster).
+binaries() {
   PGBIN=$(pg_bindir || true)
   if [[ -z $PGBIN ]]; then
     apt_install postgresql
     PGBIN=$(pg_bindir) || die "PostgreSQL installed but no initdb under /usr/lib/postgresql"
   fi
   if [[ $EUID -eq 0 ]]; then OWNER=postgres; else OWNER=$(id -un); fi
+}
+
+up() {
+  prepare_state
+  binaries
 
   if healthy; then
     local pid
-    if pid=$(live_pid "$NAME"); then say "postgres: reusing (pid $pid) on $INFRA_HOST:$POSTGRES_PORT"
+    if pid=$(live_pid "$NAME"); then
+      say "postgres: reusing (pid $pid) on $INFRA_HOST:$POSTGRES_PORT"
+      record_ports "$NAME" "$POSTGRES_PORT"
     else say "postgres: reusing the server already answering on $INFRA_HOST:$POSTGRES_PORT"; fi
     ensure_databases
     return 0
   fi
+  restart_moved "$NAME" down "$POSTGRES_PORT"
   clean_stale_pid "$NAME"
   if live_pid "$NAME" >/dev/null; then
     say "postgres: running but not answering yet; waiting"
   else
-    port_open "$POSTGRES_PORT" && die "port $POSTGRES_PORT is taken by another process that is not our PostgreSQL"
+    port_open "$POSTGRES_PORT" && die_port_taken "$POSTGRES_PORT" PostgreSQL
 
     mkdir -p "$DIR" "$SOCKETS"
     if [[ $EUID -eq 0 ]]; then
@@ -122,6 +130,7 @@ up() {
     as_owner "$PGBIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 -s start </dev/null >>"$LOG" 2>&1 ||
       { show_log "$LOG"; die "pg_ctl start failed"; }
     head -n 1 "$DATA/postmaster.pid" >"$(pidfile "$NAME")"
+    record_ports "$NAME" "$POSTGRES_PORT"
   fi
   wait_ready "$NAME" 60 owner_ready "$LOG"
 
@@ -137,9 +146,24 @@ up() {
 
 owner_ready() { as_owner "$PGBIN/pg_isready" -q -h "$SOCKETS" -p "$POSTGRES_PORT" >/dev/null 2>&1; }
 
+# `pg_ctl stop -m fast` disconnects the clients (instead of waiting for them), writes a
+# checkpoint and waits until the postmaster has exited; past its timeout, an immediate shutdown.
 down() {
-  # SIGINT is PostgreSQL's "fast" shutdown: it disconnects clients instead of waiting for them.
-  stop_server "$NAME" 60 INT
+  local pid start
+  if ! pid=$(live_pid "$NAME"); then
+    stop_server "$NAME" 0
+    return 0
+  fi
+  [[ -n ${PGBIN:-} ]] || binaries
+  say "stopping postgres (pid $pid, pg_ctl stop -m fast; waiting up to 60s for it to exit)"
+  start=$EPOCHREALTIME
+  if as_owner "$PGBIN/pg_ctl" -D "$DATA" stop -m fast -w -t 60 -s >>"$LOG" 2>&1; then
+    rm -f "$(pidfile "$NAME")" "$PIDS/$NAME.ports"
+    say "postgres stopped in $(elapsed "$start")s"
+  else
+    say "postgres did not stop within 60s: immediate shutdown (it replays its WAL at the next start)"
+    stop_server "$NAME" 30 QUIT "crash recovery at the next start"
+  fi
 }
 
 case ${1:-} in

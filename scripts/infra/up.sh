@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the local servers (PostgreSQL, Kafka, MongoDB-wire, the SMTP sink) natively, bound to
 # 127.0.0.1, reusing any that is already healthy; installs what is missing (apt, Maven Central).
-# Writes .local/infra.env.
+# A server of this checkout still running on its former port is restarted on the new one. Writes
+# .local/infra.env. CRM_INFRA_STATE_DIR and CRM_INFRA_*_PORT run a separate set (scripts/infra/lib.sh).
 # Usage: scripts/infra/up.sh [postgres|kafka|mongo|mailsink ...]   (default: all four)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -14,6 +15,7 @@ servers=("$@")
 exec 9>"$STATE/infra.lock"
 flock -w 600 9 || die "another scripts/infra/up.sh or down.sh is still running"
 
+warn_ephemeral_ports
 start=$SECONDS
 for server in "${servers[@]}"; do
   case $server in
@@ -24,4 +26,4 @@ done
 
 bash "$INFRA_DIR/env.sh" --dotenv >"$STATE/infra.env.tmp"
 mv "$STATE/infra.env.tmp" "$STATE/infra.env"
-say "servers ready in $((SECONDS - start))s; environment in .local/infra.env (or: eval \"\$(scripts/infra/env.sh)\")"
+say "servers ready in $((SECONDS - start))s; environment in ${STATE#"$REPO"/}/infra.env (or: eval \"\$(scripts/infra/env.sh)\")"

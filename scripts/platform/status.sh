@@ -1,9 +1,6 @@
 #!/usr/bin/env bash
+# `make status`: servers, then per process state, PID, restarts, health, quarantined records,
+# dead letters, and every consumer group's lag (scripts/platform/status.py).
 set -euo pipefail
 source "$(dirname "$0")/processes.sh"
-for entry in "${PROCESSES[@]}"; do
-  read -r name _ port metrics <<<"$entry"
-  if alive "$name"; then state="running (pid $(cat "$PIDS/$name.pid"))"; else state="stopped"; fi
-  printf '%-22s %-24s %-24s %s\n' "$name" "$state" \
-    "$([[ $port != - ]] && echo "http://127.0.0.1:$port")" "http://127.0.0.1:$metrics/metrics"
-done
+exec "$PYTHON" "$REPO/scripts/platform/status.py" "$STATE" "${PROCESSES[@]}"

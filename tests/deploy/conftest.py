@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,6 +23,7 @@ def load_script(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(path.stem.replace("-", "_"), path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -29,6 +31,11 @@ def load_script(name: str) -> ModuleType:
 @pytest.fixture(scope="session")
 def topics_generator() -> ModuleType:
     return load_script("generate-kafka-topics.py")
+
+
+@pytest.fixture(scope="session")
+def supervise() -> ModuleType:
+    return load_script("platform/supervise.py")
 
 
 @pytest.fixture(scope="session")
