@@ -296,3 +296,10 @@ def test_brackets_and_escapes_inside_strings_do_not_count_as_nesting(
     response = _post(client, payload)
     assert response.status_code == 201, response.text
     assert received[0]["family_name"] == json.loads(f'"{family_name}"')
+
+
+def test_operations_taking_a_body_document_the_413(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    too_large = paths["/people"]["post"]["responses"]["413"]
+    assert too_large["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
+    assert "413" not in paths["/people/{name}"]["get"]["responses"]

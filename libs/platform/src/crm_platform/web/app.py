@@ -22,7 +22,7 @@ from ..liveness import REGISTRY, Check
 from ..metrics import HTTP_DURATION, HTTP_REQUESTS
 from ..settings import AuthSettings, RequestLimitSettings
 from .auth import TokenVerifier
-from .boundary import BoundaryMiddleware
+from .boundary import BoundaryMiddleware, document_body_limit
 from .conditional import IF_MATCH_HEADER
 from .idempotency import IDEMPOTENCY_HEADER
 from .problems import (
@@ -167,7 +167,7 @@ def _document_problems(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(build())
+            app.openapi_schema = document_body_limit(document_problems(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -14,13 +14,21 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..settings import RequestLimitSettings
 from ..text import UnsafeValue, clean, cleaned, unsafe_reason, visible
-from .problems import TYPE_BASE, ProblemError, UnprocessableEntity, field_error, problem_response
+from .problems import (
+    TYPE_BASE,
+    ProblemError,
+    UnprocessableEntity,
+    field_error,
+    problem_response,
+    problem_responses,
+)
 
 FORM = "application/x-www-form-urlencoded"
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -181,6 +189,16 @@ class BoundaryMiddleware:
         except UnsafeValue as unsafe:
             raise invalid(unsafe.path, unsafe.reason, unsafe.kind) from None
         return new_name, new_value
+
+
+def document_body_limit(document: dict[str, Any]) -> dict[str, Any]:
+    """Every operation taking a body may be answered 413 here: its OpenAPI document says so."""
+    too_large = problem_responses(413)[413]
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            if "requestBody" in operation:
+                operation.setdefault("responses", {}).setdefault("413", too_large)
+    return document
 
 
 def _nesting_within(body: bytes, limit: int) -> bool:
