@@ -12,8 +12,11 @@ import crm_events
 from crm_events.personal import PersonalDataKeyIssued
 from crm_platform.consumer import dead_letter_topic
 from crm_platform.kafka import PARTITIONS
+from crm_platform.lag_exporter import LagExporter, LagExporterSettings
+from crm_platform.settings import KafkaSettings
 
 pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
 Resource = dict[str, Any]
 POSTGRES_SERVICES = ("contacts", "sales", "marketing", "service-desk")
 FOURTEEN_DAYS_MS = str(14 * 24 * 3600 * 1000)
@@ -271,3 +274,9 @@ def test_custom_resource_validation_is_strict(rendered, resource_validator):
     assert any("partitons" in e for e in errors)
     assert any("partitions" in e and "required" in e for e in errors)
     assert any("strimzi.io/cluster" in e for e in errors)
+
+
+def test_the_lag_exporter_measures_every_consumer_group_of_the_services(topics_generator):
+    groups = topics_generator.GroupFinder(sorted(ROOT.glob("services/*/src"))).groups()
+    exporter = LagExporter(KafkaSettings(), LagExporterSettings())
+    assert groups and {group for group in groups if not exporter.selects(group)} == set()
