@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from faststream.kafka.annotations import KafkaMessage
 from crm_events import Event
 from crm_events.contacts import CustomerContacted, CustomerRegistered
 from crm_events.personal import KeyMismatch
+from crm_platform import consumer as consumer_module
 from crm_platform.consumer import (
     EventConsumer,
     NotYet,
@@ -25,7 +27,9 @@ from crm_platform.consumer import (
     dead_letter_topic,
     subscribe_event_batches,
     subscribe_events,
+    unsafe_payload,
 )
+from crm_platform.liveness import REGISTRY
 from crm_platform.relay import integration_event
 
 pytestmark = pytest.mark.unit
@@ -373,3 +377,114 @@ async def test_an_error_no_retry_can_cure_is_dead_lettered_at_once() -> None:
     error = await Retry(max_attempts=5, backoff=0.01).call(mismatched, "test")
 
     assert isinstance(error, KeyMismatch) and calls == 1
+
+
+# --- text no store may take -------------------------------------------------------------------
+
+
+def contacted(summary: str) -> Event[Any]:
+    now = datetime.now(UTC)
+    data = CustomerContacted(
+        customer_id=uuid.uuid4(),
+        interaction_id=uuid.uuid4(),
+        channel="chat",
+        direction="inbound",
+        summary=summary,
+        actor="bob",
+        occurred_at=now,
+    )
+    origin = SimpleNamespace(originator_id=data.customer_id, originator_version=2, timestamp=now)
+    return integration_event(data, origin, None, source_service="unit")
+
+
+async def test_a_payload_with_unsafe_text_is_dead_lettered_at_once_and_never_handled(
+    broker: KafkaBroker, letters: Letters
+) -> None:
+    handled: list[str] = []
+
+    async def handler(event: Event[Any]) -> None:
+        handled.append(event.data.summary)
+
+    subscribe_events(broker, TOPIC, group_id=GROUP, handler=handler, inbox=MemoryInbox())
+    poison, fine = contacted("hi\x00there"), contacted("two\nlines\tand a tab")
+    async with TestKafkaBroker(broker) as connected:
+        await send(connected, poison)
+        await send(connected, fine)
+
+    assert handled == ["two\nlines\tand a tab"]
+    [(value, headers)] = letters.received
+    assert value == poison.to_json()
+    assert (headers["dlq_error_type"], headers["dlq_attempts"]) == ("UnsafePayload", "0")
+    assert "data.summary contains a NUL character (U+0000)" in headers["dlq_error"]
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ({"a": "x\x00y"}, "a contains a NUL character (U+0000)"),
+        ({"a": ["ok", "\x1b[31m"]}, "a.1 contains a control character (U+001B)"),
+        ({"a": "\x85"}, "a contains a control character (U+0085)"),
+        ({"a": "\ud800"}, "a contains a lone surrogate (U+D800)"),
+        ({"a": "back\bspace"}, "a contains a control character (U+0008)"),
+        ({"k\x01": "v"}, "k\\u0001 contains a control character (U+0001)"),
+        ({"a": "lines\r\nand\ttabs", "path": "C:\\bin\\front"}, None),
+        ({"a": "Zoë Ørsted 日本"}, None),
+    ],
+)
+def test_unsafe_text_is_found_in_escaped_and_raw_json(value: Any, found: str | None) -> None:
+    assert unsafe_payload(json.dumps(value).encode()) == found  # escaped: \u0000
+    unescaped = json.dumps(value, ensure_ascii=False)
+    if "\ud800" not in unescaped:  # a raw lone surrogate is no UTF-8: the parser refuses it
+        assert unsafe_payload(unescaped.encode()) == found
+
+
+def test_a_clean_payload_is_scanned_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def parse(raw: Any) -> Any:
+        raise AssertionError("a clean payload must not be parsed again")
+
+    monkeypatch.setattr(consumer_module.json, "loads", parse)
+    assert unsafe_payload(contacted("hello, Zoë").to_json()) is None
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+async def test_each_subscriber_is_in_the_health_registry_and_alive_while_it_runs(
+    broker: KafkaBroker,
+) -> None:
+    async def handler(event: Event[Any]) -> None:
+        return None
+
+    subscribe_events(broker, TOPIC, group_id=GROUP, handler=handler)
+    assert REGISTRY.reports()[f"consumer:{GROUP}"].state == "stopped"
+    async with TestKafkaBroker(broker):
+        report = REGISTRY.reports()[f"consumer:{GROUP}"]
+        assert (report.alive, report.ready, report.state) == (True, True, "running")
+
+
+async def test_a_subscriber_whose_consume_task_ended_is_dead() -> None:
+    consumer = EventConsumer(KafkaBroker(), group_id=GROUP, handler=_ignore)
+    running = asyncio.get_running_loop().create_future()
+    ended = asyncio.get_running_loop().create_future()
+    ended.set_result(None)  # aiokafka's ConsumerStoppedError: FastStream's task just returns
+    crashed = asyncio.get_running_loop().create_future()
+    crashed.set_exception(RuntimeError("coordinator gone"))
+    consumer.lags = {("t", 0): 3, ("t", 1): 4}
+
+    alive = consumer.report(SimpleNamespace(running=True, tasks=[crashed, running]))
+    dead = consumer.report(SimpleNamespace(running=True, tasks=[crashed, ended]))
+    stopped = consumer.report(SimpleNamespace(running=False, tasks=[ended]))
+
+    assert (alive.alive, alive.lag) == (True, 7)
+    assert (dead.alive, dead.ready, dead.state, dead.detail) == (
+        False,
+        False,
+        "died",
+        "its consume task ended",
+    )
+    assert stopped.alive and stopped.state == "stopped"
+    running.cancel()
+
+
+async def _ignore(event: Event[Any]) -> None:
+    return None
