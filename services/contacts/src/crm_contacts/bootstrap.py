@@ -12,13 +12,15 @@ from crm_platform.service import ServiceSpec
 from .api import routers
 from .application import ContactsApplication
 from .application.directory import DirectoryProjection
+from .application.erasure_index import erasure_loops
 from .contracts import SOURCE_SERVICE, translate
 from .messaging import DATABASE, subscribe
 
 
 def background(application: Any) -> list[Loop]:
-    """The directory (lists, searches, duplicates) follows the store in the worker."""
-    return [DirectoryProjection(application).loop()]
+    """The directory (lists, searches, duplicates) and the erasures' index (and its gauges)
+    follow the store in the worker."""
+    return [DirectoryProjection(application).loop(), *erasure_loops(application)]
 
 
 SPEC = ServiceSpec(

@@ -29,6 +29,7 @@ from crm_events.contacts import (
     organization,
 )
 from crm_events.contacts import customer as customer_v1
+from crm_events.erasure import CustomerErasureConfirmed
 from crm_events.personal import PersonalDataKeyDestroyed, Sealed, unseal
 from crm_platform.context import CommandContext, command_context
 
@@ -187,13 +188,13 @@ def test_a_merge_and_its_undoing_are_published_on_both_records(
     assert len({e.id for e in events}) == 4
 
 
-def test_an_erasure_destroys_the_key_first_then_announces_it(
+def test_an_erasure_destroys_the_key_first_then_announces_it_and_confirms_it(
     application: ContactsApplication,
 ) -> None:
     customer_id = register(application)
     erasure = application.erase_customer(customer_id).value
 
-    destroyed, erased = published(application, since=1)
+    destroyed, erased, confirmed = published(application, since=1)
 
     assert isinstance(destroyed.data, PersonalDataKeyDestroyed)
     assert destroyed.data.subject_id == customer_id
@@ -205,6 +206,12 @@ def test_an_erasure_destroys_the_key_first_then_announces_it(
     [registered] = published(application)[:1]
     assert application.personal_data_keys.key(customer_id) is None
     assert isinstance(registered.data.family_name, Sealed), "the old events stay sealed"
+    assert isinstance(confirmed.data, CustomerErasureConfirmed)
+    assert confirmed.data.topic() == "crm.contacts.erasure.v1"
+    assert (confirmed.data.customer_id, confirmed.data.service) == (customer_id, "contacts")
+    assert confirmed.data.confirmed_at == erasure.erased_at
+    assert [(d.kind, d.method) for d in confirmed.data.erased] == [("person", "key_destroyed")]
+    assert len({destroyed.id, erased.id, confirmed.id}) == 3
 
 
 def test_organizations_are_published_in_plain_text_with_partner_registrations(

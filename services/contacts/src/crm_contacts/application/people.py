@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from ..domain import (
     ConsentDecision,
     Customer,
@@ -271,19 +273,24 @@ class PeopleCommands(CommandRunner):
     # --- GDPR -------------------------------------------------------------------------------
 
     def erase_customer(self, customer_id: UUID) -> Outcome[Erasure]:
-        """Erase the person (and the duplicates merged into them) by destroying their keys.
+        """Erase the person (and the duplicates merged into them) by destroying their keys, and
+        start following the services' confirmations of each erased record.
 
         The keys go first: if saving the record of it fails, the data is unreadable already and
         a retry completes the record. Erasing an erased person answers as the first time.
         """
 
-        def decide(customer: Customer) -> list[Customer]:
+        def decide(customer: Customer) -> list[Aggregate]:
             customer.ensure_active()
             duplicates = self._duplicates(customer)
-            for record in (customer, *duplicates):
+            records = (customer, *duplicates)
+            for record in records:
                 self.personal_data_keys.destroy(record.id)  # type: ignore[attr-defined]
-            erase(customer, duplicates, at=datetime.now(UTC))
-            return duplicates
+            at = datetime.now(UTC)
+            erase(customer, duplicates, at=at)
+            ids = [record.id for record in records]
+            # Each erased record's confirmations are followed from now on (application.erasure).
+            return [*duplicates, *self.open_erasure_progress(ids, at)]  # type: ignore[attr-defined]
 
         customer, replayed = self._run(
             lambda: self._customer(customer_id),

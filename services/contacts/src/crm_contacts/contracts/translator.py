@@ -27,6 +27,7 @@ from crm_events.contacts import (
     RecordReference,
     RegistrationOrigin,
 )
+from crm_events.erasure import ErasedData, ErasureMethod, erasure_confirmed
 from crm_events.personal import PersonalDataKeyDestroyed
 from crm_platform.eventstore import EventMetadata
 from crm_platform.relay import integration_event
@@ -34,6 +35,8 @@ from crm_platform.relay import integration_event
 from ..domain import PERSON_SECTIONS, ConsentStatus, Customer, Organization, OrganizationKind
 
 SOURCE_SERVICE = "contacts"
+# What contacts makes unreadable when it erases a person: every record it stores about them.
+ERASED = (ErasedData(kind="person", method=ErasureMethod.KEY_DESTROYED),)
 
 
 def translate(domain_event: Any, metadata: EventMetadata | None) -> list[Event[Any]]:
@@ -125,10 +128,15 @@ def _unmerged(e: Any) -> list[EventData]:
 
 
 def _erased(e: Any) -> list[EventData]:
-    """The key's destruction first: a consumer that reads it forgets the key before the rest."""
+    """The key's destruction first: a consumer that reads it forgets the key before the rest.
+    Last, contacts' own part confirmed (``crm.contacts.erasure.v1``): recorded with the key
+    destroyed before, every stored copy of the person is unreadable."""
     return [
         PersonalDataKeyDestroyed(subject_id=e.originator_id, destroyed_at=e.erased_at),
         CustomerErased(customer_id=e.originator_id, erased_at=e.erased_at),
+        erasure_confirmed(
+            SOURCE_SERVICE, customer_id=e.originator_id, erased=ERASED, confirmed_at=e.erased_at
+        ),
     ]
 
 

@@ -24,11 +24,13 @@ from .custom_fields import (
     catalog_id,
 )
 from .customer import Customer, MergeLink, Origin
+from .erasure import ErasureProgress, ServiceConfirmation
 from .errors import (
     ContactsError,
     CustomerErased,
     CustomerMerged,
     CustomerNotFound,
+    ErasureNotFound,
     IdempotencyKeyReused,
     InteractionNotFound,
     InvalidState,
@@ -88,6 +90,8 @@ __all__ = [
     "Direction",
     "EmailAddress",
     "EmailType",
+    "ErasureNotFound",
+    "ErasureProgress",
     "FamilyMember",
     "FieldDefinition",
     "FieldType",
@@ -115,6 +119,7 @@ __all__ = [
     "Relation",
     "Role",
     "RuleViolation",
+    "ServiceConfirmation",
     "Sourced",
     "VersionConflict",
     "Weekday",

@@ -54,6 +54,13 @@ class OrganizationNotFound(RecordNotFound):
         super().__init__("organization", organization_id)
 
 
+class ErasureNotFound(RecordNotFound):
+    """No erasure of this person was ever requested (or no such person)."""
+
+    def __init__(self, customer_id: UUID) -> None:
+        super().__init__("erasure of customer", customer_id)
+
+
 class VersionConflict(ContactsError):
     """The record changed since the version the client based its command on."""
 

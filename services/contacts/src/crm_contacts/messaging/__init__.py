@@ -7,17 +7,20 @@ from functools import partial
 
 from faststream.kafka import KafkaBroker
 
+from crm_events.erasure import CONFIRMATION_TOPICS
 from crm_events.sales.leads import LeadConverted
 from crm_platform.privacy import PostgresKeyring, subscribe_personal_data_keys
 from crm_platform.settings import KafkaSettings, PostgresSettings
 from crm_platform.tracking import subscribe_reactions
 
 from ..application import ContactsApplication
+from .erasure import record_confirmation
 from .leads import register_converted_lead
 
 DATABASE = "contacts"
 LEAD_CONVERSIONS = "contacts.lead-conversions"
 PERSONAL_DATA_KEYS = "contacts.personal-data-keys"
+ERASURE_CONFIRMATIONS_GROUP = "contacts.erasure-confirmations"
 
 
 def subscribe(
@@ -27,10 +30,12 @@ def subscribe(
     kafka: KafkaSettings | None = None,
     postgres: PostgresSettings | None = None,
     lead_topics: Sequence[str] = (LeadConverted.topic(),),
+    confirmation_topics: Sequence[str] = CONFIRMATION_TOPICS,
 ) -> PostgresKeyring:
     """Subscribe the worker's consumers; the keyring they share (in the contacts database).
 
-    ``lead_topics``: where sales publishes lead conversions (tests name topics of their own).
+    ``lead_topics``: where sales publishes lead conversions; ``confirmation_topics``: where the
+    services confirm erasures (tests name topics of their own).
     """
     kafka, postgres = kafka or KafkaSettings(), postgres or PostgresSettings()
     keyring = PostgresKeyring(postgres.dsn(postgres.database or DATABASE))
@@ -41,6 +46,13 @@ def subscribe(
         topics=lead_topics,
         group_id=kafka.group(LEAD_CONVERSIONS),
         handler=partial(register_converted_lead, keyring=keyring),
+    )
+    subscribe_reactions(
+        broker,
+        application,
+        topics=confirmation_topics,
+        group_id=kafka.group(ERASURE_CONFIRMATIONS_GROUP),
+        handler=record_confirmation,
     )
     return keyring
 
