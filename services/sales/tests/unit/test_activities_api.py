@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -190,6 +191,11 @@ def test_lists_page_by_due_time_with_a_cursor(client: TestClient) -> None:
     assert seen == [ids[1], ids[2], ids[0]]
 
 
+def forged_cursor(due_at: str) -> str:
+    """A cursor shaped like the API's own, around a time the API would never have given."""
+    return base64.urlsafe_b64encode(f"{due_at}|{uuid4()}".encode()).decode().rstrip("=")
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -198,6 +204,9 @@ def test_lists_page_by_due_time_with_a_cursor(client: TestClient) -> None:
         ({"status": "done"}, "query.status"),
         ({"limit": 0}, "query.limit"),
         ({"due_from": "2025-03-14T10:00:00"}, "query.due_from"),
+        ({"due_before": "0001-01-01T00:00:00+14:00"}, "query.due_before"),
+        ({"cursor": forged_cursor("2025-03-14T10:00:00")}, "query.cursor"),  # naive
+        ({"cursor": forged_cursor("0001-01-01T00:00:00+14:00")}, "query.cursor"),
     ],
 )
 def test_bad_list_queries_name_the_parameter(

@@ -450,6 +450,8 @@ def test_payment_problems(client: TestClient, catalog: dict[str, Any]) -> None:
         (payment("10", method="bitcoin"), "body.method"),
         (payment("10", received_at=(NOW + timedelta(days=1)).isoformat()), "body.received_at"),
         (payment("10", received_at="2025-03-14T09:00:00"), "body.received_at"),
+        (payment("10", received_at="0001-01-01T00:00:00+14:00"), "body.received_at"),
+        (payment("10", amount={"amount": "10", "currency": "XTS"}), "body.amount.currency"),
     ]:
         problem = assert_problem(send(client, "POST", path, body), 422)
         assert [e["field"] for e in problem["errors"]] == [field]

@@ -198,7 +198,7 @@ def test_updating_a_lead(client: TestClient) -> None:
         "Ada",
     )
     assert updated["score"] == 20  # a phone (+5), no decision maker title any more (-15)
-    assert "body" in field_of(assert_problem(refused, 422))[0]
+    assert field_of(assert_problem(refused, 422)) == ["body.family_name"]
 
 
 def test_unknown_and_malformed_ids(client: TestClient) -> None:
@@ -300,6 +300,43 @@ def test_invalid_opportunities_name_the_field_and_store_nothing(
     assert stored(application) == 0
 
 
+@pytest.mark.parametrize("field", ["name", "amount", "currency", "probability", "owner"])
+def test_an_opportunity_s_required_details_cannot_be_patched_to_null(
+    client: TestClient, application: SalesApplication, field: str
+) -> None:
+    path = f"/opportunities/{opportunity(client)['id']}"
+    before = stored(application)
+
+    response = client.patch(path, json={field: None}, headers={**WRITE, **key()})
+
+    assert field_of(assert_problem(response, 422)) == [f"body.{field}"]
+    assert stored(application) == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"currency": "XXX"}, "body.currency"),
+        ({"currency": "BTC"}, "body.currency"),
+        ({"expected_close_date": "9999-12-31"}, "body.expected_close_date"),
+        ({"amount": "1e400"}, "body.amount"),
+    ],
+)
+def test_an_opportunity_s_details_change_only_to_sane_values(
+    client: TestClient, application: SalesApplication, changes: dict[str, Any], field: str
+) -> None:
+    path = f"/opportunities/{opportunity(client)['id']}"
+    before = stored(application)
+
+    assert field_of(
+        assert_problem(client.patch(path, json=changes, headers={**WRITE, **key()}), 422)
+    ) == [field]
+    assert field_of(assert_problem(post(client, "/opportunities", {**DEAL, **changes}), 422)) == [
+        field
+    ]
+    assert stored(application) == before
+
+
 def test_opportunity_refusals(client: TestClient, application: SalesApplication) -> None:
     created = opportunity(client)
     path = f"/opportunities/{created['id']}"
@@ -345,6 +382,8 @@ def test_the_forecast(client: TestClient) -> None:
     for params, field in [
         ({"period": "week"}, "query.period"),
         ({"from": "2025-02-01", "to": "2025-01-01"}, "query.to"),
+        ({"to": "9999-12-31"}, "query.to"),
+        ({"from": "0001-01-01"}, "query.from"),
     ]:
         problem = assert_problem(client.get("/forecast", params=params, headers=READ), 422)
         assert field_of(problem) == [field]

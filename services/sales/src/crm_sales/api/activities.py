@@ -17,12 +17,13 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from crm_platform.web.auth import Principal, require_scopes
 from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import IdempotencyKey, idempotent_id, request_fingerprint
 from crm_platform.web.problems import Unprocessable
+from crm_platform.web.types import Instant
 
 from ..application.activities import ActivityDraft, ActivityPage
 from ..application.activity_index import ActivityFilter, After
@@ -46,6 +47,7 @@ from ..domain.activities import (
 from .errors import PROBLEM_RESPONSES, domain_problems
 
 SCOPE = "sales:activities"
+_INSTANT = TypeAdapter(Instant)  # a forged cursor's time is checked like a request's
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 Writer = Annotated[Principal, Depends(require_scopes("sales:write"))]
@@ -91,20 +93,20 @@ class _Schedule(Body):
 
 class ScheduleTask(_Schedule):
     kind: Literal["task"]
-    due_at: AwareDatetime
+    due_at: Instant
     priority: TaskPriority = TaskPriority.NORMAL
 
 
 class ScheduleCall(_Schedule):
     kind: Literal["call"]
-    due_at: AwareDatetime
+    due_at: Instant
     direction: CallDirection = CallDirection.OUTBOUND
 
 
 class ScheduleAppointment(_Schedule):
     kind: Literal["appointment"]
-    starts_at: AwareDatetime = Field(description="The appointment is due when it starts.")
-    ends_at: AwareDatetime
+    starts_at: Instant = Field(description="The appointment is due when it starts.")
+    ends_at: Instant
     location: str | None = Field(default=None, max_length=SUBJECT_MAX_LENGTH)
     attendees: list[AttendeeIn] = Field(default_factory=list, max_length=MAX_ATTENDEES)
 
@@ -115,14 +117,14 @@ ScheduleActivity = Annotated[
 
 
 class RescheduleActivity(Body):
-    due_at: AwareDatetime | None = Field(default=None, description="Tasks and calls.")
-    starts_at: AwareDatetime | None = Field(default=None, description="Appointments.")
-    ends_at: AwareDatetime | None = Field(default=None, description="Appointments.")
+    due_at: Instant | None = Field(default=None, description="Tasks and calls.")
+    starts_at: Instant | None = Field(default=None, description="Appointments.")
+    ends_at: Instant | None = Field(default=None, description="Appointments.")
     expected_version: ExpectedVersion
 
 
 class CompleteActivity(Body):
-    completed_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
+    completed_at: Instant | None = Field(default=None, description="Defaults to now.")
     outcome: Notes
     call_outcome: CallOutcome | None = Field(default=None, description="Calls: required.")
     call_duration_seconds: int | None = Field(default=None, ge=0, le=MAX_CALL_SECONDS)
@@ -260,8 +262,8 @@ def activities_router(application: Any) -> APIRouter:
         regarding_id: UUID | None = None,
         status: ActivityStatus | None = None,
         kind: ActivityKind | None = None,
-        due_from: AwareDatetime | None = Query(None, description="Due at or after."),
-        due_before: AwareDatetime | None = Query(None, description="Due before."),
+        due_from: Instant | None = Query(None, description="Due at or after."),
+        due_before: Instant | None = Query(None, description="Due before."),
         cursor: str | None = Query(None, max_length=200),
         limit: int = Query(50, ge=1, le=100),
     ) -> ActivitiesOut:
@@ -408,7 +410,7 @@ def decode_cursor(cursor: str | None) -> After | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         due_at, activity_id = raw.split("|")
-        return datetime.fromisoformat(due_at), UUID(activity_id)
+        return _INSTANT.validate_strings(due_at), UUID(activity_id)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise Unprocessable.for_field(
             "query.cursor", "not a cursor from this API: pass next_cursor as it came"

@@ -11,6 +11,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
+from crm_platform.web.types import CurrencyCode
+
 from ..application.commerce_views import InvoiceQuery, ReceivablesQuery
 from ..domain.billing import InvoiceStatus
 from .commerce_billing_models import (
@@ -25,7 +27,6 @@ from .commerce_billing_models import (
     VoidInvoice,
 )
 from .commerce_http import Cursor, bad_cursor, created, decode_cursor, paged
-from .commerce_models import Currency
 from .errors import PROBLEM_RESPONSES, domain_problems
 from .pipeline_http import IdempotencyKey, IfMatch, Limit, Reader, Writer, answer, command, show
 
@@ -149,7 +150,7 @@ def receivables_router(application: Any) -> APIRouter:
     def receivables(
         _: Reader,
         customer_id: UUID | None = None,
-        currency: Currency | None = None,
+        currency: CurrencyCode | None = None,
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> ReceivablesPage:

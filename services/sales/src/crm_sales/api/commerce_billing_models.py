@@ -7,7 +7,9 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
+
+from crm_platform.web.types import Instant
 
 from ..application.commerce_views import InvoiceRow, Receivable
 from ..domain.billing import (
@@ -36,7 +38,7 @@ class ReceivePayment(ConditionalBody):
     reference: Annotated[str, Field(max_length=REFERENCE_MAX_LENGTH)] | None = Field(
         default=None, examples=["SEPA 2025-03-14 #4711"]
     )
-    received_at: AwareDatetime = Field(description="When the money arrived; not in the future.")
+    received_at: Instant = Field(description="When the money arrived; not in the future.")
 
 
 class VoidInvoice(ConditionalBody):

@@ -13,6 +13,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
+from crm_platform.web.types import Amount as BoundedAmount
+from crm_platform.web.types import CalendarDate, CurrencyCode, Omissible
+
 from ..application.commerce_views import ProductRow
 from ..domain.catalog import (
     DESCRIPTION_MAX_LENGTH,
@@ -27,7 +30,6 @@ from ..domain.money import Money
 from ..domain.pricing import Discount, Line, Totals
 from .pipeline_http import CommandBody, ConditionalBody, Page
 
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217")]
 Code = Annotated[str, Field(min_length=1, max_length=50, examples=["standard"])]
 Percent = Annotated[Decimal, Field(ge=0, le=100, examples=["10"])]
 Quantity = Annotated[Decimal, Field(gt=0, examples=["3"])]
@@ -35,8 +37,8 @@ Reason = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class AmountIn(BaseModel):
-    amount: Decimal = Field(examples=["19.99"])
-    currency: Currency
+    amount: BoundedAmount = Field(examples=["19.99"])
+    currency: CurrencyCode
 
     def pair(self) -> tuple[Decimal, str]:
         return self.amount, self.currency
@@ -55,7 +57,7 @@ class DiscountIn(BaseModel):
     """A percentage, or an amount in the document's currency: exactly one of them."""
 
     percent: Percent | None = None
-    amount: Annotated[Decimal, Field(ge=0, examples=["50.00"])] | None = None
+    amount: Annotated[BoundedAmount, Field(ge=0, examples=["50.00"])] | None = None
 
     @model_validator(mode="after")
     def _one(self) -> DiscountIn:
@@ -178,10 +180,10 @@ class AddProduct(CommandBody, ProductDetails):
 class UpdateProduct(ConditionalBody):
     """The details to change (the SKU never changes); absent ones stay as they are."""
 
-    name: Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)] | None = None
+    name: Omissible[Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]] = None
     description: Annotated[str, Field(max_length=DESCRIPTION_MAX_LENGTH)] | None = None
-    unit: Code | None = None
-    tax_category: Code | None = None
+    unit: Omissible[Code] = None
+    tax_category: Omissible[Code] = None
 
     def changes(self) -> dict[str, str | None]:
         return self.model_dump(exclude_unset=True, exclude={"expected_version"})
@@ -248,9 +250,11 @@ class ProductPage(Page):
 
 class DraftPriceList(CommandBody):
     name: Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
-    currency: Currency
-    valid_from: date
-    valid_to: date | None = Field(default=None, description="Last valid day; none: open-ended")
+    currency: CurrencyCode
+    valid_from: CalendarDate
+    valid_to: CalendarDate | None = Field(
+        default=None, description="Last valid day; none: open-ended"
+    )
 
 
 class TierIn(BaseModel):

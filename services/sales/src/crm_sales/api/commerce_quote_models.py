@@ -7,14 +7,15 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
+
+from crm_platform.web.types import CalendarDate, CurrencyCode, Omissible
 
 from ..application.commerce_quotes import DiscountInput, LineInput, TermsInput
 from ..domain.orders import Order, OrderStatus
 from ..domain.quotes import MAX_LINES, Quote, QuoteStatus
 from .commerce_models import (
     Code,
-    Currency,
     DiscountIn,
     DiscountOut,
     LineIn,
@@ -59,11 +60,11 @@ class DraftQuote(CommandBody):
     account_id: UUID | None = Field(
         default=None, description="The organization buying; default: the opportunity's account."
     )
-    currency: Currency
+    currency: CurrencyCode
     price_list_id: UUID | None = Field(
         default=None, description="Prices the lines; without one every line gives its unit price."
     )
-    valid_until: date = Field(description="The last day the customer can accept the quote.")
+    valid_until: CalendarDate = Field(description="The last day the customer can accept the quote.")
     tax_jurisdiction: Jurisdiction | None = None
     tax_rates: TaxRates = Field(default_factory=dict)
     discount: DiscountIn | None = Field(default=None, description="On the whole quote.")
@@ -85,17 +86,10 @@ class AddLine(ConditionalBody, LineIn):
 class ChangeQuote(ConditionalBody):
     """The terms to change; absent ones stay, ``discount: null`` removes the discount."""
 
-    valid_until: date | None = None
+    valid_until: Omissible[CalendarDate] = None
     tax_jurisdiction: Jurisdiction | None = None
-    tax_rates: TaxRates | None = None
+    tax_rates: Omissible[TaxRates] = None
     discount: DiscountIn | None = None
-
-    @field_validator("valid_until", "tax_rates")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:  # only an explicit null reaches a validator
-            raise ValueError("cannot be null; leave it out to keep it")
-        return value
 
     def changes(self) -> dict[str, Any]:
         given = self.model_fields_set - {"expected_version"}
@@ -110,7 +104,7 @@ class DeclineQuote(ConditionalBody):
 
 
 class ReviseQuote(CommandBody):
-    valid_until: date | None = Field(
+    valid_until: CalendarDate | None = Field(
         default=None, description="Of the revision; by default the revised quote's."
     )
 

@@ -9,6 +9,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm_platform.web.types import Amount as BoundedAmount
+from crm_platform.web.types import CalendarDate, CurrencyCode, Omissible
+
 from ..application.pipeline import OpportunityDraft
 from ..application.pipeline_index import OpportunityEntry
 from ..domain.forecast import ForecastLine, PeriodKind
@@ -17,13 +20,7 @@ from ..domain.pipeline import DEFAULT_PIPELINE_ID, Pipeline, Stage, StageKind, s
 from ..domain.pipeline_values import TEXT_MAX_LENGTH
 from .pipeline_http import CommandBody, ConditionalBody, Page
 
-Amount = Annotated[
-    Decimal,
-    Field(
-        ge=0, max_digits=19, decimal_places=4, description="Decimal string", examples=["12000.00"]
-    ),
-]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217", examples=["EUR"])]
+Amount = Annotated[BoundedAmount, Field(ge=0)]
 Probability = Annotated[int, Field(ge=0, le=100, description="Percent")]
 Text = Annotated[str, Field(max_length=TEXT_MAX_LENGTH)]
 OpportunityName = Annotated[str, Field(min_length=1, max_length=200, examples=["Acme: 50 seats"])]
@@ -33,8 +30,8 @@ StageId = Annotated[str, Field(min_length=1, max_length=50, examples=["proposal"
 class OpportunityFields(CommandBody):
     name: OpportunityName
     amount: Amount
-    currency: Currency
-    expected_close_date: date
+    currency: CurrencyCode
+    expected_close_date: CalendarDate
     pipeline_id: UUID = Field(default=DEFAULT_PIPELINE_ID, description="Default: the default one")
     stage_id: StageId | None = Field(default=None, description="Default: the first stage")
     probability: Probability | None = Field(default=None, description="Default: the stage's")
@@ -70,12 +67,12 @@ class ConvertLead(OpportunityFields, ConditionalBody):
 class UpdateOpportunity(ConditionalBody):
     """Only the fields sent change; account_id and contact_id may be cleared with null."""
 
-    name: OpportunityName | None = None
-    amount: Amount | None = None
-    currency: Currency | None = None
-    probability: Probability | None = None
-    expected_close_date: date | None = None
-    owner: Text | None = None
+    name: Omissible[OpportunityName] = None
+    amount: Omissible[Amount] = None
+    currency: Omissible[CurrencyCode] = None
+    probability: Omissible[Probability] = None
+    expected_close_date: Omissible[CalendarDate] = None
+    owner: Omissible[Text] = None
     account_id: UUID | None = None
     contact_id: UUID | None = None
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_platform.web.types import Omissible
 
 from ..application.pipeline import LeadDetails
 from ..application.pipeline_index import LeadEntry
@@ -63,7 +65,7 @@ class UpdateLead(ConditionalBody):
     """Only the fields sent change; send null to clear one (not family_name)."""
 
     given_name: Name | None = None
-    family_name: Name | None = None
+    family_name: Omissible[Name] = None
     email: Email | None = None
     phone: Phone | None = None
     company: Text | None = None
@@ -73,12 +75,6 @@ class UpdateLead(ConditionalBody):
     company_size: CompanySize | None = None
     fields: CustomFields | None = None
     owner: Text | None = None
-
-    @model_validator(mode="after")
-    def _family_name_stays(self) -> Self:
-        if "family_name" in self.model_fields_set and self.family_name is None:
-            raise ValueError("family_name cannot be cleared")
-        return self
 
     def changes(self) -> dict[str, Any]:
         changes = self.model_dump(exclude_unset=True, exclude={"expected_version"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from crm_platform.web.auth import Principal
 from crm_platform.web.problems import Unprocessable
+from crm_platform.web.types import CalendarDate
 
 from ..application.pipeline import OpportunityFilter, Outcome
 from ..application.pipeline_index import page
@@ -313,8 +313,8 @@ def forecast_router(application: Any) -> APIRouter:
         _: Reader,
         period: PeriodKind = PeriodKind.QUARTER,
         owner: str | None = None,
-        starts_on: Annotated[date | None, Query(alias="from")] = None,
-        ends_on: Annotated[date | None, Query(alias="to")] = None,
+        starts_on: Annotated[CalendarDate | None, Query(alias="from")] = None,
+        ends_on: Annotated[CalendarDate | None, Query(alias="to")] = None,
     ) -> ForecastOut:
         """Weighted forecast from the open opportunities (by expected close date) plus the won
         ones (by the day they were won), per period, owner and currency."""

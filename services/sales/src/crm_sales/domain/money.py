@@ -13,31 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
+from crm_platform.money import MAX_AMOUNT, MINOR_UNITS
+
 from .errors import RuleViolation
 
-# ISO 4217 (list one, 2025): active currency codes by their number of minor units. Funds and
-# precious metals without minor units (XAU, XDR...) are not money a CRM invoices in.
-_MINOR_UNITS_EXCEPT_TWO = {
-    **dict.fromkeys(
-        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
-    ),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
-    **dict.fromkeys("CLF UYW".split(), 4),
-}
-_TWO_MINOR_UNITS = (
-    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN"
-    " BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP"
-    " GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT"
-    " LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN"
-    " NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE"
-    " SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UZS VED VES WST"
-    " XCD XCG YER ZAR ZMW ZWG"
-).split()
-MINOR_UNITS: dict[str, int] = {**dict.fromkeys(_TWO_MINOR_UNITS, 2), **_MINOR_UNITS_EXCEPT_TWO}
-
-# Amounts above this are typing mistakes rather than prices (and keep every product far from the
-# precision below).
-MAX_AMOUNT = Decimal("1e15")
 # Enough digits for any product of a quantity and a price the domain accepts, so only the final
 # rounding to minor units ever loses precision.
 _PRECISION = 60

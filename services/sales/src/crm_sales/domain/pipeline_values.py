@@ -13,14 +13,14 @@ from enum import StrEnum
 from typing import TypeVar, cast
 from uuid import UUID, uuid5
 
+from crm_platform.money import MAX_AMOUNT, MINOR_UNITS
+
 from .errors import RuleViolation
 
 NAME_MAX_LENGTH = 200
 TEXT_MAX_LENGTH = 200
 NOTE_MAX_LENGTH = 2000
 MAX_CUSTOM_FIELDS = 50
-# Amounts above this are typing mistakes rather than deals (and keep sums far from overflow).
-MAX_AMOUNT = Decimal("1e15")
 
 # Ids derived from other ids (a lead's future customer, its opportunity): fixed forever.
 DERIVED_ID_NAMESPACE = UUID("5d0c8a3e-2b61-4f0e-8a57-7f3e2c9b1d44")
@@ -28,7 +28,6 @@ DERIVED_ID_NAMESPACE = UUID("5d0c8a3e-2b61-4f0e-8a57-7f3e2c9b1d44")
 _PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
 _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,49}")
@@ -86,8 +85,8 @@ def normalize_phone(raw: str | None, field: str = "phone") -> str | None:
 
 def currency_code(raw: str, field: str = "currency") -> str:
     code = raw.strip().upper()
-    if not _CURRENCY.fullmatch(code):
-        raise RuleViolation(field, "must be an ISO 4217 code such as EUR")
+    if code not in MINOR_UNITS:
+        raise RuleViolation(field, "must be an ISO 4217 currency code such as EUR")
     return code
 
 
