@@ -183,7 +183,7 @@ class Watchdog:
                 dead_since = time.monotonic()
                 log.error("dead: %s; exiting in %gs unless it recovers", _names(dead), self.grace)
             if dead_since is not None and time.monotonic() - dead_since >= self.grace:
-                log.error("exiting: %s died", _names(dead))
+                log.error("exiting with status 1, for a restart: %s", _names(dead))
                 self.fired = True
                 self.stop_process()
                 return
