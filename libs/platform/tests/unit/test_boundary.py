@@ -230,7 +230,10 @@ def test_bad_json_is_left_to_the_route(client: TestClient) -> None:
 def test_form_fields_follow_the_same_rule(client: TestClient) -> None:
     form = {"content-type": "application/x-www-form-urlencoded"}
     _refused(client.post("/raw", content=b"name=a%00b", headers=form), "body.name")
-    _refused(client.post("/raw", content=b"name=%ff", headers=form), "body")
+    # Not UTF-8: malformed, which the route answers (as for JSON); the body reaches it untouched.
+    assert client.post("/raw", content=b"name=%ff", headers=form).status_code == 200
+    assert received == [b"name=%ff"]
+    received.clear()
     response = client.post("/raw", content=b"name=Zoe%CC%88&note=a%0Ab", headers=form)
     assert response.status_code == 200
     assert received == [b"name=Zo%C3%AB&note=a%0Ab"]

@@ -253,19 +253,19 @@ def test_tracking_endpoints(client: TestClient, application: MarketingApplicatio
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "status"),
     [
-        "/t/o/{open_for_click}.gif",
-        "/t/c/{open_token}",
-        "/t/u/{tampered}",
-        "/t/o/{long}.gif",
-        "/t/c/%00%ff",
-        "/t/c/..%2f..%2fsegments",
-        "/t/o/" + "A" * 5000 + ".gif",
+        ("/t/o/{open_for_click}.gif", 404),
+        ("/t/c/{open_token}", 404),
+        ("/t/u/{tampered}", 404),
+        ("/t/o/{long}.gif", 404),
+        ("/t/c/%00%ff", 422),  # refused by the platform's boundary before any route
+        ("/t/c/..%2f..%2fsegments", 404),
+        ("/t/o/" + "A" * 5000 + ".gif", 404),
     ],
 )
 def test_hostile_tracking_requests_are_refused(
-    client: TestClient, application: MarketingApplication, sent, path: str
+    client: TestClient, application: MarketingApplication, sent, path: str, status: int
 ) -> None:
     _, message = sent
     open_token = SIGNER.sign("open", message)
@@ -277,7 +277,7 @@ def test_hostile_tracking_requests_are_refused(
     }
     version = application.message(message).version
     response = client.get(path.format(**values), follow_redirects=False)
-    assert response.status_code == 404
+    assert response.status_code == status
     assert response.headers["content-type"].startswith("application/problem+json")
     assert application.message(message).version == version
 

@@ -177,7 +177,7 @@ class BoundaryMiddleware:
         try:
             pairs = parse_qsl(body.decode(), keep_blank_values=True, errors="strict")
         except UnicodeDecodeError:
-            raise invalid(("body",), _NOT_PERCENT_ENCODED, "form_invalid") from None
+            return body  # not a form: the route answers it as a malformed body, as for JSON
         fields = [self._field(name, value) for name, value in pairs]
         return body if fields == pairs else urlencode(fields).encode()
 
