@@ -306,3 +306,18 @@ def test_operations_taking_a_body_document_the_413(client: TestClient) -> None:
     too_large = paths["/people"]["post"]["responses"]["413"]
     assert too_large["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
     assert "413" not in paths["/people/{name}"]["get"]["responses"]
+
+
+def test_a_safe_body_reaches_the_route_byte_for_byte(client: TestClient) -> None:
+    payload = '{"name": "Zoë 東京 🙂", "note": "a\\nb", "n": [1.50, 1e3]}'.encode()
+    client.post("/raw", content=payload, headers={"content-type": "application/json"})
+    assert received == [payload]
+
+
+def test_the_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_HTTP_MAX_BODY_BYTES", "2048")
+    monkeypatch.setenv("CRM_HTTP_MAX_JSON_DEPTH", "4")
+    monkeypatch.setenv("CRM_HTTP_MAX_STRING_CHARS", "10")
+    limits = RequestLimitSettings()
+    assert (limits.max_body_bytes, limits.max_json_depth, limits.max_string_chars) == (2048, 4, 10)
+    assert RequestLimitSettings.model_fields["max_body_bytes"].default == 1024 * 1024
