@@ -41,12 +41,14 @@ check: bootstrap ## Generated documents match the code; compose and Kubernetes m
 	$(RUN) python -m crm_events.catalog check
 	$(RUN) python scripts/openapi.py --check
 	$(RUN) python scripts/generate-kafka-topics.py --check
+	$(RUN) python scripts/generate-prometheus-rules.py --check
 	bash scripts/check-deploy.sh
 
-generate: bootstrap ## Regenerate JSON Schemas, AsyncAPI, OpenAPI documents and Kafka topics
+generate: bootstrap ## Regenerate JSON Schemas, AsyncAPI, OpenAPI documents, Kafka topics, alert rules
 	$(RUN) python -m crm_events.catalog generate
 	$(RUN) python scripts/openapi.py
 	$(RUN) python scripts/generate-kafka-topics.py
+	$(RUN) python scripts/generate-prometheus-rules.py
 
 test-unit: bootstrap ## Unit tests only (no servers)
 	$(RUN) pytest -m unit -q

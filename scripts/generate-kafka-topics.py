@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from generated import ROOT, write_or_check
 
 import crm_events
 from crm_platform.consumer import dead_letter_topic
 from crm_platform.kafka import COMPACTED, PARTITIONS
 
-ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "deploy/k8s/base/kafka/topics.yaml"
 CLUSTER = "crm"  # the Strimzi Kafka resource the topic operator manages these topics for
 REPLICAS = 3  # the production broker count; the dev overlay patches it to 1
@@ -166,17 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if the file is stale")
     args = parser.parse_args(argv)
     text = render()
-    relative = OUTPUT.relative_to(ROOT)
-    if args.check:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print(f"{relative} is stale: run `make generate`", file=sys.stderr)
-            return 1
-        print(f"{relative} is up to date")
-        return 0
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(text)
-    print(f"wrote {relative} ({text.count('kind: KafkaTopic')} topics)")
-    return 0
+    summary = f"{text.count('kind: KafkaTopic')} topics"
+    return write_or_check(OUTPUT, text, check=args.check, summary=summary)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,11 @@ OVERLAYS = ("dev", "production")
 
 
 def load_script(name: str) -> ModuleType:
-    """A script of scripts/ as a module (their names have hyphens, so no plain import)."""
+    """A script of scripts/ as a module (their names have hyphens, so no plain import); its own
+    imports of scripts/ modules are found as when it runs (``python scripts/<name>``)."""
     path = ROOT / "scripts" / name
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(path.stem.replace("-", "_"), path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -31,6 +34,11 @@ def load_script(name: str) -> ModuleType:
 @pytest.fixture(scope="session")
 def topics_generator() -> ModuleType:
     return load_script("generate-kafka-topics.py")
+
+
+@pytest.fixture(scope="session")
+def rules_generator() -> ModuleType:
+    return load_script("generate-prometheus-rules.py")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from crm_platform import metrics
+from crm_contacts.application import erasure_index
+from crm_platform import lag_exporter, metrics
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,8 @@ def test_every_process_exports_traces_and_metrics_and_is_health_checked(compose)
         assert environment["CRM_METRICS_PORT"] == "9464", name
         assert environment["CRM_METRICS_HOST"] == "0.0.0.0", name
         probe = " ".join(service["healthcheck"]["test"])
-        assert ("/healthz" if "CRM_HTTP_PORT" in environment else "/metrics") in probe, name
+        assert "/healthz" in probe and "/readyz" in probe, name
+        assert "CRM_HTTP_PORT" in probe and "CRM_METRICS_PORT" in probe, name
 
 
 def test_start_order_waits_for_what_each_service_needs(compose):
@@ -117,13 +119,44 @@ def panel_expressions(dashboard: dict[str, Any]) -> list[str]:
 
 
 def exported_names() -> set[str]:
-    """The series names crm_platform.metrics exports (counters gain _total)."""
-    names = set()
+    """The series names crm_platform.metrics (counters gain _total) and crm-lag-exporter export."""
+    names = {family.name for family in lag_exporter.LagCollector().collect()}
     for value in vars(metrics).values():
         if isinstance(value, MetricWrapperBase):
             (described,) = value.describe()
             names.add(described.name + ("_total" if described.type == "counter" else ""))
     return names
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    groups = yaml.safe_load((OBSERVABILITY / "alerts.yml").read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def test_prometheus_loads_the_alert_rules(compose):
+    config = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
+    mounts = dict(v.split(":")[:2] for v in compose["services"]["prometheus"]["volumes"])
+    assert mounts["./deploy/observability/alerts.yml"] in config["rule_files"]
+
+
+def test_alerts_cover_lag_quarantine_dead_letters_erasures_targets_and_freshness():
+    rules = {rule["alert"]: rule for rule in alert_rules()}
+    lag = rules["CrmConsumerGroupLagHigh"]
+    assert "crm_consumer_group_lag_total" in lag["expr"] and lag["for"] == "5m"
+    assert rules["CrmQuarantineOpen"]["expr"].endswith("(crm_quarantine_open) > 0")
+    assert "increase(crm_dead_letters_total[15m])) > 0" in rules["CrmDeadLetters"]["expr"]
+    assert rules["CrmErasuresOverdue"]["expr"] == "max(crm_erasures_overdue) > 0"
+    assert rules["CrmTargetDown"]["expr"] == "up == 0"
+    assert "crm_read_model_freshness_seconds" in rules["CrmReadModelStale"]["expr"]
+    for name, rule in rules.items():
+        assert rule["labels"]["severity"] in ("warning", "critical"), name
+        assert {"summary", "description"} <= rule["annotations"].keys(), name
+
+
+def test_alerts_use_only_series_the_processes_export():
+    exported = exported_names() | {erasure_index.ERASURES_OVERDUE.describe()[0].name}
+    used = {name for rule in alert_rules() for name in re.findall(r"\bcrm_[a-z_]+", rule["expr"])}
+    assert used <= exported, used - exported
 
 
 def test_dashboards_query_only_exported_metrics_and_cover_them_all():

@@ -50,9 +50,12 @@ def test_every_container_is_probed_limited_and_hardened(rendered, overlay):
         assert {"requests", "limits"} <= container["resources"].keys(), name
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert probe in container, f"{name} has no {probe}"
-        paths = {container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe")}
+        probes = {p: container[p]["httpGet"] for p in ("livenessProbe", "readinessProbe")}
+        assert probes["livenessProbe"]["path"] == "/healthz", name
+        assert probes["readinessProbe"]["path"] == "/readyz", name
         component = pod_labels(deployment)["app.kubernetes.io/component"]
-        assert paths == ({"/healthz", "/readyz"} if component == "api" else {"/metrics"}), name
+        port = "http" if component == "api" else "metrics"
+        assert {probe["port"] for probe in probes.values()} == {port}, name
 
 
 def test_apis_and_workers_autoscale_except_the_marketing_mailer(rendered):
@@ -100,7 +103,8 @@ def test_every_scaled_deployment_has_a_disruption_budget(rendered):
     budgets = of_kind(resources, "PodDisruptionBudget").values()
     for name, deployment in of_kind(resources, "Deployment").items():
         matching = [b for b in budgets if selects(b["spec"]["selector"], pod_labels(deployment))]
-        assert len(matching) == (0 if name == "marketing-worker" else 1), name
+        single = name in ("marketing-worker", "lag-exporter")  # one pod by design
+        assert len(matching) == (0 if single else 1), name
 
 
 # -- NetworkPolicies ---------------------------------------------------------------------------
@@ -145,6 +149,8 @@ def test_each_pod_reaches_only_its_own_database(rendered):
         mongo = [r for r in egress if 27017 in r["ports"]]
         if service == "analytics":
             assert clusters == set() and mongo, name
+        elif service == "lag-exporter":  # Kafka only
+            assert clusters == set() and not mongo, name
         else:
             assert clusters == {f"{service}-postgres"} and not mongo, name
         reached = {namespace(r["peer"]) for r in egress}
@@ -260,7 +266,14 @@ def test_custom_resources_validate_and_the_rest_goes_to_kubernetes_validate(
 ):
     errors, builtin, checked = resource_validator.validate(rendered[overlay])
     assert errors == []
-    assert set(checked) == {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster", "ServiceMonitor"}
+    assert set(checked) == {
+        "Kafka",
+        "KafkaNodePool",
+        "KafkaTopic",
+        "Cluster",
+        "ServiceMonitor",
+        "PrometheusRule",
+    }
     assert not {r["kind"] for r in builtin} & set(checked)
 
 
@@ -274,6 +287,19 @@ def test_custom_resource_validation_is_strict(rendered, resource_validator):
     assert any("partitons" in e for e in errors)
     assert any("partitions" in e and "required" in e for e in errors)
     assert any("strimzi.io/cluster" in e for e in errors)
+
+
+def test_the_lag_exporter_runs_once_and_alerts_are_the_compose_ones(rendered, rules_generator):
+    (exporter,) = [
+        d
+        for d in of_kind(rendered["production"], "Deployment").values()
+        if d["spec"]["template"]["spec"]["containers"][0].get("args") == ["crm-lag-exporter"]
+    ]
+    assert exporter["spec"]["replicas"] == 1
+    (rule,) = of_kind(rendered["production"], "PrometheusRule").values()
+    assert rules_generator.OUTPUT.read_text() == rules_generator.render(), "run `make generate`"
+    source = yaml.safe_load(rules_generator.SOURCE.read_text())
+    assert rule["spec"]["groups"] == source["groups"]
 
 
 def test_the_lag_exporter_measures_every_consumer_group_of_the_services(topics_generator):
