@@ -76,7 +76,9 @@ def cleaned(
 
 
 def find_unsafe(value: Any, path: Path = ()) -> tuple[Path, str] | None:
-    """The path and reason of the first unsafe string in a JSON-like value (keys too), or None."""
+    """The path and reason of the first unsafe string in a JSON-like value, or None. Object keys
+    are checked too (as single lines); an unsafe key appears in the path with its unsafe
+    characters written ``\\uXXXX``."""
     try:
         cleaned(value, path=path)
     except UnsafeValue as unsafe:
@@ -102,11 +104,7 @@ class _Cleaner:
     def mapping(self, value: dict[Any, Any], path: Path, depth: int) -> dict[Any, Any]:
         result, changed = {}, False
         for key, item in value.items():
-            new_key = (
-                self.text(key, (*path, visible(key)), multiline=False)
-                if isinstance(key, str)
-                else key
-            )
+            new_key = self.key(key, path) if isinstance(key, str) else key
             new_item = self.value(item, (*path, new_key), depth)
             changed = changed or new_key is not key or new_item is not item
             result[new_key] = new_item
@@ -116,6 +114,12 @@ class _Cleaner:
         result = [self.value(item, (*path, index), depth) for index, item in enumerate(value)]
         unchanged = all(new is old for new, old in zip(result, value, strict=True))
         return value if unchanged else type(value)(result)
+
+    def key(self, key: str, path: Path) -> str:
+        try:
+            return self.text(key, (*path, key), multiline=False)
+        except UnsafeValue as unsafe:  # named as it may be echoed: its unsafe characters visible
+            raise UnsafeValue((*path, visible(key)), unsafe.reason, unsafe.kind) from None
 
     def text(self, text: str, path: Path, *, multiline: bool) -> str:
         if self.max_chars is not None and len(text) > self.max_chars:
