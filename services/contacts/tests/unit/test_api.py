@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from crm_contacts.application import ContactsApplication
 from crm_platform.eventstore import ContextCapturingMapper
+from crm_platform.web.pages import EMBEDDED_LIMIT
 
 from .conftest import ERASE, READ, SUBJECT, WRITE, assert_problem, bearer, key
 
@@ -255,8 +256,70 @@ def test_recording_a_contact(client: TestClient) -> None:
     assert interaction["record_id"] == customer_id
     assert client.get(response.headers["Location"], headers=READ).json() == interaction
     listing = client.get(f"/customers/{customer_id}/interactions", headers=READ)
-    assert listing.json() == {"customer_id": customer_id, "version": 2, "items": [interaction]}
+    assert listing.json() == {
+        "customer_id": customer_id,
+        "version": 2,
+        "items": [interaction],
+        "next_cursor": None,
+    }
     assert listing.headers["ETag"] == 'W/"2"'
+
+
+def test_interactions_are_paged_and_a_customer_embeds_only_the_first_page(
+    client: TestClient,
+) -> None:
+    customer_id = register(client).json()["id"]
+    start = datetime.now(UTC) - timedelta(days=1)
+    for minutes in range(EMBEDDED_LIMIT + 5):
+        at = (start + timedelta(minutes=minutes)).isoformat()
+        assert record(client, customer_id, contact(occurred_at=at)).status_code == 201
+
+    shown = client.get(f"/customers/{customer_id}", headers=READ).json()
+    pages, path = [], shown["interactions_next"]
+    while path:
+        page = client.get(path, headers=READ).json()
+        pages.append(page["items"])
+        path = page["next_cursor"] and (
+            f"/customers/{customer_id}/interactions?limit=3&cursor={page['next_cursor']}"
+        )
+    everything = client.get(
+        f"/customers/{customer_id}/interactions", params={"limit": 200}, headers=READ
+    ).json()
+
+    assert len(shown["interactions"]) == EMBEDDED_LIMIT
+    assert [len(page) for page in pages] == [5]
+    assert shown["interactions"] + pages[0] == everything["items"]
+    assert everything["next_cursor"] is None
+    assert [i["occurred_at"] for i in everything["items"]] == sorted(
+        i["occurred_at"] for i in everything["items"]
+    )
+    small = client.get(
+        f"/customers/{customer_id}/interactions", params={"limit": 10}, headers=READ
+    ).json()
+    rest = client.get(
+        f"/customers/{customer_id}/interactions",
+        params={"limit": 200, "cursor": small["next_cursor"]},
+        headers=READ,
+    ).json()
+    assert small["items"] + rest["items"] == everything["items"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"cursor": "not-a-cursor"}, "query.cursor"),
+        ({"limit": 0}, "query.limit"),
+        ({"limit": 201}, "query.limit"),
+        ({"limit": -1}, "query.limit"),
+    ],
+)
+@pytest.mark.parametrize("listing", ["interactions", "consents"])
+def test_bad_pages_of_a_customer_s_lists_name_the_parameter(
+    client: TestClient, listing: str, params: dict[str, Any], field: str
+) -> None:
+    customer_id = register(client).json()["id"]
+    response = client.get(f"/customers/{customer_id}/{listing}", params=params, headers=READ)
+    assert_problem(response, 422, field)
 
 
 def test_a_retried_contact_is_recorded_once(client: TestClient) -> None:
@@ -283,6 +346,8 @@ def test_a_retried_contact_is_recorded_once(client: TestClient) -> None:
         ({"occurred_at": "2025-03-14T10:00:00"}, "body.occurred_at"),
         ({"occurred_at": "yesterday"}, "body.occurred_at"),
         ({"occurred_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}, "body.occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:00+14:00"}, "body.occurred_at"),  # overflows in UTC
+        ({"occurred_at": "1899-12-31T00:00:00Z"}, "body.occurred_at"),
         ({"actor": ""}, "body.actor"),
         ({"expected_version": 0}, "body.expected_version"),
         ({"related_to": {"kind": "Opp!", "id": "1"}}, "body.related_to.kind"),
@@ -369,6 +434,25 @@ def test_consent_is_recorded_per_channel_and_purpose(client: TestClient) -> None
         headers={**WRITE, **key()},
     )
     assert_problem(bad, 422, "body.purpose")
+    for decided_at in ("0001-01-01T00:00:00+14:00", "2025-03-14T10:00:00"):
+        bad = client.post(
+            f"/customers/{customer_id}/consents",
+            json={**body, "decided_at": decided_at},
+            headers={**WRITE, **key()},
+        )
+        assert_problem(bad, 422, "body.decided_at")
+    assert version_of(client, customer_id) == 'W/"3"'
+    first = client.get(f"/customers/{customer_id}/consents", params={"limit": 1}, headers=READ)
+    rest = client.get(
+        f"/customers/{customer_id}/consents",
+        params={"cursor": first.json()["next_cursor"]},
+        headers=READ,
+    )
+    assert [c["status"] for c in first.json()["history"] + rest.json()["history"]] == [
+        "granted",
+        "withdrawn",
+    ]
+    assert rest.json()["next_cursor"] is None
 
 
 def test_unknown_records_are_not_found(client: TestClient) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+from crm_platform.web.pages import Cursor, Limit, Position, decode_cursor, instant_part, page_after
+from crm_platform.web.types import Instant
 
 from ..application import ContactsApplication
 from ..domain import (
@@ -37,7 +40,7 @@ class RecordConsent(Conditional):
         max_length=EVIDENCE_MAX_LENGTH,
         description="Proof of the decision: the form's wording, a call note.",
     )
-    decided_at: AwareDatetime = Field(
+    decided_at: Instant = Field(
         description="When the person decided (may be earlier than now: a paper form)."
     )
 
@@ -58,7 +61,7 @@ class ConsentOut(Out):
         return cls.model_validate({"record_id": record_id, **vars(decision)})
 
     @classmethod
-    def each(cls, decisions: tuple[Sourced[ConsentDecision], ...]) -> list[ConsentOut]:
+    def each(cls, decisions: Iterable[Sourced[ConsentDecision]]) -> list[ConsentOut]:
         return [cls.of(s.record_id, s.item) for s in decisions]
 
 
@@ -68,7 +71,14 @@ class ConsentsOut(BaseModel):
     in_force: list[ConsentOut] = Field(
         description="Per channel and purpose, the decision made last; none: never asked."
     )
-    history: list[ConsentOut] = Field(description="Every decision, in the order made.")
+    history: list[ConsentOut] = Field(description="Every decision, in the order made: a page.")
+    next_cursor: str | None = Field(
+        default=None, description="Pass as cursor for the next page of history; null: the last."
+    )
+
+
+def decision_position(sourced: Sourced[ConsentDecision]) -> Position:
+    return instant_part(sourced.item.decided_at), str(sourced.item.decision_id)
 
 
 def consents_router(application: ContactsApplication) -> APIRouter:
@@ -106,17 +116,26 @@ def consents_router(application: ContactsApplication) -> APIRouter:
 
     @router.get("/{customer_id}/consents", response_model=ConsentsOut)
     def get_consents(
-        customer_id: UUID, request: Request, response: Response, _: Reader
+        customer_id: UUID,
+        request: Request,
+        response: Response,
+        _: Reader,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> ConsentsOut:
-        """Consent in force (over the person and the duplicates merged into them) and history."""
+        """Consent in force (over the person and the duplicates merged into them) and history,
+        page by page."""
+        after = decode_cursor(cursor, 2)
         with domain_problems(request):
             consents = application.get_consents(customer_id)
         response.headers["ETag"] = etag(consents.version)
+        history, next_cursor = page_after(consents.history, decision_position, after, limit)
         return ConsentsOut(
             customer_id=consents.customer_id,
             version=consents.version,
             in_force=ConsentOut.each(consents.in_force),
-            history=ConsentOut.each(consents.history),
+            history=ConsentOut.each(history),
+            next_cursor=next_cursor,
         )
 
     return router

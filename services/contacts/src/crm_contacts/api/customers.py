@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+from crm_platform.web.pages import EMBEDDED_LIMIT, embedded
 
 from ..application import ContactsApplication, CustomerView, PersonExport, RecordExport
 from ..domain import Origin, Sourced
@@ -34,7 +35,7 @@ from .common import (
 )
 from .consents import ConsentOut
 from .errors import PERSON_PROBLEM_RESPONSES, domain_problems
-from .interactions import InteractionOut
+from .interactions import InteractionOut, interaction_position, interactions_path
 from .merges import MergeLinkOut
 from .sections import (
     CUSTOM_FIELDS_DOC,
@@ -111,7 +112,12 @@ class CustomerOut(Out):
     preferences: Preferences
     tags: list[str]
     custom_fields: dict[str, str | bool]
-    interactions: list[InteractionOut] = Field(description="As they occurred.")
+    interactions: list[InteractionOut] = Field(
+        description=f"The first {EMBEDDED_LIMIT}, as they occurred; the others in interactions_next."
+    )
+    interactions_next: str | None = Field(
+        description="Path of the next page of interactions; null: all are shown."
+    )
     consents: list[ConsentOut] = Field(description="In force, per channel and purpose.")
     merged: list[MergeLinkOut] = Field(description="Duplicates merged into this person.")
 
@@ -119,6 +125,9 @@ class CustomerOut(Out):
     def of(cls, view: CustomerView) -> CustomerOut:
         person = view.person
         email, phone = _primary(person.emails), _primary(person.phones)
+        interactions, interactions_next = embedded(
+            person.interactions, interaction_position, interactions_path(view.id)
+        )
         return cls(
             id=view.id,
             version=view.version,
@@ -138,7 +147,8 @@ class CustomerOut(Out):
             preferences=Preferences.model_validate(person.preferences),
             tags=list(person.tags),
             custom_fields=dict(person.custom_fields),
-            interactions=[InteractionOut.of(s.record_id, s.item) for s in person.interactions],
+            interactions=[InteractionOut.of(s.record_id, s.item) for s in interactions],
+            interactions_next=interactions_next,
             consents=ConsentOut.each(person.consents_in_force),
             merged=[MergeLinkOut.model_validate(m) for m in view.merges],
         )

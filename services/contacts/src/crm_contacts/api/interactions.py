@@ -6,13 +6,15 @@ from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+from crm_platform.web.pages import Cursor, Limit, Position, decode_cursor, instant_part, page_after
+from crm_platform.web.types import Instant
 
 from ..application import ContactsApplication
-from ..domain import Channel, Direction, Interaction
+from ..domain import Channel, Direction, Interaction, Sourced
 from ..domain.values import ACTOR_MAX_LENGTH, SUBJECT_MAX_LENGTH, SUMMARY_MAX_LENGTH
 from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered
 from .errors import PERSON_PROBLEM_RESPONSES, domain_problems
@@ -33,7 +35,7 @@ class RecordContact(Conditional):
     direction: Direction
     subject: str | None = Field(default=None, max_length=SUBJECT_MAX_LENGTH)
     summary: str = Field(min_length=1, max_length=SUMMARY_MAX_LENGTH)
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     actor: str | None = Field(
         default=None,
         min_length=1,
@@ -65,7 +67,20 @@ class InteractionOut(Out):
 class InteractionsOut(BaseModel):
     customer_id: UUID
     version: int
-    items: list[InteractionOut]
+    items: list[InteractionOut] = Field(description="As they occurred, one page.")
+    next_cursor: str | None = Field(
+        default=None, description="Pass as cursor for the next page; null: the last."
+    )
+
+
+def interactions_path(customer_id: UUID) -> str:
+    return f"/customers/{customer_id}/interactions"
+
+
+def interaction_position(sourced: Sourced[Interaction]) -> Position:
+    """Where an interaction stands in its person's list: by time, then by id."""
+    item = sourced.item
+    return instant_part(item.occurred_at), str(item.interaction_id)
 
 
 def interactions_router(application: ContactsApplication) -> APIRouter:
@@ -115,14 +130,28 @@ def interactions_router(application: ContactsApplication) -> APIRouter:
 
     @router.get("/{customer_id}/interactions", response_model=InteractionsOut)
     def list_interactions(
-        customer_id: UUID, request: Request, response: Response, _: Reader
+        customer_id: UUID,
+        request: Request,
+        response: Response,
+        _: Reader,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> InteractionsOut:
-        """The person's interactions and those of duplicates merged into them, as they occurred."""
+        """The person's interactions and those of duplicates merged into them, as they occurred,
+        page by page."""
+        after = decode_cursor(cursor, 2)
         with domain_problems(request):
             customer = application.get_customer(customer_id)
         response.headers["ETag"] = etag(customer.version)
-        items = [InteractionOut.of(s.record_id, s.item) for s in customer.person.interactions]
-        return InteractionsOut(customer_id=customer.id, version=customer.version, items=items)
+        shown, next_cursor = page_after(
+            customer.person.interactions, interaction_position, after, limit
+        )
+        return InteractionsOut(
+            customer_id=customer.id,
+            version=customer.version,
+            items=[InteractionOut.of(s.record_id, s.item) for s in shown],
+            next_cursor=next_cursor,
+        )
 
     @router.get("/{customer_id}/interactions/{interaction_id}", response_model=InteractionOut)
     def get_interaction(

@@ -151,10 +151,12 @@ def combine(survivor: Customer, duplicates: Sequence[Customer] = ()) -> Combined
         interactions=tuple(
             sorted(
                 (Sourced(r.id, i) for r in records for i in r.interactions.values()),
-                key=lambda s: s.item.occurred_at,
+                key=lambda s: (s.item.occurred_at, s.item.interaction_id),
             )
         ),
-        consent_history=tuple(sorted(decisions, key=lambda s: s.item.decided_at)),
+        consent_history=tuple(
+            sorted(decisions, key=lambda s: (s.item.decided_at, s.item.decision_id))
+        ),
         consents_in_force=tuple(in_force(decisions, lambda s: s.item)),
     )
 

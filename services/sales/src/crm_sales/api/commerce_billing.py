@@ -11,6 +11,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
+from crm_platform.web.pages import Cursor, bad_cursor, decode_cursor, paged
 from crm_platform.web.types import CurrencyCode
 
 from ..application.commerce_views import InvoiceQuery, ReceivablesQuery
@@ -26,7 +27,7 @@ from .commerce_billing_models import (
     ReceivePayment,
     VoidInvoice,
 )
-from .commerce_http import Cursor, bad_cursor, created, decode_cursor, paged
+from .commerce_http import created
 from .errors import PROBLEM_RESPONSES, domain_problems
 from .pipeline_http import IdempotencyKey, IfMatch, Limit, Reader, Writer, answer, command, show
 

@@ -11,9 +11,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
+from crm_platform.web.pages import Cursor, decode_cursor, paged
+
 from ..application.commerce_views import ProductQuery
 from ..domain.catalog import ProductStatus
-from .commerce_http import Cursor, created, decode_cursor, paged
+from .commerce_http import created
 from .commerce_models import (
     AddProduct,
     DraftPriceList,
