@@ -42,6 +42,11 @@ def rules_generator() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
+def seed_demo() -> ModuleType:
+    return load_script("platform/seed_demo.py")
+
+
+@pytest.fixture(scope="session")
 def supervise() -> ModuleType:
     return load_script("platform/supervise.py")
 
