@@ -135,7 +135,8 @@ def start_background(
     coroutine is registered as ``task:<name>``, dead once it raised or ended before ``stop``."""
     if isinstance(work, Loop):
         return asyncio.create_task(work.run(stop, service=service, registry=registry))
-    name = getattr(work, "__qualname__", None) or type(work).__name__
+    function = getattr(work, "func", work)  # a functools.partial names its function
+    name = getattr(function, "__qualname__", None) or type(work).__name__
     task = asyncio.create_task(work(stop), name=name)
     task.add_done_callback(_log_death)
     registry.register(f"task:{name}", lambda: _task_report(task, stop))
