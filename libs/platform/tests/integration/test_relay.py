@@ -284,6 +284,8 @@ async def test_of_two_racing_relays_one_publishes_and_a_lost_lock_stops_it(
                     people.contact(person, "hello", times=3)
                 await wait_for_position(postgres, people.recorder.max_notification_id() - 1)
                 assert sorted(r.published for r in relays) == [0, 20]
+                health = sorted((r.report().state, r.report().ready) for r in relays)
+                assert health == [("active", True), ("standby", True)]
                 [holder] = await advisory_lock_holders(postgres)
 
                 # The active relay's lock connection dies: it stops publishing, reconnects and

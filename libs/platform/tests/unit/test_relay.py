@@ -26,6 +26,7 @@ from crm_events.contacts import CustomerContacted, CustomerRegistered
 from crm_platform import relay as relay_module
 from crm_platform.context import CommandContext, command_context
 from crm_platform.eventstore import ContextCapturingMapper, EventMetadata
+from crm_platform.liveness import REGISTRY
 from crm_platform.relay import OutboxRelay, integration_event, lock_key
 from crm_platform.settings import KafkaSettings, PostgresSettings
 
@@ -294,6 +295,27 @@ async def test_run_publishes_until_stopped_and_recovers_from_failures(
 
     assert relay.connections == 2  # reconnected (and re-queued for the lock) after the failure
     assert relay.published == 9
+
+
+async def test_a_relay_that_cannot_reach_its_servers_is_reported_not_ready(
+    people: Application,
+) -> None:
+    relay = MemoryRelay(people, idle_sleep=0.01)
+
+    async def unreachable() -> int:
+        raise ConnectionRefusedError("kafka unreachable")
+
+    relay.run_once = unreachable  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    await eventually(lambda: relay.connections >= 2)
+    report = REGISTRY.reports()["relay:unit"]
+    stop.set()
+    await asyncio.wait_for(running, 5)
+
+    assert (report.alive, report.ready, report.state) == (True, False, "reconnecting")
+    assert "kafka unreachable" in (report.detail or "")
+    assert "relay:unit" not in REGISTRY.reports()
 
 
 async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
