@@ -28,9 +28,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from ..failures import is_transient
 from ..quarantine import Entry, Quarantine, State
 from .auth import require_scopes
-from .problems import BadRequest, InvalidState, NotFound, field_error, problem_responses
+from .problems import (
+    BadRequest,
+    InvalidState,
+    NotFound,
+    ServiceUnavailable,
+    field_error,
+    problem_responses,
+)
 
 MAX_LIMIT = 200
 # A loop's retry of one entry: True when the record succeeded (the entry is then resolved).
@@ -138,7 +146,7 @@ def admin_router(
     @router.post(
         "/{entry_id}/retry",
         summary="Apply the record again (after a fix)",
-        responses=problem_responses(404, 409),
+        responses=problem_responses(404, 409, 503),
     )
     def retry(entry_id: int) -> RetryOutcome:
         entry = entry_or_404(entry_id)
@@ -147,7 +155,17 @@ def admin_router(
         if (own := retries.get(entry.loop)) is None:
             released = store().release(entry_id) or entry
             return RetryOutcome(outcome="released", entry=QuarantineEntry.of(released))
-        outcome = "resolved" if own(entry) else "failed"
+        try:
+            outcome = "resolved" if own(entry) else "failed"
+        except (LookupError, ValueError) as error:  # its record is gone, or not the loop's
+            raise InvalidState(f"Quarantine entry {entry_id} cannot be retried: {error}") from None
+        except Exception as error:
+            if is_transient(error):
+                raise ServiceUnavailable(
+                    "A server the retry needs does not answer; try again later.",
+                    headers={"Retry-After": "5"},
+                ) from error
+            raise
         return RetryOutcome(outcome=outcome, entry=QuarantineEntry.of(entry_or_404(entry_id)))
 
     return router
