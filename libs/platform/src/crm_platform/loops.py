@@ -110,8 +110,10 @@ class Loop:
     """A background loop of a worker (see the module).
 
     ``setup`` runs once before the first step (creating tables, say), retried like a step until
-    it succeeds. ``lag``, called after each step that completed, tells how much work waits; it
-    must answer from memory. ``stall_after`` seconds in one step make the loop dead (None: never).
+    it succeeds; ``teardown`` once when the loop ends, however it ends (closing what the steps
+    keep open, such as a listening server; setup may never have succeeded). ``lag``, called after
+    each step that completed, tells how much work waits; it must answer from memory.
+    ``stall_after`` seconds in one step make the loop dead (None: never).
     """
 
     name: str
@@ -120,6 +122,7 @@ class Loop:
     backoff: float = 0.1
     max_backoff: float = 30.0
     setup: Step | None = None
+    teardown: Step | None = None
     lag: Callable[[], int | None] | None = None
     stall_after: float | None = None
 
@@ -157,7 +160,18 @@ class Loop:
                 raise
             registry.unregister(name)
             raise
+        finally:
+            await self._tear_down()
         registry.unregister(name)
+
+    async def _tear_down(self) -> None:
+        """Run ``teardown``: its failure is logged, never raised over the loop's own end."""
+        if self.teardown is None:
+            return
+        try:
+            await call(self.teardown)
+        except Exception:
+            log.exception("loop %s: its teardown failed", self.name)
 
     def _failed(self, beat: Heartbeat, error: Exception, labels: tuple[str, str]) -> float:
         """Record the failure; how long to pause before the next attempt."""

@@ -137,6 +137,33 @@ async def test_setup_is_retried_until_it_succeeds_then_the_steps_run() -> None:
     assert order[:3] == ["setup", "setup", "step"] and order.count("setup") == 2
 
 
+async def test_teardown_runs_once_when_the_loop_stops_and_when_it_is_cancelled() -> None:
+    closed: list[str] = []
+
+    async def close() -> None:
+        closed.append("closed")
+
+    await run_until(
+        Loop("stops", lambda: None, interval=0.01, teardown=close), lambda: True, Registry()
+    )
+    assert closed == ["closed"]
+
+    def broken_close() -> None:
+        closed.append("broken")
+        raise RuntimeError("the server was gone already")
+
+    task = asyncio.create_task(
+        Loop("cancelled", lambda: None, interval=1, teardown=broken_close).run(
+            asyncio.Event(), registry=Registry()
+        )
+    )
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):  # the teardown's own failure is only logged
+        await task
+    assert closed == ["closed", "broken"]
+
+
 async def test_the_heartbeat_reports_progress_and_the_lag_it_is_told() -> None:
     registry, lag = Registry(), [42]
     reports: list[Report] = []
