@@ -14,15 +14,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pymongo import WriteConcern
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_events.erasure import CONFIRMATIONS, ErasedData, ErasureMethod, erasure_confirmed
 from crm_platform.erasure import erasure_record_id
 from crm_platform.privacy import Keyring
 
-from .outbox import SOURCE, Document, MongoOutbox, outbox_entry, outgoing
+from .outbox import SOURCE, MongoOutbox, outbox_entry, outgoing
 
 COLLECTION = "erasure_confirmations"
 ERASED = (ErasedData(kind="read_models", method=ErasureMethod.KEY_DESTROYED),)
@@ -31,14 +29,8 @@ ERASED = (ErasedData(kind="read_models", method=ErasureMethod.KEY_DESTROYED),)
 class ErasureConfirmations(MongoOutbox):
     """One document per erased person: when analytics confirmed, and the confirmation's outbox."""
 
+    collection_name = COLLECTION
     topics = (CONFIRMATIONS[SOURCE].topic(),)
-
-    @classmethod
-    def in_database(
-        cls, database: AsyncDatabase[Document], *, write_concern: str | int
-    ) -> ErasureConfirmations:
-        options = {"write_concern": WriteConcern(w=write_concern)}
-        return cls(database.get_collection(COLLECTION, **options))
 
     async def confirm(self, customer_id: UUID, at: datetime) -> bool:
         """Record the confirmation for publication; False when the person was confirmed before."""

@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pymongo import WriteConcern
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_events import EventData
@@ -162,15 +160,8 @@ def _churn_change(
 class CustomerScores(MongoOutbox):
     """The ``metrics_customer_scores`` documents, with their outbox."""
 
+    collection_name = COLLECTION
     topics = (CustomerRfmScored.topic(), ChurnRiskChanged.topic())
-
-    @classmethod
-    def in_database(
-        cls, database: AsyncDatabase[Document], *, write_concern: str | int
-    ) -> CustomerScores:
-        """``write_concern`` is ``"majority"`` or a number of nodes (FerretDB ignores it)."""
-        options = {"write_concern": WriteConcern(w=write_concern)}
-        return cls(database.get_collection(COLLECTION, **options))
 
     async def get(self, customer_id: str) -> Document | None:
         return await self.collection.find_one({"_id": customer_id})

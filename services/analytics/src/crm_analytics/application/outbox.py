@@ -16,9 +16,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Self
 
+from pymongo import WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_events import Event, EventData
 
@@ -64,10 +66,17 @@ class MongoOutbox:
     """A collection whose documents carry ``outbox`` (entries), ``outbox_pending`` and
     ``version``; ``topics`` are those its events go to."""
 
-    topics: tuple[str, ...] = ()
+    collection_name: ClassVar[str]
+    topics: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection = collection
+
+    @classmethod
+    def in_database(cls, database: AsyncDatabase[Document], *, write_concern: str | int) -> Self:
+        """``write_concern`` is ``"majority"`` or a number of nodes (FerretDB ignores it)."""
+        options = {"write_concern": WriteConcern(w=write_concern)}
+        return cls(database.get_collection(cls.collection_name, **options))
 
     async def prepare(self) -> None:
         """The relay looks for pending outboxes on every tick (idempotent)."""
