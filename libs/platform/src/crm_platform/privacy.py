@@ -18,6 +18,7 @@ Reading side (consumers in other services): a :class:`Keyring` fed by
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -36,6 +37,7 @@ from eventsourcing.utils import resolve_topic
 from faststream.kafka import KafkaBroker
 from psycopg_pool import ConnectionPool
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from crm_events import Event
 from crm_events.personal import (
@@ -384,12 +386,12 @@ class Keyring(ABC):
 
     @abstractmethod
     async def _store(self, subject: UUID, key: bytes | None) -> None:
-        """Keep ``key``, or with None remember the subject as destroyed (for good)."""
+        """Keep ``key``, or with None remember the subject as destroyed (for good). Atomic: a
+        key never replaces a destroyed one, even when the two race (a replayed announcement
+        read at the moment the destruction arrives)."""
 
     async def issued(self, subject: UUID, key: bytes) -> None:
-        known = await self._load(subject)
-        if known is None or not known[0]:
-            await self._store(subject, key)
+        await self._store(subject, key)
 
     async def destroyed(self, subject: UUID) -> None:
         await self._store(subject, None)
@@ -427,7 +429,8 @@ class MemoryKeyring(Keyring):
         return key is None, key
 
     async def _store(self, subject: UUID, key: bytes | None) -> None:
-        self._keys[subject] = key
+        if key is None or self._keys.get(subject, b"") is not None:
+            self._keys[subject] = key
 
 
 class MongoKeyring(Keyring):
@@ -444,10 +447,16 @@ class MongoKeyring(Keyring):
         return key is None, None if key is None else bytes(key)
 
     async def _store(self, subject: UUID, key: bytes | None) -> None:
-        change: dict[str, Any] = {"key": key}
         if key is None:
-            change["destroyed_at"] = datetime.now(UTC)
-        await self.collection.update_one({"_id": str(subject)}, {"$set": change}, upsert=True)
+            change = {"key": None, "destroyed_at": datetime.now(UTC)}
+            await self.collection.update_one({"_id": str(subject)}, {"$set": change}, upsert=True)
+            return
+        # Only a subject not destroyed takes the key; for a destroyed one the filter matches
+        # nothing and the upsert's insert collides with the existing _id: the key stays gone.
+        with contextlib.suppress(DuplicateKeyError):
+            await self.collection.update_one(
+                {"_id": str(subject), "destroyed_at": None}, {"$set": {"key": key}}, upsert=True
+            )
 
 
 class PostgresKeyring(Keyring):

@@ -213,3 +213,28 @@ def _key_destroyed(subject: UUID) -> Event[Any]:
             "aggregateversion": 2,
         }
     )
+
+
+async def test_a_key_never_replaces_a_destroyed_one_in_any_keyring(
+    postgres: PostgresSettings, mongo_uri: str, unique_name: Any
+) -> None:
+    """The write itself is conditional: no read-then-write window for a replayed announcement."""
+    assert postgres.database
+    pg_ring = PostgresKeyring(postgres.dsn(postgres.database))
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri)
+    rings: list[Keyring] = [
+        MemoryKeyring(),
+        pg_ring,
+        MongoKeyring(client[unique_name("keyring")]["keys"]),
+    ]
+    try:
+        for ring in rings:
+            kept, gone, first, second = uuid4(), uuid4(), new_key(), new_key()
+            await ring.issued(kept, first)
+            await ring.issued(kept, second)  # a rotated announcement still replaces a live key
+            await ring.destroyed(gone)  # destroyed before its announcement was ever seen
+            await ring._store(gone, first)  # the racing write, without any read before it
+            assert (await ring.key(kept), await ring.key(gone)) == (second, None), ring
+    finally:
+        pg_ring.close()
+        await client.close()
