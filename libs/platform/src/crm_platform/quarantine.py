@@ -214,6 +214,18 @@ class Quarantine:
         entries = (Entry(**row) for row in rows)
         return {entry.record_key: entry for entry in entries}
 
+    def keys(self, loop: str, *, released: bool = False) -> builtins.list[str]:
+        """The keys of the records ``loop`` holds (or, ``released``, has let go to be tried
+        again), oldest first: few, each one an alert. A loop that reads its work with a LIMIT
+        leaves the held ones out in its query, else they could fill every page."""
+        state = "NOT NULL" if released else "NULL"
+        rows = self._fetch(
+            f"SELECT record_key FROM {TABLE} WHERE loop = %s AND resolved_at IS NULL"
+            f" AND released_at IS {state} ORDER BY id",
+            (loop,),
+        )
+        return [row["record_key"] for row in rows]
+
     def list(
         self,
         *,

@@ -294,6 +294,18 @@ def test_one_open_entry_per_record_holds_it_until_released_then_resolved(index: 
     assert quarantine.put("reminders", record, ValueError("again")) != first  # a new entry
 
 
+def test_the_keys_a_loop_holds_or_released_are_listed_apart(index: NoteIndex) -> None:
+    quarantine: Quarantine = index.quarantine
+    ids = [quarantine.put("scheduler", RecordRef(f"s{n}"), ValueError(n)) for n in range(4)]
+    quarantine.put("other", RecordRef("o"), ValueError("other"))
+    quarantine.release(ids[1])
+    quarantine.resolve(ids[2])
+
+    assert quarantine.keys("scheduler") == ["s0", "s3"]
+    assert quarantine.keys("scheduler", released=True) == ["s1"]
+    assert quarantine.keys("nobody") == []
+
+
 def test_entries_are_listed_by_loop_and_state_a_page_at_a_time(index: NoteIndex) -> None:
     quarantine: Quarantine = index.quarantine
     ids = [quarantine.put("mailer", RecordRef(f"m{n}"), ValueError(n)) for n in range(5)]
