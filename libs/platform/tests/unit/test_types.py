@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from crm_platform.money import MINOR_UNITS
+from crm_platform.values import MINOR_UNITS
 from crm_platform.web.types import Amount, CalendarDate, CurrencyCode, Instant, Omissible
 
 pytestmark = pytest.mark.unit

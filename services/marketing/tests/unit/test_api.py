@@ -14,6 +14,7 @@ from crm_marketing.application.tokens import TokenSigner, TrackingLinks
 from crm_marketing.bootstrap import build_api
 from crm_marketing.domain import CampaignResponse, message_id
 from crm_platform.devtoken import issue_token
+from crm_platform.web.pages import EMBEDDED_LIMIT
 from crm_platform.web.testing import assert_problem
 
 pytestmark = pytest.mark.unit
@@ -108,6 +109,78 @@ def test_segments_idempotent_and_validated(client: TestClient) -> None:
     assert_problem(refused, 409)
 
 
+def nested(depth: int) -> dict[str, Any]:
+    rule: dict[str, Any] = {"attribute": "region", "operator": "equals", "value": "emea"}
+    for _ in range(depth):
+        rule = {"all": [rule]}
+    return rule
+
+
+@pytest.mark.parametrize(
+    ("rule", "detail"),
+    [
+        (nested(256), "nests deeper than"),  # refused before any validator recurses into it
+        (nested(16), "rules nest at most 5 levels deep"),
+        (
+            {
+                "attribute": "last_purchase_at",
+                "operator": "gt",
+                "value": "0001-01-01T00:00:00+14:00",
+            },
+            "must be from 1900-01-01 to before 2200-01-01 (UTC)",
+        ),
+    ],
+)
+def test_segment_rules_too_deep_or_out_of_range_are_refused_and_nothing_is_kept(
+    client: TestClient, application: MarketingApplication, rule: dict[str, Any], detail: str
+) -> None:
+    response = post(client, "/segments", {"name": "Deep", "rule": rule})
+
+    (error,) = assert_problem(response, 422)["errors"]
+    assert error["field"].startswith("body.rule") and detail in error["detail"]
+    assert application.recorder.max_notification_id() in (None, 0)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "{{ 10**5000 }}",
+        "{{ 'x' * 200000000 }}",
+        "{% for i in range(10**9) %}{% endfor %}",
+        "{% for i in range(9999) %}{% for j in range(9999) %}{% endfor %}{% endfor %}",
+        "{{ '%099999d' % 1 }}",
+    ],
+)
+def test_templates_over_budget_are_refused_when_drafting(
+    client: TestClient, application: MarketingApplication, html: str
+) -> None:
+    seg = segment(client)
+    before = application.recorder.max_notification_id()
+    body = {"name": "x", "channel": "email", "segment_ids": [seg["id"]]}
+
+    response = post(client, "/campaigns", {**body, "content": {**CONTENT, "html": html}})
+
+    assert [e["field"] for e in assert_problem(response, 422)["errors"]] == ["body.content.html"]
+    assert application.recorder.max_notification_id() == before
+
+
+def test_a_segment_embeds_its_first_members_and_pages_the_rest(client: TestClient) -> None:
+    segment_id = post(client, "/segments", {"name": "VIP", "rule": None}).json()["id"]
+    customers = sorted(str(uuid4()) for _ in range(EMBEDDED_LIMIT + 3))
+    for customer in customers:
+        assert client.put(f"/segments/{segment_id}/members/{customer}", headers=WRITE).is_success
+
+    shown = client.get(f"/segments/{segment_id}", headers=WRITE).json()
+    rest = client.get(shown["members_next"], headers=WRITE).json()
+    small = client.get(f"/segments/{segment_id}/members", params={"limit": 2}, headers=WRITE)
+
+    assert shown["members"] + rest["items"] == customers
+    assert rest["next_cursor"] is None
+    assert small.json()["items"] == customers[:2]
+    bad = client.get(f"/segments/{segment_id}/members", params={"cursor": "x"}, headers=WRITE)
+    assert [e["field"] for e in assert_problem(bad, 422)["errors"]] == ["query.cursor"]
+
+
 def test_campaign_commands(client: TestClient) -> None:
     seg = segment(client)
     assert_problem(
@@ -152,6 +225,9 @@ def test_campaign_commands(client: TestClient) -> None:
     assert assert_problem(past, 422)["errors"][0]["field"].split(".") == ["body", "launch_at"]
     naive = post(client, f"/campaigns/{cid}/schedule", {"launch_at": "2099-01-01T00:00:00"})
     assert_problem(naive, 422)
+    for far in ("9999-12-31T23:59:59-14:00", "2300-01-01T00:00:00Z"):
+        too_far = post(client, f"/campaigns/{cid}/schedule", {"launch_at": far})
+        assert assert_problem(too_far, 422)["errors"][0]["field"] == "body.launch_at"
     assert client.get(f"/campaigns/{cid}", headers=WRITE).json()["version"] == 1  # unchanged
 
     headers = {**WRITE, **key()}

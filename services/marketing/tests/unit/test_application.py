@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
@@ -54,7 +55,9 @@ def dynamic(app: MarketingApplication, rule: dict[str, Any]) -> Segment:
 EMEA = {"all": [{"attribute": "region", "operator": "equals", "value": "emea"}]}
 
 
-def email_campaign(app: MarketingApplication, segment: Segment) -> UUID:
+def email_campaign(
+    app: MarketingApplication, segment: Segment, content: EmailContent = CONTENT
+) -> UUID:
     campaign_id = uuid4()
     app.draft_campaign(
         campaign_id,
@@ -62,7 +65,7 @@ def email_campaign(app: MarketingApplication, segment: Segment) -> UUID:
         channel=CampaignChannel.EMAIL,
         purpose="marketing",
         segment_ids=[segment.id],
-        content=CONTENT,
+        content=content,
         agents=[],
         created_by="tester",
         request_fingerprint="f",
@@ -154,6 +157,27 @@ def test_launch_excludes_everyone_without_consent_and_the_mailer_sends(applicati
     assert application.message(message_id(campaign_id, consenting)).status == "sent"
     assert application.campaign(campaign_id).status == Status.COMPLETED
     assert asyncio.run(mailer(application, sender).step()) == 0  # a restart sends nothing again
+
+
+def test_a_template_failing_for_one_recipient_skips_them_and_the_mailer_goes_on(
+    application, feed
+) -> None:
+    segment = dynamic(application, EMEA)
+    bob, ada = feed.register(given_name="Bob"), feed.register(given_name="Ada")
+    for customer in (bob, ada):
+        feed.consent(customer)
+    # The drafting render takes the other branch: only Bob's render exceeds the budget.
+    bomb = replace(CONTENT, text="{% if given_name == 'Bob' %}{{ 10**5000 }}{% endif %}Hi")
+    campaign_id = email_campaign(application, segment, bomb)
+    application.launch_campaign(campaign_id, **command())
+
+    sender = FakeSender()
+    asyncio.run(mailer(application, sender).step())
+
+    assert [message["Subject"] for message in sender.sent] == ["Hello Ada"]
+    skipped = application.message(message_id(campaign_id, bob))
+    assert skipped.status == "skipped"
+    assert application.campaign(campaign_id).status == Status.COMPLETED
 
 
 def test_unsubscribe_is_honoured_before_sending(application, feed) -> None:

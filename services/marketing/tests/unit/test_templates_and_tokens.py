@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_marketing.application.templates import check, render
+from crm_marketing.application.templates import RenderFailed, check, render
 from crm_marketing.application.tokens import InvalidToken, TokenSigner
 from crm_marketing.domain import EmailContent, RuleViolation
 
@@ -47,6 +47,49 @@ def test_template_faults_are_found_when_drafting(part, source) -> None:
     with pytest.raises(RuleViolation) as refused:
         check(content(**{part: source}))
     assert refused.value.field == f"content.{part}"
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{{ 10**5000 }}", "a number has at most"),
+        ("{{ (2**4000) * (2**4000) }}", "a number has at most"),
+        ("{{ 'x' * 200000000 }}", "a repeated text has at most"),
+        ("{{ range(10**9)|list|length }}", "a range has at most"),
+        ("{{ 'ab'|center(10**6) }}", "a filter's numbers are at most"),
+        ("{{ '{:>99999}'.format(1) }}", "widths and precisions are at most"),
+        ("{% for i in range(100) %}{{ 'x' * 9999 }}{% endfor %}", "renders more than"),
+        (
+            "{% for i in range(9999) %}{% for j in range(9999) %}{% endfor %}{% endfor %}",
+            "takes more",
+        ),
+        (
+            "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+            "takes more",
+        ),
+    ],
+)
+def test_templates_over_budget_are_refused_when_drafting(source: str, reason: str) -> None:
+    with pytest.raises(RuleViolation) as refused:
+        check(content(html=source))
+    assert refused.value.field == "content.html" and reason in refused.value.detail
+
+
+def test_drafting_renders_with_the_longest_names_a_recipient_can_have() -> None:
+    # 200 characters, 3000 times: over the output budget only for a name that long.
+    with pytest.raises(RuleViolation):
+        check(content(text="{% for i in range(3000) %}{{ given_name }}{% endfor %}"))
+
+
+def test_a_branch_over_budget_fails_that_recipient_s_render_only() -> None:
+    bomb = content(html="{% if given_name == 'Bob' %}{{ 10**5000 }}{% endif %}ok")
+    check(bomb)
+    kept = {"family_name": None, "link": lambda name: name, "unsubscribe_url": "u"}
+
+    assert render(bomb, given_name="Ada", **kept).html == "ok"
+    with pytest.raises(RenderFailed) as failed:
+        render(bomb, given_name="Bob", **kept)
+    assert failed.value.part == "html"
 
 
 def test_tokens_round_trip_and_bind_their_purpose() -> None:

@@ -9,7 +9,7 @@ for a detail that must have a value.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
@@ -23,31 +23,22 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
-from ..money import MAX_AMOUNT, MINOR_UNITS
+from ..values import EARLIEST, INSTANT_RANGE, LATEST, MAX_AMOUNT, MINOR_UNITS, within_range
 
-# A CRM's dates are about people and deals of this world: outside, a value is a typing mistake,
-# and far from Python's own limits (years 1 and 9999), so arithmetic on it never overflows.
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-_RANGE = f"from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} (UTC)"
 # Finer than any currency's minor units and any quantity a price list holds.
 AMOUNT_DECIMAL_PLACES = 4
 T = TypeVar("T")
 
 
 def _sane_instant(value: datetime) -> datetime:
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"must be {_RANGE}") from None
-    if not EARLIEST <= utc < LATEST:
-        raise ValueError(f"must be {_RANGE}")
+    if not within_range(value):
+        raise ValueError(f"must be {INSTANT_RANGE}")
     return value
 
 
 def _sane_date(value: date) -> date:
     if not EARLIEST.date() <= value < LATEST.date():
-        raise ValueError(f"must be {_RANGE}")
+        raise ValueError(f"must be {INSTANT_RANGE}")
     return value
 
 
@@ -60,10 +51,13 @@ def _currency(value: str) -> str:
 Instant = Annotated[
     AwareDatetime,  # refuses a naive time: "input should have timezone info"
     AfterValidator(_sane_instant),
-    Field(description=f"RFC 3339 with a UTC offset, {_RANGE}", examples=["2025-03-01T09:30:00Z"]),
+    Field(
+        description=f"RFC 3339 with a UTC offset, {INSTANT_RANGE}",
+        examples=["2025-03-01T09:30:00Z"],
+    ),
 ]
 CalendarDate = Annotated[
-    date, AfterValidator(_sane_date), Field(description=f"YYYY-MM-DD, {_RANGE}")
+    date, AfterValidator(_sane_date), Field(description=f"YYYY-MM-DD, {INSTANT_RANGE}")
 ]
 CurrencyCode = Annotated[
     str,

@@ -7,7 +7,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from crm_platform.web.pages import EMBEDDED_LIMIT
+from crm_platform.web.types import Instant
 
 from ..domain import CallOutcome, CampaignChannel, ResponseKind, Status
 from ..domain.campaign import (
@@ -55,8 +58,20 @@ class SegmentOut(BaseModel):
     name: str
     kind: str
     rule: dict[str, Any] | None
-    members: list[UUID]
+    members: list[UUID] = Field(
+        description=f"The first {EMBEDDED_LIMIT}, in id order; the others in members_next."
+    )
+    members_next: str | None = Field(
+        description="Path of the next page of members; null: all are shown."
+    )
     version: int
+
+
+class MembersPage(BaseModel):
+    segment_id: UUID
+    version: int
+    items: list[UUID] = Field(description="In id order, one page.")
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: the last.")
 
 
 class EmailContentIn(Command):
@@ -109,7 +124,7 @@ class DraftCampaign(Command):
 
 
 class ScheduleCampaign(Versioned):
-    launch_at: AwareDatetime
+    launch_at: Instant
 
 
 class CancelCampaign(Versioned):

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from crm_platform.web.auth import Principal, require_scopes
 from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import IdempotencyKey, idempotent_id, request_fingerprint
+from crm_platform.web.pages import Cursor, Limit, Position, decode_cursor, embedded, page_after
 
 from ..application import MarketingApplication, Outcome
 from ..domain import AudienceProfile, Automation, Campaign, EmailContent, Respondent, Segment
@@ -25,6 +26,7 @@ from .models import (
     CancelCampaign,
     DefineSegment,
     DraftCampaign,
+    MembersPage,
     ProfileOut,
     RecordCall,
     RecordResponse,
@@ -70,6 +72,20 @@ def segments_router(application: MarketingApplication) -> APIRouter:
             segment = application.segment(segment_id)
         response.headers["ETag"] = etag(segment.version)
         return _segment(segment)
+
+    @router.get("/{segment_id}/members", response_model=MembersPage)
+    def list_members(
+        segment_id: UUID, response: Response, _: Reader, cursor: Cursor = None, limit: Limit = 50
+    ) -> MembersPage:
+        """The segment's members, in id order, page by page."""
+        after = decode_cursor(cursor, 1)
+        with domain_problems():
+            segment = application.segment(segment_id)
+        response.headers["ETag"] = etag(segment.version)
+        items, next_cursor = page_after(sorted(segment.members), _member_position, after, limit)
+        return MembersPage(
+            segment_id=segment.id, version=segment.version, items=items, next_cursor=next_cursor
+        )
 
     @router.put("/{segment_id}/members/{customer_id}", response_model=SegmentOut)
     def add_member(
@@ -301,14 +317,22 @@ def _updated(response: Response, outcome: Outcome[Campaign]) -> CampaignOut:
 
 
 def _segment(segment: Segment) -> SegmentOut:
+    members, members_next = embedded(
+        sorted(segment.members), _member_position, f"/segments/{segment.id}/members"
+    )
     return SegmentOut(
         id=segment.id,
         name=segment.name,
         kind=segment.kind,
         rule=segment.rule,
-        members=sorted(segment.members),
+        members=members,
+        members_next=members_next,
         version=segment.version,
     )
+
+
+def _member_position(customer_id: UUID) -> Position:
+    return (str(customer_id),)
 
 
 def _campaign(campaign: Campaign) -> CampaignOut:

@@ -29,7 +29,7 @@ from eventsourcing.utils import get_topic
 from ..domain import AudienceProfile, CampaignChannel, CampaignMessage, Status
 from ..domain.message import QUEUED
 from .common import utcnow
-from .templates import render
+from .templates import RenderFailed, render
 from .tokens import TrackingLinks
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,10 @@ class Mailer:
             return message, "no longer reachable (unsubscribed, consent withdrawn or erased)"
         if not profile.email:
             return message, "no e-mail address"
-        return message, self.compose(message, campaign, profile)
+        try:
+            return message, self.compose(message, campaign, profile)
+        except RenderFailed as failed:  # a branch the drafting render did not take
+            return message, f"its template failed to render: {failed}"
 
     def compose(
         self, message: CampaignMessage, campaign: Any, profile: AudienceProfile

@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from crm_platform.values import INSTANT_RANGE, within_range
+
 from .errors import RuleViolation
 
 MAX_DEPTH = 5
@@ -197,4 +199,6 @@ def _instant(raw: Any, field: str) -> datetime:
         instant = None
     if instant is None or instant.utcoffset() is None:
         raise RuleViolation(field, "must be an ISO 8601 instant with a time zone offset")
+    if not within_range(instant):  # comparing it with a customer's instants must not overflow
+        raise RuleViolation(field, f"must be {INSTANT_RANGE}")
     return instant

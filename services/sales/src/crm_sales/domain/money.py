@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
-from crm_platform.money import MAX_AMOUNT, MINOR_UNITS
+from crm_platform.values import MAX_AMOUNT, MINOR_UNITS
 
 from .errors import RuleViolation
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import TypeVar, cast
 from uuid import UUID, uuid5
 
-from crm_platform.money import MAX_AMOUNT, MINOR_UNITS
+from crm_platform.values import MAX_AMOUNT, MINOR_UNITS
 
 from .errors import RuleViolation
 

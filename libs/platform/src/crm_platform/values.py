@@ -1,7 +1,8 @@
-"""What money is, for every service: the currencies it is kept in, and how large it may be.
+"""Sane values for every service: the span of instants, the currencies money is kept in, and
+how large an amount may be.
 
-One list for request validation and for the sales domain's exact amounts. Plain data: the domain
-code of services imports it without any framework coming along.
+One rule each, for request validation (``crm_platform.web.types``) and for domain code, which
+imports this module without any framework coming along.
 
 Currencies: ISO 4217 (list one, 2025), active codes only. Left out on purpose: the codes that are not money
 a CRM invoices in (XXX "no currency", XTS "testing", precious metals XAU XAG XPT XPD, SDR XDR,
@@ -10,7 +11,14 @@ the bond-market units XBA..XBD, XSU, XUA) and anything that is not in the standa
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
+
+# A CRM's instants are about people and deals of this world: outside, a value is a typing mistake,
+# and far from Python's own limits (years 1 and 9999), so arithmetic on it never overflows.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+INSTANT_RANGE = f"from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} (UTC)"
 
 # Amounts above this are typing mistakes rather than prices or deals (and keep every product and
 # sum far from the limits of exact decimal arithmetic).
@@ -33,3 +41,11 @@ _TWO_MINOR_UNITS = (
     " XCD XCG YER ZAR ZMW ZWG"
 ).split()
 MINOR_UNITS: dict[str, int] = {**dict.fromkeys(_TWO_MINOR_UNITS, 2), **_MINOR_UNITS_EXCEPT_TWO}
+
+
+def within_range(moment: datetime) -> bool:
+    """Whether an aware instant is within EARLIEST..LATEST (False if it overflows in UTC)."""
+    try:
+        return EARLIEST <= moment.astimezone(UTC) < LATEST
+    except OverflowError:
+        return False
