@@ -303,3 +303,36 @@ async def test_a_naive_instant_or_an_unknown_kind_is_a_422(client, params, field
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize(
+    "as_of", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1800-01-01T00:00:00Z"]
+)
+@pytest.mark.parametrize(
+    "path", ["/customers/{id}/360", "/customers/{id}/timeline", "/organizations/{id}/pipeline"]
+)
+async def test_an_instant_out_of_range_is_a_422_not_an_overflow(
+    client, reader, stream, path, as_of
+):
+    customers, events = contacts_stream(stream, 1)
+    reader.add(events)
+
+    url = path.format(id=customers.customer_id)
+    response = await client.get(url, params={"as_of": as_of})
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["query.as_of"]
+
+
+async def test_a_cursor_at_an_instant_out_of_range_is_rejected(client, reader, stream):
+    customers, events = contacts_stream(stream, 1)
+    reader.add(events)
+    extreme = b64('["0001-01-01T00:00:00+14:00", "x"]')
+
+    response = await client.get(
+        f"/customers/{customers.customer_id}/360", params={"cursor": extreme}
+    )
+
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["query.cursor"]

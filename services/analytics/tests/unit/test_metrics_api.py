@@ -122,6 +122,10 @@ async def test_unknown_customer_and_bad_input_are_problems(client):
     assert bad.status_code == 422
     naive = await client.get("/analytics/sales/pipeline", params={"as_of": "2025-03-01T00:00:00"})
     assert naive.status_code == 422 and "as_of" in naive.text
+    extreme = await client.get(
+        "/analytics/sales/pipeline", params={"as_of": "0001-01-01T00:00:00+14:00"}
+    )
+    assert extreme.status_code == 422 and "as_of" in extreme.text
 
 
 async def test_sales_routes(client):

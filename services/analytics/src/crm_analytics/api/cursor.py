@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 
 from crm_platform.text import find_unsafe
+from crm_platform.values import within_range
 
 from ..domain.timeline import Position
 
@@ -29,5 +30,7 @@ def decode(cursor: str) -> Position:
         raise InvalidCursor("the cursor is not one this API returned") from error
     # The entry id reaches the read model's query, which must never see a NUL.
     if position.occurred_at.tzinfo is None or find_unsafe(position.entry_id):
+        raise InvalidCursor("the cursor is not one this API returned")
+    if not within_range(position.occurred_at):  # compared with entries' times: no overflow
         raise InvalidCursor("the cursor is not one this API returned")
     return position

@@ -10,7 +10,6 @@ from typing import Annotated, Any, Protocol
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from crm_platform.web.auth import require_scopes
 from crm_platform.web.problems import NotFound, problem_responses
@@ -29,12 +28,9 @@ from .metrics_models import (
     ServiceReport,
     Suggestions,
 )
+from .routes import AsOf
 
 READ_SCOPE = "analytics:read"
-AsOf = Annotated[
-    AwareDatetime | None,
-    Query(description="Answer as of this past instant (with its offset); now when absent."),
-]
 
 
 class ScoresReader(Protocol):

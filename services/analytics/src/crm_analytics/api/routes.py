@@ -18,6 +18,7 @@ from crm_platform.web.problems import (
     field_error,
     problem_responses,
 )
+from crm_platform.web.types import Instant
 
 from ..application.customer_360 import Customer360Reads
 from ..application.history import History
@@ -54,8 +55,8 @@ READ = [Depends(require_scopes(READ_SCOPE))]
 Limit = Annotated[int, Query(ge=1, le=200, description="Timeline entries per page.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 AsOf = Annotated[
-    datetime | None,
-    Query(description="An instant with its offset: the view as the events up to it make it."),
+    Instant | None,
+    Query(description="A past instant with its offset: the answer as of then; now when absent."),
 ]
 Kind = Annotated[str | None, Query(description=f"Only entries of this kind: {timeline.KINDS}.")]
 Channel = Annotated[str | None, Query(description="Only entries on this channel, e.g. email.")]
@@ -67,12 +68,6 @@ def _before(cursor: str | None) -> Position | None:
     except cursors.InvalidCursor as error:
         field = field_error(["query", "cursor"], str(error), "invalid_cursor")
         raise BadRequest(str(error), errors=[field]) from None
-
-
-def _instant(as_of: datetime | None) -> datetime | None:
-    if as_of is not None and as_of.tzinfo is None:
-        raise Unprocessable.for_field("query.as_of", "give the instant's UTC offset, e.g. Z")
-    return as_of
 
 
 def _kind(kind: str | None) -> str | None:
@@ -122,7 +117,7 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
             bool, Query(description="Also name the events behind every figure.")
         ] = False,
     ) -> Customer360:
-        as_of, kind, before = _instant(as_of), _kind(kind), _before(cursor)
+        kind, before = _kind(kind), _before(cursor)
         document, page = await view(
             customer_id, as_of, kind=kind, channel=channel, before=before, limit=limit
         )
@@ -151,7 +146,7 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
         channel: Channel = None,
         as_of: AsOf = None,
     ) -> TimelinePage:
-        as_of, kind, before = _instant(as_of), _kind(kind), _before(cursor)
+        kind, before = _kind(kind), _before(cursor)
         _, page = await view(
             customer_id, as_of, kind=kind, channel=channel, before=before, limit=limit
         )
@@ -210,7 +205,6 @@ def organization_router(reads: OrganizationReads, history: History) -> APIRouter
         responses=problem_responses(401, 403, 422),
     )
     async def get_organization_pipeline(organization_id: UUID, as_of: AsOf = None) -> Pipeline:
-        as_of = _instant(as_of)
         if as_of is None:
             deals = (await reads.documents(str(organization_id)))[accounts.OPPORTUNITIES]
         else:
