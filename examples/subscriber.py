@@ -1,6 +1,6 @@
 """A minimal downstream subscriber to the CRM's events (the README's example, run by the tests).
 
-    python examples/subscriber.py --bootstrap 127.0.0.1:59092 --group my-system --limit 10
+    python examples/subscriber.py --bootstrap 127.0.0.1:19092 --group my-system --limit 10
 
 It reads the customer topic `crm.contacts.customer.v2` and the personal-data key topic
 `crm.privacy.personal-data-key.v1`, parses each record into its typed contract, skips what is not a
@@ -114,7 +114,7 @@ def describe(event: Event[Any], keyring: Keyring) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", default="127.0.0.1:59092")
+    parser.add_argument("--bootstrap", default="127.0.0.1:19092")
     parser.add_argument("--group", default="crm-example-subscriber")
     parser.add_argument("--limit", type=int, default=100)
     args = parser.parse_args()

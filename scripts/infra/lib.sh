@@ -16,14 +16,41 @@ PIDS="$STATE/pids"
 # can never hold a server port (a Kafka client retrying against a stopped broker once connected
 # to itself on 59092, and the broker could not bind it again).
 INFRA_HOST=127.0.0.1
-POSTGRES_PORT=${CRM_INFRA_POSTGRES_PORT:-55432}
+POSTGRES_PORT=15432
 POSTGRES_USER=crm
 POSTGRES_PASSWORD=crm
 POSTGRES_DATABASES=(contacts sales marketing service_desk analytics)
-KAFKA_PORT=${CRM_INFRA_KAFKA_PORT:-59092}
-KAFKA_CONTROLLER_PORT=${CRM_INFRA_KAFKA_CONTROLLER_PORT:-59093}
-MONGO_PORT=${CRM_INFRA_MONGO_PORT:-57017}
-SMTP_PORT=${CRM_INFRA_SMTP_PORT:-52525}
+KAFKA_PORT=19092
+KAFKA_CONTROLLER_PORT=19093
+MONGO_PORT=17017
+SMTP_PORT=12525
+
+# The port of a server as $STATE/infra.env names it (the last value after a colon).
+env_port() {
+  local value
+  value=$(sed -n "s/^$1=//p" "$STATE/infra.env" 2>/dev/null)
+  value=${value%/}
+  value=${value##*:}
+  [[ $value =~ ^[0-9]+$ ]] && echo "$value"
+}
+
+# A server started on its own (`kafka.sh up`, `up.sh kafka`, a drill restarting one) stays where
+# $STATE/infra.env says the servers run, so that whatever runs keeps finding it. Only
+# scripts/infra/up.sh without arguments (CRM_INFRA_MOVE=1) moves them all to the ports above at
+# once, and rewrites that file.
+if [[ -z ${CRM_INFRA_MOVE:-} && -f $STATE/infra.env ]]; then
+  POSTGRES_PORT=$(env_port CRM_POSTGRES_PORT || echo "$POSTGRES_PORT")
+  KAFKA_PORT=$(env_port CRM_KAFKA_BOOTSTRAP_SERVERS || echo "$KAFKA_PORT")
+  KAFKA_CONTROLLER_PORT=$(sed -n 's/^controller\.quorum\.bootstrap\.servers=.*:\([0-9]*\)$/\1/p' \
+    "$STATE/kafka/server.properties" 2>/dev/null | grep . || echo "$KAFKA_CONTROLLER_PORT")
+  MONGO_PORT=$(env_port CRM_MONGODB_URI || echo "$MONGO_PORT")
+  SMTP_PORT=$(env_port CRM_SMTP_PORT || echo "$SMTP_PORT")
+fi
+POSTGRES_PORT=${CRM_INFRA_POSTGRES_PORT:-$POSTGRES_PORT}
+KAFKA_PORT=${CRM_INFRA_KAFKA_PORT:-$KAFKA_PORT}
+KAFKA_CONTROLLER_PORT=${CRM_INFRA_KAFKA_CONTROLLER_PORT:-$KAFKA_CONTROLLER_PORT}
+MONGO_PORT=${CRM_INFRA_MONGO_PORT:-$MONGO_PORT}
+SMTP_PORT=${CRM_INFRA_SMTP_PORT:-$SMTP_PORT}
 MAIL_SINK_DIR="$STATE/mail"
 
 # Under `set -e` a failing command ends the script silently: name it.

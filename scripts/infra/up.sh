@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Starts the local servers (PostgreSQL, Kafka, MongoDB-wire, the SMTP sink) natively, bound to
 # 127.0.0.1, reusing any that is already healthy; installs what is missing (apt, Maven Central).
-# A server of this checkout still running on its former port is restarted on the new one. Writes
-# .local/infra.env. CRM_INFRA_STATE_DIR and CRM_INFRA_*_PORT run a separate set (scripts/infra/lib.sh).
+# A server of this checkout still running on a former port is restarted on the configured one (a
+# subset named on the command line stays where .local/infra.env says). Writes .local/infra.env.
+# CRM_INFRA_STATE_DIR and CRM_INFRA_*_PORT run a separate set (scripts/infra/lib.sh).
 # Usage: scripts/infra/up.sh [postgres|kafka|mongo|mailsink ...]   (default: all four)
 set -euo pipefail
+# All four together: move them to the configured ports (scripts/infra/lib.sh).
+[[ $# -gt 0 ]] || export CRM_INFRA_MOVE=1
 source "$(dirname "$0")/lib.sh"
 prepare_state
 

@@ -161,7 +161,7 @@ class LagExporter:
             self.refresh,
             interval=settings.interval_seconds,
             backoff=1.0,
-            max_backoff=30.0,
+            max_backoff=10.0,  # a cheap request: back soon after the broker is
             setup=self.start,
             stall_after=120.0,
         )

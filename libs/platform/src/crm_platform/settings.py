@@ -29,7 +29,7 @@ class PostgresSettings(BaseSettings):
     model_config = _env("CRM_POSTGRES_")
 
     host: str = "127.0.0.1"
-    port: int = 55432
+    port: int = 15432
     user: str = "crm"
     password: str = "crm"
     database: str | None = None  # overrides a service's own database name (tests, tenants)
@@ -45,7 +45,7 @@ class PostgresSettings(BaseSettings):
 class KafkaSettings(BaseSettings):
     model_config = _env("CRM_KAFKA_")
 
-    bootstrap_servers: str = "127.0.0.1:59092"
+    bootstrap_servers: str = "127.0.0.1:19092"
     group_prefix: str = ""  # isolates consumer groups of parallel environments sharing a cluster
     # Replicas of the topics the code creates when they are missing (a cluster normally has them
     # declared already, e.g. by Strimzi KafkaTopics): 3 in production, 1 on a one-broker machine.
@@ -58,7 +58,7 @@ class KafkaSettings(BaseSettings):
 class MongoSettings(BaseSettings):
     model_config = _env("CRM_MONGODB_")
 
-    uri: str = "mongodb://127.0.0.1:57017/"
+    uri: str = "mongodb://127.0.0.1:17017/"
     database: str = "crm_analytics"
 
 

@@ -42,12 +42,12 @@ def test_defaults_are_the_local_servers(env: pytest.MonkeyPatch) -> None:
     postgres = PostgresSettings()
     assert (postgres.host, postgres.port, postgres.user, postgres.password) == (
         "127.0.0.1",
-        55432,
+        15432,
         "crm",
         "crm",
     )
-    assert KafkaSettings().bootstrap_servers == "127.0.0.1:59092"
-    assert MongoSettings().uri == "mongodb://127.0.0.1:57017/"
+    assert KafkaSettings().bootstrap_servers == "127.0.0.1:19092"
+    assert MongoSettings().uri == "mongodb://127.0.0.1:17017/"
     assert MongoSettings().database == "crm_analytics"
     auth = AuthSettings()
     assert (auth.issuer, auth.audience, auth.jwks_url) == (
@@ -79,7 +79,7 @@ def test_a_dsn_keeps_a_password_with_spaces_and_quotes_whole() -> None:
     dsn = PostgresSettings(password="it's a secret").dsn("sales")
     assert conninfo_to_dict(dsn) == {
         "host": "127.0.0.1",
-        "port": "55432",
+        "port": "15432",
         "user": "crm",
         "password": "it's a secret",
         "dbname": "sales",

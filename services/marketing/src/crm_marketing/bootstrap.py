@@ -58,7 +58,7 @@ class SmtpSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRM_SMTP_", extra="ignore")
 
     host: str = "127.0.0.1"
-    port: int = 52525
+    port: int = 12525
     use_tls: bool = False
     start_tls: bool | None = None
     username: str | None = None
