@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from crm_platform.testing import ServiceProcess, free_port
+from tests.e2e.drills import Platform, start_platform
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +57,38 @@ def token(platform_env: dict[str, str]) -> str:
     from crm_platform.devtoken import issue_token
 
     return issue_token(["contacts:read", "contacts:write", "analytics:read"], "e2e@crm.local")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "drill: stops shared servers (Kafka, PostgreSQL, MongoDB-wire); runs last"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The fault drills stop the servers every other test uses: they run after all of them.
+    items.sort(key=lambda item: item.get_closest_marker("drill") is not None)
+
+
+@pytest.fixture(scope="session")
+def all_scopes_token(platform_env: dict[str, str]) -> str:
+    from crm_platform.devtoken import issue_token
+    from crm_platform.web.auth import KNOWN_SCOPES
+
+    return issue_token(list(KNOWN_SCOPES), "e2e-all@crm.local", ttl=4 * 3600)
+
+
+@pytest.fixture(scope="session")
+def whole_platform(
+    platform_env: dict[str, str], fresh_database, all_scopes_token: str, tmp_path_factory
+) -> Iterator[Platform]:
+    """Every process of every service, with consumer groups and a MongoDB database of its own
+    (so that no other test's worker shares its partitions), for the fuzzing, poison and drills."""
+    env = platform_env | {
+        "CRM_KAFKA_GROUP_PREFIX": f"e2e-all-{uuid.uuid4().hex[:8]}.",
+        "CRM_MONGODB_DATABASE": f"e2e_all_{uuid.uuid4().hex[:8]}",
+    }
+    logs: Path = tmp_path_factory.mktemp("platform-logs")
+    platform = start_platform(env, fresh_database, logs, all_scopes_token)
+    yield platform
+    platform.stop()
