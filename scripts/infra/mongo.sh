@@ -42,7 +42,7 @@ build() {
 
 start() {
   if [[ -f $STORE && ! -f $STORE.closed ]]; then
-    say "mongo: the last run did not close its store: it reads all $(du -h "$STORE" | cut -f1) of it before serving (about a minute per GB)"
+    say "mongo: the last run did not close its store: it reads all $(du -h "$STORE" | cut -f1) of it before serving (about 1.5 minutes per GB)"
   fi
   say "mongo: starting on $INFRA_HOST:$MONGO_PORT"
   start_bg "$NAME" "$LOG" java -Xmx512m -Xms64m -XX:+UseSerialGC \
