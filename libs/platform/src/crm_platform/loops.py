@@ -51,7 +51,7 @@ from typing import Any, TypeVar
 from .failures import is_transient
 from .liveness import REGISTRY, Registry, Report
 from .metrics import LOOP_FAILURES, LOOP_PROGRESS
-from .quarantine import Quarantine, RecordRef
+from .quarantine import QuarantineStore, RecordRef
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ async def each(
     apply: Callable[[T], Awaitable[Any]],
     *,
     loop: str,
-    quarantine: Quarantine,
+    quarantine: QuarantineStore,
     record: Callable[[T], RecordRef],
 ) -> int:
     """Apply each item; set aside in the quarantine the one that fails, and go on. How many were

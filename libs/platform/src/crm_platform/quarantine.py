@@ -1,6 +1,10 @@
 """Records a loop could not handle, set aside so that the loop goes on: the quarantine.
 
-One table per service database (``platform_quarantine``). A loop (a projection, a scheduler, a
+One mechanism, two stores: ``Quarantine`` keeps the entries in a table of the service's
+PostgreSQL database (``platform_quarantine``), beside its events; ``MongoQuarantine``
+(``quarantine_mongo``) in a collection of a service that keeps its state in MongoDB (analytics),
+beside its read models. Both are a ``QuarantineStore``, which the loops (``loops.each``) and the
+admin routes (``web.admin``) use. A loop (a projection, a scheduler, a
 mailer) that fails on one record for a reason other than a server being down (``failures``)
 ``put``s it here and carries on with the next; the entry says which loop, which record (its key,
 and where known its position, event id, aggregate id and trace id), what went wrong, how often
@@ -15,8 +19,8 @@ A projection instead retries a record itself, at once (``LocalProjection.retry``
     quarantine = Quarantine.of(application, service="sales")
     quarantine.put("sales-reminders", RecordRef(str(activity_id)), error)
 
-``put`` also works inside the caller's transaction (``cursor=``), so that setting a record aside
-and moving past it commit together. Every put is logged at ERROR and counted
+In PostgreSQL, ``put`` also works inside the caller's transaction (``cursor=``), so that setting a
+record aside and moving past it commit together. Every put is logged at ERROR and counted
 (``crm_quarantined_total``); ``crm_quarantine_open`` shows the open entries per loop.
 """
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,13 +149,98 @@ def current_trace_id() -> str | None:
     return f"{context.trace_id:032x}" if context.is_valid else None
 
 
-class Quarantine:
-    """The quarantine of one service database (see the module)."""
+class QuarantineStore(ABC):
+    """What every store of the quarantine does (see the module), and what they share: the entry
+    made safe to keep, the log line and counter of each put, the gauge of open entries."""
 
-    def __init__(self, datastore: PostgresDatastore, *, service: str) -> None:
-        self.datastore = datastore
+    def __init__(self, *, service: str) -> None:
         self.service = service
         self._gauged: set[str] = set()
+
+    @abstractmethod
+    def create_table(self) -> None:
+        """Create what the store keeps its entries in (idempotent)."""
+
+    @abstractmethod
+    def put(self, loop: str, record: RecordRef, error: BaseException) -> int:
+        """Set ``record`` aside for ``loop`` because of ``error``; the entry's id."""
+
+    @abstractmethod
+    def open_entries(self, loop: str, keys: Sequence[str]) -> dict[str, Entry]:
+        """The open entries of ``loop`` among ``keys`` (held and released), by key."""
+
+    @abstractmethod
+    def keys(self, loop: str, *, released: bool = False) -> builtins.list[str]:
+        """The keys of the records ``loop`` holds (or has released), oldest first."""
+
+    @abstractmethod
+    def list(
+        self,
+        *,
+        loop: str | None = None,
+        state: State = State.OPEN,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> EntryPage:
+        """Entries oldest first, ``limit`` at a time after the entry id ``after``."""
+
+    @abstractmethod
+    def get(self, entry_id: int) -> Entry | None: ...
+
+    @abstractmethod
+    def release(self, entry_id: int) -> Entry | None:
+        """Let the loop try the record again; the entry (a resolved one stays as it is)."""
+
+    @abstractmethod
+    def resolve(self, entry_id: int) -> Entry | None:
+        """Close the entry (the record succeeded, or needs nothing more); the entry."""
+
+    @abstractmethod
+    def refresh_gauge(self) -> None:
+        """Set ``crm_quarantine_open`` from the store."""
+
+    def is_held(self, loop: str, key: str) -> bool:
+        """True while an open entry that was not released holds this record."""
+        entry = self.open_entries(loop, [key]).get(key)
+        return entry is not None and entry.released_at is None
+
+    def _failure(self, loop: str, record: RecordRef, error: BaseException) -> dict[str, Any]:
+        """What an entry keeps of a failure, made safe to store and to show."""
+        return {
+            "loop": loop,
+            "key": safe_text(record.key, MAX_KEY_CHARS),
+            "position": record.position,
+            "event_id": record.event_id and safe_text(record.event_id, MAX_KEY_CHARS),
+            "aggregate_id": record.aggregate_id and safe_text(record.aggregate_id, MAX_KEY_CHARS),
+            "error_type": f"{type(error).__module__}.{type(error).__qualname__}",
+            "error": safe_text(repr(error), MAX_ERROR_CHARS),
+            "trace_id": record.trace_id or current_trace_id(),
+        }
+
+    def _counted(self, failure: dict[str, Any], entry_id: int) -> None:
+        QUARANTINED.labels(self.service, failure["loop"]).inc()
+        log.error(
+            "quarantined record %s of %s (entry %s, trace %s): %s",
+            failure["key"],
+            failure["loop"],
+            entry_id,
+            failure["trace_id"],
+            failure["error"],
+        )
+
+    def _gauge(self, counts: dict[str, int]) -> None:
+        """Open entries per loop; a loop whose entries all closed goes back to 0."""
+        for loop in self._gauged | counts.keys():
+            QUARANTINE_OPEN.labels(self.service, loop).set(counts.get(loop, 0))
+        self._gauged |= counts.keys()
+
+
+class Quarantine(QuarantineStore):
+    """The quarantine in a service's PostgreSQL database (see the module)."""
+
+    def __init__(self, datastore: PostgresDatastore, *, service: str) -> None:
+        super().__init__(service=service)
+        self.datastore = datastore
 
     @classmethod
     def of(cls, application: Any, *, service: str) -> Quarantine:
@@ -169,38 +259,14 @@ class Quarantine:
     def put(self, loop: str, record: RecordRef, error: BaseException, *, cursor: Any = None) -> int:
         """Set ``record`` aside for ``loop`` because of ``error``; the entry's id. With ``cursor``
         it is written in the caller's transaction (and counted even if that rolls back)."""
-        text = safe_text(repr(error), MAX_ERROR_CHARS)
-        trace_id = record.trace_id or current_trace_id()
-        values = {
-            "loop": loop,
-            "key": safe_text(record.key, MAX_KEY_CHARS),
-            "position": record.position,
-            "event_id": record.event_id and safe_text(record.event_id, MAX_KEY_CHARS),
-            "aggregate_id": record.aggregate_id and safe_text(record.aggregate_id, MAX_KEY_CHARS),
-            "error_type": f"{type(error).__module__}.{type(error).__qualname__}",
-            "error": text,
-            "trace_id": trace_id,
-        }
+        values = self._failure(loop, record, error)
         with self._cursor(cursor, commit=True) as cur:
             cur.execute(_PUT, values)
             row = cur.fetchone()
-        QUARANTINED.labels(self.service, loop).inc()
-        log.error(
-            "quarantined record %s of %s (entry %s, trace %s): %s",
-            values["key"],
-            loop,
-            row["id"],
-            trace_id,
-            text,
-        )
+        self._counted(values, row["id"])
         if cursor is None:
             self.refresh_gauge()
         return int(row["id"])
-
-    def is_held(self, loop: str, key: str) -> bool:
-        """True while an open entry that was not released holds this record."""
-        entry = self.open_entries(loop, [key]).get(key)
-        return entry is not None and entry.released_at is None
 
     def open_entries(self, loop: str, keys: Sequence[str]) -> dict[str, Entry]:
         """The open entries of ``loop`` among ``keys`` (held and released), by key: one query."""
@@ -277,10 +343,7 @@ class Quarantine:
             f"SELECT loop, count(*) AS open FROM {TABLE} WHERE resolved_at IS NULL GROUP BY loop",
             (),
         )
-        counts = {row["loop"]: row["open"] for row in rows}
-        for loop in self._gauged | counts.keys():
-            QUARANTINE_OPEN.labels(self.service, loop).set(counts.get(loop, 0))
-        self._gauged |= counts.keys()
+        self._gauge({row["loop"]: row["open"] for row in rows})
 
     def _change(self, entry_id: int, assignment: str, *, cursor: Any = None) -> Entry | None:
         with self._cursor(cursor, commit=True) as cur:

@@ -29,7 +29,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ..failures import is_transient
-from ..quarantine import Entry, Quarantine, State
+from ..quarantine import Entry, QuarantineStore, State
 from .auth import require_scopes
 from .problems import (
     BadRequest,
@@ -87,11 +87,12 @@ class RetryOutcome(BaseModel):
 def admin_router(
     service: str,
     *,
-    quarantine: Callable[[], Quarantine],
+    quarantine: Callable[[], QuarantineStore],
     retries: Mapping[str, Retry] | None = None,
 ) -> APIRouter:
-    """The admin routes of ``service``. ``quarantine`` is called on first use (routers are also
-    built without an application, for the OpenAPI document); ``retries`` by loop name."""
+    """The admin routes of ``service``. ``quarantine`` (either store: ``Quarantine`` in
+    PostgreSQL, ``MongoQuarantine`` in MongoDB) is called on first use (routers are also built
+    without an application, for the OpenAPI document); ``retries`` by loop name."""
     router = APIRouter(
         prefix="/admin/quarantine",
         tags=["admin"],
@@ -101,7 +102,7 @@ def admin_router(
     retries = dict(retries or {})
 
     @cache
-    def store() -> Quarantine:
+    def store() -> QuarantineStore:
         opened = quarantine()
         opened.create_table()  # the worker that normally creates it may not have run yet
         return opened
