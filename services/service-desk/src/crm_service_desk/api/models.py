@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ..domain import Category, Channel, EscalationReason, Priority, SlaTarget, Status
+from crm_platform.web.pages import EMBEDDED_LIMIT, Position, embedded
+
+from ..application.views import TicketView
+from ..domain import Category, Channel, EscalationReason, Message, Priority, SlaTarget, Status
 from ..domain.article import ARTICLE_BODY_MAX_LENGTH, MAX_TAGS, TAG_MAX_LENGTH
 from ..domain.values import (
     AGENT_MAX_LENGTH,
@@ -111,8 +115,34 @@ class TicketOut(BaseModel):
     rating: int | None
     rating_comment: str | None
     reopen_count: int
-    messages: list[MessageOut]
+    messages: list[MessageOut] = Field(
+        description=f"The first {EMBEDDED_LIMIT} of the conversation; the others in messages_next."
+    )
+    messages_next: str | None = Field(
+        default=None, description="Path of the next page of messages; null: all are shown."
+    )
     version: int
+
+    @classmethod
+    def of(cls, ticket: TicketView) -> TicketOut:
+        """The ticket with the first page of its conversation."""
+        messages, following = embedded(
+            ticket.messages, message_position, f"/tickets/{ticket.id}/messages"
+        )
+        details = {field.name: getattr(ticket, field.name) for field in fields(ticket)}
+        return cls.model_validate(details | {"messages": messages, "messages_next": following})
+
+
+class MessagePageOut(BaseModel):
+    ticket_id: UUID
+    version: int
+    items: list[MessageOut] = Field(description="The conversation as recorded, one page.")
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: the last.")
+
+
+def message_position(message: Message) -> Position:
+    """Where a message stands in its conversation: the ticket version it was recorded in."""
+    return (f"{message.ticket_version:020d}",)
 
 
 class TicketSummaryOut(BaseModel):

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from crm_platform.web.auth import Principal, require_scopes
 from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotency_key, idempotent_id, request_fingerprint
+from crm_platform.web.pages import Cursor, Limit, decode_cursor, page_after
 
 from ..application import Outcome, ServiceDeskApplication, TicketFilter, TicketView
 from ..application.commands import (
@@ -38,12 +39,15 @@ from .models import (
     ChangeStatus,
     CommandBody,
     EscalateTicket,
+    MessageOut,
+    MessagePageOut,
     OpenTicket,
     PostMessage,
     RateTicket,
     ResolveTicket,
     TicketOut,
     TicketPageOut,
+    message_position,
 )
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -111,14 +115,31 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
         with domain_problems():
             ticket = app.get_ticket(ticket_id)
         response.headers["ETag"] = etag(ticket.version)
-        return TicketOut.model_validate(ticket)
+        return TicketOut.of(ticket)
 
     @router.get("/by-reference/{reference}", response_model=TicketOut)
     def get_ticket_by_reference(reference: str, response: Response, _: Reader) -> TicketOut:
         with domain_problems():
             ticket = app.ticket_by_reference(reference)
         response.headers["ETag"] = etag(ticket.version)
-        return TicketOut.model_validate(ticket)
+        return TicketOut.of(ticket)
+
+    @router.get("/{ticket_id}/messages", response_model=MessagePageOut)
+    def list_messages(
+        ticket_id: UUID, response: Response, _: Reader, cursor: Cursor = None, limit: Limit = 50
+    ) -> MessagePageOut:
+        """The ticket's conversation (replies and notes) in time order, page by page."""
+        after = decode_cursor(cursor, 1)
+        with domain_problems():
+            ticket = app.get_ticket(ticket_id)
+        response.headers["ETag"] = etag(ticket.version)
+        items, next_cursor = page_after(ticket.messages, message_position, after, limit)
+        return MessagePageOut(
+            ticket_id=ticket.id,
+            version=ticket.version,
+            items=[MessageOut.model_validate(m) for m in items],
+            next_cursor=next_cursor,
+        )
 
     def command(
         path: str,
@@ -196,4 +217,4 @@ def _answer(response: Response, outcome: Outcome[TicketView]) -> TicketOut:
     response.headers["ETag"] = etag(outcome.value.version)
     if outcome.replayed:
         response.headers[REPLAYED_HEADER] = "true"
-    return TicketOut.model_validate(outcome.value)
+    return TicketOut.of(outcome.value)
