@@ -37,5 +37,6 @@ supervisor_pid() {
   echo "$pid"
 }
 
-# What the running supervisor was started with, to notice a changed process list.
-fingerprint() { printf '%s\n' "${PROCESSES[@]}" | sha256sum | cut -c1-16; }
+# What the running supervisor was started with (the processes and the servers' addresses its
+# processes were given), to notice that it must start them afresh.
+fingerprint() { { printf '%s\n' "${PROCESSES[@]}"; cat "$STATE/infra.env"; } | sha256sum | cut -c1-16; }

@@ -46,7 +46,7 @@ start_supervisor() {
 
 if pid=$(supervisor_pid) && [[ -f $REBUILD_MARKER ||
   $(cat "$PIDS/supervisor.fingerprint" 2>/dev/null) != "$(fingerprint)" ]]; then
-  echo "restarting the supervisor (pid $pid): the process list or the MongoDB-wire store changed"
+  echo "restarting the supervisor (pid $pid): the processes, the servers' addresses or the MongoDB-wire store changed"
   bash "$REPO/scripts/platform/stop.sh"
 fi
 if pid=$(supervisor_pid); then echo "reusing the supervisor (pid $pid)"; else start_supervisor; fi
