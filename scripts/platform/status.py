@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import urllib.error
 import urllib.request
@@ -179,6 +180,7 @@ def lag(probes: list[Probe]) -> list[str]:
 
 def main(arguments: list[str]) -> int:
     state_dir, *entries = arguments
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `make status | head` ends quietly
     print("\n".join(report(Path(state_dir), entries)))
     return 0
 
