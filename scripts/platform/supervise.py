@@ -115,36 +115,43 @@ class Supervisor:
             env["CRM_HTTP_PORT"] = process.http_port
         else:
             env["CRM_METRICS_PORT"] = process.metrics_port
-        with open(self.logs / f"{process.name}.log", "ab") as log:
-            process._popen = subprocess.Popen(
-                [str(self.bin_dir / process.command)],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent,  # safe: the supervisor has one thread
-            )
+        process._started = time.monotonic()
+        try:
+            with open(self.logs / f"{process.name}.log", "ab") as log:
+                process._popen = subprocess.Popen(
+                    [str(self.bin_dir / process.command)],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=die_with_parent,  # safe: the supervisor has one thread
+                )
+        except OSError as error:  # a command not installed (yet): retried like a crash
+            self.retry(process, f"not started: {error}")
+            return
         process.pid, process.state = process._popen.pid, "running"
         process.started_at, process.next_start_at = now_iso(), None
-        process._started = time.monotonic()
         self.say(f"{process.name}: started (pid {process.pid})")
 
     def reap(self, process: Process) -> None:
         """A process that exited: record it and schedule its restart."""
         assert process._popen is not None
-        returncode = process._popen.returncode
+        self.retry(process, exit_description(process._popen.returncode))
+
+    def retry(self, process: Process, outcome: str) -> None:
+        """Record how the process ended and when it starts again (the backoff)."""
         ran = time.monotonic() - process._started
         process.streak = 1 if ran >= STABLE_AFTER else process.streak + 1
         delay = backoff(process.streak)
-        process.last_exit, process.last_exit_at = exit_description(returncode), now_iso()
+        process.last_exit, process.last_exit_at = outcome, now_iso()
         process.pid, process._popen, process.state = None, None, "backoff"
         process._due = time.monotonic() + delay
         process.next_start_at = datetime.fromtimestamp(time.time() + delay, UTC).isoformat(
             timespec="seconds"
         )
         self.say(
-            f"{process.name}: exited ({process.last_exit}) after {ran:.1f}s;"
+            f"{process.name}: exited ({outcome}) after {ran:.1f}s;"
             f" restart {process.restarts + 1} in {delay:g}s"
         )
 

@@ -101,6 +101,15 @@ def test_a_crashing_process_is_restarted_with_growing_delays_and_counted(supervi
     assert delays[:3] == ["1s", "2s", "4s"], output
 
 
+def test_a_command_that_cannot_start_is_retried_and_the_others_run(supervisor):
+    running = supervisor({"steady": "exec sleep 600", "broken": "exit 0"})
+    (running.bin / "broken").unlink()  # not installed: Popen raises, the supervisor goes on
+    running.wait_for(lambda: running.processes().get("broken", {}).get("restarts", 0) >= 2)
+    broken, steady = running.processes()["broken"], running.processes()["steady"]
+    assert broken["last_exit"].startswith("not started: ")
+    assert steady["state"] == "running" and running.process.poll() is None
+
+
 def test_stopping_the_supervisor_stops_every_process_and_restarts_none(supervisor):
     running = supervisor({"steady": "exec sleep 600", "stubborn": "trap '' TERM; sleep 600"})
     running.wait_for(lambda: all(p["pid"] for p in running.processes().values()) and
