@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from crm_platform.web.pages import EMBEDDED_LIMIT
 from crm_platform.web.testing import assert_problem, bearer
 from crm_sales.application import SalesApplication
 from crm_sales.bootstrap import SPEC
@@ -599,3 +600,36 @@ def test_products_are_listed_by_sku(client: TestClient, catalog: dict[str, Any])
         "SUP-1",
         "WID-1",
     ]
+
+
+def test_a_price_list_embeds_its_first_prices_by_sku_and_pages_the_rest(client: TestClient) -> None:
+    products = [add_product(client, f"SKU-{n:02d}") for n in range(EMBEDDED_LIMIT + 2)]
+    price_list = published_price_list(client, *((p["id"], "10.00") for p in reversed(products)))
+
+    rest = ok(client.get(price_list["prices_next"], headers=READ))
+    first = get(client, f"/price-lists/{price_list['id']}/prices", limit=3)
+    second = get(
+        client, f"/price-lists/{price_list['id']}/prices", limit=3, cursor=first["next_cursor"]
+    )
+
+    skus = [p["sku"] for p in price_list["prices"] + rest["items"]]
+    assert skus == [p["sku"] for p in products] and rest["next_cursor"] is None
+    assert [p["sku"] for p in first["items"] + second["items"]] == skus[:6]
+
+
+def test_an_invoice_embeds_its_first_payments_and_pages_the_rest(
+    client: TestClient, catalog: dict[str, Any]
+) -> None:
+    invoice = invoice_for(client, catalog)
+    path = f"/invoices/{invoice['id']}/payments"
+    for n in range(EMBEDDED_LIMIT + 1):
+        ok(send(client, "POST", path, payment(f"1.{n:02d}")), 201)
+
+    shown = get(client, f"/invoices/{invoice['id']}")
+    rest = ok(client.get(shown["payments_next"], headers=READ))
+
+    amounts = [p["amount"]["amount"] for p in shown["payments"] + rest["items"]]
+    assert amounts == [f"1.{n:02d}" for n in range(EMBEDDED_LIMIT + 1)]
+    assert rest["next_cursor"] is None
+    problem = assert_problem(send(client, "GET", path + "?cursor=x"), 422)
+    assert [e["field"] for e in problem["errors"]] == ["query.cursor"]

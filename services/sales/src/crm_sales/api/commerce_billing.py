@@ -11,7 +11,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
-from crm_platform.web.pages import Cursor, bad_cursor, decode_cursor, paged
+from crm_platform.web.conditional import etag
+from crm_platform.web.pages import Cursor, bad_cursor, decode_cursor, page_after, paged
 from crm_platform.web.types import CurrencyCode
 
 from ..application.commerce_views import InvoiceQuery, ReceivablesQuery
@@ -22,10 +23,13 @@ from .commerce_billing_models import (
     InvoiceSummary,
     IssueInvoice,
     PaymentOut,
+    PaymentPage,
     ReceivableOut,
     ReceivablesPage,
     ReceivePayment,
     VoidInvoice,
+    payment_position,
+    recorded,
 )
 from .commerce_http import created
 from .errors import PROBLEM_RESPONSES, domain_problems
@@ -110,6 +114,23 @@ def invoices_router(application: Any) -> APIRouter:
         payment = list(outcome.value.payments)[-1]
         created(response, request, "get_payment", invoice_id=invoice_id, payment_id=payment)
         return answer(response, outcome, present)
+
+    @router.get("/{invoice_id}/payments", response_model=PaymentPage)
+    def list_payments(
+        invoice_id: UUID, response: Response, _: Reader, cursor: Cursor = None, limit: Limit = 50
+    ) -> PaymentPage:
+        """The invoice's payments as recorded, page by page."""
+        after = decode_cursor(cursor, 1)
+        with domain_problems():
+            invoice = application.get_invoice(invoice_id)
+        response.headers["ETag"] = etag(invoice.version)
+        items, next_cursor = page_after(recorded(invoice), payment_position, after, limit)
+        return PaymentPage(
+            invoice_id=invoice.id,
+            version=invoice.version,
+            items=[PaymentOut.of(p) for _, p in items],
+            next_cursor=next_cursor,
+        )
 
     @router.get("/{invoice_id}/payments/{payment_id}", response_model=PaymentOut)
     def get_payment(invoice_id: UUID, payment_id: UUID, _: Reader) -> PaymentOut:

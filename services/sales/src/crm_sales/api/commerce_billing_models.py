@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from crm_platform.web.pages import EMBEDDED_LIMIT, Position, embedded
 from crm_platform.web.types import Instant
 
 from ..application.commerce_views import InvoiceRow, Receivable
@@ -81,12 +82,20 @@ class InvoiceOut(BaseModel):
     totals: TotalsOut
     amount_paid: AmountOut
     balance_due: AmountOut = Field(description="Never negative; zero once paid or void.")
-    payments: list[PaymentOut]
+    payments: list[PaymentOut] = Field(
+        description=f"The first {EMBEDDED_LIMIT} as recorded; the others in payments_next."
+    )
+    payments_next: str | None = Field(
+        description="Path of the next page of payments; null: all are shown."
+    )
     paid_at: datetime | None
     void_reason: str | None
 
     @classmethod
     def of(cls, invoice: Invoice, today: date) -> InvoiceOut:
+        payments, payments_next = embedded(
+            recorded(invoice), payment_position, f"/invoices/{invoice.id}/payments"
+        )
         return cls(
             id=invoice.id,
             version=invoice.version,
@@ -105,10 +114,27 @@ class InvoiceOut(BaseModel):
             totals=TotalsOut.of(invoice.totals),
             amount_paid=AmountOut.of(invoice.amount_paid),
             balance_due=AmountOut.of(invoice.balance_due),
-            payments=[PaymentOut.of(p) for p in invoice.payments.values()],
+            payments=[PaymentOut.of(p) for _, p in payments],
+            payments_next=payments_next,
             paid_at=invoice.paid_at,
             void_reason=invoice.void_reason,
         )
+
+
+class PaymentPage(BaseModel):
+    invoice_id: UUID
+    version: int
+    items: list[PaymentOut] = Field(description="As recorded, one page.")
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: the last.")
+
+
+def recorded(invoice: Invoice) -> list[tuple[int, Payment]]:
+    """The invoice's payments, each with its place in the order they were recorded."""
+    return list(enumerate(invoice.payments.values()))
+
+
+def payment_position(entry: tuple[int, Payment]) -> Position:
+    return (f"{entry[0]:010d}",)
 
 
 class InvoiceSummary(BaseModel):

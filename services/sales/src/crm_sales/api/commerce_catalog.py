@@ -11,7 +11,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
-from crm_platform.web.pages import Cursor, decode_cursor, paged
+from crm_platform.web.conditional import etag
+from crm_platform.web.pages import Cursor, decode_cursor, page_after, paged
 
 from ..application.commerce_views import ProductQuery
 from ..domain.catalog import ProductStatus
@@ -20,12 +21,16 @@ from .commerce_models import (
     AddProduct,
     DraftPriceList,
     PriceListOut,
+    PriceOut,
+    PricePage,
     ProductOut,
     ProductPage,
     ProductSummary,
     RetireProduct,
     SetPrice,
     UpdateProduct,
+    by_sku,
+    price_position,
 )
 from .errors import PROBLEM_RESPONSES, domain_problems
 from .pipeline_http import (
@@ -167,6 +172,23 @@ def price_lists_router(application: Any) -> APIRouter:
     def get_price_list(price_list_id: UUID, response: Response, _: Reader) -> PriceListOut:
         with domain_problems():
             return show(response, application.get_price_list(price_list_id), PriceListOut.of)
+
+    @router.get("/{price_list_id}/prices", response_model=PricePage)
+    def list_prices(
+        price_list_id: UUID, response: Response, _: Reader, cursor: Cursor = None, limit: Limit = 50
+    ) -> PricePage:
+        """The list's prices by SKU, page by page."""
+        after = decode_cursor(cursor, 2)
+        with domain_problems():
+            price_list = application.get_price_list(price_list_id)
+        response.headers["ETag"] = etag(price_list.version)
+        items, next_cursor = page_after(by_sku(price_list), price_position, after, limit)
+        return PricePage(
+            price_list_id=price_list.id,
+            version=price_list.version,
+            items=[PriceOut.of(p) for p in items],
+            next_cursor=next_cursor,
+        )
 
     @router.put("/{price_list_id}/prices/{product_id}", response_model=PriceListOut)
     def set_price(

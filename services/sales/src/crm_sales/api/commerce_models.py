@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
+from crm_platform.web.pages import EMBEDDED_LIMIT, Position, embedded
 from crm_platform.web.types import Amount as BoundedAmount
 from crm_platform.web.types import CalendarDate, CurrencyCode, Omissible
 
@@ -299,10 +300,18 @@ class PriceListOut(BaseModel):
     valid_from: date
     valid_to: date | None
     status: PriceListStatus
-    prices: list[PriceOut]
+    prices: list[PriceOut] = Field(
+        description=f"The first {EMBEDDED_LIMIT} by SKU; the others in prices_next."
+    )
+    prices_next: str | None = Field(
+        description="Path of the next page of prices; null: all are shown."
+    )
 
     @classmethod
     def of(cls, price_list: PriceList) -> PriceListOut:
+        prices, prices_next = embedded(
+            by_sku(price_list), price_position, f"/price-lists/{price_list.id}/prices"
+        )
         return cls(
             id=price_list.id,
             version=price_list.version,
@@ -311,5 +320,21 @@ class PriceListOut(BaseModel):
             valid_from=price_list.valid_from,
             valid_to=price_list.valid_to,
             status=price_list.status,
-            prices=[PriceOut.of(p) for p in price_list.prices.values()],
+            prices=[PriceOut.of(p) for p in prices],
+            prices_next=prices_next,
         )
+
+
+class PricePage(BaseModel):
+    price_list_id: UUID
+    version: int
+    items: list[PriceOut] = Field(description="By SKU, one page.")
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: the last.")
+
+
+def by_sku(price_list: PriceList) -> list[Price]:
+    return sorted(price_list.prices.values(), key=price_position)
+
+
+def price_position(price: Price) -> Position:
+    return price.sku, str(price.product_id)
