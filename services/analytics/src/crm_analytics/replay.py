@@ -1,25 +1,46 @@
 """``crm-analytics-replay <model>... | --all``: rebuild read models from the beginning of their topics.
 
 Each model is rebuilt into a new generation while the live worker keeps serving the current one,
-then the alias switches to it (see ``application.readmodels.rebuild``). A progress bar shows the
-events read; the final report gives events read per second per model.
+then the alias switches to it (see ``application.readmodels.rebuild``). Each phase is logged on
+standard error, with the events read: as a progress bar in a terminal, as a line every few
+seconds otherwise (``make up`` keeps them in a log file). The final report gives events read per
+second per model.
+
+A broker that does not answer yet (a freshly started Kafka has no group coordinator for a few
+seconds) or restarts meanwhile is waited for, in all at most ``--patience-seconds``; past that
+the command gives up with a message saying what it waited for, and exits with status 1 (a
+generation it was building is abandoned, so running it again starts afresh).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
+import time
 from collections.abc import Sequence
 
+from pymongo.errors import ConnectionFailure
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from crm_platform.settings import KafkaSettings
 
+from .application.patience import OutOfPatience, Patience
 from .application.readmodels import RebuildReport, live_group, rebuild
 from .bootstrap import AnalyticsMongoSettings, catalog, mongo_client, read_models
+
+log = logging.getLogger("crm_analytics.replay")
 
 
 def parse(arguments: Sequence[str] | None = None) -> argparse.Namespace:
@@ -39,6 +60,12 @@ def parse(arguments: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="first abandon a generation that an interrupted rebuild left building",
     )
+    parser.add_argument(
+        "--patience-seconds",
+        type=float,
+        default=180.0,
+        help="how long to wait in all for Kafka while it does not answer, before giving up",
+    )
     options = parser.parse_args(arguments)
     unknown = sorted(set(options.models) - set(names))
     if unknown or not (options.all or options.models):
@@ -47,10 +74,32 @@ def parse(arguments: Sequence[str] | None = None) -> argparse.Namespace:
     return options
 
 
+PROGRESS_LINE_SECONDS = 5.0  # between two progress lines, when not in a terminal
+
+
+class Shown:
+    """The events read per model: a bar in a terminal, a log line now and then otherwise."""
+
+    def __init__(self, bar: Progress, console: Console) -> None:
+        self.bar = bar
+        self.lines = not console.is_terminal
+        self._last_line = 0.0
+
+    def task(self, model: str) -> TaskID:
+        return self.bar.add_task(model, total=None)
+
+    def progress(self, model: str, task: TaskID, done: int, total: int) -> None:
+        self.bar.update(task, completed=done, total=total)
+        if self.lines and time.monotonic() - self._last_line >= PROGRESS_LINE_SECONDS:
+            self._last_line = time.monotonic()
+            log.info("%s: %d of %d events read", model, done, total)
+
+
 async def replay(options: argparse.Namespace, console: Console) -> list[RebuildReport]:
     mongo, kafka = AnalyticsMongoSettings(), KafkaSettings()
     client = mongo_client(mongo)
     models = catalog(client, mongo)
+    patience = Patience(seconds=options.patience_seconds)
     reports = []
     try:
         columns = (
@@ -60,24 +109,27 @@ async def replay(options: argparse.Namespace, console: Console) -> list[RebuildR
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console) as bar:
+            shown = Shown(bar, console)
             for name in options.models:
                 building = (await models.alias(name)).building
                 if options.restart and building is not None:
+                    log.info("%s: abandoning generation %d, left building", name, building)
                     await models.abandon(name, building)
-                task = bar.add_task(name, total=None)
-                reports.append(
-                    await rebuild(
-                        models.models[name],
-                        models,
-                        kafka.bootstrap_servers,
-                        live_group_id=kafka.group(live_group(models.models[name])),
-                        progress=lambda done, total, task=task: bar.update(
-                            task, completed=done, total=total
-                        ),
-                        settle_seconds=options.settle_seconds,
-                        keep_previous=options.keep_previous,
-                    )
+                task = shown.task(name)
+                rebuilt = await rebuild(
+                    models.models[name],
+                    models,
+                    kafka.bootstrap_servers,
+                    live_group_id=kafka.group(live_group(models.models[name])),
+                    progress=lambda done, total, name=name, task=task: shown.progress(
+                        name, task, done, total
+                    ),
+                    settle_seconds=options.settle_seconds,
+                    keep_previous=options.keep_previous,
+                    patience=patience,
                 )
+                reports.append(rebuilt)
+                log.info("%s: rebuilt from %d events", name, rebuilt.events)
     finally:
         await client.close()
     return reports
@@ -102,7 +154,21 @@ def report(reports: Sequence[RebuildReport]) -> Table:
 def main(arguments: Sequence[str] | None = None) -> int:
     options = parse(arguments)
     console = Console(stderr=True)
-    reports = asyncio.run(replay(options, console))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, markup=False)],
+    )
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # its retries: the patience logs ours
+    try:
+        reports = asyncio.run(replay(options, console))
+    except OutOfPatience as error:
+        log.error("crm-analytics-replay %s: %s", " ".join(options.models), error)
+        log.error("Is Kafka up (CRM_KAFKA_BOOTSTRAP_SERVERS)? Run the command again once it is.")
+        return 1
+    except ConnectionFailure as error:  # after PyMongo's own wait for a server
+        log.error("crm-analytics-replay: MongoDB (CRM_MONGODB_URI) does not answer: %s", error)
+        return 1
     Console().print(report(reports))
     return 0
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
 from crm_analytics.application.erasure import ErasureConfirmations
-from crm_analytics.application.outbox import relay_outbox
+from crm_analytics.application.outbox import OutboxRelay
 from crm_analytics.messaging.erasure import subscribe_erasures
 from crm_analytics.messaging.metrics_loops import kafka_publish
 from crm_events import Event, registry
@@ -26,6 +26,7 @@ from crm_platform.consumer import dead_letter_topic
 from crm_platform.erasure import erasure_record_id
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.privacy import MongoKeyring
+from crm_platform.quarantine_mongo import MongoQuarantine
 from crm_platform.relay import integration_event
 from crm_platform.settings import KafkaSettings
 
@@ -80,7 +81,7 @@ async def read_all(bootstrap: str, topic: str, *, expected: int) -> list[Event[A
 
 
 async def test_an_erasure_forgets_the_key_and_is_confirmed_once(
-    database: Any, kafka_bootstrap: str, unique_name: Any
+    database: Any, mongo_uri: str, kafka_bootstrap: str, unique_name: Any
 ) -> None:
     keys = MongoKeyring(database["personal_data_keys"])
     confirmations = ErasureConfirmations(database["erasure_confirmations"])
@@ -112,6 +113,7 @@ async def test_an_erasure_forgets_the_key_and_is_confirmed_once(
 
     out = unique_name("test.analytics.erasure.out")
     await ensure_topics(kafka_bootstrap, [out])
+    sync: MongoClient[Any] = MongoClient(mongo_uri, tz_aware=True)
     producer = make_producer(kafka)
     await producer.start()
     try:
@@ -119,10 +121,12 @@ async def test_an_erasure_forgets_the_key_and_is_confirmed_once(
         async def to_test_topic(entries: list[Any]) -> None:
             await kafka_publish(producer, [e | {"topic": out} for e in entries])
 
-        assert await relay_outbox(confirmations, to_test_topic) == 1
-        assert await relay_outbox(confirmations, to_test_topic) == 0
+        relay = OutboxRelay([confirmations], MongoQuarantine(sync[database.name], service="t"))
+        assert await relay.relay(to_test_topic) == 1
+        assert await relay.relay(to_test_topic) == 0
     finally:
         await producer.stop()
+        sync.close()
 
     [confirmed] = await read_all(kafka_bootstrap, out, expected=1)
     assert type(confirmed.data) is CONFIRMATIONS["analytics"]

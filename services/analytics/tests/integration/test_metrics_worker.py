@@ -5,59 +5,37 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from pymongo import AsyncMongoClient
 
 from crm_analytics.api.metrics_routes import customer_value_router, metrics_router
-from crm_analytics.application.metrics_facts import MetricsFacts, MetricsReadModel
+from crm_analytics.application.metrics_facts import MetricsFacts
 from crm_analytics.application.metrics_scores import (
     CustomerScores,
+    CustomerScoring,
     ScoringSettings,
-    score_customers,
 )
 from crm_analytics.application.metrics_settings import MetricsSettings
-from crm_analytics.application.outbox import relay_outbox
+from crm_analytics.application.outbox import OutboxRelay
 from crm_analytics.application.readmodels import Catalog
 from crm_analytics.domain.metrics_facts import Subject, file_facts
-from crm_analytics.messaging.metrics_loops import kafka_publish, metric_loops
+from crm_analytics.messaging.metrics_loops import kafka_publish
 from crm_analytics.messaging.readmodels import subscribe_read_model
 from crm_events import registry
 from crm_platform.consumer import dead_letter_topic
 from crm_platform.devtoken import issue_token
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
+from crm_platform.liveness import Registry
 from crm_platform.settings import KafkaSettings
 from crm_platform.web.app import create_api
 
 from ..unit.test_metrics_facts import make, sales_events
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def database(mongo_uri: str) -> AsyncIterator:
-    name = f"analytics_metrics_test_{uuid.uuid4().hex[:10]}"
-    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
-    try:
-        yield client[name]
-    finally:
-        await client.drop_database(name)
-        await client.close()
-
-
-@pytest.fixture
-def model() -> MetricsReadModel:
-    return MetricsReadModel()
-
-
-@pytest.fixture
-def catalog(database, model) -> Catalog:
-    return Catalog(database, [model], write_concern=1, cache_seconds=0)
 
 
 def customer_history(customer: uuid.UUID, now: datetime):
@@ -188,16 +166,16 @@ async def read_all(bootstrap: str, topic: str, *, expected: int):
 
 
 async def test_scores_reach_kafka_through_the_outbox_once_per_change(
-    catalog, model, database, kafka_bootstrap, unique_name
+    catalog, model, database, held, kafka_bootstrap, unique_name
 ):
     now = datetime.now(UTC)
     customers = [uuid.uuid4() for _ in range(3)]
     store = await catalog.resolve("metrics")
     await model.apply([e for c in customers for e in customer_history(c, now)], store)
     facts, scores = MetricsFacts(catalog), CustomerScores(database["metrics_customer_scores"])
-    settings = ScoringSettings()
+    scoring = CustomerScoring(facts, scores, ScoringSettings(), held)
 
-    assert await score_customers(facts, scores, settings, now) == 3
+    assert await scoring.score(now) == 3
     stored = await scores.get(str(customers[0]))
     assert stored["version"] == 1 and stored["outbox_pending"]
     assert stored["churn"]["factors"][0]["name"] == "complaints"
@@ -212,10 +190,11 @@ async def test_scores_reach_kafka_through_the_outbox_once_per_change(
         async def to_test_topic(entries):
             await kafka_publish(producer, [e | {"topic": topic} for e in entries])
 
-        assert await relay_outbox(scores, to_test_topic) == 3
-        assert await relay_outbox(scores, to_test_topic) == 0
-        assert await score_customers(facts, scores, settings, now) == 3  # nothing changed
-        assert await relay_outbox(scores, to_test_topic) == 0
+        relay = OutboxRelay([scores], held)
+        assert await relay.relay(to_test_topic) == 3
+        assert await relay.relay(to_test_topic) == 0
+        assert await scoring.score(now) == 3  # nothing changed
+        assert await relay.relay(to_test_topic) == 0
     finally:
         await producer.stop()
 
@@ -226,7 +205,7 @@ async def test_scores_reach_kafka_through_the_outbox_once_per_change(
     assert (await scores.get(str(customers[0])))["outbox"] == []
 
 
-async def test_the_scoring_loop_feeds_the_api_over_real_mongodb(catalog, model, database):
+async def test_the_scoring_loop_feeds_the_api_over_real_mongodb(catalog, model, database, held):
     """The wiring bootstrap uses: read model, scoring loop and routers over the same database."""
     now = datetime.now(UTC)
     customer = uuid.uuid4()
@@ -235,9 +214,9 @@ async def test_the_scoring_loop_feeds_the_api_over_real_mongodb(catalog, model, 
     facts = MetricsFacts(catalog)
     scores = CustomerScores.in_database(database, write_concern=1)
     metrics = MetricsSettings(scoring_seconds=0.05)
-    scoring, _relay = metric_loops(facts, scores, metrics, KafkaSettings())
+    scoring = CustomerScoring(facts, scores, metrics.scoring(), held).loop(interval=0.05)
     stop = asyncio.Event()
-    loop = asyncio.create_task(scoring(stop))
+    loop = asyncio.create_task(scoring.run(stop, registry=Registry()))
     try:
         await eventually(lambda: scores.get(str(customer)))
     finally:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,8 +30,16 @@ from crm_events.analytics import (
     CustomerRfmScored,
     LifetimeValue,
 )
+from crm_platform.loops import Loop, each
+from crm_platform.quarantine import Entry, QuarantineStore, RecordRef
 
-from ..domain.metrics_customer_value import MODEL_VERSION, CustomerFigures, score_base
+from ..domain.metrics_customer_value import (
+    MODEL_VERSION,
+    Assessment,
+    CustomerFigures,
+    assess,
+    ranked,
+)
 from ..domain.metrics_facts import Subject
 from ..domain.metrics_value import ValueModel
 from .metrics_facts import MetricsFacts
@@ -40,6 +48,8 @@ from .outbox import Document, MongoOutbox, outbox_entry, outgoing
 log = logging.getLogger(__name__)
 
 COLLECTION = "metrics_customer_scores"
+LOOP = "analytics-customer-scoring"
+PAGE = 500  # customers whose quarantine entries are looked up at once
 CENTS = Decimal("0.01")
 
 
@@ -195,33 +205,90 @@ class CustomerScores(MongoOutbox):
         return result.matched_count == 1 or result.upserted_id is not None
 
 
-async def score_customers(
-    facts: MetricsFacts, scores: CustomerScores, settings: ScoringSettings, as_of: datetime
-) -> int:
-    """One pass over the base; how many customers' documents were written."""
-    customers = await facts.all(Subject.CUSTOMER)
-    figures = score_base(customers, model=settings.model, currency=settings.currency, as_of=as_of)
-    written = 0
-    for customer_id, figure in figures.items():
-        if await scores.record(await scores.get(customer_id), figure, settings, as_of):
-            written += 1
-    return written
+class CustomerScoring:
+    """The scoring pass, a loop of the worker (``LOOP``).
+
+    Each customer is assessed from their own facts, the base is ranked, and each customer's
+    figures are recorded, one customer at a time through ``loops.each``: a customer whose facts
+    cannot be read, or whose scores document cannot take the figures, is set aside in the
+    quarantine (left out of the ranking, skipped by later passes until released) and the others
+    are scored. MongoDB away is raised: the loop waits it out.
+    """
+
+    def __init__(
+        self,
+        facts: MetricsFacts,
+        scores: CustomerScores,
+        settings: ScoringSettings,
+        quarantine: QuarantineStore,
+    ) -> None:
+        self.facts = facts
+        self.scores = scores
+        self.settings = settings
+        self.quarantine = quarantine
+
+    def loop(self, *, interval: float) -> Loop:
+        return Loop(LOOP, self._step, interval=interval, setup=self.quarantine.create_table)
+
+    async def score(self, as_of: datetime, *, only: Collection[str] | None = None) -> int:
+        """One pass; how many customers were scored. ``only``: record these customers alone
+        (the whole base is still ranked); LookupError when one of them has no facts."""
+        base = await self.facts.all(Subject.CUSTOMER)
+        assessed, unreadable = self._assess(base, as_of)
+        figures = ranked(assessed)
+
+        async def record(customer: str) -> None:
+            if customer in unreadable:
+                raise unreadable[customer]
+            stored = await self.scores.get(customer)
+            await self.scores.record(stored, figures[customer], self.settings, as_of)
+
+        customers = sorted(base, key=str) if only is None else sorted(only)
+        if missing := [customer for customer in customers if customer not in base]:
+            raise LookupError(f"no facts of customers {', '.join(missing)}")
+        scored = 0
+        for start in range(0, len(customers), PAGE):
+            scored += await each(
+                customers[start : start + PAGE],
+                record,
+                loop=LOOP,
+                quarantine=self.quarantine,
+                record=_record_of,
+            )
+        return scored
+
+    async def retry(self, entry: Entry) -> bool:
+        """Score the customer of a quarantine ``entry`` now: True once their figures are recorded
+        (the entry resolved), False when they failed again (the entry holds them again)."""
+        if entry.loop != LOOP:
+            raise ValueError(f"entry {entry.id} is not of {LOOP}")
+        await asyncio.to_thread(self.quarantine.release, entry.id)
+        await self.score(now(), only={entry.record_key})
+        after = await asyncio.to_thread(self.quarantine.get, entry.id)
+        return after is not None and after.resolved_at is not None
+
+    async def _step(self) -> bool:
+        log.info("scored %d customers", await self.score(now()))
+        return False  # a pass covers the base: the next one waits for the interval
+
+    def _assess(
+        self, base: dict[str, Any], as_of: datetime
+    ) -> tuple[dict[str, Assessment], dict[str, Exception]]:
+        """Each customer alone; those whose facts cannot be read, with why (``each`` then
+        quarantines them with that error, as if their recording had raised it)."""
+        assessed: dict[str, Assessment] = {}
+        unreadable: dict[str, Exception] = {}
+        model, currency = self.settings.model, self.settings.currency
+        for customer, facts in base.items():
+            try:
+                assessed[customer] = assess(facts, model=model, currency=currency, as_of=as_of)
+            except Exception as error:  # one customer's bad facts are theirs alone
+                unreadable[customer] = error
+        return assessed, unreadable
 
 
-async def every(
-    seconds: float, stop: asyncio.Event, step: Callable[[], Awaitable[Any]], what: str
-) -> None:
-    """Run ``step`` now and then every ``seconds`` until ``stop``; a failing step is logged and
-    retried at the next tick (MongoDB or Kafka may be briefly away)."""
-    while not stop.is_set():
-        try:
-            await step()
-        except Exception:
-            log.exception("%s failed; retrying in %ss", what, seconds)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
+def _record_of(customer: str) -> RecordRef:
+    return RecordRef(str(customer), aggregate_id=str(customer))
 
 
 def now() -> datetime:

@@ -44,6 +44,10 @@ single-document update (atomic on FerretDB and MongoDB alike), and finally catch
 what the live worker applied to the old generation while the switch happened. Until that last
 catch-up ends (the alias's ``settling`` flag), a live batch that finds a hole in the new
 generation waits (:class:`HandoverSettling`) instead of dead-lettering.
+
+Every broker interaction of a rebuild waits out transient failures (a freshly started Kafka
+without its group coordinator yet, a broker restarting) within one bounded patience
+(:class:`~crm_analytics.application.patience.Patience`), and each phase is logged.
 """
 
 from __future__ import annotations
@@ -67,10 +71,12 @@ from crm_events import Event
 from crm_platform.consumer import NotYet, parse_leniently
 
 from ..domain.updates import Document, VersionGap
+from .patience import Patience
 
 log = logging.getLogger(__name__)
 
 ALIASES = "read_models"
+POSITION_SECONDS = 30.0  # for the broker to tell where a partition's reading starts
 
 
 class Collections(Mapping[str, AsyncCollection[Document]]):
@@ -282,6 +288,7 @@ async def rebuild(
     settle_seconds: float = 5.0,
     keep_previous: bool = False,
     before_switch: Callable[[], Awaitable[None]] | None = None,
+    patience: Patience | None = None,
 ) -> RebuildReport:
     """Rebuild ``model`` into a new generation and switch the alias to it.
 
@@ -296,13 +303,21 @@ async def rebuild(
     group = live_group_id or live_group(model)
     started = time.monotonic()
     number = await catalog.begin_rebuild(model.name)
+    log.info("%s: building generation %d", model.name, number)
     store = catalog.generation(model.name, number)
-    reader = _TopicReader(model, bootstrap_servers, group, batch_size)
+    reader = _TopicReader(model, bootstrap_servers, group, batch_size, patience or Patience())
     try:
         await model.prepare(store)
         await reader.start()
         await reader.raise_targets(at_least_end=True)
         total = await reader.expected()
+        log.info(
+            "%s: %d events to read from %d partitions, up to where %s is",
+            model.name,
+            total,
+            len(reader.targets),
+            group,
+        )
         await reader.read(store, total, progress)
         while await reader.raise_targets():  # the live group moved on meanwhile
             await reader.read(store, total, progress)
@@ -310,9 +325,17 @@ async def rebuild(
             await before_switch()
         previous = await catalog.switch(model.name, number)
     except BaseException:
+        log.warning("%s: abandoning generation %d", model.name, number)
         await reader.stop()
         await catalog.abandon(model.name, number)
         raise
+    log.info(
+        "%s: serving generation %d (was %d); catching up with the live group in %gs",
+        model.name,
+        number,
+        previous,
+        settle_seconds,
+    )
     try:
         await asyncio.sleep(settle_seconds)
         await reader.raise_targets()
@@ -324,17 +347,22 @@ async def rebuild(
     if not keep_previous:
         await asyncio.sleep(catalog.cache_seconds)
         await catalog.drop(model.name, previous)
+        log.info("%s: dropped generation %d", model.name, previous)
     return RebuildReport(model.name, number, previous, reader.count, reader.skipped, elapsed)
 
 
 class _TopicReader:
-    """Reads the model's topics from the beginning, without a group, up to a target per partition."""
+    """Reads the model's topics from the beginning, without a group, up to a target per partition;
+    every call to the broker patient (``Patience``)."""
 
-    def __init__(self, model: ReadModel, bootstrap: str, group: str, batch_size: int) -> None:
+    def __init__(
+        self, model: ReadModel, bootstrap: str, group: str, batch_size: int, patience: Patience
+    ) -> None:
         self.model = model
         self.bootstrap = bootstrap
         self.group = group
         self.batch_size = batch_size
+        self.patience = patience
         self.count = 0
         self.skipped = 0
         self.targets: dict[TopicPartition, int] = {}
@@ -347,9 +375,13 @@ class _TopicReader:
         self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
 
     async def start(self) -> None:
-        await self.consumer.start()
-        await self.admin.start()
-        partitions = await topic_partitions(self.admin, self.model.topics)
+        kafka = f"Kafka at {self.bootstrap}"
+        await self.patience.call(kafka, self.consumer.start)
+        await self.patience.call(kafka, self.admin.start)
+        partitions = await self.patience.call(
+            f"the partitions of {self.model.name}'s topics",
+            lambda: topic_partitions(self.admin, self.model.topics),
+        )
         self.consumer.assign(partitions)
         if partitions:  # none when no topic exists yet: nothing to read
             await self.consumer.seek_to_beginning(*partitions)
@@ -362,8 +394,15 @@ class _TopicReader:
         """Raise the targets to the live group's committed offsets (and to the end offsets, when
         ``at_least_end``); whether records are left to read below them."""
         partitions = list(self.consumer.assignment())
-        committed = await self.admin.list_consumer_group_offsets(self.group, partitions=partitions)
-        floor = await self.consumer.end_offsets(partitions) if at_least_end else {}
+        committed = await self.patience.call(
+            f"the committed offsets of {self.group}",
+            lambda: self.admin.list_consumer_group_offsets(self.group, partitions=partitions),
+        )
+        floor: dict[TopicPartition, int] = {}
+        if at_least_end:
+            floor = await self.patience.call(
+                "the end offsets", lambda: self.consumer.end_offsets(partitions)
+            )
         for partition in partitions:
             meta = committed.get(partition)
             offset = meta.offset if meta is not None and meta.offset >= 0 else 0
@@ -374,7 +413,9 @@ class _TopicReader:
 
     async def expected(self) -> int:
         """How many records lie below the targets from the beginning of the partitions."""
-        beginnings = await self.consumer.beginning_offsets(list(self.targets))
+        beginnings = await self.patience.call(
+            "the beginning offsets", lambda: self.consumer.beginning_offsets(list(self.targets))
+        )
         return sum(target - beginnings[p] for p, target in self.targets.items())
 
     async def _apply(self, events: list[Event[Any]], store: Collections) -> None:
@@ -393,7 +434,15 @@ class _TopicReader:
                     )
 
     async def _pending(self) -> list[TopicPartition]:
-        return [p for p in self.targets if await self.consumer.position(p) < self.targets[p]]
+        """The partitions whose position is below the target. aiokafka finds a position once the
+        broker answers, however long that takes: bounded, so that the patience counts it."""
+
+        async def positions() -> list[TopicPartition]:
+            return [p for p in self.targets if await self.consumer.position(p) < self.targets[p]]
+
+        return await self.patience.call(
+            "the read positions", lambda: asyncio.wait_for(positions(), POSITION_SECONDS)
+        )
 
     async def read(self, store: Collections, total: int, progress: Progress | None) -> None:
         """Apply every record before the targets, batch by batch, in offset order per partition.
@@ -402,9 +451,15 @@ class _TopicReader:
         target, so that a later, higher target reads them then.
         """
         while pending := await self._pending():
+            asked = time.monotonic()
             fetched = await self.consumer.getmany(
                 *pending, timeout_ms=1000, max_records=self.batch_size
             )
+            if not fetched:  # aiokafka retries a broker's failures itself: count the time lost
+                self.patience.spent(
+                    f"records of {len(pending)} partitions from Kafka at {self.bootstrap}",
+                    time.monotonic() - asked,
+                )
             events: list[Event[Any]] = []
             for partition, records in fetched.items():
                 target = self.targets[partition]

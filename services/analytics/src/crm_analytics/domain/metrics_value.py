@@ -69,7 +69,7 @@ def purchases(facts: Mapping[str, Entry], currency: str) -> Purchases:
     orders, payments, others = [], [], set()
     for event_id, fact in sorted(facts.items(), key=lambda item: (item[1]["at"], item[0])):
         if fact["type"] == "OrderPlaced" and fact["order_id"] not in cancelled:
-            products = tuple(line["product_id"] for line in fact["lines"])
+            products = tuple(_product(line) for line in fact["lines"])
             amount = Decimal(fact["amount"])
             orders.append(
                 Order(event_id, fact["order_id"], fact["at"], amount, fact["currency"], products)
@@ -87,6 +87,14 @@ def purchases(facts: Mapping[str, Entry], currency: str) -> Purchases:
         payment_events=tuple(event_id for event_id, _ in paid),
         other_currencies=frozenset(others),
     )
+
+
+def _product(line: Entry) -> str:
+    """A line's product id, which the base's basket statistics compare with every other."""
+    product = line["product_id"]
+    if not isinstance(product, str):
+        raise TypeError(f"a product id of type {type(product).__name__}: {product!r}")
+    return product
 
 
 @dataclass(frozen=True)

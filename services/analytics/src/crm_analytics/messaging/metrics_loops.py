@@ -1,53 +1,34 @@
 """The worker's metric loops: the periodic customer scoring pass and the outbox relay.
 
-Both are ``crm_platform.runtime.Background`` loops (``loop(stop)``), started after the broker.
-The relay publishes every outbox of analytics (the scores', the erasure confirmations') with its
-own idempotent producer (``acks=all``), a batch per document, and empties a document's outbox only
-once every record of it was acknowledged.
+Both are platform ``Loop``s (heartbeat in the health registry, a server away waited out) whose
+steps handle one record at a time through ``loops.each``, so a poison customer or outbox document
+is quarantined and the loop goes on. The relay publishes every outbox of analytics (the scores',
+the erasure confirmations') with its own idempotent producer (``acks=all``), a batch per
+document, and empties a document's outbox only once every record of it was acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from functools import partial
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from crm_platform.kafka import ensure_topics, make_producer
-from crm_platform.runtime import Background
+from crm_platform.loops import Loop
 from crm_platform.settings import KafkaSettings
 
-from ..application.metrics_facts import MetricsFacts
-from ..application.metrics_scores import (
-    CustomerScores,
-    ScoringSettings,
-    every,
-    now,
-    score_customers,
-)
+from ..application.metrics_scores import CustomerScoring
 from ..application.metrics_settings import MetricsSettings
-from ..application.outbox import Document, MongoOutbox, relay_outbox
-
-log = logging.getLogger(__name__)
+from ..application.outbox import RELAY_LOOP, Document, OutboxRelay
 
 RELAY_SECONDS = 1.0
 
 
 def metric_loops(
-    facts: MetricsFacts,
-    scores: CustomerScores,
-    metrics: MetricsSettings,
-    kafka: KafkaSettings,
-    *outboxes: MongoOutbox,
-) -> list[Background]:
-    """The worker's background loops for the metrics: scoring, then publishing the outbox of the
-    scores and the other ``outboxes``."""
-    scoring = partial(
-        run_scoring, facts, scores, metrics.scoring(), seconds=metrics.scoring_seconds
-    )
-    return [scoring, partial(run_outbox_relay, [scores, *outboxes], kafka)]
+    scoring: CustomerScoring, relay: OutboxRelay, metrics: MetricsSettings, kafka: KafkaSettings
+) -> list[Loop]:
+    """The worker's background loops for the metrics: scoring, then publishing the outboxes."""
+    return [scoring.loop(interval=metrics.scoring_seconds), relay_loop(relay, kafka)]
 
 
 async def kafka_publish(producer: AIOKafkaProducer, entries: list[Document]) -> None:
@@ -64,44 +45,29 @@ async def kafka_publish(producer: AIOKafkaProducer, entries: list[Document]) -> 
     await asyncio.gather(*sent)
 
 
-async def run_outbox_relay(
-    outboxes: list[MongoOutbox],
-    kafka: KafkaSettings,
-    stop: asyncio.Event,
-    *,
-    seconds: float = RELAY_SECONDS,
-) -> None:
-    await ensure_topics(kafka.bootstrap_servers, {t for o in outboxes for t in o.topics})
-    for outbox in outboxes:
-        await outbox.prepare()
-    producer = make_producer(kafka)
-    await producer.start()
-    publish = partial(kafka_publish, producer)
+def relay_loop(
+    relay: OutboxRelay, kafka: KafkaSettings, *, interval: float = RELAY_SECONDS
+) -> Loop:
+    """The relay's loop: its setup creates the topics and starts the producer (retried until
+    Kafka answers), its teardown stops the producer."""
+    producers: list[AIOKafkaProducer] = []
 
-    async def step() -> None:
-        # Side by side: an outbox that fails (Kafka refusing one of its records) holds back
-        # none of the others; its error is logged and the next tick tries again.
-        relayed = [relay_outbox(outbox, publish) for outbox in outboxes]
-        for result in await asyncio.gather(*relayed, return_exceptions=True):
-            if isinstance(result, Exception):
-                raise result
+    async def start() -> None:
+        await ensure_topics(kafka.bootstrap_servers, relay.topics)
+        await relay.prepare()
+        producer = make_producer(kafka)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # a failed start keeps connections open otherwise
+            raise
+        producers.append(producer)
 
-    try:
-        await every(seconds, stop, step, "outbox relay")
-    finally:
-        await producer.stop()
+    async def step() -> int:
+        return await relay.relay(lambda entries: kafka_publish(producers[0], entries))
 
+    async def stop() -> None:
+        for producer in producers:
+            await producer.stop()
 
-async def run_scoring(
-    facts: MetricsFacts,
-    scores: CustomerScores,
-    settings: ScoringSettings,
-    stop: asyncio.Event,
-    *,
-    seconds: float,
-) -> None:
-    async def step() -> Any:
-        written = await score_customers(facts, scores, settings, now())
-        log.info("scored %d customers", written)
-
-    await every(seconds, stop, step, "customer scoring")
+    return Loop(RELAY_LOOP, step, interval=interval, setup=start, teardown=stop)
