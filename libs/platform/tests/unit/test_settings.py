@@ -75,7 +75,7 @@ def test_the_environment_overrides_with_the_crm_prefix(env: pytest.MonkeyPatch) 
     assert (telemetry.otlp_endpoint, telemetry.console) == ("http://collector:4318", True)
 
 
-def test_a_dsn_keeps_a_password_with_spaces_and_quotes_whole() -> None:
+def test_a_dsn_keeps_a_password_with_spaces_and_quotes_whole(env: pytest.MonkeyPatch) -> None:
     dsn = PostgresSettings(password="it's a secret").dsn("sales")
     assert conninfo_to_dict(dsn) == {
         "host": "127.0.0.1",
