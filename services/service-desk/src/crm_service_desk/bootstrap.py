@@ -5,7 +5,7 @@ from __future__ import annotations
 from crm_events.service_desk import ArticlePublished, TicketOpened
 from crm_platform.service import ServiceSpec
 
-from .api import articles_router, policies_router, tickets_router
+from .api import routers
 from .application import ServiceDeskApplication
 from .contracts import SOURCE_SERVICE, translate
 from .messaging import background, subscribe
@@ -22,11 +22,7 @@ SPEC = ServiceSpec(
     application=ServiceDeskApplication,
     translate=translate,
     topics=[TicketOpened.topic(), ArticlePublished.topic()],
-    routers=lambda application: [
-        tickets_router(application),
-        articles_router(application),
-        policies_router(application),
-    ],
+    routers=routers,
     subscribe=subscribe,
     background=background,
 )

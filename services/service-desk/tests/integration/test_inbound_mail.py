@@ -1,4 +1,4 @@
-"""The SMTP listener: real SMTP sessions (smtplib) into the worker's listener."""
+"""The SMTP listener: real SMTP sessions (smtplib) into the worker's listener, run by its loop."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from uuid import uuid5
 
 import pytest
 
+from crm_platform.liveness import Registry
 from crm_platform.settings import PostgresSettings
 from crm_platform.testing import free_port
 from crm_service_desk.application import ServiceDeskApplication
 from crm_service_desk.application.mail import MAIL_NAMESPACE
 from crm_service_desk.bootstrap import build_application
 from crm_service_desk.domain import RecordNotFound, RuleViolation
-from crm_service_desk.messaging.inbound_mail import parse_message, serve_inbound_mail
+from crm_service_desk.messaging.inbound_mail import InboundMailListener, parse_message
 
 pytestmark = pytest.mark.integration
 
@@ -32,18 +33,28 @@ def application(postgres: PostgresSettings) -> Iterator[ServiceDeskApplication]:
 
 
 @pytest.fixture
-def listener(application: ServiceDeskApplication) -> Iterator[int]:
-    """The listener on a free port, in a thread of its own, for the test's duration."""
+def registry() -> Registry:
+    return Registry()
+
+
+@pytest.fixture
+def listener(application: ServiceDeskApplication, registry: Registry) -> Iterator[int]:
+    """The worker's listener loop on a free port, in a thread of its own, for the test's
+    duration; closed when the loop stops."""
     port, loop, stop = free_port(), asyncio.new_event_loop(), asyncio.Event()
-    serving = loop.create_task(
-        serve_inbound_mail(application, stop, host="127.0.0.1", port=port, max_message_bytes=65536)
-    )
+    listening = InboundMailListener(
+        application, host="127.0.0.1", port=port, max_message_bytes=65536
+    ).loop(interval=0.05)
+    serving = loop.create_task(listening.run(stop, service="service-desk", registry=registry))
     thread = threading.Thread(target=loop.run_until_complete, args=(serving,), daemon=True)
     thread.start()
     _wait_for_port(port)
     yield port
     loop.call_soon_threadsafe(stop.set)
     thread.join(10)
+    assert not thread.is_alive() and serving.exception() is None
+    with pytest.raises(OSError):  # closed by the loop's teardown
+        smtplib.SMTP("127.0.0.1", port, timeout=1)
 
 
 def _wait_for_port(port: int) -> None:

@@ -1,11 +1,11 @@
-"""The application on PostgreSQL: its index tables, the SLA scheduler under concurrency and
-restarts, full-text search, and erasure of the sealed texts in the store."""
+"""The application on PostgreSQL: the SLA scheduler's rounds under concurrency and restarts,
+full-text search, the queue, and erasure of the sealed texts in the store."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 import psycopg
@@ -13,60 +13,49 @@ import pytest
 
 from crm_platform.settings import PostgresSettings
 from crm_service_desk.application import ServiceDeskApplication, TicketFilter
-from crm_service_desk.application.commands import Assign
-from crm_service_desk.bootstrap import build_application
+from crm_service_desk.application.commands import Assign, WaitOnCustomer
 from crm_service_desk.domain import SlaTarget
+from crm_service_desk.messaging.scheduler import SlaScheduler
+
+from .conftest import MONDAY_10, open_ticket, started
 
 pytestmark = pytest.mark.integration
 
-MONDAY_10 = datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+def sla_round(app: ServiceDeskApplication) -> int:
+    """One round of the worker's SLA scheduler; the breaches it recorded."""
+    return asyncio.run(SlaScheduler(app).round())
 
 
-@pytest.fixture
-def clock() -> list[datetime]:
-    return [MONDAY_10]
+def test_a_round_records_what_fell_due_once_and_only_that(
+    application: ServiceDeskApplication, clock: list[datetime]
+) -> None:
+    urgent, normal = open_ticket(application, "urgent"), open_ticket(application, "normal")
+    paused = open_ticket(application, "urgent")
+    application.execute(
+        paused, uuid4(), WaitOnCustomer(), by="bob", expected_version=None, fingerprint="f"
+    )
+    assert sla_round(application) == 0
 
+    clock[0] += timedelta(minutes=31)  # past the urgent tickets' 30-minute first response
+    assert sla_round(application) == 1
+    assert sla_round(application) == 0
 
-def started(postgres: PostgresSettings, clock: list[datetime]) -> ServiceDeskApplication:
-    app = build_application(postgres)
-    app.clock = lambda: clock[0]
-    return app
-
-
-@pytest.fixture
-def application(
-    postgres: PostgresSettings, clock: list[datetime]
-) -> Iterator[ServiceDeskApplication]:
-    app = started(postgres, clock)
-    yield app
-    app.close()
-
-
-def open_urgent(app: ServiceDeskApplication, customer_id: UUID | None = None) -> UUID:
-    return app.open_ticket(
-        uuid4(),
-        customer_id=customer_id or uuid4(),
-        organization_id=None,
-        subject="Checkout fails",
-        description="Error 500 when paying with a card ending 4242",
-        channel="web",
-        priority="urgent",
-        category="incident",
-        request_fingerprint="f",
-    ).value.id
+    assert application.get_ticket(urgent).status == "escalated"
+    assert application.get_ticket(normal).status == "open"
+    assert application.get_ticket(paused).sla[0].breached_at_due is None  # its clocks stand still
 
 
 def test_parallel_schedulers_record_every_breach_exactly_once(
     postgres: PostgresSettings, application: ServiceDeskApplication, clock: list[datetime]
 ) -> None:
-    tickets = [open_urgent(application) for _ in range(12)]
+    tickets = [open_ticket(application) for _ in range(12)]
     clock[0] += timedelta(minutes=45)  # past the 30-minute first response of every one
     schedulers = [started(postgres, clock) for _ in range(3)]
     counts: list[int] = []
     try:
         threads = [
-            threading.Thread(target=lambda s=s: counts.append(s.record_due_breaches()))
-            for s in schedulers
+            threading.Thread(target=lambda s=s: counts.append(sla_round(s))) for s in schedulers
         ]
         for thread in threads:
             thread.start()
@@ -80,39 +69,23 @@ def test_parallel_schedulers_record_every_breach_exactly_once(
     for ticket_id in tickets:
         ticket = application.get_ticket(ticket_id)
         assert ticket.sla[0].breached_at_due is not None and ticket.status == "escalated"
-    assert application.record_due_breaches() == 0
+    assert sla_round(application) == 0
 
 
-def test_deadlines_survive_a_restart_and_a_lost_index_write(
+def test_deadlines_survive_a_restart(
     postgres: PostgresSettings, application: ServiceDeskApplication, clock: list[datetime]
 ) -> None:
-    ticket_id = uuid4()
-    # The process dies after saving the ticket and before indexing it.
-    put_ticket, application.index.put_ticket = application.index.put_ticket, lambda row: None
-    application.open_ticket(
-        ticket_id,
-        customer_id=uuid4(),
-        organization_id=None,
-        subject="Down",
-        description="All of it",
-        channel="phone",
-        priority="urgent",
-        category="incident",
-        request_fingerprint="f",
-    )
-    application.index.put_ticket = put_ticket
+    ticket_id = open_ticket(application)  # saved; the index never saw it before the restart
     clock[0] += timedelta(hours=5)  # past both urgent targets
 
     restarted = started(postgres, clock)
     try:
-        restarted.catch_up_index()
-        assert restarted.record_due_breaches() == 2
+        assert sla_round(restarted) == 2
     finally:
         restarted.close()
     again = started(postgres, clock)
     try:
-        again.catch_up_index()
-        assert again.record_due_breaches() == 0
+        assert sla_round(again) == 0
     finally:
         again.close()
     breaches = {s.target: s.breached_at_due for s in application.get_ticket(ticket_id).sla}
@@ -120,6 +93,16 @@ def test_deadlines_survive_a_restart_and_a_lost_index_write(
         SlaTarget.FIRST_RESPONSE: MONDAY_10 + timedelta(minutes=30),
         SlaTarget.RESOLUTION: MONDAY_10 + timedelta(hours=4),
     }
+
+
+def test_many_due_tickets_are_read_page_by_page(
+    application: ServiceDeskApplication, clock: list[datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("crm_service_desk.messaging.scheduler.PAGE", 2)
+    tickets = [open_ticket(application) for _ in range(5)]
+    clock[0] += timedelta(minutes=31)
+
+    assert sla_round(application) == len(tickets)
 
 
 def test_articles_are_found_by_keywords_with_stemming(application: ServiceDeskApplication) -> None:
@@ -164,7 +147,7 @@ def test_erasure_leaves_only_ciphertext_in_the_store(
     postgres: PostgresSettings, application: ServiceDeskApplication
 ) -> None:
     customer = uuid4()
-    ticket_id = open_urgent(application, customer)
+    ticket_id = open_ticket(application, customer_id=customer)
     table = application.recorder.events_table_name  # type: ignore[attr-defined]
     with psycopg.connect(postgres.dsn(postgres.database or "")) as conn:
         stored = b"".join(row[0] for row in conn.execute(f"SELECT state FROM {table}").fetchall())
@@ -182,7 +165,7 @@ def test_the_queue_pages_through_filtered_tickets(
 ) -> None:
     opened = []
     for _ in range(5):
-        opened.append(open_urgent(application))
+        opened.append(open_ticket(application))
         clock[0] += timedelta(minutes=1)
     application.execute(
         opened[2], uuid4(), Assign("carol"), by="lead", expected_version=None, fingerprint="f"

@@ -9,8 +9,7 @@ from uuid import uuid4
 import pytest
 
 from crm_events import Event
-from crm_events.erasure import CustomerErasureConfirmed
-from crm_events.personal import PersonalDataKeyDestroyed, Sealed, unseal
+from crm_events.personal import Sealed, unseal
 from crm_events.service_desk import (
     ArticlePublished,
     ReplyAuthor,
@@ -94,7 +93,7 @@ def test_a_breach_and_its_escalation_are_published_in_order(
 ) -> None:
     ticket = open_urgent(application, uuid4())
     clock.advance(hours=1)
-    application.record_due_breaches()
+    application.record_breaches(ticket.id, clock.now)
 
     breach, escalation = [e for e in published(application)][1:]
     assert isinstance(breach.data, SlaBreached) and isinstance(escalation.data, TicketEscalated)
@@ -115,34 +114,6 @@ def test_an_escalation_without_a_known_customer_stays_private(
         ticket.id, uuid4(), Escalate("complaint"), by="bob", expected_version=None, fingerprint="f"
     )
     assert [e.type for e in published(application)] == ["TicketOpened"]
-
-
-def test_erasure_announces_the_destruction_of_the_ticket_key_then_confirms(
-    application: ServiceDeskApplication,
-) -> None:
-    customer = uuid4()
-    ticket = open_urgent(application, customer)
-    application.erase_customer(customer)
-    application.erase_customer(customer)  # CustomerErased delivered again
-
-    *_, destroyed, confirmed = (e.data for e in published(application))
-    assert isinstance(destroyed, PersonalDataKeyDestroyed) and destroyed.subject_id == ticket.id
-    # What was published before stays sealed with a key nobody has any more.
-    assert application.personal_data_keys.key(ticket.id) is None
-    assert isinstance(confirmed, CustomerErasureConfirmed)
-    assert confirmed.topic() == "crm.service-desk.erasure.v1"
-    assert (confirmed.customer_id, confirmed.service) == (customer, "service-desk")
-    assert [(d.kind, d.method) for d in confirmed.erased] == [("ticket", "key_destroyed")]
-
-
-def test_a_customer_without_tickets_is_confirmed_too(application: ServiceDeskApplication) -> None:
-    customer = uuid4()
-
-    assert application.erase_customer(customer) == 0
-
-    [confirmed] = published(application)
-    assert isinstance(confirmed.data, CustomerErasureConfirmed)
-    assert confirmed.data.customer_id == customer
 
 
 def test_a_published_article_carries_its_text(application: ServiceDeskApplication) -> None:

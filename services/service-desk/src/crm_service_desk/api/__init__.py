@@ -1,7 +1,34 @@
 """The service-desk HTTP API (FastAPI routers and their request and response models)."""
 
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from crm_platform.quarantine import Quarantine
+from crm_platform.web.admin import admin_router
+
+from ..application import ServiceDeskApplication
+from ..application.index import PROJECTION
+from ..contracts import SOURCE_SERVICE
 from .articles import articles_router
 from .policies import policies_router
 from .tickets import tickets_router
 
-__all__ = ["articles_router", "policies_router", "tickets_router"]
+
+def routers(application: ServiceDeskApplication) -> list[APIRouter]:
+    """Every router of the service, in the order the OpenAPI document lists them. A retry of a
+    quarantined index record applies it again at once; one of a loop (the SLA scheduler, the
+    inbound mail) releases it for the loop's next round."""
+    return [
+        tickets_router(application),
+        articles_router(application),
+        policies_router(application),
+        admin_router(
+            SOURCE_SERVICE,
+            quarantine=lambda: Quarantine.of(application, service=SOURCE_SERVICE),
+            retries={PROJECTION: lambda entry: application.index.projection.retry(entry)},
+        ),
+    ]
+
+
+__all__ = ["articles_router", "policies_router", "routers", "tickets_router"]

@@ -94,6 +94,7 @@ class ArticleCommands:
     ) -> list[ArticleRow]:
         if not query.strip():
             raise RuleViolation("q", "give at least one keyword")
+        self.index.catch_up()  # an article published a moment ago is found
         return self.index.search_articles(query, min(limit, MAX_SEARCH_RESULTS))
 
     # --- helpers ------------------------------------------------------------------------------
@@ -122,8 +123,6 @@ class ArticleCommands:
         except IntegrityError:
             actual = self._article(article.id).version
             raise VersionConflict(article.id, expected_version, actual) from None
-        if (row := ArticleRow.of(article)) is not None:
-            self.index.put_article(row)
 
     def _article(self: ServiceDeskApplication, article_id: UUID) -> Article:
         article = self._article_at(article_id, None)

@@ -1,38 +1,41 @@
 """The service desk's own tables beside its event store: what aggregates alone cannot answer.
 
-- tickets: reference, customer and the next SLA deadline of every ticket, derived from the ticket
-  (the SLA scheduler polls the due ones; threading and erasure look tickets up);
-- articles: the published knowledge base, full-text searchable;
-- customer e-mails: which customer an inbound sender is, learned from contacts' events (only a
-  SHA-256 of each address is kept: enough to match a sender, never readable back); a ticket
-  from an unknown sender keeps the same digest of its sender, so it is linked to the customer
-  whose address it later becomes;
-- the position in the notification log up to which the first two are known to be current.
+- ``sd_tickets``: reference, customer, status, priority, assignee and the next SLA deadline of
+  every ticket (the SLA scheduler reads the due ones; threading and erasure look tickets up); a
+  ticket from an unknown sender keeps a SHA-256 of the address (``email_digest``), so that it is
+  linked to the customer whose address it later becomes;
+- ``sd_articles``: the published knowledge base, full-text searchable.
 
-Each row is derived from an aggregate and guarded by its version, so writing one again, late or
-twice, is harmless: commands write right after saving, and a catch-up from the notification log
-repairs whatever a crash between the two left behind. PostgreSQL in production, memory in the
-unit tests (POPO store).
+Both are a local projection of the notification log (``crm_platform.projection``): the worker's
+loop keeps them current, and the application catches them up before a read that must see its
+own writes (a ticket opened a moment ago is found by its reference). A row is the aggregate's
+state, guarded by its version, so applying a record again, late or twice, is harmless. A record
+whose row cannot be written (a NUL in an assignee, stored before the API refused it) is
+quarantined by the projection, and the others go on.
+
+- ``sd_customer_emails``: which customer an inbound sender is, learned from contacts' events by
+  the worker's consumer. Only a SHA-256 of each address is kept: enough to match a sender, never
+  readable back. Not derived from this service's log, so a rebuild leaves it as it is.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any
 from uuid import UUID
 
-from psycopg import Connection
-from psycopg.rows import class_row
-from psycopg_pool import ConnectionPool
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
 
+from crm_platform.projection import LocalProjection, topics_of
+
+from ..contracts import SOURCE_SERVICE
 from ..domain import Article, Ticket
 
+PROJECTION = "service-desk-index"
 MAX_SEARCH_RESULTS = 50
 
 
@@ -102,160 +105,18 @@ class TicketFilter:
     assignee: str | None = None
     customer_id: UUID | None = None
 
-    def matches(self, row: TicketRow) -> bool:
-        wanted = {k: v for k, v in vars(self).items() if v is not None}
-        return all(getattr(row, k) == v for k, v in wanted.items())
 
-
-# A page ends after this ticket: the newest first, ties broken by id.
+# A page of the queue ends after this ticket: the newest first, ties broken by id.
 Position = tuple[datetime, UUID]
+# A due ticket: its earliest pending deadline and its id, the order the scheduler reads them in.
+Due = tuple[datetime, UUID]
 
 
 def email_digest(address: str) -> bytes:
     return hashlib.sha256(address.strip().lower().encode()).digest()
 
 
-class Claim(Protocol):
-    """Tickets due for an SLA check, held for this scheduler only until the block ends."""
-
-    tickets: list[UUID]
-
-    def update(self, row: TicketRow) -> None: ...
-
-
-class Index(ABC):
-    @abstractmethod
-    def put_ticket(self, row: TicketRow) -> None: ...
-
-    @abstractmethod
-    def ticket_by_reference(self, reference: str) -> UUID | None: ...
-
-    @abstractmethod
-    def tickets_of(self, customer_id: UUID) -> list[UUID]: ...
-
-    @abstractmethod
-    def find_tickets(self, where: TicketFilter, after: Position | None, limit: int) -> list[UUID]:
-        """Ticket ids, newest first, after ``after``."""
-
-    @abstractmethod
-    def claim_due(self, now: datetime, limit: int) -> AbstractContextManager[Claim]:
-        """Due tickets no other scheduler holds (``FOR UPDATE SKIP LOCKED``)."""
-
-    @abstractmethod
-    def put_article(self, row: ArticleRow) -> None: ...
-
-    @abstractmethod
-    def search_articles(self, query: str, limit: int) -> list[ArticleRow]: ...
-
-    @abstractmethod
-    def learn_email(self, customer_id: UUID, address: str) -> None: ...
-
-    @abstractmethod
-    def customer_by_email(self, address: str) -> UUID | None: ...
-
-    @abstractmethod
-    def forget_customer(self, customer_id: UUID) -> None: ...
-
-    @abstractmethod
-    def tickets_from_unknown(self, address: str) -> list[UUID]:
-        """Tickets without a customer whose sender had this address."""
-
-    @abstractmethod
-    def position(self) -> int: ...
-
-    @abstractmethod
-    def set_position(self, position: int) -> None: ...
-
-    def close(self) -> None:
-        return None
-
-
-class MemoryIndex(Index):
-    def __init__(self) -> None:
-        self._tickets: dict[UUID, TicketRow] = {}
-        self._articles: dict[UUID, ArticleRow] = {}
-        self._emails: dict[bytes, UUID] = {}
-        self._position = 0
-        self._lock = threading.RLock()
-
-    def put_ticket(self, row: TicketRow) -> None:
-        with self._lock:
-            known = self._tickets.get(row.ticket_id)
-            if known is None or known.version < row.version:
-                self._tickets[row.ticket_id] = row
-
-    def ticket_by_reference(self, reference: str) -> UUID | None:
-        found = [r.ticket_id for r in self._tickets.values() if r.reference == reference]
-        return found[0] if len(found) == 1 else None
-
-    def tickets_of(self, customer_id: UUID) -> list[UUID]:
-        return [r.ticket_id for r in self._tickets.values() if r.customer_id == customer_id]
-
-    def find_tickets(self, where: TicketFilter, after: Position | None, limit: int) -> list[UUID]:
-        rows = sorted(
-            (r for r in self._tickets.values() if where.matches(r)),
-            key=lambda r: (r.opened_at, r.ticket_id),
-            reverse=True,
-        )
-        if after is not None:
-            rows = [r for r in rows if (r.opened_at, r.ticket_id) < after]
-        return [r.ticket_id for r in rows[:limit]]
-
-    @contextmanager
-    def claim_due(self, now: datetime, limit: int) -> Iterator[Claim]:
-        with self._lock:
-            due = sorted(
-                (r for r in self._tickets.values() if r.next_due and r.next_due <= now),
-                key=lambda r: r.next_due or now,
-            )
-            yield _MemoryClaim([r.ticket_id for r in due[:limit]], self)
-
-    def put_article(self, row: ArticleRow) -> None:
-        with self._lock:
-            known = self._articles.get(row.article_id)
-            if known is None or known.version < row.version:
-                self._articles[row.article_id] = row
-
-    def search_articles(self, query: str, limit: int) -> list[ArticleRow]:
-        """Every word must occur in the title, body or tags (case-insensitive)."""
-        words = query.lower().split()
-
-        def text(row: ArticleRow) -> str:
-            return " ".join([row.title, row.body, *row.tags]).lower()
-
-        hits = [r for r in self._articles.values() if all(w in text(r) for w in words)]
-        return sorted(hits, key=lambda r: r.published_at, reverse=True)[:limit]
-
-    def learn_email(self, customer_id: UUID, address: str) -> None:
-        self._emails[email_digest(address)] = customer_id
-
-    def customer_by_email(self, address: str) -> UUID | None:
-        return self._emails.get(email_digest(address))
-
-    def tickets_from_unknown(self, address: str) -> list[UUID]:
-        digest = email_digest(address)
-        return [r.ticket_id for r in self._tickets.values() if r.sender_digest == digest]
-
-    def forget_customer(self, customer_id: UUID) -> None:
-        with self._lock:
-            for digest in [d for d, c in self._emails.items() if c == customer_id]:
-                del self._emails[digest]
-
-    def position(self) -> int:
-        return self._position
-
-    def set_position(self, position: int) -> None:
-        self._position = max(self._position, position)
-
-
-@dataclass
-class _MemoryClaim:
-    tickets: list[UUID]
-    index: MemoryIndex
-
-    def update(self, row: TicketRow) -> None:
-        self.index.put_ticket(row)
-
+# --- the projection -----------------------------------------------------------------------------
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sd_tickets (
@@ -297,12 +158,9 @@ CREATE TABLE IF NOT EXISTS sd_customer_emails (
     customer_id uuid NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sd_customer_emails_customer ON sd_customer_emails (customer_id);
-CREATE TABLE IF NOT EXISTS sd_index_position (
-    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    position bigint NOT NULL
-);
 """
-
+# A row is replaced by the same or a newer version of its aggregate only: an older state (a
+# retried quarantine entry, a batch racing a retry) never overwrites a newer one.
 _PUT_TICKET = """
 INSERT INTO sd_tickets
     (ticket_id, reference, customer_id, status, priority, assignee, opened_at, version, next_due,
@@ -314,36 +172,113 @@ ON CONFLICT (ticket_id) DO UPDATE SET
     priority = EXCLUDED.priority, assignee = EXCLUDED.assignee,
     version = EXCLUDED.version, next_due = EXCLUDED.next_due,
     sender_digest = EXCLUDED.sender_digest
-WHERE sd_tickets.version < EXCLUDED.version
+WHERE sd_tickets.version <= EXCLUDED.version
+"""
+_PUT_ARTICLE = """
+INSERT INTO sd_articles
+    (article_id, revision, title, body, tags, tag_words, published_at, version)
+VALUES (%(article_id)s, %(revision)s, %(title)s, %(body)s, %(tags)s, %(tag_words)s,
+    %(published_at)s, %(version)s)
+ON CONFLICT (article_id) DO UPDATE SET
+    revision = EXCLUDED.revision, title = EXCLUDED.title, body = EXCLUDED.body,
+    tags = EXCLUDED.tags, tag_words = EXCLUDED.tag_words, published_at = EXCLUDED.published_at,
+    version = EXCLUDED.version
+WHERE sd_articles.version <= EXCLUDED.version
 """
 
 
-class PostgresIndex(Index):
-    def __init__(self, dsn: str) -> None:
-        self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
-        with self._pool.connection() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('sd_index_schema'))")
-            conn.execute(_SCHEMA)
+@dataclass(frozen=True)
+class IndexChanges:
+    tickets: list[TicketRow] = field(default_factory=list)
+    articles: list[ArticleRow] = field(default_factory=list)
 
-    def put_ticket(self, row: TicketRow) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(_PUT_TICKET, vars(row))
+    @classmethod
+    def of(cls, aggregates: Iterable[Any]) -> IndexChanges:
+        """The rows of these tickets and articles (an article never published has none)."""
+        changes = cls()
+        for aggregate in aggregates:
+            if isinstance(aggregate, Ticket):
+                changes.tickets.append(TicketRow.of(aggregate))
+            elif isinstance(aggregate, Article) and (row := ArticleRow.of(aggregate)):
+                changes.articles.append(row)
+        return changes
+
+
+class IndexProjection(LocalProjection[IndexChanges]):
+    """Keeps ``sd_tickets`` and ``sd_articles`` current with the notification log (see the
+    module); ``loop()`` is the worker's loop, ``catch_up()`` applies everything now."""
+
+    name = PROJECTION
+    topics = topics_of(Ticket, Article)
+
+    def __init__(self, application: Application[Any], *, batch_size: int = 500) -> None:
+        super().__init__(application, service=SOURCE_SERVICE, batch_size=batch_size)
+
+    def create_schema(self, cursor: Any) -> None:
+        cursor.execute(_SCHEMA)
+
+    def compute(self, notifications: Sequence[Notification]) -> IndexChanges:
+        """The rows of the aggregates these notifications touched, as of the last of them."""
+        last = {n.originator_id: n.originator_version for n in notifications}
+        return IndexChanges.of(self._aggregate(id_, version) for id_, version in last.items())
+
+    def compute_one(self, notification: Notification) -> IndexChanges:
+        """The aggregate's current row: a ticket corrected since this notification applies."""
+        return IndexChanges.of([self._aggregate(notification.originator_id, None)])
+
+    def write(self, cursor: Any, changes: IndexChanges) -> None:
+        if changes.tickets:
+            cursor.executemany(_PUT_TICKET, [vars(row) for row in changes.tickets])
+        if changes.articles:
+            cursor.executemany(
+                _PUT_ARTICLE,
+                [{**vars(row), "tag_words": " ".join(row.tags)} for row in changes.articles],
+            )
+
+    def reset(self, cursor: Any) -> None:
+        cursor.execute("TRUNCATE sd_tickets, sd_articles")  # the e-mails are not from the log
+
+    def _aggregate(self, aggregate_id: UUID, version: int | None) -> Any:
+        return self.application.repository.get(aggregate_id, version=version)
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+
+class Index:
+    """The index's queries, each in a short transaction of its own, and the e-mails learned.
+    They read the tables as they are: ``catch_up()`` first to see the latest writes."""
+
+    def __init__(self, application: Application[Any]) -> None:
+        self.projection = IndexProjection(application)
+        self.projection.create_tables()
+        self.datastore = self.projection.datastore
+
+    def catch_up(self) -> int:
+        """Apply every notification not yet applied; how many were read."""
+        return self.projection.catch_up()
 
     def ticket_by_reference(self, reference: str) -> UUID | None:
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT ticket_id FROM sd_tickets WHERE reference = %s LIMIT 2", (reference,)
-            ).fetchall()
-        return rows[0][0] if len(rows) == 1 else None
+        rows = self._fetch(
+            "SELECT ticket_id FROM sd_tickets WHERE reference = %s LIMIT 2", (reference,)
+        )
+        return rows[0]["ticket_id"] if len(rows) == 1 else None
 
     def tickets_of(self, customer_id: UUID) -> list[UUID]:
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT ticket_id FROM sd_tickets WHERE customer_id = %s", (customer_id,)
-            ).fetchall()
-        return [row[0] for row in rows]
+        rows = self._fetch(
+            "SELECT ticket_id FROM sd_tickets WHERE customer_id = %s", (customer_id,)
+        )
+        return [row["ticket_id"] for row in rows]
+
+    def tickets_from_unknown(self, address: str) -> list[UUID]:
+        """Tickets without a customer whose sender had this address."""
+        rows = self._fetch(
+            "SELECT ticket_id FROM sd_tickets WHERE sender_digest = %s", (email_digest(address),)
+        )
+        return [row["ticket_id"] for row in rows]
 
     def find_tickets(self, where: TicketFilter, after: Position | None, limit: int) -> list[UUID]:
+        """Ticket ids, newest first, after ``after``."""
         # The columns are the filter's own field names, never the caller's text.
         clauses: list[str] = ["true"]
         values: list[object] = []
@@ -354,104 +289,62 @@ class PostgresIndex(Index):
         if after is not None:
             clauses.append("(opened_at, ticket_id) < (%s, %s)")
             values.extend(after)
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT ticket_id FROM sd_tickets WHERE {' AND '.join(clauses)}"
-                " ORDER BY opened_at DESC, ticket_id DESC LIMIT %s",
-                (*values, limit),
-            ).fetchall()
-        return [row[0] for row in rows]
+        rows = self._fetch(
+            f"SELECT ticket_id FROM sd_tickets WHERE {' AND '.join(clauses)}"
+            " ORDER BY opened_at DESC, ticket_id DESC LIMIT %s",
+            (*values, limit),
+        )
+        return [row["ticket_id"] for row in rows]
 
-    @contextmanager
-    def claim_due(self, now: datetime, limit: int) -> Iterator[Claim]:
-        # The row locks last until the transaction ends: another scheduler skips these tickets
-        # meanwhile, and sees their new deadlines (or none) afterwards.
-        with self._pool.connection() as conn, conn.transaction():
-            rows = conn.execute(
-                "SELECT ticket_id FROM sd_tickets WHERE next_due <= %s"
-                " ORDER BY next_due LIMIT %s FOR UPDATE SKIP LOCKED",
-                (now, limit),
-            ).fetchall()
-            yield _PostgresClaim([row[0] for row in rows], conn)
-
-    def put_article(self, row: ArticleRow) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO sd_articles"
-                " (article_id, revision, title, body, tags, tag_words, published_at, version)"
-                " VALUES (%(article_id)s, %(revision)s, %(title)s, %(body)s, %(tags)s,"
-                " %(tag_words)s, %(published_at)s, %(version)s)"
-                " ON CONFLICT (article_id) DO UPDATE SET revision = EXCLUDED.revision,"
-                " title = EXCLUDED.title, body = EXCLUDED.body, tags = EXCLUDED.tags,"
-                " tag_words = EXCLUDED.tag_words, published_at = EXCLUDED.published_at,"
-                " version = EXCLUDED.version WHERE sd_articles.version < EXCLUDED.version",
-                {**vars(row), "tag_words": " ".join(row.tags)},
-            )
+    def due_tickets(self, now: datetime, after: Due | None, limit: int) -> list[Due]:
+        """Tickets with a pending deadline at or before ``now``, earliest first, after ``after``."""
+        keyset, values = "", [now]
+        if after is not None:
+            keyset = " AND (next_due, ticket_id) > (%s, %s)"
+            values.extend(after)
+        rows = self._fetch(
+            f"SELECT next_due, ticket_id FROM sd_tickets WHERE next_due <= %s{keyset}"
+            " ORDER BY next_due, ticket_id LIMIT %s",
+            (*values, limit),
+        )
+        return [(row["next_due"], row["ticket_id"]) for row in rows]
 
     def search_articles(self, query: str, limit: int) -> list[ArticleRow]:
         """Web-search syntax ("quoted phrases", -excluded, or), in English and as typed."""
-        with self._pool.connection() as conn:
-            cursor = conn.cursor(row_factory=class_row(ArticleRow))
-            return cursor.execute(
-                "SELECT article_id, revision, title, body, tags, published_at, version"
-                " FROM sd_articles,"
-                " websearch_to_tsquery('english', %(q)s) AS english,"
-                " websearch_to_tsquery('simple', %(q)s) AS simple"
-                " WHERE document @@ english OR document @@ simple"
-                " ORDER BY ts_rank(document, english || simple) DESC, published_at DESC"
-                " LIMIT %(limit)s",
-                {"q": query, "limit": limit},
-            ).fetchall()
+        rows = self._fetch(
+            "SELECT article_id, revision, title, body, tags, published_at, version"
+            " FROM sd_articles,"
+            " websearch_to_tsquery('english', %(q)s) AS english,"
+            " websearch_to_tsquery('simple', %(q)s) AS simple"
+            " WHERE document @@ english OR document @@ simple"
+            " ORDER BY ts_rank(document, english || simple) DESC, published_at DESC"
+            " LIMIT %(limit)s",
+            {"q": query, "limit": limit},
+        )
+        return [ArticleRow(**row) for row in rows]
 
     def learn_email(self, customer_id: UUID, address: str) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO sd_customer_emails (email_digest, customer_id) VALUES (%s, %s)"
-                " ON CONFLICT (email_digest) DO UPDATE SET customer_id = EXCLUDED.customer_id",
-                (email_digest(address), customer_id),
-            )
+        self._execute(
+            "INSERT INTO sd_customer_emails (email_digest, customer_id) VALUES (%s, %s)"
+            " ON CONFLICT (email_digest) DO UPDATE SET customer_id = EXCLUDED.customer_id",
+            (email_digest(address), customer_id),
+        )
 
     def customer_by_email(self, address: str) -> UUID | None:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT customer_id FROM sd_customer_emails WHERE email_digest = %s",
-                (email_digest(address),),
-            ).fetchone()
-        return None if row is None else row[0]
-
-    def tickets_from_unknown(self, address: str) -> list[UUID]:
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT ticket_id FROM sd_tickets WHERE sender_digest = %s",
-                (email_digest(address),),
-            ).fetchall()
-        return [row[0] for row in rows]
+        rows = self._fetch(
+            "SELECT customer_id FROM sd_customer_emails WHERE email_digest = %s",
+            (email_digest(address),),
+        )
+        return rows[0]["customer_id"] if rows else None
 
     def forget_customer(self, customer_id: UUID) -> None:
-        with self._pool.connection() as conn:
-            conn.execute("DELETE FROM sd_customer_emails WHERE customer_id = %s", (customer_id,))
+        self._execute("DELETE FROM sd_customer_emails WHERE customer_id = %s", (customer_id,))
 
-    def position(self) -> int:
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT position FROM sd_index_position").fetchone()
-        return 0 if row is None else int(row[0])
+    def _fetch(self, statement: str, params: Any) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall()
 
-    def set_position(self, position: int) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO sd_index_position (position) VALUES (%s) ON CONFLICT (singleton)"
-                " DO UPDATE SET position = GREATEST(sd_index_position.position, EXCLUDED.position)",
-                (position,),
-            )
-
-    def close(self) -> None:
-        self._pool.close()
-
-
-@dataclass
-class _PostgresClaim:
-    tickets: list[UUID]
-    conn: Connection[tuple[object, ...]]
-
-    def update(self, row: TicketRow) -> None:
-        self.conn.execute(_PUT_TICKET, vars(row))
+    def _execute(self, statement: str, params: Any) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(statement, params)

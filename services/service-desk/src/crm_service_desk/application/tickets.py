@@ -1,6 +1,7 @@
-"""Ticket commands and queries, the SLA scheduler's checks, inbound mail and erasure.
+"""Ticket commands and queries, the SLA scheduler's check of one ticket, inbound mail and erasure.
 
-A mixin of the service desk's Application: ``self`` is a ``ServiceDeskApplication``.
+A mixin of the service desk's Application: ``self`` is a ``ServiceDeskApplication``. Queries of
+the index catch it up first, so that they see what the commands before them saved.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..domain import (
 )
 from ..domain.values import ALLOWED_FROM, Action, Category, Channel, Priority
 from .commands import TicketCommand
-from .index import Position, TicketFilter, TicketRow
+from .index import Position, TicketFilter
 from .mail import InboundEmail
 from .views import Outcome, TicketPage, TicketView
 
@@ -41,8 +42,7 @@ if TYPE_CHECKING:
 # A command without an expected version re-reads and retries when a concurrent writer won the
 # race for the next version; with one, the lost race is the client's conflict to resolve.
 WRITE_ATTEMPTS = 3
-SCHEDULER = "sla-scheduler"
-BREACHES_PER_CLAIM = 100
+SCHEDULER = "sla-scheduler"  # the actor of automatic escalations, as recorded in their events
 # What the service desk makes unreadable about an erased customer: the text of their tickets.
 ERASED = (ErasedData(kind="ticket", method=ErasureMethod.KEY_DESTROYED),)
 
@@ -82,7 +82,7 @@ class TicketCommands:
                 request_fingerprint=request_fingerprint,
             )
             try:
-                self._save_tickets(ticket)
+                self.save(ticket)
                 return Outcome(TicketView.of(ticket), replayed=False)
             except IntegrityError:  # a concurrent retry saved it first
                 opened = self._ticket_at(ticket_id, Ticket.INITIAL_VERSION)
@@ -121,12 +121,15 @@ class TicketCommands:
         self: ServiceDeskApplication, where: TicketFilter, *, cursor: str | None, limit: int
     ) -> TicketPage:
         """A page of the queue, newest first; ``next_cursor`` continues it (None at its end)."""
-        ids = self.index.find_tickets(where, _position(cursor), limit + 1)
+        after = _position(cursor)
+        self.index.catch_up()
+        ids = self.index.find_tickets(where, after, limit + 1)
         tickets = [self.get_ticket(ticket_id) for ticket_id in ids[:limit]]
         last = tickets[-1] if len(ids) > limit else None
         return TicketPage(tickets, None if last is None else _cursor((last.opened_at, last.id)))
 
     def ticket_by_reference(self: ServiceDeskApplication, reference: str) -> TicketView:
+        self.index.catch_up()
         ticket_id = self.index.ticket_by_reference(reference.strip().upper())
         if ticket_id is None:
             raise RecordNotFound("ticket", reference)
@@ -134,27 +137,11 @@ class TicketCommands:
 
     # --- the SLA scheduler --------------------------------------------------------------------
 
-    def record_due_breaches(self: ServiceDeskApplication) -> int:
-        """Record every SLA target that fell due; the number of breaches recorded.
-
-        Tickets are claimed in the index (skipping those another scheduler holds); a ticket
-        refuses a second breach of the same target, so a crash anywhere here, a restart, or two
-        schedulers at once never record one twice.
-        """
-        recorded = 0
-        while True:
-            now = self.clock()
-            with self.index.claim_due(now, BREACHES_PER_CLAIM) as claim:
-                for ticket_id in claim.tickets:
-                    ticket, breaches = self._record_breaches(ticket_id, now)
-                    recorded += breaches
-                    claim.update(TicketRow.of(ticket))
-                if len(claim.tickets) < BREACHES_PER_CLAIM:
-                    return recorded
-
-    def _record_breaches(
-        self: ServiceDeskApplication, ticket_id: UUID, now: datetime
-    ) -> tuple[Ticket, int]:
+    def record_breaches(self: ServiceDeskApplication, ticket_id: UUID, now: datetime) -> int:
+        """Record every SLA target of the ticket that fell due by ``now`` (escalating it where
+        the rules say so); the number of breaches recorded. The ticket refuses a second breach of
+        a target, so a scheduler asking again, after a crash, a restart or beside another
+        scheduler, never records one twice."""
         for _ in range(WRITE_ATTEMPTS):
             ticket = self._ticket(ticket_id)
             breached = [t for t in SlaTarget if ticket.record_breach(t, now=now)]
@@ -163,8 +150,8 @@ class TicketCommands:
             try:
                 self.save(ticket)
             except IntegrityError:
-                continue  # an agent changed the ticket meanwhile: decide again
-            return ticket, len(breached)
+                continue  # an agent or another scheduler changed it meanwhile: decide again
+            return len(breached)
         raise VersionConflict(ticket_id, None, self._ticket(ticket_id).version)
 
     def _escalate_on_breach(
@@ -225,7 +212,7 @@ class TicketCommands:
             if ticket.reopen_count > reopened:
                 self._escalate_if_reopened_repeatedly(ticket, email.received_at)
             try:
-                self._save_tickets(ticket)
+                self.save(ticket)
             except IntegrityError:
                 continue
             return Outcome(TicketView.of(ticket), replayed=False)
@@ -237,6 +224,7 @@ class TicketCommands:
         requester's ticket, whose key is gone)."""
         candidates: list[UUID] = []
         if (reference := email.subject_reference()) is not None:
+            self.index.catch_up()
             if (by_reference := self.index.ticket_by_reference(reference)) is not None:
                 candidates.append(by_reference)
         candidates.extend(email.referenced_records())
@@ -268,7 +256,7 @@ class TicketCommands:
         before (each records ``CustomerIdentified``, so its later escalations are published);
         the number linked. Idempotent: a linked ticket has a customer and is not found again."""
         self.index.learn_email(customer_id, address)
-        self.catch_up_index()  # a ticket opened by that sender a moment ago must be found
+        self.index.catch_up()  # a ticket opened by that sender a moment ago must be found
         linked = 0
         for ticket_id in self.index.tickets_from_unknown(address):
             for _ in range(WRITE_ATTEMPTS):
@@ -276,7 +264,7 @@ class TicketCommands:
                 if not ticket.identify_customer(customer_id, at=self.clock()):
                     break
                 try:
-                    self._save_tickets(ticket)
+                    self.save(ticket)
                 except IntegrityError:
                     continue  # an agent changed it meanwhile: decide again
                 linked += 1
@@ -291,7 +279,7 @@ class TicketCommands:
         (``crm.service-desk.erasure.v1``, once per customer). Idempotent; the number of tickets
         erased now."""
         self.index.forget_customer(customer_id)
-        self.catch_up_index()  # tickets opened a moment ago must not escape
+        self.index.catch_up()  # tickets opened a moment ago must not escape
         erased = 0
         for ticket_id in self.index.tickets_of(customer_id):
             ticket = self._ticket(ticket_id)
@@ -325,16 +313,11 @@ class TicketCommands:
                 raise VersionConflict(ticket_id, expected_version, ticket.version)
             decide(ticket)
             try:
-                self._save_tickets(ticket)
+                self.save(ticket)
             except IntegrityError:
                 continue  # re-read: a replay, a conflict, or a retry of an unconditional write
             return Outcome(TicketView.of(ticket), replayed=False)
         raise VersionConflict(ticket_id, expected_version, self._ticket(ticket_id).version)
-
-    def _save_tickets(self: ServiceDeskApplication, *tickets: Ticket) -> None:
-        self.save(*tickets)
-        for ticket in tickets:
-            self.index.put_ticket(TicketRow.of(ticket))
 
     def _ticket(self: ServiceDeskApplication, ticket_id: UUID) -> Ticket:
         ticket = self._ticket_or_none(ticket_id)

@@ -1,11 +1,17 @@
-"""The inbound mail listener: an SMTP server (aiosmtpd) run by the worker.
+"""The inbound mail listener: an SMTP server (aiosmtpd) kept listening by a loop of the worker.
 
 Support mail (forwarded by the company's mail server, or delivered by its MX) arrives here; each
 message becomes a new ticket or a customer's reply on the ticket it continues (threading in
-``application.mail``). A message is acknowledged (250) only once the ticket is durable; on any
-failure the answer is a temporary error (451) and the sending server retries later, which is safe
-because a message is recorded at most once per Message-ID. A message that breaks a rule (a sender
-address with control characters) is refused for good (550): sending it again cannot help.
+``application.mail``). A message is acknowledged (250) only once the ticket is durable. A message
+that breaks a rule (a sender address with control characters) is refused for good (550): sending
+it again cannot help. Any other failure is answered with a temporary error (451), and the sending
+server keeps the message and retries later, which is safe because a message is recorded at most
+once per Message-ID: while a server is away, or while the message is in the quarantine (it failed
+for a reason of its own, a bug meeting its content, say) until an operator releases it
+(``POST /admin/quarantine/{id}/retry``) after a fix. No message ever stops the listener.
+
+The worker's loop (``InboundMailListener.loop``) opens the server, opens it again should it stop
+listening, reports its heartbeat like every loop, and closes it when the worker stops.
 """
 
 from __future__ import annotations
@@ -24,15 +30,20 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from crm_platform.loops import Loop, each
+from crm_platform.quarantine import Quarantine, RecordRef
 from crm_platform.text import clean, strip_unsafe, unsafe_reason
 
 from ..application import InboundEmail, ServiceDeskApplication
 from ..application.mail import message_ids
+from ..contracts import SOURCE_SERVICE
 from ..domain import RuleViolation
 from ..domain.values import SUBJECT_MAX_LENGTH, TEXT_MAX_LENGTH
 
 log = logging.getLogger(__name__)
+LOOP = "service-desk-inbound-mail"
 _TAG = re.compile(r"<[^>]*>")
+_RETRY_LATER = "451 4.3.0 Temporary failure, please retry"
 
 
 def parse_message(raw: bytes, envelope_sender: str | None, received_at: datetime) -> InboundEmail:
@@ -76,41 +87,89 @@ def _text_of(message: EmailMessage) -> str:
 class InboundMailHandler:
     """aiosmtpd's handler: called once per message, after the client sent it whole."""
 
-    def __init__(self, application: ServiceDeskApplication) -> None:
+    def __init__(self, application: ServiceDeskApplication, quarantine: Quarantine) -> None:
         self.application = application
+        self.quarantine = quarantine
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         try:
             mail = parse_message(raw, envelope.mail_from, datetime.now(UTC))
-            outcome = await asyncio.to_thread(self.application.receive_email, mail)
         except RuleViolation as refusal:
-            log.warning("inbound message refused for good: %s", refusal)
-            return f"550 5.6.0 Refused: {refusal}"
+            return _refused(refusal)
         except Exception:
+            log.exception("could not read an inbound message; the sender will retry")
+            return _RETRY_LATER
+        answers: list[str] = []
+
+        async def receive(mail: InboundEmail) -> None:
+            answers.append(await asyncio.to_thread(self._receive, mail))
+
+        try:
+            await each([mail], receive, loop=LOOP, quarantine=self.quarantine, record=_record_of)
+        except Exception:  # a server is away (each sets aside every other failure)
             log.exception("could not record an inbound message; the sender will retry")
-            return "451 4.3.0 Temporary failure, please retry"
+            return _RETRY_LATER
+        return answers[0] if answers else "451 4.3.0 Held for the operators, please retry later"
+
+    def _receive(self, mail: InboundEmail) -> str:
+        try:
+            outcome = self.application.receive_email(mail)
+        except RuleViolation as refusal:
+            return _refused(refusal)
         return f"250 2.0.0 Recorded on ticket {outcome.value.reference}"
 
 
-async def serve_inbound_mail(
-    application: ServiceDeskApplication,
-    stop: asyncio.Event,
-    *,
-    host: str,
-    port: int,
-    max_message_bytes: int,
-) -> None:
-    """Listen until ``stop`` is set."""
-    handler = InboundMailHandler(application)
+def _refused(refusal: RuleViolation) -> str:
+    log.warning("inbound message refused for good: %s", refusal)
+    return f"550 5.6.0 Refused: {refusal}"
 
-    def protocol() -> Any:
-        return SMTP(handler, data_size_limit=max_message_bytes, enable_SMTPUTF8=True)
 
-    server = await asyncio.get_running_loop().create_server(protocol, host, port)
-    log.info("inbound mail listener on %s:%d", host, port)
-    try:
-        await stop.wait()
-    finally:
-        server.close()
-        await server.wait_closed()
+def _record_of(mail: InboundEmail) -> RecordRef:
+    return RecordRef(mail.message_id, aggregate_id=str(mail.record_id))
+
+
+class InboundMailListener:
+    """The SMTP server on ``host``:``port``, kept listening by ``loop()``."""
+
+    def __init__(
+        self,
+        application: ServiceDeskApplication,
+        *,
+        host: str,
+        port: int,
+        max_message_bytes: int,
+    ) -> None:
+        self.quarantine = Quarantine.of(application, service=SOURCE_SERVICE)
+        self.handler = InboundMailHandler(application, self.quarantine)
+        self.host, self.port = host, port
+        self.max_message_bytes = max_message_bytes
+        self._server: asyncio.AbstractServer | None = None
+
+    def loop(self, *, interval: float = 1.0) -> Loop:
+        """Checks every ``interval`` seconds that the server listens."""
+        return Loop(
+            LOOP,
+            self.listen,
+            interval=interval,
+            setup=self.quarantine.create_table,
+            teardown=self.close,
+        )
+
+    async def listen(self) -> bool:
+        """A step: open the server when it does not listen (first, or after it stopped)."""
+        if self._server is None or not self._server.is_serving():
+            self._server = await asyncio.get_running_loop().create_server(
+                self._protocol, self.host, self.port
+            )
+            log.info("inbound mail listener on %s:%d", self.host, self.port)
+        return False  # the server works on its own: nothing for the loop to hurry on with
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    def _protocol(self) -> Any:
+        return SMTP(self.handler, data_size_limit=self.max_message_bytes, enable_SMTPUTF8=True)

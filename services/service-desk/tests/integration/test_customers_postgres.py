@@ -1,4 +1,4 @@
-"""The local copy of contacts' people: e-mail addresses learned, changed, erased."""
+"""The local copy of contacts' people, on PostgreSQL: e-mail addresses learned, changed, erased."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from crm_platform.privacy import KeyNotYetKnown, MemoryKeyring
 from crm_service_desk.application import ServiceDeskApplication
 from crm_service_desk.messaging.customers import CustomerDirectory
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
