@@ -19,6 +19,7 @@ from crm_events import Event
 from crm_platform.devtoken import issue_token
 from crm_platform.privacy import MemoryKeyring
 from crm_platform.web.app import create_api
+from crm_platform.web.pages import EMBEDDED_LIMIT
 
 pytestmark = pytest.mark.unit
 
@@ -28,6 +29,7 @@ class FakeReads:
 
     def __init__(self) -> None:
         self.events: list[Event[Any]] = []
+        self.organizations: dict[str, dict[str, list[dict[str, Any]]]] = {}
 
     def add(self, events) -> None:
         self.events.extend(events)
@@ -54,7 +56,9 @@ class FakeReads:
         return customer_view(self._about(customer_id, as_of), customer_id)
 
     async def documents(self, organization_id: str):
-        return {"opportunities": [], "tickets": [], "invoices": []}
+        return self.organizations.get(
+            organization_id, {"opportunities": [], "tickets": [], "invoices": []}
+        )
 
     async def opportunities(self, organization_id: str, as_of: datetime):
         return opportunity_documents(self.events)
@@ -336,3 +340,40 @@ async def test_a_cursor_at_an_instant_out_of_range_is_rejected(client, reader, s
 
     assert response.status_code == 400
     assert [e["field"] for e in response.json()["errors"]] == ["query.cursor"]
+
+
+async def test_an_organization_360_shows_the_first_page_of_each_list_and_links_the_rest(
+    client, reader
+):
+    organization_id, count = str(uuid4()), EMBEDDED_LIMIT + 2
+    deals = [
+        {"_id": str(uuid4()), "status": "open", "amount": "10", "currency": "EUR"}
+        for _ in range(count)
+    ]
+    tickets = [
+        {"_id": str(uuid4()), "status": "open", "customer_id": str(uuid4())} for _ in range(3)
+    ]
+    reader.organizations[organization_id] = {
+        "opportunities": deals,
+        "tickets": tickets,
+        "invoices": [],
+    }
+
+    shown = (await client.get(f"/organizations/{organization_id}/360")).json()
+    rest = (await client.get(shown["open_deals_next"])).json()
+    people = (
+        await client.get(f"/organizations/{organization_id}/people", params={"limit": 2})
+    ).json()
+    others = (
+        await client.get(
+            f"/organizations/{organization_id}/people", params={"cursor": people["next_cursor"]}
+        )
+    ).json()
+
+    ids = [d["opportunity_id"] for d in shown["open_deals"] + rest["items"]]
+    assert ids == sorted(d["_id"] for d in deals) and rest["next_cursor"] is None
+    assert (shown["open_tickets_next"], shown["people_next"]) == (None, None)
+    assert people["items"] + others["items"] == sorted(t["customer_id"] for t in tickets)
+    bad = await client.get(f"/organizations/{organization_id}/open-deals", params={"cursor": "x"})
+    assert bad.status_code == 422
+    assert (await client.get(f"/organizations/{uuid4()}/open-tickets")).status_code == 404

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+T = TypeVar("T")
 _SHAPES = "Shaped as in the contract crm.contacts.customer.v2 (libs/events)."
 
 
@@ -136,14 +137,28 @@ class Ticket(BaseModel):
 
 
 class Organization360(BaseModel):
+    """Each list shows its first page (by id); ``<list>_next`` is the path of the next one."""
+
     organization_id: UUID
     people: list[UUID] = Field(
         description="Customers named by the organization's deals, tickets and invoices."
     )
+    people_next: str | None
     open_deals: list[Deal]
+    open_deals_next: str | None
     open_tickets: list[Ticket]
+    open_tickets_next: str | None
     revenue: list[Money] = Field(description="Paid on invoices not void, per currency.")
     revenue_lineage: list[UUID] = Field(description="The payment events behind the revenue.")
+    revenue_lineage_next: str | None
+
+
+class OrganizationList(BaseModel, Generic[T]):
+    """One page of a list of an organization's 360, by id."""
+
+    organization_id: UUID
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: the last.")
 
 
 class PipelineStage(BaseModel):

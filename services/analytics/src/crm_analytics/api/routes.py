@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -11,6 +13,9 @@ from fastapi import APIRouter, Depends, Query
 
 from crm_platform.privacy import Keyring
 from crm_platform.web.auth import require_scopes
+from crm_platform.web.pages import Cursor as PageCursor
+from crm_platform.web.pages import Limit as PageLimit
+from crm_platform.web.pages import decode_cursor, embedded, page_after
 from crm_platform.web.problems import (
     BadRequest,
     NotFound,
@@ -41,6 +46,7 @@ from .models import (
     Merge,
     Money,
     Organization360,
+    OrganizationList,
     Pipeline,
     PipelineStage,
     Profile,
@@ -172,29 +178,29 @@ def organization_router(reads: OrganizationReads, history: History) -> APIRouter
         responses=problem_responses(401, 403, 404),
     )
     async def get_organization_360(organization_id: UUID) -> Organization360:
-        documents = await reads.documents(str(organization_id))
-        if not any(documents.values()):
-            raise NotFound(f"no deal, ticket or invoice of organization {organization_id}")
-        deals = documents[accounts.OPPORTUNITIES]
-        tickets = documents[accounts.TICKETS]
-        invoices = documents[accounts.INVOICES]
-        people = {d.get("contact_id") for d in deals} | {
-            d.get("customer_id") for d in tickets + invoices
-        }
+        lists, invoices = await _organization_lists(reads, organization_id)
+        shown: dict[str, Any] = {}
+        for section in SECTIONS:
+            path = f"/organizations/{organization_id}/{section.path}"
+            shown[section.name], shown[f"{section.name}_next"] = embedded(
+                lists[section.name], section.position, path
+            )
         return Organization360(
             organization_id=organization_id,
-            people=sorted(UUID(p) for p in people if p),
-            open_deals=[_deal(d) for d in deals if d.get("status") == "open"],
-            open_tickets=[
-                _ticket(t) for t in tickets if t.get("status") not in accounts.CLOSED_TICKETS
-            ],
             revenue=[_money(a, c) for c, a in accounts.revenue(invoices).items()],
-            revenue_lineage=sorted(
-                UUID(e)
-                for i in invoices
-                if i.get("status") != "void"
-                for e in i.get("payment_event_ids", [])
-            ),
+            **shown,
+        )
+
+    for section in SECTIONS:
+        router.add_api_route(
+            f"/organizations/{{organization_id}}/{section.path}",
+            _section_endpoint(reads, section),
+            methods=["GET"],
+            response_model=OrganizationList[section.model],
+            summary=f"An organization's {section.name.replace('_', ' ')}, page by page",
+            operation_id=f"listOrganization{section.name.title().replace('_', '')}",
+            dependencies=READ,
+            responses=problem_responses(401, 403, 404, 422),
         )
 
     @router.get(
@@ -216,6 +222,71 @@ def organization_router(reads: OrganizationReads, history: History) -> APIRouter
         )
 
     return router
+
+
+@dataclass(frozen=True)
+class Section:
+    """A list of the organization 360, shown by its first page and served page by page."""
+
+    name: str
+    path: str
+    model: Any
+    key: Callable[[Any], UUID]
+
+    def position(self, item: Any) -> Position:
+        return (str(self.key(item)),)
+
+
+SECTIONS = (
+    Section("people", "people", UUID, lambda person: person),
+    Section("open_deals", "open-deals", Deal, lambda deal: deal.opportunity_id),
+    Section("open_tickets", "open-tickets", Ticket, lambda ticket: ticket.ticket_id),
+    Section("revenue_lineage", "revenue-lineage", UUID, lambda event: event),
+)
+
+
+async def _organization_lists(
+    reads: OrganizationReads, organization_id: UUID
+) -> tuple[dict[str, list[Any]], list[Document]]:
+    """The organization's lists, each sorted by id, and its invoices; NotFound if it has none."""
+    documents = await reads.documents(str(organization_id))
+    if not any(documents.values()):
+        raise NotFound(f"no deal, ticket or invoice of organization {organization_id}")
+    deals = documents[accounts.OPPORTUNITIES]
+    tickets = documents[accounts.TICKETS]
+    invoices = documents[accounts.INVOICES]
+    people = {d.get("contact_id") for d in deals} | {
+        d.get("customer_id") for d in tickets + invoices
+    }
+    lists = {
+        "people": [UUID(p) for p in people if p],
+        "open_deals": [_deal(d) for d in deals if d.get("status") == "open"],
+        "open_tickets": [
+            _ticket(t) for t in tickets if t.get("status") not in accounts.CLOSED_TICKETS
+        ],
+        "revenue_lineage": [
+            UUID(e)
+            for i in invoices
+            if i.get("status") != "void"
+            for e in i.get("payment_event_ids", [])
+        ],
+    }
+    keys = {section.name: section.key for section in SECTIONS}
+    return {name: sorted(items, key=keys[name]) for name, items in lists.items()}, invoices
+
+
+def _section_endpoint(reads: OrganizationReads, section: Section) -> Callable[..., Any]:
+    async def list_section(
+        organization_id: UUID, cursor: PageCursor = None, limit: PageLimit = 50
+    ) -> OrganizationList[Any]:
+        after = decode_cursor(cursor, 1)
+        lists, _ = await _organization_lists(reads, organization_id)
+        items, next_cursor = page_after(lists[section.name], section.position, after, limit)
+        return OrganizationList(
+            organization_id=organization_id, items=list(items), next_cursor=next_cursor
+        )
+
+    return list_section
 
 
 def _money(amount: Decimal | str, currency: str) -> Money:
