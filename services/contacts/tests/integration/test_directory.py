@@ -498,6 +498,7 @@ def test_organizations_are_listed_by_kind(
         ({"sort": "shoe_size"}, 422, "query.sort"),
         ({"country": "XX"}, 422, "query.country"),
         ({"created_after": "2025-01-01T00:00:00"}, 422, "query.created_after"),
+        ({"updated_before": "0001-01-01T00:00:00+14:00"}, 422, "query.updated_before"),
         ({"custom_field": "tier"}, 422, "query.custom_field.0"),
         ({"custom_field": "shoe_size:42"}, 422, "query.custom_field.0"),
         ({"organization_id": "not-an-id"}, 422, "query.organization_id"),

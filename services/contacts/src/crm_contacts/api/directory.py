@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from crm_platform.web.problems import (
     BadRequest,
@@ -26,6 +26,7 @@ from crm_platform.web.problems import (
     field_error,
     problem_responses,
 )
+from crm_platform.web.types import Instant
 
 from ..application.directory import (
     CANDIDATE_THRESHOLD,
@@ -204,10 +205,10 @@ class Filters:
         custom_field: Annotated[
             list[str], Query(description="`name:value`: a custom field has this value.")
         ] = [],  # noqa: B006
-        created_after: Annotated[AwareDatetime | None, Query(description="Inclusive.")] = None,
-        created_before: Annotated[AwareDatetime | None, Query(description="Exclusive.")] = None,
-        updated_after: Annotated[AwareDatetime | None, Query(description="Inclusive.")] = None,
-        updated_before: Annotated[AwareDatetime | None, Query(description="Exclusive.")] = None,
+        created_after: Annotated[Instant | None, Query(description="Inclusive.")] = None,
+        created_before: Annotated[Instant | None, Query(description="Exclusive.")] = None,
+        updated_after: Annotated[Instant | None, Query(description="Inclusive.")] = None,
+        updated_before: Annotated[Instant | None, Query(description="Exclusive.")] = None,
         sort: Annotated[Sort, Query(description="Order; `-` first for descending.")] = Sort.NAME,
     ) -> None:
         if q is not None and not text_patterns(q):
