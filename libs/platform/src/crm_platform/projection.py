@@ -266,7 +266,7 @@ class LocalProjection(ABC, Generic[C]):
 
     def _apply_one_by_one(self, start: int, notifications: Sequence[Notification]) -> bool:
         """Apply each notification in its own transaction, quarantining those that fail."""
-        position, quarantined = start, False
+        position, quarantined, moved = start, False, True
         for notification in self._relevant(notifications):
             try:
                 changes = self.compute_one(notification)
@@ -277,10 +277,12 @@ class LocalProjection(ABC, Generic[C]):
                 moved = self._set_aside(position, notification, error)
                 quarantined = quarantined or moved
             if not moved:
-                return False
+                break
             position = notification.id
-        if quarantined:
+        if quarantined:  # also when another worker went on after the entry was put
             self.quarantine.refresh_gauge()
+        if not moved:
+            return False
         last = notifications[-1].id
         return position == last or self._commit(position, last, None, relevant=False)
 

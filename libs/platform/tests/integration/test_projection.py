@@ -16,6 +16,7 @@ from eventsourcing.persistence import Notification
 from prometheus_client import REGISTRY as METRICS
 
 from crm_platform.eventstore import open_application
+from crm_platform.metrics import QUARANTINE_OPEN
 from crm_platform.projection import LocalProjection, topics_of
 from crm_platform.quarantine import Quarantine, RecordRef, State
 from crm_platform.settings import PostgresSettings
@@ -147,6 +148,31 @@ def test_a_poison_notification_is_quarantined_with_the_position_and_the_next_app
     assert entry.position is not None and entry.record_key == str(entry.position)
     assert entry.error_type.endswith("DataError") and "\x00" not in entry.error
     assert index.computed[0] == [1, 2, 3] and [2] in index.computed  # the batch, then one by one
+    open_gauge = METRICS.get_sample_value(
+        "crm_quarantine_open", {"service": "platform-test", "loop": "note-index"}
+    )
+    assert open_gauge == 1
+
+
+def test_the_open_gauge_counts_an_entry_put_just_before_another_worker_went_on(
+    application: Notes, index: NoteIndex
+) -> None:
+    write(application, "p\x00")
+    write(application, "q")
+    other, compute = NoteIndex(application), index.compute
+
+    def racing(notifications: Sequence[Notification]) -> list[Row]:
+        if len(notifications) == 1 and open_entries(index):
+            other.catch_up()  # applies the rest while this one is between two notifications
+        return compute(notifications)
+
+    index.compute = racing  # type: ignore[method-assign]
+    QUARANTINE_OPEN.labels("platform-test", index.name).set(0)
+
+    index.step()
+
+    assert other.position() == application.recorder.max_notification_id()
+    assert len(open_entries(index)) == 1
     open_gauge = METRICS.get_sample_value(
         "crm_quarantine_open", {"service": "platform-test", "loop": "note-index"}
     )
