@@ -151,15 +151,21 @@ def report(reports: Sequence[RebuildReport]) -> Table:
     return table
 
 
+def log_handler(console: Console) -> logging.Handler:
+    """Lines above the progress bars in a terminal; plain timestamped lines in a log file."""
+    if console.is_terminal:
+        return RichHandler(console=console, show_path=False, markup=False)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    return handler
+
+
 def main(arguments: Sequence[str] | None = None) -> int:
     options = parse(arguments)
     console = Console(stderr=True)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, markup=False)],
-    )
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # its retries: the patience logs ours
+    logging.basicConfig(level=logging.INFO, handlers=[log_handler(console)])
+    # aiokafka logs each connection it fails to make; the patience says what is waited for.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         reports = asyncio.run(replay(options, console))
     except OutOfPatience as error:
