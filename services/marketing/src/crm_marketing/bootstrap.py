@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +15,21 @@ from faststream.kafka import KafkaBroker
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm_platform.loops import Loop
 from crm_platform.privacy import PostgresKeyring, subscribe_personal_data_keys
+from crm_platform.quarantine import Quarantine
 from crm_platform.service import ServiceSpec
 from crm_platform.settings import KafkaSettings, PostgresSettings, state_dir
+from crm_platform.web.admin import admin_router
 
 from . import messaging
 from .api import campaigns_router, profiles_router, public_router, segments_router
 from .application import MarketingApplication
-from .application.due import PostgresDueSends
-from .application.mailer import Mailer, SmtpSender
-from .application.scheduler import run_scheduler
+from .application.audience_index import PROJECTION as AUDIENCE_INDEX
+from .application.audience_index import AudienceIndex
+from .application.due import DUE_SENDS, DueSends
+from .application.mailer import MAIL_QUEUE, Mailer, MailQueue, SmtpSender
+from .application.scheduler import scheduler_loops
 from .application.tokens import TokenSigner, TrackingLinks
 from .contracts import SOURCE_SERVICE, TOPICS, translate
 
@@ -96,6 +100,17 @@ def routers(application: MarketingApplication) -> list[Any]:
         campaigns_router(application),
         profiles_router(application),
         public_router(application, MarketingSettings().signer()),
+        admin_router(
+            SOURCE_SERVICE,
+            quarantine=lambda: Quarantine.of(application, service=SOURCE_SERVICE),
+            # The local projections apply a record again at once; the loops (mailer,
+            # launches, birthdays, automated sends) are released to try it on their next round.
+            retries={
+                AUDIENCE_INDEX: lambda entry: application.audience_index.retry(entry),
+                MAIL_QUEUE: lambda entry: MailQueue(application).retry(entry),
+                DUE_SENDS: lambda entry: DueSends(application).retry(entry),
+            },
+        ),
     ]
 
 
@@ -108,7 +123,9 @@ def subscribe(broker: KafkaBroker, application: MarketingApplication) -> None:
     messaging.subscribe(broker, application, keyring, group_id=kafka.group(messaging.GROUP))
 
 
-def background(application: MarketingApplication) -> list[Any]:
+def background(application: MarketingApplication) -> list[Loop]:
+    """The audience index follows the store; the mailer sends what is queued; the scheduler
+    launches, greets and fires what falls due."""
     settings = MarketingSettings()
     mailer = Mailer(
         application,
@@ -117,9 +134,7 @@ def background(application: MarketingApplication) -> list[Any]:
         from_address=settings.from_address,
         messages_per_second=settings.messages_per_second,
     )
-    postgres = PostgresSettings()
-    due = PostgresDueSends(postgres.dsn(postgres.database or DATABASE))
-    return [mailer.run, partial(run_scheduler, application, due)]
+    return [AudienceIndex(application).loop(), mailer.loop(), *scheduler_loops(application)]
 
 
 SPEC = ServiceSpec(

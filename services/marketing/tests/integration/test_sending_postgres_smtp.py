@@ -1,12 +1,15 @@
 """The application on real PostgreSQL, learning with tracking records and sending through the
-real SMTP sink; restarted in between, as the worker would be."""
+real SMTP sink; restarted in between, as the worker would be. The mailer's loop sets aside a
+message it cannot send and goes on with the others, and waits for an SMTP server that is away."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
@@ -14,11 +17,21 @@ from eventsourcing.persistence import Tracking
 from crm_events import Event
 from crm_events.contacts import ConsentGranted, CustomerRegisteredV2
 from crm_events.personal import new_key, seal
-from crm_marketing.application.mailer import Mailer, SmtpSender
+from crm_marketing.application import MarketingApplication
+from crm_marketing.application.mailer import MAILER, Mailer, SmtpSender
 from crm_marketing.application.tokens import TokenSigner, TrackingLinks
 from crm_marketing.bootstrap import build_application
-from crm_marketing.domain import CampaignChannel, EmailContent, Status, message_id
+from crm_marketing.domain import (
+    AudienceProfile,
+    CampaignChannel,
+    EmailContent,
+    Status,
+    message_id,
+)
+from crm_marketing.domain.profile import ContactDetails
 from crm_marketing.messaging import learn
+from crm_platform.liveness import Registry
+from crm_platform.loops import LoopState
 from crm_platform.privacy import PostgresKeyring
 
 pytestmark = pytest.mark.integration
@@ -116,3 +129,121 @@ def test_learn_launch_send_and_restart(postgres, smtp_sink) -> None:
     assert len(smtp_sink.messages_to(address)) == 1
     app.close()
     keyring.close()
+
+
+# --- the mailer's loop --------------------------------------------------------------------------
+
+
+def reachable(app: MarketingApplication, email: str) -> UUID:
+    """A consenting profile saved straight through the aggregate (the consumers would refuse a
+    line break in an address; the mailer must survive one all the same)."""
+    profile = AudienceProfile(id=uuid4())
+    profile.learn_details(ContactDetails(email=email, name={"given_name": "Al"}), registered_at=NOW)
+    profile.decide_consent("email", "marketing", True, NOW)
+    app.save(profile)
+    return profile.id
+
+
+def launch_to(app: MarketingApplication, *customers: UUID) -> UUID:
+    segment = app.define_segment(
+        uuid4(), name="List", rule=None, defined_by="it", request_fingerprint="f"
+    ).value
+    for customer in customers:
+        segment.add_by_hand(customer, NOW)
+    app.save(segment)
+    campaign_id = uuid4()
+    app.draft_campaign(
+        campaign_id,
+        name="IT",
+        channel=CampaignChannel.EMAIL,
+        purpose="marketing",
+        segment_ids=[segment.id],
+        content=EmailContent("Hi {{ given_name }}", "<p>Hi</p>", "Hi", {}, ()),
+        agents=[],
+        created_by="it",
+        request_fingerprint="f",
+    )
+    app.launch_campaign(
+        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
+    )
+    return campaign_id
+
+
+async def until(condition: Callable[[], Any], seconds: float = 20.0) -> None:
+    for _ in range(int(seconds / 0.1)):
+        if await asyncio.to_thread(condition):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the condition never held")
+
+
+async def test_a_message_the_mailer_cannot_send_is_quarantined_and_the_others_go_on(
+    application, smtp_sink
+) -> None:
+    good = f"good-{uuid4().hex[:10]}@example.org"
+    poison = reachable(application, "bad\n@example.org")
+    customer = reachable(application, good)
+    campaign_id = launch_to(application, poison, customer)
+    mailer = Mailer(
+        application, SmtpSender(smtp_sink.host, smtp_sink.port), LINKS, "n@shop.example"
+    )
+    stop, registry = asyncio.Event(), Registry()
+    loop = asyncio.create_task(mailer.loop().run(stop, registry=registry))
+
+    await until(lambda: smtp_sink.messages_to(good))
+    await until(lambda: mailer.queue.quarantine.keys(MAILER))
+    report = registry.reports()[f"loop:{MAILER}"]
+    assert report.alive and report.state == "running"
+    held = message_id(campaign_id, poison)
+    [entry] = mailer.queue.quarantine.list(loop=MAILER).items
+    assert (entry.record_key, entry.state, entry.error_type) == (
+        str(held),
+        "held",
+        "builtins.ValueError",
+    )
+    assert application.message(held).status == "queued"
+
+    # Corrected, then released by an operator: sent on the loop's next round.
+    fixed = f"fixed-{uuid4().hex[:10]}@example.org"
+    profile = application.profile(poison)
+    profile.learn_details(ContactDetails(email=fixed, name={"given_name": "Al"}))
+    application.save(profile)
+    mailer.queue.quarantine.release(entry.id)
+    await until(lambda: smtp_sink.messages_to(fixed))
+    await until(lambda: mailer.queue.quarantine.get(entry.id).state == "resolved")
+    stop.set()
+    await asyncio.wait_for(loop, timeout=10)
+    assert loop.exception() is None
+    assert application.campaign(campaign_id).status == Status.COMPLETED
+    assert len(smtp_sink.messages_to(good)) == 1
+
+
+def state_of(registry: Registry) -> str | None:
+    report = registry.reports().get(f"loop:{MAILER}")
+    return None if report is None else report.state
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_an_smtp_server_away_is_waited_out_and_nothing_is_quarantined(
+    application, smtp_sink
+) -> None:
+    address = f"patient-{uuid4().hex[:10]}@example.org"
+    launch_to(application, reachable(application, address))
+    away = SmtpSender("127.0.0.1", closed_port(), timeout=2.0)
+    mailer = Mailer(application, away, LINKS, "n@shop.example")
+    stop, registry = asyncio.Event(), Registry()
+    loop = asyncio.create_task(mailer.loop().run(stop, registry=registry))
+
+    await until(lambda: state_of(registry) == LoopState.WAITING)
+    assert mailer.queue.quarantine.keys(MAILER) == []
+    mailer.sender = SmtpSender(smtp_sink.host, smtp_sink.port)  # the server is back
+    await until(lambda: smtp_sink.messages_to(address))
+    await until(lambda: state_of(registry) == LoopState.RUNNING)
+    stop.set()
+    await asyncio.wait_for(loop, timeout=10)
+    assert mailer.queue.quarantine.list(loop=MAILER).items == []

@@ -1,24 +1,20 @@
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
-from crm_events import Event, EventData
-from crm_events.contacts import ConsentGranted, ConsentWithdrawn, CustomerRegisteredV2
 from crm_events.personal import Sealed, new_key, seal, unseal
 from crm_marketing.application import MarketingApplication
-from crm_marketing.messaging import learn
 from crm_platform.eventstore import ContextCapturingMapper
 from crm_platform.privacy import KeyNotYetKnown, MemoryKeyring
 
-NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+from ..feed import NOW, Feed
+
+__all__ = ["NOW"]  # for the tests that import it from here
 
 
 class SyncMemoryKeyring(MemoryKeyring):
@@ -53,114 +49,6 @@ def application() -> Iterator[MarketingApplication]:
 @pytest.fixture
 def keyring() -> SyncMemoryKeyring:
     return SyncMemoryKeyring()
-
-
-class Feed:
-    """Delivers integration events to the application as the worker's consumer would, each at
-    the next offset of one partition."""
-
-    def __init__(self, application: MarketingApplication, keyring: SyncMemoryKeyring) -> None:
-        self.application = application
-        self.keyring = keyring
-        self.offsets = itertools.count()
-        self.versions: dict[UUID, int] = {}
-
-    def event(self, data: EventData, aggregate_id: UUID) -> Event[Any]:
-        version = self.versions[aggregate_id] = self.versions.get(aggregate_id, 0) + 1
-        return Event[type(data)](  # type: ignore[misc]
-            id=uuid4(),
-            type=data.event_type,
-            source=f"/crm/{data.source_service}",
-            subject=str(aggregate_id),
-            time=NOW,
-            dataschema=data.dataschema(),
-            schemaversion=data.schema_version,
-            aggregatetype=data.aggregate_type,
-            aggregateid=str(aggregate_id),
-            aggregateversion=version,
-            correlationid=str(uuid4()),
-            data=data,
-        )
-
-    def deliver(self, event: Event[Any], offset: int | None = None) -> Tracking:
-        position = Tracking("test|topic|0", (next(self.offsets) if offset is None else offset) + 1)
-        learn(self.application, self.keyring, event, position)
-        return position
-
-    def send(self, data: EventData, aggregate_id: UUID) -> Tracking:
-        return self.deliver(self.event(data, aggregate_id))
-
-    def register(
-        self,
-        customer_id: UUID | None = None,
-        *,
-        email: str | None = "ada@example.org",
-        region: str | None = "EMEA",
-        tags: list[str] | None = None,
-        given_name: str = "Ada",
-        birthday: tuple[int, int] | None = None,
-    ) -> UUID:
-        customer_id = customer_id or uuid4()
-        seal_for = lambda value: self.keyring.seal(value, customer_id)  # noqa: E731
-        emails = [{"address": email, "type": "work", "primary": True}] if email else []
-        addresses = [
-            {
-                "lines": ["1 Main St"],
-                "locality": "Town",
-                "region": region,
-                "postal_code": None,
-                "country": "GB",
-                "type": "home",
-                "primary": True,
-            }
-        ]
-        self.send(
-            CustomerRegisteredV2(
-                customer_id=customer_id,
-                given_name=seal_for(given_name),
-                family_name=seal_for("Lovelace"),
-                emails=seal_for(emails),
-                addresses=seal_for(addresses),
-                tags=seal_for(tags or []),
-                important_dates=seal_for(
-                    [
-                        {
-                            "kind": "birthday",
-                            "label": None,
-                            "date": {"month": birthday[0], "day": birthday[1], "year": 1990},
-                        }
-                    ]
-                    if birthday
-                    else []
-                ),
-                origin="api",
-                registered_at=NOW,
-            ),
-            customer_id,
-        )
-        return customer_id
-
-    def consent(
-        self,
-        customer_id: UUID,
-        *,
-        granted: bool = True,
-        channel: str = "email",
-        purpose: str = "marketing",
-        decided_at: datetime = NOW,
-    ) -> Tracking:
-        model = ConsentGranted if granted else ConsentWithdrawn
-        return self.send(
-            model(
-                customer_id=customer_id,
-                decision_id=uuid4(),
-                channel=channel,
-                purpose=purpose,
-                source="web_form",
-                decided_at=decided_at,
-            ),
-            customer_id,
-        )
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,10 +13,12 @@ from crm_marketing.application import MarketingApplication
 from crm_marketing.application.mailer import Mailer
 from crm_marketing.application.tokens import TokenSigner, TrackingLinks
 from crm_marketing.bootstrap import build_api
-from crm_marketing.domain import CampaignResponse, message_id
+from crm_marketing.domain import AutomatedSend, CampaignResponse, send_id
 from crm_platform.devtoken import issue_token
 from crm_platform.web.pages import EMBEDDED_LIMIT
 from crm_platform.web.testing import assert_problem
+
+from .test_automation import deliver_at, won
 
 pytestmark = pytest.mark.unit
 
@@ -181,108 +184,19 @@ def test_a_segment_embeds_its_first_members_and_pages_the_rest(client: TestClien
     assert [e["field"] for e in assert_problem(bad, 422)["errors"]] == ["query.cursor"]
 
 
-def test_campaign_commands(client: TestClient) -> None:
-    seg = segment(client)
-    assert_problem(
-        post(
-            client,
-            "/campaigns",
-            {"name": "x", "channel": "email", "segment_ids": [str(uuid4())], "content": CONTENT},
-        ),
-        404,
-    )
-    broken = post(
-        client,
-        "/campaigns",
-        {
-            "name": "x",
-            "channel": "email",
-            "segment_ids": [seg["id"]],
-            "content": {**CONTENT, "html": "{{ oops"},
-        },
-    )
-    assert assert_problem(broken, 422)["errors"][0]["field"].split(".") == [
-        "body",
-        "content",
-        "html",
-    ]
-    no_content = post(
-        client, "/campaigns", {"name": "x", "channel": "email", "segment_ids": [seg["id"]]}
-    )
-    assert assert_problem(no_content, 422)["errors"][0]["field"].split(".") == ["body", "content"]
-
-    created = campaign(client, seg["id"])
-    cid = created["id"]
-    assert created["status"] == "draft"
-    stale = post(
-        client,
-        f"/campaigns/{cid}/schedule",
-        {"launch_at": "2099-01-01T00:00:00Z"},
-        **{"If-Match": 'W/"7"'},
-    )
-    assert assert_problem(stale, 409)["current_version"] == 1
-    past = post(client, f"/campaigns/{cid}/schedule", {"launch_at": "2001-01-01T00:00:00Z"})
-    assert assert_problem(past, 422)["errors"][0]["field"].split(".") == ["body", "launch_at"]
-    naive = post(client, f"/campaigns/{cid}/schedule", {"launch_at": "2099-01-01T00:00:00"})
-    assert_problem(naive, 422)
-    for far in ("9999-12-31T23:59:59-14:00", "2300-01-01T00:00:00Z"):
-        too_far = post(client, f"/campaigns/{cid}/schedule", {"launch_at": far})
-        assert assert_problem(too_far, 422)["errors"][0]["field"] == "body.launch_at"
-    assert client.get(f"/campaigns/{cid}", headers=WRITE).json()["version"] == 1  # unchanged
-
-    headers = {**WRITE, **key()}
-    scheduled = client.post(
-        f"/campaigns/{cid}/schedule", json={"launch_at": "2099-01-01T00:00:00Z"}, headers=headers
-    )
-    replay = client.post(
-        f"/campaigns/{cid}/schedule", json={"launch_at": "2099-01-01T00:00:00Z"}, headers=headers
-    )
-    assert (
-        scheduled.json()["status"] == "scheduled"
-        and replay.headers["Idempotent-Replayed"] == "true"
-    )
-    launched = post(client, f"/campaigns/{cid}/launch", {}).json()
-    assert (launched["status"], launched["audience_size"]) == ("completed", 0)  # nobody to reach
-    assert_problem(post(client, f"/campaigns/{cid}/cancel", {"reason": "late"}), 409)
-
-
-def test_telemarketing_call_lists(
-    client: TestClient, application: MarketingApplication, feed
-) -> None:
-    seg = segment(client)
-    customer = feed.register()
-    feed.consent(customer, channel="phone")
-    created = campaign(client, seg["id"], channel="telemarketing", content=None, agents=[SUBJECT])
-    post(client, f"/campaigns/{created['id']}/launch", {})
-    calls = client.get(
-        f"/campaigns/{created['id']}/calls", params={"agent": SUBJECT}, headers=WRITE
-    ).json()
-    assert calls == [{"customer_id": str(customer), "agent": SUBJECT, "outcome": None}]
-    bad = client.put(
-        f"/campaigns/{created['id']}/calls/{uuid4()}",
-        json={"outcome": "interested"},
-        headers={**WRITE, **key()},
-    )
-    assert assert_problem(bad, 422)["errors"][0]["field"].split(".") == ["body", "customer_id"]
-    done = client.put(
-        f"/campaigns/{created['id']}/calls/{customer}",
-        json={"outcome": "do_not_call"},
-        headers={**WRITE, **key()},
-    )
-    assert done.json()["status"] == "completed"
-    assert client.get(f"/audience/{customer}", headers=WRITE).json()["unsubscribed"] == ["phone"]
-
-
 @pytest.fixture
 def sent(client: TestClient, application: MarketingApplication, feed) -> tuple[UUID, UUID]:
-    """A running campaign whose one message was sent: (campaign id, message id)."""
-    seg = segment(client)
+    """A running automated campaign (launched without an audience to read) whose message to
+    the customer whose deal was won was sent: (campaign id, message id)."""
     customer = feed.register()
     feed.consent(customer)
-    customer_two = feed.register(email="two@example.org")
-    feed.consent(customer_two)
-    cid = UUID(campaign(client, seg["id"])["id"])
+    automation = {"trigger": "OpportunityWon", "delay_seconds": 0}
+    cid = UUID(campaign(client, "", segment_ids=[], automation=automation)["id"])
     post(client, f"/campaigns/{cid}/launch", {})
+    now = datetime.now(UTC)
+    event, _ = deliver_at(feed, won(customer, now), now)
+    send = application.load(AutomatedSend, send_id(cid, event.id), "send")
+    assert application.fire_send(send.id, now)
 
     class Sender:
         async def send(self, message: Any) -> None:
@@ -295,10 +209,9 @@ def sent(client: TestClient, application: MarketingApplication, feed) -> tuple[U
         "n@shop.example",
         messages_per_second=1000,
     )
-    notifications = application.recorder.select_notifications(start=1, limit=1000)
-    first = next(n for n in notifications if n.topic.endswith("CampaignMessage.Queued"))
-    asyncio.run(mailer.deliver(first))
-    return cid, message_id(cid, min(customer, customer_two))
+    asyncio.run(mailer.deliver(send.message_id))
+    assert application.message(send.message_id).status == "sent"
+    return cid, send.message_id
 
 
 def test_tracking_endpoints(client: TestClient, application: MarketingApplication, sent) -> None:

@@ -5,11 +5,9 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
-from eventsourcing.utils import get_topic
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_marketing.application import MarketingApplication
 from crm_marketing.domain import (
     AudienceProfile,
     CallOutcome,
@@ -26,7 +24,6 @@ from crm_marketing.domain import (
     reach_key,
 )
 from crm_marketing.domain.profile import ContactDetails
-from crm_platform.eventstore import ContextCapturingMapper
 
 pytestmark = pytest.mark.unit
 
@@ -208,47 +205,6 @@ def test_campaign_links_are_https_and_named(links, offers, field) -> None:
     with pytest.raises(RuleViolation) as refused:
         EmailContent("S", "h", "t", links, offers).validated()
     assert refused.value.field == field
-
-
-@given(
-    st.lists(
-        st.tuples(
-            st.lists(st.tuples(st.sampled_from(PURPOSES), st.booleans()), max_size=3),
-            st.booleans(),  # unsubscribed from e-mail
-            st.booleans(),  # erased
-        ),
-        max_size=8,
-    )
-)
-def test_a_launched_campaign_never_reaches_anyone_opted_out(people) -> None:
-    """The same invariant through the whole application: segments, profiles, launch."""
-    app = MarketingApplication(
-        env={
-            "PERSISTENCE_MODULE": "eventsourcing.popo",
-            "MAPPER_TOPIC": get_topic(ContextCapturingMapper),
-        }
-    )
-    segment = app.define_segment(
-        uuid4(), name="All", rule=None, defined_by="t", request_fingerprint="f"
-    ).value
-    profiles = []
-    for decisions, unsubscribed, erased in people:
-        profile = profile_with(
-            [("email", p, g) for p, g in decisions], {"email"} if unsubscribed else set(), erased
-        )
-        segment.add_by_hand(profile.id, NOW)
-        profiles.append(profile)
-    app.save(segment, *profiles)
-    campaign = draft(segment=segment.id)
-    app.save(campaign)
-    launched = app.launch_campaign(
-        campaign.id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
-    ).value
-    for customer in launched.recipients:
-        assert app.profile(customer).may_receive("email", "marketing")
-    reachable = {p.id for p in profiles if p.may_receive("email", "marketing")}
-    assert set(launched.recipients) == reachable
-    app.close()
 
 
 def test_message_ids_are_one_per_campaign_and_recipient() -> None:

@@ -6,27 +6,32 @@ consent, an unsubscribe or an erasure take pairs out) and the facts dynamic segm
 and the members of every segment; a launch reads a segment's members with their reachability in
 one query.
 
-The index follows the notification log of marketing's own store: each page of profile and
-membership events is applied with the log position in one transaction, the position row locked,
-so a page is applied exactly once even when the worker and a launch catch up at the same time,
-and a crash loses nothing. PostgreSQL tables in the marketing database in production, memory
-under the unit tests' POPO store.
+It is a local projection of marketing's notification log (``crm_platform.projection``) in the
+marketing database: the worker's loop keeps it current, and a launch catches it up before it
+reads. A profile's row is the profile's state, a membership's the last change applied; each row
+keeps the version it is of and only a newer one replaces it, so that a retried quarantine entry
+never brings back an older state (a member who left stays as a row, ``member`` false, for that
+reason). A profile the index cannot hold (a NUL in a fact, say) has the event that made it so
+quarantined, and the index goes on with the next; once a later event corrects the profile, the
+entry's retry finds the correction in place and resolves.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+
+from crm_platform.projection import LocalProjection, topics_of
+from crm_platform.quarantine import Entry
 
 from ..domain import (
     Audience,
@@ -40,13 +45,49 @@ from ..domain import (
 )
 from ..domain.audience import reach, reach_key
 from ..domain.rules import Kind, attribute_kind
-from .common import Store
+from .common import SERVICE, Store
 
+PROJECTION = "marketing-audience"
 PROFILES = "marketing_audience"
 SEGMENTS = "marketing_segment_rules"
 MEMBERS = "marketing_segment_members"
-POSITION = "marketing_audience_position"
 PAGE = 2000  # notifications applied per transaction
+
+_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {PROFILES} (customer_id uuid PRIMARY KEY, reach text[] NOT NULL,"
+    " attributes jsonb, version bigint NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {SEGMENTS} (segment_id uuid PRIMARY KEY, rule jsonb)",
+    f"CREATE TABLE IF NOT EXISTS {MEMBERS} (segment_id uuid NOT NULL, customer_id uuid NOT NULL,"
+    " member boolean NOT NULL, version bigint NOT NULL, PRIMARY KEY (segment_id, customer_id))",
+    # Tables made before the index kept versions: the replay of the log rewrites their rows.
+    f"ALTER TABLE {PROFILES} ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0",
+    f"ALTER TABLE {MEMBERS} ADD COLUMN IF NOT EXISTS member boolean NOT NULL DEFAULT true,"
+    " ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0",
+)
+_UPSERT_PROFILE = (
+    f"INSERT INTO {PROFILES} AS a (customer_id, reach, attributes, version)"
+    " VALUES (%s, %s, %s, %s) ON CONFLICT (customer_id) DO UPDATE"
+    " SET reach = EXCLUDED.reach, attributes = EXCLUDED.attributes, version = EXCLUDED.version"
+    " WHERE a.version <= EXCLUDED.version"
+)
+# A segment's rule never changes once defined.
+_INSERT_SEGMENT = (
+    f"INSERT INTO {SEGMENTS} (segment_id, rule) VALUES (%s, %s) ON CONFLICT (segment_id) DO NOTHING"
+)
+_UPSERT_MEMBERSHIP = (
+    f"INSERT INTO {MEMBERS} AS m (segment_id, customer_id, member, version)"
+    " VALUES (%s, %s, %s, %s) ON CONFLICT (segment_id, customer_id) DO UPDATE"
+    " SET member = EXCLUDED.member, version = EXCLUDED.version WHERE m.version < EXCLUDED.version"
+)
+_MEMBERS = (
+    "SELECT m.customer_id, coalesce(a.reach @> ARRAY[%s], false) AS reachable, {facts} AS facts"
+    f" FROM {MEMBERS} m LEFT JOIN {PROFILES} a ON a.customer_id = m.customer_id"
+    " WHERE m.segment_id = %s AND m.member"
+)
+
+PROFILE_TOPICS = topics_of(AudienceProfile)
+DEFINED_TOPIC = get_topic(Segment.Defined)  # type: ignore[attr-defined]
+ADDED_TOPIC = get_topic(Segment.MemberAdded)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -54,10 +95,12 @@ class ProfileRow:
     customer_id: UUID
     reach: frozenset[str]  # reach_key of each channel and purpose the customer may receive
     attributes: Mapping[str, Any] | None  # what rules read; None once erased (matches none)
+    version: int
 
     @classmethod
     def of(cls, profile: AudienceProfile) -> ProfileRow:
-        return cls(profile.id, reach(profile), None if profile.erased else profile.attributes())
+        attributes = None if profile.erased else profile.attributes()
+        return cls(profile.id, reach(profile), attributes, profile.version)
 
 
 @dataclass(frozen=True)
@@ -74,6 +117,7 @@ class Membership:
     segment_id: UUID
     customer_id: UUID
     member: bool
+    version: int  # the segment's, as of this change
 
 
 @dataclass(frozen=True)
@@ -85,150 +129,113 @@ class Member:
     attributes: Mapping[str, Any] | None  # only when asked for (dynamic segments)
 
 
-class AudienceIndex(ABC):
-    @abstractmethod
-    def position(self) -> int:
-        """The notification id up to which the index is current."""
+@dataclass(frozen=True)
+class Changes:
+    """What some notifications change in the index."""
 
-    @abstractmethod
-    def apply(self, after: int, upto: int, changes: Changes) -> bool:
-        """Apply one page (notifications after ``after`` up to ``upto``) atomically; False,
-        changing nothing, when the index is no longer at ``after`` (someone applied it)."""
+    profiles: list[ProfileRow]
+    segments: list[SegmentRow]
+    memberships: list[Membership]
 
-    @abstractmethod
-    def segment(self, segment_id: UUID) -> SegmentRow | None: ...
 
-    @abstractmethod
+class AudienceIndex(LocalProjection[Changes]):
+    """The index (see the module): ``loop()`` for the worker, ``catch_up()`` before a launch."""
+
+    name = PROJECTION
+    topics = (*PROFILE_TOPICS, *topics_of(Segment))
+
+    def __init__(self, application: Store, *, batch_size: int = PAGE) -> None:
+        super().__init__(application, service=SERVICE, batch_size=batch_size)
+        self.store = application
+
+    def create_schema(self, cursor: Any) -> None:
+        for statement in _SCHEMA:
+            cursor.execute(statement)
+
+    def compute(self, notifications: Sequence[Notification]) -> Changes:
+        """Profiles as they are now (a profile corrected since applies at once); segment rules
+        and membership changes from their events, the last one of each membership kept."""
+        segments: list[SegmentRow] = []
+        memberships: dict[tuple[UUID, UUID], Membership] = {}
+        customers: dict[UUID, None] = {}
+        for n in notifications:
+            if n.topic.startswith(PROFILE_TOPICS):
+                customers[n.originator_id] = None
+                continue
+            event: Any = self.application.mapper.to_domain_event(n)
+            if n.topic == DEFINED_TOPIC:
+                segments.append(SegmentRow(n.originator_id, event.rule))
+            else:
+                change = Membership(
+                    n.originator_id, event.customer_id, n.topic == ADDED_TOPIC, n.originator_version
+                )
+                memberships[(change.segment_id, change.customer_id)] = change
+        profiles = [ProfileRow.of(profile) for profile in self._profiles(customers)]
+        return Changes(profiles, segments, list(memberships.values()))
+
+    def compute_one(self, notification: Notification) -> Changes:
+        """One notification alone (its batch failed, or a retry): a profile as of it, so that
+        only the event that made the profile unfit is set aside, not the profile's earlier
+        ones; nothing when the index holds a newer state already (a correction since)."""
+        if not notification.topic.startswith(PROFILE_TOPICS):
+            return self.compute([notification])
+        customer_id, version = notification.originator_id, notification.originator_version
+        if self._version_of(customer_id) >= version:
+            return Changes([], [], [])
+        profile = self.application.repository.get(customer_id, version=version)
+        return Changes([ProfileRow.of(profile)], [], [])
+
+    def retry(self, entry: Entry) -> bool:
+        """Catch up first, so that a correction recorded since the entry is in the index."""
+        self.catch_up()
+        return super().retry(entry)
+
+    def write(self, cursor: Any, changes: Changes) -> None:
+        if changes.profiles:
+            cursor.executemany(
+                _UPSERT_PROFILE,
+                [
+                    (p.customer_id, sorted(p.reach), _encoded(p.attributes), p.version)
+                    for p in changes.profiles
+                ],
+            )
+        if changes.segments:
+            cursor.executemany(
+                _INSERT_SEGMENT, [(s.segment_id, _json(s.rule)) for s in changes.segments]
+            )
+        if changes.memberships:
+            cursor.executemany(
+                _UPSERT_MEMBERSHIP,
+                [(m.segment_id, m.customer_id, m.member, m.version) for m in changes.memberships],
+            )
+
+    def reset(self, cursor: Any) -> None:
+        cursor.execute(f"TRUNCATE {PROFILES}, {SEGMENTS}, {MEMBERS}")
+
+    def segment(self, segment_id: UUID) -> SegmentRow | None:
+        rows = self._fetch(f"SELECT rule FROM {SEGMENTS} WHERE segment_id = %s", (segment_id,))
+        return SegmentRow(segment_id, rows[0]["rule"]) if rows else None
+
     def members(self, segment_id: UUID, reach: str, *, attributes: bool) -> list[Member]:
         """The segment's members, each reachable when their reach holds ``reach``."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Release the connections."""
-
-
-class MemoryAudienceIndex(AudienceIndex):
-    def __init__(self) -> None:
-        self._position = 0
-        self._profiles: dict[UUID, ProfileRow] = {}
-        self._segments: dict[UUID, SegmentRow] = {}
-        self._members: dict[UUID, set[UUID]] = {}
-
-    def position(self) -> int:
-        return self._position
-
-    def apply(self, after: int, upto: int, changes: Changes) -> bool:
-        if self._position != after:
-            return False
-        self._profiles.update((row.customer_id, row) for row in changes.profiles)
-        self._segments.update((row.segment_id, row) for row in changes.segments)
-        for change in changes.memberships:
-            members = self._members.setdefault(change.segment_id, set())
-            (members.add if change.member else members.discard)(change.customer_id)
-        self._position = upto
-        return True
-
-    def segment(self, segment_id: UUID) -> SegmentRow | None:
-        return self._segments.get(segment_id)
-
-    def members(self, segment_id: UUID, reach: str, *, attributes: bool) -> list[Member]:
-        def member(customer_id: UUID) -> Member:
-            row = self._profiles.get(customer_id)
-            return Member(
-                customer_id,
-                row is not None and reach in row.reach,
-                row.attributes if row is not None and attributes else None,
-            )
-
-        return [member(customer_id) for customer_id in self._members.get(segment_id, ())]
-
-    def close(self) -> None:
-        """Nothing is held."""
-
-
-class PostgresAudienceIndex(AudienceIndex):
-    def __init__(self, dsn: str) -> None:
-        self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True)
-        with self._pool.connection() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (PROFILES,))
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {PROFILES} (customer_id uuid PRIMARY KEY,"
-                " reach text[] NOT NULL, attributes jsonb)"
-            )
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {SEGMENTS} (segment_id uuid PRIMARY KEY, rule jsonb)"
-            )
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {MEMBERS} (segment_id uuid NOT NULL,"
-                " customer_id uuid NOT NULL, PRIMARY KEY (segment_id, customer_id))"
-            )
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {POSITION} (id boolean PRIMARY KEY DEFAULT true"
-                " CHECK (id), notification_id bigint NOT NULL)"
-            )
-            conn.execute(
-                f"INSERT INTO {POSITION} (notification_id) VALUES (0) ON CONFLICT (id) DO NOTHING"
-            )
-
-    def position(self) -> int:
-        with self._pool.connection() as conn:
-            row = conn.execute(f"SELECT notification_id FROM {POSITION}").fetchone()
-        return row[0] if row else 0
-
-    def apply(self, after: int, upto: int, changes: Changes) -> bool:
-        # The last change of each membership in the page is the one in force.
-        final = {(m.segment_id, m.customer_id): m.member for m in changes.memberships}
-        with self._pool.connection() as conn, conn.transaction():
-            row = conn.execute(f"SELECT notification_id FROM {POSITION} FOR UPDATE").fetchone()
-            if row is None or row[0] != after:
-                return False
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    f"INSERT INTO {PROFILES} (customer_id, reach, attributes) VALUES (%s, %s, %s)"
-                    " ON CONFLICT (customer_id) DO UPDATE"
-                    " SET reach = EXCLUDED.reach, attributes = EXCLUDED.attributes",
-                    [
-                        (p.customer_id, sorted(p.reach), _encoded(p.attributes))
-                        for p in changes.profiles
-                    ],
-                )
-                cursor.executemany(
-                    f"INSERT INTO {SEGMENTS} (segment_id, rule) VALUES (%s, %s)"
-                    " ON CONFLICT (segment_id) DO NOTHING",
-                    [(s.segment_id, _json(s.rule)) for s in changes.segments],
-                )
-                cursor.executemany(
-                    f"INSERT INTO {MEMBERS} (segment_id, customer_id) VALUES (%s, %s)"
-                    " ON CONFLICT DO NOTHING",
-                    [key for key, member in final.items() if member],
-                )
-                cursor.executemany(
-                    f"DELETE FROM {MEMBERS} WHERE segment_id = %s AND customer_id = %s",
-                    [key for key, member in final.items() if not member],
-                )
-            conn.execute(f"UPDATE {POSITION} SET notification_id = %s", (upto,))
-        return True
-
-    def segment(self, segment_id: UUID) -> SegmentRow | None:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                f"SELECT rule FROM {SEGMENTS} WHERE segment_id = %s", (segment_id,)
-            ).fetchone()
-        return None if row is None else SegmentRow(segment_id, row[0])
-
-    def members(self, segment_id: UUID, reach: str, *, attributes: bool) -> list[Member]:
         facts = "a.attributes" if attributes else "NULL::jsonb"
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT m.customer_id, coalesce(a.reach @> ARRAY[%s], false), {facts}"
-                f" FROM {MEMBERS} m LEFT JOIN {PROFILES} a ON a.customer_id = m.customer_id"
-                " WHERE m.segment_id = %s",
-                (reach, segment_id),
-            ).fetchall()
-        return [Member(customer, reachable, _decoded(facts)) for customer, reachable, facts in rows]
+        rows = self._fetch(_MEMBERS.format(facts=facts), (reach, segment_id))
+        return [Member(r["customer_id"], r["reachable"], _decoded(r["facts"])) for r in rows]
 
-    def close(self) -> None:
-        self._pool.close()
+    def _profiles(self, customer_ids: Iterable[UUID]) -> Iterator[AudienceProfile]:
+        for customer_id in customer_ids:
+            profile = self.store.load_or_none(AudienceProfile, customer_id)
+            if profile is not None:
+                yield profile
+
+    def _version_of(self, customer_id: UUID) -> int:
+        rows = self._fetch(f"SELECT version FROM {PROFILES} WHERE customer_id = %s", (customer_id,))
+        return int(rows[0]["version"]) if rows else 0
+
+    def _fetch(self, statement: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall()
 
 
 def _encoded(attributes: Mapping[str, Any] | None) -> Jsonb | None:
@@ -270,87 +277,20 @@ def _decoded(stored: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     return {name: typed(name, value) for name, value in stored.items()}
 
 
-def _event_topics(kind: type[Aggregate], *names: str) -> list[str]:
-    """The topics of an aggregate's event classes (all of them when no names are given)."""
-    classes = [
-        value
-        for name, value in vars(kind).items()
-        if isinstance(value, type)
-        and issubclass(value, Aggregate.Event)
-        and (not names or name in names)
-    ]
-    return [get_topic(event_class) for event_class in classes]
-
-
-PROFILE_TOPICS = frozenset(_event_topics(AudienceProfile))
-DEFINED_TOPIC = get_topic(Segment.Defined)  # type: ignore[attr-defined]
-ADDED_TOPIC = get_topic(Segment.MemberAdded)  # type: ignore[attr-defined]
-SEGMENT_TOPICS = frozenset([DEFINED_TOPIC, *_event_topics(Segment, "MemberAdded", "MemberRemoved")])
-TOPICS = sorted(PROFILE_TOPICS | SEGMENT_TOPICS)
-
-
-@dataclass(frozen=True)
-class Changes:
-    """What one page of the notification log changes in the index."""
-
-    profiles: list[ProfileRow]
-    segments: list[SegmentRow]
-    memberships: list[Membership]
-
-
-@dataclass(frozen=True)
-class _Page:
-    after: int
-    upto: int
-    notifications: int
-    changes: Changes
-
-
 class IndexedAudience(Store):
-    """Keeping the audience index current and reading a campaign's audience from it."""
+    """Reading a campaign's audience from the index, caught up with the store first."""
 
-    audience_index: AudienceIndex
+    @cached_property
+    def audience_index(self) -> AudienceIndex:
+        """The index in the marketing database, its tables made on first use (PostgreSQL only:
+        under the unit tests' in-memory store there is none)."""
+        index = AudienceIndex(self)
+        index.create_tables()
+        return index
 
     def catch_up_audience_index(self) -> int:
-        """Apply the profile and membership events the index has not seen; how many."""
-        applied = 0
-        while page := self._next_audience_page():
-            if self.audience_index.apply(page.after, page.upto, page.changes):
-                applied += page.notifications
-        return applied
-
-    def _next_audience_page(self) -> _Page | None:
-        after = self.audience_index.position()
-        notifications = self.recorder.select_notifications(
-            start=after,
-            limit=PAGE,
-            topics=TOPICS,
-            inclusive_of_start=False,
-        )
-        if not notifications:
-            return None
-        segments, memberships = [], []
-        for n in notifications:
-            if n.topic not in SEGMENT_TOPICS:
-                continue
-            event: Any = self.mapper.to_domain_event(n)
-            if n.topic == DEFINED_TOPIC:
-                segments.append(SegmentRow(n.originator_id, event.rule))
-            else:
-                added = n.topic == ADDED_TOPIC
-                memberships.append(Membership(n.originator_id, event.customer_id, added))
-        customers = dict.fromkeys(
-            n.originator_id for n in notifications if n.topic in PROFILE_TOPICS
-        )
-        profiles = [ProfileRow.of(profile) for profile in self._profiles(customers)]
-        changes = Changes(profiles, segments, memberships)
-        return _Page(after, notifications[-1].id, len(notifications), changes)
-
-    def _profiles(self, customer_ids: Iterable[UUID]) -> Iterator[AudienceProfile]:
-        for customer_id in customer_ids:
-            profile = self.load_or_none(AudienceProfile, customer_id)
-            if profile is not None:
-                yield profile
+        """Apply what the index has not seen yet; how many notifications were read."""
+        return self.audience_index.catch_up()
 
     def materialize_audience(self, campaign: Campaign, now: datetime) -> Audience:
         """The segments' members, a dynamic segment's checked against its rule once more (time

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID, uuid5
 
 from eventsourcing.persistence import IntegrityError
@@ -82,27 +82,27 @@ class AutomationCommands(CampaignCommands):
             )
         return sends
 
-    def birthday_sends(self, now: datetime) -> int:
-        """Schedule the birthday greetings of the day of ``now``, due ``delay`` after ``now``
-        (once a year per campaign and person: the send's id names the year, so scanning the
-        same day again schedules nothing)."""
-        today = now.date()
-        listening = [self.campaign(c) for c in self.automation_directory().listening_to(BIRTHDAY)]
-        if not listening:
+    def birthday_campaigns(self) -> list[Campaign]:
+        """The running automated campaigns that greet people on their birthday."""
+        return [self.campaign(c) for c in self.automation_directory().listening_to(BIRTHDAY)]
+
+    def greet_on_birthday(self, customer_id: UUID, now: datetime, campaigns: list[Campaign]) -> int:
+        """Schedule the customer's greetings of ``campaigns`` if the day of ``now`` is their
+        birthday (those born on 29 February are greeted on the 28th in other years), due
+        ``delay`` after ``now``; how many. Once a year per campaign and person: the send's id
+        names the year, so greeting the same day again schedules nothing."""
+        profile = self.load_or_none(AudienceProfile, customer_id)
+        if profile is None or profile.erased or profile.birthday not in _birthdays(now.date()):
             return 0
-        days = {today.strftime("%m-%d")}
-        if today.month == 2 and today.day == 28 and not calendar.isleap(today.year):
-            days.add("02-29")
-        scheduled = 0
-        for profile in self.known_profiles():
-            if profile.erased or profile.birthday not in days:
-                continue
-            trigger = Trigger(BIRTHDAY, uuid5(profile.id, f"birthday:{today.year}"), now)
-            sends = self.triggered_sends(profile, trigger, now, campaigns=listening)
-            if sends:
-                self.save(*sends)
-                scheduled += len(sends)
-        return scheduled
+        trigger = Trigger(BIRTHDAY, uuid5(profile.id, f"birthday:{now.year}"), now)
+        sends = self.triggered_sends(profile, trigger, now, campaigns=campaigns)
+        if not sends:
+            return 0
+        try:
+            self.save(*sends)
+        except IntegrityError:
+            return 0  # another scheduler greeted them first
+        return len(sends)
 
     def fire_send(self, identifier: UUID, now: datetime) -> bool:
         """Queue the send's message when it is due and pending; False when it was fired (or
@@ -129,3 +129,11 @@ class AutomationCommands(CampaignCommands):
         except IntegrityError:
             return False  # another scheduler fired it first
         return message is not None
+
+
+def _birthdays(day: date) -> set[str]:
+    """The birthdays ("MM-DD") celebrated on ``day``."""
+    days = {day.strftime("%m-%d")}
+    if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
+        days.add("02-29")
+    return days

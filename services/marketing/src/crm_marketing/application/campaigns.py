@@ -153,23 +153,23 @@ class CampaignCommands(SegmentCommands, IndexedAudience):
 
         return self._command(campaign_id, call, **command)
 
-    def launch_due_campaigns(self, now: datetime | None = None) -> list[UUID]:
-        """Launch every scheduled campaign whose time has come (the worker's scheduler calls
-        this). Each launch has a fixed command id: two schedulers racing launch it once."""
-        now = now or utcnow()
-        launched = []
-        for campaign_id in self.launch_calendar().due_at(now):
-            campaign = self.campaign(campaign_id)
-            if campaign.status != Status.SCHEDULED:
-                continue
-            self.launch_campaign(
-                campaign_id,
-                expected_version=None,
-                command_id=uuid5(campaign_id, "scheduled launch"),
-                request_fingerprint=SCHEDULER,
-            )
-            launched.append(campaign_id)
-        return launched
+    def due_campaigns(self, now: datetime) -> list[UUID]:
+        """The scheduled campaigns whose time has come, earliest first (the worker's scheduler
+        launches each)."""
+        return self.launch_calendar().due_at(now)
+
+    def launch_scheduled(self, campaign_id: UUID) -> bool:
+        """Launch a scheduled campaign; False when it is not scheduled (any more). The launch
+        has a fixed command id: two schedulers racing launch it once."""
+        if self.campaign(campaign_id).status != Status.SCHEDULED:
+            return False
+        self.launch_campaign(
+            campaign_id,
+            expected_version=None,
+            command_id=uuid5(campaign_id, "scheduled launch"),
+            request_fingerprint=SCHEDULER,
+        )
+        return True
 
     def automation_directory(self) -> AutomationDirectory:
         found = self.load_or_none(AutomationDirectory, AutomationDirectory.ID)

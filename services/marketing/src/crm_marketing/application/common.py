@@ -23,6 +23,7 @@ A = TypeVar("A")
 # race for the next version; with one, the lost race is the client's conflict to resolve.
 WRITE_ATTEMPTS = 5
 PAGE = 1000  # notifications per read of the log
+SERVICE = "marketing"  # how the platform's metrics and quarantine name the service
 
 
 def utcnow() -> datetime:

@@ -1,86 +1,59 @@
-"""The due table of automated sends: PostgreSQL, polled with ``FOR UPDATE SKIP LOCKED``.
+"""The automated sends waiting to fall due, as a table the scheduler reads.
 
 Sends are scheduled in the event store (``AutomatedSend.Scheduled``, written with the reaction
-to their triggering event). The table is an index of them by due time, filled by following the
-notification log: the rows and the log position advance in one transaction, so a restart goes on
-where it stopped and skips nothing. Due rows are claimed with ``SKIP LOCKED``, so schedulers
-running side by side never wait for or take each other's rows; firing is the aggregate's own
-state change, so a row claimed again after a crash finds its send fired and is only closed.
+to their triggering event) and settled there (fired or dropped). ``DueSends`` is their
+``PendingIndex``: the scheduler fires the pending ones due now. Firing is the aggregate's own
+state change, so a send found pending again (the index behind the store) is fired no more; each
+send's row is locked while it fires (``SKIP LOCKED``), so schedulers running side by side never
+wait for or fire the same send at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.utils import get_topic
-from psycopg_pool import ConnectionPool
+
+from crm_platform.projection import topics_of
 
 from ..domain import AutomatedSend
+from .common import utcnow
+from .pending import PendingIndex
 
-SCHEDULED_TOPIC = get_topic(AutomatedSend.Scheduled)  # type: ignore[attr-defined]
-TABLE = "marketing_due_sends"
-POSITION = "marketing_due_position"
-PAGE = 500
+DUE_SENDS = "marketing-due-sends"
+AUTOMATED_SENDS = "marketing-automated-sends"  # the scheduler's loop firing them
+BATCH = 100
 
 
-class PostgresDueSends:
-    def __init__(self, dsn: str) -> None:
-        self._pool = ConnectionPool(dsn, min_size=1, max_size=2, open=True)
-        with self._pool.connection() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (send_id uuid PRIMARY KEY,"
-                " due_at timestamptz NOT NULL, done_at timestamptz)"
-            )
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {TABLE}_pending ON {TABLE} (due_at)"
-                " WHERE done_at IS NULL"
-            )
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {POSITION} (id boolean PRIMARY KEY DEFAULT true"
-                " CHECK (id), notification_id bigint NOT NULL)"
-            )
+class DueSends(PendingIndex):
+    name = DUE_SENDS
+    table = "marketing_pending_sends"
+    created = get_topic(AutomatedSend.Scheduled)  # type: ignore[attr-defined]
+    topics = topics_of(AutomatedSend)
 
-    def index(self, application: Any) -> int:
-        """Add the sends scheduled since the last call; how many."""
-        with self._pool.connection() as conn, conn.transaction():
-            row = conn.execute(f"SELECT notification_id FROM {POSITION} FOR UPDATE").fetchone()
-            after = row[0] if row else 0
-            page = application.recorder.select_notifications(
-                start=after, limit=PAGE, topics=[SCHEDULED_TOPIC], inclusive_of_start=False
-            )
-            if not page:
-                return 0
-            rows = [(n.originator_id, application.mapper.to_domain_event(n).due_at) for n in page]
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    f"INSERT INTO {TABLE} (send_id, due_at) VALUES (%s, %s)"
-                    " ON CONFLICT (send_id) DO NOTHING",
-                    rows,
-                )
-            conn.execute(
-                f"INSERT INTO {POSITION} (notification_id) VALUES (%s) ON CONFLICT (id)"
-                " DO UPDATE SET notification_id = EXCLUDED.notification_id",
-                (page[-1].id,),
-            )
-        return len(page)
+    def due_at(self, created: Any) -> datetime:
+        return created.due_at
 
-    def fire_due(self, application: Any, now: datetime, limit: int = 100) -> int:
-        """Fire the sends due by ``now`` that no other scheduler holds; how many were fired."""
+    async def fire_due(self, now: datetime | None = None) -> int:
+        """Fire the sends due by ``now`` (a batch at most); how many were fired."""
+        now = now or utcnow()
         fired = 0
-        with self._pool.connection() as conn, conn.transaction():
-            due = conn.execute(
-                f"SELECT send_id FROM {TABLE} WHERE done_at IS NULL AND due_at <= %s"
-                " ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED",
-                (now, limit),
-            ).fetchall()
-            for (identifier,) in due:
-                fired += application.fire_send(identifier, now)
-                conn.execute(
-                    f"UPDATE {TABLE} SET done_at = %s WHERE send_id = %s", (now, identifier)
-                )
+
+        async def fire(send_id: UUID) -> None:
+            nonlocal fired
+            fired += await asyncio.to_thread(self.fire, send_id, now)
+
+        await self.each_due(AUTOMATED_SENDS, fire, limit=BATCH, now=now)
         return fired
 
-    def close(self) -> None:
-        self._pool.close()
+    def fire(self, send_id: UUID, now: datetime) -> bool:
+        """Fire the send unless another scheduler is firing it right now (then it is skipped,
+        not waited for); False when it was not fired."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {self.table} WHERE id = %s FOR UPDATE SKIP LOCKED", (send_id,)
+            )
+            return cursor.fetchone() is not None and self.application.fire_send(send_id, now)

@@ -1,9 +1,12 @@
 """The mailer: sends each queued campaign message through SMTP, at a limited rate.
 
-It follows the application's own notification log (like an eventsourcing process application
-following itself) and reads only ``CampaignMessage.Queued`` notifications. The outcome of each
-(sent, bounced or skipped) is saved with the notification's position as a tracking record, so
-after a restart the mailer goes on after the last message it dealt with.
+The messages waiting are the ``MailQueue``, a pending index (``pending``) of the messages queued
+and not yet sent, bounced or skipped. The mailer is a platform ``Loop``: each round takes the
+queue's oldest messages and deals with each on its own (``each``), so a message that cannot be
+sent for a reason of its own (data no e-mail can hold, say) is quarantined and the others go on;
+the SMTP server being away, or refusing the session itself (a 4xx greeting, a failed login), is
+a server's failure, waited out without setting any message aside. The outcome (sent, bounced,
+skipped) is recorded on the message aggregate, which takes the message out of the queue.
 
 Delivery is at least once: a crash between the SMTP server's acceptance and the recording of
 the outcome sends that one message again after the restart. Its ``Message-ID`` is fixed (the
@@ -15,38 +18,53 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import cached_property, partial
 from typing import Any, Protocol
 from uuid import UUID
 
 import aiosmtplib
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
+
+from crm_platform.loops import Loop
 
 from ..domain import AudienceProfile, CampaignChannel, CampaignMessage, Status
 from ..domain.message import QUEUED
-from .common import utcnow
+from .common import WRITE_ATTEMPTS, utcnow
+from .pending import PendingIndex
 from .templates import RenderFailed, render
 from .tokens import TrackingLinks
 
 log = logging.getLogger(__name__)
 
 MAILER = "marketing-mailer"
-QUEUED_TOPIC = get_topic(CampaignMessage.Queued)  # type: ignore[attr-defined]
+MAIL_QUEUE = "marketing-mail-queue"
 BATCH = 100
+Outcome = Callable[[CampaignMessage], None]
+
+
+def _topic(event: str) -> str:
+    return get_topic(getattr(CampaignMessage, event))
 
 
 class PermanentFailure(Exception):
     """The SMTP server refused the message for good (5xx): a hard bounce."""
 
 
+class SmtpUnavailable(ConnectionError):
+    """The SMTP server does not take mail now, or refuses the session itself (greeting, login,
+    sender): no message is at fault, so it is waited out as a server that is down."""
+
+
 class EmailSender(Protocol):
     async def send(self, message: EmailMessage) -> None:
-        """Hand the message over; ``PermanentFailure`` for a 5xx refusal, any other exception
-        for a failure worth retrying (a 4xx answer, a lost connection)."""
+        """Hand the message over; ``PermanentFailure`` for a 5xx refusal of the message, a
+        ``ConnectionError`` or ``TimeoutError`` when the server is away, any other exception
+        for a refusal of this message worth trying again later (a 4xx answer to a recipient)."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +94,21 @@ class SmtpSender:
             if all(code >= 500 for code in codes):
                 raise PermanentFailure(str(error)) from error
             raise
-        except aiosmtplib.SMTPResponseException as error:
+        except aiosmtplib.SMTPDataError as error:  # the message's content
             if error.code >= 500:
                 raise PermanentFailure(f"{error.code} {error.message}") from error
-            raise
+            raise SmtpUnavailable(f"{error.code} {error.message}") from error
+        except aiosmtplib.SMTPResponseException as error:  # the session: greeting, login, sender
+            raise SmtpUnavailable(f"{error.code} {error.message}") from error
+
+
+class MailQueue(PendingIndex):
+    """The messages queued and not yet dealt with, oldest first."""
+
+    name = MAIL_QUEUE
+    table = "marketing_mail_queue"
+    created = _topic("Queued")
+    topics = (created, _topic("Sent"), _topic("Bounced"), _topic("Skipped"))
 
 
 @dataclass
@@ -91,57 +120,56 @@ class Mailer:
     messages_per_second: float = 10.0
     poll_seconds: float = 1.0
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """The worker's background loop; a failed send is retried after a pause."""
-        while not stop.is_set():
-            try:
-                handled = await self.step()
-            except Exception:
-                log.exception("sending failed; retrying in %.0fs", 5 * self.poll_seconds)
-                handled = 0
-                await _sleep(stop, 5 * self.poll_seconds)
-            if not handled:
-                await _sleep(stop, self.poll_seconds)
+    @cached_property
+    def queue(self) -> MailQueue:
+        """The queue, its tables made on first use."""
+        queue = MailQueue(self.application)
+        queue.create_tables()
+        return queue
+
+    def loop(self) -> Loop:
+        """The worker's loop sending what is queued (the queue opened on its start)."""
+        return Loop(MAILER, self.step, interval=self.poll_seconds, setup=lambda: self.queue)
 
     async def step(self) -> int:
-        """Deal with the queued messages after the last recorded position; how many."""
-        notifications = await asyncio.to_thread(self._next)
-        pause = 1.0 / self.messages_per_second
-        for notification in notifications:
-            started = asyncio.get_running_loop().time()
-            await self.deliver(notification)
-            elapsed = asyncio.get_running_loop().time() - started
-            if elapsed < pause:
-                await asyncio.sleep(pause - elapsed)
-        return len(notifications)
+        """Deal with the oldest queued messages (a batch at most), each at the set rate; how
+        many. One that fails is quarantined; the SMTP server being away is raised."""
+        return await self.queue.each_due(MAILER, self._paced, limit=BATCH)
 
-    def _next(self) -> Sequence[Notification]:
-        after = self.application.recorder.max_tracking_id(MAILER) or 0
-        return self.application.recorder.select_notifications(
-            start=after, limit=BATCH, topics=[QUEUED_TOPIC], inclusive_of_start=False
-        )
+    async def _paced(self, message_id: UUID) -> None:
+        clock = asyncio.get_running_loop()
+        started = clock.time()
+        await self.deliver(message_id)
+        pause = 1.0 / self.messages_per_second - (clock.time() - started)
+        if pause > 0:
+            await asyncio.sleep(pause)
 
-    async def deliver(self, notification: Notification) -> None:
-        position = Tracking(application_name=MAILER, notification_id=notification.id)
-        message, email = await asyncio.to_thread(self._prepare, notification.originator_id)
+    async def deliver(self, message_id: UUID) -> None:
+        """Send the message if it is still queued and may be sent, and record the outcome."""
+        message, email = await asyncio.to_thread(self._prepare, message_id)
         if message.status != QUEUED:
-            await asyncio.to_thread(self._record, position, message)
-            return
+            return  # dealt with already: the queue had not caught up with it
         if isinstance(email, str):
-            await asyncio.to_thread(self._record, position, message, skip_reason=email)
-            return
-        try:
-            await self.sender.send(email)
-        except PermanentFailure as refusal:
-            message.bounced(str(refusal), permanent=True, at=utcnow())
+            outcome: Outcome = partial(CampaignMessage.skipped, reason=email)
         else:
-            message.sent(str(email["Message-ID"]), at=utcnow())
-        await asyncio.to_thread(self._record, position, message)
+            try:
+                await self.sender.send(email)
+            except PermanentFailure as refusal:
+                outcome = partial(
+                    CampaignMessage.bounced, reason=str(refusal), permanent=True, at=utcnow()
+                )
+            else:
+                outcome = partial(
+                    CampaignMessage.sent, smtp_message_id=str(email["Message-ID"]), at=utcnow()
+                )
+        await asyncio.to_thread(self._record, message, outcome)
 
     def _prepare(self, message_id: UUID) -> tuple[CampaignMessage, EmailMessage | str]:
         """The message aggregate and its e-mail, or why it is not to be sent."""
         app = self.application
         message: CampaignMessage = app.message(message_id)
+        if message.status != QUEUED:
+            return message, "dealt with already"
         campaign = app.campaign(message.campaign_id)
         profile: AudienceProfile | None = app.load_or_none(AudienceProfile, message.customer_id)
         channel = CampaignChannel.EMAIL.contact_channel
@@ -185,25 +213,29 @@ class Mailer:
         )
         return email
 
-    def _record(self, position: Tracking, message: CampaignMessage, skip_reason: str = "") -> None:
-        if skip_reason:
-            message.skipped(skip_reason)
-        finished = []
-        if message.last:
-            campaign = self.application.campaign(message.campaign_id)
-            if campaign.complete(utcnow()):
-                finished.append(campaign)
-        self.application.record_reaction(position, message, *finished)
+    def _record(self, message: CampaignMessage, outcome: Outcome) -> None:
+        """Record the outcome, and the campaign's completion with its last message. Should the
+        campaign change meanwhile, the outcome is recorded again on the state read anew (the
+        message is never sent twice for it)."""
+        for _ in range(WRITE_ATTEMPTS):
+            outcome(message)
+            finished = []
+            if message.last:
+                campaign = self.application.campaign(message.campaign_id)
+                if campaign.complete(utcnow()):
+                    finished.append(campaign)
+            try:
+                self.application.save(message, *finished)
+            except IntegrityError:
+                message = self.application.message(message.id)
+                if message.status != QUEUED:
+                    return  # another mailer recorded it
+                continue
+            return
+        raise IntegrityError(f"the outcome of message {message.id} keeps conflicting")
 
 
 def _with_pixel(html: str, url: str) -> str:
     pixel = f'<img src="{url}" width="1" height="1" alt="" style="display:none">'
     at = html.lower().rfind("</body>")
     return html + pixel if at < 0 else html[:at] + pixel + html[at:]
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
