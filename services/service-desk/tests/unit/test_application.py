@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from crm_service_desk.application import InboundEmail, ServiceDeskApplication
+from crm_service_desk.application import ServiceDeskApplication
 from crm_service_desk.application.commands import (
     Assign,
     Rate,
@@ -29,11 +29,9 @@ from .conftest import Clock
 pytestmark = pytest.mark.unit
 
 
-def open_ticket(
-    app: ServiceDeskApplication, priority: str = "normal", ticket_id: UUID | None = None
-) -> UUID:
+def open_ticket(app: ServiceDeskApplication, priority: str = "normal") -> UUID:
     return app.open_ticket(
-        ticket_id or uuid4(),
+        uuid4(),
         customer_id=uuid4(),
         organization_id=None,
         subject="Refund",
@@ -43,19 +41,6 @@ def open_ticket(
         category="billing",
         request_fingerprint="f",
     ).value.id
-
-
-def mail(
-    clock: Clock, message_id: str, subject: str = "Help", **headers: tuple[str, ...]
-) -> InboundEmail:
-    return InboundEmail(
-        message_id=message_id,
-        sender="ada@example.org",
-        subject=subject,
-        body="My invoice is wrong.",
-        received_at=clock.now,
-        **headers,
-    )
 
 
 def test_a_retried_open_answers_with_the_first_result_and_a_changed_one_is_refused(
