@@ -13,13 +13,14 @@ from uuid import uuid5
 import pytest
 
 from crm_platform.liveness import Registry
+from crm_platform.quarantine import Quarantine
 from crm_platform.settings import PostgresSettings
 from crm_platform.testing import free_port
 from crm_service_desk.application import ServiceDeskApplication
 from crm_service_desk.application.mail import MAIL_NAMESPACE
 from crm_service_desk.bootstrap import build_application
 from crm_service_desk.domain import RecordNotFound, RuleViolation
-from crm_service_desk.messaging.inbound_mail import InboundMailListener, parse_message
+from crm_service_desk.messaging.inbound_mail import LOOP, InboundMailListener, parse_message
 
 pytestmark = pytest.mark.integration
 
@@ -176,3 +177,37 @@ def test_no_nul_reaches_a_ticket_and_an_unsafe_sender_is_refused_for_good(
     assert (ticket.subject, ticket.description) == ("Broken invoice[2J", "Charged twice.\r\nZoë")
     with pytest.raises(RecordNotFound):
         application.get_ticket(uuid5(MAIL_NAMESPACE, "<bad-sender@example.org>"))
+
+
+def test_a_message_failing_for_a_reason_of_its_own_is_held_then_recorded_once_released(
+    listener: int, application: ServiceDeskApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quarantine = Quarantine.of(application, service="service-desk")
+    mail = message("<held@example.org>", "Held", "A bug meets me.")
+    with monkeypatch.context() as bug:
+        bug.setattr(application, "receive_email", _fails)
+        assert _data(listener, mail)[0] == 451  # the sender keeps it and retries
+    [entry] = quarantine.list(loop=LOOP).items
+    assert (entry.record_key, entry.state, entry.attempts) == ("<held@example.org>", "held", 1)
+
+    assert _data(listener, mail)[0] == 451  # held: not tried again, even with the bug fixed
+    assert quarantine.get(entry.id).attempts == 1  # type: ignore[union-attr]
+    quarantine.release(entry.id)  # the operator's retry, after the fix
+    code, reply = _data(listener, mail)
+
+    assert code == 250 and b"Recorded on ticket" in reply
+    assert quarantine.get(entry.id).state == "resolved"  # type: ignore[union-attr]
+    ticket = parse_message(mail.as_bytes(), None, datetime.now(UTC)).record_id
+    assert application.get_ticket(ticket).subject == "Held"
+
+
+def _fails(mail: object) -> None:
+    raise RuntimeError("a bug met this message")
+
+
+def _data(port: int, mail: EmailMessage) -> tuple[int, bytes]:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.ehlo()
+        smtp.mail("ada@example.org")
+        smtp.rcpt("support@crm.example")
+        return smtp.data(mail.as_bytes())
