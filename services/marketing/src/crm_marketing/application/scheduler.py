@@ -60,8 +60,8 @@ async def launch_due(application: Any, quarantine: Quarantine) -> int:
 
 class BirthdayGreetings:
     """Once a day (the first round that day a birthday campaign runs, or the worker's start)
-    every known person whose birthday it is is greeted; a person released from the quarantine
-    on the next round."""
+    every known person is greeted whose birthday it is; a person released from the quarantine
+    is greeted on the next round."""
 
     def __init__(self, application: Any, quarantine: Quarantine) -> None:
         self.application = application
