@@ -1,15 +1,29 @@
 """Composition root of the sales service."""
 
-from functools import partial
+from __future__ import annotations
+
+from typing import Any
 
 from crm_events import registry
+from crm_platform.loops import Loop
 from crm_platform.service import ServiceSpec
 
 from .api import routers
 from .application import SalesApplication
+from .application.activity_index import ActivityIndex
+from .application.commerce_views import CommerceViews
+from .application.pipeline_index import PipelineIndex
 from .contracts import SOURCE_SERVICE, translate
 from .messaging import subscribe
-from .messaging.reminders import run_reminders
+from .messaging.reminders import reminders
+
+
+def background(application: Any) -> list[Loop]:
+    """The read models (lists, lookups, the forecast, receivables) follow the store in the
+    worker, and the reminder scheduler fires what falls due."""
+    read_models = (PipelineIndex, ActivityIndex, CommerceViews)
+    return [*(model(application).loop() for model in read_models), reminders(application)]
+
 
 SPEC = ServiceSpec(
     name=SOURCE_SERVICE,
@@ -22,5 +36,5 @@ SPEC = ServiceSpec(
     topics=[t for t in registry.topics() if t.startswith(f"crm.{SOURCE_SERVICE}.")],
     routers=routers,
     subscribe=subscribe,
-    background=lambda application: [partial(run_reminders, application)],
+    background=background,
 )

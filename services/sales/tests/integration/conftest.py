@@ -1,5 +1,6 @@
-"""The sales application on a fresh database of its own per test module, and Kafka settings with
-consumer groups of each test's own."""
+"""The sales application on a fresh database of its own per test module (``app``) or per test
+(``empty_app``, for a test that counts everything it finds), and Kafka settings with consumer
+groups of each test's own."""
 
 from __future__ import annotations
 
@@ -13,22 +14,36 @@ from crm_sales.application import SalesApplication
 from crm_sales.bootstrap import SPEC
 
 
-@pytest.fixture(scope="module")
-def postgres(
-    postgres_server: Any, fresh_database: Callable[[str], str], request: pytest.FixtureRequest
-) -> PostgresSettings:
+def settings(postgres_server: Any, database: str) -> PostgresSettings:
     return PostgresSettings(
         host=postgres_server.host,
         port=postgres_server.port,
         user=postgres_server.user,
         password=postgres_server.password,
-        database=fresh_database(request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")),
+        database=database,
     )
+
+
+@pytest.fixture(scope="module")
+def postgres(
+    postgres_server: Any, fresh_database: Callable[[str], str], request: pytest.FixtureRequest
+) -> PostgresSettings:
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    return settings(postgres_server, fresh_database(module))
 
 
 @pytest.fixture(scope="module")
 def app(postgres: PostgresSettings) -> Iterator[SalesApplication]:
     application = SPEC.build_application(postgres)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def empty_app(
+    postgres_server: Any, fresh_database: Callable[[str], str]
+) -> Iterator[SalesApplication]:
+    application = SPEC.build_application(settings(postgres_server, fresh_database("sales")))
     yield application
     application.close()
 

@@ -1,4 +1,5 @@
-"""The activities HTTP API: idempotent, conditional commands, lists, problems naming the field."""
+"""The activities HTTP API: idempotent, conditional commands, problems naming the field (the list,
+which reads the activity index, is tested on PostgreSQL: integration/test_activity_queries.py)."""
 
 from __future__ import annotations
 
@@ -175,20 +176,6 @@ def test_scopes_are_required(client: TestClient) -> None:
     assert_problem(client.get("/activities"), 401)
     denied = client.post("/activities", json=task(), headers={**READ, "Idempotency-Key": "k" * 8})
     assert_problem(denied, 403)
-
-
-def test_lists_page_by_due_time_with_a_cursor(client: TestClient) -> None:
-    ids = [schedule(client, task(due_at=at(hours)))["id"] for hours in (3, 1, 2)]
-    schedule(client, {**task(), "regarding": {"type": "lead", "id": str(uuid4())}})
-    seen, cursor = [], None
-    while True:
-        params: dict[str, Any] = {"regarding_type": "opportunity", "regarding_id": DEAL["id"]}
-        params |= {"limit": 2} | ({"cursor": cursor} if cursor else {})
-        page = client.get("/activities", params=params, headers=READ).json()
-        seen += [item["id"] for item in page["items"]]
-        if (cursor := page["next_cursor"]) is None:
-            break
-    assert seen == [ids[1], ids[2], ids[0]]
 
 
 def forged_cursor(due_at: str) -> str:

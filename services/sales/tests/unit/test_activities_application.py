@@ -1,25 +1,21 @@
-"""Activity commands and queries of the sales application, on the in-memory store."""
+"""Activity commands of the sales application, on the in-memory store (what needs the activity
+index, lists, reminders and erasure, is tested on PostgreSQL: integration/test_activity_queries.py
+and integration/test_reminders.py)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from crm_sales.application import SalesApplication
 from crm_sales.application.activities import ActivityDraft
-from crm_sales.application.activity_index import ActivityFilter
 from crm_sales.application.pipeline_store import Command
 from crm_sales.domain.activities import (
     Activity,
-    ActivityKind,
-    ActivityStatus,
     RecordRef,
     RecordType,
     TaskPriority,
@@ -83,7 +79,7 @@ def test_a_retried_scheduling_answers_as_the_first_and_a_reused_key_is_refused(
     reused = Command(first.command_id, "another request", "bob")
     with pytest.raises(IdempotencyKeyReused):
         app.schedule_activity(reused, task())
-    assert len(app.list_activities(ActivityFilter()).items) == 1
+    assert [n.topic.endswith("Activity.Scheduled") for n in stored(app)].count(True) == 1
 
 
 def test_the_owner_defaults_to_whoever_schedules(app: SalesApplication) -> None:
@@ -129,92 +125,7 @@ def test_ids_of_other_records_are_not_activities(app: SalesApplication) -> None:
         app.get_activity(receipt_id)
 
 
-# --- lists ---------------------------------------------------------------------------------------
-
-
-def test_lists_filter_by_owner_record_status_kind_and_due_range(app: SalesApplication) -> None:
-    now = datetime.now(UTC)
-    soon = schedule(app, task(HOUR, owner="bob"))
-    later = schedule(app, task(3 * HOUR, owner="bob", regarding=DEAL))
-    theirs = schedule(app, task(2 * HOUR, owner="carol"))
-    app.complete_activity(command(), theirs.id)
-
-    def ids(**where: Any) -> list[UUID]:
-        return [a.id for a in app.list_activities(ActivityFilter(**where)).items]
-
-    assert ids() == [soon.id, theirs.id, later.id]  # by due time
-    assert ids(owner="bob") == [soon.id, later.id]
-    assert ids(regarding=DEAL) == [later.id]
-    assert ids(status=ActivityStatus.COMPLETED) == [theirs.id]
-    assert ids(kind=ActivityKind.CALL) == []
-    assert ids(due_from=now + 2.5 * HOUR) == [later.id]
-    assert ids(due_before=now + 1.5 * HOUR) == [soon.id]
-
-
-@settings(max_examples=25, deadline=None)
-@given(count=st.integers(0, 12), limit=st.integers(1, 5))
-def test_pages_together_hold_every_match_once_in_order(count: int, limit: int) -> None:
-    app = SalesApplication({"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    due = datetime.now(UTC) + HOUR
-    expected = [schedule(app, task(due_in=(due - datetime.now(UTC)))).id for _ in range(count)]
-    seen, after = [], None
-    while True:
-        page = app.list_activities(ActivityFilter(), after=after, limit=limit)
-        seen += [a.id for a in page.items]
-        if page.next_after is None:
-            break
-        after = page.next_after
-    assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen))
-    app.close()
-
-
-# --- reminders -----------------------------------------------------------------------------------
-
-
-def test_activities_fall_due_once_per_due_time_and_again_when_rescheduled(
-    app: SalesApplication,
-) -> None:
-    activity = schedule(app, task(HOUR))
-    now = datetime.now(UTC)
-    assert app.fire_due_activities(now) == []
-    assert app.fire_due_activities(now + 2 * HOUR) == [activity.id]
-    assert app.fire_due_activities(now + 3 * HOUR) == []
-    app.reschedule_activity(command(), activity.id, due_at=now + 4 * HOUR)
-    assert app.fire_due_activities(now + 5 * HOUR) == [activity.id]
-    app.complete_activity(command(), activity.id)
-    assert app.fire_due_activities(now + 10 * HOUR) == []
-    assert app.get_activity(activity.id).fell_due_for == now + 4 * HOUR
-
-
-def test_schedulers_racing_in_threads_fire_each_due_time_once(app: SalesApplication) -> None:
-    due = [schedule(app, task(HOUR)).id for _ in range(5)]
-    later = datetime.now(UTC) + 2 * HOUR
-    fired: list[UUID] = []
-    threads = [
-        threading.Thread(target=lambda: fired.extend(app.fire_due_activities(later)))
-        for _ in range(6)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(fired) == sorted(due)
-
-
 # --- reactions -----------------------------------------------------------------------------------
-
-
-def test_erasing_a_customer_blinds_the_activities_about_them(app: SalesApplication) -> None:
-    about_ada = schedule(app, task(subject="Ask Ada about her divorce"))
-    about_deal = schedule(app, task(regarding=DEAL))
-    erased = app.erase_activities_regarding(ADA)
-    assert [a.id for a in erased] == [about_ada.id]
-    app.save(*erased)
-    reloaded = app.get_activity(about_ada.id)
-    assert reloaded.subject is None and reloaded.erased_at is not None
-    assert app.personal_data_keys.is_destroyed(about_ada.id)
-    assert app.get_activity(about_deal.id).subject == "Call Ada about the renewal"
-    assert app.erase_activities_regarding(ADA) == []  # once
 
 
 def test_a_follow_up_task_is_scheduled_once_per_cause(app: SalesApplication) -> None:

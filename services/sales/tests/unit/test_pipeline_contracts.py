@@ -119,7 +119,9 @@ def test_opportunity_events(app: SalesApplication) -> None:
     first = app.open_opportunity(command(), DEAL).value
     app.update_opportunity(command(), first.id, {"amount": Decimal("120")})
     app.move_opportunity(command(), first.id, stage_id="negotiation", probability=75)
-    app.flag_opportunities_at_risk(DEAL.account_id, reason="escalated", source_event_id=uuid4())
+    at_risk = app.get_opportunity(first.id)  # as an escalation on its account flags it
+    at_risk.flag_at_risk(reason="escalated", source_event_id=uuid4())
+    app.save(at_risk)
     app.clear_opportunity_risks(command(), first.id, reason="resolved")
     app.win_opportunity(command(), first.id, reason="fit", amount=None)
     second = app.open_opportunity(command(), DEAL).value

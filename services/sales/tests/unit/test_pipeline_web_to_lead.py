@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from crm_platform.web.testing import assert_problem
 from crm_sales.api.pipeline_web_to_lead import TokenBuckets
 from crm_sales.application import SalesApplication
-from crm_sales.application.pipeline import LeadFilter
 from crm_sales.bootstrap import SPEC
 from crm_sales.domain.leads import LeadSource
 
@@ -47,7 +46,10 @@ def client(application: SalesApplication, monkeypatch: pytest.MonkeyPatch) -> It
 
 
 def leads(application: SalesApplication) -> list[Any]:
-    return [application.get_lead(e.lead_id) for e in application.list_leads(LeadFilter())]
+    """The leads captured, as the store holds them (lists read an index kept on PostgreSQL)."""
+    notifications = application.recorder.select_notifications(start=1, limit=1000)
+    captured = [n.originator_id for n in notifications if n.topic.endswith(":Lead.Captured")]
+    return [application.get_lead(lead_id) for lead_id in captured]
 
 
 def submit(client: TestClient, body: Any = None, **headers: str) -> Any:

@@ -6,6 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from crm_platform.quarantine import Quarantine
+from crm_platform.web.admin import admin_router
+
+from ..application import activity_index, commerce_views, pipeline_index
+from ..application.read_models import SERVICE
 from . import activities, commerce, pipeline
 
 
@@ -14,4 +19,14 @@ def routers(application: Any) -> list[APIRouter]:
         *pipeline.routers(application),
         *commerce.routers(application),
         *activities.routers(application),
+        admin_router(
+            SERVICE,
+            quarantine=lambda: Quarantine.of(application, service=SERVICE),
+            # The scheduler's entries have no retry of their own: they are released.
+            retries={
+                pipeline_index.PROJECTION: lambda entry: application.pipeline_index.retry(entry),
+                activity_index.PROJECTION: lambda entry: application.activity_index.retry(entry),
+                commerce_views.PROJECTION: lambda entry: application.commerce_views.retry(entry),
+            },
+        ),
     ]

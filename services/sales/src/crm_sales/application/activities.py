@@ -1,8 +1,8 @@
 """Sales commands and queries: activities (tasks, calls and appointments) and their reminders.
 
 HTTP commands are idempotent and conditional through the sales command machinery (receipts saved
-with the activity: ``PipelineStore``). Lists and the reminder scheduler use the activity index,
-which every query brings up to date first, so a client reads its own writes.
+with the activity: ``PipelineStore``). Lists and the reminder scheduler (``messaging.reminders``)
+use the activity index, which every query brings up to date first, so a client reads its writes.
 
 Reactions to other services' events (``messaging.activities``) get their aggregates from here
 unsaved, and record them together with the event's position (exactly once).
@@ -10,28 +10,22 @@ unsaved, and record them together with the event's position (exactly once).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import cached_property
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError
-from eventsourcing.postgres import PostgresFactory
+from eventsourcing.persistence import IntegrityError
 
 from crm_platform.privacy import KeyStore
 
 from ..domain.activities import KIND, Activity, ActivityKind, Plan, RecordRef, TaskPriority
 from ..domain.pipeline_values import derived_id
-from .activity_index import (
-    ActivityFilter,
-    ActivityIndex,
-    After,
-    MemoryActivityIndex,
-    PostgresActivityIndex,
-)
+from .activity_index import ActivityFilter, ActivityIndex, After
 from .pipeline_store import Command, Outcome, PipelineStore
+from .read_models import opened
 
 MAX_PAGE = 100
 DUE_BATCH = 100
@@ -64,22 +58,11 @@ class ActivityPage:
 class ActivityCommands(PipelineStore):
     """Mixed into SalesApplication (an eventsourcing Application with personal data keys)."""
 
-    recorder: ApplicationRecorder
-    mapper: Any
-    factory: Any
     personal_data_keys: KeyStore
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.activity_index = self.construct_activity_index()
-
-    def construct_activity_index(self) -> ActivityIndex:
-        """Rows next to the events: in the PostgreSQL database, or in memory with POPO."""
-        if isinstance(self.factory, PostgresFactory):
-            return PostgresActivityIndex(
-                self.factory.datastore, create_tables=self.factory.env_create_table()
-            )
-        return MemoryActivityIndex()
+    @cached_property
+    def activity_index(self) -> ActivityIndex:
+        return opened(ActivityIndex(self))  # type: ignore[arg-type]
 
     # --- commands -------------------------------------------------------------------------------
 
@@ -176,43 +159,35 @@ class ActivityCommands(PipelineStore):
     ) -> ActivityPage:
         """Matching activities by due time (then id), ``limit`` at most, after ``after``."""
         limit = max(1, min(limit, MAX_PAGE))
-        self.catch_up_activity_index()
         found = self.activity_index.find(where, after, limit + 1)
         items = [self.get_activity(activity_id) for _, activity_id in found[:limit]]
         return ActivityPage(items, found[limit - 1] if len(found) > limit else None)
 
-    def catch_up_activity_index(self) -> int:
-        # The index reads the store as the relay does: personal fields stay sealed.
-        return self.activity_index.catch_up(
-            self.recorder, lambda n: self.mapper.decode_with_metadata(n)[0]
-        )
-
     # --- reminders ------------------------------------------------------------------------------
 
-    def fire_due_activities(self, now: datetime | None = None) -> list[UUID]:
-        """Record ``FellDue`` on the open activities whose due time passed by ``now``; the ids
-        of those that fell due now. Safe to call from any number of workers at once."""
-        now = now or _now()
-        self.catch_up_activity_index()
-        fell_due = []
-        with self.activity_index.due(now, DUE_BATCH) as due:
-            for activity_id in due:
-                activity = self._find(Activity, activity_id)
-                if activity is None or not activity.fall_due(now):
-                    continue  # closed, moved or reminded meanwhile: the index lags behind
-                try:
-                    self.save(activity)
-                except IntegrityError:
-                    continue  # changed since loaded: the next round decides on fresh state
-                fell_due.append(activity_id)
-        return fell_due
+    def due_activities(self, now: datetime, *, skip: Collection[UUID] = ()) -> list[UUID]:
+        """Open activities whose due time passed by ``now`` and that have not fallen due for it,
+        a batch of them, oldest first; those in ``skip`` left out."""
+        return self.activity_index.due(now, DUE_BATCH, skip=skip)
+
+    def fire_activity(self, activity_id: UUID, now: datetime) -> bool:
+        """Record ``FellDue`` on the activity if its due time passed by ``now``; True when it
+        fell due now. Safe from any number of workers at once: of two that load the activity,
+        one saves and the other meets the conflict and leaves it."""
+        activity = self._find(Activity, activity_id)
+        if activity is None or not activity.fall_due(now):
+            return False  # closed, moved or reminded meanwhile: the index lags behind
+        try:
+            self.save(activity)
+        except IntegrityError:
+            return False  # changed since loaded: the next round decides on fresh state
+        return True
 
     # --- reactions (the caller records the aggregates with the event's position) ---------------
 
     def erase_activities_regarding(self, record: RecordRef) -> list[Activity]:
         """Destroy the keys of every activity about ``record``, so that their text goes blind in
         every copy of the log, and return those not erased before, their erasure pending."""
-        self.catch_up_activity_index()
         erased = []
         for activity_id in self.activity_index.regarding(record):
             self.personal_data_keys.destroy(activity_id)  # first: a crash after it is retried

@@ -1,17 +1,17 @@
 """Sales commands and queries: commerce (catalog, price lists, quotes, orders, billing).
 
 The commands live in one module per part (commerce_catalog, commerce_quotes, commerce_billing);
-this mixin joins them, builds the commerce read model, and teaches the application's transcoder
+this mixin joins them, opens the commerce read model, and teaches the application's transcoder
 the commerce value objects that domain events carry (money, lines, totals, terms...).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from functools import cached_property
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
-from eventsourcing.postgres import PostgresFactory
 
 from ..domain.billing import InvoiceSeries, Payment
 from ..domain.catalog import Price, PriceTier
@@ -21,7 +21,8 @@ from ..domain.quotes import Terms
 from .commerce_billing import BillingCommands
 from .commerce_catalog import CatalogCommands
 from .commerce_quotes import QuoteCommands
-from .commerce_views import CommerceViews, CommerceViewStore, MemoryViewStore, PostgresViewStore
+from .commerce_views import CommerceViews
+from .read_models import opened
 
 # Stored events name these types by the transcoding names below: renaming a class is fine, but a
 # name, once used, is forever (or needs an upcaster).
@@ -60,19 +61,10 @@ class CommerceCommands(CatalogCommands, QuoteCommands, BillingCommands):
     """Mixed into SalesApplication, before eventsourcing's Application in its bases."""
 
     snapshotting_intervals: ClassVar[dict[type, int]] = {InvoiceSeries: SERIES_SNAPSHOT_INTERVAL}
-    factory: Any
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.commerce_views = CommerceViews(self, self._commerce_view_store())  # type: ignore[arg-type]
-
-    def _commerce_view_store(self) -> CommerceViewStore:
-        """Rows next to the events: in the PostgreSQL database, or in memory with POPO."""
-        if isinstance(self.factory, PostgresFactory):
-            return PostgresViewStore(
-                self.factory.datastore, create_tables=self.factory.env_create_table()
-            )
-        return MemoryViewStore()
+    @cached_property
+    def commerce_views(self) -> CommerceViews:
+        return opened(CommerceViews(self))  # type: ignore[arg-type]
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)  # dates: the sales store registers them

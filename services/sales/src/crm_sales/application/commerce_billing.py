@@ -102,10 +102,8 @@ class BillingCommands(CommerceBase):
         return self._commerce_record(Invoice, invoice_id)
 
     def list_invoices(self, query: InvoiceQuery) -> list[InvoiceRow]:
-        self.commerce_views.catch_up()
-        return self.commerce_views.store.invoices(query, self.commerce_today())
+        return self.commerce_views.invoices(query, self.commerce_today())
 
     def receivables(self, query: ReceivablesQuery) -> list[Receivable]:
         """What each customer owes per currency (open invoices' balances), and what is overdue."""
-        self.commerce_views.catch_up()
-        return self.commerce_views.store.receivables(query, self.commerce_today())
+        return self.commerce_views.receivables(query, self.commerce_today())

@@ -82,8 +82,7 @@ class CatalogCommands(CommerceBase):
         return self._commerce_record(Product, holder)
 
     def list_products(self, query: ProductQuery) -> list[ProductRow]:
-        self.commerce_views.catch_up()
-        return self.commerce_views.store.products(query)
+        return self.commerce_views.products(query)
 
     def _sku_holder(self, sku: str) -> UUID | None:
         registration = self._find(SkuRegistration, SkuRegistration.id_for(sku))

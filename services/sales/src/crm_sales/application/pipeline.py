@@ -13,9 +13,9 @@ from eventsourcing.domain import Aggregate
 
 from ..domain.leads import KIND as LEAD
 from ..domain.leads import Lead
-from .pipeline_index import PipelineIndex
-from .pipeline_leads import LeadCommands, LeadDetails, LeadFilter
-from .pipeline_opportunities import OpportunityCommands, OpportunityDraft, OpportunityFilter
+from .pipeline_index import LeadFilter, OpportunityFilter, PipelineIndex
+from .pipeline_leads import LeadCommands, LeadDetails
+from .pipeline_opportunities import OpportunityCommands, OpportunityDraft
 from .pipeline_store import Command, Outcome
 
 __all__ = [

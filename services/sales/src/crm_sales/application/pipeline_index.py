@@ -1,35 +1,37 @@
-"""An in-process index of leads and opportunities, for lists, lookups and the forecast.
+"""The index of leads, opportunities and pipelines, for lists, lookups and the forecast.
 
 The event store answers "this aggregate by id"; lists, "the open opportunities of an account" or
-"the leads of a customer" need more. Each process keeps this index in memory and brings it up to
-date before every use by following the application's notification log from where it stopped
-(only the pipeline aggregates' event topics), reloading each changed aggregate. Reading the log
-of the shared database, it sees every process's writes: an API replica and the worker agree, and
-a client reads its own writes. A restarted process rebuilds it from the log; erased leads come
-back without their personal data, since their keys are gone.
+"the leads of a customer" need more. This read model keeps a row per lead, opportunity and
+pipeline in the sales database (``read_models``: a local projection of the notification log, kept
+current by the worker, caught up by every query), so an API replica and the worker agree and a
+client reads its own writes. A lead's row holds the names it is listed by; once the lead is erased
+its row holds none, since the erased lead has none (its ``Erased`` event blanks them).
+
+A row's ``position`` is the notification its aggregate was first applied from: the order of lists
+(newest first) and what a page's cursor names.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import astuple, dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, DomainEvent
-from eventsourcing.utils import get_topic
+from crm_platform.projection import topics_of
 
 from ..domain.forecast import Deal, DealStatus
 from ..domain.leads import Lead, LeadSource, LeadStatus
 from ..domain.opportunities import Opportunity, OpportunityStatus
 from ..domain.pipeline import Pipeline
+from .read_models import AggregateRows, Where, upsert
 
-PAGE = 500
-E = TypeVar("E")
+PROJECTION = "sales-pipeline"
+LEADS = "sales_leads"
+OPPORTUNITIES = "sales_opportunities"
+PIPELINES = "sales_pipelines"
 
 
 @dataclass(frozen=True)
@@ -130,83 +132,168 @@ class OpportunityEntry:
         )
 
 
-def event_topics(*aggregate_classes: type[Aggregate]) -> list[str]:
-    """The topics of every domain event class of the aggregates (nested in their classes)."""
-    return [
-        get_topic(member)
-        for cls in aggregate_classes
-        for member in vars(cls).values()
-        if isinstance(member, type) and issubclass(member, DomainEvent)
-    ]
+@dataclass(frozen=True)
+class PipelineEntry:
+    """Pipelines are few: listed by id, and loaded when asked."""
+
+    pipeline_id: UUID
+    version: int
 
 
-class PipelineIndex:
-    def __init__(self, application: Application[UUID]) -> None:
-        self._application = application
-        self._topics = event_topics(Lead, Opportunity, Pipeline)
-        self._position = 0
-        self._first_seen: dict[UUID, int] = {}
-        self._leads: dict[UUID, LeadEntry] = {}
-        self._opportunities: dict[UUID, OpportunityEntry] = {}
-        self._pipelines: dict[UUID, UUID] = {}  # ids only: pipelines are few, loaded when asked
-        self._lock = threading.Lock()
+Entry = LeadEntry | OpportunityEntry | PipelineEntry
 
-    def catch_up(self) -> None:
-        """Apply what the log recorded since the last call (every query calls this first)."""
-        with self._lock:
-            while notifications := self._application.recorder.select_notifications(
-                start=self._position, limit=PAGE, topics=self._topics, inclusive_of_start=False
-            ):
-                changed = {n.originator_id: None for n in notifications}
-                for notification in notifications:
-                    self._first_seen.setdefault(notification.originator_id, notification.id)
-                for aggregate_id in changed:
-                    self._refresh(aggregate_id)
-                self._position = notifications[-1].id
 
-    def _refresh(self, aggregate_id: UUID) -> None:
-        aggregate = self._application.repository.get(aggregate_id)
-        position = self._first_seen[aggregate_id]
+@dataclass(frozen=True)
+class LeadFilter:
+    status: LeadStatus | None = None
+    owner: str | None = None
+    source: LeadSource | None = None
+    customer_id: UUID | None = None
+    min_score: int | None = None
+    response_id: UUID | None = None  # the leads this campaign response counts for
+    open_only: bool = False  # only leads still open (``LeadEntry.is_open``)
+
+    def where(self) -> Where:
+        where = Where()
+        where.add("status = %s", self.status and self.status.value)
+        where.add("owner = %s", self.owner)
+        where.add("source = %s", self.source and self.source.value)
+        where.add("customer_id = %s", self.customer_id)
+        where.add("score >= %s", self.min_score)
+        where.add("response_ids @> ARRAY[%s]::uuid[]", self.response_id)
+        if self.open_only:
+            where.clauses.append(f"status <> '{LeadStatus.CONVERTED.value}' AND NOT erased")
+        return where
+
+
+@dataclass(frozen=True)
+class OpportunityFilter:
+    status: OpportunityStatus | None = None
+    owner: str | None = None
+    pipeline_id: UUID | None = None
+    stage_id: str | None = None
+    account_id: UUID | None = None
+    contact_id: UUID | None = None
+    at_risk: bool | None = None
+
+    def where(self) -> Where:
+        where = Where()
+        where.add("status = %s", self.status and self.status.value)
+        for name in ("owner", "pipeline_id", "stage_id", "account_id", "contact_id", "at_risk"):
+            where.add(f"{name} = %s", getattr(self, name))
+        return where
+
+
+_LEAD_COLUMNS = tuple(field.name for field in fields(LeadEntry))
+_OPPORTUNITY_COLUMNS = tuple(field.name for field in fields(OpportunityEntry))
+_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {LEADS} (lead_id uuid PRIMARY KEY, position bigint NOT NULL,"
+    " version integer NOT NULL, status text NOT NULL, source text NOT NULL, given_name text,"
+    " family_name text, company text, owner text, score integer NOT NULL, customer_id uuid,"
+    " response_ids uuid[] NOT NULL, erased boolean NOT NULL, captured_at timestamptz NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS {LEADS}_position ON {LEADS} (position)",
+    f"CREATE INDEX IF NOT EXISTS {LEADS}_customer ON {LEADS} (customer_id, position)",
+    f"CREATE INDEX IF NOT EXISTS {LEADS}_responses ON {LEADS} USING gin (response_ids)",
+    f"CREATE TABLE IF NOT EXISTS {OPPORTUNITIES} (opportunity_id uuid PRIMARY KEY,"
+    " position bigint NOT NULL, version integer NOT NULL, name text NOT NULL,"
+    " pipeline_id uuid NOT NULL, stage_id text NOT NULL, status text NOT NULL,"
+    " amount numeric NOT NULL, currency text NOT NULL, probability integer NOT NULL,"
+    " expected_close_date date NOT NULL, closed_on date, owner text NOT NULL, account_id uuid,"
+    " contact_id uuid, lead_id uuid, at_risk boolean NOT NULL, opened_at timestamptz NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_position ON {OPPORTUNITIES} (position)",
+    f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_account ON {OPPORTUNITIES} (account_id, status)",
+    f"CREATE TABLE IF NOT EXISTS {PIPELINES} (pipeline_id uuid PRIMARY KEY,"
+    " version integer NOT NULL)",
+)
+
+
+class PipelineIndex(AggregateRows[Entry]):
+    """The read model (see the module): the worker's ``loop()``; queries catch up first."""
+
+    name = PROJECTION
+    topics = topics_of(Lead, Opportunity, Pipeline)
+
+    def create_schema(self, cursor: Any) -> None:
+        for statement in _SCHEMA:
+            cursor.execute(statement)
+
+    def row(self, aggregate: Any, position: int) -> Entry:
         if isinstance(aggregate, Lead):
-            self._leads[aggregate_id] = LeadEntry.of(aggregate, position)
-        elif isinstance(aggregate, Opportunity):
-            self._opportunities[aggregate_id] = OpportunityEntry.of(aggregate, position)
-        elif isinstance(aggregate, Pipeline):
-            self._pipelines[aggregate_id] = aggregate_id
+            return LeadEntry.of(aggregate, position)
+        if isinstance(aggregate, Opportunity):
+            return OpportunityEntry.of(aggregate, position)
+        return PipelineEntry(aggregate.id, aggregate.version)
+
+    def write(self, cursor: Any, changes: list[Entry]) -> None:
+        leads = [_values(e) for e in changes if isinstance(e, LeadEntry)]
+        opportunities = [_values(e) for e in changes if isinstance(e, OpportunityEntry)]
+        pipelines = [astuple(e) for e in changes if isinstance(e, PipelineEntry)]
+        upsert(cursor, LEADS, _LEAD_COLUMNS, leads, keep=("position",))
+        upsert(cursor, OPPORTUNITIES, _OPPORTUNITY_COLUMNS, opportunities, keep=("position",))
+        upsert(cursor, PIPELINES, ("pipeline_id", "version"), pipelines)
+
+    def reset(self, cursor: Any) -> None:
+        cursor.execute(f"TRUNCATE {LEADS}, {OPPORTUNITIES}, {PIPELINES}")
 
     # --- queries (each catches up first) --------------------------------------------------------
 
-    def _current(self, entries: dict[UUID, E]) -> list[E]:
-        """The entries once caught up, copied under the lock (other threads catch up too)."""
-        self.catch_up()
-        with self._lock:
-            return list(entries.values())
-
-    def leads(self, keep: Callable[[LeadEntry], bool] = lambda _: True) -> list[LeadEntry]:
+    def leads(self, keep: LeadFilter = LeadFilter()) -> list[LeadEntry]:
         """Matching leads, newest first."""
-        return _newest_first(e for e in self._current(self._leads) if keep(e))
+        where = keep.where()
+        found = self.select(
+            f"SELECT {', '.join(_LEAD_COLUMNS)} FROM {LEADS}{where} ORDER BY position DESC",
+            where.params,
+        )
+        return [_lead(row) for row in found]
 
     def opportunities(
-        self, keep: Callable[[OpportunityEntry], bool] = lambda _: True
+        self, keep: OpportunityFilter = OpportunityFilter()
     ) -> list[OpportunityEntry]:
         """Matching opportunities, newest first."""
-        return _newest_first(e for e in self._current(self._opportunities) if keep(e))
+        where = keep.where()
+        found = self.select(
+            f"SELECT {', '.join(_OPPORTUNITY_COLUMNS)} FROM {OPPORTUNITIES}{where}"
+            " ORDER BY position DESC",
+            where.params,
+        )
+        return [_opportunity(row) for row in found]
 
     def pipeline_ids(self) -> set[UUID]:
-        return set(self._current(self._pipelines))
+        return {row["pipeline_id"] for row in self.select(f"SELECT pipeline_id FROM {PIPELINES}")}
 
     def stages_in_use(self, pipeline_id: UUID) -> set[str]:
         """Stages of the pipeline holding open opportunities (a revision must keep them)."""
-        return {
-            entry.stage_id
-            for entry in self.opportunities(
-                lambda e: e.pipeline_id == pipeline_id and e.status is OpportunityStatus.OPEN
-            )
+        found = self.select(
+            f"SELECT DISTINCT stage_id FROM {OPPORTUNITIES} WHERE pipeline_id = %s AND status = %s",
+            (pipeline_id, OpportunityStatus.OPEN.value),
+        )
+        return {row["stage_id"] for row in found}
+
+
+def _values(entry: LeadEntry | OpportunityEntry) -> tuple[Any, ...]:
+    return tuple(map(_column, astuple(entry)))
+
+
+def _column(value: Any) -> Any:
+    """As a column holds it: an enum as its value, a set as an array."""
+    if isinstance(value, LeadStatus | LeadSource | OpportunityStatus):
+        return value.value
+    return sorted(value) if isinstance(value, frozenset) else value
+
+
+def _lead(row: dict[str, Any]) -> LeadEntry:
+    return LeadEntry(
+        **{
+            **row,
+            "status": LeadStatus(row["status"]),
+            "source": LeadSource(row["source"]),
+            "response_ids": frozenset(row["response_ids"]),
         }
+    )
 
 
-def _newest_first(entries: Iterable[Any]) -> list[Any]:
-    return sorted(entries, key=lambda entry: entry.position, reverse=True)
+def _opportunity(row: dict[str, Any]) -> OpportunityEntry:
+    return OpportunityEntry(**{**row, "status": OpportunityStatus(row["status"])})
 
 
 def page(entries: list[Any], *, before: int | None, limit: int) -> tuple[list[Any], int | None]:

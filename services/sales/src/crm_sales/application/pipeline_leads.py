@@ -15,7 +15,7 @@ from crm_platform.privacy import KeyStore
 
 from ..domain.errors import RecordNotFound
 from ..domain.leads import KIND as LEAD
-from ..domain.leads import Lead, LeadSource, LeadStatus
+from ..domain.leads import Lead, LeadSource
 from ..domain.pipeline_values import FieldValue, derived_id
 from ..domain.scoring import (
     SCORING_RULES_ID,
@@ -25,7 +25,7 @@ from ..domain.scoring import (
     ScoringRule,
     ScoringRules,
 )
-from .pipeline_index import LeadEntry, PipelineIndex
+from .pipeline_index import LeadEntry, LeadFilter, PipelineIndex
 from .pipeline_store import WRITE_ATTEMPTS, Command, Outcome, PipelineStore
 
 log = logging.getLogger(__name__)
@@ -51,26 +51,6 @@ class LeadDetails:
     owner: str | None = None
     customer_id: UUID | None = None
     campaign_id: UUID | None = None
-
-
-@dataclass(frozen=True)
-class LeadFilter:
-    status: LeadStatus | None = None
-    owner: str | None = None
-    source: LeadSource | None = None
-    customer_id: UUID | None = None
-    min_score: int | None = None
-
-    def __call__(self, entry: LeadEntry) -> bool:
-        wanted = {
-            "status": self.status,
-            "owner": self.owner,
-            "source": self.source,
-            "customer_id": self.customer_id,
-        }
-        return all(
-            value is None or getattr(entry, name) == value for name, value in wanted.items()
-        ) and (self.min_score is None or entry.score >= self.min_score)
 
 
 class LeadCommands(PipelineStore):
@@ -196,7 +176,7 @@ class LeadCommands(PipelineStore):
 
     def rescore_open_leads(self, rule_set: RuleSet) -> int:
         """Rescore every lead still open, in batches; the number whose score changed."""
-        lead_ids = [e.lead_id for e in self.pipeline_index.leads(lambda e: e.is_open)]
+        lead_ids = [e.lead_id for e in self.pipeline_index.leads(LeadFilter(open_only=True))]
         changed = 0
         for start in range(0, len(lead_ids), RESCORE_BATCH):
             batch = lead_ids[start : start + RESCORE_BATCH]
@@ -237,7 +217,7 @@ class LeadCommands(PipelineStore):
         contact details are unknown or erased, so no lead can be captured. Returns the leads
         the response counts for."""
         for _ in range(WRITE_ATTEMPTS):
-            known = self.pipeline_index.leads(lambda e: response.response_id in e.response_ids)
+            known = self.pipeline_index.leads(LeadFilter(response_id=response.response_id))
             leads = [self.get_lead(e.lead_id) for e in known]
             if not leads and customer_id is not None:
                 leads = self._open_leads_of(customer_id)
@@ -282,7 +262,7 @@ class LeadCommands(PipelineStore):
         raise IntegrityError(f"the leads of customer {customer_id} kept changing")
 
     def _open_leads_of(self, customer_id: UUID) -> list[Lead]:
-        entries = self.pipeline_index.leads(lambda e: e.customer_id == customer_id and e.is_open)
+        entries = self.pipeline_index.leads(LeadFilter(customer_id=customer_id, open_only=True))
         return [self.get_lead(e.lead_id) for e in entries]
 
     def _noted(self, leads: Sequence[Lead], note: Callable[[Lead], bool]) -> list[Lead]:

@@ -18,8 +18,9 @@ from ..domain.opportunities import KIND as OPPORTUNITY
 from ..domain.opportunities import Opportunity, OpportunityStatus
 from ..domain.pipeline import DEFAULT_PIPELINE_ID, Pipeline, Stage
 from ..domain.pipeline_values import derived_id
-from .pipeline_index import OpportunityEntry, PipelineIndex
+from .pipeline_index import OpportunityEntry, OpportunityFilter, PipelineIndex
 from .pipeline_store import WRITE_ATTEMPTS, Command, Outcome, PipelineStore
+from .read_models import opened
 
 PIPELINE = "pipeline"
 
@@ -40,33 +41,10 @@ class OpportunityDraft:
     contact_id: UUID | None = None
 
 
-@dataclass(frozen=True)
-class OpportunityFilter:
-    status: OpportunityStatus | None = None
-    owner: str | None = None
-    pipeline_id: UUID | None = None
-    stage_id: str | None = None
-    account_id: UUID | None = None
-    contact_id: UUID | None = None
-    at_risk: bool | None = None
-
-    def __call__(self, entry: OpportunityEntry) -> bool:
-        wanted = {
-            "status": self.status,
-            "owner": self.owner,
-            "pipeline_id": self.pipeline_id,
-            "stage_id": self.stage_id,
-            "account_id": self.account_id,
-            "contact_id": self.contact_id,
-            "at_risk": self.at_risk,
-        }
-        return all(value is None or getattr(entry, name) == value for name, value in wanted.items())
-
-
 class OpportunityCommands(PipelineStore):
     @cached_property
     def pipeline_index(self) -> PipelineIndex:
-        return PipelineIndex(self)  # type: ignore[arg-type]
+        return opened(PipelineIndex(self))  # type: ignore[arg-type]
 
     # --- pipelines ------------------------------------------------------------------------------
 

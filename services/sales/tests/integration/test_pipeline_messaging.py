@@ -1,8 +1,8 @@
-"""Reactions of the pipeline to marketing's responses and contacts' interactions."""
+"""Reactions of the pipeline to marketing's responses and contacts' interactions, on PostgreSQL
+(the reactions find the leads they change in the pipeline index)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -22,7 +22,7 @@ from crm_sales.application.pipeline import Command, LeadDetails, LeadFilter
 from crm_sales.domain.leads import LeadSource
 from crm_sales.messaging.pipeline import react
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 CUSTOMER = UUID("0b6f2a52-8a0e-4d5c-9a27-6f3c1e9d4b10")
 
@@ -48,10 +48,8 @@ class Keys:
 
 
 @pytest.fixture
-def app() -> Iterator[SalesApplication]:
-    application = SalesApplication({"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield application
-    application.close()
+def app(empty_app: SalesApplication) -> SalesApplication:
+    return empty_app
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
-"""Sales reactions of the activities area: customer erasure and ticket escalation, exactly once."""
+"""Sales reactions of the activities area: customer erasure and ticket escalation, exactly once,
+on PostgreSQL (they find what they change in the pipeline and activity indexes)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -26,17 +26,15 @@ from crm_sales.contracts import translate
 from crm_sales.domain.activities import ActivityKind, RecordRef, RecordType, TaskPriority
 from crm_sales.messaging.activities import GROUP_ID, react
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 ACCOUNT = UUID("7d0c8a3e-2b61-4f0e-8a57-7f3e2c9b1d44")
 CUSTOMER = UUID("0b6f2a52-8a0e-4d5c-9a27-6f3c1e9d4b10")
 
 
 @pytest.fixture
-def app() -> Iterator[SalesApplication]:
-    application = SalesApplication({"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield application
-    application.close()
+def app(empty_app: SalesApplication) -> SalesApplication:
+    return empty_app
 
 
 def command(actor: str = "bob") -> Command:
