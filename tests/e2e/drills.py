@@ -14,6 +14,7 @@ and ``CRM_INFRA_*_PORT``, see ``scripts/infra/lib.sh``) and point the ``CRM_*`` 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import subprocess
 import threading
@@ -180,7 +181,8 @@ class Command:
 @dataclass
 class CommandStream:
     """Registers people and logs their interactions at about ``rate`` commands a second for
-    ``seconds`` in a thread of its own, counting what contacts accepted.
+    ``seconds``, from ``senders`` threads (one request at a time each: under load a request takes
+    longer than 1/rate), counting what contacts accepted.
 
     A command that got no answer (connection refused, timeout, 5xx: a server is down) is kept and
     sent again with its key later; at the end every one is either accepted or refused, so that
@@ -191,54 +193,54 @@ class CommandStream:
     label: str
     rate: float = 20.0
     seconds: float = 30.0
+    senders: int = 4
     people: dict[str, Command] = field(default_factory=dict)  # given name -> registration
     interactions: dict[str, list[Command]] = field(default_factory=dict)  # given -> commands
     statuses: Counter[str] = field(default_factory=Counter)  # every answer seen, for the report
-    _thread: threading.Thread | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _count: Iterator[int] = field(default_factory=itertools.count)
 
     @property
     def family(self) -> str:
         return f"Drill{self.label}"
 
     def start(self) -> CommandStream:
-        self._thread = threading.Thread(target=self._run, name=f"stream-{self.label}", daemon=True)
-        self._thread.start()
+        deadline = time.monotonic() + self.seconds
+        for _ in range(self.senders):
+            thread = threading.Thread(target=self._run, args=(deadline,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
-
     def join(self) -> None:
-        assert self._thread is not None
-        self._thread.join(timeout=self.seconds + 120)
+        for thread in self._threads:
+            thread.join(timeout=self.seconds + 120)
 
-    def _run(self) -> None:
-        deadline, n = time.monotonic() + self.seconds, 0
-        while time.monotonic() < deadline and not self._stop.is_set():
-            tick = time.monotonic()
-            self._next(n)
-            n += 1
-            self._stop.wait(max(0.0, 1 / self.rate - (time.monotonic() - tick)))
+    def _run(self, deadline: float) -> None:
+        interval = self.senders / self.rate
+        while (tick := time.monotonic()) < deadline:
+            self.send(self._next(next(self._count)))
+            time.sleep(max(0.0, interval - (time.monotonic() - tick)))
 
-    def _next(self, n: int) -> None:
-        accepted = [given for given, c in self.people.items() if c.answer is not None]
-        if n % 4 == 0 or not accepted:
-            given = f"{self.label}-{len(self.people)}"
-            command = Command(
-                "/customers",
-                {
-                    "given_name": given,
-                    "family_name": self.family,
-                    "emails": [{"address": f"{given}@drill.example.org"}],
-                },
-            )
-            self.people[given] = command
-            self.interactions[given] = []
-            self.send(command)
-        else:
+    def _next(self, n: int) -> Command:
+        """A registration every fourth command (or while none is accepted yet), else an
+        interaction of an accepted person."""
+        with self._lock:
+            accepted = [given for given, c in self.people.items() if c.answer is not None]
+            if n % 4 == 0 or not accepted:
+                given = f"{self.label}-{len(self.people)}"
+                command = Command(
+                    "/customers",
+                    {
+                        "given_name": given,
+                        "family_name": self.family,
+                        "emails": [{"address": f"{given}@drill.example.org"}],
+                    },
+                )
+                self.people[given] = command
+                self.interactions[given] = []
+                return command
             given = accepted[n % len(accepted)]
             customer_id = self.people[given].answer["id"]  # type: ignore[index]
             command = Command(
@@ -251,7 +253,7 @@ class CommandStream:
                 },
             )
             self.interactions[given].append(command)
-            self.send(command)
+            return command
 
     def send(self, command: Command) -> None:
         if command.answer is not None or command.refusal is not None:
@@ -261,13 +263,17 @@ class CommandStream:
                 command.path, json=command.body, headers={"Idempotency-Key": command.key}
             )
         except httpx.HTTPError as error:
-            self.statuses[type(error).__name__] += 1
+            self._count_answer(type(error).__name__)
             return
-        self.statuses[str(response.status_code)] += 1
+        self._count_answer(str(response.status_code))
         if response.status_code in (200, 201):
             command.answer = response.json()
         elif 400 <= response.status_code < 500 and response.status_code not in (408, 429):
             command.refusal = _trace(response)
+
+    def _count_answer(self, answer: str) -> None:
+        with self._lock:
+            self.statuses[answer] += 1
 
     def settle(self, timeout: float = 90) -> None:
         """Send every unanswered command again until each has an answer (servers are back)."""
@@ -393,6 +399,8 @@ def read_model_digest(mongo_uri: str, database: str, customer_ids: set[str]) -> 
                     {"$or": [{"_id": {"$in": ids}}, {"customer_id": {"$in": ids}}]}
                 )
                 canonical = sorted(json.dumps(d, sort_keys=True, default=str) for d in documents)
+                if not canonical:  # a rebuild creates collections that live traffic never wrote
+                    continue
                 logical = name[len(prefix) : -len(suffix)]
                 digest = hashlib.sha256("\n".join(canonical).encode()).hexdigest()
                 digests[f"{alias['_id']}.{logical}"] = f"{len(canonical)} documents {digest[:16]}"
