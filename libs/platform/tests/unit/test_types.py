@@ -10,7 +10,14 @@ import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from crm_platform.values import MINOR_UNITS
-from crm_platform.web.types import Amount, CalendarDate, CurrencyCode, Instant, Omissible
+from crm_platform.web.types import (
+    Amount,
+    CalendarDate,
+    CurrencyCode,
+    Instant,
+    JsonScalar,
+    Omissible,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -86,3 +93,15 @@ def test_an_omissible_field_is_documented_without_null() -> None:
     properties = Patch.model_json_schema()["properties"]
     assert properties["name"]["type"] == "string"
     assert {"type": "null"} in properties["note"]["anyOf"]
+
+
+@pytest.mark.parametrize("value", [2**53, -(2**53), 10**400, float("nan"), float("inf")])
+def test_a_json_scalar_is_a_number_every_parser_reads_alike(value: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        TypeAdapter(dict[str, JsonScalar]).validate_python({"score": value})
+    assert [error["loc"] for error in caught.value.errors()] == [("score",)]
+
+
+def test_a_json_scalar_keeps_exact_integers_and_the_other_scalars() -> None:
+    values = {"n": 2**53 - 1, "x": 1.5, "b": True, "s": "text", "none": None}
+    assert TypeAdapter(dict[str, JsonScalar]).validate_python(values) == values

@@ -141,6 +141,25 @@ def test_a_registration_key_reused_with_another_body_is_refused(client: TestClie
 
 
 @pytest.mark.parametrize(
+    ("value", "detail"),
+    [("100000000000000000000", "must be an integer from"), ("NaN", "finite"), ("1e400", "finite")],
+)
+def test_custom_values_are_numbers_every_json_parser_reads_alike(
+    client: TestClient, application: ContactsApplication, value: str, detail: str
+) -> None:
+    body = '{"family_name": "Lovelace", "custom_fields": {"score": NUMBER}}'.replace(
+        "NUMBER", value
+    )
+    response = client.post(
+        "/customers", content=body, headers={**WRITE, **key(), "Content-Type": "application/json"}
+    )
+
+    problem = assert_problem(response, 422, "body.custom_fields.score")
+    assert detail in problem["errors"][0]["detail"]
+    assert application.recorder.max_notification_id() in (None, 0)
+
+
+@pytest.mark.parametrize(
     ("body", "field"),
     [
         ({**ADA, "emails": [{"address": "ada.example.org"}]}, "body.emails.0.address"),

@@ -355,3 +355,12 @@ def test_web_to_lead_honeypot_rate_limit_and_campaign(
         client.post(f"/forms/{cid}", data=form())
     limited = client.post(f"/forms/{cid}", data=form())
     assert assert_problem(limited, 429) and limited.headers["Retry-After"] == "60"
+
+
+def test_response_answers_are_numbers_every_json_parser_reads_alike(client: TestClient) -> None:
+    body = {"kind": "reply", "customer_id": str(uuid4()), "answers": {"seats": 2**60}}
+
+    response = post(client, f"/campaigns/{uuid4()}/responses", body)
+
+    problem = assert_problem(response, 422)
+    assert [e["field"] for e in problem["errors"]] == ["body.answers.seats"]

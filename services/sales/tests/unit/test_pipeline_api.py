@@ -115,6 +115,7 @@ def test_capturing_a_lead_scores_it_and_answers_at_its_location(client: TestClie
         ({**ADA, "source": "pigeon"}, "body.source"),
         ({**ADA, "fields": {"ok": {"nested": 1}}}, "body.fields.ok"),
         ({**ADA, "fields": {"9lives": 1}}, "body.fields.9lives"),
+        ({**ADA, "fields": {"score": 2**53}}, "body.fields.score"),
         ({**ADA, "customer_id": "nope"}, "body.customer_id"),
         ({**ADA, "nickname": "Countess"}, "body.nickname"),
     ],
@@ -125,6 +126,21 @@ def test_invalid_leads_name_the_field_and_store_nothing(
     problem = assert_problem(post(client, "/leads", body), 422)
     # A value fitting no member of a union is reported once per member, below the field.
     assert all(f == field or f.startswith(f"{field}.") for f in field_of(problem))
+    assert stored(application) == 0
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_custom_lead_values_are_finite_numbers(
+    client: TestClient, application: SalesApplication, number: str
+) -> None:
+    body = '{"family_name": "Lovelace", "email": "ada@example.org", "fields": {"score": NUMBER}}'
+    response = client.post(
+        "/leads",
+        content=body.replace("NUMBER", number),
+        headers={**WRITE, **key(), "Content-Type": "application/json"},
+    )
+
+    assert field_of(assert_problem(response, 422)) == ["body.fields.score"]
     assert stored(application) == 0
 
 

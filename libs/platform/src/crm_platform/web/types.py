@@ -1,5 +1,5 @@
 """Value types of request models and query parameters: sane instants, dates, amounts, currencies,
-and PATCH fields that may be left out but not nulled.
+numbers every JSON parser reads alike, and PATCH fields that may be left out but not nulled.
 
 Each refuses, at validation time and naming the field, a value the code behind would crash on or
 store for good: an instant whose conversion to UTC overflows (``0001-01-01T00:00:00+14:00``), a
@@ -9,6 +9,7 @@ for a detail that must have a value.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
@@ -27,6 +28,7 @@ from ..values import EARLIEST, INSTANT_RANGE, LATEST, MAX_AMOUNT, MINOR_UNITS, w
 
 # Finer than any currency's minor units and any quantity a price list holds.
 AMOUNT_DECIMAL_PLACES = 4
+MAX_JSON_INTEGER = 2**53 - 1
 T = TypeVar("T")
 
 
@@ -75,6 +77,21 @@ Amount = Annotated[
         examples=["12000.00"],
     ),
 ]
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INTEGER:
+        raise ValueError(f"must be an integer from -{MAX_JSON_INTEGER} to {MAX_JSON_INTEGER}")
+    return value
+
+
+# Numbers every JSON parser reads alike (I-JSON, RFC 7493): a larger integer is not exact in most
+# of them (nor storable in a read model's 64-bit integers); NaN and infinities are not JSON at all.
+# One check after the union, so a refusal is one error naming the field.
+JsonSafe = AfterValidator(_json_safe)
+JsonScalar = Annotated[str | bool | int | float | None, JsonSafe]
 
 
 class NotNull:

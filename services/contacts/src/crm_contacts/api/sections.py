@@ -14,6 +14,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm_platform.web.types import JsonScalar
+
 from ..domain import (
     AddressType,
     ContactChannel,
@@ -25,7 +27,7 @@ from ..domain import (
     Weekday,
 )
 
-CustomValue = str | bool | int | float
+CustomValue = JsonScalar
 CUSTOM_FIELDS_DOC = (
     "Values of the custom fields defined under /custom-fields: text, numbers (answered as"
     " decimal strings), true or false, dates YYYY-MM-DD, or one of an enum's options. In a"

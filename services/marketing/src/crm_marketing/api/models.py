@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crm_platform.web.pages import EMBEDDED_LIMIT
-from crm_platform.web.types import Instant
+from crm_platform.web.types import Instant, JsonSafe
 
 from ..domain import CallOutcome, CampaignChannel, ResponseKind, Status
 from ..domain.campaign import (
@@ -165,7 +165,9 @@ class RecordResponse(Command):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
     company: str | None = Field(default=None, max_length=200)
-    answers: dict[str, str | int | bool | None] = Field(default_factory=dict, max_length=30)
+    answers: dict[str, Annotated[str | int | bool | None, JsonSafe]] = Field(
+        default_factory=dict, max_length=30
+    )
 
     @field_validator("email")
     @classmethod

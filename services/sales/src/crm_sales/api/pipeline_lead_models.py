@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_platform.web.types import Omissible
+from crm_platform.web.types import JsonScalar, Omissible
 
 from ..application.pipeline import LeadDetails
 from ..application.pipeline_index import LeadEntry
@@ -31,7 +31,8 @@ CompanySize = Annotated[int, Field(ge=1, le=10_000_000, description="Number of e
 Industry = Annotated[str, Field(max_length=100)]
 FieldValue = str | int | float | bool | None
 CustomFields = Annotated[
-    dict[str, FieldValue], Field(max_length=50, description="Custom, non-personal values")
+    dict[str, JsonScalar],
+    Field(max_length=50, description="Custom, non-personal values"),
 ]
 
 
