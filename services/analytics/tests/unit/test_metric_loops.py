@@ -19,6 +19,8 @@ from pymongo.errors import AutoReconnect
 from crm_analytics.application.metrics_scores import LOOP, CustomerScoring, ScoringSettings
 from crm_analytics.application.outbox import RELAY_LOOP, MongoOutbox, OutboxRelay, PoisonOutbox
 from crm_analytics.application.patience import OutOfPatience, Patience
+from crm_analytics.messaging.metrics_loops import kafka_publish
+from crm_platform.failures import is_transient
 from crm_platform.liveness import Registry
 from crm_platform.quarantine import Entry, RecordRef
 
@@ -203,3 +205,16 @@ async def test_the_patience_raises_other_errors_at_once_and_gives_up_when_spent(
         await patience.call("the committed offsets of g", away)
     with pytest.raises(OutOfPatience, match="records"):
         patience.spent("records", 1.0)
+
+
+class Unanswered:
+    """A producer whose broker went away: aiokafka keeps the record and never answers."""
+
+    async def send(self, *args: Any, **kwargs: Any) -> asyncio.Future[None]:
+        return asyncio.get_running_loop().create_future()
+
+
+async def test_a_publish_the_broker_never_acknowledges_times_out_as_a_servers_failure() -> None:
+    with pytest.raises(TimeoutError) as raised:
+        await kafka_publish(Unanswered(), [ENTRY], within=0.05)  # type: ignore[arg-type]
+    assert is_transient(raised.value)

@@ -100,7 +100,7 @@ class MongoOutbox:
         if not isinstance(entries, list) or not all(map(self._publishable, entries)):
             raise PoisonOutbox(
                 f"{self.collection_name} {document.get('_id')!r}: an outbox entry is malformed"
-                f" or not bound for {', '.join(self.topics)}"
+                f" or not bound for {', '.join(sorted(set(self.topics)))}"
             )
         return entries
 

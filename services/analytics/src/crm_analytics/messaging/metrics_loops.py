@@ -22,6 +22,7 @@ from ..application.metrics_settings import MetricsSettings
 from ..application.outbox import RELAY_LOOP, Document, OutboxRelay
 
 RELAY_SECONDS = 1.0
+PUBLISH_SECONDS = 30.0
 
 
 def metric_loops(
@@ -31,18 +32,27 @@ def metric_loops(
     return [scoring.loop(interval=metrics.scoring_seconds), relay_loop(relay, kafka)]
 
 
-async def kafka_publish(producer: AIOKafkaProducer, entries: list[Document]) -> None:
-    """Send every entry, then wait for all acknowledgements (not one round trip each)."""
-    sent = [
-        await producer.send(
-            entry["topic"],
-            value=entry["value"].encode(),
-            key=entry["key"].encode(),
-            headers=[(name, value.encode()) for name, value in entry["headers"]],
-        )
-        for entry in entries
-    ]
-    await asyncio.gather(*sent)
+async def kafka_publish(
+    producer: AIOKafkaProducer, entries: list[Document], *, within: float = PUBLISH_SECONDS
+) -> None:
+    """Send every entry, then wait for all acknowledgements (not one round trip each). With the
+    broker away aiokafka keeps the records and waits for it without a bound: past ``within``
+    seconds this raises TimeoutError, a server's failure, so that the loop reports it, waits and
+    tries again (a record delivered meanwhile is then sent twice: consumers know its event id)."""
+
+    async def send_all() -> None:
+        sent = [
+            await producer.send(
+                entry["topic"],
+                value=entry["value"].encode(),
+                key=entry["key"].encode(),
+                headers=[(name, value.encode()) for name, value in entry["headers"]],
+            )
+            for entry in entries
+        ]
+        await asyncio.gather(*sent)
+
+    await asyncio.wait_for(send_all(), within)
 
 
 def relay_loop(
