@@ -1,4 +1,5 @@
-"""Customer scores: the periodic scoring pass and its documents, with their outbox.
+"""Customer scores: the periodic scoring pass (``CustomerScoring``, a loop of the worker in which
+one customer's failure is quarantined) and its documents, with their outbox.
 
 Analytics' own events (``CustomerRfmScored``, ``ChurnRiskChanged``) leave through an outbox
 (``outbox``): the pass writes a customer's new figures and the events they cause in one
