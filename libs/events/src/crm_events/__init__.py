@@ -4,7 +4,7 @@ Importing this package registers every event in :data:`registry`.
 """
 
 from . import analytics, contacts, erasure, marketing, personal, sales, service_desk
-from .envelope import Envelope, Event, EventData, dataschema_uri, topic_name
+from .envelope import Envelope, Event, EventData, build_event, dataschema_uri, topic_name
 from .registry import EventRegistry, UnknownEventType, event, registry
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "EventRegistry",
     "UnknownEventType",
     "analytics",
+    "build_event",
     "contacts",
     "dataschema_uri",
     "erasure",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -107,6 +107,48 @@ class Event(BaseModel, Generic[D]):
         ]
         return [*headers, ("content-type", STRUCTURED_CONTENT_TYPE.encode())]
 
+
+
+def build_event(
+    data: D,
+    *,
+    aggregate_id: UUID | str,
+    aggregate_version: int = 1,
+    source_service: str | None = None,
+    time: datetime | None = None,
+    event_id: UUID | None = None,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    actor: str | None = None,
+    traceparent: str | None = None,
+    tracestate: str | None = None,
+) -> Event[D]:
+    """``data`` in its envelope, every attribute filled as producers publish it.
+
+    The subject and the record key are the aggregate; the type, schema and aggregate type come
+    from the payload's contract, the source from its service unless another publishes it. By
+    default the event is new (a random id, now) and starts a correlation of its own (its id).
+    """
+    event_id = event_id or uuid4()
+    aggregate = str(aggregate_id)
+    return Event[type(data)](  # type: ignore[misc]
+        id=event_id,
+        type=data.event_type,
+        source=f"/crm/{source_service or data.source_service}",
+        subject=aggregate,
+        time=time or datetime.now(UTC),
+        dataschema=data.dataschema(),
+        schemaversion=data.schema_version,
+        aggregatetype=data.aggregate_type,
+        aggregateid=aggregate,
+        aggregateversion=aggregate_version,
+        correlationid=correlation_id or str(event_id),
+        causationid=causation_id,
+        actor=actor,
+        traceparent=traceparent,
+        tracestate=tracestate,
+        data=data,
+    )
 
 # Every attribute but the payload travels as a header too; ``datacontenttype`` describes the payload
 # inside the value, the header ``content-type`` the value itself (structured mode).

@@ -22,7 +22,6 @@ import signal
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -31,7 +30,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from opentelemetry import propagate, trace
 
-from crm_events import Event, EventData
+from crm_events import Event, EventData, build_event
 from crm_events.personal import PersonalDataKeyIssued, encode_key
 
 from .eventstore import ContextCapturingMapper, EventMetadata
@@ -71,23 +70,18 @@ def integration_event(
     name = f"{source_service}:{aggregate_id}:{version}" + (f":{part}" if part else "")
     event_id = uuid.uuid5(EVENT_ID_NAMESPACE, name)
     meta = metadata or EventMetadata(correlation_id=str(event_id))
-    return Event[type(data)](  # type: ignore[misc]
-        id=event_id,
-        type=data.event_type,
-        source=f"/crm/{source_service}",
-        subject=aggregate_id,
-        time=domain_event.timestamp.astimezone(UTC),
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=aggregate_id,
-        aggregateversion=version,
-        correlationid=meta.correlation_id,
-        causationid=meta.causation_id,
+    return build_event(
+        data,
+        aggregate_id=aggregate_id,
+        aggregate_version=version,
+        source_service=source_service,
+        time=domain_event.timestamp,
+        event_id=event_id,
+        correlation_id=meta.correlation_id,
+        causation_id=meta.causation_id,
         actor=meta.actor,
         traceparent=meta.traceparent,
         tracestate=meta.tracestate,
-        data=data,
     )
 
 
@@ -95,20 +89,7 @@ def key_issued_event(subject: uuid.UUID, key: bytes, *, source_service: str) -> 
     """The announcement of a data subject's key; its id is derived, so a repeat keeps it."""
     data = PersonalDataKeyIssued(subject_id=subject, key=encode_key(key))
     event_id = uuid.uuid5(EVENT_ID_NAMESPACE, f"{source_service}:key-issued:{subject}")
-    return Event[PersonalDataKeyIssued](
-        id=event_id,
-        type=data.event_type,
-        source=f"/crm/{source_service}",
-        subject=str(subject),
-        time=datetime.now(UTC),
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=str(subject),
-        aggregateversion=1,
-        correlationid=str(event_id),
-        data=data,
-    )
+    return build_event(data, aggregate_id=subject, source_service=source_service, event_id=event_id)
 
 
 def lock_key(name: str) -> int:
