@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient, UpdateOne
 
 from crm_analytics.application.repository import write_update
 from crm_analytics.domain.customer_360 import update_for
-from crm_events import Event
+from crm_events import Event, build_event
 from crm_events.contacts.customer_v2 import CustomerContactedV2, CustomerRegisteredV2
 from crm_events.personal import new_key, seal
 from crm_platform.settings import MongoSettings
@@ -19,58 +19,30 @@ from crm_platform.settings import MongoSettings
 from .common import Result, Timer
 
 
-def _event(data: Any, version: int, at: datetime) -> Event[Any]:
-    customer = str(data.customer_id)
-    return Event[type(data)](
-        id=uuid.uuid4(),
-        type=data.event_type,
-        source="/crm/contacts",
-        subject=customer,
-        time=at,
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype="customer",
-        aggregateid=customer,
-        aggregateversion=version,
-        correlationid="bench",
-        data=data,
-    )
-
-
 def stream(customers: int, per_customer: int) -> list[Event[Any]]:
     start, events = datetime(2026, 1, 1, tzinfo=UTC), []
     for _ in range(customers):
         cid, key = uuid.uuid4(), new_key()
-        events.append(
-            _event(
-                CustomerRegisteredV2(
-                    customer_id=cid,
-                    given_name=seal("Ada", key=key, subject=cid),
-                    family_name=seal("L", key=key, subject=cid),
-                    origin="api",
-                    registered_at=start,
-                ),
-                1,
-                start,
-            )
+        registered = CustomerRegisteredV2(
+            customer_id=cid,
+            given_name=seal("Ada", key=key, subject=cid),
+            family_name=seal("L", key=key, subject=cid),
+            origin="api",
+            registered_at=start,
         )
+        events.append(build_event(registered, aggregate_id=cid, time=start))
         for v in range(2, per_customer + 2):
             at = start + timedelta(minutes=v)
-            events.append(
-                _event(
-                    CustomerContactedV2(
-                        customer_id=cid,
-                        interaction_id=uuid.uuid4(),
-                        channel="phone",
-                        direction="inbound",
-                        summary=seal(f"call {v}", key=key, subject=cid),
-                        actor="bench",
-                        occurred_at=at,
-                    ),
-                    v,
-                    at,
-                )
+            contacted = CustomerContactedV2(
+                customer_id=cid,
+                interaction_id=uuid.uuid4(),
+                channel="phone",
+                direction="inbound",
+                summary=seal(f"call {v}", key=key, subject=cid),
+                actor="bench",
+                occurred_at=at,
             )
+            events.append(build_event(contacted, aggregate_id=cid, aggregate_version=v, time=at))
     return events
 
 
