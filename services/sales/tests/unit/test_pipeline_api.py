@@ -10,6 +10,7 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from crm_platform.web.pages import EMBEDDED_LIMIT
 from crm_platform.web.testing import assert_problem, bearer
 from crm_sales.application import SalesApplication
 from crm_sales.bootstrap import SPEC
@@ -333,6 +334,26 @@ def test_an_opportunity_s_details_change_only_to_sane_values(
         field
     ]
     assert stored(application) == before
+
+
+def test_an_opportunity_embeds_its_first_stage_changes_and_pages_the_rest(
+    client: TestClient,
+) -> None:
+    path = f"/opportunities/{opportunity(client)['id']}"
+    for n in range(EMBEDDED_LIMIT + 1):
+        stage = "proposal" if n % 2 == 0 else "negotiation"
+        assert post(client, f"{path}/stage", {"stage_id": stage}).status_code == 200
+
+    shown = client.get(path, headers=READ).json()
+    rest = client.get(shown["history_next"], headers=READ).json()
+    first = client.get(f"{path}/history", params={"limit": 1}, headers=READ).json()
+
+    changes = shown["history"] + rest["items"]
+    assert len(shown["history"]) == EMBEDDED_LIMIT and rest["next_cursor"] is None
+    assert [c["to_stage_id"] for c in changes][:3] == ["prospecting", "proposal", "negotiation"]
+    assert len(changes) == EMBEDDED_LIMIT + 2 and first["items"] == changes[:1]
+    bad = client.get(f"{path}/history", params={"cursor": "x"}, headers=READ)
+    assert field_of(assert_problem(bad, 422)) == ["query.cursor"]
 
 
 def test_opportunity_refusals(client: TestClient, application: SalesApplication) -> None:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm_platform.web.pages import EMBEDDED_LIMIT, Position, embedded
 from crm_platform.web.types import Amount as BoundedAmount
 from crm_platform.web.types import CalendarDate, CurrencyCode, Omissible
 
@@ -145,12 +146,22 @@ class OpportunityOut(BaseModel):
     at_risk: bool
     risks: list[RiskOut]
     closing: ClosingOut | None
-    history: list[StageChangeOut]
+    history: list[StageChangeOut] = Field(
+        description=f"The first {EMBEDDED_LIMIT} stage changes; the others in history_next."
+    )
+    history_next: str | None = Field(
+        description="Path of the next page of stage changes; null: all are shown."
+    )
     opened_at: datetime
     updated_at: datetime
 
     @classmethod
     def of(cls, opportunity: Opportunity) -> OpportunityOut:
+        history, history_next = embedded(
+            enumerate(opportunity.history),
+            change_position,
+            f"/opportunities/{opportunity.id}/history",
+        )
         return cls(
             id=opportunity.id,
             version=opportunity.version,
@@ -169,10 +180,23 @@ class OpportunityOut(BaseModel):
             at_risk=opportunity.at_risk,
             risks=[RiskOut.model_validate(r) for r in opportunity.risks.values()],
             closing=ClosingOut.model_validate(opportunity.closing) if opportunity.closing else None,
-            history=[StageChangeOut.model_validate(c) for c in opportunity.history],
+            history=[StageChangeOut.model_validate(c) for _, c in history],
+            history_next=history_next,
             opened_at=opportunity.created_on,
             updated_at=opportunity.modified_on,
         )
+
+
+class StageChangePage(BaseModel):
+    opportunity_id: UUID
+    version: int
+    items: list[StageChangeOut] = Field(description="In the order they were made, one page.")
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: the last.")
+
+
+def change_position(entry: tuple[int, Any]) -> Position:
+    """A stage change's place in the history, which only ever grows at its end."""
+    return (f"{entry[0]:010d}",)
 
 
 class OpportunitySummary(BaseModel):

@@ -9,6 +9,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 
 from crm_platform.web.auth import Principal
+from crm_platform.web.conditional import etag
+from crm_platform.web.pages import Cursor as PageCursor
+from crm_platform.web.pages import decode_cursor, page_after
 from crm_platform.web.problems import Unprocessable
 from crm_platform.web.types import CalendarDate
 
@@ -31,8 +34,11 @@ from .pipeline_deal_models import (
     PipelineList,
     PipelineOut,
     RevisePipeline,
+    StageChangeOut,
+    StageChangePage,
     UpdateOpportunity,
     WinOpportunity,
+    change_position,
 )
 from .pipeline_http import (
     Admin,
@@ -99,6 +105,29 @@ def opportunities_router(application: Any) -> APIRouter:
     def get_opportunity(opportunity_id: UUID, response: Response, _: Reader) -> OpportunityOut:
         with domain_problems():
             return show(response, application.get_opportunity(opportunity_id), OpportunityOut.of)
+
+    @router.get("/{opportunity_id}/history", response_model=StageChangePage)
+    def list_stage_changes(
+        opportunity_id: UUID,
+        response: Response,
+        _: Reader,
+        cursor: PageCursor = None,
+        limit: Limit = 50,
+    ) -> StageChangePage:
+        """The opportunity's stage changes in the order they were made, page by page."""
+        after = decode_cursor(cursor, 1)
+        with domain_problems():
+            opportunity = application.get_opportunity(opportunity_id)
+        response.headers["ETag"] = etag(opportunity.version)
+        items, next_cursor = page_after(
+            enumerate(opportunity.history), change_position, after, limit
+        )
+        return StageChangePage(
+            opportunity_id=opportunity.id,
+            version=opportunity.version,
+            items=[StageChangeOut.model_validate(c) for _, c in items],
+            next_cursor=next_cursor,
+        )
 
     def change(
         run: Callable[..., Outcome[Any]],
