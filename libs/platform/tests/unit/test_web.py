@@ -174,3 +174,21 @@ def test_the_openapi_tool_loads_factories_and_apps() -> None:
         load_app(__name__)
     with pytest.raises(TypeError, match="not a FastAPI application"):
         load_app(f"{__name__}:_routes")
+
+
+def test_a_server_away_is_a_503_to_retry_not_a_500() -> None:
+    import psycopg
+
+    router = APIRouter()
+
+    @router.get("/away")
+    def away() -> None:
+        raise psycopg.OperationalError("connection refused")
+
+    app = create_api(title="Test", service="test", routers=[router])
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/away")
+    body = assert_problem(response, 503)
+    assert response.headers["retry-after"] == "5"
+    assert "connection refused" not in response.text
+    assert body["detail"] == "A server this service needs does not answer; try again later."

@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..context import CommandContext, command_context
+from ..failures import is_transient
 from ..liveness import REGISTRY, Check
 from ..metrics import HTTP_DURATION, HTTP_REQUESTS
 from ..settings import AuthSettings, RequestLimitSettings
@@ -105,12 +106,23 @@ class RequestContextMiddleware:
             except Exception as error:
                 if started:
                     raise
-                log.exception("unhandled error on %s %s", scope["method"], scope["path"])
                 trace.get_current_span().record_exception(error)
-                response = problem_response(
-                    500, detail="An unexpected error occurred.", instance=scope["path"]
-                )
-                await response(scope, receive, send_with_id)
+                await _failure_response(scope, error)(scope, receive, send_with_id)
+
+
+def _failure_response(scope: Scope, error: Exception) -> Response:
+    """A server this process needs being away is the 503 a client may retry; anything else is
+    a defect, answered 500 and logged with its traceback."""
+    if is_transient(error):
+        log.warning("a server is away on %s %s: %r", scope["method"], scope["path"], error)
+        return problem_response(
+            503,
+            detail="A server this service needs does not answer; try again later.",
+            instance=scope["path"],
+            headers={"Retry-After": "5"},
+        )
+    log.exception("unhandled error on %s %s", scope["method"], scope["path"], exc_info=error)
+    return problem_response(500, detail="An unexpected error occurred.", instance=scope["path"])
 
 
 def _request_context(scope: Scope) -> CommandContext:
