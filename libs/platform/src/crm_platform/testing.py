@@ -30,7 +30,7 @@ def eventually(
     *,
     what: str,
     within: float = 30.0,
-    interval: float = 0.5,
+    interval: float = 0.2,
     retry_on: Retried = (AssertionError,),
 ) -> T:
     """``check()``'s first truthy result. A falsy one or an exception of ``retry_on`` means
@@ -48,7 +48,7 @@ async def eventually_async(
     *,
     what: str,
     within: float = 30.0,
-    interval: float = 0.5,
+    interval: float = 0.2,
     retry_on: Retried = (AssertionError,),
 ) -> T:
     """``eventually`` inside an event loop: a check that is a coroutine function is awaited, any

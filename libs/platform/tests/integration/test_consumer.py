@@ -36,6 +36,7 @@ from crm_platform.consumer import (
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.relay import integration_event
 from crm_platform.settings import KafkaSettings
+from crm_platform.testing import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -138,14 +139,6 @@ async def dead_letters(kafka: KafkaSettings, group: str, count: int = 1) -> list
     return found
 
 
-async def eventually(check: Callable[[], bool], within: float = 30.0) -> None:
-    async with asyncio.timeout(within):
-        while True:
-            if check():
-                return
-            await asyncio.sleep(0.05)
-
-
 async def test_a_failing_handler_is_retried_then_its_message_dead_lettered(
     kafka: KafkaSettings, names: tuple[str, str]
 ) -> None:
@@ -188,7 +181,7 @@ async def test_poison_goes_to_the_dead_letters_without_reaching_the_handler(
         await produce(kafka, topic, b"\x00not json{", b'{"type": "Nope"}')
         letters = await dead_letters(kafka, group, count=2)
         await produce(kafka, topic, after)
-        await eventually(lambda: len(handled) == 1)  # the consumer goes on after poison
+        await eventually_async(lambda: len(handled) == 1, what="the event after the poison")
 
     assert sorted(letter.value for letter in letters) == [b"\x00not json{", b'{"type": "Nope"}']
     for letter in letters:
@@ -212,11 +205,11 @@ async def test_an_event_delivered_twice_is_handled_once_with_an_inbox(
     first, second = customer_event(customer, 1), customer_event(customer, 2)
     async with consuming(kafka, topic, group, handler, MongoInbox(inbox)):
         await produce(kafka, topic, first, first, second, first)
-        await eventually(lambda: second.id in handled)
+        await eventually_async(lambda: second.id in handled, what="the second event")
         await produce(kafka, topic, second)
         sentinel = customer_event(customer, 3)
         await produce(kafka, topic, sentinel)  # same key, so it is consumed after the rest
-        await eventually(lambda: sentinel.id in handled)
+        await eventually_async(lambda: sentinel.id in handled, what="the sentinel")
 
     assert handled == [first.id, second.id, sentinel.id]
     record = await inbox.find_one({"_id": f"customer:{customer}"})
@@ -272,7 +265,7 @@ async def test_a_crash_between_effect_and_commit_redelivers_and_the_effect_stays
 
         inbox = MongoInbox(client[database]["inbox"])
         async with consuming(kafka, topic, group, handler, inbox):
-            await eventually(lambda: bool(redelivered), within=60)
+            await eventually_async(lambda: bool(redelivered), what="a redelivery", within=60)
 
         assert redelivered == [(event.id, False)]  # delivered again, applied no second time
         document = await effects.find_one({"_id": event.aggregateid})
@@ -307,7 +300,7 @@ async def test_a_message_whose_inbox_fails_is_delivered_again_not_skipped(
     first, second = customer_event(customer, 1), customer_event(customer, 2)
     async with consuming(kafka, topic, group, handler, FlakyInbox(mongo[f"inbox_{group}"])):
         await produce(kafka, topic, first, second)
-        await eventually(lambda: second.id in handled)
+        await eventually_async(lambda: second.id in handled, what="the second event")
 
     assert handled == [first.id, second.id]
 
@@ -326,7 +319,7 @@ async def test_a_server_outage_is_waited_out_rather_than_dead_lettered(
     event = customer_event(uuid.uuid4(), 1)
     async with consuming(kafka, topic, group, handler):
         await produce(kafka, topic, event)
-        await eventually(lambda: len(calls) == 6)
+        await eventually_async(lambda: len(calls) == 6, what="six calls")
     assert calls == [event.id] * 6
 
 
@@ -343,7 +336,7 @@ async def test_an_event_of_a_newer_contract_reaches_the_handler_untyped(
     newer |= {"type": "CustomerMerged", "data": {"into": "someone"}}
     async with consuming(kafka, topic, group, handler):
         await produce(kafka, topic, json.dumps(newer).encode())
-        await eventually(lambda: bool(handled))
+        await eventually_async(lambda: bool(handled), what="the newer payload handled")
     assert handled[0].type == "CustomerMerged"
     assert handled[0].data == {"into": "someone"}
     assert handled[0].aggregateversion == 2
@@ -370,7 +363,7 @@ async def test_poison_with_undecodable_headers_is_dead_lettered_too(
     async with consuming(kafka, topic, group, handler):
         [letter] = await dead_letters(kafka, group)
         await produce(kafka, topic, after)
-        await eventually(lambda: len(handled) == 1)
+        await eventually_async(lambda: len(handled) == 1, what="one event handled")
     headers = {name: value.decode() for name, value in letter.headers}
     assert letter.value == b"{}"
     assert headers["ce_id"] == "\ufffd\ufffd" and headers["dlq_attempts"] == "0"
@@ -389,10 +382,10 @@ async def test_a_restarted_consumer_resumes_after_its_last_commit(
     after = [customer_event(uuid.uuid4(), 1) for _ in range(2)]
     await produce(kafka, topic, *before)  # a new group starts at the earliest offset
     async with consuming(kafka, topic, group, handler):
-        await eventually(lambda: len(handled) == 3)
+        await eventually_async(lambda: len(handled) == 3, what="three events handled")
     await produce(kafka, topic, *after)
     async with consuming(kafka, topic, group, handler):
-        await eventually(lambda: len(handled) == 5)
+        await eventually_async(lambda: len(handled) == 5, what="five events handled")
         await asyncio.sleep(0.5)  # nothing is delivered a second time
     assert sorted(handled[:3]) == sorted(e.id for e in before)
     assert sorted(handled[3:]) == sorted(e.id for e in after)
@@ -436,7 +429,7 @@ async def test_batches_are_applied_once_committed_together_and_resumed_after(
     first = [customer_event(c, v) for c in customers for v in (1, 2)]
     async with projecting():  # creates the topic
         await produce(kafka, topic, *first, first[0], faulty)  # a duplicate and a faulty event
-        await eventually(lambda: len(handled()) == 20)
+        await eventually_async(lambda: len(handled()) == 20, what="twenty events handled")
         [letter] = await dead_letters(kafka, group)
     assert sorted(handled()) == sorted(e.id for e in first)
     assert letter.value == faulty.to_json()
@@ -453,7 +446,7 @@ async def test_batches_are_applied_once_committed_together_and_resumed_after(
     later = [customer_event(c, 3) for c in customers]
     await produce(kafka, topic, *later, first[1])  # produced while stopped, and a duplicate
     async with projecting():
-        await eventually(lambda: len(handled()) == 10)
+        await eventually_async(lambda: len(handled()) == 10, what="ten events handled")
         await asyncio.sleep(0.5)  # nothing is delivered a second time
     assert sorted(handled()) == sorted(e.id for e in later)
     assert len(batches) < 10  # they come in batches, not one by one

@@ -24,6 +24,7 @@ from crm_events import registry
 from crm_platform.context import CommandContext, command_context
 from crm_platform.kafka import ensure_topics
 from crm_platform.settings import KafkaSettings, PostgresSettings
+from crm_platform.testing import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -74,11 +75,7 @@ class TopicTail:
             TOPIC, bootstrap_servers=self.kafka.bootstrap_servers, enable_auto_commit=False
         )
         await self.consumer.start()
-        async with asyncio.timeout(10):
-            while True:
-                if partitions := self.consumer.assignment():
-                    break
-                await asyncio.sleep(0.05)
+        partitions = await eventually_async(self.consumer.assignment, what="partitions", within=10)
         for partition, offset in (await self.consumer.end_offsets(list(partitions))).items():
             self.consumer.seek(partition, offset)
         return self
@@ -182,11 +179,12 @@ def start_relay(postgres: PostgresSettings, kafka: KafkaSettings, log: Path) -> 
 
 
 async def wait_for_position(postgres: PostgresSettings, above: int, within: float = 30) -> int:
-    async with asyncio.timeout(within):
-        while True:
-            if (position := await stored_position(postgres)) > above:
-                return position
-            await asyncio.sleep(0.02)
+    async def beyond() -> int:
+        return position if (position := await stored_position(postgres)) > above else 0
+
+    # soon after: the killing test strikes just after the relay stored a position
+    what = f"a position above {above}"
+    return await eventually_async(beyond, what=what, within=within, interval=0.02)
 
 
 async def test_a_relay_killed_again_and_again_loses_nothing_and_never_reorders(

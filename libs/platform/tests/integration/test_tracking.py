@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -30,6 +29,7 @@ from crm_platform.eventstore import eventsourcing_env
 from crm_platform.kafka import PARTITIONS, ensure_topics, make_broker, make_producer
 from crm_platform.relay import integration_event
 from crm_platform.settings import KafkaSettings, PostgresSettings
+from crm_platform.testing import eventually_async
 from crm_platform.tracking import TrackingApplication, subscribe_reactions
 
 pytestmark = pytest.mark.integration
@@ -106,14 +106,6 @@ async def rewind(kafka: KafkaSettings, topic: str, group: str) -> None:
         await consumer.stop()
 
 
-async def eventually(check: Callable[[], bool], what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not await asyncio.to_thread(check):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
 @pytest.fixture
 def kafka(kafka_bootstrap: str) -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=kafka_bootstrap)
@@ -163,14 +155,16 @@ async def test_redelivered_messages_and_republished_events_have_one_effect(
     await produce(kafka, topic, first, second, first)
     calls: list[Tracking] = []
     async with reacting(kafka, app, topic, group, calls):
-        await eventually(lambda: len(calls) == 3, "three deliveries")
+        await eventually_async(lambda: len(calls) == 3, what="three deliveries", within=60)
     assert len(greetings(app)) == 2  # the republished event decided "already greeted"
 
     await rewind(kafka, topic, group)  # every message is delivered again, at its old offset
     redelivered: list[Tracking] = []
     async with reacting(kafka, app, topic, group, redelivered):
         await produce(kafka, topic, registered(customer, 3))  # a marker after the redeliveries
-        await eventually(lambda: len(greetings(app)) == 3, "the marker's greeting")
+        await eventually_async(
+            lambda: len(greetings(app)) == 3, what="the marker's greeting", within=60
+        )
     assert len(redelivered) == 1  # only the marker reached the handler
     assert len(greetings(app)) == 3
     app.close()
@@ -197,7 +191,9 @@ async def test_a_crash_between_the_saved_reaction_and_the_offset_commit_does_not
     restarted = await asyncio.create_subprocess_exec(*worker, env=env)
     try:
         await produce(kafka, topic, registered(customer, 2))  # after the redelivered first
-        await eventually(lambda: len(greetings(app)) == 2, "the next event's greeting")
+        await eventually_async(
+            lambda: len(greetings(app)) == 2, what="the next event's greeting", within=60
+        )
     finally:
         restarted.terminate()
         await asyncio.wait_for(restarted.wait(), 15)

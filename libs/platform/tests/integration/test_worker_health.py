@@ -11,12 +11,11 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from crm_platform.testing import free_port
+from crm_platform.testing import eventually, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -50,14 +49,17 @@ def healthz_until_exit(
 ) -> dict[int, dict]:
     """The first body seen per status of /healthz while the process runs."""
     answers: dict[int, dict] = {}
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-            answers.setdefault(response.status_code, response.json())
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+
+    def exited() -> bool:
+        if process.poll() is not None:
+            return True
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        answers.setdefault(response.status_code, response.json())
+        return False
+
+    eventually(
+        exited, what="the worker's exit", within=timeout, interval=0.1, retry_on=(httpx.HTTPError,)
+    )
     process.wait(timeout=10)
     return answers
 

@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY as METRICS
 from crm_platform.liveness import Registry, Report
 from crm_platform.loops import Loop, each
 from crm_platform.quarantine import Entry, RecordRef
+from crm_platform.testing import eventually_async
 
 pytestmark = pytest.mark.unit
 
@@ -29,9 +30,7 @@ async def run_until(
     """Run ``loop`` until ``done()``; the loop's task, stopped and finished."""
     stop = asyncio.Event()
     task = asyncio.create_task(loop.run(stop, service="unit", registry=registry))
-    async with asyncio.timeout(limit):
-        while not done():  # noqa: ASYNC110 (the condition is the loop's doing, not an event's)
-            await asyncio.sleep(0.005)
+    await eventually_async(done, what=f"loop {loop.name} done", within=limit)
     stop.set()
     await asyncio.wait_for(task, limit)
     return task

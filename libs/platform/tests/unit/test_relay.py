@@ -7,7 +7,6 @@ same relay against the real servers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 from uuid import UUID, uuid4
@@ -29,6 +28,7 @@ from crm_platform.eventstore import ContextCapturingMapper, EventMetadata
 from crm_platform.liveness import REGISTRY
 from crm_platform.relay import OutboxRelay, integration_event, lock_key
 from crm_platform.settings import KafkaSettings, PostgresSettings
+from crm_platform.testing import eventually_async
 
 pytestmark = pytest.mark.unit
 
@@ -287,9 +287,9 @@ async def test_run_publishes_until_stopped_and_recovers_from_failures(
     relay.run_once = flaky  # type: ignore[method-assign]
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
-    await eventually(lambda: relay.stored[-1:] == [8])
+    await eventually_async(lambda: relay.stored[-1:] == [8], what="position 8 stored")
     record_people(people, 1)
-    await eventually(lambda: relay.stored[-1:] == [12])
+    await eventually_async(lambda: relay.stored[-1:] == [12], what="position 12 stored")
     stop.set()
     await asyncio.wait_for(running, 1)
 
@@ -308,7 +308,7 @@ async def test_a_relay_that_cannot_reach_its_servers_is_reported_not_ready(
     relay.run_once = unreachable  # type: ignore[method-assign]
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
-    await eventually(lambda: relay.connections >= 2)
+    await eventually_async(lambda: relay.connections >= 2, what="a reconnection")
     report = REGISTRY.reports()["relay:unit"]
     stop.set()
     await asyncio.wait_for(running, 5)
@@ -316,14 +316,6 @@ async def test_a_relay_that_cannot_reach_its_servers_is_reported_not_ready(
     assert (report.alive, report.ready, report.state) == (True, False, "reconnecting")
     assert "kafka unreachable" in (report.detail or "")
     assert "relay:unit" not in REGISTRY.reports()
-
-
-async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
-    async with asyncio.timeout(within):
-        while True:
-            if check():
-                return
-            await asyncio.sleep(0.01)
 
 
 def test_the_lock_key_is_a_stable_signed_64_bit_id_per_name() -> None:
