@@ -31,6 +31,7 @@ from crm_contacts.application.directory import (
 from crm_contacts.domain import RecordKind
 from crm_platform.liveness import Registry
 from crm_platform.quarantine import Entry, Quarantine, State
+from crm_platform.testing import eventually_async
 from crm_platform.web.app import create_api
 from crm_platform.web.testing import assert_problem, bearer
 
@@ -362,10 +363,7 @@ async def test_the_worker_loop_keeps_the_directory_current_past_a_poison_person(
     loop = asyncio.create_task(projection.loop(interval=0.05).run(stop, registry=registry))
     poison = await asyncio.to_thread(person, application, "Loop", "Poison\x00")
     customer = await asyncio.to_thread(person, application, "Loop", "Runner")
-    for _ in range(100):
-        if await asyncio.to_thread(directory.get, customer) is not None:
-            break
-        await asyncio.sleep(0.1)
+    await eventually_async(lambda: directory.get(customer), what="the customer's row")
     report = registry.reports()[f"loop:{PROJECTION}"]
     stop.set()
     await asyncio.wait_for(loop, timeout=10)

@@ -5,7 +5,6 @@ turns overdue past its deadline, and shows in the gauges."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,10 +17,11 @@ from prometheus_client import REGISTRY
 from crm_contacts.application import ContactsApplication
 from crm_contacts.application.erasure_index import ErasureIndex
 from crm_contacts.messaging import subscribe
-from crm_events import Event
+from crm_events import Event, build_event
 from crm_events.erasure import CONFIRMING_SERVICES, ErasedData, ErasureMethod, erasure_confirmed
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.settings import KafkaSettings, PostgresSettings
+from crm_platform.testing import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -36,21 +36,7 @@ def confirmation(service: str, customer_id: UUID) -> Event[Any]:
         erased=[ErasedData(kind="record", method=ErasureMethod.KEY_DESTROYED)],
         confirmed_at=datetime.now(UTC),
     )
-    record_id = uuid4()
-    return Event[type(data)](  # type: ignore[misc]
-        id=uuid4(),
-        type=data.event_type,
-        source=f"/crm/{service}",
-        subject=str(record_id),
-        time=data.confirmed_at,
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=str(record_id),
-        aggregateversion=1,
-        correlationid=str(uuid4()),
-        data=data,
-    )
+    return build_event(data, aggregate_id=uuid4(), time=data.confirmed_at)
 
 
 async def produce(kafka: KafkaSettings, topics: dict[str, str], *events: Event[Any]) -> None:
@@ -62,14 +48,6 @@ async def produce(kafka: KafkaSettings, topics: dict[str, str], *events: Event[A
             await producer.send_and_wait(topic, event.to_json(), key=event.kafka_key())
     finally:
         await producer.stop()
-
-
-async def eventually(check: Callable[[], bool], what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not await asyncio.to_thread(check):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 @asynccontextmanager
@@ -130,8 +108,16 @@ async def test_confirmations_complete_an_erasure_and_a_missing_one_turns_overdue
 
     async with worker(application, kafka, postgres, topics, leads):
         await produce(kafka, topics, *confirmations, sales_again)
-        await eventually(lambda: application.erasure_progress(done).complete, "completion")
-        await eventually(lambda: len(application.erasure_progress(stuck).confirmations) == 4, "4")
+        await eventually_async(
+            lambda: application.erasure_progress(done).complete,
+            what="the erasure complete",
+            within=60,
+        )
+        await eventually_async(
+            lambda: len(application.erasure_progress(stuck).confirmations) == 4,
+            what="four confirmations",
+            within=60,
+        )
 
     complete, pending = application.erasure_progress(done), application.erasure_progress(stuck)
     assert set(complete.confirmations) == set(CONFIRMING_SERVICES)
@@ -149,7 +135,11 @@ async def test_confirmations_complete_an_erasure_and_a_missing_one_turns_overdue
 
     async with worker(application, kafka, postgres, topics, leads):
         await produce(kafka, topics, confirmation("service-desk", stuck))  # fixed and redriven
-        await eventually(lambda: application.erasure_progress(stuck).complete, "the late one")
+        await eventually_async(
+            lambda: application.erasure_progress(stuck).complete,
+            what="the late confirmation",
+            within=60,
+        )
 
     await asyncio.to_thread(index.catch_up)
     await asyncio.to_thread(index.refresh_gauges, timedelta(0))

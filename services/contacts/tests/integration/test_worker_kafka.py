@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -15,30 +13,14 @@ import pytest
 from crm_contacts.application import ContactsApplication
 from crm_contacts.domain import CustomerNotFound, Origin
 from crm_contacts.messaging import subscribe
-from crm_events import Event, EventData
+from crm_events import Event, build_event
 from crm_events.personal import PersonalDataKeyIssued, encode_key, new_key, seal
 from crm_events.sales.leads import LeadConverted
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.settings import KafkaSettings, PostgresSettings
+from crm_platform.testing import eventually_async
 
 pytestmark = pytest.mark.integration
-
-
-def envelope(data: EventData, aggregate_id: UUID, version: int) -> Event[Any]:
-    return Event[type(data)](  # type: ignore[misc]
-        id=uuid4(),
-        type=data.event_type,
-        source="/crm/sales",
-        subject=str(aggregate_id),
-        time=datetime.now(UTC),
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=str(aggregate_id),
-        aggregateversion=version,
-        correlationid=str(uuid4()),
-        data=data,
-    )
 
 
 def converted_lead() -> tuple[Event[Any], Event[Any]]:
@@ -58,7 +40,10 @@ def converted_lead() -> tuple[Event[Any], Event[Any]]:
         converted_by="bob",
         converted_at=datetime.now(UTC),
     )
-    return envelope(issued, lead_id, 1), envelope(conversion, lead_id, 7)
+    return (
+        build_event(issued, aggregate_id=lead_id, source_service="sales"),
+        build_event(conversion, aggregate_id=lead_id, aggregate_version=7),
+    )
 
 
 async def produce(kafka: KafkaSettings, topic: str, *events: Event[Any]) -> None:
@@ -69,14 +54,6 @@ async def produce(kafka: KafkaSettings, topic: str, *events: Event[Any]) -> None
             await producer.send_and_wait(topic, item.to_json(), key=item.kafka_key())
     finally:
         await producer.stop()
-
-
-async def eventually(check: Callable[[], bool], what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not await asyncio.to_thread(check):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 def registered(application: ContactsApplication, customer_id: UUID) -> bool:
@@ -117,12 +94,16 @@ async def test_a_converted_lead_is_registered_once_even_when_delivered_again(
 
     async with worker(application, kafka, postgres, topic):
         await produce(kafka, PersonalDataKeyIssued.topic(), issued)
-        await eventually(lambda: registered(application, customer_id), "the person")
+        await eventually_async(
+            lambda: registered(application, customer_id), what="the person", within=60
+        )
         await produce(kafka, topic, conversion)  # republished by sales' relay
         marker_key, marker = converted_lead()
         await produce(kafka, PersonalDataKeyIssued.topic(), marker_key)
         await produce(kafka, topic, marker)
-        await eventually(lambda: registered(application, marker.data.customer_id), "the marker")
+        await eventually_async(
+            lambda: registered(application, marker.data.customer_id), what="the marker", within=60
+        )
 
     person = application.get_customer(customer_id)
     assert (person.version, person.origin, person.lead_id) == (

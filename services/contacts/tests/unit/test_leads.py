@@ -13,7 +13,7 @@ from crm_contacts.application import ContactsApplication
 from crm_contacts.contracts import translate
 from crm_contacts.domain import Origin
 from crm_contacts.messaging.leads import register_converted_lead
-from crm_events import Event
+from crm_events import Event, build_event
 from crm_events.contacts import CustomerRegisteredV2
 from crm_events.personal import Sealed, new_key, seal, unseal
 from crm_events.sales.leads import LeadConverted, LeadQualified
@@ -71,24 +71,7 @@ def conversion(keyring: Keyring, **overrides: Any) -> Event[Any]:
         converted_by="bob",
         converted_at=NOW,
     )
-    return envelope(data, lead_id)
-
-
-def envelope(data: Any, lead_id: UUID) -> Event[Any]:
-    return Event[type(data)](  # type: ignore[misc]
-        id=uuid4(),
-        type=data.event_type,
-        source="/crm/sales",
-        subject=str(lead_id),
-        time=NOW,
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=str(lead_id),
-        aggregateversion=5,
-        correlationid="corr",
-        data=data,
-    )
+    return build_event(data, aggregate_id=lead_id, aggregate_version=5, time=NOW)
 
 
 _offsets = iter(range(1, 10_000))
@@ -221,7 +204,7 @@ def test_other_lead_events_and_known_customers_are_ignored(
     lead_id = uuid4()
     qualified = LeadQualified(lead_id=lead_id, score=80, qualified_by="bob", qualified_at=NOW)
 
-    react(application, keyring, envelope(qualified, lead_id))
+    react(application, keyring, build_event(qualified, aggregate_id=lead_id, time=NOW))
     react(application, keyring, conversion(keyring, new_customer=False))
 
     assert application.recorder.max_notification_id() in (None, 0)
