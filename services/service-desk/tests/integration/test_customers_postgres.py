@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from crm_events import Envelope, Event, EventData
+from crm_events import Envelope, Event, build_event
 from crm_events.contacts.customer_v2 import (
     CustomerErased,
     CustomerProfileUpdated,
@@ -25,36 +25,17 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
 
-def envelope(data: EventData, version: int = 1) -> Event[Any]:
-    subject = str(data.customer_id)  # type: ignore[attr-defined]
-    return Event[type(data)](  # type: ignore[misc]
-        id=uuid4(),
-        type=data.event_type,
-        source="/crm/contacts",
-        subject=subject,
-        time=NOW,
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=subject,
-        aggregateversion=version,
-        correlationid="c",
-        data=data,
-    )
-
-
 def registered(customer: UUID, key: bytes, *addresses: str) -> Event[Any]:
     emails = [{"address": a, "type": "work", "primary": i == 0} for i, a in enumerate(addresses)]
-    return envelope(
-        CustomerRegisteredV2(
-            customer_id=customer,
-            given_name=seal("Ada", key=key, subject=customer),
-            family_name=seal("Lovelace", key=key, subject=customer),
-            emails=seal(emails, key=key, subject=customer),
-            origin=RegistrationOrigin.API,
-            registered_at=NOW,
-        )
+    data = CustomerRegisteredV2(
+        customer_id=customer,
+        given_name=seal("Ada", key=key, subject=customer),
+        family_name=seal("Lovelace", key=key, subject=customer),
+        emails=seal(emails, key=key, subject=customer),
+        origin=RegistrationOrigin.API,
+        registered_at=NOW,
     )
+    return build_event(data, aggregate_id=customer)
 
 
 @pytest.fixture
@@ -85,17 +66,13 @@ async def test_an_address_change_replaces_the_old_ones(
     await keyring.issued(customer, key)
     await directory.apply(registered(customer, key, "old@example.org"))
     changes = {"emails": [{"address": "new@example.org", "type": "work", "primary": True}]}
-    await directory.apply(
-        envelope(
-            CustomerProfileUpdated(
-                customer_id=customer,
-                changed=["emails"],
-                changes=seal(changes, key=key, subject=customer),
-                updated_at=NOW,
-            ),
-            version=2,
-        )
+    updated = CustomerProfileUpdated(
+        customer_id=customer,
+        changed=["emails"],
+        changes=seal(changes, key=key, subject=customer),
+        updated_at=NOW,
     )
+    await directory.apply(build_event(updated, aggregate_id=customer, aggregate_version=2))
 
     assert application.index.customer_by_email("old@example.org") is None
     assert application.index.customer_by_email("new@example.org") == customer
@@ -127,7 +104,8 @@ async def test_an_erased_person_is_forgotten_and_their_tickets_shredded(
         request_fingerprint="f",
     ).value
 
-    await directory.apply(envelope(CustomerErased(customer_id=customer, erased_at=NOW), 3))
+    erased = CustomerErased(customer_id=customer, erased_at=NOW)
+    await directory.apply(build_event(erased, aggregate_id=customer, aggregate_version=3))
 
     assert application.index.customer_by_email("ada@example.org") is None
     assert application.get_ticket(ticket.id).subject is None
@@ -136,9 +114,11 @@ async def test_an_erased_person_is_forgotten_and_their_tickets_shredded(
 async def test_events_of_other_kinds_and_unknown_types_are_ignored(
     directory: CustomerDirectory, application: ServiceDeskApplication
 ) -> None:
+    customer = uuid4()
+    erased = build_event(CustomerErased(customer_id=customer, erased_at=NOW), aggregate_id=customer)
     unknown = Envelope.model_validate(
         {
-            **envelope(CustomerErased(customer_id=uuid4(), erased_at=NOW)).model_dump(),
+            **erased.model_dump(),
             "type": "CustomerPromoted",
             "data": {"customer_id": str(uuid4())},
         }

@@ -15,7 +15,7 @@ import pytest
 from crm_platform.liveness import Registry
 from crm_platform.quarantine import Quarantine
 from crm_platform.settings import PostgresSettings
-from crm_platform.testing import free_port
+from crm_platform.testing import eventually, free_port
 from crm_service_desk.application import ServiceDeskApplication
 from crm_service_desk.application.mail import MAIL_NAMESPACE
 from crm_service_desk.bootstrap import build_application
@@ -49,7 +49,7 @@ def listener(application: ServiceDeskApplication, registry: Registry) -> Iterato
     serving = loop.create_task(listening.run(stop, service="service-desk", registry=registry))
     thread = threading.Thread(target=loop.run_until_complete, args=(serving,), daemon=True)
     thread.start()
-    _wait_for_port(port)
+    eventually(lambda: _listening(port), what="the listener", within=10, retry_on=(OSError,))
     yield port
     loop.call_soon_threadsafe(stop.set)
     thread.join(10)
@@ -58,14 +58,9 @@ def listener(application: ServiceDeskApplication, registry: Registry) -> Iterato
         smtplib.SMTP("127.0.0.1", port, timeout=1)
 
 
-def _wait_for_port(port: int) -> None:
-    for _ in range(100):
-        try:
-            with smtplib.SMTP("127.0.0.1", port, timeout=1):
-                return
-        except OSError:
-            threading.Event().wait(0.05)
-    raise AssertionError("the listener did not start")
+def _listening(port: int) -> bool:
+    with smtplib.SMTP("127.0.0.1", port, timeout=1):
+        return True
 
 
 def message(message_id: str, subject: str, body: str, **headers: str) -> EmailMessage:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -18,7 +17,7 @@ from eventsourcing.persistence import StoredEvent
 
 from crm_platform.liveness import Registry
 from crm_platform.quarantine import Entry, State
-from crm_platform.testing import free_port
+from crm_platform.testing import eventually_async, free_port
 from crm_service_desk.application import ServiceDeskApplication, TicketFilter
 from crm_service_desk.application.commands import Assign
 from crm_service_desk.application.index import PROJECTION, Index, IndexProjection
@@ -196,9 +195,17 @@ async def test_the_workers_loops_go_on_past_a_poison_ticket(
         await asyncio.to_thread(assign, application, poisoned, POISON)
         later = await asyncio.to_thread(open_ticket, application)
         clock[0] += timedelta(minutes=31)  # both fall due: the scheduler escalates them
-        await until(lambda: application.get_ticket(later).status == "escalated")
-        await until(lambda: application.get_ticket(poisoned).status == "escalated")
-        await until(lambda: all(r.state == "running" for r in registry.reports().values()))
+        await eventually_async(
+            lambda: application.get_ticket(later).status == "escalated", what="the later escalated"
+        )
+        await eventually_async(
+            lambda: application.get_ticket(poisoned).status == "escalated",
+            what="the poisoned escalated",
+        )
+        await eventually_async(
+            lambda: all(r.state == "running" for r in registry.reports().values()),
+            what="every loop running",
+        )
         reference = await asyncio.to_thread(send_mail, port)
         reports = registry.reports()
     finally:
@@ -213,15 +220,6 @@ async def test_the_workers_loops_go_on_past_a_poison_ticket(
     index = application.index
     assert (row(index, later) or {}).get("status") == "escalated"
     assert {e.aggregate_id for e in open_entries(index)} == {str(poisoned)}
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait up to 20 seconds for ``condition`` (called in a thread: it may read the store)."""
-    for _ in range(400):
-        if await asyncio.to_thread(condition):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the condition did not come true in 20 seconds")
 
 
 def send_mail(port: int) -> str:
