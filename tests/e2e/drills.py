@@ -354,29 +354,24 @@ def count_directory(contacts: httpx.Client, stream: CommandStream) -> Tally:
 
 
 def count_360(analytics: httpx.Client, stream: CommandStream) -> tuple[Tally, Tally]:
-    """(people, interactions) as the analytics customer 360 shows them."""
+    """(people, interactions) as the analytics customer 360 shows them. A person counts once
+    the profile's given name reads as registered: the personal-data key arrived too."""
     people, interactions = Tally("360 people"), Tally("360 interactions")
-    for customer_id, expected in stream.accepted_interactions().items():
+    accepted = stream.accepted_interactions()
+    for given, customer_id in stream.accepted_people().items():
+        expected = accepted[customer_id]
         people.accepted += 1
         interactions.accepted += len(expected)
         response = analytics.get(f"/customers/{customer_id}/360", params={"limit": 200})
-        if response.status_code == 404 or not response.json().get("profile"):
-            people.lost.append(customer_id)
-            interactions.lost.extend(sorted(expected))
-            continue
-        response.raise_for_status()
-        view = response.json()
-        shown = Counter(
-            entry["id"] for entry in view["timeline"] if entry.get("kind") == "interaction"
-        )
-        interactions.lost.extend(sorted(set(expected) - set(shown)))
+        view = response.json() if response.status_code == 200 else {}
+        profile = view.get("profile") or {}
+        if profile.get("given_name") != given:
+            people.lost.append(f"{given} {customer_id}: {profile or response.status_code}")
+        shown = Counter(e["id"] for e in view.get("timeline", []) if e.get("kind") == "interaction")
+        interactions.lost.extend(sorted(expected - shown.keys()))
         interactions.duplicated.extend(f"{i} x{n}" for i, n in shown.items() if n > 1)
-        if view["interaction_count"] != len(expected):
-            interactions.duplicated.extend(
-                [f"{customer_id}: interaction_count {view['interaction_count']}"]
-                if view["interaction_count"] > len(expected)
-                else []
-            )
+        if view.get("interaction_count", 0) > len(expected):
+            interactions.duplicated.append(f"{customer_id}: {view['interaction_count']} counted")
     return people, interactions
 
 
