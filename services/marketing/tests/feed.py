@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import Tracking
 
-from crm_events import Event, EventData
+from crm_events import Event, EventData, build_event
 from crm_events.contacts import ConsentGranted, ConsentWithdrawn, CustomerRegisteredV2
 from crm_events.personal import Sealed
 from crm_marketing.application import MarketingApplication
@@ -40,20 +40,7 @@ class Feed:
 
     def event(self, data: EventData, aggregate_id: UUID) -> Event[Any]:
         version = self.versions[aggregate_id] = self.versions.get(aggregate_id, 0) + 1
-        return Event[type(data)](  # type: ignore[misc]
-            id=uuid4(),
-            type=data.event_type,
-            source=f"/crm/{data.source_service}",
-            subject=str(aggregate_id),
-            time=NOW,
-            dataschema=data.dataschema(),
-            schemaversion=data.schema_version,
-            aggregatetype=data.aggregate_type,
-            aggregateid=str(aggregate_id),
-            aggregateversion=version,
-            correlationid=str(uuid4()),
-            data=data,
-        )
+        return build_event(data, aggregate_id=aggregate_id, aggregate_version=version, time=NOW)
 
     def deliver(self, event: Event[Any], offset: int | None = None) -> Tracking:
         position = Tracking("test|topic|0", (next(self.offsets) if offset is None else offset) + 1)

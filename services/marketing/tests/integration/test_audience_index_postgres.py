@@ -25,6 +25,7 @@ from crm_marketing.domain import AudienceProfile, Campaign, CampaignChannel, Ema
 from crm_marketing.domain.profile import ContactDetails
 from crm_platform.liveness import Registry
 from crm_platform.quarantine import Entry, RecordRef, State
+from crm_platform.testing import eventually_async
 from crm_platform.web.testing import assert_problem, bearer
 
 pytestmark = pytest.mark.integration
@@ -262,10 +263,7 @@ async def test_the_worker_loop_keeps_the_index_current_past_a_poison_profile(
     await asyncio.to_thread(poisoned, app, victim.id, "EM\x00EA")
     after = person([("email", "marketing", True)])
     await asyncio.to_thread(app.save, after)
-    for _ in range(100):
-        if await asyncio.to_thread(row, app, postgres, after.id) is not None:
-            break
-        await asyncio.sleep(0.1)
+    await eventually_async(lambda: row(app, postgres, after.id), what="the later profile's row")
     report = registry.reports()[f"loop:{PROJECTION}"]
     stop.set()
     await asyncio.wait_for(loop, timeout=10)

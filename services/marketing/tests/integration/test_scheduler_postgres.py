@@ -30,6 +30,7 @@ from crm_marketing.domain import (
 from crm_marketing.domain.profile import ContactDetails
 from crm_platform.liveness import Registry
 from crm_platform.quarantine import Quarantine
+from crm_platform.testing import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -99,10 +100,9 @@ async def test_a_campaign_that_fails_to_launch_is_held_and_the_others_launch(
     stop, registry = asyncio.Event(), Registry()
     [launches, *_] = scheduler_loops(application)
     loop = asyncio.create_task(launches.run(stop, registry=registry))
-    for _ in range(100):
-        if application.campaign(other).status != Status.SCHEDULED:
-            break
-        await asyncio.sleep(0.1)
+    await eventually_async(
+        lambda: application.campaign(other).status != Status.SCHEDULED, what="the other launched"
+    )
     report = registry.reports()[f"loop:{LAUNCHES}"]
     stop.set()
     await asyncio.wait_for(loop, timeout=10)

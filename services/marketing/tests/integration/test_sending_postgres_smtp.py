@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
 
-from crm_events import Event
+from crm_events import build_event
 from crm_events.contacts import ConsentGranted, CustomerRegisteredV2
 from crm_events.personal import new_key, seal
 from crm_marketing.application import MarketingApplication
@@ -33,28 +31,12 @@ from crm_marketing.messaging import learn
 from crm_platform.liveness import Registry
 from crm_platform.loops import LoopState
 from crm_platform.privacy import PostgresKeyring
+from crm_platform.testing import eventually_async
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
 LINKS = TrackingLinks("https://m.example", TokenSigner(b"i" * 32))
-
-
-def event(data: Any, version: int) -> Event[Any]:
-    return Event[type(data)](  # type: ignore[misc]
-        id=uuid4(),
-        type=data.event_type,
-        source="/crm/contacts",
-        subject=str(data.customer_id),
-        time=NOW,
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=str(data.customer_id),
-        aggregateversion=version,
-        correlationid=str(uuid4()),
-        data=data,
-    )
 
 
 def test_learn_launch_send_and_restart(postgres, smtp_sink) -> None:
@@ -82,8 +64,9 @@ def test_learn_launch_send_and_restart(postgres, smtp_sink) -> None:
     )
     for offset, data in enumerate((registered, consent)):
         position = Tracking("it|crm.contacts.customer.v2|0", offset + 1)
-        learn(app, keyring, event(data, offset + 1), position)
-        learn(app, keyring, event(data, offset + 1), position)  # redelivered: no effect
+        for _ in range(2):  # redelivered: no effect
+            event = build_event(data, aggregate_id=customer, aggregate_version=offset + 1, time=NOW)
+            learn(app, keyring, event, position)
     assert app.profile(customer).version == 3  # started, details, consent
 
     segment = app.define_segment(
@@ -169,14 +152,6 @@ def launch_to(app: MarketingApplication, *customers: UUID) -> UUID:
     return campaign_id
 
 
-async def until(condition: Callable[[], Any], seconds: float = 20.0) -> None:
-    for _ in range(int(seconds / 0.1)):
-        if await asyncio.to_thread(condition):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the condition never held")
-
-
 async def test_a_message_the_mailer_cannot_send_is_quarantined_and_the_others_go_on(
     application, smtp_sink
 ) -> None:
@@ -190,8 +165,8 @@ async def test_a_message_the_mailer_cannot_send_is_quarantined_and_the_others_go
     stop, registry = asyncio.Event(), Registry()
     loop = asyncio.create_task(mailer.loop().run(stop, registry=registry))
 
-    await until(lambda: smtp_sink.messages_to(good))
-    await until(lambda: mailer.queue.quarantine.keys(MAILER))
+    await eventually_async(lambda: smtp_sink.messages_to(good), what="the good message")
+    await eventually_async(lambda: mailer.queue.quarantine.keys(MAILER), what="the poison held")
     report = registry.reports()[f"loop:{MAILER}"]
     assert report.alive and report.state == "running"
     held = message_id(campaign_id, poison)
@@ -209,8 +184,10 @@ async def test_a_message_the_mailer_cannot_send_is_quarantined_and_the_others_go
     profile.learn_details(ContactDetails(email=fixed, name={"given_name": "Al"}))
     application.save(profile)
     mailer.queue.quarantine.release(entry.id)
-    await until(lambda: smtp_sink.messages_to(fixed))
-    await until(lambda: mailer.queue.quarantine.get(entry.id).state == "resolved")
+    await eventually_async(lambda: smtp_sink.messages_to(fixed), what="the fixed message")
+    await eventually_async(
+        lambda: mailer.queue.quarantine.get(entry.id).state == "resolved", what="entry resolved"
+    )
     stop.set()
     await asyncio.wait_for(loop, timeout=10)
     assert loop.exception() is None
@@ -239,11 +216,15 @@ async def test_an_smtp_server_away_is_waited_out_and_nothing_is_quarantined(
     stop, registry = asyncio.Event(), Registry()
     loop = asyncio.create_task(mailer.loop().run(stop, registry=registry))
 
-    await until(lambda: state_of(registry) == LoopState.WAITING)
+    await eventually_async(
+        lambda: state_of(registry) == LoopState.WAITING, what="the mailer waiting"
+    )
     assert mailer.queue.quarantine.keys(MAILER) == []
     mailer.sender = SmtpSender(smtp_sink.host, smtp_sink.port)  # the server is back
-    await until(lambda: smtp_sink.messages_to(address))
-    await until(lambda: state_of(registry) == LoopState.RUNNING)
+    await eventually_async(lambda: smtp_sink.messages_to(address), what="the message")
+    await eventually_async(
+        lambda: state_of(registry) == LoopState.RUNNING, what="the mailer running"
+    )
     stop.set()
     await asyncio.wait_for(loop, timeout=10)
     assert mailer.queue.quarantine.list(loop=MAILER).items == []

@@ -5,7 +5,6 @@ and every loop keeps running and stays ready."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,6 +19,7 @@ from crm_marketing.domain import AudienceProfile, CampaignChannel, EmailContent,
 from crm_marketing.domain.profile import ContactDetails
 from crm_platform.liveness import Registry
 from crm_platform.quarantine import Quarantine
+from crm_platform.testing import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -60,14 +60,6 @@ def launch_to(app: MarketingApplication, *customers: UUID) -> UUID:
     return campaign_id
 
 
-async def until(condition: Callable[[], Any], seconds: float = 30.0) -> None:
-    for _ in range(int(seconds / 0.1)):
-        if await asyncio.to_thread(condition):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the condition never held")
-
-
 async def test_every_loop_goes_on_past_the_records_it_quarantines(
     application: MarketingApplication, smtp_sink: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -85,9 +77,12 @@ async def test_every_loop_goes_on_past_the_records_it_quarantines(
     stop, registry = asyncio.Event(), Registry()
     loops = background(application)
     tasks = [asyncio.create_task(loop.run(stop, registry=registry)) for loop in loops]
-    await until(lambda: smtp_sink.messages_to(good))
-    await until(lambda: quarantine.keys(MAILER))
-    await until(lambda: all(r.state == "running" for r in registry.reports().values()))
+    await eventually_async(lambda: smtp_sink.messages_to(good), what="the good message")
+    await eventually_async(lambda: quarantine.keys(MAILER), what="the unsendable held")
+    await eventually_async(
+        lambda: all(r.state == "running" for r in registry.reports().values()),
+        what="every loop running",
+    )
     reports = registry.reports()
     stop.set()
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
