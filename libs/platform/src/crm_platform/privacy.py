@@ -51,6 +51,7 @@ from crm_events.personal import (
 )
 
 from .consumer import NotYet, subscribe_events
+from .errors import InvalidState
 from .eventstore import ContextCapturingMapper
 
 PERSONAL_FIELDS = "__personal_data__"
@@ -75,8 +76,9 @@ def personal_fields(event_class: type) -> tuple[str, ...]:
     return tuple(getattr(event_class, PERSONAL_FIELDS, ()))
 
 
-class PersonalDataErased(Exception):
-    """Personal data was about to be recorded for a subject whose key was destroyed."""
+class PersonalDataErased(InvalidState):
+    """Personal data was about to be recorded for a subject whose key was destroyed: the
+    record's state refuses the command (an API answers 409, as for any invalid state)."""
 
     def __init__(self, subject: UUID) -> None:
         super().__init__(f"the personal data of {subject} was erased")

@@ -1,7 +1,8 @@
 """RFC 9457 problem details for every error an API returns; bad input never becomes a 500.
 
-Routes raise the ``ProblemError`` subclasses below; request validation errors, HTTP exceptions
-(unknown routes, wrong methods) and unexpected errors are turned into the same body shape.
+Routes raise the ``ProblemError`` subclasses below, or let a domain's refusal escape (the classes
+of ``crm_platform.errors``: each kind is answered with its one problem here); request validation
+errors, HTTP exceptions (unknown routes, wrong methods) and unexpected errors get the same shape.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
 
+from .. import errors
 from ..context import current_context
+from .idempotency import IDEMPOTENCY_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,18 @@ class VersionConflict(Conflict):
     def __init__(self, current_version: int, detail: str | None = None, **extensions: Any) -> None:
         detail = detail or f"The resource is at version {current_version}; reload and retry."
         super().__init__(detail, current_version=current_version, **extensions)
+
+
+class Gone(ProblemError):
+    """The person was erased: nothing about them can be shown or changed any more."""
+
+    status, title, type = 410, "Gone", TYPE_BASE + "erased"
+
+
+class MergedRedirect(ProblemError):
+    """The record was merged into another, which answers for both (until an unmerge)."""
+
+    status, title, type = 307, "Temporary Redirect", TYPE_BASE + "merged"
 
 
 class PreconditionFailed(ProblemError):
@@ -176,11 +191,44 @@ async def _problem(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _refusal(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.DomainError)
+    return await _problem(request, refusal_problem(exc, request))
+
+
+def refusal_problem(error: errors.DomainError, request: Request) -> ProblemError:
+    """The problem answering a domain's refusal: the one place refusals become HTTP answers."""
+    match error:
+        case errors.RecordNotFound():
+            return NotFound(str(error))
+        case errors.VersionConflict():
+            return VersionConflict(error.actual, str(error), record_id=str(error.record_id))
+        case errors.InvalidState():
+            return InvalidState(str(error))
+        case errors.RuleViolation():
+            return Unprocessable.for_field(f"{error.location}.{error.field}", error.detail)
+        case errors.IdempotencyKeyReused():
+            detail = "already used for a different request"
+            return Unprocessable.for_field(f"header.{IDEMPOTENCY_HEADER}", detail)
+        case errors.RecordErased():
+            return Gone(str(error), erased_at=error.erased_at.isoformat())
+        case errors.RecordMerged():
+            location = {"Location": _survivor_url(request, error)}
+            return MergedRedirect(str(error), headers=location, survivor_id=str(error.survivor_id))
+    return Conflict(str(error))
+
+
+def _survivor_url(request: Request, merged: errors.RecordMerged) -> str:
+    """The request's URL with the merged record's id replaced by the survivor's."""
+    path = request.url.path.replace(str(merged.record_id), str(merged.survivor_id), 1)
+    return str(request.url.replace(path=path))
+
+
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
+    invalid = list(exc.errors())
     instance = request.url.path
-    for error in errors:
+    for error in invalid:
         if error["type"] == "json_invalid":
             reason = error.get("ctx", {}).get("error", "invalid JSON")
             detail = f"The request body is not valid JSON: {reason} at position {error['loc'][-1]}."
@@ -199,7 +247,7 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
         "The request has invalid fields; see errors.",
         type=TYPE_BASE + "validation",
         instance=instance,
-        errors=[field_error(e["loc"], e["msg"], e["type"]) for e in errors],
+        errors=[field_error(e["loc"], e["msg"], e["type"]) for e in invalid],
     )
 
 
@@ -213,6 +261,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     """Handlers for expected errors; unexpected ones are answered by the request middleware."""
     app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(errors.DomainError, _refusal)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
 
@@ -251,6 +300,11 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def _problem_doc(status: int) -> dict[str, Any]:
     schema = {"$ref": _REF.format(model="Problem")}
     return {"description": status_phrase(status), "content": {PROBLEM_JSON: {"schema": schema}}}
+
+
+# What the routes of a service's records answer besides success: malformed or unauthenticated
+# requests, missing scopes, and the domain's refusals (not found, conflicts, rules broken).
+PROBLEM_RESPONSES = problem_responses(400, 401, 403, 404, 409, 422)
 
 
 def document_problems(document: dict[str, Any]) -> dict[str, Any]:

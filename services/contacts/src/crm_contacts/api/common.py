@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm_platform.web.auth import Principal, require_scopes
 from crm_platform.web.conditional import etag
 from crm_platform.web.idempotency import idempotency_key
+from crm_platform.web.problems import PROBLEM_RESPONSES, problem_responses
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -25,6 +26,8 @@ Eraser = Annotated[Principal, Depends(require_scopes("contacts:erase"))]
 Admin = Annotated[Principal, Depends(require_scopes("contacts:admin"))]
 IdempotencyKey = Annotated[str, idempotency_key]
 IfMatch = Annotated[str | None, Header(description='W/"<version>" from an ETag')]
+# Routes of a person also answer for merged (307 to the survivor) and erased (410) people.
+PERSON_PROBLEM_RESPONSES = PROBLEM_RESPONSES | problem_responses(307, 410)
 
 
 class Command(BaseModel):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from crm_platform.web.conditional import etag, expected_version
@@ -24,8 +24,16 @@ from ..domain import (
     Sourced,
 )
 from ..domain.consent import EVIDENCE_MAX_LENGTH
-from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered
-from .errors import PERSON_PROBLEM_RESPONSES, domain_problems
+from .common import (
+    PERSON_PROBLEM_RESPONSES,
+    Conditional,
+    IdempotencyKey,
+    IfMatch,
+    Out,
+    Reader,
+    Writer,
+    answered,
+)
 
 CONSENT_SCOPE = "contacts:record-consent"
 
@@ -88,7 +96,6 @@ def consents_router(application: ContactsApplication) -> APIRouter:
     def record_consent(
         customer_id: UUID,
         body: RecordConsent,
-        request: Request,
         response: Response,
         principal: Writer,
         key: IdempotencyKey,
@@ -97,19 +104,18 @@ def consents_router(application: ContactsApplication) -> APIRouter:
         """Record the person's decision to grant or withdraw consent on a channel for a purpose."""
         scope = f"{CONSENT_SCOPE}:{customer_id}"
         decision_id = idempotent_id(key, scope=scope, principal=principal.subject)
-        with domain_problems(request):
-            outcome = application.record_consent(
-                customer_id,
-                expected_version=expected_version(if_match, body.expected_version),
-                decision_id=decision_id,
-                request_fingerprint=request_fingerprint(body),
-                channel=body.channel,
-                purpose=body.purpose,
-                status=body.status,
-                source=body.source,
-                evidence=body.evidence,
-                decided_at=body.decided_at,
-            )
+        outcome = application.record_consent(
+            customer_id,
+            expected_version=expected_version(if_match, body.expected_version),
+            decision_id=decision_id,
+            request_fingerprint=request_fingerprint(body),
+            channel=body.channel,
+            purpose=body.purpose,
+            status=body.status,
+            source=body.source,
+            evidence=body.evidence,
+            decided_at=body.decided_at,
+        )
         decision = outcome.value
         answered(response, version=decision.customer_version, replayed=outcome.replayed)
         return ConsentOut.of(customer_id, decision)
@@ -117,7 +123,6 @@ def consents_router(application: ContactsApplication) -> APIRouter:
     @router.get("/{customer_id}/consents", response_model=ConsentsOut)
     def get_consents(
         customer_id: UUID,
-        request: Request,
         response: Response,
         _: Reader,
         cursor: Cursor = None,
@@ -126,8 +131,7 @@ def consents_router(application: ContactsApplication) -> APIRouter:
         """Consent in force (over the person and the duplicates merged into them) and history,
         page by page."""
         after = decode_cursor(cursor, 2)
-        with domain_problems(request):
-            consents = application.get_consents(customer_id)
+        consents = application.get_consents(customer_id)
         response.headers["ETag"] = etag(consents.version)
         history, next_cursor = page_after(consents.history, decision_position, after, limit)
         return ConsentsOut(

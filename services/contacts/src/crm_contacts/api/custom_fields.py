@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
 from crm_platform.web.conditional import etag, expected_version
+from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import ContactsApplication
 from ..domain import FieldType, RecordKind
 from ..domain.custom_fields import FIELD_NAME, MAX_OPTIONS
 from .common import Admin, Command, IfMatch, Out, Reader
-from .errors import PROBLEM_RESPONSES, domain_problems
 
 FieldName = Annotated[
     str, Path(pattern=f"^{FIELD_NAME.pattern}$", description="Lower-case letters, digits, _.")
@@ -64,20 +64,18 @@ def custom_fields_router(application: ContactsApplication) -> APIRouter:
         record_kind: RecordKind,
         name: FieldName,
         body: DefineField,
-        request: Request,
         response: Response,
         _: Admin,
         if_match: IfMatch = None,
     ) -> FieldDefinitionOut:
         """Define a field (201) or revise it (200): label, description and new options. PUT is
         idempotent; If-Match takes the version of the kind's definitions."""
-        with domain_problems(request):
-            outcome = application.define_custom_field(
-                record_kind,
-                name,
-                body.model_dump(mode="json"),
-                expected_version=expected_version(if_match, None),
-            )
+        outcome = application.define_custom_field(
+            record_kind,
+            name,
+            body.model_dump(mode="json"),
+            expected_version=expected_version(if_match, None),
+        )
         defined = outcome.value
         response.status_code = 201 if defined.created else 200
         response.headers["ETag"] = etag(defined.catalog_version)

@@ -21,6 +21,7 @@ from ..application import ContactsApplication, CustomerView, PersonExport, Recor
 from ..domain import Origin, Sourced
 from ..domain.values import NAME_MAX_LENGTH
 from .common import (
+    PERSON_PROBLEM_RESPONSES,
     REPLAYED_HEADER,
     Command,
     Conditional,
@@ -34,7 +35,6 @@ from .common import (
     patch_fingerprint,
 )
 from .consents import ConsentOut
-from .errors import PERSON_PROBLEM_RESPONSES, domain_problems
 from .interactions import InteractionOut, interaction_position, interactions_path
 from .merges import MergeLinkOut
 from .sections import (
@@ -250,10 +250,9 @@ def customers_router(application: ContactsApplication) -> APIRouter:
     ) -> CustomerOut:
         """Register a person; retrying with the same Idempotency-Key and body is safe."""
         customer_id = idempotent_id(key, scope=REGISTER_SCOPE, principal=principal.subject)
-        with domain_problems(request):
-            outcome = application.register_customer(
-                customer_id, profile=in_json(body), request_fingerprint=request_fingerprint(body)
-            )
+        outcome = application.register_customer(
+            customer_id, profile=in_json(body), request_fingerprint=request_fingerprint(body)
+        )
         location = request.url_for("get_customer", customer_id=str(customer_id))
         answered(
             response,
@@ -264,11 +263,8 @@ def customers_router(application: ContactsApplication) -> APIRouter:
         return CustomerOut.of(outcome.value)
 
     @router.get("/{customer_id}", response_model=CustomerOut)
-    def get_customer(
-        customer_id: UUID, request: Request, response: Response, _: Reader
-    ) -> CustomerOut:
-        with domain_problems(request):
-            customer = application.get_customer(customer_id)
+    def get_customer(customer_id: UUID, response: Response, _: Reader) -> CustomerOut:
+        customer = application.get_customer(customer_id)
         response.headers["ETag"] = etag(customer.version)
         return CustomerOut.of(customer)
 
@@ -276,7 +272,6 @@ def customers_router(application: ContactsApplication) -> APIRouter:
     def update_customer(
         customer_id: UUID,
         body: UpdateCustomer,
-        request: Request,
         response: Response,
         principal: Writer,
         key: IdempotencyKey,
@@ -285,31 +280,26 @@ def customers_router(application: ContactsApplication) -> APIRouter:
         """Change the person's own profile (JSON Merge Patch); ``CustomerProfileUpdated``."""
         patch = in_json(body, exclude={"expected_version"})
         scope = f"{UPDATE_SCOPE}:{customer_id}"
-        with domain_problems(request):
-            outcome = application.update_customer(
-                customer_id,
-                command_id=idempotent_id(key, scope=scope, principal=principal.subject),
-                patch=patch,
-                expected_version=expected_version(if_match, body.expected_version),
-                request_fingerprint=patch_fingerprint(patch),
-            )
+        outcome = application.update_customer(
+            customer_id,
+            command_id=idempotent_id(key, scope=scope, principal=principal.subject),
+            patch=patch,
+            expected_version=expected_version(if_match, body.expected_version),
+            request_fingerprint=patch_fingerprint(patch),
+        )
         answered(response, version=outcome.value.version, replayed=outcome.replayed)
         return CustomerOut.of(outcome.value)
 
     @router.get("/{customer_id}/export", response_model=ExportOut)
-    def export_customer(customer_id: UUID, request: Request, _: Reader) -> ExportOut:
+    def export_customer(customer_id: UUID, _: Reader) -> ExportOut:
         """Everything held about the person, with every record's event history (GDPR access)."""
-        with domain_problems(request):
-            return ExportOut.of(application.export_customer(customer_id))
+        return ExportOut.of(application.export_customer(customer_id))
 
     @router.post("/{customer_id}/erasure", response_model=ErasureOut)
-    def erase_customer(
-        customer_id: UUID, request: Request, response: Response, _: Eraser
-    ) -> ErasureOut:
+    def erase_customer(customer_id: UUID, response: Response, _: Eraser) -> ErasureOut:
         """Erase the person by destroying their key (crypto-shredding): every copy of their data,
         in the store and on every topic, becomes unreadable; ``CustomerErased``. Idempotent."""
-        with domain_problems(request):
-            outcome = application.erase_customer(customer_id)
+        outcome = application.erase_customer(customer_id)
         if outcome.replayed:
             response.headers[REPLAYED_HEADER] = "true"
         return ErasureOut.model_validate(outcome.value)

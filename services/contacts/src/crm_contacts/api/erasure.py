@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import Field
 
 from crm_events.erasure import ErasureMethod
+from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import ContactsApplication
 from ..domain import ErasureProgress
 from .common import Out, Reader
-from .errors import PROBLEM_RESPONSES, domain_problems
 
 
 class ErasedOut(Out):
@@ -75,12 +75,11 @@ def erasure_router(application: ContactsApplication) -> APIRouter:
     router = APIRouter(prefix="/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
 
     @router.get("/{customer_id}/erasure", response_model=ErasureStatusOut)
-    def get_erasure(customer_id: UUID, request: Request, _: Reader) -> ErasureStatusOut:
+    def get_erasure(customer_id: UUID, _: Reader) -> ErasureStatusOut:
         """Where the person's erasure stands: requested when, each service's part confirmed when
         (or pending), complete or not. 404 for a person never erased. An erasure a service could
         not apply stays pending there, and is overdue past ``due_by``."""
-        with domain_problems(request):
-            progress = application.erasure_progress(customer_id)
+        progress = application.erasure_progress(customer_id)
         deadline = application.erasure_settings.deadline
         return ErasureStatusOut.of(progress, datetime.now(UTC), deadline)
 

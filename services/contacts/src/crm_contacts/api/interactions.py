@@ -16,8 +16,16 @@ from crm_platform.web.types import Instant
 from ..application import ContactsApplication
 from ..domain import Channel, Direction, Interaction, Sourced
 from ..domain.values import ACTOR_MAX_LENGTH, SUBJECT_MAX_LENGTH, SUMMARY_MAX_LENGTH
-from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered
-from .errors import PERSON_PROBLEM_RESPONSES, domain_problems
+from .common import (
+    PERSON_PROBLEM_RESPONSES,
+    Conditional,
+    IdempotencyKey,
+    IfMatch,
+    Out,
+    Reader,
+    Writer,
+    answered,
+)
 from .sections import Section
 
 CONTACT_SCOPE = "contacts:record-contact"
@@ -102,20 +110,19 @@ def interactions_router(application: ContactsApplication) -> APIRouter:
         # The customer id is in the scope: interaction ids stay unique even if a key is reused.
         scope = f"{CONTACT_SCOPE}:{customer_id}"
         interaction_id = idempotent_id(key, scope=scope, principal=principal.subject)
-        with domain_problems(request):
-            outcome = application.record_contact(
-                customer_id,
-                expected_version=expected_version(if_match, body.expected_version),
-                interaction_id=interaction_id,
-                request_fingerprint=request_fingerprint(body),
-                channel=body.channel,
-                direction=body.direction,
-                subject=body.subject,
-                summary=body.summary,
-                actor=body.actor or principal.subject,
-                occurred_at=body.occurred_at,
-                related_to=None if body.related_to is None else body.related_to.model_dump(),
-            )
+        outcome = application.record_contact(
+            customer_id,
+            expected_version=expected_version(if_match, body.expected_version),
+            interaction_id=interaction_id,
+            request_fingerprint=request_fingerprint(body),
+            channel=body.channel,
+            direction=body.direction,
+            subject=body.subject,
+            summary=body.summary,
+            actor=body.actor or principal.subject,
+            occurred_at=body.occurred_at,
+            related_to=None if body.related_to is None else body.related_to.model_dump(),
+        )
         interaction = outcome.value
         location = request.url_for(
             "get_interaction", customer_id=str(customer_id), interaction_id=str(interaction_id)
@@ -131,7 +138,6 @@ def interactions_router(application: ContactsApplication) -> APIRouter:
     @router.get("/{customer_id}/interactions", response_model=InteractionsOut)
     def list_interactions(
         customer_id: UUID,
-        request: Request,
         response: Response,
         _: Reader,
         cursor: Cursor = None,
@@ -140,8 +146,7 @@ def interactions_router(application: ContactsApplication) -> APIRouter:
         """The person's interactions and those of duplicates merged into them, as they occurred,
         page by page."""
         after = decode_cursor(cursor, 2)
-        with domain_problems(request):
-            customer = application.get_customer(customer_id)
+        customer = application.get_customer(customer_id)
         response.headers["ETag"] = etag(customer.version)
         shown, next_cursor = page_after(
             customer.person.interactions, interaction_position, after, limit
@@ -154,11 +159,8 @@ def interactions_router(application: ContactsApplication) -> APIRouter:
         )
 
     @router.get("/{customer_id}/interactions/{interaction_id}", response_model=InteractionOut)
-    def get_interaction(
-        customer_id: UUID, interaction_id: UUID, request: Request, _: Reader
-    ) -> InteractionOut:
-        with domain_problems(request):
-            found = application.get_interaction(customer_id, interaction_id)
+    def get_interaction(customer_id: UUID, interaction_id: UUID, _: Reader) -> InteractionOut:
+        found = application.get_interaction(customer_id, interaction_id)
         return InteractionOut.of(found.record_id, found.item)
 
     return router

@@ -15,8 +15,16 @@ from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotent_id, request_fingerprint
 
 from ..application import ContactsApplication, MergeView
-from .common import Conditional, IdempotencyKey, IfMatch, Out, Reader, Writer, answered
-from .errors import PERSON_PROBLEM_RESPONSES, domain_problems
+from .common import (
+    PERSON_PROBLEM_RESPONSES,
+    Conditional,
+    IdempotencyKey,
+    IfMatch,
+    Out,
+    Reader,
+    Writer,
+    answered,
+)
 
 MERGE_SCOPE = "contacts:merge"
 
@@ -67,15 +75,14 @@ def merges_router(application: ContactsApplication) -> APIRouter:
         redirects here (307) and this record shows both, until the merge is undone."""
         scope = f"{MERGE_SCOPE}:{customer_id}"
         merge_id = idempotent_id(key, scope=scope, principal=principal.subject)
-        with domain_problems(request):
-            outcome = application.merge_customers(
-                customer_id,
-                merge_id=merge_id,
-                duplicate_id=body.duplicate_id,
-                expected_version=expected_version(if_match, body.expected_version),
-                duplicate_expected_version=body.duplicate_expected_version,
-                request_fingerprint=request_fingerprint(body),
-            )
+        outcome = application.merge_customers(
+            customer_id,
+            merge_id=merge_id,
+            duplicate_id=body.duplicate_id,
+            expected_version=expected_version(if_match, body.expected_version),
+            duplicate_expected_version=body.duplicate_expected_version,
+            request_fingerprint=request_fingerprint(body),
+        )
         location = request.url_for(
             "get_merge", customer_id=str(customer_id), merge_id=str(merge_id)
         )
@@ -89,35 +96,29 @@ def merges_router(application: ContactsApplication) -> APIRouter:
         return MergeOut.of(merge)
 
     @router.get("/{customer_id}/merges", response_model=MergesOut)
-    def list_merges(
-        customer_id: UUID, request: Request, response: Response, _: Reader
-    ) -> MergesOut:
-        with domain_problems(request):
-            version, merges = application.get_merges(customer_id)
+    def list_merges(customer_id: UUID, response: Response, _: Reader) -> MergesOut:
+        version, merges = application.get_merges(customer_id)
         response.headers["ETag"] = etag(version)
         items = [MergeOut.of(m) for m in merges]
         return MergesOut(customer_id=customer_id, version=version, items=items)
 
     @router.get("/{customer_id}/merges/{merge_id}", response_model=MergeOut)
-    def get_merge(customer_id: UUID, merge_id: UUID, request: Request, _: Reader) -> MergeOut:
-        with domain_problems(request):
-            return MergeOut.of(application.get_merge(customer_id, merge_id))
+    def get_merge(customer_id: UUID, merge_id: UUID, _: Reader) -> MergeOut:
+        return MergeOut.of(application.get_merge(customer_id, merge_id))
 
     @router.delete("/{customer_id}/merges/{merge_id}", response_model=MergeOut)
     def unmerge_customers(
         customer_id: UUID,
         merge_id: UUID,
-        request: Request,
         response: Response,
         _: Writer,
         if_match: IfMatch = None,
     ) -> MergeOut:
         """Undo the merge: both records stand as they are, the survivor with everything
         recorded on it meanwhile. Undoing it again answers the same (idempotent)."""
-        with domain_problems(request):
-            outcome = application.unmerge_customers(
-                customer_id, merge_id, expected_version=expected_version(if_match, None)
-            )
+        outcome = application.unmerge_customers(
+            customer_id, merge_id, expected_version=expected_version(if_match, None)
+        )
         merge = outcome.value
         answered(response, version=merge.survivor_version, replayed=outcome.replayed)
         return MergeOut.of(merge)

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import ContactsApplication, OrganizationView
 from ..domain import OrganizationKind, PartnerType
@@ -25,7 +26,6 @@ from .common import (
     answered,
     patch_fingerprint,
 )
-from .errors import PROBLEM_RESPONSES, domain_problems
 from .sections import CUSTOM_FIELDS_DOC, LIST_DOC, TAGS_DOC, Address, CustomValue, in_json
 
 REGISTER_SCOPE = "contacts:register-organization"
@@ -104,10 +104,9 @@ def organizations_router(application: ContactsApplication) -> APIRouter:
         """Register an organization (becoming a partner also publishes ``PartnerRegistered``)."""
         organization_id = idempotent_id(key, scope=REGISTER_SCOPE, principal=principal.subject)
         profile = body.model_dump(mode="json")  # the default kind counts, set or not
-        with domain_problems(request):
-            outcome = application.register_organization(
-                organization_id, profile=profile, request_fingerprint=request_fingerprint(body)
-            )
+        outcome = application.register_organization(
+            organization_id, profile=profile, request_fingerprint=request_fingerprint(body)
+        )
         location = request.url_for("get_organization", organization_id=str(organization_id))
         answered(
             response,
@@ -118,11 +117,8 @@ def organizations_router(application: ContactsApplication) -> APIRouter:
         return OrganizationOut.of(outcome.value)
 
     @router.get("/{organization_id}", response_model=OrganizationOut)
-    def get_organization(
-        organization_id: UUID, request: Request, response: Response, _: Reader
-    ) -> OrganizationOut:
-        with domain_problems(request):
-            organization = application.get_organization(organization_id)
+    def get_organization(organization_id: UUID, response: Response, _: Reader) -> OrganizationOut:
+        organization = application.get_organization(organization_id)
         response.headers["ETag"] = etag(organization.version)
         return OrganizationOut.of(organization)
 
@@ -130,7 +126,6 @@ def organizations_router(application: ContactsApplication) -> APIRouter:
     def update_organization(
         organization_id: UUID,
         body: UpdateOrganization,
-        request: Request,
         response: Response,
         principal: Writer,
         key: IdempotencyKey,
@@ -139,14 +134,13 @@ def organizations_router(application: ContactsApplication) -> APIRouter:
         """Change the organization (JSON Merge Patch); ``OrganizationProfileUpdated``."""
         patch = in_json(body, exclude={"expected_version"})
         scope = f"{UPDATE_SCOPE}:{organization_id}"
-        with domain_problems(request):
-            outcome = application.update_organization(
-                organization_id,
-                command_id=idempotent_id(key, scope=scope, principal=principal.subject),
-                patch=patch,
-                expected_version=expected_version(if_match, body.expected_version),
-                request_fingerprint=patch_fingerprint(patch),
-            )
+        outcome = application.update_organization(
+            organization_id,
+            command_id=idempotent_id(key, scope=scope, principal=principal.subject),
+            patch=patch,
+            expected_version=expected_version(if_match, body.expected_version),
+            request_fingerprint=patch_fingerprint(patch),
+        )
         answered(response, version=outcome.value.version, replayed=outcome.replayed)
         return OrganizationOut.of(outcome.value)
 

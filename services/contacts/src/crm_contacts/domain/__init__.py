@@ -26,7 +26,6 @@ from .custom_fields import (
 from .customer import Customer, MergeLink, Origin
 from .erasure import ErasureProgress, ServiceConfirmation
 from .errors import (
-    ContactsError,
     CustomerErased,
     CustomerMerged,
     CustomerNotFound,
@@ -80,7 +79,6 @@ __all__ = [
     "ConsentStatus",
     "ContactChannel",
     "ContactHours",
-    "ContactsError",
     "CustomFieldCatalog",
     "Customer",
     "CustomerErased",

@@ -1,4 +1,7 @@
-"""What the contacts domain refuses, in terms the API can map to problem details."""
+"""What the contacts domain refuses: the platform's refusals, and the records they are about.
+
+``create_api`` answers each with its problem (``crm_platform.errors`` names the statuses).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,31 @@ from contextlib import contextmanager
 from datetime import datetime
 from uuid import UUID
 
+from crm_platform.errors import (
+    IdempotencyKeyReused,
+    InvalidState,
+    RecordErased,
+    RecordMerged,
+    RecordNotFound,
+    RuleViolation,
+    VersionConflict,
+)
 
-class ContactsError(Exception):
-    """Base of every error the contacts service raises on purpose."""
-
-
-class RuleViolation(ContactsError, ValueError):
-    """A command's input breaks a domain rule; ``field`` names the input at fault.
-
-    Nested inputs are named with dots and list indexes, as validation errors are:
-    ``emails.0.address``.
-    """
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"{field}: {detail}")
-        self.field = field
-        self.detail = detail
+__all__ = [
+    "CustomerErased",
+    "CustomerMerged",
+    "CustomerNotFound",
+    "ErasureNotFound",
+    "IdempotencyKeyReused",
+    "InteractionNotFound",
+    "InvalidState",
+    "MergeNotFound",
+    "OrganizationNotFound",
+    "RecordNotFound",
+    "RuleViolation",
+    "VersionConflict",
+    "violations_at",
+]
 
 
 @contextmanager
@@ -32,16 +44,7 @@ def violations_at(prefix: str | int) -> Iterator[None]:
         yield
     except RuleViolation as violation:
         field = f"{prefix}.{violation.field}" if violation.field else str(prefix)
-        raise RuleViolation(field, violation.detail) from None
-
-
-class RecordNotFound(ContactsError, LookupError):
-    """No person or organization has this id."""
-
-    def __init__(self, kind: str, record_id: UUID) -> None:
-        super().__init__(f"{kind} {record_id} not found")
-        self.kind = kind
-        self.record_id = record_id
+        raise RuleViolation(field, violation.detail, location=violation.location) from None
 
 
 class CustomerNotFound(RecordNotFound):
@@ -61,51 +64,26 @@ class ErasureNotFound(RecordNotFound):
         super().__init__("erasure of customer", customer_id)
 
 
-class VersionConflict(ContactsError):
-    """The record changed since the version the client based its command on."""
-
-    def __init__(self, record_id: UUID, expected: int | None, actual: int) -> None:
-        super().__init__(f"record {record_id} is at version {actual}, not {expected}")
-        self.record_id = record_id
-        self.expected = expected
-        self.actual = actual
+class InteractionNotFound(RecordNotFound):
+    def __init__(self, customer_id: UUID, interaction_id: UUID) -> None:
+        detail = f"customer {customer_id} has no interaction {interaction_id}"
+        super().__init__("interaction", interaction_id, detail)
 
 
-class IdempotencyKeyReused(ContactsError):
-    """A retried command carries a different request than the one its key first created."""
+class MergeNotFound(RecordNotFound):
+    def __init__(self, customer_id: UUID, merge_id: UUID) -> None:
+        super().__init__("merge", merge_id, f"customer {customer_id} has no merge {merge_id}")
 
 
-class InvalidState(ContactsError):
-    """The record exists, but its state does not allow the command."""
-
-
-class CustomerMerged(ContactsError):
+class CustomerMerged(RecordMerged):
     """The person was merged into ``survivor_id``: that record now answers for both."""
 
     def __init__(self, customer_id: UUID, survivor_id: UUID) -> None:
-        super().__init__(f"customer {customer_id} was merged into {survivor_id}")
-        self.customer_id = customer_id
-        self.survivor_id = survivor_id
+        super().__init__("customer", customer_id, survivor_id)
 
 
-class CustomerErased(ContactsError):
+class CustomerErased(RecordErased):
     """The person's personal data was erased (crypto-shredded); nothing more can be done."""
 
     def __init__(self, customer_id: UUID, erased_at: datetime) -> None:
-        super().__init__(f"customer {customer_id} was erased at {erased_at.isoformat()}")
-        self.customer_id = customer_id
-        self.erased_at = erased_at
-
-
-class InteractionNotFound(ContactsError, LookupError):
-    def __init__(self, customer_id: UUID, interaction_id: UUID) -> None:
-        super().__init__(f"customer {customer_id} has no interaction {interaction_id}")
-        self.customer_id = customer_id
-        self.interaction_id = interaction_id
-
-
-class MergeNotFound(ContactsError, LookupError):
-    def __init__(self, customer_id: UUID, merge_id: UUID) -> None:
-        super().__init__(f"customer {customer_id} has no merge {merge_id}")
-        self.customer_id = customer_id
-        self.merge_id = merge_id
+        super().__init__("customer", customer_id, erased_at)

@@ -33,7 +33,6 @@ from crm_platform.web.problems import NotFound, ProblemError, Unprocessable, pro
 from ..application import MarketingApplication
 from ..application.tokens import CLICK, OPEN, UNSUBSCRIBE, InvalidToken, TokenSigner
 from ..domain import Respondent, ResponseKind
-from .errors import domain_problems
 from .models import EMAIL
 
 # A transparent 1x1 GIF.
@@ -122,15 +121,13 @@ def public_router(
     @router.get("/t/o/{token}.gif", response_class=Response)
     def open_pixel(token: str) -> Response:
         message_id, _ = message_of(OPEN, token)
-        with domain_problems():
-            application.record_open(message_id)
+        application.record_open(message_id)
         return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
     @router.get("/t/c/{token}", response_class=RedirectResponse, status_code=302)
     def click(token: str) -> RedirectResponse:
         message_id, link = message_of(CLICK, token)
-        with domain_problems():
-            url = application.record_click(message_id, link)
+        url = application.record_click(message_id, link)
         return RedirectResponse(url, status_code=302, headers=NO_STORE)
 
     @router.get("/t/u/{token}", response_class=HTMLResponse)
@@ -149,10 +146,9 @@ def public_router(
         message_id, _ = message_of(UNSUBSCRIBE, token)
         body = await _bounded_body(request, MAX_FORM_BYTES)
         one_click = b"List-Unsubscribe=One-Click" in body
-        with domain_problems():
-            await anyio.to_thread.run_sync(
-                lambda: application.unsubscribe(message_id, one_click=one_click)
-            )
+        await anyio.to_thread.run_sync(
+            lambda: application.unsubscribe(message_id, one_click=one_click)
+        )
         return HTMLResponse(
             "<!doctype html><title>Unsubscribed</title><p>You are unsubscribed.</p>",
             headers=NO_STORE,
@@ -180,15 +176,14 @@ def public_router(
         response_id = lead.submission_id or uuid4()
 
         def record() -> None:
-            with domain_problems():
-                application.record_response(
-                    response_id,
-                    campaign_id,
-                    ResponseKind.FORM_SUBMISSION,
-                    respondent,
-                    answers,
-                    request_fingerprint=lead.model_dump_json(),
-                )
+            application.record_response(
+                response_id,
+                campaign_id,
+                ResponseKind.FORM_SUBMISSION,
+                respondent,
+                answers,
+                request_fingerprint=lead.model_dump_json(),
+            )
 
         await anyio.to_thread.run_sync(record)
         return {"status": "accepted"}

@@ -16,10 +16,10 @@ from crm_platform.web.auth import Principal, require_scopes
 from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import IdempotencyKey, idempotent_id, request_fingerprint
 from crm_platform.web.pages import Cursor, Limit, Position, decode_cursor, embedded, page_after
+from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import MarketingApplication, Outcome
 from ..domain import AudienceProfile, Automation, Campaign, EmailContent, Respondent, Segment
-from .errors import PROBLEM_RESPONSES, domain_problems
 from .models import (
     CallOut,
     CampaignOut,
@@ -55,21 +55,19 @@ def segments_router(application: MarketingApplication) -> APIRouter:
     ) -> SegmentOut:
         """A static list (no rule) or a dynamic segment, evaluated at once over every known customer."""
         segment_id = idempotent_id(key, scope="marketing:segment", principal=principal.subject)
-        with domain_problems():
-            outcome = application.define_segment(
-                segment_id,
-                name=body.name,
-                rule=body.rule,
-                defined_by=principal.subject,
-                request_fingerprint=request_fingerprint(body),
-            )
+        outcome = application.define_segment(
+            segment_id,
+            name=body.name,
+            rule=body.rule,
+            defined_by=principal.subject,
+            request_fingerprint=request_fingerprint(body),
+        )
         _answer(response, outcome, str(request.url_for("get_segment", segment_id=str(segment_id))))
         return _segment(outcome.value)
 
     @router.get("/{segment_id}", response_model=SegmentOut)
     def get_segment(segment_id: UUID, response: Response, _: Reader) -> SegmentOut:
-        with domain_problems():
-            segment = application.segment(segment_id)
+        segment = application.segment(segment_id)
         response.headers["ETag"] = etag(segment.version)
         return _segment(segment)
 
@@ -79,8 +77,7 @@ def segments_router(application: MarketingApplication) -> APIRouter:
     ) -> MembersPage:
         """The segment's members, in id order, page by page."""
         after = decode_cursor(cursor, 1)
-        with domain_problems():
-            segment = application.segment(segment_id)
+        segment = application.segment(segment_id)
         response.headers["ETag"] = etag(segment.version)
         items, next_cursor = page_after(sorted(segment.members), _member_position, after, limit)
         return MembersPage(
@@ -103,13 +100,12 @@ def segments_router(application: MarketingApplication) -> APIRouter:
     def _membership(
         segment_id: UUID, customer_id: UUID, member: bool, response: Response, if_match: str | None
     ) -> SegmentOut:
-        with domain_problems():
-            outcome = application.change_membership(
-                segment_id,
-                customer_id,
-                member=member,
-                expected_version=expected_version(if_match, None),
-            )
+        outcome = application.change_membership(
+            segment_id,
+            customer_id,
+            member=member,
+            expected_version=expected_version(if_match, None),
+        )
         response.headers["ETag"] = etag(outcome.value.version)
         return _segment(outcome.value)
 
@@ -144,27 +140,25 @@ def campaigns_router(application: MarketingApplication) -> APIRouter:
                 delay=timedelta(seconds=body.automation.delay_seconds),
                 conditions=body.automation.conditions,
             )
-        with domain_problems():
-            outcome = application.draft_campaign(
-                campaign_id,
-                name=body.name,
-                channel=body.channel,
-                purpose=body.purpose,
-                segment_ids=body.segment_ids,
-                content=content,
-                agents=body.agents,
-                created_by=principal.subject,
-                request_fingerprint=request_fingerprint(body),
-                automation=automation,
-            )
+        outcome = application.draft_campaign(
+            campaign_id,
+            name=body.name,
+            channel=body.channel,
+            purpose=body.purpose,
+            segment_ids=body.segment_ids,
+            content=content,
+            agents=body.agents,
+            created_by=principal.subject,
+            request_fingerprint=request_fingerprint(body),
+            automation=automation,
+        )
         location = str(request.url_for("get_campaign", campaign_id=str(campaign_id)))
         _answer(response, outcome, location)
         return _campaign(outcome.value)
 
     @router.get("/{campaign_id}", response_model=CampaignOut)
     def get_campaign(campaign_id: UUID, response: Response, _: Reader) -> CampaignOut:
-        with domain_problems():
-            campaign = application.campaign(campaign_id)
+        campaign = application.campaign(campaign_id)
         response.headers["ETag"] = etag(campaign.version)
         return _campaign(campaign)
 
@@ -179,10 +173,9 @@ def campaigns_router(application: MarketingApplication) -> APIRouter:
     ) -> CampaignOut:
         """Launch automatically at ``launch_at`` (the worker's scheduler; survives restarts)."""
         command = _command(campaign_id, "schedule", body, principal, key, if_match)
-        with domain_problems():
-            outcome = application.schedule_campaign(
-                campaign_id, body.launch_at, by=principal.subject, **command
-            )
+        outcome = application.schedule_campaign(
+            campaign_id, body.launch_at, by=principal.subject, **command
+        )
         return _updated(response, outcome)
 
     @router.post("/{campaign_id}/launch", response_model=CampaignOut)
@@ -196,8 +189,7 @@ def campaigns_router(application: MarketingApplication) -> APIRouter:
     ) -> CampaignOut:
         """Materialize the audience now (without anyone lacking consent or unsubscribed) and start."""
         command = _command(campaign_id, "launch", body, principal, key, if_match)
-        with domain_problems():
-            outcome = application.launch_campaign(campaign_id, **command)
+        outcome = application.launch_campaign(campaign_id, **command)
         return _updated(response, outcome)
 
     @router.post("/{campaign_id}/cancel", response_model=CampaignOut)
@@ -210,17 +202,15 @@ def campaigns_router(application: MarketingApplication) -> APIRouter:
         if_match: IfMatch = None,
     ) -> CampaignOut:
         command = _command(campaign_id, "cancel", body, principal, key, if_match)
-        with domain_problems():
-            outcome = application.cancel_campaign(
-                campaign_id, body.reason, by=principal.subject, **command
-            )
+        outcome = application.cancel_campaign(
+            campaign_id, body.reason, by=principal.subject, **command
+        )
         return _updated(response, outcome)
 
     @router.get("/{campaign_id}/calls", response_model=list[CallOut])
     def call_list(campaign_id: UUID, _: Reader, agent: str | None = None) -> list[CallOut]:
         """A telemarketing campaign's call lists (one agent's with ``agent``)."""
-        with domain_problems():
-            campaign = application.campaign(campaign_id)
+        campaign = application.campaign(campaign_id)
         return [
             CallOut(customer_id=c, agent=a, outcome=campaign.call_outcomes.get(c))
             for c, a in campaign.calls.items()
@@ -239,10 +229,9 @@ def campaigns_router(application: MarketingApplication) -> APIRouter:
     ) -> CampaignOut:
         """The caller's outcome of a call on their list."""
         command = _command(campaign_id, f"call:{customer_id}", body, principal, key, if_match)
-        with domain_problems():
-            outcome = application.record_call(
-                campaign_id, customer_id, body.outcome, agent=principal.subject, **command
-            )
+        outcome = application.record_call(
+            campaign_id, customer_id, body.outcome, agent=principal.subject, **command
+        )
         return _updated(response, outcome)
 
     @router.post("/{campaign_id}/responses", status_code=201, response_model=ResponseOut)
@@ -253,15 +242,14 @@ def campaigns_router(application: MarketingApplication) -> APIRouter:
         scope = f"marketing:response:{campaign_id}"
         response_id = idempotent_id(key, scope=scope, principal=principal.subject)
         respondent = Respondent(**body.model_dump(exclude={"kind", "answers"}))
-        with domain_problems():
-            outcome = application.record_response(
-                response_id,
-                campaign_id,
-                body.kind,
-                respondent,
-                body.answers,
-                request_fingerprint=request_fingerprint(body),
-            )
+        outcome = application.record_response(
+            response_id,
+            campaign_id,
+            body.kind,
+            respondent,
+            body.answers,
+            request_fingerprint=request_fingerprint(body),
+        )
         found = outcome.value
         return ResponseOut(
             id=found.id,
@@ -280,8 +268,7 @@ def profiles_router(application: MarketingApplication) -> APIRouter:
     @router.get("/{customer_id}", response_model=ProfileOut)
     def get_profile(customer_id: UUID, _: Reader) -> ProfileOut:
         """What marketing learned about a customer from the other services' events."""
-        with domain_problems():
-            return _profile(application.profile(customer_id))
+        return _profile(application.profile(customer_id))
 
     return router
 

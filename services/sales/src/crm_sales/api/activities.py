@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from crm_platform.web.auth import Principal, require_scopes
 from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import IdempotencyKey, idempotent_id, request_fingerprint
-from crm_platform.web.problems import Unprocessable
+from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
 from crm_platform.web.types import Instant
 
 from ..application.activities import ActivityDraft, ActivityPage
@@ -44,7 +44,6 @@ from ..domain.activities import (
     RecordType,
     TaskPriority,
 )
-from .errors import PROBLEM_RESPONSES, domain_problems
 
 SCOPE = "sales:activities"
 _INSTANT = TypeAdapter(Instant)  # a forged cursor's time is checked like a request's
@@ -287,8 +286,7 @@ def activities_router(application: Any) -> APIRouter:
 
     @router.get("/{activity_id}", response_model=ActivityOut)
     def get_activity(activity_id: UUID, response: Response, _: Reader) -> ActivityOut:
-        with domain_problems():
-            activity = application.get_activity(activity_id)
+        activity = application.get_activity(activity_id)
         response.headers["ETag"] = etag(activity.version)
         return ActivityOut.of(activity, _now())
 
@@ -389,8 +387,7 @@ def _regarding(record_type: RecordType | None, record_id: UUID | None) -> Record
 
 def _answer(response: Response, command: Callable[[], Outcome[Activity]]) -> ActivityOut:
     """Run the command, its refusals as problems; the activity it leaves, with its ETag."""
-    with domain_problems():
-        outcome = command()
+    outcome = command()
     response.headers["ETag"] = etag(outcome.value.version)
     if outcome.replayed:
         response.headers[REPLAYED_HEADER] = "true"

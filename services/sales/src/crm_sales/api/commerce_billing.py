@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 
 from crm_platform.web.conditional import etag
 from crm_platform.web.pages import Cursor, bad_cursor, decode_cursor, page_after, paged
+from crm_platform.web.problems import PROBLEM_RESPONSES
 from crm_platform.web.types import CurrencyCode
 
 from ..application.commerce_views import InvoiceQuery, ReceivablesQuery
@@ -32,7 +33,6 @@ from .commerce_billing_models import (
     recorded,
 )
 from .commerce_http import created
-from .errors import PROBLEM_RESPONSES, domain_problems
 from .pipeline_http import IdempotencyKey, IfMatch, Limit, Reader, Writer, answer, command, show
 
 
@@ -51,12 +51,11 @@ def invoices_router(application: Any) -> APIRouter:
         key: IdempotencyKey,
     ) -> InvoiceOut:
         """Invoice an order: numbered in this year's series (gapless), due after the terms."""
-        with domain_problems():
-            outcome = application.issue_invoice(
-                command(key, principal, body, operation="issue-invoice"),
-                order_id=body.order_id,
-                payment_terms_days=body.payment_terms_days,
-            )
+        outcome = application.issue_invoice(
+            command(key, principal, body, operation="issue-invoice"),
+            order_id=body.order_id,
+            payment_terms_days=body.payment_terms_days,
+        )
         created(response, request, "get_invoice", invoice_id=outcome.value.id)
         return answer(response, outcome, present)
 
@@ -80,8 +79,7 @@ def invoices_router(application: Any) -> APIRouter:
 
     @router.get("/{invoice_id}", response_model=InvoiceOut)
     def get_invoice(invoice_id: UUID, response: Response, _: Reader) -> InvoiceOut:
-        with domain_problems():
-            return show(response, application.get_invoice(invoice_id), present)
+        return show(response, application.get_invoice(invoice_id), present)
 
     @router.post("/{invoice_id}/payments", status_code=201, response_model=InvoiceOut)
     def receive_payment(
@@ -95,22 +93,21 @@ def invoices_router(application: Any) -> APIRouter:
     ) -> InvoiceOut:
         """Record a payment of at most the balance due; the answer is the invoice, its balance
         updated, and Location names the payment."""
-        with domain_problems():
-            outcome = application.receive_payment(
-                invoice_id,
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="receive-payment",
-                    target=invoice_id,
-                    if_match=if_match,
-                ),
-                amount=body.amount.pair(),
-                method=body.method.value,
-                reference=body.reference,
-                received_at=body.received_at,
-            )
+        outcome = application.receive_payment(
+            invoice_id,
+            command(
+                key,
+                principal,
+                body,
+                operation="receive-payment",
+                target=invoice_id,
+                if_match=if_match,
+            ),
+            amount=body.amount.pair(),
+            method=body.method.value,
+            reference=body.reference,
+            received_at=body.received_at,
+        )
         payment = list(outcome.value.payments)[-1]
         created(response, request, "get_payment", invoice_id=invoice_id, payment_id=payment)
         return answer(response, outcome, present)
@@ -121,8 +118,7 @@ def invoices_router(application: Any) -> APIRouter:
     ) -> PaymentPage:
         """The invoice's payments as recorded, page by page."""
         after = decode_cursor(cursor, 1)
-        with domain_problems():
-            invoice = application.get_invoice(invoice_id)
+        invoice = application.get_invoice(invoice_id)
         response.headers["ETag"] = etag(invoice.version)
         items, next_cursor = page_after(recorded(invoice), payment_position, after, limit)
         return PaymentPage(
@@ -134,8 +130,7 @@ def invoices_router(application: Any) -> APIRouter:
 
     @router.get("/{invoice_id}/payments/{payment_id}", response_model=PaymentOut)
     def get_payment(invoice_id: UUID, payment_id: UUID, _: Reader) -> PaymentOut:
-        with domain_problems():
-            return PaymentOut.of(application.get_invoice(invoice_id).payment(payment_id))
+        return PaymentOut.of(application.get_invoice(invoice_id).payment(payment_id))
 
     @router.post("/{invoice_id}/void", response_model=InvoiceOut)
     def void_invoice(
@@ -147,19 +142,18 @@ def invoices_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> InvoiceOut:
         """Void an invoice without payments; its number stays used, its order billable again."""
-        with domain_problems():
-            outcome = application.void_invoice(
-                invoice_id,
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="void-invoice",
-                    target=invoice_id,
-                    if_match=if_match,
-                ),
-                reason=body.reason,
-            )
+        outcome = application.void_invoice(
+            invoice_id,
+            command(
+                key,
+                principal,
+                body,
+                operation="void-invoice",
+                target=invoice_id,
+                if_match=if_match,
+            ),
+            reason=body.reason,
+        )
         return answer(response, outcome, present)
 
     return router

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 
 from crm_platform.web.conditional import etag
 from crm_platform.web.pages import Cursor, decode_cursor, page_after, paged
+from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application.commerce_views import ProductQuery
 from ..domain.catalog import ProductStatus
@@ -32,7 +33,6 @@ from .commerce_models import (
     by_sku,
     price_position,
 )
-from .errors import PROBLEM_RESPONSES, domain_problems
 from .pipeline_http import (
     ConditionalBody,
     IdempotencyKey,
@@ -58,15 +58,14 @@ def products_router(application: Any) -> APIRouter:
         key: IdempotencyKey,
     ) -> ProductOut:
         """Add a product to the catalog; its SKU must be unused (whatever its case)."""
-        with domain_problems():
-            outcome = application.add_product(
-                command(key, principal, body, operation="add-product"),
-                sku=body.sku,
-                name=body.name,
-                description=body.description,
-                unit=body.unit,
-                tax_category=body.tax_category,
-            )
+        outcome = application.add_product(
+            command(key, principal, body, operation="add-product"),
+            sku=body.sku,
+            name=body.name,
+            description=body.description,
+            unit=body.unit,
+            tax_category=body.tax_category,
+        )
         created(response, request, "get_product", product_id=outcome.value.id)
         return answer(response, outcome, ProductOut.of)
 
@@ -84,13 +83,11 @@ def products_router(application: Any) -> APIRouter:
     @router.get("/sku/{sku}", response_model=ProductOut)
     def get_product_by_sku(sku: str, response: Response, _: Reader) -> ProductOut:
         """The product with this SKU, whatever its case."""
-        with domain_problems():
-            return show(response, application.product_by_sku(sku), ProductOut.of)
+        return show(response, application.product_by_sku(sku), ProductOut.of)
 
     @router.get("/{product_id}", response_model=ProductOut)
     def get_product(product_id: UUID, response: Response, _: Reader) -> ProductOut:
-        with domain_problems():
-            return show(response, application.get_product(product_id), ProductOut.of)
+        return show(response, application.get_product(product_id), ProductOut.of)
 
     @router.patch("/{product_id}", response_model=ProductOut)
     def update_product(
@@ -102,19 +99,18 @@ def products_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> ProductOut:
         """Change the given details of an active product (the SKU never changes)."""
-        with domain_problems():
-            outcome = application.update_product(
-                product_id,
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="update-product",
-                    target=product_id,
-                    if_match=if_match,
-                ),
-                body.changes(),
-            )
+        outcome = application.update_product(
+            product_id,
+            command(
+                key,
+                principal,
+                body,
+                operation="update-product",
+                target=product_id,
+                if_match=if_match,
+            ),
+            body.changes(),
+        )
         return answer(response, outcome, ProductOut.of)
 
     @router.post("/{product_id}/retire", response_model=ProductOut)
@@ -127,19 +123,18 @@ def products_router(application: Any) -> APIRouter:
         body: RetireProduct | None = None,
     ) -> ProductOut:
         """No longer quoted or priced; documents already issued keep it."""
-        with domain_problems():
-            outcome = application.retire_product(
-                product_id,
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="retire-product",
-                    target=product_id,
-                    if_match=if_match,
-                ),
-                reason=None if body is None else body.reason,
-            )
+        outcome = application.retire_product(
+            product_id,
+            command(
+                key,
+                principal,
+                body,
+                operation="retire-product",
+                target=product_id,
+                if_match=if_match,
+            ),
+            reason=None if body is None else body.reason,
+        )
         return answer(response, outcome, ProductOut.of)
 
     return router
@@ -157,21 +152,19 @@ def price_lists_router(application: Any) -> APIRouter:
         key: IdempotencyKey,
     ) -> PriceListOut:
         """A draft price list: set its prices, then publish it."""
-        with domain_problems():
-            outcome = application.draft_price_list(
-                command(key, principal, body, operation="draft-price-list"),
-                name=body.name,
-                currency=body.currency,
-                valid_from=body.valid_from,
-                valid_to=body.valid_to,
-            )
+        outcome = application.draft_price_list(
+            command(key, principal, body, operation="draft-price-list"),
+            name=body.name,
+            currency=body.currency,
+            valid_from=body.valid_from,
+            valid_to=body.valid_to,
+        )
         created(response, request, "get_price_list", price_list_id=outcome.value.id)
         return answer(response, outcome, PriceListOut.of)
 
     @router.get("/{price_list_id}", response_model=PriceListOut)
     def get_price_list(price_list_id: UUID, response: Response, _: Reader) -> PriceListOut:
-        with domain_problems():
-            return show(response, application.get_price_list(price_list_id), PriceListOut.of)
+        return show(response, application.get_price_list(price_list_id), PriceListOut.of)
 
     @router.get("/{price_list_id}/prices", response_model=PricePage)
     def list_prices(
@@ -179,8 +172,7 @@ def price_lists_router(application: Any) -> APIRouter:
     ) -> PricePage:
         """The list's prices by SKU, page by page."""
         after = decode_cursor(cursor, 2)
-        with domain_problems():
-            price_list = application.get_price_list(price_list_id)
+        price_list = application.get_price_list(price_list_id)
         response.headers["ETag"] = etag(price_list.version)
         items, next_cursor = page_after(by_sku(price_list), price_position, after, limit)
         return PricePage(
@@ -201,21 +193,20 @@ def price_lists_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> PriceListOut:
         """Set an active product's price (and volume tiers) in a draft list."""
-        with domain_problems():
-            outcome = application.set_price(
-                price_list_id,
-                product_id,
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation=f"set-price:{product_id}",
-                    target=price_list_id,
-                    if_match=if_match,
-                ),
-                unit_price=body.unit_price.pair(),
-                tiers=[(tier.min_quantity, tier.unit_price.pair()) for tier in body.tiers],
-            )
+        outcome = application.set_price(
+            price_list_id,
+            product_id,
+            command(
+                key,
+                principal,
+                body,
+                operation=f"set-price:{product_id}",
+                target=price_list_id,
+                if_match=if_match,
+            ),
+            unit_price=body.unit_price.pair(),
+            tiers=[(tier.min_quantity, tier.unit_price.pair()) for tier in body.tiers],
+        )
         return answer(response, outcome, PriceListOut.of)
 
     @router.delete("/{price_list_id}/prices/{product_id}", response_model=PriceListOut)
@@ -228,19 +219,18 @@ def price_lists_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> PriceListOut:
         """Take a product's price out of a draft list."""
-        with domain_problems():
-            outcome = application.remove_price(
-                price_list_id,
-                product_id,
-                command(
-                    key,
-                    principal,
-                    None,
-                    operation=f"remove-price:{product_id}",
-                    target=price_list_id,
-                    if_match=if_match,
-                ),
-            )
+        outcome = application.remove_price(
+            price_list_id,
+            product_id,
+            command(
+                key,
+                principal,
+                None,
+                operation=f"remove-price:{product_id}",
+                target=price_list_id,
+                if_match=if_match,
+            ),
+        )
         return answer(response, outcome, PriceListOut.of)
 
     @router.post("/{price_list_id}/publish", response_model=PriceListOut)
@@ -253,18 +243,17 @@ def price_lists_router(application: Any) -> APIRouter:
         body: ConditionalBody | None = None,
     ) -> PriceListOut:
         """Make the list usable by quotes in its validity period; it never changes again."""
-        with domain_problems():
-            outcome = application.publish_price_list(
-                price_list_id,
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="publish-price-list",
-                    target=price_list_id,
-                    if_match=if_match,
-                ),
-            )
+        outcome = application.publish_price_list(
+            price_list_id,
+            command(
+                key,
+                principal,
+                body,
+                operation="publish-price-list",
+                target=price_list_id,
+                if_match=if_match,
+            ),
+        )
         return answer(response, outcome, PriceListOut.of)
 
     return router

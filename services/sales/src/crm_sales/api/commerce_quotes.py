@@ -11,6 +11,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
+from crm_platform.web.problems import PROBLEM_RESPONSES
+
 from .commerce_http import created
 from .commerce_models import LineOut
 from .commerce_quote_models import (
@@ -25,7 +27,6 @@ from .commerce_quote_models import (
     ReviseQuote,
     line_input,
 )
-from .errors import PROBLEM_RESPONSES, domain_problems
 from .pipeline_http import (
     ConditionalBody,
     IdempotencyKey,
@@ -54,24 +55,22 @@ def quotes_router(application: Any) -> APIRouter:
     ) -> QuoteOut:
         """Draft a quote for an opportunity; lines are priced from the price list unless their
         unit price overrides it (with a reason)."""
-        with domain_problems():
-            outcome = application.draft_quote(
-                command(key, principal, body, operation="draft-quote"),
-                opportunity_id=body.opportunity_id,
-                customer_id=body.customer_id,
-                account_id=body.account_id,
-                currency=body.currency,
-                price_list_id=body.price_list_id,
-                terms=body.terms(),
-                lines=[line_input(line) for line in body.lines],
-            )
+        outcome = application.draft_quote(
+            command(key, principal, body, operation="draft-quote"),
+            opportunity_id=body.opportunity_id,
+            customer_id=body.customer_id,
+            account_id=body.account_id,
+            currency=body.currency,
+            price_list_id=body.price_list_id,
+            terms=body.terms(),
+            lines=[line_input(line) for line in body.lines],
+        )
         created(response, request, "get_quote", quote_id=outcome.value.id)
         return answer(response, outcome, present)
 
     @router.get("/{quote_id}", response_model=QuoteOut)
     def get_quote(quote_id: UUID, response: Response, _: Reader) -> QuoteOut:
-        with domain_problems():
-            return show(response, application.get_quote(quote_id), present)
+        return show(response, application.get_quote(quote_id), present)
 
     @router.post("/{quote_id}/lines", status_code=201, response_model=QuoteOut)
     def add_line(
@@ -85,27 +84,25 @@ def quotes_router(application: Any) -> APIRouter:
     ) -> QuoteOut:
         """Add a line to a draft; the answer is the whole quote, repriced, and Location names
         the line."""
-        with domain_problems():
-            outcome = application.add_quote_line(
-                quote_id,
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="add-quote-line",
-                    target=quote_id,
-                    if_match=if_match,
-                ),
-                line_input(body),
-            )
+        outcome = application.add_quote_line(
+            quote_id,
+            command(
+                key,
+                principal,
+                body,
+                operation="add-quote-line",
+                target=quote_id,
+                if_match=if_match,
+            ),
+            line_input(body),
+        )
         line_id = list(outcome.value.lines)[-1]  # the quote as this command left it
         created(response, request, "get_quote_line", quote_id=quote_id, line_id=line_id)
         return answer(response, outcome, present)
 
     @router.get("/{quote_id}/lines/{line_id}", response_model=LineOut)
     def get_quote_line(quote_id: UUID, line_id: UUID, _: Reader) -> LineOut:
-        with domain_problems():
-            return LineOut.of(application.get_quote(quote_id).line(line_id))
+        return LineOut.of(application.get_quote(quote_id).line(line_id))
 
     @router.delete("/{quote_id}/lines/{line_id}", response_model=QuoteOut)
     def remove_line(
@@ -117,19 +114,18 @@ def quotes_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> QuoteOut:
         """Remove a line from a draft."""
-        with domain_problems():
-            outcome = application.remove_quote_line(
-                quote_id,
-                line_id,
-                command(
-                    key,
-                    principal,
-                    None,
-                    operation=f"remove-quote-line:{line_id}",
-                    target=quote_id,
-                    if_match=if_match,
-                ),
-            )
+        outcome = application.remove_quote_line(
+            quote_id,
+            line_id,
+            command(
+                key,
+                principal,
+                None,
+                operation=f"remove-quote-line:{line_id}",
+                target=quote_id,
+                if_match=if_match,
+            ),
+        )
         return answer(response, outcome, present)
 
     @router.patch("/{quote_id}", response_model=QuoteOut)
@@ -142,19 +138,18 @@ def quotes_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> QuoteOut:
         """Change a draft's validity, tax rates, jurisdiction or discount."""
-        with domain_problems():
-            outcome = application.change_quote_terms(
-                quote_id,
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="change-quote",
-                    target=quote_id,
-                    if_match=if_match,
-                ),
-                body.changes(),
-            )
+        outcome = application.change_quote_terms(
+            quote_id,
+            command(
+                key,
+                principal,
+                body,
+                operation="change-quote",
+                target=quote_id,
+                if_match=if_match,
+            ),
+            body.changes(),
+        )
         return answer(response, outcome, present)
 
     def transition(name: str, operation: str, summary: str) -> None:
@@ -168,13 +163,10 @@ def quotes_router(application: Any) -> APIRouter:
             if_match: IfMatch = None,
             body: ConditionalBody | None = None,
         ) -> QuoteOut:
-            with domain_problems():
-                outcome = getattr(application, operation)(
-                    quote_id,
-                    command(
-                        key, principal, body, operation=name, target=quote_id, if_match=if_match
-                    ),
-                )
+            outcome = getattr(application, operation)(
+                quote_id,
+                command(key, principal, body, operation=name, target=quote_id, if_match=if_match),
+            )
             return answer(response, outcome, present)
 
         router.add_api_route(
@@ -199,19 +191,18 @@ def quotes_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> QuoteOut:
         """The customer declines an issued, unexpired quote."""
-        with domain_problems():
-            outcome = application.decline_quote(
-                quote_id,
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="decline-quote",
-                    target=quote_id,
-                    if_match=if_match,
-                ),
-                reason=body.reason,
-            )
+        outcome = application.decline_quote(
+            quote_id,
+            command(
+                key,
+                principal,
+                body,
+                operation="decline-quote",
+                target=quote_id,
+                if_match=if_match,
+            ),
+            reason=body.reason,
+        )
         return answer(response, outcome, present)
 
     @router.post("/{quote_id}/revisions", status_code=201, response_model=QuoteOut)
@@ -224,12 +215,11 @@ def quotes_router(application: Any) -> APIRouter:
         body: ReviseQuote | None = None,
     ) -> QuoteOut:
         """A new draft copying an issued or declined quote; issuing it supersedes this one."""
-        with domain_problems():
-            outcome = application.revise_quote(
-                quote_id,
-                command(key, principal, body, operation="revise-quote", target=quote_id),
-                valid_until=None if body is None else body.valid_until,
-            )
+        outcome = application.revise_quote(
+            quote_id,
+            command(key, principal, body, operation="revise-quote", target=quote_id),
+            valid_until=None if body is None else body.valid_until,
+        )
         created(response, request, "get_quote", quote_id=outcome.value.id)
         return answer(response, outcome, present)
 
@@ -248,17 +238,15 @@ def orders_router(application: Any) -> APIRouter:
         key: IdempotencyKey,
     ) -> OrderOut:
         """Place the order of an accepted quote (one per quote), its lines and totals copied."""
-        with domain_problems():
-            outcome = application.place_order(
-                body.quote_id, command(key, principal, body, operation="place-order")
-            )
+        outcome = application.place_order(
+            body.quote_id, command(key, principal, body, operation="place-order")
+        )
         created(response, request, "get_order", order_id=outcome.value.id)
         return answer(response, outcome, OrderOut.of)
 
     @router.get("/{order_id}", response_model=OrderOut)
     def get_order(order_id: UUID, response: Response, _: Reader) -> OrderOut:
-        with domain_problems():
-            return show(response, application.get_order(order_id), OrderOut.of)
+        return show(response, application.get_order(order_id), OrderOut.of)
 
     @router.post("/{order_id}/fulfil", response_model=OrderOut)
     def fulfil_order(
@@ -270,18 +258,17 @@ def orders_router(application: Any) -> APIRouter:
         body: ConditionalBody | None = None,
     ) -> OrderOut:
         """Everything ordered was delivered."""
-        with domain_problems():
-            outcome = application.fulfil_order(
-                order_id,
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="fulfil-order",
-                    target=order_id,
-                    if_match=if_match,
-                ),
-            )
+        outcome = application.fulfil_order(
+            order_id,
+            command(
+                key,
+                principal,
+                body,
+                operation="fulfil-order",
+                target=order_id,
+                if_match=if_match,
+            ),
+        )
         return answer(response, outcome, OrderOut.of)
 
     @router.post("/{order_id}/cancel", response_model=OrderOut)
@@ -294,19 +281,18 @@ def orders_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> OrderOut:
         """Cancel a placed order that is not invoiced."""
-        with domain_problems():
-            outcome = application.cancel_order(
-                order_id,
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="cancel-order",
-                    target=order_id,
-                    if_match=if_match,
-                ),
-                reason=body.reason,
-            )
+        outcome = application.cancel_order(
+            order_id,
+            command(
+                key,
+                principal,
+                body,
+                operation="cancel-order",
+                target=order_id,
+                if_match=if_match,
+            ),
+            reason=body.reason,
+        )
         return answer(response, outcome, OrderOut.of)
 
     return router

@@ -11,10 +11,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
+from crm_platform.web.problems import PROBLEM_RESPONSES
+
 from ..application.pipeline import LeadFilter
 from ..application.pipeline_index import page
 from ..domain.leads import LeadSource, LeadStatus
-from .errors import PROBLEM_RESPONSES, domain_problems
 from .pipeline_deal_models import ConvertLead
 from .pipeline_http import (
     Admin,
@@ -55,12 +56,11 @@ def leads_router(application: Any) -> APIRouter:
         key: IdempotencyKey,
     ) -> LeadOut:
         """Capture a lead (scored at once); retrying with the same Idempotency-Key is safe."""
-        with domain_problems():
-            outcome = application.capture_lead(
-                command(key, principal, body, operation="capture-lead"),
-                body.details(default_owner=principal.subject),
-                source=body.source,
-            )
+        outcome = application.capture_lead(
+            command(key, principal, body, operation="capture-lead"),
+            body.details(default_owner=principal.subject),
+            source=body.source,
+        )
         response.headers["Location"] = str(request.url_for("get_lead", lead_id=outcome.value.id))
         return answer(response, outcome, LeadOut.of)
 
@@ -86,8 +86,7 @@ def leads_router(application: Any) -> APIRouter:
 
     @router.get("/{lead_id}", response_model=LeadOut)
     def get_lead(lead_id: UUID, response: Response, _: Reader) -> LeadOut:
-        with domain_problems():
-            return show(response, application.get_lead(lead_id), LeadOut.of)
+        return show(response, application.get_lead(lead_id), LeadOut.of)
 
     @router.patch("/{lead_id}", response_model=LeadOut)
     def update_lead(
@@ -99,14 +98,13 @@ def leads_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> LeadOut:
         """Change some details (the lead is rescored); not once converted or erased."""
-        with domain_problems():
-            outcome = application.update_lead(
-                command(
-                    key, principal, body, operation="update-lead", target=lead_id, if_match=if_match
-                ),
-                lead_id,
-                body.changes(),
-            )
+        outcome = application.update_lead(
+            command(
+                key, principal, body, operation="update-lead", target=lead_id, if_match=if_match
+            ),
+            lead_id,
+            body.changes(),
+        )
         return answer(response, outcome, LeadOut.of)
 
     @router.post("/{lead_id}/qualify", response_model=LeadOut)
@@ -119,18 +117,17 @@ def leads_router(application: Any) -> APIRouter:
         body: Transition | None = None,
     ) -> LeadOut:
         """New or disqualified -> qualified."""
-        with domain_problems():
-            outcome = application.qualify_lead(
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="qualify-lead",
-                    target=lead_id,
-                    if_match=if_match,
-                ),
-                lead_id,
-            )
+        outcome = application.qualify_lead(
+            command(
+                key,
+                principal,
+                body,
+                operation="qualify-lead",
+                target=lead_id,
+                if_match=if_match,
+            ),
+            lead_id,
+        )
         return answer(response, outcome, LeadOut.of)
 
     @router.post("/{lead_id}/disqualify", response_model=LeadOut)
@@ -143,20 +140,19 @@ def leads_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> LeadOut:
         """New or qualified -> disqualified, with the reason."""
-        with domain_problems():
-            outcome = application.disqualify_lead(
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="disqualify-lead",
-                    target=lead_id,
-                    if_match=if_match,
-                ),
-                lead_id,
-                reason=body.reason,
-                note=body.note,
-            )
+        outcome = application.disqualify_lead(
+            command(
+                key,
+                principal,
+                body,
+                operation="disqualify-lead",
+                target=lead_id,
+                if_match=if_match,
+            ),
+            lead_id,
+            reason=body.reason,
+            note=body.note,
+        )
         return answer(response, outcome, LeadOut.of)
 
     @router.post("/{lead_id}/convert", status_code=201, response_model=LeadOut)
@@ -170,21 +166,20 @@ def leads_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> LeadOut:
         """New or qualified -> converted: into a customer and an opportunity (its Location)."""
-        with domain_problems():
-            outcome = application.convert_lead(
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="convert-lead",
-                    target=lead_id,
-                    if_match=if_match,
-                ),
-                lead_id,
-                body.draft(),
-                customer_id=body.customer_id,
-                organization_id=body.organization_id,
-            )
+        outcome = application.convert_lead(
+            command(
+                key,
+                principal,
+                body,
+                operation="convert-lead",
+                target=lead_id,
+                if_match=if_match,
+            ),
+            lead_id,
+            body.draft(),
+            customer_id=body.customer_id,
+            organization_id=body.organization_id,
+        )
         opportunity_id = outcome.value.conversion.opportunity_id
         location = request.url_for("get_opportunity", opportunity_id=opportunity_id)
         response.headers["Location"] = str(location)
@@ -193,8 +188,7 @@ def leads_router(application: Any) -> APIRouter:
     @router.delete("/{lead_id}", status_code=204)
     def erase_lead(lead_id: UUID, _: Admin) -> Response:
         """Erase the lead's personal data for good (GDPR); repeating it is harmless."""
-        with domain_problems():
-            application.erase_lead(lead_id)
+        application.erase_lead(lead_id)
         return Response(status_code=204)
 
     return router
@@ -209,8 +203,7 @@ def scoring_router(application: Any) -> APIRouter:
         _: Reader,
         revision: Annotated[int | None, Query(ge=1, description="Default: in force")] = None,
     ) -> ScoringRulesOut:
-        with domain_problems():
-            return show(response, application.scoring_rules(revision), ScoringRulesOut.of)
+        return show(response, application.scoring_rules(revision), ScoringRulesOut.of)
 
     @router.put("/rules", response_model=ScoringRulesOut)
     def publish_scoring_rules(
@@ -221,11 +214,10 @@ def scoring_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> ScoringRulesOut:
         """Publish the next revision of the rules; every open lead is rescored with it."""
-        with domain_problems():
-            outcome = application.publish_scoring_rules(
-                command(key, principal, body, operation="publish-scoring-rules", if_match=if_match),
-                body.scoring_rules(),
-            )
+        outcome = application.publish_scoring_rules(
+            command(key, principal, body, operation="publish-scoring-rules", if_match=if_match),
+            body.scoring_rules(),
+        )
         return answer(response, outcome, ScoringRulesOut.of)
 
     return router

@@ -12,14 +12,13 @@ from crm_platform.web.auth import Principal
 from crm_platform.web.conditional import etag
 from crm_platform.web.pages import Cursor as PageCursor
 from crm_platform.web.pages import decode_cursor, page_after
-from crm_platform.web.problems import Unprocessable
+from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
 from crm_platform.web.types import CalendarDate
 
 from ..application.pipeline import OpportunityFilter, Outcome
 from ..application.pipeline_index import page
 from ..domain.forecast import PeriodKind, totals
 from ..domain.opportunities import OpportunityStatus
-from .errors import PROBLEM_RESPONSES, domain_problems
 from .pipeline_deal_models import (
     ClearRisks,
     DefinePipeline,
@@ -69,10 +68,9 @@ def opportunities_router(application: Any) -> APIRouter:
     ) -> OpportunityOut:
         """Open an opportunity in a pipeline (the default one unless named)."""
         draft = body.draft(account_id=body.account_id, contact_id=body.contact_id)
-        with domain_problems():
-            outcome = application.open_opportunity(
-                command(key, principal, body, operation="open-opportunity"), draft
-            )
+        outcome = application.open_opportunity(
+            command(key, principal, body, operation="open-opportunity"), draft
+        )
         location = request.url_for("get_opportunity", opportunity_id=outcome.value.id)
         response.headers["Location"] = str(location)
         return answer(response, outcome, OpportunityOut.of)
@@ -103,8 +101,7 @@ def opportunities_router(application: Any) -> APIRouter:
 
     @router.get("/{opportunity_id}", response_model=OpportunityOut)
     def get_opportunity(opportunity_id: UUID, response: Response, _: Reader) -> OpportunityOut:
-        with domain_problems():
-            return show(response, application.get_opportunity(opportunity_id), OpportunityOut.of)
+        return show(response, application.get_opportunity(opportunity_id), OpportunityOut.of)
 
     @router.get("/{opportunity_id}/history", response_model=StageChangePage)
     def list_stage_changes(
@@ -116,8 +113,7 @@ def opportunities_router(application: Any) -> APIRouter:
     ) -> StageChangePage:
         """The opportunity's stage changes in the order they were made, page by page."""
         after = decode_cursor(cursor, 1)
-        with domain_problems():
-            opportunity = application.get_opportunity(opportunity_id)
+        opportunity = application.get_opportunity(opportunity_id)
         response.headers["ETag"] = etag(opportunity.version)
         items, next_cursor = page_after(
             enumerate(opportunity.history), change_position, after, limit
@@ -142,19 +138,18 @@ def opportunities_router(application: Any) -> APIRouter:
     ) -> OpportunityOut:
         """Run an application command on the opportunity and answer with the opportunity.
         ``operation`` scopes the command ids derived from Idempotency-Keys: never rename one."""
-        with domain_problems():
-            outcome = run(
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation=operation,
-                    target=opportunity_id,
-                    if_match=if_match,
-                ),
-                opportunity_id,
-                **arguments,
-            )
+        outcome = run(
+            command(
+                key,
+                principal,
+                body,
+                operation=operation,
+                target=opportunity_id,
+                if_match=if_match,
+            ),
+            opportunity_id,
+            **arguments,
+        )
         return answer(response, outcome, OpportunityOut.of)
 
     @router.patch("/{opportunity_id}", response_model=OpportunityOut)
@@ -289,12 +284,11 @@ def pipelines_router(application: Any) -> APIRouter:
         principal: Admin,
         key: IdempotencyKey,
     ) -> PipelineOut:
-        with domain_problems():
-            outcome = application.define_pipeline(
-                command(key, principal, body, operation="define-pipeline"),
-                name=body.name,
-                stages=body.checked_stages(),
-            )
+        outcome = application.define_pipeline(
+            command(key, principal, body, operation="define-pipeline"),
+            name=body.name,
+            stages=body.checked_stages(),
+        )
         response.headers["Location"] = str(
             request.url_for("get_pipeline", pipeline_id=outcome.value.id)
         )
@@ -302,8 +296,7 @@ def pipelines_router(application: Any) -> APIRouter:
 
     @router.get("/{pipeline_id}", response_model=PipelineOut)
     def get_pipeline(pipeline_id: UUID, response: Response, _: Reader) -> PipelineOut:
-        with domain_problems():
-            return show(response, application.get_pipeline(pipeline_id), PipelineOut.of)
+        return show(response, application.get_pipeline(pipeline_id), PipelineOut.of)
 
     @router.put("/{pipeline_id}", response_model=PipelineOut)
     def revise_pipeline(
@@ -315,20 +308,19 @@ def pipelines_router(application: Any) -> APIRouter:
         if_match: IfMatch = None,
     ) -> PipelineOut:
         """Replace the name and stages; stages holding open opportunities must stay."""
-        with domain_problems():
-            outcome = application.revise_pipeline(
-                command(
-                    key,
-                    principal,
-                    body,
-                    operation="revise-pipeline",
-                    target=pipeline_id,
-                    if_match=if_match,
-                ),
-                pipeline_id,
-                name=body.name,
-                stages=body.checked_stages(),
-            )
+        outcome = application.revise_pipeline(
+            command(
+                key,
+                principal,
+                body,
+                operation="revise-pipeline",
+                target=pipeline_id,
+                if_match=if_match,
+            ),
+            pipeline_id,
+            name=body.name,
+            stages=body.checked_stages(),
+        )
         return answer(response, outcome, PipelineOut.of)
 
     return router

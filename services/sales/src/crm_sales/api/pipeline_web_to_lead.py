@@ -40,7 +40,6 @@ from crm_platform.web.problems import (
 
 from ..application.pipeline import Command, LeadDetails
 from ..domain.leads import LeadSource
-from .errors import domain_problems
 from .pipeline_lead_models import LeadContact, Text
 
 log = logging.getLogger(__name__)
@@ -165,10 +164,9 @@ def web_to_lead_router(application: Any, settings: WebToLeadSettings | None = No
             fingerprint=request_fingerprint(form),
             actor=ACTOR,
         )
-        with domain_problems():
-            await run_in_threadpool(
-                application.capture_lead, command, form.details(), source=LeadSource.WEB_FORM
-            )
+        await run_in_threadpool(
+            application.capture_lead, command, form.details(), source=LeadSource.WEB_FORM
+        )
         return Accepted()
 
     return router

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from crm_platform.web.auth import Principal, require_scopes
 from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotency_key, idempotent_id, request_fingerprint
+from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import ArticleView, ServiceDeskApplication
 from ..application.index import MAX_SEARCH_RESULTS
-from .errors import PROBLEM_RESPONSES, domain_problems
 from .models import ArticleHit, ArticleHits, ArticleOut, DraftArticle, PublishArticle, ReviseArticle
 from .tickets import REPLAYED_HEADER, IfMatch
 
@@ -39,16 +39,15 @@ def articles_router(app: ServiceDeskApplication) -> APIRouter:
         article_id = idempotent_id(
             key, scope="service-desk:draft-article", principal=principal.subject
         )
-        with domain_problems():
-            outcome = app.draft_article(
-                article_id,
-                title=body.title,
-                body=body.body,
-                tags=body.tags,
-                source_ticket_id=body.source_ticket_id,
-                author=principal.subject,
-                request_fingerprint=request_fingerprint(body),
-            )
+        outcome = app.draft_article(
+            article_id,
+            title=body.title,
+            body=body.body,
+            tags=body.tags,
+            source_ticket_id=body.source_ticket_id,
+            author=principal.subject,
+            request_fingerprint=request_fingerprint(body),
+        )
         response.headers["Location"] = str(
             request.url_for("get_article", article_id=str(article_id))
         )
@@ -63,14 +62,12 @@ def articles_router(app: ServiceDeskApplication) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_RESULTS)] = 10,
     ) -> ArticleHits:
         """Published articles matching every keyword ("quoted phrases", -excluded, or)."""
-        with domain_problems("query"):
-            hits = app.search_articles(q, limit)
+        hits = app.search_articles(q, limit)
         return ArticleHits(query=q, items=[ArticleHit.model_validate(h) for h in hits])
 
     @router.get("/{article_id}", response_model=ArticleOut)
     def get_article(article_id: UUID, response: Response, _: Reader) -> ArticleOut:
-        with domain_problems():
-            return _answer(response, app.get_article(article_id))
+        return _answer(response, app.get_article(article_id))
 
     @router.patch("/{article_id}", response_model=ArticleOut)
     def revise_article(
@@ -82,14 +79,13 @@ def articles_router(app: ServiceDeskApplication) -> APIRouter:
     ) -> ArticleOut:
         """Edit the draft; readers see the change once it is published again."""
         version = expected_version(if_match, body.expected_version)
-        with domain_problems():
-            article = app.revise_article(
-                article_id,
-                title=body.title,
-                body=body.body,
-                tags=body.tags,
-                expected_version=version,
-            )
+        article = app.revise_article(
+            article_id,
+            title=body.title,
+            body=body.body,
+            tags=body.tags,
+            expected_version=version,
+        )
         return _answer(response, article)
 
     @router.post("/{article_id}/publication", response_model=ArticleOut)
@@ -102,10 +98,7 @@ def articles_router(app: ServiceDeskApplication) -> APIRouter:
     ) -> ArticleOut:
         """Publish the current text (again after edits); publishing it twice changes nothing."""
         version = expected_version(if_match, body.expected_version)
-        with domain_problems():
-            article = app.publish_article(
-                article_id, by=principal.subject, expected_version=version
-            )
+        article = app.publish_article(article_id, by=principal.subject, expected_version=version)
         return _answer(response, article)
 
     return router

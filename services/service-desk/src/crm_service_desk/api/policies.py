@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Response
 
 from crm_platform.web.auth import Principal, require_scopes
 from crm_platform.web.conditional import etag, expected_version
+from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import PolicyView, ServiceDeskApplication
 from ..domain import RuleViolation
-from .errors import PROBLEM_RESPONSES, domain_problems
 from .models import WEEKDAYS, SlaPolicyIn, SlaPolicyOut
 from .tickets import REPLAYED_HEADER, IfMatch
 
@@ -35,13 +35,12 @@ def policies_router(app: ServiceDeskApplication) -> APIRouter:
         """Put a policy in force for the tickets opened from now on (open tickets keep the
         policy they opened under). The policy in force stated again changes nothing."""
         version = expected_version(if_match, body.expected_version)
-        with domain_problems():
-            try:
-                outcome = app.adopt_sla_policy(
-                    body.stated(), by=principal.subject, expected_version=version
-                )
-            except RuleViolation as violation:
-                raise RuleViolation(_body_field(violation.field), violation.detail) from None
+        try:
+            outcome = app.adopt_sla_policy(
+                body.stated(), by=principal.subject, expected_version=version
+            )
+        except RuleViolation as violation:
+            raise RuleViolation(_body_field(violation.field), violation.detail) from None
         if outcome.replayed:
             response.headers[REPLAYED_HEADER] = "true"
         return _answer(response, outcome.value)

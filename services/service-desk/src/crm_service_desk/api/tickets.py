@@ -17,6 +17,7 @@ from crm_platform.web.auth import Principal, require_scopes
 from crm_platform.web.conditional import etag, expected_version
 from crm_platform.web.idempotency import idempotency_key, idempotent_id, request_fingerprint
 from crm_platform.web.pages import Cursor, Limit, decode_cursor, page_after
+from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import Outcome, ServiceDeskApplication, TicketFilter, TicketView
 from ..application.commands import (
@@ -33,7 +34,6 @@ from ..application.commands import (
     WaitOnCustomer,
 )
 from ..domain import Priority, Status
-from .errors import PROBLEM_RESPONSES, domain_problems
 from .models import (
     AssignTicket,
     ChangeStatus,
@@ -74,18 +74,17 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
         ticket_id = idempotent_id(
             key, scope="service-desk:open-ticket", principal=principal.subject
         )
-        with domain_problems():
-            outcome = app.open_ticket(
-                ticket_id,
-                customer_id=body.customer_id,
-                organization_id=body.organization_id,
-                subject=body.subject,
-                description=body.description,
-                channel=body.channel,
-                priority=body.priority,
-                category=body.category,
-                request_fingerprint=request_fingerprint(body),
-            )
+        outcome = app.open_ticket(
+            ticket_id,
+            customer_id=body.customer_id,
+            organization_id=body.organization_id,
+            subject=body.subject,
+            description=body.description,
+            channel=body.channel,
+            priority=body.priority,
+            category=body.category,
+            request_fingerprint=request_fingerprint(body),
+        )
         response.headers["Location"] = str(request.url_for("get_ticket", ticket_id=str(ticket_id)))
         return _answer(response, outcome)
 
@@ -106,21 +105,18 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
             assignee=assignee,
             customer_id=customer_id,
         )
-        with domain_problems("query"):
-            page = app.list_tickets(where, cursor=cursor, limit=limit)
+        page = app.list_tickets(where, cursor=cursor, limit=limit)
         return TicketPageOut.model_validate(page)
 
     @router.get("/{ticket_id}", response_model=TicketOut)
     def get_ticket(ticket_id: UUID, response: Response, _: Reader) -> TicketOut:
-        with domain_problems():
-            ticket = app.get_ticket(ticket_id)
+        ticket = app.get_ticket(ticket_id)
         response.headers["ETag"] = etag(ticket.version)
         return TicketOut.of(ticket)
 
     @router.get("/by-reference/{reference}", response_model=TicketOut)
     def get_ticket_by_reference(reference: str, response: Response, _: Reader) -> TicketOut:
-        with domain_problems():
-            ticket = app.ticket_by_reference(reference)
+        ticket = app.ticket_by_reference(reference)
         response.headers["ETag"] = etag(ticket.version)
         return TicketOut.of(ticket)
 
@@ -130,8 +126,7 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
     ) -> MessagePageOut:
         """The ticket's conversation (replies and notes) in time order, page by page."""
         after = decode_cursor(cursor, 1)
-        with domain_problems():
-            ticket = app.get_ticket(ticket_id)
+        ticket = app.get_ticket(ticket_id)
         response.headers["ETag"] = etag(ticket.version)
         items, next_cursor = page_after(ticket.messages, message_position, after, limit)
         return MessagePageOut(
@@ -161,15 +156,14 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
             scope = f"service-desk:{path}:{ticket_id}"
             command_id = idempotent_id(key, scope=scope, principal=principal.subject)
             version = expected_version(if_match, body.expected_version)
-            with domain_problems():
-                outcome = app.execute(
-                    ticket_id,
-                    command_id,
-                    to_command(body),
-                    by=principal.subject,
-                    expected_version=version,
-                    fingerprint=request_fingerprint(body),
-                )
+            outcome = app.execute(
+                ticket_id,
+                command_id,
+                to_command(body),
+                by=principal.subject,
+                expected_version=version,
+                fingerprint=request_fingerprint(body),
+            )
             return _answer(response, outcome)
 
         run.__name__ = path

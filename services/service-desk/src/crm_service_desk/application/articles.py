@@ -93,7 +93,7 @@ class ArticleCommands:
         self: ServiceDeskApplication, query: str, limit: int = 10
     ) -> list[ArticleRow]:
         if not query.strip():
-            raise RuleViolation("q", "give at least one keyword")
+            raise RuleViolation("q", "give at least one keyword", location="query")
         self.index.catch_up()  # an article published a moment ago is found
         return self.index.search_articles(query, min(limit, MAX_SEARCH_RESULTS))
 

@@ -7,7 +7,6 @@ from .errors import (
     InvalidState,
     RecordNotFound,
     RuleViolation,
-    ServiceDeskError,
     TransitionNotAllowed,
     VersionConflict,
 )
@@ -39,7 +38,6 @@ __all__ = [
     "Priority",
     "RecordNotFound",
     "RuleViolation",
-    "ServiceDeskError",
     "SlaPolicy",
     "SlaPolicyRecord",
     "SlaTarget",
