@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from crm_platform.testing import eventually
 
 SUPERVISOR = Path(__file__).resolve().parents[2] / "scripts/platform/supervise.py"
 
@@ -57,12 +58,6 @@ class Running:
             return {}
         return {p["name"]: p for p in document["processes"]}
 
-    def wait_for(self, condition: Callable[[], bool], timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert time.monotonic() < deadline, f"timed out; state: {self.processes()}"
-            time.sleep(0.1)
-
 
 @pytest.fixture
 def supervisor(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Running]]:
@@ -90,7 +85,10 @@ def alive(pid: int) -> bool:
 
 def test_a_crashing_process_is_restarted_with_growing_delays_and_counted(supervisor):
     running = supervisor({"crasher": "exit 3", "steady": "exec sleep 600"})
-    running.wait_for(lambda: running.processes().get("crasher", {}).get("restarts", 0) >= 3)
+    eventually(
+        lambda: running.processes().get("crasher", {}).get("restarts", 0) >= 3,
+        what="crasher restarted three times",
+    )
     crasher, steady = running.processes()["crasher"], running.processes()["steady"]
     assert crasher["last_exit"] == "status 3"
     assert steady["state"] == "running" and steady["restarts"] == 0
@@ -104,7 +102,10 @@ def test_a_crashing_process_is_restarted_with_growing_delays_and_counted(supervi
 def test_a_command_that_cannot_start_is_retried_and_the_others_run(supervisor):
     running = supervisor({"steady": "exec sleep 600", "broken": "exit 0"})
     (running.bin / "broken").unlink()  # not installed: Popen raises, the supervisor goes on
-    running.wait_for(lambda: running.processes().get("broken", {}).get("restarts", 0) >= 2)
+    eventually(
+        lambda: running.processes().get("broken", {}).get("restarts", 0) >= 2,
+        what="broken retried twice",
+    )
     broken, steady = running.processes()["broken"], running.processes()["steady"]
     assert broken["last_exit"].startswith("not started: ")
     assert steady["state"] == "running" and running.process.poll() is None
@@ -112,8 +113,12 @@ def test_a_command_that_cannot_start_is_retried_and_the_others_run(supervisor):
 
 def test_stopping_the_supervisor_stops_every_process_and_restarts_none(supervisor):
     running = supervisor({"steady": "exec sleep 600", "stubborn": "trap '' TERM; sleep 600"})
-    running.wait_for(lambda: all(p["pid"] for p in running.processes().values()) and
-                     len(running.processes()) == 2)  # fmt: skip
+    eventually(
+        lambda: (
+            len(started := running.processes()) == 2 and all(p["pid"] for p in started.values())
+        ),
+        what="both processes started",
+    )
     pids = [p["pid"] for p in running.processes().values()]
     running.process.send_signal(signal.SIGTERM)
     output, _ = running.process.communicate(timeout=20)
@@ -126,16 +131,16 @@ def test_stopping_the_supervisor_stops_every_process_and_restarts_none(superviso
 
 def test_a_killed_supervisor_takes_its_processes_with_it(supervisor):
     running = supervisor({"steady": "exec sleep 600"})
-    running.wait_for(lambda: bool(running.processes().get("steady", {}).get("pid")))
+    eventually(lambda: running.processes().get("steady", {}).get("pid"), what="steady started")
     pid = running.processes()["steady"]["pid"]
     running.process.kill()
     running.process.wait()
-    running.wait_for(lambda: not alive(pid), timeout=10)
+    eventually(lambda: not alive(pid), what=f"process {pid} gone", within=10)
 
 
 def test_only_one_supervisor_runs_per_state_folder(supervisor, tmp_path: Path):
     running = supervisor({"steady": "exec sleep 600"})
-    running.wait_for(lambda: bool(running.processes().get("steady", {}).get("pid")))
+    eventually(lambda: running.processes().get("steady", {}).get("pid"), what="steady started")
     second = subprocess.run(
         [sys.executable, str(SUPERVISOR), "--state", str(running.state), "--logs",
          str(tmp_path / "logs2"), "--bin", str(running.bin), "steady steady - 0"],
