@@ -34,6 +34,9 @@ applies an OLD notification after newer ones: ``write`` must be idempotent and v
 its version, so that an older state does not bring the row back). Prefer computing a record's
 state from the aggregate rather than from the notification's own payload.
 
+A record in quarantine has no row, or a stale one: whoever must find *every* record of someone
+in the tables (an erasure, before it is confirmed) also looks at ``quarantined_aggregates``.
+
 Why not eventsourcing's ``ProjectionRunner``: it constructs its own application, follows it with
 threads of its own, applies one event per transaction and stops at the first error; its tracking
 recorder only moves forward, so a rebuild cannot reset it. The idea is the same (the view and its
@@ -46,6 +49,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
@@ -69,6 +73,7 @@ CREATE TABLE IF NOT EXISTS {POSITIONS} (
 )
 """
 C = TypeVar("C")  # what ``compute`` returns and ``write`` writes
+A = TypeVar("A")  # the aggregates asked for (``quarantined_aggregates``)
 
 
 def datastore_of(application: Application[Any]) -> PostgresDatastore:
@@ -213,6 +218,19 @@ class LocalProjection(ABC, Generic[C]):
         self.quarantine.refresh_gauge()
         log.info("%s applied quarantined notification %s", self.name, entry.position)
         return True
+
+    def quarantined_aggregates(self, kind: type[A]) -> list[A]:
+        """The aggregates of ``kind`` whose notifications the projection holds in quarantine,
+        as they are now (caught up first). Their rows are missing or stale, so whoever looks
+        for "every record of X" in the tables (an erasure) must look at these too. They are
+        few (each an alert), and loading works: only the projection's write failed. One that
+        cannot be loaded raises, whatever its kind: the caller cannot decide about it."""
+        self.catch_up()
+        loaded = [
+            self.application.repository.get(UUID(aggregate_id))
+            for aggregate_id in self.quarantine.aggregate_ids(self.name)
+        ]
+        return [aggregate for aggregate in loaded if isinstance(aggregate, kind)]
 
     def loop(self, *, interval: float = 0.1, stall_after: float | None = 300.0) -> Loop:
         """The worker's loop keeping the projection current (tables created on its start)."""

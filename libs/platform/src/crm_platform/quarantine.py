@@ -292,6 +292,16 @@ class Quarantine(QuarantineStore):
         )
         return [row["record_key"] for row in rows]
 
+    def aggregate_ids(self, loop: str) -> builtins.list[str]:
+        """The aggregates of the records ``loop`` has open entries for (held or released), each
+        once, oldest first: few, each one an alert."""
+        rows = self._fetch(
+            f"SELECT aggregate_id FROM {TABLE} WHERE loop = %s AND resolved_at IS NULL"
+            " AND aggregate_id IS NOT NULL GROUP BY aggregate_id ORDER BY min(id)",
+            (loop,),
+        )
+        return [row["aggregate_id"] for row in rows]
+
     def list(
         self,
         *,

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import MapperDeserialisationError, Notification, StoredEvent
 from prometheus_client import REGISTRY as METRICS
 
 from crm_platform.eventstore import open_application
@@ -288,6 +288,40 @@ def test_a_new_edit_of_a_held_record_does_not_undo_an_older_one_retried_later(
     assert index.retry(entry) is True  # applies version 1 after version 2: the guard holds
 
     assert index.texts() == {note.id: "v2"}
+
+
+def test_the_aggregates_held_in_quarantine_are_loaded_once_each_as_they_are_now(
+    application: Notes, index: NoteIndex
+) -> None:
+    note = write(application, "v1\x00")
+    note.edit("v2\x00")  # a second entry of the same note
+    application.save(note)
+    other = write(application, "o\x00")
+    write(application, "fine")
+
+    held = index.quarantined_aggregates(Note)  # caught up first: nothing applied before
+
+    assert [(n.id, n.text) for n in held] == [(note.id, "v2\x00"), (other.id, "o\x00")]
+    assert index.quarantined_aggregates(Other) == []
+    index.fixed = True
+    for entry in open_entries(index):
+        if entry.aggregate_id == str(other.id):
+            assert index.retry(entry)  # resolved: no longer held
+    assert [n.id for n in index.quarantined_aggregates(Note)] == [note.id]
+
+
+def test_a_held_aggregate_that_cannot_be_loaded_is_raised_whatever_the_kind_asked(
+    application: Notes, index: NoteIndex
+) -> None:
+    broken = uuid.uuid4()
+    application.recorder.insert_events(
+        [StoredEvent(broken, 1, f"{topics_of(Note)[0]}Written", b"\xffjunk")]
+    )
+
+    with pytest.raises(MapperDeserialisationError):
+        index.quarantined_aggregates(Other)
+
+    assert [e.aggregate_id for e in open_entries(index)] == [str(broken)]
 
 
 # --- the quarantine itself ----------------------------------------------------------------------

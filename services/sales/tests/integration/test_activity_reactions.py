@@ -10,20 +10,26 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import TopicError, get_topic
 
 from crm_events import Event
 from crm_events.contacts import CustomerErased
 from crm_events.erasure import CustomerErasureConfirmed
 from crm_events.service_desk import EscalationReason, TicketEscalated, TicketPriority
+from crm_platform.erasure import erasure_record_id
 from crm_platform.relay import integration_event
 from crm_platform.tracking import kafka_position
 from crm_sales.application import SalesApplication
 from crm_sales.application.activities import ActivityDraft
 from crm_sales.application.activity_index import ActivityFilter
 from crm_sales.application.pipeline import LeadDetails, OpportunityDraft
+from crm_sales.application.pipeline_index import LeadFilter
 from crm_sales.application.pipeline_store import Command
 from crm_sales.contracts import translate
 from crm_sales.domain.activities import ActivityKind, RecordRef, RecordType, TaskPriority
+from crm_sales.domain.leads import Lead
 from crm_sales.messaging.activities import GROUP_ID, react
 
 pytestmark = pytest.mark.integration
@@ -175,3 +181,67 @@ def test_a_customer_unknown_to_sales_is_confirmed_too(app: SalesApplication) -> 
 
     confirmations = [e.data for e in published(app) if e.type == "CustomerErasureConfirmed"]
     assert [c.customer_id for c in confirmations] == [someone]
+
+
+# --- records the read models hold in quarantine ---------------------------------------------------
+
+
+def held_by_read_models(app: SalesApplication) -> set[str]:
+    """The aggregates of the open entries of the lead and activity read models."""
+    indexes = (app.pipeline_index, app.activity_index)
+    return {e.aggregate_id or "" for i in indexes for e in i.quarantine.list(loop=i.name).items}
+
+
+def erased_by_reaction(app: SalesApplication, offset: int) -> Any:
+    """React to the customer's erasure; the position it was delivered at."""
+    erased = incoming(CustomerErased(customer_id=CUSTOMER, erased_at=datetime.now(UTC)), "contacts")
+    at = kafka_position(GROUP_ID, CustomerErased.topic(), 1, offset)
+    react(app, erased, at)
+    return at
+
+
+def test_an_erasure_reaches_the_lead_and_activity_held_in_quarantine_before_its_confirmation(
+    app: SalesApplication,
+) -> None:
+    # Saved through the application (the API refuses a NUL): neither read model can write them.
+    details = LeadDetails(family_name="Love\x00lace", customer_id=CUSTOMER)
+    lead = app.capture_lead(command(), details).value.id
+    draft = ActivityDraft(
+        kind="call",
+        subject="Call Ada Lovelace",
+        regarding=RecordRef(RecordType.CUSTOMER, CUSTOMER),
+        owner="bad\x00owner",
+        due_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    call = app.schedule_activity(command(), draft).value.id
+    assert app.list_leads(LeadFilter(customer_id=CUSTOMER)) == []  # no row to find them by
+    assert app.activity_index.regarding(RecordRef(RecordType.CUSTOMER, CUSTOMER)) == []
+    assert held_by_read_models(app) == {str(lead), str(call)}
+
+    at = erased_by_reaction(app, 9)
+
+    assert app.get_lead(lead).erased_at is not None
+    assert app.get_activity(call).erased_at is not None and app.get_activity(call).subject is None
+    assert (app.personal_data_keys.key(lead), app.personal_data_keys.key(call)) == (None, None)
+    assert app.processed(at)
+    # The confirmation was recorded after the last event of each of them: their erasure.
+    order = [n.originator_id for n in app.recorder.select_notifications(start=1, limit=1000)]
+    confirmed = order.index(erasure_record_id(CUSTOMER))
+    assert max(i for i, aggregate in enumerate(order) if aggregate in {lead, call}) < confirmed
+
+
+def test_a_held_record_that_cannot_be_loaded_leaves_the_erasure_unconfirmed(
+    app: SalesApplication,
+) -> None:
+    app.capture_lead(command(), LeadDetails(family_name="Lovelace", customer_id=CUSTOMER))
+    broken = uuid4()  # whose customer nobody can tell: an event this build cannot read
+    app.recorder.insert_events([StoredEvent(broken, 1, f"{get_topic(Lead)}.Gone", b"\xffjunk")])
+    app.pipeline_index.catch_up()
+    assert held_by_read_models(app) == {str(broken)}
+
+    with pytest.raises(TopicError):  # a record's failure: the consumer retries, then dead-letters
+        erased_by_reaction(app, 9)
+
+    assert not app.processed(kafka_position(GROUP_ID, CustomerErased.topic(), 1, 9))
+    with pytest.raises(AggregateNotFoundError):  # nothing confirmed
+        app.repository.get(erasure_record_id(CUSTOMER))

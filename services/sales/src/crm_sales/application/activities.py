@@ -187,9 +187,14 @@ class ActivityCommands(PipelineStore):
 
     def erase_activities_regarding(self, record: RecordRef) -> list[Activity]:
         """Destroy the keys of every activity about ``record``, so that their text goes blind in
-        every copy of the log, and return those not erased before, their erasure pending."""
+        every copy of the log, and return those not erased before, their erasure pending.
+        Activities the index holds in quarantine (no row, or a stale one) are loaded and erased
+        too; one that cannot be loaded raises."""
+        listed = self.activity_index.regarding(record)
+        held = self.activity_index.quarantined_aggregates(Activity)
+        activity_ids = listed + [a.id for a in held if a.regarding == record]
         erased = []
-        for activity_id in self.activity_index.regarding(record):
+        for activity_id in dict.fromkeys(activity_ids):
             self.personal_data_keys.destroy(activity_id)  # first: a crash after it is retried
             activity = self.get_activity(activity_id)
             if activity.erase(_now()):

@@ -115,9 +115,16 @@ class LeadCommands(PipelineStore):
 
     def forget_customer(self, customer_id: UUID, *, position: Tracking | None = None) -> list[UUID]:
         """Erase every lead about the customer (converted into it, or matched to it): the
-        customer was erased. Returns the leads erased now."""
-        leads = self.pipeline_index.leads(LeadFilter(customer_id=customer_id))
-        return self._erase([e.lead_id for e in leads], customer_id=customer_id, position=position)
+        customer was erased. Returns the leads erased now. Leads the index holds in quarantine
+        (no row, or a stale one) are loaded and erased too; one that cannot be loaded raises."""
+        listed = self.pipeline_index.leads(LeadFilter(customer_id=customer_id))
+        held = self.pipeline_index.quarantined_aggregates(Lead)
+        lead_ids = [e.lead_id for e in listed] + [
+            lead.id for lead in held if lead.customer_id == customer_id
+        ]
+        return self._erase(
+            list(dict.fromkeys(lead_ids)), customer_id=customer_id, position=position
+        )
 
     def _erase(
         self, lead_ids: Sequence[UUID], *, customer_id: UUID | None, position: Tracking | None

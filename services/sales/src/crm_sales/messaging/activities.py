@@ -7,7 +7,9 @@ the event (``crm_platform.tracking``), and ids derived from the event id keep a 
 - ``CustomerErased``: the pipeline forgets the customer, and every activity about the customer
   forgets its text: its key is destroyed, so subjects and notes go blind in every copy. The
   erasure is confirmed (``CustomerErasureConfirmed`` on ``crm.sales.erasure.v1``) in the
-  transaction that records the last of it.
+  transaction that records the last of it. Leads and activities a read model holds in
+  quarantine are erased too; one that cannot be loaded leaves the erasure unconfirmed (the
+  message is retried, then dead-lettered, and contacts sees the erasure overdue).
 - ``TicketEscalated`` on an account with open opportunities: each is flagged at risk and its owner
   gets a follow-up task on it, sooner the more urgent the ticket.
 """
