@@ -277,11 +277,16 @@ class TicketCommands:
         """Crypto-shred the customer's tickets: record the erasure on each, then destroy its key
         (announced to every consumer by the relay); once all are done, confirm the erasure
         (``crm.service-desk.erasure.v1``, once per customer). Idempotent; the number of tickets
-        erased now."""
+        erased now. Tickets the index holds in quarantine (no row, or a stale one) are loaded
+        and erased too; one that cannot be loaded raises, and nothing is confirmed."""
         self.index.forget_customer(customer_id)
         self.index.catch_up()  # tickets opened a moment ago must not escape
+        held = self.index.projection.quarantined_aggregates(Ticket)
+        ticket_ids = self.index.tickets_of(customer_id) + [
+            ticket.id for ticket in held if ticket.customer_id == customer_id
+        ]
         erased = 0
-        for ticket_id in self.index.tickets_of(customer_id):
+        for ticket_id in dict.fromkeys(ticket_ids):
             ticket = self._ticket(ticket_id)
             if ticket.erase_requester(at=self.clock()):
                 self.save(ticket)
