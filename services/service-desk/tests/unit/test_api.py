@@ -210,6 +210,8 @@ def test_the_knowledge_base(client: TestClient) -> None:
     )
     assert published.json()["revision"] == 1
     assert_problem(client.get("/articles/search", params={"q": ""}, headers=READ), 422)
+    blank = assert_problem(client.get("/articles/search", params={"q": " "}, headers=READ), 422)
+    assert blank["errors"][0]["field"] == "query.q"
 
 
 def test_an_article_from_an_unresolved_ticket_is_refused(client: TestClient) -> None:
