@@ -47,7 +47,9 @@ def schedule_sends(app, count: int) -> list[UUID]:  # type: ignore[no-untyped-de
         campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
     )
     for offset in range(count):
-        trigger = Trigger("CustomerRegistered", uuid4(), datetime.now(UTC))
+        trigger = Trigger(
+            "CustomerRegistered", uuid4(), NOW
+        )  # NOW: the checks below are relative to it
         change = lambda p: p.learn_details(ContactDetails(email="x@y.org"), registered_at=NOW)  # noqa: E731
         app.learn(uuid4(), Tracking("it|t|0", offset + 1), change, trigger)
     return list(app.aggregate_ids(AutomatedSend.Scheduled))
