@@ -358,7 +358,7 @@ def _position(cursor: str | None) -> Position | None:
         opened_at, ticket_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         position = datetime.fromisoformat(opened_at), UUID(ticket_id)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise RuleViolation("cursor", "not a cursor this service gave") from None
+        raise RuleViolation("cursor", "not a cursor this service gave", location="query") from None
     if position[0].tzinfo is None:
-        raise RuleViolation("cursor", "not a cursor this service gave")
+        raise RuleViolation("cursor", "not a cursor this service gave", location="query")
     return position
