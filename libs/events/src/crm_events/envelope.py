@@ -108,7 +108,6 @@ class Event(BaseModel, Generic[D]):
         return [*headers, ("content-type", STRUCTURED_CONTENT_TYPE.encode())]
 
 
-
 def build_event(
     data: D,
     *,
@@ -149,6 +148,7 @@ def build_event(
         tracestate=tracestate,
         data=data,
     )
+
 
 # Every attribute but the payload travels as a header too; ``datacontenttype`` describes the payload
 # inside the value, the header ``content-type`` the value itself (structured mode).
