@@ -47,9 +47,7 @@ def schedule_sends(app, count: int) -> list[UUID]:  # type: ignore[no-untyped-de
         campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
     )
     for offset in range(count):
-        trigger = Trigger(
-            "CustomerRegistered", uuid4(), NOW
-        )  # NOW: the checks below are relative to it
+        trigger = Trigger("CustomerRegistered", uuid4(), datetime.now(UTC))
         change = lambda p: p.learn_details(ContactDetails(email="x@y.org"), registered_at=NOW)  # noqa: E731
         app.learn(uuid4(), Tracking("it|t|0", offset + 1), change, trigger)
     return list(app.aggregate_ids(AutomatedSend.Scheduled))
@@ -67,8 +65,9 @@ def test_due_sends_fire_once_across_restarts_and_schedulers(postgres) -> None:
     assert len(sends) == 3
     due = opened(app)
     due.catch_up()
-    assert due.due(NOW + timedelta(minutes=6), 10) == sends  # oldest first
-    assert asyncio.run(due.fire_due(NOW)) == 0  # not yet due
+    now = datetime.now(UTC)  # the sends were triggered now (NOW is the module's import time)
+    assert due.due(now + timedelta(minutes=6), 10) == sends  # oldest first
+    assert asyncio.run(due.fire_due(now)) == 0  # not yet due
     app.close()
 
     # Restarted: the index kept its position; a second scheduler holds one row meanwhile.
