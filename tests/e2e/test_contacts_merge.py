@@ -4,7 +4,6 @@ on ``crm.contacts.customer.v2`` in order for both records."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +14,7 @@ from aiokafka import AIOKafkaConsumer
 
 from crm_events import registry
 from crm_events.contacts import CustomerRegisteredV2
+from crm_platform.testing import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -55,15 +55,6 @@ def register(client: httpx.Client, email: str, phone: str) -> str:
         "phones": [{"number": phone}],
     }
     return post(client, "/customers", body)["id"]
-
-
-def eventually(check, what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def events_of(
@@ -116,7 +107,7 @@ def test_a_duplicate_is_found_merged_and_unmerged(contacts, platform_env) -> Non
         items = response.json()["items"] if response.status_code == 200 else []
         return [item for item in items if item["customer"]["id"] == duplicate]
 
-    [candidate] = eventually(candidates, "the duplicate to be found")
+    [candidate] = eventually(candidates, what="the duplicate to be found", within=60)
     assert candidate["likely"] and {r["field"] for r in candidate["reasons"]} >= {"email", "phone"}
 
     merge = post(

@@ -8,7 +8,6 @@ active one and the worker owns every partition, whatever else the session runs.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from crm_events.contacts import CustomerRegisteredV2
-from crm_platform.testing import ServiceProcess, free_port
+from crm_platform.testing import ServiceProcess, eventually, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -89,17 +88,18 @@ def missing(samples: Samples, expected: tuple[Series, ...]) -> list[Series]:
 def eventually_scraped(process: ServiceProcess, *expected: Series, within: float = 60) -> Samples:
     """The first scrape that has every ``expected`` series (the server starts with the process;
     the samples come as the process works)."""
-    deadline, samples = time.monotonic() + within, {}
-    while time.monotonic() < deadline:
-        try:
-            samples = scrape(process)
-        except httpx.HTTPError:
-            samples = {}
-        if not missing(samples, expected):
-            return samples
-        time.sleep(0.3)
-    raise AssertionError(
-        f"{process.command} lacks {missing(samples, expected)}\n{process.log_tail(10)}"
+
+    def complete() -> Samples:
+        samples = scrape(process)
+        lacking = missing(samples, expected)
+        assert not lacking, f"{process.command} lacks {lacking}\n{process.log_tail(10)}"
+        return samples
+
+    return eventually(
+        complete,
+        what=f"{process.command}'s metrics",
+        within=within,
+        retry_on=(AssertionError, httpx.HTTPError),
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from crm_events import Event
+from crm_events import Event, build_event
 from crm_events.contacts.customer_v2 import CustomerRegisteredV2
 from crm_events.personal import (
     PersonalDataKeyDestroyed,
@@ -52,23 +52,6 @@ async def _publish(bootstrap: str, *events: Event[Any]) -> None:
         await producer.stop()
 
 
-def _event(data: Any, subject: uuid.UUID, version: int) -> Event[Any]:
-    return Event[type(data)](  # type: ignore[misc]
-        id=uuid.uuid4(),
-        type=data.event_type,
-        source="/crm/contacts",
-        subject=str(subject),
-        time=datetime.now(UTC),
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=str(subject),
-        aggregateversion=version,
-        correlationid="example-test",
-        data=data,
-    )
-
-
 def test_the_example_subscriber_reads_each_event_once_and_opens_it_with_the_key(kafka_bootstrap):
     now = datetime.now(UTC)
     people = {uuid.uuid4(): ("Sub", "Scriber"), uuid.uuid4(): ("Era", "Sed")}
@@ -82,11 +65,14 @@ def test_the_example_subscriber_reads_each_event_once_and_opens_it_with_the_key(
             origin="api",
             registered_at=now,
         )
-        events.append(_event(data, person, 1))
+        events.append(build_event(data, aggregate_id=person))
         issued = PersonalDataKeyIssued(subject_id=person, key=encode_key(keys[person]))
-        events.append(_event(issued, person, 1))
+        events.append(build_event(issued, aggregate_id=person, source_service="contacts"))
     erased = next(p for p, names in people.items() if names[0] == "Era")
-    events.append(_event(PersonalDataKeyDestroyed(subject_id=erased, destroyed_at=now), erased, 2))
+    destroyed = PersonalDataKeyDestroyed(subject_id=erased, destroyed_at=now)
+    events.append(
+        build_event(destroyed, aggregate_id=erased, aggregate_version=2, source_service="contacts")
+    )
     asyncio.run(_publish(kafka_bootstrap, *events))
 
     lines = asyncio.run(

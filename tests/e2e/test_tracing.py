@@ -10,8 +10,6 @@ of that event's trace, a larger batch links to the trace of each of its events.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -33,6 +31,7 @@ from crm_events.contacts import CustomerRegisteredV2
 from crm_platform.kafka import ensure_topics
 from crm_platform.settings import KafkaSettings, PostgresSettings
 from crm_platform.telemetry import trace_mongodb
+from crm_platform.testing import eventually_async
 
 pytestmark = pytest.mark.e2e
 
@@ -145,8 +144,8 @@ async def read_model_write(
 ) -> tuple[ReadableSpan, ReadableSpan]:
     """The consumer's process span of the customer's event and its write into the customer 360
     (a collection of the read model's current generation, ``customer_360__*``)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+
+    def traced() -> tuple[ReadableSpan, ReadableSpan] | None:
         finished = spans.get_finished_spans()
         for process in finished:
             if process.kind is SpanKind.CONSUMER and attribute(process, "crm.aggregate.id") == (
@@ -160,8 +159,10 @@ async def read_model_write(
                         and str(attribute(write, "db.collection.name")).startswith("customer_360")
                     ):
                         return process, write
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no customer 360 write of {customer_id} was traced")
+        return None
+
+    what = f"a traced customer 360 write of {customer_id}"
+    return await eventually_async(traced, what=what, within=within)
 
 
 def attribute(span: ReadableSpan, name: str) -> Any:
