@@ -136,13 +136,8 @@ class ServiceProcess:
 
     def wait_ready(self, timeout: float = 60) -> None:
         try:
-            eventually(
-                self.ready,
-                what=f"{self.command} ready",
-                within=timeout,
-                interval=0.2,
-                retry_on=(httpx.HTTPError,),
-            )
+            what = f"{self.command} ready"
+            eventually(self.ready, what=what, within=timeout, retry_on=(httpx.HTTPError,))
         except AssertionError as error:
             raise TimeoutError(f"{error}\n{self.log_tail()}") from error
 
