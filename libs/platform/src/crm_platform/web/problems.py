@@ -193,10 +193,10 @@ async def _problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def _refusal(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.DomainError)
-    return await _problem(request, refusal_problem(exc, request))
+    return await _problem(request, _refusal_problem(exc, request))
 
 
-def refusal_problem(error: errors.DomainError, request: Request) -> ProblemError:
+def _refusal_problem(error: errors.DomainError, request: Request) -> ProblemError:
     """The problem answering a domain's refusal: the one place refusals become HTTP answers."""
     match error:
         case errors.RecordNotFound():
