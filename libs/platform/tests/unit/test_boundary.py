@@ -321,3 +321,24 @@ def test_the_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     limits = RequestLimitSettings()
     assert (limits.max_body_bytes, limits.max_json_depth, limits.max_string_chars) == (2048, 4, 10)
     assert RequestLimitSettings.model_fields["max_body_bytes"].default == 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (b'{"family_name": "x", "score": NaN}', "body.score"),
+        (b'{"family_name": "x", "extra": {"scores": [1, -Infinity]}}', "body.extra.scores.1"),
+        (b'{"family_name": "x", "extra": Infinity}', "body.extra"),
+    ],
+)
+def test_nan_and_infinity_are_not_json_numbers(
+    client: TestClient, payload: bytes, field: str
+) -> None:
+    body = _refused(_post(client, payload), field)
+    assert "not JSON numbers" in body["errors"][0]["detail"]
+
+
+def test_the_words_nan_and_infinity_inside_strings_pass(client: TestClient) -> None:
+    response = _post(client, b'{"family_name": "NaN Infinity"}')
+    assert response.status_code == 201, response.text
+    assert response.json() == {"family_name": "NaN Infinity"}

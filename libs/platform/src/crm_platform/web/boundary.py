@@ -130,10 +130,11 @@ class BoundaryMiddleware:
 
     def _json(self, body: bytes) -> bytes:
         limits = self.limits
-        if b"\\" not in body and self._plainly_fine(body):
+        constants = b"NaN" in body or b"Infinity" in body  # perhaps, perhaps inside strings
+        if b"\\" not in body and not constants and self._plainly_fine(body):
             return body
         try:
-            value = json.loads(body)
+            value = json.loads(body, parse_constant=_NonStandard)
         except RecursionError:  # the C parser's own bound on nesting, far above ours
             reason = f"nests deeper than {limits.max_json_depth} levels"
             raise invalid(("body",), reason, "too_deep") from None
@@ -148,6 +149,8 @@ class BoundaryMiddleware:
             )
         except UnsafeValue as unsafe:
             raise invalid(unsafe.path, unsafe.reason, unsafe.kind) from None
+        if constants and (where := _non_standard_at(result, ("body",))) is not None:
+            raise invalid(where, "NaN and Infinity are not JSON numbers", "not_a_json_number")
         if result is value:
             return body
         return json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
@@ -189,6 +192,28 @@ class BoundaryMiddleware:
         except UnsafeValue as unsafe:
             raise invalid(unsafe.path, unsafe.reason, unsafe.kind) from None
         return new_name, new_value
+
+
+class _NonStandard(float):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's parser takes them, JSON (RFC 8259) has no
+    such numbers, and a float field would store them as they are."""
+
+
+def _non_standard_at(value: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """Where the first such constant stands (the value's depth is bounded already)."""
+    if isinstance(value, _NonStandard):
+        return path
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if (found := _non_standard_at(item, (*path, key))) is not None:
+            return found
+    return None
 
 
 def document_body_limit(document: dict[str, Any]) -> dict[str, Any]:
