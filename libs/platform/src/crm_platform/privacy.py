@@ -3,7 +3,8 @@
 Writing side (a service's event store):
 
 - The domain declares which fields of which domain events are personal data of the event's
-  aggregate (the data subject): ``personal_data(Customer.Registered, "given_name", "email")``.
+  aggregate (the data subject) with ``crm_platform.personal_data``, a module without I/O:
+  ``personal_data(Customer.Registered, "given_name", "email")``.
 - A service application inherits :class:`ShreddingApplication`. Its mapper seals those fields with
   the subject's key (created on first use, kept in the service's own database) before they reach
   the store, and opens them when aggregates are loaded. After ``personal_data_keys.destroy(id)``
@@ -26,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 import psycopg
@@ -51,38 +52,13 @@ from crm_events.personal import (
 )
 
 from .consumer import NotYet, subscribe_events
-from .errors import InvalidState
 from .eventstore import ContextCapturingMapper
+from .personal_data import PersonalDataErased, personal_fields
 
-PERSONAL_FIELDS = "__personal_data__"
 KEYS_TABLE = "crm_personal_data_keys"
 # Other processes of the service (api replicas, worker) may open a subject's data for this long
 # after its erasure; the process that erases forgets the key at once.
 KEY_CACHE_SECONDS = 2.0
-
-E = TypeVar("E", bound=type)
-
-
-def personal_data(event_class: E, *fields: str) -> E:
-    """Declare ``fields`` of ``event_class`` personal data of the event's originator."""
-    if not fields:
-        raise ValueError("name at least one personal field")
-    existing = getattr(event_class, PERSONAL_FIELDS, ())
-    setattr(event_class, PERSONAL_FIELDS, tuple(dict.fromkeys((*existing, *fields))))
-    return event_class
-
-
-def personal_fields(event_class: type) -> tuple[str, ...]:
-    return tuple(getattr(event_class, PERSONAL_FIELDS, ()))
-
-
-class PersonalDataErased(InvalidState):
-    """Personal data was about to be recorded for a subject whose key was destroyed: the
-    record's state refuses the command (an API answers 409, as for any invalid state)."""
-
-    def __init__(self, subject: UUID) -> None:
-        super().__init__(f"the personal data of {subject} was erased")
-        self.subject = subject
 
 
 class KeyNotYetKnown(NotYet):

@@ -20,15 +20,14 @@ from crm_events import Event, EventData, build_event, registry
 from crm_events.personal import PersonalDataKeyDestroyed, Sealed, decode_key, new_key
 from crm_platform.eventstore import EventMetadata, open_application
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
+from crm_platform.personal_data import PersonalDataErased, personal_data
 from crm_platform.privacy import (
     KEY_TOPIC,
     Keyring,
     MemoryKeyring,
     MongoKeyring,
-    PersonalDataErased,
     PostgresKeyring,
     ShreddingApplication,
-    personal_data,
     subscribe_personal_data_keys,
 )
 from crm_platform.relay import OutboxRelay, integration_event, key_issued_event

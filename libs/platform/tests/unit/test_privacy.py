@@ -9,14 +9,13 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 
 from crm_events.personal import KeyMismatch, Sealed, new_key, seal, unseal
+from crm_platform.personal_data import PersonalDataErased, personal_data
 from crm_platform.privacy import (
     KeyNotYetKnown,
     MemoryKeyring,
     MemoryKeyStore,
-    PersonalDataErased,
     ShreddingApplication,
     ShreddingMapper,
-    personal_data,
     sealed_subjects,
 )
 

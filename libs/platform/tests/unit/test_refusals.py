@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from crm_platform import errors
-from crm_platform.privacy import PersonalDataErased
+from crm_platform.personal_data import PersonalDataErased
 from crm_platform.web.app import create_api
 from crm_platform.web.problems import TYPE_BASE
 from crm_platform.web.testing import assert_problem

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from crm_platform.privacy import personal_data
+from crm_platform.personal_data import personal_data
 
 
 class ResponseKind(StrEnum):

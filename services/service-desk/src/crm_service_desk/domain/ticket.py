@@ -16,7 +16,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from crm_platform.privacy import personal_data
+from crm_platform.personal_data import personal_data
 
 from .calendar import WorkingCalendar
 from .errors import RuleViolation, TransitionNotAllowed
