@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer
 
 from crm_events import Event, registry
 from crm_events.analytics import CustomerRfmScored
-from crm_platform.testing import ServiceProcess
+from crm_platform.testing import ServiceProcess, eventually
 
 from .test_sales_flow import sales, sell  # noqa: F401 (``sales`` is the fixture the flow needs)
 
@@ -45,14 +45,6 @@ def analytics(
             yield client
     finally:
         worker.stop()
-
-
-def eventually(read: Callable[[], Any], within: float = 120) -> Any:
-    deadline = time.monotonic() + within
-    while (found := read()) is None:
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
-    return found
 
 
 def paid_value(client: httpx.Client, customer: str) -> Callable[[], dict[str, Any] | None]:
@@ -101,7 +93,7 @@ def test_a_paid_sale_becomes_customer_value_sales_figures_and_an_rfm_event(
     ids = sell(sales)
     customer = sales.get(f"/invoices/{ids['invoice']}").json()["customer_id"]
 
-    value = eventually(paid_value(analytics, customer))
+    value = eventually(paid_value(analytics, customer), what="the paid value", within=120)
     assert value["rfm"] is not None and value["lifetime_value"]["orders"] == 1
     assert len(value["lineage"]["present_value"]) == 2  # the two payments' event ids
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +29,7 @@ from crm_events.personal import (
     decode_key,
     unseal,
 )
+from crm_platform.testing import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -225,19 +225,22 @@ def test_the_analytics_read_model_forgets_the_person(services, erased, platform_
         timeout=10,
     )
 
-    def view(customer: Person) -> httpx.Response:
-        return analytics.get(f"/customers/{customer.id}/360")
+    def shown() -> httpx.Response:
+        response = analytics.get(f"/customers/{bystander.id}/360")
+        assert response.status_code == 200 and response.json()["profile"], response.text
+        return response
 
-    def shown(response: httpx.Response) -> bool:
-        return response.status_code == 200 and bool(response.json()["profile"])
+    def forgotten() -> httpx.Response:
+        response = analytics.get(f"/customers/{person.id}/360")
+        ok = response.status_code == 404 or (
+            response.status_code == 200 and response.json()["erased_at"]
+        )
+        assert ok, response.text
+        return response
 
-    kept = _eventually(lambda: view(bystander), shown, "the bystander's 360")
+    kept = eventually(shown, what="the bystander's 360", within=60)
     assert kept.json()["profile"]["family_name"] == bystander.family_name
-    gone = _eventually(
-        lambda: view(person),
-        lambda r: r.status_code == 404 or (r.status_code == 200 and r.json()["erased_at"]),
-        "the erasure in the 360",
-    )
+    gone = eventually(forgotten, what="the erasure in the 360", within=60)
     assert person.found_in(gone.text) == []
 
     client: MongoClient[dict[str, Any]] = MongoClient(platform_env["CRM_MONGODB_URI"])
@@ -251,12 +254,3 @@ def test_the_analytics_read_model_forgets_the_person(services, erased, platform_
     finally:
         client.close()
     assert person.found_in(stored) == []
-
-
-def _eventually(get: Any, done: Any, what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if done(response := get()):
-            return response
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}: {response.text}")

@@ -11,12 +11,14 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from crm_events.contacts import CustomerRegisteredV2
+from crm_platform.testing import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -64,16 +66,16 @@ def record(contacts: httpx.Client, customer_id: str, summary: str) -> str:
     return response.json()["interaction_id"]
 
 
-def wait_for_360(analytics: httpx.Client, customer_id: str, interactions: int, timeout: float = 60):
-    deadline, view = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
+def wait_for_360(analytics: httpx.Client, customer_id: str, interactions: int) -> dict[str, Any]:
+    def shown() -> dict[str, Any]:
         response = analytics.get(f"/customers/{customer_id}/360", params={"limit": 200})
-        if response.status_code == 200:
-            view = response.json()
-            if view["profile"] and view["interaction_count"] >= interactions:
-                return view
-        time.sleep(0.2)
-    raise AssertionError(f"360 of {customer_id} never showed {interactions} interactions: {view}")
+        assert response.status_code == 200, response.text
+        view = response.json()
+        assert view["profile"] and view["interaction_count"] >= interactions, view
+        return view
+
+    what = f"{interactions} interactions in the 360 of {customer_id}"
+    return eventually(shown, what=what, within=60)
 
 
 def test_a_customer_and_a_contact_reach_the_360_view(services, token):
