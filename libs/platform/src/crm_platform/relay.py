@@ -231,7 +231,7 @@ class OutboxRelay:
         if not notifications:
             self._lag_is(0)
             return 0
-        public = self._with_keys(
+        public, announcing = self._with_keys(
             [
                 event
                 for notification in notifications
@@ -245,6 +245,8 @@ class OutboxRelay:
         acks = [await self._send(event) for event in public]
         await asyncio.gather(*acks)
         await self._store_position(notifications[-1].id)
+        # Only now: a batch that failed before its acks is read again, its keys with it.
+        self._announced |= announcing
         self.published += len(public)
         for topic, count in Counter(event.data.topic() for event in public).items():
             RELAY_PUBLISHED.labels(self.name, topic).inc(count)
@@ -262,22 +264,24 @@ class OutboxRelay:
             return Report(ready=False, state="reconnecting", detail=self._error, lag=self._lag)
         return Report(ready=self._state != "starting", state=self._state, lag=self._lag)
 
-    def _with_keys(self, events: list[Event[Any]]) -> list[Event[Any]]:
-        """``events``, each preceded by the key announcements its sealed data needs.
+    def _with_keys(self, events: list[Event[Any]]) -> tuple[list[Event[Any]], set[uuid.UUID]]:
+        """``events``, each preceded by the key announcements its sealed data needs, and the
+        subjects announced (remembered by the caller once the batch is acknowledged).
 
         A key is announced once per relay process (again after a restart: consumers take a repeat
         as a no-op). A key destroyed meanwhile is not announced: its data can no longer be opened.
         """
+        announcing: set[uuid.UUID] = set()
         if self.keys is None:
-            return events
+            return events, announcing
         out: list[Event[Any]] = []
         for event in events:
-            for subject in sorted(sealed_subjects(event.data) - self._announced):
-                self._announced.add(subject)
+            for subject in sorted(sealed_subjects(event.data) - self._announced - announcing):
+                announcing.add(subject)
                 if (key := self.keys.key(subject)) is not None:
                     out.append(key_issued_event(subject, key, source_service=self.name))
             out.append(event)
-        return out
+        return out, announcing
 
     async def _send(self, event: Event[Any]) -> Any:
         """Hand the event to the producer at once; the returned future resolves on its ack."""

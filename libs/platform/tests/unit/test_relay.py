@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -22,6 +23,7 @@ from opentelemetry.trace import SpanKind
 
 from crm_events import Event, registry
 from crm_events.contacts import CustomerContacted, CustomerRegistered
+from crm_events.personal import new_key
 from crm_platform import relay as relay_module
 from crm_platform.context import CommandContext, command_context
 from crm_platform.eventstore import ContextCapturingMapper, EventMetadata
@@ -326,3 +328,32 @@ def test_the_lock_key_is_a_stable_signed_64_bit_id_per_name() -> None:
 def test_the_application_must_record_the_command_context() -> None:
     with pytest.raises(TypeError, match="ContextCapturingMapper"):
         MemoryRelay(Application())
+
+
+async def test_a_key_announcement_of_a_failed_batch_is_sent_again_with_it(
+    people: Application, relay: MemoryRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subject counts as announced only once its batch is acknowledged: a batch retried after
+    a failure (Kafka away, the key store restarting) still carries the key its data needs."""
+    subject, key = uuid4(), new_key()
+    monkeypatch.setattr(relay_module, "sealed_subjects", lambda data: {subject})
+    monkeypatch.setattr(relay, "keys", SimpleNamespace(key=lambda wanted: key))
+    record_people(people, 1)
+    producer = relay.producers[0]
+    producer.auto_ack = False
+    batch = asyncio.create_task(relay.run_once())
+    await asyncio.sleep(0.01)
+    for ack in producer.acks:
+        ack.set_exception(TimeoutError("no ack from the replicas"))
+    with pytest.raises(TimeoutError):
+        await batch
+
+    producer.auto_ack = True
+    assert await relay.run_once() == 4
+    retried = sent_events(relay)[4:]  # the first attempt sent the announcement and 3 events
+    assert [e.type for e in retried][:1] == ["PersonalDataKeyIssued"]
+    assert retried[0].data.subject_id == subject
+    assert await relay.run_once() == 0
+    record_people(people, 1)
+    assert await relay.run_once() == 4
+    assert "PersonalDataKeyIssued" not in [e.type for e in sent_events(relay)[8:]]
