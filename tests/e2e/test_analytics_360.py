@@ -28,11 +28,12 @@ from crm_events.personal import new_key, seal
 from crm_platform.kafka import make_producer
 from crm_platform.relay import key_issued_event
 from crm_platform.settings import KafkaSettings
-from crm_platform.testing import BIN
+from crm_platform.testing import BIN, eventually
 
 pytestmark = pytest.mark.e2e
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "libs" / "events" / "examples"
+PATIENCE = 90  # seconds for the read models to show what was published
 
 
 @pytest.fixture(scope="module")
@@ -190,15 +191,6 @@ def timeline(analytics: httpx.Client, customer_id: str, **params: Any) -> list[d
             return entries
 
 
-def wait_for(check, what: str, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def showing(analytics: httpx.Client, customer_id: str, events: list[Event[Any]]):
     wanted = {str(event.id) for event in events}
 
@@ -234,7 +226,9 @@ def test_every_service_drives_the_360_time_travel_and_a_live_rebuild(services, t
         ready = view.get("profile") and interacted and counted and pipeline.get("stages")
         return (view, pipeline) if ready else None
 
-    recorded_360, recorded_pipeline = wait_for(first_touches_everywhere, "the first touches")
+    recorded_360, recorded_pipeline = eventually(
+        first_touches_everywhere, what="the first touches", within=PATIENCE
+    )
     instant = datetime.now(UTC)
     assert recorded_360["profile"]["given_name"] == "grace"
     assert [s["count"] for s in recorded_pipeline["stages"]] == [1]
@@ -243,7 +237,9 @@ def test_every_service_drives_the_360_time_travel_and_a_live_rebuild(services, t
     # Phase 2: quote to payment, a campaign response, a ticket with a breach and a rating.
     closed = sales_and_co.deal_closed()
     publish(bootstrap, closed)
-    entries = wait_for(showing(analytics, customer_id, closed), "every service's touches")
+    entries = eventually(
+        showing(analytics, customer_id, closed), what="every service's touches", within=PATIENCE
+    )
     assert {e["kind"] for e in entries} == {
         "interaction",
         "opportunity",
@@ -283,12 +279,13 @@ def test_every_service_drives_the_360_time_travel_and_a_live_rebuild(services, t
         return response.json()
 
     # The event archive is a read model of its own: once it has read phase 2, it answers alike.
-    wait_for(
+    eventually(
         lambda: (
             len(as_of(f"/customers/{customer_id}/timeline")["entries"])
             == len(recorded_360["timeline"])
         ),
-        "the archive to catch up",
+        what="the archive to catch up",
+        within=PATIENCE,
     )
     then = as_of(f"/customers/{customer_id}/360", limit=200)
     assert {f: then[f] for f in fields} == {f: recorded_360[f] for f in fields}
@@ -315,7 +312,11 @@ def test_every_service_drives_the_360_time_travel_and_a_live_rebuild(services, t
     assert replay.returncode == 0, errors.decode()[-2000:]
     assert b"customer_360" in output and b"events/s" in output
 
-    entries = wait_for(showing(analytics, customer_id, traffic), "the traffic during the rebuild")
+    entries = eventually(
+        showing(analytics, customer_id, traffic),
+        what="the traffic during the rebuild",
+        within=PATIENCE,
+    )
     after = analytics.get(f"/customers/{customer_id}/360", params={"limit": 200}).json()
     assert {e["source_event_id"] for e in entries} == {
         e["source_event_id"] for e in before["timeline"]

@@ -10,7 +10,6 @@ complete with every service listed, while the call's and the ticket's text read 
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ import psycopg
 import pytest
 from pymongo import MongoClient
 
-from crm_platform.testing import ServiceProcess, free_port
+from crm_platform.testing import ServiceProcess, eventually, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +33,8 @@ ERASED_KINDS = {
     "service-desk": {"ticket"},
     "analytics": {"read_models"},
 }
+# New consumer groups read the shared topics from their start: other runs' events first.
+PATIENCE = 240  # seconds
 APIS = ("crm-contacts-api", "crm-sales-api", "crm-service-desk-api")
 OTHERS = (
     "crm-contacts-relay",
@@ -98,16 +99,6 @@ def _created(client: httpx.Client, path: str, body: dict[str, Any]) -> Any:
     response = client.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
     assert response.status_code == 201, response.text
     return response.json()
-
-
-def _eventually(check: Callable[[], Any], what: str, timeout: float = 240) -> Any:
-    """New consumer groups read the shared topics from their start: other runs' events first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _marketing_knows(env: dict[str, str], customer_id: str) -> bool:
@@ -177,8 +168,12 @@ def test_an_erasure_turns_complete_once_every_service_confirmed(platform: dict[s
         "/tickets",
         {"customer_id": customer_id, "subject": "Printer", "description": "Ada's printer jams"},
     )
-    _eventually(lambda: _marketing_knows(env, customer_id), "marketing's profile")
-    _eventually(lambda: _analytics_knows(env, customer_id), "analytics' key and 360")
+    eventually(
+        lambda: _marketing_knows(env, customer_id), what="marketing's profile", within=PATIENCE
+    )
+    eventually(
+        lambda: _analytics_knows(env, customer_id), what="analytics' key and 360", within=PATIENCE
+    )
     assert contacts.get(f"/customers/{customer_id}/erasure").status_code == 404, "not erased yet"
 
     erasure = contacts.post(f"/customers/{customer_id}/erasure")
@@ -188,7 +183,7 @@ def test_an_erasure_turns_complete_once_every_service_confirmed(platform: dict[s
         status = contacts.get(f"/customers/{customer_id}/erasure").json()
         return status if status["complete"] else None
 
-    status = _eventually(complete, "every service's confirmation")
+    status = eventually(complete, what="every service's confirmation", within=PATIENCE)
     requested_at = datetime.fromisoformat(status["requested_at"])
     assert requested_at == datetime.fromisoformat(erasure.json()["erased_at"])
     assert [s["service"] for s in status["services"]] == SERVICES
@@ -212,4 +207,4 @@ def test_an_erasure_turns_complete_once_every_service_confirmed(platform: dict[s
         overdue = _gauge(platform["metrics"], "crm_erasures_overdue")
         return (pending, overdue) == (0, 0)
 
-    _eventually(gauges_settled, "the contacts worker's gauges to show nothing pending", 30)
+    eventually(gauges_settled, what="the contacts worker's gauges to show nothing pending")

@@ -22,14 +22,14 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from crm_events import Event, EventData, registry
+from crm_events import Event, build_event, registry
 from crm_events.contacts import ConsentGranted, CustomerRegisteredV2
 from crm_events.marketing import CampaignMessageSent, CampaignResponseReceived, SegmentDefined
 from crm_events.personal import PersonalDataKeyIssued, encode_key, new_key, seal
 from crm_events.sales.leads import LeadCaptured
 from crm_platform.devtoken import issue_token
 from crm_platform.kafka import ensure_topics
-from crm_platform.testing import ServiceProcess, free_port
+from crm_platform.testing import ServiceProcess, eventually, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -72,23 +72,6 @@ def sales(platform_env, fresh_database, tmp_path_factory):
         process.stop()
 
 
-def envelope(data: EventData, aggregate_id: uuid.UUID, version: int) -> Event[Any]:
-    return Event[type(data)](  # type: ignore[misc]
-        id=uuid.uuid4(),
-        type=data.event_type,
-        source=f"/crm/{data.source_service}",
-        subject=str(aggregate_id),
-        time=datetime.now(UTC),
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=str(aggregate_id),
-        aggregateversion=version,
-        correlationid=str(uuid.uuid4()),
-        data=data,
-    )
-
-
 async def publish_people(bootstrap: str, people: list[dict[str, Any]], tag: str) -> None:
     """What the contacts relay publishes for each person: their key, then their events."""
     topics = [PersonalDataKeyIssued.topic(), CustomerRegisteredV2.topic()]
@@ -100,7 +83,7 @@ async def publish_people(bootstrap: str, people: list[dict[str, Any]], tag: str)
             customer, key = person["id"], new_key()
             sealed = lambda value, c=customer, k=key: seal(value, key=k, subject=c)  # noqa: E731
             issued = PersonalDataKeyIssued(subject_id=customer, key=encode_key(key))
-            events = [envelope(issued, customer, 1)]
+            events = [build_event(issued, aggregate_id=customer)]
             registered = CustomerRegisteredV2(
                 customer_id=customer,
                 given_name=sealed(person["given"]),
@@ -123,7 +106,7 @@ async def publish_people(bootstrap: str, people: list[dict[str, Any]], tag: str)
                 origin="api",
                 registered_at=datetime.now(UTC),
             )
-            events.append(envelope(registered, customer, 1))
+            events.append(build_event(registered, aggregate_id=customer))
             if person["consent"]:
                 consent = ConsentGranted(
                     customer_id=customer,
@@ -133,7 +116,7 @@ async def publish_people(bootstrap: str, people: list[dict[str, Any]], tag: str)
                     source="web_form",
                     decided_at=datetime.now(UTC),
                 )
-                events.append(envelope(consent, customer, 2))
+                events.append(build_event(consent, aggregate_id=customer, aggregate_version=2))
             for event in events:
                 await producer.send_and_wait(
                     event.data.topic(),
@@ -171,15 +154,6 @@ async def read_until(
     return seen
 
 
-def wait(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"never: {what}")
-
-
 def staff(marketing: ServiceProcess) -> httpx.Client:
     token = issue_token(["marketing:read", "marketing:write"], "mia@e2e.example")
     return httpx.Client(
@@ -212,12 +186,12 @@ def test_a_campaign_from_contacts_events_to_its_outcomes(marketing, smtp_sink, k
     asyncio.run(publish_people(kafka_bootstrap, people, tag=f"newsletter-{run}"))
     # The topic holds earlier runs' people too: this run's tag sets them apart.
     everyone = {str(p["id"]) for p in people}
-    wait(
+    eventually(
         lambda: set(api.get(f"/segments/{segment_id}").json()["members"]) >= everyone,
-        "the segment gathers the three people from contacts' events",
+        what="the segment gathers the three people from contacts' events",
         # A new consumer group reads the shared topic from its start: other runs' messages,
         # whose keys were replaced since, are retried and dead-lettered first.
-        seconds=240,
+        within=240,
     )
 
     content = {
