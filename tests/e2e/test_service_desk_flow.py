@@ -25,12 +25,12 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from crm_events import Event, EventData
+from crm_events import Event, build_event
 from crm_events.contacts.customer_v2 import CustomerRegisteredV2, RegistrationOrigin
 from crm_events.personal import PersonalDataKeyIssued, encode_key, new_key, seal
 from crm_events.service_desk import TicketOpened
 from crm_platform.devtoken import issue_token
-from crm_platform.testing import ServiceProcess, free_port
+from crm_platform.testing import ServiceProcess, eventually, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -68,23 +68,6 @@ def desk(
         process.stop()
 
 
-def _envelope(data: EventData, aggregate_id: uuid.UUID) -> Event[Any]:
-    return Event[type(data)](  # type: ignore[misc]
-        id=uuid.uuid4(),
-        type=data.event_type,
-        source="/crm/contacts",
-        subject=str(aggregate_id),
-        time=datetime.now(UTC),
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=str(aggregate_id),
-        aggregateversion=1,
-        correlationid=str(uuid.uuid4()),
-        data=data,
-    )
-
-
 async def _publish_customer(bootstrap: str, customer: uuid.UUID) -> None:
     """What the contacts relay publishes for a newly registered person."""
     key = new_key()
@@ -102,7 +85,8 @@ async def _publish_customer(bootstrap: str, customer: uuid.UUID) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        for event in (_envelope(issued, customer), _envelope(registered, customer)):
+        for data in (issued, registered):
+            event = build_event(data, aggregate_id=customer, source_service="contacts")
             await producer.send_and_wait(
                 event.data.topic(),
                 event.to_json(),
@@ -111,15 +95,6 @@ async def _publish_customer(bootstrap: str, customer: uuid.UUID) -> None:
             )
     finally:
         await producer.stop()
-
-
-def _wait_for(what: str, check: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _address_known(dsn: str) -> bool:
@@ -139,19 +114,17 @@ def _send_mail(port: int, message_id: str, subject: str, body: str) -> str:
     mail["Subject"], mail["Message-ID"] = subject, message_id
     mail.set_content(body)
 
-    def deliver() -> str | None:
-        try:
-            with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-                smtp.ehlo()
-                smtp.mail(ADDRESS)
-                smtp.rcpt("support@crm.example")
-                code, answer = smtp.data(mail.as_bytes())
-        except OSError:
-            return None  # the worker is still starting
+    def deliver() -> str:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.ehlo()
+            smtp.mail(ADDRESS)
+            smtp.rcpt("support@crm.example")
+            code, answer = smtp.data(mail.as_bytes())
         assert code == 250, answer
         return answer.decode().rsplit(" ", 1)[-1]
 
-    return _wait_for("the mail listener", deliver)
+    # refused while the worker is still starting
+    return eventually(deliver, what="the mail listener", within=60, retry_on=(OSError,))
 
 
 async def _ticket_events(bootstrap: str, ticket_id: str, until: str) -> list[Event[Any]]:
@@ -170,10 +143,9 @@ async def _ticket_events(bootstrap: str, ticket_id: str, until: str) -> list[Eve
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and until not in [e.type for e in events]:
             batches = await consumer.getmany(timeout_ms=500)
+            # keyed by ticket: the shared topic also holds other tests' records, poison included
             for records in batches.values():
-                events += [
-                    e for r in records if (e := registry.parse(r.value)).aggregateid == ticket_id
-                ]
+                events += [registry.parse(r.value) for r in records if r.key == ticket_id.encode()]
     finally:
         await consumer.stop()
     return events
@@ -195,8 +167,14 @@ def test_a_ticket_by_email_to_its_rating_with_a_breach_across_a_worker_restart(
         f"dbname={env['CRM_POSTGRES_DATABASE']}"
     )
     # A new consumer group reads the shared topic from its start: other runs' messages, whose
-    # keys were replaced since, are retried and dead-lettered first.
-    _wait_for("the customer's address", lambda: _address_known(dsn), timeout=240)
+    # keys were replaced since, are retried and dead-lettered first. The worker creates the
+    # table as it starts.
+    eventually(
+        lambda: _address_known(dsn),
+        what="the customer's address",
+        within=240,
+        retry_on=(psycopg.errors.UndefinedTable,),
+    )
 
     port = int(env["CRM_SERVICE_DESK_SMTP_PORT"])
     reference = _send_mail(port, f"<first.{RUN}@example.org>", "Cannot print invoices", "Error 42.")
@@ -232,9 +210,10 @@ def test_a_ticket_by_email_to_its_rating_with_a_breach_across_a_worker_restart(
     time.sleep(max(0.0, (resolution_due - datetime.now(UTC)).total_seconds()) + 2)
     assert api.get(f"/tickets/{ticket_id}").json()["sla"][1]["breached_at_due"] is None
     desk["worker"].start()
-    breached = _wait_for(
-        "the breach",
+    breached = eventually(
         lambda: api.get(f"/tickets/{ticket_id}").json()["sla"][1]["breached_at_due"],
+        what="the breach",
+        within=60,
     )
     assert datetime.fromisoformat(breached) == resolution_due
 
