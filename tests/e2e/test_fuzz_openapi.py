@@ -20,8 +20,10 @@ reported once per operation and check as a ``ConformanceWarning`` in the warning
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import hypothesis
@@ -38,6 +40,8 @@ SEED = 20_261_207
 # take most of the time: about 2 s per operation here). Sales has four times the operations of
 # marketing, so fewer each; analytics only reads.
 BUDGET = {"contacts": 4, "sales": 2, "marketing": 5, "service-desk": 4, "analytics": 8}
+# A deeper run by hand multiplies the budgets: CRM_FUZZ_SCALE=25 pytest tests/e2e/test_fuzz_openapi.py -s
+SCALE = int(os.environ.get("CRM_FUZZ_SCALE", "1"))
 STATEFUL_SCENARIOS = 5  # per service, each up to STATEFUL_STEPS calls
 STATEFUL_STEPS = 5
 SETTINGS = hypothesis.settings(deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
@@ -49,6 +53,14 @@ class ConformanceWarning(UserWarning):
 
 
 _warned: set[tuple[str, str]] = set()
+_requests: Counter[str] = Counter()  # sent, by service
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_requests() -> Iterator[None]:
+    yield
+    for service, sent in sorted(_requests.items()):
+        print(f"\n[fuzz] {service}: {sent} requests, none answered 5xx or off its schema")
 
 
 def validated(case: schemathesis.Case, validate: Callable[[], Any]) -> None:
@@ -91,10 +103,11 @@ def auth(platform: Platform) -> dict[str, str]:
 def conformance(service: str) -> Callable[..., None]:
     """One test per operation of ``service``."""
 
-    @document(service, BUDGET[service]).parametrize()
+    @document(service, BUDGET[service] * SCALE).parametrize()
     @SETTINGS
     def test(case: schemathesis.Case, whole_platform: Platform) -> None:
         url, headers = whole_platform.url(service), auth(whole_platform)
+        _requests[service] += 1
         validated(case, lambda: case.call_and_validate(base_url=url, headers=headers))
 
     return test
@@ -109,11 +122,12 @@ test_analytics_operations_conform = conformance("analytics")
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_call_sequences_conform(whole_platform: Platform, service: str) -> None:
-    machine: Any = document(service, STATEFUL_SCENARIOS).as_state_machine()
+    machine: Any = document(service, STATEFUL_SCENARIOS * SCALE).as_state_machine()
     base_url, headers = whole_platform.url(service), auth(whole_platform)
 
     class Calls(machine):  # type: ignore[misc, valid-type]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            _requests[service] += 1
             return {"base_url": base_url, "headers": headers}
 
         def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
@@ -122,7 +136,7 @@ def test_call_sequences_conform(whole_platform: Platform, service: str) -> None:
     Calls.run(
         settings=hypothesis.settings(
             SETTINGS,
-            max_examples=STATEFUL_SCENARIOS,
+            max_examples=STATEFUL_SCENARIOS * SCALE,
             stateful_step_count=STATEFUL_STEPS,
             derandomize=True,
         )
