@@ -48,7 +48,9 @@ STREAM_SECONDS = 20.0
 LEAD_IN = 3.0  # seconds of commands before the fault
 KAFKA_OUTAGE = 15.0
 RESTART_PAUSE = 2.0  # seconds a restarted server stays down
-CONVERGENCE = 120.0  # seconds for the read models to show every accepted command (up to 67 s seen under load)
+CONVERGENCE = (
+    120.0  # seconds for the read models to show every accepted command (up to 67 s seen under load)
+)
 DRILLED: list[CommandStream] = []  # every drill's stream, for the replay comparison at the end
 
 
