@@ -25,7 +25,7 @@ from crm_sales.application import SalesApplication
 from crm_sales.application.activities import ActivityDraft
 from crm_sales.application.activity_index import ActivityFilter
 from crm_sales.application.pipeline import LeadDetails, OpportunityDraft
-from crm_sales.application.pipeline_index import LeadFilter
+from crm_sales.application.pipeline_index import LeadFilter, OpportunityFilter
 from crm_sales.application.pipeline_store import Command
 from crm_sales.contracts import translate
 from crm_sales.domain.activities import ActivityKind, RecordRef, RecordType, TaskPriority
@@ -69,8 +69,8 @@ def position(offset: int) -> Any:
     return kafka_position(GROUP_ID, TicketEscalated.topic(), 0, offset)
 
 
-def open_deal(app: SalesApplication, owner: str, account_id: UUID = ACCOUNT) -> UUID:
-    draft = OpportunityDraft(
+def deal_draft(owner: str | None = None, account_id: UUID | None = None) -> OpportunityDraft:
+    return OpportunityDraft(
         name="Renewal",
         amount=Decimal("12000"),
         currency="EUR",
@@ -78,7 +78,10 @@ def open_deal(app: SalesApplication, owner: str, account_id: UUID = ACCOUNT) -> 
         owner=owner,
         account_id=account_id,
     )
-    return app.open_opportunity(command(owner), draft).value.id
+
+
+def open_deal(app: SalesApplication, owner: str, account_id: UUID = ACCOUNT) -> UUID:
+    return app.open_opportunity(command(owner), deal_draft(owner, account_id)).value.id
 
 
 def follow_ups(app: SalesApplication) -> list[Any]:
@@ -146,6 +149,76 @@ def test_an_erased_customer_is_forgotten_by_leads_and_activities(app: SalesAppli
     assert app.get_activity(call.id).erased_at is not None
     assert app.get_lead(lead.value.id).erased_at is not None
     assert app.processed(at)
+
+
+def about(app: SalesApplication, record: RecordRef, subject: str = "Call Ada Lovelace") -> UUID:
+    """An activity about ``record``, with a subject and notes that name the person."""
+    draft = ActivityDraft(
+        kind="call",
+        subject=subject,
+        notes="She asked about her divorce settlement",
+        regarding=record,
+        due_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    return app.schedule_activity(command(), draft).value.id
+
+
+def assert_blind(app: SalesApplication, *activity_ids: UUID) -> None:
+    for activity_id in activity_ids:
+        activity = app.get_activity(activity_id)
+        assert (activity.subject, activity.notes) == (None, None)
+        assert activity.erased_at is not None
+        assert app.personal_data_keys.is_destroyed(activity_id)
+
+
+def test_an_erasure_blinds_the_activities_about_the_customer_their_leads_and_deals_then_confirms(
+    app: SalesApplication,
+) -> None:
+    lead = app.capture_lead(command(), LeadDetails(family_name="Lovelace", customer_id=CUSTOMER))
+    converted = app.convert_lead(command(), lead.value.id, deal_draft(), customer_id=CUSTOMER)
+    deal = converted.value.conversion.opportunity_id
+    on_account = open_deal(app, "carol", account_id=CUSTOMER)
+    activities = [
+        about(app, RecordRef(RecordType.CUSTOMER, CUSTOMER)),
+        about(app, RecordRef(RecordType.LEAD, lead.value.id)),
+        about(app, RecordRef(RecordType.OPPORTUNITY, deal)),
+        about(app, RecordRef(RecordType.OPPORTUNITY, on_account)),
+    ]
+    someone_elses = about(app, RecordRef(RecordType.OPPORTUNITY, open_deal(app, "dave")), "Demo")
+
+    at = erased_by_reaction(app, 9)
+
+    assert_blind(app, *activities)
+    assert app.get_activity(someone_elses).subject == "Demo"
+    assert app.processed(at)
+    order = [n.originator_id for n in app.recorder.select_notifications(start=1, limit=1000)]
+    confirmed = order.index(erasure_record_id(CUSTOMER))
+    assert max(i for i, aggregate in enumerate(order) if aggregate in activities) < confirmed
+
+    erased_by_reaction(app, 9)  # redelivered
+    erased_by_reaction(app, 12)  # republished: a new position
+
+    assert len(app.recorder.select_notifications(start=1, limit=1000)) == len(order)
+
+
+def test_a_leads_erasure_blinds_the_activities_about_it_even_when_retried(
+    app: SalesApplication,
+) -> None:
+    details = LeadDetails(family_name="Lovelace", email="ada@example.org")
+    lead = app.capture_lead(command(), details).value.id
+    call = about(app, RecordRef(RecordType.LEAD, lead))
+    other = about(app, RecordRef(RecordType.LEAD, uuid4()), "Call Grace Hopper")
+    half_done = app.get_lead(lead)  # erased by a process that stopped before its activities
+    half_done.erase()
+    app.save(half_done)
+
+    assert app.erase_lead(lead) is False  # the lead was erased before; its activities are now
+
+    assert_blind(app, call)
+    assert app.get_activity(other).subject == "Call Grace Hopper"
+    stored = len(app.recorder.select_notifications(start=1, limit=1000))
+    assert app.erase_lead(lead) is False
+    assert len(app.recorder.select_notifications(start=1, limit=1000)) == stored
 
 
 def published(app: SalesApplication) -> list[Event[Any]]:
@@ -228,6 +301,20 @@ def test_an_erasure_reaches_the_lead_and_activity_held_in_quarantine_before_its_
     order = [n.originator_id for n in app.recorder.select_notifications(start=1, limit=1000)]
     confirmed = order.index(erasure_record_id(CUSTOMER))
     assert max(i for i, aggregate in enumerate(order) if aggregate in {lead, call}) < confirmed
+
+
+def test_an_erasure_reaches_the_activity_about_a_deal_held_in_quarantine(
+    app: SalesApplication,
+) -> None:
+    deal = open_deal(app, "bad\x00owner", account_id=CUSTOMER)  # no row to find it by
+    call = about(app, RecordRef(RecordType.OPPORTUNITY, deal))
+    assert app.list_opportunities(OpportunityFilter(account_id=CUSTOMER)) == []
+    assert held_by_read_models(app) == {str(deal)}
+
+    at = erased_by_reaction(app, 9)
+
+    assert_blind(app, call)
+    assert app.processed(at)
 
 
 def test_a_held_record_that_cannot_be_loaded_leaves_the_erasure_unconfirmed(

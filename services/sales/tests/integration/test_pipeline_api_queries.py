@@ -15,6 +15,7 @@ from crm_sales.application import SalesApplication
 from crm_sales.bootstrap import SPEC
 from crm_sales.domain.pipeline import DEFAULT_PIPELINE_ID
 
+from ..unit import test_activities_api as activities
 from ..unit.test_pipeline_api import (
     ADA,
     ADMIN,
@@ -54,6 +55,21 @@ def test_listing_leads_pages_through_them(client: TestClient) -> None:
     ]:
         problem = assert_problem(client.get("/leads", params=params, headers=READ), 422)
         assert field_of(problem) == [field]
+
+
+def test_erasing_a_lead_blinds_the_activities_about_it(client: TestClient) -> None:
+    """The activities are found through the activity index: on PostgreSQL."""
+    created = lead(client)
+    regarding = {"type": "lead", "id": created["id"]}
+    call = activities.schedule(client, activities.task(regarding=regarding, notes="Ada's divorce"))
+
+    assert client.delete(f"/leads/{created['id']}", headers=ADMIN).status_code == 204
+    assert client.delete(f"/leads/{created['id']}", headers=ADMIN).status_code == 204
+    erased = client.get(f"/leads/{created['id']}", headers=READ).json()
+    assert (erased["family_name"], erased["email"]) == (None, None)
+    assert erased["erased_at"] is not None
+    blind = client.get(f"/activities/{call['id']}", headers=READ).json()
+    assert (blind["subject"], blind["notes"], blind["erased"]) == (None, None, True)
 
 
 def test_listing_opportunities(client: TestClient) -> None:

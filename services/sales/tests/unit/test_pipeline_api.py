@@ -229,16 +229,6 @@ def test_unknown_and_malformed_ids(client: TestClient) -> None:
     ]
 
 
-def test_erasing_a_lead(client: TestClient) -> None:
-    created = lead(client)
-
-    assert client.delete(f"/leads/{created['id']}", headers=ADMIN).status_code == 204
-    assert client.delete(f"/leads/{created['id']}", headers=ADMIN).status_code == 204
-    erased = client.get(f"/leads/{created['id']}", headers=READ).json()
-    assert (erased["family_name"], erased["email"]) == (None, None)
-    assert erased["erased_at"] is not None
-
-
 # --- opportunities -------------------------------------------------------------------------------
 
 

@@ -107,7 +107,10 @@ def test_an_erased_lead_announces_its_key_destroyed_then_its_erasure(
     app: SalesApplication,
 ) -> None:
     lead = app.capture_lead(command(), LeadDetails(family_name="Hopper", phone="+15551234567"))
-    app.erase_lead(lead.value.id)
+    erased_lead = app.get_lead(lead.value.id)  # as the application erases it (on PostgreSQL)
+    app.personal_data_keys.destroy(erased_lead.id)
+    erased_lead.erase()
+    app.save(erased_lead)
 
     *_, destroyed, erased = published(app)
 

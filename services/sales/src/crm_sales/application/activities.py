@@ -185,14 +185,14 @@ class ActivityCommands(PipelineStore):
 
     # --- reactions (the caller records the aggregates with the event's position) ---------------
 
-    def erase_activities_regarding(self, record: RecordRef) -> list[Activity]:
-        """Destroy the keys of every activity about ``record``, so that their text goes blind in
-        every copy of the log, and return those not erased before, their erasure pending.
-        Activities the index holds in quarantine (no row, or a stale one) are loaded and erased
-        too; one that cannot be loaded raises."""
-        listed = self.activity_index.regarding(record)
+    def erase_activities_regarding(self, *records: RecordRef) -> list[Activity]:
+        """Destroy the keys of every activity about any of ``records``, so that their text goes
+        blind in every copy of the log, and return those not erased before, their erasure
+        pending. Activities the index holds in quarantine (no row, or a stale one) are loaded
+        and erased too; one that cannot be loaded raises."""
+        listed = self.activity_index.regarding(*records)
         held = self.activity_index.quarantined_aggregates(Activity)
-        activity_ids = listed + [a.id for a in held if a.regarding == record]
+        activity_ids = listed + [a.id for a in held if a.regarding in records]
         erased = []
         for activity_id in dict.fromkeys(activity_ids):
             self.personal_data_keys.destroy(activity_id)  # first: a crash after it is retried

@@ -153,11 +153,12 @@ class ActivityIndex(AggregateRows[IndexRow]):
         )
         return [(row["due_at"], row["activity_id"]) for row in found]
 
-    def regarding(self, record: RecordRef) -> list[UUID]:
-        """Every activity about ``record`` (erased ones included)."""
+    def regarding(self, *records: RecordRef) -> list[UUID]:
+        """Every activity about any of ``records`` (erased ones included)."""
         found = self.select(
-            f"SELECT activity_id FROM {TABLE} WHERE regarding_type = %s AND regarding_id = %s",
-            (record.type.value, record.id),
+            f"SELECT activity_id FROM {TABLE} WHERE (regarding_type, regarding_id)"
+            " IN (SELECT * FROM unnest(%s::text[], %s::uuid[]))",
+            ([r.type.value for r in records], [r.id for r in records]),
         )
         return [row["activity_id"] for row in found]
 

@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 
 from ..domain.leads import KIND as LEAD
 from ..domain.leads import Lead
+from ..domain.opportunities import Opportunity
 from .pipeline_index import LeadFilter, OpportunityFilter, PipelineIndex
 from .pipeline_leads import LeadCommands, LeadDetails
 from .pipeline_opportunities import OpportunityCommands, OpportunityDraft
@@ -63,3 +64,15 @@ class PipelineCommands(LeadCommands, OpportunityCommands):
             )
 
         return self._execute(command, LEAD, lambda: self.get_lead(lead_id), convert)
+
+    def opportunities_of_customer(self, customer_id: UUID) -> list[UUID]:
+        """Every opportunity of the customer: on their account, with them as contact, or
+        converted from one of their leads. Opportunities the index holds in quarantine (no row,
+        or a stale one) are loaded and counted too; one that cannot be loaded raises."""
+        leads = set(self.leads_of_customer(customer_id))
+        listed = self.pipeline_index.opportunities_of(customer_id, leads)
+        held = self.pipeline_index.quarantined_aggregates(Opportunity)
+        theirs = [
+            o.id for o in held if customer_id in (o.account_id, o.contact_id) or o.lead_id in leads
+        ]
+        return list(dict.fromkeys(listed + theirs))

@@ -13,7 +13,7 @@ A row's ``position`` is the notification its aggregate was first applied from: t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import astuple, dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -202,6 +202,8 @@ _SCHEMA = (
     " contact_id uuid, lead_id uuid, at_risk boolean NOT NULL, opened_at timestamptz NOT NULL)",
     f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_position ON {OPPORTUNITIES} (position)",
     f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_account ON {OPPORTUNITIES} (account_id, status)",
+    f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_contact ON {OPPORTUNITIES} (contact_id)",
+    f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_lead ON {OPPORTUNITIES} (lead_id)",
     f"CREATE TABLE IF NOT EXISTS {PIPELINES} (pipeline_id uuid PRIMARY KEY,"
     " version integer NOT NULL)",
 )
@@ -257,6 +259,16 @@ class PipelineIndex(AggregateRows[Entry]):
             where.params,
         )
         return [_opportunity(row) for row in found]
+
+    def opportunities_of(self, customer_id: UUID, lead_ids: Collection[UUID]) -> list[UUID]:
+        """Every opportunity on the customer's account, with them as contact, or converted from
+        one of ``lead_ids`` (theirs)."""
+        found = self.select(
+            f"SELECT opportunity_id FROM {OPPORTUNITIES}"
+            " WHERE account_id = %s OR contact_id = %s OR lead_id = ANY(%s)",
+            (customer_id, customer_id, list(lead_ids)),
+        )
+        return [row["opportunity_id"] for row in found]
 
     def pipeline_ids(self) -> set[UUID]:
         return {row["pipeline_id"] for row in self.select(f"SELECT pipeline_id FROM {PIPELINES}")}

@@ -13,6 +13,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from crm_platform.privacy import KeyStore
 
+from ..domain.activities import Activity, RecordRef, RecordType
 from ..domain.errors import RecordNotFound
 from ..domain.leads import KIND as LEAD
 from ..domain.leads import Lead, LeadSource
@@ -56,6 +57,7 @@ class LeadDetails:
 class LeadCommands(PipelineStore):
     pipeline_index: PipelineIndex
     personal_data_keys: KeyStore
+    erase_activities_regarding: Callable[..., list[Activity]]  # ActivityCommands
 
     # --- commands -------------------------------------------------------------------------------
 
@@ -110,35 +112,45 @@ class LeadCommands(PipelineStore):
         customer_id: UUID | None = None,
         position: Tracking | None = None,
     ) -> bool:
-        """Erase the lead's personal data for good; False when it was erased before."""
+        """Erase the lead's personal data for good, and the activities about it; False when the
+        lead was erased before."""
         return bool(self._erase([lead_id], customer_id=customer_id, position=position))
 
     def forget_customer(self, customer_id: UUID, *, position: Tracking | None = None) -> list[UUID]:
-        """Erase every lead about the customer (converted into it, or matched to it): the
-        customer was erased. Returns the leads erased now. Leads the index holds in quarantine
-        (no row, or a stale one) are loaded and erased too; one that cannot be loaded raises."""
+        """Erase every lead about the customer, and the activities about them: the customer was
+        erased. Returns the leads erased now."""
+        return self._erase(
+            self.leads_of_customer(customer_id), customer_id=customer_id, position=position
+        )
+
+    def leads_of_customer(self, customer_id: UUID) -> list[UUID]:
+        """Every lead about the customer (converted into it, or matched to it), erased or not.
+        Leads the index holds in quarantine (no row, or a stale one) are loaded and counted too;
+        one that cannot be loaded raises."""
         listed = self.pipeline_index.leads(LeadFilter(customer_id=customer_id))
         held = self.pipeline_index.quarantined_aggregates(Lead)
         lead_ids = [e.lead_id for e in listed] + [
             lead.id for lead in held if lead.customer_id == customer_id
         ]
-        return self._erase(
-            list(dict.fromkeys(lead_ids)), customer_id=customer_id, position=position
-        )
+        return list(dict.fromkeys(lead_ids))
 
     def _erase(
         self, lead_ids: Sequence[UUID], *, customer_id: UUID | None, position: Tracking | None
     ) -> list[UUID]:
+        """The leads' erasure saved with that of the activities about them, those of a lead
+        erased before included (a retry completes an erasure that failed half-way)."""
         # Keys first: if the process dies before the events are saved, a retry erases again,
         # whereas an erasure recorded with its key alive would never be completed.
         for lead_id in lead_ids:
             self.get_lead(lead_id)  # an unknown id is an error, not a key to destroy
             self.personal_data_keys.destroy(lead_id)
+        about = [RecordRef(RecordType.LEAD, lead_id) for lead_id in lead_ids]
         for _ in range(WRITE_ATTEMPTS):
+            activities = self.erase_activities_regarding(*about)  # their keys destroyed first
             leads = [self.get_lead(lead_id) for lead_id in lead_ids]
             erased = [lead for lead in leads if lead.erase(customer_id=customer_id)]
             try:
-                self._save_reaction(position, *erased)
+                self._save_reaction(position, *erased, *activities)
             except IntegrityError:
                 continue
             return [lead.id for lead in erased]

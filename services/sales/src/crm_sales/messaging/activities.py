@@ -4,12 +4,13 @@ Each is exactly-once: the application records what it changed together with the 
 the event (``crm_platform.tracking``), and ids derived from the event id keep a republished event
 (a new position) from acting twice.
 
-- ``CustomerErased``: the pipeline forgets the customer, and every activity about the customer
-  forgets its text: its key is destroyed, so subjects and notes go blind in every copy. The
-  erasure is confirmed (``CustomerErasureConfirmed`` on ``crm.sales.erasure.v1``) in the
-  transaction that records the last of it. Leads and activities a read model holds in
-  quarantine are erased too; one that cannot be loaded leaves the erasure unconfirmed (the
-  message is retried, then dead-lettered, and contacts sees the erasure overdue).
+- ``CustomerErased``: the pipeline forgets the customer, and every activity about the customer,
+  one of their leads or one of their opportunities forgets its text: its key is destroyed, so
+  subjects and notes go blind in every copy. The erasure is confirmed
+  (``CustomerErasureConfirmed`` on ``crm.sales.erasure.v1``) in the transaction that records the
+  last of it. Leads, opportunities and activities a read model holds in quarantine are found
+  too; one that cannot be loaded leaves the erasure unconfirmed (the message is retried, then
+  dead-lettered, and contacts sees the erasure overdue).
 - ``TicketEscalated`` on an account with open opportunities: each is flagged at risk and its owner
   gets a follow-up task on it, sooner the more urgent the ticket.
 """
@@ -73,12 +74,17 @@ def react(application: Any, event: Event[Any], position: Tracking) -> None:
 
 
 def customer_erased(application: Any, erased: CustomerErased, position: Tracking) -> None:
-    """The leads are saved first (a crash after them only repeats no-ops); the activities, the
-    confirmation (once per customer) and the position together, once everything is erased."""
-    customer = RecordRef(RecordType.CUSTOMER, erased.customer_id)
-    application.forget_customer(erased.customer_id)  # idempotent: leads erased once
-    activities = application.erase_activities_regarding(customer)
-    confirmation = confirm_erasure(application, erased.customer_id, ERASED)
+    """The leads and the activities about them are saved first (a crash after them only repeats
+    no-ops); the activities about the customer and their opportunities, the confirmation (once
+    per customer) and the position together, once everything is erased."""
+    customer_id = erased.customer_id
+    application.forget_customer(customer_id)  # idempotent: leads and their activities erased once
+    about = [RecordRef(RecordType.CUSTOMER, customer_id)] + [
+        RecordRef(RecordType.OPPORTUNITY, opportunity_id)
+        for opportunity_id in application.opportunities_of_customer(customer_id)
+    ]
+    activities = application.erase_activities_regarding(*about)
+    confirmation = confirm_erasure(application, customer_id, ERASED)
     application.record_reaction(position, *activities, *([confirmation] if confirmation else []))
 
 
