@@ -142,7 +142,11 @@ def test_a_registration_key_reused_with_another_body_is_refused(client: TestClie
 
 @pytest.mark.parametrize(
     ("value", "detail"),
-    [("100000000000000000000", "must be an integer from"), ("NaN", "finite"), ("1e400", "finite")],
+    [
+        ("100000000000000000000", "must be an integer from"),
+        ("NaN", "not JSON numbers"),
+        ("1e400", "finite"),
+    ],
 )
 def test_custom_values_are_numbers_every_json_parser_reads_alike(
     client: TestClient, application: ContactsApplication, value: str, detail: str
