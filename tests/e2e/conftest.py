@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from crm_platform.testing import ServiceProcess, free_port
-from tests.e2e.drills import Platform, start_platform
+from tests.e2e.drills import FIGURES, Platform, start_platform
 
 
 @pytest.fixture(scope="session")
@@ -99,3 +99,11 @@ def whole_platform(
     platform = start_platform(env, fresh_database, logs, all_scopes_token)
     yield platform
     platform.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures of the fuzzing, poison and drill tests, in every run's output (CI's too)."""
+    if FIGURES:
+        terminalreporter.write_sep("=", "robustness figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

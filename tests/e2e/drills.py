@@ -38,6 +38,14 @@ SERVICES = ("contacts", "sales", "marketing", "service-desk", "analytics")
 ROLES = {"analytics": ("api", "worker")}  # every other service: api, relay, worker
 
 
+FIGURES: list[str] = []  # what the fuzzing, poison and drill tests measured, for the run's summary
+
+
+def report(line: str) -> None:
+    """Keep ``line`` for the summary at the end of the run (``conftest``), where CI shows it."""
+    FIGURES.append(line.strip("\n"))
+
+
 def roles(service: str) -> tuple[str, ...]:
     return ROLES.get(service, ("api", "relay", "worker"))
 

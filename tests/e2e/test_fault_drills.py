@@ -36,6 +36,7 @@ from tests.e2e.drills import (
     count_360,
     count_directory,
     read_model_digest,
+    report,
     server_down,
 )
 
@@ -71,10 +72,10 @@ def drill(
     started = time.monotonic()
     tallies = converge(platform, stream)
     with capsys.disabled():
-        print(f"\n[drill {name}] answers {dict(stream.statuses)}")
-        print(f"[drill {name}] read models complete {time.monotonic() - started:.0f} s after")
+        report(f"[drill {name}] answers {dict(stream.statuses)}")
+        report(f"[drill {name}] read models complete {time.monotonic() - started:.0f} s after")
         for tally in tallies:
-            print(f"[drill {name}] {tally}")
+            report(f"[drill {name}] {tally}")
     assert not restarted, f"dead before the drill: {restarted}"
     assert not died, "died during the drill:\n" + "\n".join(platform.deaths[-len(died) :])
     assert not stream.refusals(), "valid commands refused:\n" + "\n".join(stream.refusals())
@@ -152,6 +153,6 @@ def test_read_models_equal_a_replay_of_the_topics(
     uri = worker.env["CRM_MONGODB_URI"]
     expected = read_model_digest(uri, live, people)
     with capsys.disabled():
-        print(f"\n[replay] {len(people)} people of the drills: {expected}")
+        report(f"[replay] {len(people)} people of the drills: {expected}")
     assert expected["customer_360.customers"].startswith(f"{len(people)} documents"), expected
     assert read_model_digest(uri, rebuilt, people) == expected

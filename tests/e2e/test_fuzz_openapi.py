@@ -31,7 +31,7 @@ import pytest
 import schemathesis
 from schemathesis.core.failures import FailureGroup
 
-from tests.e2e.drills import ROOT, SERVICES, Platform
+from tests.e2e.drills import ROOT, SERVICES, Platform, report
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ _requests: Counter[str] = Counter()  # sent, by service
 def _report_requests() -> Iterator[None]:
     yield
     for service, sent in sorted(_requests.items()):
-        print(f"\n[fuzz] {service}: {sent} requests, none answered 5xx or off its schema")
+        report(f"[fuzz] {service}: {sent} requests, none answered 5xx or off its schema")
 
 
 def validated(case: schemathesis.Case, validate: Callable[[], Any]) -> None:

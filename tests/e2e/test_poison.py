@@ -38,7 +38,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from crm_events import registry
 from crm_events.personal import new_key, seal
 from crm_platform.relay import key_issued_event
-from tests.e2e.drills import SERVICES, Platform, directory_people, wait_until
+from tests.e2e.drills import SERVICES, Platform, directory_people, report, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -199,7 +199,7 @@ def test_every_write_route_refuses_poison(
             request = f"{method} {url} body {body[:300]!r}... ({len(body)} bytes)"
             failures.append(f"{what}: {request}\n  -> {response.status_code} {response.text[:600]}")
     # Analytics is read-only: none today, but a write route it gains is poisoned too.
-    print(f"{service}: {sent} poisoned requests, {len(failures)} not refused with a 4xx")
+    report(f"[poison] {service}: {sent} poisoned requests, {len(failures)} not refused with a 4xx")
     assert not failures, "\n".join(failures)
 
 
@@ -425,7 +425,9 @@ def test_consumers_get_past_garbage_and_nul_events_on_every_topic(
         time.sleep(3)
     assert consumed, f"no consumer group of {prefix}* is assigned a poisoned partition"
     assert not stuck, "consumer groups stopped at the poison:\n" + "\n".join(stuck)
-    print(f"{consumed} poisoned partitions consumed past the poison by the platform's groups")
+    report(
+        f"[poison] {consumed} poisoned partitions consumed past the poison by the platform's groups"
+    )
 
 
 # --- Afterwards ---------------------------------------------------------------------------------
@@ -436,7 +438,9 @@ def test_every_process_lives_and_ordinary_commands_reach_every_read_model(
 ) -> None:
     time.sleep(2)  # a process that a poison killed may take a moment to exit
     health = whole_platform.health()
-    print("\n".join(f"  {name}: {state}" for name, state in health.items()))
+    report(
+        "[poison] health after: " + ", ".join(f"{name} {state}" for name, state in health.items())
+    )
     unhealthy = {name: state for name, state in health.items() if not state.startswith("ok")}
     assert not unhealthy, unhealthy
 
