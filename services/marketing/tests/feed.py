@@ -14,6 +14,7 @@ from crm_events import Event, EventData, build_event
 from crm_events.contacts import ConsentGranted, ConsentWithdrawn, CustomerRegisteredV2
 from crm_events.personal import Sealed
 from crm_marketing.application import MarketingApplication
+from crm_marketing.domain import CampaignChannel, EmailContent
 from crm_marketing.messaging import learn
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -121,3 +122,32 @@ class Feed:
             ),
             customer_id,
         )
+
+
+def launch_to(
+    app: MarketingApplication, *customers: UUID, now: datetime, content: Any = None
+) -> UUID:
+    """An e-mail campaign launched at a segment of ``customers`` added by hand (the tests that
+    save their profiles straight through the aggregate, bypassing the consumers)."""
+    segment = app.define_segment(
+        uuid4(), name="List", rule=None, defined_by="it", request_fingerprint="f"
+    ).value
+    for customer in customers:
+        segment.add_by_hand(customer, now)
+    app.save(segment)
+    campaign_id = uuid4()
+    app.draft_campaign(
+        campaign_id,
+        name="IT",
+        channel=CampaignChannel.EMAIL,
+        purpose="marketing",
+        segment_ids=[segment.id],
+        content=content or EmailContent("Hello", "<p>Hello</p>", "Hello", {}, ()),
+        agents=[],
+        created_by="it",
+        request_fingerprint="f",
+    )
+    app.launch_campaign(
+        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
+    )
+    return campaign_id

@@ -33,6 +33,8 @@ from crm_platform.loops import LoopState
 from crm_platform.privacy import PostgresKeyring
 from crm_platform.testing import eventually_async
 
+from .. import feed
+
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
@@ -128,28 +130,12 @@ def reachable(app: MarketingApplication, email: str) -> UUID:
 
 
 def launch_to(app: MarketingApplication, *customers: UUID) -> UUID:
-    segment = app.define_segment(
-        uuid4(), name="List", rule=None, defined_by="it", request_fingerprint="f"
-    ).value
-    for customer in customers:
-        segment.add_by_hand(customer, NOW)
-    app.save(segment)
-    campaign_id = uuid4()
-    app.draft_campaign(
-        campaign_id,
-        name="IT",
-        channel=CampaignChannel.EMAIL,
-        purpose="marketing",
-        segment_ids=[segment.id],
+    return feed.launch_to(
+        app,
+        *customers,
+        now=NOW,
         content=EmailContent("Hi {{ given_name }}", "<p>Hi</p>", "Hi", {}, ()),
-        agents=[],
-        created_by="it",
-        request_fingerprint="f",
     )
-    app.launch_campaign(
-        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
-    )
-    return campaign_id
 
 
 async def test_a_message_the_mailer_cannot_send_is_quarantined_and_the_others_go_on(

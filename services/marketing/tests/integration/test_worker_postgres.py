@@ -15,11 +15,13 @@ from crm_marketing.application import MarketingApplication
 from crm_marketing.application.audience_index import PROJECTION
 from crm_marketing.application.mailer import MAILER
 from crm_marketing.bootstrap import background
-from crm_marketing.domain import AudienceProfile, CampaignChannel, EmailContent, message_id
+from crm_marketing.domain import AudienceProfile, message_id
 from crm_marketing.domain.profile import ContactDetails
 from crm_platform.liveness import Registry
 from crm_platform.quarantine import Quarantine
 from crm_platform.testing import eventually_async
+
+from .. import feed
 
 pytestmark = pytest.mark.integration
 
@@ -36,28 +38,7 @@ def consenting(app: MarketingApplication, email: str, region: str = "EMEA") -> U
 
 
 def launch_to(app: MarketingApplication, *customers: UUID) -> UUID:
-    segment = app.define_segment(
-        uuid4(), name="All", rule=None, defined_by="it", request_fingerprint="f"
-    ).value
-    for customer in customers:
-        segment.add_by_hand(customer, NOW)
-    app.save(segment)
-    campaign_id = uuid4()
-    app.draft_campaign(
-        campaign_id,
-        name="IT",
-        channel=CampaignChannel.EMAIL,
-        purpose="marketing",
-        segment_ids=[segment.id],
-        content=EmailContent("Hello", "<p>Hello</p>", "Hello", {}, ()),
-        agents=[],
-        created_by="it",
-        request_fingerprint="f",
-    )
-    app.launch_campaign(
-        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
-    )
-    return campaign_id
+    return feed.launch_to(app, *customers, now=NOW)
 
 
 async def test_every_loop_goes_on_past_the_records_it_quarantines(
