@@ -223,7 +223,9 @@ def test_every_service_drives_the_360_time_travel_and_a_live_rebuild(services, t
         pipeline = analytics.get(f"/organizations/{organization_id}/pipeline").json()
         interacted = any(e["kind"] == "interaction" for e in view.get("timeline", []))
         counted = view.get("interaction_count") == 1
-        ready = view.get("profile") and interacted and counted and pipeline.get("stages")
+        # The name is opened per request once the person's key reached the keyring.
+        named = (view.get("profile") or {}).get("given_name")
+        ready = named and interacted and counted and pipeline.get("stages")
         return (view, pipeline) if ready else None
 
     recorded_360, recorded_pipeline = eventually(

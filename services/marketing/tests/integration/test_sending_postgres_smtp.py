@@ -153,8 +153,12 @@ async def test_a_message_the_mailer_cannot_send_is_quarantined_and_the_others_go
 
     await eventually_async(lambda: smtp_sink.messages_to(good), what="the good message")
     await eventually_async(lambda: mailer.queue.quarantine.keys(MAILER), what="the poison held")
-    report = registry.reports()[f"loop:{MAILER}"]
-    assert report.alive and report.state == "running"
+    # The loop reports "running" once the step that sent and set aside has returned.
+    report = await eventually_async(
+        lambda: (r := registry.reports()[f"loop:{MAILER}"]).state == "running" and r,
+        what="the mailer running",
+    )
+    assert report.alive
     held = message_id(campaign_id, poison)
     [entry] = mailer.queue.quarantine.list(loop=MAILER).items
     assert (entry.record_key, entry.state, entry.error_type) == (
