@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from crm_platform.quarantine import Entry, EntryPage, State
 from crm_platform.web.admin import admin_router
 from crm_platform.web.app import create_api
+from crm_platform.web.pages import encode_cursor
 from crm_platform.web.testing import assert_problem, bearer
 
 pytestmark = pytest.mark.unit
@@ -125,7 +126,7 @@ def test_entries_are_paged_with_a_next_link_and_filtered(
     "params",
     [
         {"cursor": "garbage"},
-        {"cursor": "eyJhIjoxLCJsIjpudWxsLCJzIjoicmVzb2x2ZWQifQ"},  # a cursor of another state
+        {"cursor": encode_cursor(("1", "", "resolved"))},  # a cursor of another state
         {"state": "stuck"},
         {"limit": 0},
     ],
@@ -134,7 +135,7 @@ def test_bad_parameters_are_problems_naming_them(
     client: TestClient, params: dict[str, Any]
 ) -> None:
     response = client.get("/admin/quarantine", params=params, headers=ADMIN)
-    body = assert_problem(response, 400 if "cursor" in params else 422)
+    body = assert_problem(response, 422)
     assert [error["field"] for error in body["errors"]] == [f"query.{next(iter(params))}"]
 
 

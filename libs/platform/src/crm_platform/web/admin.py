@@ -17,13 +17,10 @@ one the entry is released, and the loop tries the record on its next round (``re
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -31,12 +28,11 @@ from pydantic import BaseModel, Field
 from ..failures import is_transient
 from ..quarantine import Entry, QuarantineStore, State
 from .auth import require_scopes
+from .pages import bad_cursor, decode_cursor, encode_cursor, link_next
 from .problems import (
-    BadRequest,
     InvalidState,
     NotFound,
     ServiceUnavailable,
-    field_error,
     problem_responses,
 )
 
@@ -133,9 +129,7 @@ def admin_router(
         after = _decode(cursor, loop, state) if cursor is not None else None
         page = store().list(loop=loop, state=state, after=after, limit=limit)
         next_cursor = None if page.next_after is None else _encode(page.next_after, loop, state)
-        if next_cursor is not None:
-            url = request.url.include_query_params(cursor=next_cursor)
-            response.headers["Link"] = f'<{url}>; rel="next"'
+        link_next(request, response, next_cursor)
         return QuarantinePage(
             items=[QuarantineEntry.of(entry) for entry in page.items], next_cursor=next_cursor
         )
@@ -173,27 +167,12 @@ def admin_router(
 
 
 def _encode(after: int, loop: str | None, state: State) -> str:
-    raw = json.dumps({"a": after, "l": loop, "s": state.value}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return encode_cursor((str(after), loop or "", state.value))
 
 
 def _decode(cursor: str, loop: str | None, state: State) -> int:
     """The entry id a cursor continues after; it must come from a page of the same filters."""
-    try:
-        payload: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, RecursionError):
-        payload = None
-    valid = (
-        isinstance(payload, dict)
-        and type(payload.get("a")) is int
-        and payload["a"] >= 0
-        and payload.get("l") == loop
-        and payload.get("s") == state.value
-    )
-    if not valid:
-        detail = "not a cursor of this list (keep the loop and state filters)"
-        raise BadRequest(
-            f"The cursor is {detail}.",
-            errors=[field_error(["query", "cursor"], detail, "invalid_cursor")],
-        )
-    return int(payload["a"])
+    after, cursor_loop, cursor_state = decode_cursor(cursor, 3) or ("", "", "")
+    if not after.isdigit() or cursor_loop != (loop or "") or cursor_state != state.value:
+        raise bad_cursor()
+    return int(after)

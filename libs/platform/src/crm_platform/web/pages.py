@@ -17,7 +17,7 @@ from itertools import islice
 from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import Query
+from fastapi import Query, Request, Response
 
 from ..text import find_unsafe
 from .problems import Unprocessable
@@ -56,6 +56,15 @@ def decode_cursor(cursor: str | None, size: int) -> Position | None:
     ):
         raise bad_cursor()
     return tuple(position)
+
+
+def link_next(request: Request, response: Response, next_cursor: str | None) -> str | None:
+    """Link the next page (``Link: <...>; rel="next"``, RFC 8288) as well as naming its cursor in
+    the body; every list route answers through it. Returns ``next_cursor``."""
+    if next_cursor is not None:
+        url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    return next_cursor
 
 
 def instant_part(moment: datetime) -> str:
