@@ -1,16 +1,17 @@
 """A small base for idempotent Kafka consumers on FastStream.
 
 Per message: parse the envelope (poison goes straight to the dead letters, and so does a payload
-holding a string no store may take: a NUL, another control character, a lone surrogate), skip
-what the inbox has seen (event id and per-aggregate version), run the handler with bounded
+holding a string no store may take: a NUL, another control character, a lone surrogate), run
+the handler with bounded
 retries and backoff (a server's failure, ``failures.is_transient``, is waited out uncounted), and
 after the last failure publish the message with its error to ``crm.dlq.<group id>``. The offset is
 committed (manual ack; auto-commit is off) only once the effect or the dead letter is durable;
 a new group starts from the earliest offset, a restarted one after its last commit.
 
-Effects must still be idempotent: a crash after the effect but before the inbox records it (or
-before the offset commit) redelivers the event. Read models guard per-aggregate versions inside
-the same single-document update as the effect, which makes that redelivery harmless.
+Effects must be idempotent: a crash after the effect but before the offset commit redelivers the
+event. Read models guard per-aggregate versions inside the same single-document update as the
+effect, and local projections record the event's position in the effect's transaction
+(``tracking``), which makes that redelivery harmless.
 
 Each group counts its messages by outcome, times its handler calls and reports its lag per partition
 (``crm_platform.metrics``); each handler call is a process span in the trace of its event. Each
@@ -34,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
@@ -42,9 +43,6 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from opentelemetry import propagate, trace
-from pymongo import WriteConcern
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from crm_events import Envelope, Event, UnknownEventType, registry
 from crm_events.personal import KeyMismatch
@@ -114,46 +112,6 @@ def parse_leniently(raw: bytes | None) -> Event[Any]:
 
 def dead_letter_topic(group_id: str) -> str:
     return f"crm.dlq.{group_id}"
-
-
-class Inbox(Protocol):
-    """What a consumer group has applied: ``seen`` events are skipped, ``record`` after effect."""
-
-    async def seen(self, event: Event[Any]) -> bool: ...
-    async def record(self, event: Event[Any]) -> None: ...
-
-
-class MongoInbox:
-    """The last applied version and event id per aggregate, one document each.
-
-    The version guard sits in the update's filter, so without transactions (FerretDB) an older
-    or repeated version never overwrites a newer one. Give each group its own collection, or a
-    ``group`` when groups share one.
-    """
-
-    def __init__(self, collection: AsyncCollection[dict[str, Any]], *, group: str = "") -> None:
-        # Recorded must mean durable: a lost record would re-apply an effect after a failover.
-        self.collection = collection.with_options(write_concern=WriteConcern(w="majority"))
-        self.prefix = f"{group}:" if group else ""
-
-    def _key(self, event: Event[Any]) -> str:
-        return f"{self.prefix}{event.aggregatetype}:{event.aggregateid}"
-
-    async def seen(self, event: Event[Any]) -> bool:
-        doc = await self.collection.find_one({"_id": self._key(event)})
-        return doc is not None and (
-            doc["version"] >= event.aggregateversion or doc.get("event_id") == str(event.id)
-        )
-
-    async def record(self, event: Event[Any]) -> None:
-        try:
-            await self.collection.update_one(
-                {"_id": self._key(event), "version": {"$lt": event.aggregateversion}},
-                {"$set": {"version": event.aggregateversion, "event_id": str(event.id)}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            pass  # the document holds this version or a newer one already
 
 
 @dataclass(frozen=True)
@@ -259,13 +217,11 @@ class _Consumer:
         broker: KafkaBroker,
         *,
         group_id: str,
-        inbox: Inbox | None = None,
         max_attempts: int = 5,
         backoff: float = 0.1,
         max_backoff: float = 2.0,
     ) -> None:
         self.group_id = group_id
-        self.inbox = inbox
         self.retry = Retry(max_attempts, backoff, max_backoff)
         self.dead_letters = DeadLetters(broker, group_id, self.retry)
         self.lags: dict[tuple[str, int], int] = {}  # per partition, as of the last handling
@@ -276,7 +232,7 @@ class _Consumer:
         try:
             await self._process(records)
         except Exception:
-            # The inbox (or a bug) failed. Committing a later offset would skip these messages for
+            # A store (or a bug) failed. Committing a later offset would skip these messages for
             # good, so rewind to them: they are delivered again.
             log.exception("redelivering %d messages from %s", len(records), records[0].topic)
             for record in records:
@@ -307,9 +263,8 @@ class _Consumer:
         raise NotImplementedError
 
     async def _accept(self, records: Sequence[Record]) -> list[tuple[Record, Event[Any]]]:
-        """Parsed events the inbox has not seen, in order; poison goes to the dead letters."""
+        """The parsed events, in order; poison goes to the dead letters."""
         accepted: list[tuple[Record, Event[Any]]] = []
-        newest: dict[tuple[str, str], int] = {}  # duplicates inside one batch
         for record in records:
             try:
                 event = parse_leniently(record.value)
@@ -318,20 +273,10 @@ class _Consumer:
             except Exception as error:  # not an event at all, or one nothing may store: poison
                 await self.dead_letters.send(record, error, attempts=0)
                 continue
-            aggregate = (event.aggregatetype, event.aggregateid)
-            if self.inbox and (
-                event.aggregateversion <= newest.get(aggregate, 0) or await self.inbox.seen(event)
-            ):
-                log.debug("skipping duplicate %s %s", event.type, event.id)
-                CONSUMER_EVENTS.labels(self.group_id, record.topic, "duplicate").inc()
-                continue
-            newest[aggregate] = event.aggregateversion
             accepted.append((record, event))
         return accepted
 
     async def _applied(self, record: Record, event: Event[Any]) -> None:
-        if self.inbox:
-            await self.inbox.record(event)
         CONSUMER_EVENTS.labels(self.group_id, record.topic, "applied").inc()
 
     @contextmanager
@@ -493,7 +438,6 @@ def subscribe_events(
     group_id: str,
     handler: Handler | None = None,
     record_handler: RecordHandler | None = None,
-    inbox: Inbox | None = None,
     max_attempts: int = 5,
     backoff: float = 0.1,
 ) -> EventConsumer:
@@ -505,7 +449,6 @@ def subscribe_events(
         handler=handler,
         record_handler=record_handler,
         group_id=group_id,
-        inbox=inbox,
         max_attempts=max_attempts,
         backoff=backoff,
     )
@@ -518,7 +461,6 @@ def subscribe_event_batches(
     *topics: str,
     group_id: str,
     handler: BatchHandler,
-    inbox: Inbox | None = None,
     max_records: int = 500,
     batch_timeout_ms: int = 200,
     max_attempts: int = 5,
@@ -530,7 +472,6 @@ def subscribe_event_batches(
         broker,
         handler=handler,
         group_id=group_id,
-        inbox=inbox,
         max_attempts=max_attempts,
         backoff=backoff,
     )

@@ -17,7 +17,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from crm_events import Event
-from crm_platform.consumer import MongoInbox, subscribe_events
+from crm_platform.consumer import subscribe_events
 from crm_platform.kafka import make_broker
 from crm_platform.settings import KafkaSettings
 
@@ -54,8 +54,7 @@ async def main(bootstrap: str, mongo_uri: str, database: str, topic: str, group:
             os._exit(1)  # after the effect, before the offset commit
 
     broker = make_broker(KafkaSettings(bootstrap_servers=bootstrap))
-    inbox = MongoInbox(client[database]["inbox"])
-    subscribe_events(broker, topic, group_id=group, handler=handler, inbox=inbox, backoff=0.01)
+    subscribe_events(broker, topic, group_id=group, handler=handler, backoff=0.01)
     async with broker:
         await broker.start()
         await asyncio.Event().wait()
