@@ -13,7 +13,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 # A background loop of the older shape: a coroutine function of the shutdown event. Prefer
 # ``loops.Loop``, which survives failures and reports its heartbeat.
-Background = Callable[[asyncio.Event], Awaitable[None]]
+Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def observe_process(service: str, role: str) -> None:
@@ -55,11 +55,13 @@ def run_worker(
     background: Callable[[], Sequence[Loop | Background]] = tuple,
     *,
     readiness: Mapping[str, Check] | None = None,
+    shutdown: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Run a FastStream application around the broker the service's subscribers are on, and the
     service's background loops (schedulers, local projections) beside it, until SIGTERM. Each
     loop runs until the event it is given is set at shutdown. ``readiness``: the servers the
-    worker needs, checked by ``/readyz``."""
+    worker needs, checked by ``/readyz``; ``shutdown``: called once the subscribers and loops
+    stopped (closing what they used)."""
     observe_process(service, "worker")
 
     async def main() -> bool:
@@ -86,6 +88,11 @@ def run_worker(
             async def stop_loops() -> None:
                 stop.set()
                 await asyncio.gather(*tasks, return_exceptions=True)
+
+            @app.after_shutdown
+            async def release() -> None:
+                if shutdown is not None:
+                    await shutdown()
 
             await app.run()
             return watchdog.fired

@@ -1,14 +1,17 @@
-"""The three processes of an operational service, built from one description of it.
+"""The processes of a service, built from one description of it.
 
 Every operational service (an event store of its own, a relay publishing its integration events,
 a worker reacting to other services' events) is wired the same way; a service describes itself
 with a ``ServiceSpec`` in its bootstrap module and its entrypoints call ``api``, ``relay`` and
-``worker``.
+``worker``. A service without an event store (analytics: read models in MongoDB) describes the
+resources its processes open instead (``resources``) and the servers they need (``checks``); it
+runs an api and a worker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,14 +35,16 @@ def _no_subscriptions(broker: KafkaBroker, application: Any) -> None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ServiceSpec:
     name: str
     title: str
-    database: str
     port: int  # default HTTP port, so every service runs side by side on one machine
-    application: Callable[[dict[str, str]], Application]
-    translate: Translator
+    # The event store: its PostgreSQL database and application, and what the relay makes of its
+    # notifications (``translate``) for its ``topics``.
+    database: str = ""
+    application: Callable[[dict[str, str]], Application] | None = None
+    translate: Translator | None = None
     topics: Sequence[str] = ()
     routers: Callable[[Any], Sequence[APIRouter]] = lambda application: ()
     subscribe: Callable[[KafkaBroker, Any], None] = _no_subscriptions
@@ -48,8 +53,17 @@ class ServiceSpec:
     # of the shutdown event).
     background: Callable[[Any], Sequence[Loop | Background]] = lambda application: ()
     description: str = ""
+    # Without an event store: what the processes open instead of an application (clients), given
+    # to ``routers``, ``subscribe`` and ``background`` alike; its ``close()`` may be awaitable.
+    resources: Callable[[], Any] | None = None
+    # The servers readiness checks beside Kafka (and the event store's PostgreSQL).
+    checks: Callable[[], Mapping[str, Check]] = lambda: {}
 
     def build_application(self, postgres: PostgresSettings | None = None) -> Any:
+        if self.resources is not None:
+            return self.resources()
+        if self.application is None:
+            raise TypeError(f"{self.name} describes neither an application nor its resources")
         return open_application(self.application, postgres or PostgresSettings(), self.database)
 
     def build_api(
@@ -63,10 +77,10 @@ class ServiceSpec:
         postgres, kafka = postgres or PostgresSettings(), kafka or KafkaSettings()
 
         @asynccontextmanager
-        async def lifespan(app: FastAPI) -> Any:
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
             if application is not None:
-                application.close()
+                await close(application)
 
         return create_api(
             title=self.title,
@@ -80,12 +94,13 @@ class ServiceSpec:
     def readiness(
         self, postgres: PostgresSettings | None = None, kafka: KafkaSettings | None = None
     ) -> dict[str, Check]:
-        """The servers each of the service's processes needs: its database and Kafka."""
+        """The servers each of the service's processes needs: its database, Kafka and those
+        it names in ``checks``."""
         postgres, kafka = postgres or PostgresSettings(), kafka or KafkaSettings()
-        return {
-            "postgres": postgres_check(postgres.dsn(postgres.database or self.database)),
-            "kafka": kafka_check(kafka.bootstrap_servers),
-        }
+        servers = dict(self.checks())
+        if self.database:
+            servers["postgres"] = postgres_check(postgres.dsn(postgres.database or self.database))
+        return servers | {"kafka": kafka_check(kafka.bootstrap_servers)}
 
     def build_relay(
         self,
@@ -94,6 +109,8 @@ class ServiceSpec:
         postgres: PostgresSettings | None = None,
         kafka: KafkaSettings | None = None,
     ) -> OutboxRelay:
+        if self.translate is None:
+            raise TypeError(f"{self.name} has no event store to relay")
         postgres = postgres or PostgresSettings()
         return OutboxRelay(
             name=self.name,
@@ -124,4 +141,16 @@ def worker(spec: ServiceSpec) -> None:
         spec.subscribe(kafka_broker, application)
         return kafka_broker
 
-    run_worker(spec.name, broker, lambda: spec.background(application), readiness=spec.readiness())
+    run_worker(
+        spec.name,
+        broker,
+        lambda: spec.background(application),
+        readiness=spec.readiness(),
+        shutdown=lambda: close(application),
+    )
+
+
+async def close(application: Any) -> None:
+    """An event store's application closes at once; resources (async clients) may be awaited."""
+    if application is not None and inspect.isawaitable(closing := application.close()):
+        await closing

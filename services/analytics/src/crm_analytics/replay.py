@@ -1,7 +1,7 @@
 """``crm-analytics-replay <model>... | --all``: rebuild read models from the beginning of their topics.
 
 Each model is rebuilt into a new generation while the live worker keeps serving the current one,
-then the alias switches to it (see ``application.readmodels.rebuild``). Each phase is logged on
+then the alias switches to it (see ``application.rebuild``). Each phase is logged on
 standard error, with the events read: as a progress bar in a terminal, as a line every few
 seconds otherwise (``make up`` keeps them in a log file). The final report gives events read per
 second per model.
@@ -20,6 +20,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 
 from pymongo.errors import ConnectionFailure
 from rich.console import Console
@@ -34,11 +35,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from crm_platform.settings import KafkaSettings
-
 from .application.patience import OutOfPatience, Patience
-from .application.readmodels import RebuildReport, live_group, rebuild
-from .bootstrap import AnalyticsMongoSettings, catalog, mongo_client, read_models
+from .application.rebuild import RebuildReport, rebuild
+from .bootstrap import Analytics, read_models
 
 log = logging.getLogger("crm_analytics.replay")
 
@@ -96,9 +95,8 @@ class Shown:
 
 
 async def replay(options: argparse.Namespace, console: Console) -> list[RebuildReport]:
-    mongo, kafka = AnalyticsMongoSettings(), KafkaSettings()
-    client = mongo_client(mongo)
-    models = catalog(client, mongo)
+    analytics = Analytics.open()
+    models, kafka = analytics.catalog, analytics.kafka
     patience = Patience(seconds=options.patience_seconds)
     reports = []
     try:
@@ -120,10 +118,8 @@ async def replay(options: argparse.Namespace, console: Console) -> list[RebuildR
                     models.models[name],
                     models,
                     kafka.bootstrap_servers,
-                    live_group_id=kafka.group(live_group(models.models[name])),
-                    progress=lambda done, total, name=name, task=task: shown.progress(
-                        name, task, done, total
-                    ),
+                    live_group_id=kafka.group(models.models[name].group),
+                    progress=partial(shown.progress, name, task),
                     settle_seconds=options.settle_seconds,
                     keep_previous=options.keep_previous,
                     patience=patience,
@@ -131,7 +127,7 @@ async def replay(options: argparse.Namespace, console: Console) -> list[RebuildR
                 reports.append(rebuilt)
                 log.info("%s: rebuilt from %d events", name, rebuilt.events)
     finally:
-        await client.close()
+        await analytics.close()
     return reports
 
 

@@ -1,4 +1,5 @@
-"""The metrics' database on the real MongoDB-wire server: read model, scores and quarantine."""
+"""A database of its own per test on the real MongoDB-wire server, and the metrics read model,
+scores and quarantine in it."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient, MongoClient
 
-from crm_analytics.application.metrics_facts import MetricsReadModel
-from crm_analytics.application.readmodels import Catalog
+from crm_analytics.read_models.metrics import MetricsReadModel
 from crm_platform.quarantine_mongo import MongoQuarantine
+from crm_platform.read_models import Catalog
 
 
 @pytest.fixture
 async def database(mongo_uri: str) -> AsyncIterator[Any]:
-    name = f"analytics_metrics_test_{uuid.uuid4().hex[:10]}"
+    name = f"analytics_test_{uuid.uuid4().hex[:10]}"
     client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri, tz_aware=True)
     try:
         yield client[name]

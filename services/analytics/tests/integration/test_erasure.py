@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
-from pymongo import AsyncMongoClient, MongoClient
+from pymongo import MongoClient
 
 from crm_analytics.application.erasure import ErasureConfirmations
 from crm_analytics.application.outbox import OutboxRelay
 from crm_analytics.messaging.erasure import subscribe_erasures
-from crm_analytics.messaging.metrics_loops import kafka_publish
-from crm_events import Event, registry
+from crm_events import Event
 from crm_events.contacts import CustomerErased
 from crm_events.erasure import CONFIRMATIONS
 from crm_events.personal import new_key
@@ -29,19 +26,11 @@ from crm_platform.privacy import MongoKeyring
 from crm_platform.quarantine_mongo import MongoQuarantine
 from crm_platform.relay import integration_event
 from crm_platform.settings import KafkaSettings
+from crm_platform.testing import eventually_async
+
+from .kafka_topics import publish_to, read_events
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def database(mongo_uri: str) -> AsyncIterator[Any]:
-    name = f"analytics_erasure_test_{uuid.uuid4().hex[:10]}"
-    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri, tz_aware=True)
-    try:
-        yield client[name]
-    finally:
-        await client.drop_database(name)
-        await client.close()
 
 
 def erased(customer_id: uuid.UUID, version: int) -> Event[Any]:
@@ -53,31 +42,6 @@ def erased(customer_id: uuid.UUID, version: int) -> Event[Any]:
         None,
         source_service="contacts",
     )
-
-
-async def eventually(check: Any, within: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while not (result := await check()):
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
-    return result
-
-
-async def read_all(bootstrap: str, topic: str, *, expected: int) -> list[Event[Any]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    found: list[Event[Any]] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + 30
-        while asyncio.get_running_loop().time() < deadline:
-            records = await consumer.getmany(timeout_ms=1000)
-            batch = [registry.parse(r.value) for rs in records.values() for r in rs]
-            if not batch and len(found) >= expected:
-                break
-            found += batch
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_an_erasure_forgets_the_key_and_is_confirmed_once(
@@ -101,7 +65,10 @@ async def test_an_erasure_forgets_the_key_and_is_confirmed_once(
             await producer.send_and_wait(topic, event.to_json(), key=event.kafka_key())
         async with broker:
             await broker.start()
-            await eventually(lambda: confirmations.collection.find_one({"_id": str(customer)}))
+            await eventually_async(
+                lambda: confirmations.collection.find_one({"_id": str(customer)}),
+                what="the confirmation recorded",
+            )
             await asyncio.sleep(1)  # room for the repeats to be (not) applied
     finally:
         await producer.stop()
@@ -117,18 +84,14 @@ async def test_an_erasure_forgets_the_key_and_is_confirmed_once(
     producer = make_producer(kafka)
     await producer.start()
     try:
-
-        async def to_test_topic(entries: list[Any]) -> None:
-            await kafka_publish(producer, [e | {"topic": out} for e in entries])
-
         relay = OutboxRelay([confirmations], MongoQuarantine(sync[database.name], service="t"))
-        assert await relay.relay(to_test_topic) == 1
-        assert await relay.relay(to_test_topic) == 0
+        assert await relay.relay(publish_to(producer, out)) == 1
+        assert await relay.relay(publish_to(producer, out)) == 0
     finally:
         await producer.stop()
         sync.close()
 
-    [confirmed] = await read_all(kafka_bootstrap, out, expected=1)
+    [confirmed] = await read_events(kafka_bootstrap, out, expected=1)
     assert type(confirmed.data) is CONFIRMATIONS["analytics"]
     assert confirmed.data.topic() == "crm.analytics.erasure.v1"
     assert (confirmed.data.customer_id, confirmed.data.service) == (customer, "analytics")

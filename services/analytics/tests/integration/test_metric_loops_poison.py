@@ -13,9 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
-from crm_analytics.application.metrics_facts import MetricsFacts
 from crm_analytics.application.metrics_scores import (
     LOOP,
     CustomerScores,
@@ -23,15 +21,18 @@ from crm_analytics.application.metrics_scores import (
     ScoringSettings,
 )
 from crm_analytics.application.outbox import RELAY_LOOP, MongoOutbox, OutboxRelay
-from crm_analytics.bootstrap import AnalyticsMongoSettings, build_api
+from crm_analytics.bootstrap import SPEC, Analytics, AnalyticsMongoSettings
 from crm_analytics.messaging.metrics_loops import relay_loop
+from crm_analytics.read_models.metrics import MetricsFacts
 from crm_platform.devtoken import issue_token
 from crm_platform.liveness import HealthServer, Registry
 from crm_platform.loops import Loop
 from crm_platform.quarantine import RecordRef
 from crm_platform.settings import KafkaSettings
+from crm_platform.testing import eventually_async
 
-from .test_metrics_worker import customer_history, eventually
+from .kafka_topics import read_values
+from .test_metrics_worker import customer_history
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +89,7 @@ async def test_a_customer_whose_facts_have_a_wrong_type_is_quarantined_and_the_o
         async def scored() -> bool:
             return all([await scores.get(customer) for customer in good])
 
-        await eventually(scored)
+        await eventually_async(scored, what="every readable customer scored")
         await asyncio.sleep(0.5)  # further passes skip the held customers
         report = registry.reports()[f"loop:{LOOP}"]
         health = HealthServer(registry=registry)
@@ -120,23 +121,6 @@ def pending(key: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
     return {"_id": key, "version": 1, "outbox": entries, "outbox_pending": True}
 
 
-async def read_values(bootstrap: str, topic: str, *, expected: int) -> list[str]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    found: list[str] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + 30
-        while asyncio.get_running_loop().time() < deadline:
-            records = await consumer.getmany(timeout_ms=1000)
-            batch = [r.value.decode() for rs in records.values() for r in rs]
-            if not batch and len(found) >= expected:
-                break
-            found += batch
-    finally:
-        await consumer.stop()
-    return found
-
-
 async def test_outbox_documents_that_cannot_be_published_are_quarantined_and_the_others_go_out(
     database, held, kafka_bootstrap, unique_name
 ):
@@ -164,12 +148,12 @@ async def test_outbox_documents_that_cannot_be_published_are_quarantined_and_the
         async def sent() -> bool:
             return await outbox.collection.count_documents({"outbox_pending": False}) == 2
 
-        await eventually(sent)
+        await eventually_async(sent, what="the publishable documents sent")
         await asyncio.sleep(0.3)  # further rounds skip the held documents
         report = registry.reports()[f"loop:{RELAY_LOOP}"]
 
     assert (report.alive, report.ready, report.state) == (True, True, "running")
-    assert await read_values(kafka_bootstrap, topic, expected=3) == ["one", "two", "three"]
+    assert await read_values(kafka_bootstrap, topic, expected=3) == [b"one", b"two", b"three"]
     entries = {entry.record_key: entry for entry in held.list(loop=RELAY_LOOP).items}
     assert set(entries) == {"test_outbox/wrong-type", "test_outbox/elsewhere"}
     assert {(e.error_type, e.attempts) for e in entries.values()} == {
@@ -191,10 +175,9 @@ async def test_the_admin_api_lists_the_quarantine_and_scores_a_fixed_customer_ag
     await store["customer"].update_one(
         {"_id": wrong}, {"$set": {"facts": order_at(now - timedelta(days=3))}}
     )
-    api = build_api(
-        AnalyticsMongoSettings(uri=mongo_uri, database=database.name),
-        KafkaSettings(bootstrap_servers=kafka_bootstrap),
-    )
+    mongo = AnalyticsMongoSettings(uri=mongo_uri, database=database.name)
+    analytics = Analytics.open(mongo, KafkaSettings(bootstrap_servers=kafka_bootstrap))
+    api = SPEC.build_api(analytics)
 
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=api),
@@ -206,6 +189,7 @@ async def test_the_admin_api_lists_the_quarantine_and_scores_a_fixed_customer_ag
         scored = await http.post(f"/admin/quarantine/{entry['id']}/retry")
         released = await http.post(f"/admin/quarantine/{relayed}/retry")
         again = await http.post(f"/admin/quarantine/{entry['id']}/retry")
+    await analytics.close()
 
     assert listed.status_code == 200, listed.text
     assert {e["state"] for e in listed.json()["items"]} == {"held"}

@@ -10,10 +10,8 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from crm_analytics.api.metrics_routes import customer_value_router, metrics_router
-from crm_analytics.application.metrics_facts import MetricsFacts
 from crm_analytics.application.metrics_scores import (
     CustomerScores,
     CustomerScoring,
@@ -21,19 +19,19 @@ from crm_analytics.application.metrics_scores import (
 )
 from crm_analytics.application.metrics_settings import MetricsSettings
 from crm_analytics.application.outbox import OutboxRelay
-from crm_analytics.application.readmodels import Catalog
 from crm_analytics.domain.metrics_facts import Subject, file_facts
-from crm_analytics.messaging.metrics_loops import kafka_publish
-from crm_analytics.messaging.readmodels import subscribe_read_model
-from crm_events import registry
+from crm_analytics.read_models.metrics import MetricsFacts
 from crm_platform.consumer import dead_letter_topic
 from crm_platform.devtoken import issue_token
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.liveness import Registry
+from crm_platform.read_models import Catalog, subscribe_read_model
 from crm_platform.settings import KafkaSettings
+from crm_platform.testing import eventually_async
 from crm_platform.web.app import create_api
 
 from ..unit.test_metrics_facts import make, sales_events
+from .kafka_topics import publish_to, read_events
 
 pytestmark = pytest.mark.integration
 
@@ -113,14 +111,6 @@ async def test_batches_redelivered_in_any_order_file_each_fact_once(catalog, mod
     assert await stored_facts(catalog) == without_microseconds(file_facts(events))
 
 
-async def eventually(check, within: float = 30.0):
-    deadline = asyncio.get_running_loop().time() + within
-    while not (result := await check()):
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
-    return result
-
-
 async def test_the_live_worker_files_facts_from_kafka(catalog, model, kafka_bootstrap, unique_name):
     topic, group = unique_name("test.metrics"), unique_name("test.metrics")
     model.topics = (topic,)
@@ -144,25 +134,7 @@ async def test_the_live_worker_files_facts_from_kafka(catalog, model, kafka_boot
         async def filed():
             return await stored_facts(catalog) == expected
 
-        await eventually(filed)
-
-
-async def read_all(bootstrap: str, topic: str, *, expected: int):
-    """Every event on ``topic``, once ``expected`` arrived (and a second more for extras)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    found = []
-    try:
-        deadline = asyncio.get_running_loop().time() + 30
-        while asyncio.get_running_loop().time() < deadline:
-            records = await consumer.getmany(timeout_ms=1000)
-            batch = [registry.parse(r.value) for rs in records.values() for r in rs]
-            if not batch and len(found) >= expected:
-                break
-            found += batch
-    finally:
-        await consumer.stop()
-    return found
+        await eventually_async(filed, what="every fact filed")
 
 
 async def test_scores_reach_kafka_through_the_outbox_once_per_change(
@@ -186,10 +158,7 @@ async def test_scores_reach_kafka_through_the_outbox_once_per_change(
     producer = make_producer(KafkaSettings(bootstrap_servers=kafka_bootstrap))
     await producer.start()
     try:
-
-        async def to_test_topic(entries):
-            await kafka_publish(producer, [e | {"topic": topic} for e in entries])
-
+        to_test_topic = publish_to(producer, topic)
         relay = OutboxRelay([scores], held)
         assert await relay.relay(to_test_topic) == 3
         assert await relay.relay(to_test_topic) == 0
@@ -198,7 +167,7 @@ async def test_scores_reach_kafka_through_the_outbox_once_per_change(
     finally:
         await producer.stop()
 
-    published = await read_all(kafka_bootstrap, topic, expected=3)
+    published = await read_events(kafka_bootstrap, topic, expected=3)
     assert sorted(e.aggregateid for e in published) == sorted(map(str, customers))
     assert {e.type for e in published} == {"CustomerRfmScored"}
     assert all(e.aggregateversion == 1 for e in published)
@@ -218,7 +187,7 @@ async def test_the_scoring_loop_feeds_the_api_over_real_mongodb(catalog, model, 
     stop = asyncio.Event()
     loop = asyncio.create_task(scoring.run(stop, registry=Registry()))
     try:
-        await eventually(lambda: scores.get(str(customer)))
+        await eventually_async(lambda: scores.get(str(customer)), what="the customer scored")
     finally:
         stop.set()
         await loop

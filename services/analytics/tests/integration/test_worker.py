@@ -4,36 +4,26 @@ guarded writes, and a rebuild during live traffic."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from pymongo import AsyncMongoClient
 
-from crm_analytics.application.customer_360 import Customer360Model
-from crm_analytics.application.readmodels import Catalog, RebuildInProgress, rebuild
-from crm_analytics.application.repository import Outcome, write_update
-from crm_analytics.domain.customer_360 import update_for
-from crm_analytics.domain.timeline import entry_for
-from crm_analytics.domain.updates import VersionGap, fold
-from crm_analytics.messaging.readmodels import subscribe_read_model
+from crm_analytics.application.rebuild import rebuild
+from crm_analytics.read_models.customer_360 import Customer360Model, entry_for, update_for
 from crm_platform.consumer import dead_letter_topic
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
+from crm_platform.read_models import (
+    Catalog,
+    Outcome,
+    RebuildInProgress,
+    subscribe_read_model,
+    write_update,
+)
 from crm_platform.settings import KafkaSettings
+from crm_platform.testing import eventually_async
+from crm_platform.updates import VersionGap, fold
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def database(mongo_uri: str) -> AsyncIterator:
-    name = f"analytics_worker_test_{uuid.uuid4().hex[:10]}"
-    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
-    try:
-        yield client[name]
-    finally:
-        await client.drop_database(name)
-        await client.close()
 
 
 @pytest.fixture
@@ -65,14 +55,6 @@ async def produce(kafka: KafkaSettings, topic: str, events) -> None:
         await producer.stop()
 
 
-async def eventually(check, within: float = 30.0):
-    deadline = asyncio.get_running_loop().time() + within
-    while not (result := await check()):
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
-    return result
-
-
 def projected(events):
     document = None
     for event in events:
@@ -87,6 +69,10 @@ async def caught_up(catalog: Catalog, histories) -> bool:
         if stored is None or stored["version"] != history[-1].aggregateversion:
             return False
     return True
+
+
+async def until_caught_up(catalog: Catalog, histories) -> None:
+    await eventually_async(lambda: caught_up(catalog, histories), what="every customer caught up")
 
 
 async def snapshot(catalog: Catalog):
@@ -105,7 +91,7 @@ async def test_every_message_twice_gives_each_document_and_entry_once(pipeline, 
 
     await produce(kafka, topic, [*twice, histories[0][0]])  # and a late redelivery of a first
 
-    await eventually(lambda: caught_up(catalog, histories))
+    await until_caught_up(catalog, histories)
     documents, entries = await snapshot(catalog)
     assert documents == sorted((projected(h) for h in histories), key=lambda d: d["_id"])
     expected = [entry_for(e, e.aggregateid) for h in histories for e in h[1:]]
@@ -163,7 +149,7 @@ async def test_a_rebuild_during_live_traffic_ends_with_the_live_documents(pipeli
     customers = [stream() for _ in range(20)]
     histories = [[c.registered(), c.contacted()] for c in customers]
     await produce(kafka, topic, [e for h in histories for e in h])
-    await eventually(lambda: caught_up(catalog, histories))
+    await until_caught_up(catalog, histories)
     old = (await catalog.alias(model.name)).active
 
     async def live_traffic() -> None:
@@ -188,7 +174,7 @@ async def test_a_rebuild_during_live_traffic_ends_with_the_live_documents(pipeli
     assert (report.previous, report.generation) == (old, old + 1)
     assert (await catalog.alias(model.name)).active == report.generation
     assert report.events >= 40
-    await eventually(lambda: caught_up(catalog, histories))
+    await until_caught_up(catalog, histories)
     documents, entries = await snapshot(catalog)
     assert documents == sorted((projected(h) for h in histories), key=lambda d: d["_id"])
     assert len(entries) == sum(len(h) - 1 for h in histories)

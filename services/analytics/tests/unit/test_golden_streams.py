@@ -11,12 +11,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_analytics.application.history import customer_view, opportunity_documents
-from crm_analytics.domain import accounts
-from crm_analytics.domain.customer_360 import is_customer_event, update_for
-from crm_analytics.domain.timeline import Link, customer_of, entry_for, link_of
-from crm_analytics.domain.updates import Document, fold, runs
+from crm_analytics.read_models import organization_360 as accounts
+from crm_analytics.read_models.customer_360 import (
+    Link,
+    customer_of,
+    entry_for,
+    is_customer_event,
+    link_of,
+    update_for,
+)
+from crm_analytics.read_models.event_archive import customer_view, opportunity_documents
 from crm_events import Event
+from crm_platform.updates import Document, fold, runs
 
 pytestmark = pytest.mark.unit
 

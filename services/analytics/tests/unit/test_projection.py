@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_analytics.domain.customer_360 import PROFILE_FIELDS, update_for
-from crm_analytics.domain.timeline import entry_for
-from crm_analytics.domain.updates import Decision, Document, VersionGap, decide
-from crm_analytics.domain.updates import fold as fold_one
+from crm_analytics.read_models.customer_360 import PROFILE_FIELDS, entry_for, update_for
 from crm_events import Event
 from crm_events.contacts.customer_v2 import _CustomerEvent
+from crm_platform.updates import Decision, Document, VersionGap, decide
+from crm_platform.updates import fold as fold_one
 
 pytestmark = pytest.mark.unit
 

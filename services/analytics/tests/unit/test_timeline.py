@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_analytics.domain.timeline import Position, newest_first, position
+from crm_analytics.read_models.customer_360 import Position, newest_first, position
 
 pytestmark = pytest.mark.unit
 

@@ -9,24 +9,26 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from crm_platform.privacy import Keyring
+from crm_platform.updates import Document
+from crm_platform.values import within_range
 from crm_platform.web.auth import require_scopes
-from crm_platform.web.pages import Cursor as PageCursor
-from crm_platform.web.pages import Limit as PageLimit
-from crm_platform.web.pages import decode_cursor, embedded, page_after
-from crm_platform.web.problems import (
-    BadRequest,
-    NotFound,
-    Unprocessable,
-    field_error,
-    problem_responses,
+from crm_platform.web.pages import (
+    Cursor,
+    Limit,
+    bad_cursor,
+    decode_cursor,
+    embedded,
+    encode_cursor,
+    instant_part,
+    link_next,
+    page_after,
 )
+from crm_platform.web.problems import NotFound, Unprocessable, problem_responses
 from crm_platform.web.types import Instant
 
-from ..application.customer_360 import Customer360Reads
-from ..application.history import History
 from ..application.opening import (
     Opener,
     active_merges,
@@ -34,11 +36,10 @@ from ..application.opening import (
     open_entries,
     open_profile,
 )
-from ..application.organization_360 import OrganizationReads
-from ..domain import accounts, timeline
-from ..domain.timeline import Page, Position
-from ..domain.updates import Document
-from . import cursor as cursors
+from ..read_models import customer_360, organization_360
+from ..read_models.customer_360 import Customer360Reads, Page, Position
+from ..read_models.event_archive import History
+from ..read_models.organization_360 import OrganizationReads
 from .models import (
     Consent,
     Customer360,
@@ -58,27 +59,37 @@ from .models import (
 READ_SCOPE = "analytics:read"
 READ = [Depends(require_scopes(READ_SCOPE))]
 
-Limit = Annotated[int, Query(ge=1, le=200, description="Timeline entries per page.")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 AsOf = Annotated[
     Instant | None,
     Query(description="A past instant with its offset: the answer as of then; now when absent."),
 ]
-Kind = Annotated[str | None, Query(description=f"Only entries of this kind: {timeline.KINDS}.")]
+Kind = Annotated[str | None, Query(description=f"Only entries of this kind: {customer_360.KINDS}.")]
 Channel = Annotated[str | None, Query(description="Only entries on this channel, e.g. email.")]
 
 
 def _before(cursor: str | None) -> Position | None:
+    """The timeline position a cursor names: an instant with its offset, then an entry id."""
+    parts = decode_cursor(cursor, 2)
+    if parts is None:
+        return None
     try:
-        return cursors.decode(cursor) if cursor else None
-    except cursors.InvalidCursor as error:
-        field = field_error(["query", "cursor"], str(error), "invalid_cursor")
-        raise BadRequest(str(error), errors=[field]) from None
+        occurred_at = datetime.fromisoformat(parts[0])
+    except ValueError:
+        raise bad_cursor() from None
+    # compared with entries' times: aware and within range, or the comparison fails
+    if occurred_at.tzinfo is None or not within_range(occurred_at):
+        raise bad_cursor()
+    return Position(occurred_at, parts[1])
+
+
+def _cursor(page: Page) -> str | None:
+    after = page.next
+    return after and encode_cursor([instant_part(after.occurred_at), after.entry_id])
 
 
 def _kind(kind: str | None) -> str | None:
-    if kind is not None and kind not in timeline.KINDS:
-        raise Unprocessable.for_field("query.kind", f"one of {', '.join(timeline.KINDS)}")
+    if kind is not None and kind not in customer_360.KINDS:
+        raise Unprocessable.for_field("query.kind", f"one of {', '.join(customer_360.KINDS)}")
     return kind
 
 
@@ -102,17 +113,19 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
             )
             return document, page
         document, entries = await history.customer(str(customer_id), as_of)
-        chosen = [e for e in entries if timeline.matches(e, kind=kind, channel=channel)]
-        return document, timeline.newest_first(chosen, limit=limit, before=before)
+        chosen = [e for e in entries if customer_360.matches(e, kind=kind, channel=channel)]
+        return document, customer_360.newest_first(chosen, limit=limit, before=before)
 
     @router.get(
         "/customers/{customer_id}/360",
         summary="A customer's profile and timeline, newest first, live or as of an instant",
         operation_id="getCustomer360",
         dependencies=READ,
-        responses=problem_responses(400, 401, 403, 404, 422),
+        responses=problem_responses(401, 403, 404, 422),
     )
     async def get_customer_360(
+        request: Request,
+        response: Response,
         customer_id: UUID,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -135,16 +148,20 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
             figures = _document_lineage(document)
             if as_of is None:
                 figures |= await reads.lineage(str(customer_id))
-        return await _customer_360(document, page, opener, as_of, figures)
+        answer = await _customer_360(document, page, opener, as_of, figures)
+        link_next(request, response, answer.next_cursor)
+        return answer
 
     @router.get(
         "/customers/{customer_id}/timeline",
         summary="A customer's timeline, newest first, filtered and paginated",
         operation_id="getCustomerTimeline",
         dependencies=READ,
-        responses=problem_responses(400, 401, 403, 422),
+        responses=problem_responses(401, 403, 422),
     )
     async def get_customer_timeline(
+        request: Request,
+        response: Response,
         customer_id: UUID,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -161,7 +178,7 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
             customer_id=customer_id,
             as_of=as_of,
             entries=await _entries(page, opener),
-            next_cursor=page.next and cursors.encode(page.next),
+            next_cursor=link_next(request, response, _cursor(page)),
         )
 
     return router
@@ -187,7 +204,7 @@ def organization_router(reads: OrganizationReads, history: History) -> APIRouter
             )
         return Organization360(
             organization_id=organization_id,
-            revenue=[_money(a, c) for c, a in accounts.revenue(invoices).items()],
+            revenue=[_money(a, c) for c, a in organization_360.revenue(invoices).items()],
             **shown,
         )
 
@@ -196,7 +213,7 @@ def organization_router(reads: OrganizationReads, history: History) -> APIRouter
             f"/organizations/{{organization_id}}/{section.path}",
             _section_endpoint(reads, section),
             methods=["GET"],
-            response_model=OrganizationList[section.model],
+            response_model=section.page,
             summary=f"An organization's {section.name.replace('_', ' ')}, page by page",
             operation_id=f"listOrganization{section.name.title().replace('_', '')}",
             dependencies=READ,
@@ -212,13 +229,13 @@ def organization_router(reads: OrganizationReads, history: History) -> APIRouter
     )
     async def get_organization_pipeline(organization_id: UUID, as_of: AsOf = None) -> Pipeline:
         if as_of is None:
-            deals = (await reads.documents(str(organization_id)))[accounts.OPPORTUNITIES]
+            deals = (await reads.documents(str(organization_id)))[organization_360.OPPORTUNITIES]
         else:
             deals = await history.opportunities(str(organization_id), as_of)
         return Pipeline(
             organization_id=organization_id,
             as_of=as_of,
-            stages=[PipelineStage.model_validate(s) for s in accounts.pipeline(deals)],
+            stages=[PipelineStage.model_validate(s) for s in organization_360.pipeline(deals)],
         )
 
     return router
@@ -230,18 +247,20 @@ class Section:
 
     name: str
     path: str
-    model: Any
+    page: type[OrganizationList[Any]]  # the answer of its list endpoint
     key: Callable[[Any], UUID]
 
-    def position(self, item: Any) -> Position:
+    def position(self, item: Any) -> tuple[str, ...]:
         return (str(self.key(item)),)
 
 
 SECTIONS = (
-    Section("people", "people", UUID, lambda person: person),
-    Section("open_deals", "open-deals", Deal, lambda deal: deal.opportunity_id),
-    Section("open_tickets", "open-tickets", Ticket, lambda ticket: ticket.ticket_id),
-    Section("revenue_lineage", "revenue-lineage", UUID, lambda event: event),
+    Section("people", "people", OrganizationList[UUID], lambda person: person),
+    Section("open_deals", "open-deals", OrganizationList[Deal], lambda deal: deal.opportunity_id),
+    Section(
+        "open_tickets", "open-tickets", OrganizationList[Ticket], lambda ticket: ticket.ticket_id
+    ),
+    Section("revenue_lineage", "revenue-lineage", OrganizationList[UUID], lambda event: event),
 )
 
 
@@ -252,9 +271,9 @@ async def _organization_lists(
     documents = await reads.documents(str(organization_id))
     if not any(documents.values()):
         raise NotFound(f"no deal, ticket or invoice of organization {organization_id}")
-    deals = documents[accounts.OPPORTUNITIES]
-    tickets = documents[accounts.TICKETS]
-    invoices = documents[accounts.INVOICES]
+    deals = documents[organization_360.OPPORTUNITIES]
+    tickets = documents[organization_360.TICKETS]
+    invoices = documents[organization_360.INVOICES]
     people = {d.get("contact_id") for d in deals} | {
         d.get("customer_id") for d in tickets + invoices
     }
@@ -262,7 +281,7 @@ async def _organization_lists(
         "people": [UUID(p) for p in people if p],
         "open_deals": [_deal(d) for d in deals if d.get("status") == "open"],
         "open_tickets": [
-            _ticket(t) for t in tickets if t.get("status") not in accounts.CLOSED_TICKETS
+            _ticket(t) for t in tickets if t.get("status") not in organization_360.CLOSED_TICKETS
         ],
         "revenue_lineage": [
             UUID(e)
@@ -277,13 +296,19 @@ async def _organization_lists(
 
 def _section_endpoint(reads: OrganizationReads, section: Section) -> Callable[..., Any]:
     async def list_section(
-        organization_id: UUID, cursor: PageCursor = None, limit: PageLimit = 50
+        request: Request,
+        response: Response,
+        organization_id: UUID,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> OrganizationList[Any]:
         after = decode_cursor(cursor, 1)
         lists, _ = await _organization_lists(reads, organization_id)
         items, next_cursor = page_after(lists[section.name], section.position, after, limit)
         return OrganizationList(
-            organization_id=organization_id, items=list(items), next_cursor=next_cursor
+            organization_id=organization_id,
+            items=list(items),
+            next_cursor=link_next(request, response, next_cursor),
         )
 
     return list_section
@@ -370,6 +395,6 @@ async def _customer_360(
         interaction_count=document.get("interaction_count", 0),
         last_interaction_at=document.get("last_interaction_at"),
         timeline=await _entries(page, opener),
-        next_cursor=page.next and cursors.encode(page.next),
+        next_cursor=_cursor(page),
         lineage=lineage,
     )

@@ -43,7 +43,7 @@ from ..domain.metrics_customer_value import (
 )
 from ..domain.metrics_facts import Subject
 from ..domain.metrics_value import ValueModel
-from .metrics_facts import MetricsFacts
+from ..read_models.metrics import MetricsFacts
 from .outbox import Document, MongoOutbox, outbox_entry, outgoing
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from uuid import UUID
 
 from crm_events.personal import Sealed, unseal
 from crm_platform.privacy import KeyNotYetKnown, Keyring
+from crm_platform.updates import Document
 
-from ..domain.customer_360 import PROFILE_FIELDS
-from ..domain.updates import Document
+from ..read_models.customer_360 import PROFILE_FIELDS
 
 Opened = dict[str, Any]
 

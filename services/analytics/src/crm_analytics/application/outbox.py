@@ -27,7 +27,7 @@ from pymongo import WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_events import Event, EventData
+from crm_events import Event, EventData, build_event
 from crm_platform.loops import each
 from crm_platform.quarantine import QuarantineStore, RecordRef
 
@@ -41,21 +41,14 @@ Publish = Callable[[list[Document]], Awaitable[None]]
 
 def outgoing(data: EventData, aggregate_id: str, version: int, as_of: datetime) -> Event[Any]:
     """The envelope of one of analytics' events; its id depends on the aggregate and version."""
-    event_id = uuid.uuid5(EVENT_ID_NAMESPACE, f"{SOURCE}:{aggregate_id}:{version}")
-    return Event[type(data)](  # type: ignore[misc]
-        id=event_id,
-        type=data.event_type,
-        source=f"/crm/{SOURCE}",
-        subject=aggregate_id,
+    return build_event(
+        data,
+        aggregate_id=aggregate_id,
+        aggregate_version=version,
+        source_service=SOURCE,
         time=as_of,
-        dataschema=data.dataschema(),
-        schemaversion=data.schema_version,
-        aggregatetype=data.aggregate_type,
-        aggregateid=aggregate_id,
-        aggregateversion=version,
-        correlationid=str(event_id),
+        event_id=uuid.uuid5(EVENT_ID_NAMESPACE, f"{SOURCE}:{aggregate_id}:{version}"),
         actor="crm-analytics-worker",
-        data=data,
     )
 
 
@@ -83,8 +76,8 @@ class MongoOutbox:
     @classmethod
     def in_database(cls, database: AsyncDatabase[Document], *, write_concern: str | int) -> Self:
         """``write_concern`` is ``"majority"`` or a number of nodes (FerretDB ignores it)."""
-        options = {"write_concern": WriteConcern(w=write_concern)}
-        return cls(database.get_collection(cls.collection_name, **options))
+        concern = WriteConcern(w=write_concern)
+        return cls(database.get_collection(cls.collection_name, write_concern=concern))
 
     async def prepare(self) -> None:
         """The relay looks for pending outboxes on every tick (idempotent)."""

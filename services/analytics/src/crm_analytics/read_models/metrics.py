@@ -12,16 +12,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from pymongo import UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from crm_events import Event, registry
+from crm_platform.read_models import DUPLICATE_KEY, Catalog, Collections
+from crm_platform.updates import Document
 
 from ..domain.metrics_facts import FACT_EVENT_TYPES, Entry, Subject, facts_for
-from .readmodels import Catalog, Collections
 
 NAME = "metrics"
+# Spelled as a constant: scripts/generate-kafka-topics.py declares its dead letters.
 LIVE_GROUP = "analytics.metrics"
-DUPLICATE_KEY = 11000
 
 
 def fact_topics() -> tuple[str, ...]:
@@ -29,7 +31,7 @@ def fact_topics() -> tuple[str, ...]:
 
 
 class MetricsReadModel:
-    """The read model as the framework in ``readmodels`` runs, rebuilds and serves it."""
+    """The read model as ``crm_platform.read_models`` feeds and serves it."""
 
     name = NAME
     group = LIVE_GROUP
@@ -42,7 +44,7 @@ class MetricsReadModel:
         """Documents are only read by ``_id`` or in full: no index to create."""
 
     async def apply(self, events: Sequence[Event[Any]], store: Collections) -> None:
-        writes: dict[Subject, list[UpdateOne]] = {}
+        writes: dict[Subject, list[UpdateOne[Document]]] = {}
         for event in events:
             for fact in facts_for(event):
                 writes.setdefault(fact.subject, []).append(
@@ -56,7 +58,9 @@ class MetricsReadModel:
             await _bulk_upsert(store[subject.value], operations)
 
 
-async def _bulk_upsert(collection: Any, operations: list[UpdateOne]) -> None:
+async def _bulk_upsert(
+    collection: AsyncCollection[Document], operations: list[UpdateOne[Document]]
+) -> None:
     """Unordered upserts; two workers upserting one new ``_id`` at once make one of the inserts
     collide, and the retry then finds the document and updates it."""
     try:
@@ -79,7 +83,7 @@ class MetricsFacts:
         document = await store[subject.value].find_one({"_id": key})
         return document["facts"] if document else {}
 
-    async def all(self, subject: Subject) -> dict[str, dict[str, Entry]]:
+    async def all(self, subject: Subject) -> dict[str, dict[str, Entry] | None]:
         store = await self._catalog.active(NAME)
         # A document without facts is read as None: the pass quarantines that one customer.
         return {d["_id"]: d.get("facts") async for d in store[subject.value].find({})}

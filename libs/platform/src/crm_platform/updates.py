@@ -1,9 +1,10 @@
-"""Document updates shared by every read model: MongoDB operators with in-memory semantics.
+"""Document updates of read models in MongoDB: update operators with in-memory semantics.
 
 A projection turns an event into an :class:`Update` made of update operators on top-level fields
-of one document. The repository sends it unchanged to MongoDB, and :func:`apply_update` interprets
-it in memory with the same result, so that unit and property tests, and time travel (folding
-archived events up to an instant), go through exactly the code the live projection runs.
+of one document. ``read_models.write_update`` sends it unchanged to MongoDB, and
+:func:`apply_update` interprets it in memory with the same result, so that unit and property
+tests, and time travel (folding archived events up to an instant), go through exactly the code
+the live projection runs.
 
 Two version guards exist, chosen per read model:
 
@@ -154,7 +155,7 @@ def combine(first: Update, second: Update) -> Update | None:
         or second.previous != first.version
     ):
         return None
-    operators = {}
+    operators: dict[str, str] = {}
     for update in (first, second):
         named = (
             ("set", update.set),

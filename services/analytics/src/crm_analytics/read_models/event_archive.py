@@ -15,16 +15,15 @@ from typing import Any
 
 from crm_events import Event
 from crm_platform.consumer import parse_leniently
+from crm_platform.read_models import Catalog, Collections, insert_once
+from crm_platform.updates import Document, bson_time, fold
 
-from ..domain import accounts, customer_360, timeline
-from ..domain.customer_360 import is_customer_event
-from ..domain.updates import Document, bson_time, fold
-from .customer_360 import Customer360Model
+from . import customer_360, organization_360
+from .customer_360 import Customer360Model, OpportunityLinks
 from .organization_360 import OrganizationModel
-from .readmodels import Catalog, Collections
-from .repository import OpportunityLinks, insert_once
 
 NAME = "event_archive"
+# Spelled as a constant: scripts/generate-kafka-topics.py declares its dead letters.
 LIVE_GROUP = "analytics.event-archive"
 
 
@@ -45,7 +44,7 @@ class EventArchiveModel:
         await insert_once(store["events"], [archived(event, links) for event in events])
 
 
-def archived(event: Event[Any], links: dict[str, timeline.Link]) -> Document:
+def archived(event: Event[Any], links: dict[str, customer_360.Link]) -> Document:
     return {
         "_id": str(event.id),
         "type": event.type,
@@ -53,8 +52,8 @@ def archived(event: Event[Any], links: dict[str, timeline.Link]) -> Document:
         "aggregate_type": event.aggregatetype,
         "aggregate_id": event.aggregateid,
         "version": event.aggregateversion,
-        "customer_id": timeline.customer_of(event, links),
-        "organization_id": timeline.organization_of(event, links),
+        "customer_id": customer_360.customer_of(event, links),
+        "organization_id": customer_360.organization_of(event, links),
         "event": event.to_json().decode(),
     }
 
@@ -88,10 +87,10 @@ def customer_view(
     """The customer document and timeline entries that ``events`` (about the customer) make."""
     events = list(events)
     document: Document | None = None
-    own = (e for e in events if is_customer_event(e) and e.aggregateid == customer_id)
+    own = (e for e in events if customer_360.is_customer_event(e) and e.aggregateid == customer_id)
     for event in sorted(own, key=lambda e: e.aggregateversion):
         document = fold(document, customer_360.update_for(event))
-    entries = (timeline.entry_for(event, customer_id) for event in events)
+    entries = (customer_360.entry_for(event, customer_id) for event in events)
     return document, [entry for entry in entries if entry is not None]
 
 
@@ -99,7 +98,7 @@ def opportunity_documents(events: Iterable[Event[Any]]) -> list[Document]:
     """The opportunity documents that ``events`` make, folded per opportunity in version order."""
     documents: dict[str, Document | None] = {}
     for event in sorted(events, key=lambda e: (e.aggregateid, e.aggregateversion)):
-        change = accounts.update_for(event)
-        if change is not None and change[0] == accounts.OPPORTUNITIES:
+        change = organization_360.update_for(event)
+        if change is not None and change[0] == organization_360.OPPORTUNITIES:
             documents[change[1].key] = fold(documents.get(change[1].key), change[1])
     return [document for document in documents.values() if document is not None]
