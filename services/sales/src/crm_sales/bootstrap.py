@@ -8,14 +8,14 @@ from crm_events import registry
 from crm_platform.loops import Loop
 from crm_platform.service import ServiceSpec
 
+from .activities.application.index import ActivityIndex
+from .activities.reminders import reminders
 from .api import routers
 from .application import SalesApplication
-from .application.activity_index import ActivityIndex
-from .application.commerce_views import CommerceViews
-from .application.pipeline_index import PipelineIndex
+from .commerce.application.views import CommerceViews
 from .contracts import SOURCE_SERVICE, translate
 from .messaging import subscribe
-from .messaging.reminders import reminders
+from .pipeline.application.index import PipelineIndex
 
 
 def background(application: Any) -> list[Loop]:

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crm_sales.activities.application.index import ActivityFilter
+from crm_sales.activities.domain.activities import ActivityKind, ActivityStatus
 from crm_sales.application import SalesApplication
-from crm_sales.application.activity_index import ActivityFilter
 from crm_sales.bootstrap import SPEC
-from crm_sales.domain.activities import ActivityKind, ActivityStatus
 
 from ..unit import test_activities_api as http
 from ..unit.test_activities_application import ADA, DEAL, HOUR, command, schedule, task

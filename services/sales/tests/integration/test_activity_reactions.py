@@ -21,16 +21,16 @@ from crm_events.service_desk import EscalationReason, TicketEscalated, TicketPri
 from crm_platform.erasure import erasure_record_id
 from crm_platform.relay import integration_event
 from crm_platform.tracking import kafka_position
+from crm_sales.activities.application.commands import ActivityDraft
+from crm_sales.activities.application.index import ActivityFilter
+from crm_sales.activities.domain.activities import ActivityKind, RecordRef, RecordType, TaskPriority
+from crm_sales.activities.messaging import GROUP_ID, react
 from crm_sales.application import SalesApplication
-from crm_sales.application.activities import ActivityDraft
-from crm_sales.application.activity_index import ActivityFilter
-from crm_sales.application.pipeline import LeadDetails, OpportunityDraft
-from crm_sales.application.pipeline_index import LeadFilter, OpportunityFilter
-from crm_sales.application.pipeline_store import Command
 from crm_sales.contracts import translate
-from crm_sales.domain.activities import ActivityKind, RecordRef, RecordType, TaskPriority
-from crm_sales.domain.leads import Lead
-from crm_sales.messaging.activities import GROUP_ID, react
+from crm_sales.pipeline.application.commands import LeadDetails, OpportunityDraft
+from crm_sales.pipeline.application.index import LeadFilter, OpportunityFilter
+from crm_sales.pipeline.domain.leads import Lead
+from crm_sales.shared.application.store import Command
 
 pytestmark = pytest.mark.integration
 

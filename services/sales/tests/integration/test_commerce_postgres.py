@@ -13,14 +13,14 @@ import pytest
 
 from crm_platform.settings import PostgresSettings
 from crm_sales.application import SalesApplication
-from crm_sales.application.commerce_quotes import LineInput, TermsInput
-from crm_sales.application.commerce_views import InvoiceQuery, ProductQuery, ReceivablesQuery
-from crm_sales.application.pipeline import OpportunityDraft
-from crm_sales.application.pipeline_store import Command
 from crm_sales.bootstrap import SPEC
-from crm_sales.domain.billing import Invoice, InvoiceSeries, InvoiceStatus
-from crm_sales.domain.catalog import ProductStatus
-from crm_sales.domain.errors import InvalidState
+from crm_sales.commerce.application.quotes import LineInput, TermsInput
+from crm_sales.commerce.application.views import InvoiceQuery, ProductQuery, ReceivablesQuery
+from crm_sales.commerce.domain.billing import Invoice, InvoiceSeries, InvoiceStatus
+from crm_sales.commerce.domain.catalog import ProductStatus
+from crm_sales.pipeline.application.commands import OpportunityDraft
+from crm_sales.shared.application.store import Command
+from crm_sales.shared.domain.errors import InvalidState
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,10 @@ from crm_events import registry
 from crm_platform.context import CommandContext, command_context
 from crm_platform.settings import KafkaSettings, PostgresSettings
 from crm_sales.application import SalesApplication
-from crm_sales.application.commerce_quotes import LineInput, TermsInput
-from crm_sales.application.pipeline import OpportunityDraft
-from crm_sales.application.pipeline_store import Command
 from crm_sales.bootstrap import SPEC
+from crm_sales.commerce.application.quotes import LineInput, TermsInput
+from crm_sales.pipeline.application.commands import OpportunityDraft
+from crm_sales.shared.application.store import Command
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from crm_platform.web.testing import assert_problem
 from crm_sales.application import SalesApplication
 from crm_sales.bootstrap import SPEC
-from crm_sales.domain.pipeline import DEFAULT_PIPELINE_ID
+from crm_sales.pipeline.domain.pipelines import DEFAULT_PIPELINE_ID
 
 from ..unit import test_activities_api as activities
 from ..unit.test_pipeline_api import (

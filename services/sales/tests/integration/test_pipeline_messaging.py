@@ -18,9 +18,9 @@ from crm_events.personal import Sealed, new_key, seal, unseal
 from crm_platform.privacy import KeyNotYetKnown
 from crm_platform.relay import integration_event
 from crm_sales.application import SalesApplication
-from crm_sales.application.pipeline import Command, LeadDetails, LeadFilter
-from crm_sales.domain.leads import LeadSource
-from crm_sales.messaging.pipeline import react
+from crm_sales.pipeline.application.commands import Command, LeadDetails, LeadFilter
+from crm_sales.pipeline.domain.leads import LeadSource
+from crm_sales.pipeline.messaging import react
 
 pytestmark = pytest.mark.integration
 

@@ -12,18 +12,19 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from crm_sales.application import SalesApplication
-from crm_sales.application.pipeline import (
+from crm_sales.pipeline.application.commands import (
     LeadDetails,
     LeadFilter,
     OpportunityDraft,
     OpportunityFilter,
 )
-from crm_sales.application.pipeline_index import page
-from crm_sales.domain.errors import RuleViolation, VersionConflict
-from crm_sales.domain.forecast import PeriodKind
-from crm_sales.domain.leads import LeadSource, LeadStatus
-from crm_sales.domain.pipeline import DEFAULT_PIPELINE_ID, Stage, StageKind
-from crm_sales.domain.scoring import CampaignResponse, Interaction, rule
+from crm_sales.pipeline.application.index import LeadEntry
+from crm_sales.pipeline.domain.forecast import PeriodKind
+from crm_sales.pipeline.domain.leads import LeadSource, LeadStatus
+from crm_sales.pipeline.domain.pipelines import DEFAULT_PIPELINE_ID, Stage, StageKind
+from crm_sales.pipeline.domain.scoring import CampaignResponse, Interaction, rule
+from crm_sales.shared.api.http import newest_first
+from crm_sales.shared.domain.errors import RuleViolation, VersionConflict
 
 from ..unit.test_pipeline_application import ACCOUNT, DEAL, capture, command, converted
 
@@ -206,11 +207,14 @@ def test_lists_filter_and_page_newest_first(app: SalesApplication) -> None:
     ]
     app.qualify_lead(command(), leads[1].id)
 
-    first, cursor = page(app.list_leads(LeadFilter()), before=None, limit=2)
-    second, last_cursor = page(app.list_leads(LeadFilter()), before=cursor, limit=3)
+    def position(entry: LeadEntry) -> int:
+        return entry.position
+
+    first, cursor = newest_first(app.list_leads(LeadFilter()), position, None, 2)
+    second, last_cursor = newest_first(app.list_leads(LeadFilter()), position, cursor, 3)
     qualified = app.list_leads(LeadFilter(status=LeadStatus.QUALIFIED))
 
-    assert [e.family_name for e in first + second] == [f"Lead {i}" for i in (4, 3, 2, 1, 0)]
+    assert [e.family_name for e in [*first, *second]] == [f"Lead {i}" for i in (4, 3, 2, 1, 0)]
     assert last_cursor is None
     assert [e.lead_id for e in qualified] == [leads[1].id]
 

@@ -22,8 +22,8 @@ from crm_events.sales.opportunities import OpportunityOpened
 from crm_platform.context import CommandContext, command_context
 from crm_platform.settings import KafkaSettings, PostgresSettings
 from crm_sales.application import SalesApplication
-from crm_sales.application.pipeline import Command, LeadDetails, OpportunityDraft
 from crm_sales.bootstrap import SPEC
+from crm_sales.pipeline.application.commands import Command, LeadDetails, OpportunityDraft
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.relay import integration_event
 from crm_platform.settings import KafkaSettings
 from crm_sales.application import SalesApplication
-from crm_sales.application.pipeline import Command, LeadDetails, LeadFilter
-from crm_sales.domain.leads import LeadSource
-from crm_sales.messaging.pipeline import TOPICS, subscribe
+from crm_sales.pipeline.application.commands import Command, LeadDetails, LeadFilter
+from crm_sales.pipeline.domain.leads import LeadSource
+from crm_sales.pipeline.messaging import TOPICS, subscribe
 
 pytestmark = pytest.mark.integration
 

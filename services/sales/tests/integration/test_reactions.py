@@ -21,13 +21,13 @@ from crm_events.service_desk import EscalationReason, TicketEscalated, TicketPri
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.relay import integration_event
 from crm_platform.settings import KafkaSettings
+from crm_sales.activities.application.commands import ActivityDraft
+from crm_sales.activities.application.index import ActivityFilter
+from crm_sales.activities.domain.activities import ActivityKind, RecordRef, RecordType
+from crm_sales.activities.messaging import TOPICS, subscribe
 from crm_sales.application import SalesApplication
-from crm_sales.application.activities import ActivityDraft
-from crm_sales.application.activity_index import ActivityFilter
-from crm_sales.application.pipeline import OpportunityDraft
-from crm_sales.application.pipeline_store import Command
-from crm_sales.domain.activities import ActivityKind, RecordRef, RecordType
-from crm_sales.messaging.activities import TOPICS, subscribe
+from crm_sales.pipeline.application.commands import OpportunityDraft
+from crm_sales.shared.application.store import Command
 
 pytestmark = pytest.mark.integration
 

@@ -23,16 +23,19 @@ from crm_platform.liveness import Registry
 from crm_platform.projection import LocalProjection
 from crm_platform.quarantine import Entry, State
 from crm_platform.web.testing import assert_problem, bearer
-from crm_sales.application import SalesApplication, activity_index, commerce_views, pipeline_index
-from crm_sales.application.activities import ActivityDraft
-from crm_sales.application.activity_index import ActivityFilter, ActivityIndex, IndexRow
-from crm_sales.application.commerce_views import CommerceViews, ProductQuery
-from crm_sales.application.pipeline import LeadDetails
-from crm_sales.application.pipeline_index import LeadFilter, PipelineIndex
-from crm_sales.application.pipeline_store import Command
+from crm_sales.activities.application import index as activity_index
+from crm_sales.activities.application.commands import ActivityDraft
+from crm_sales.activities.application.index import ActivityFilter, ActivityIndex, IndexRow
+from crm_sales.activities.domain.activities import Activity, RecordRef, RecordType
+from crm_sales.activities.reminders import LOOP as REMINDERS
+from crm_sales.application import SalesApplication
 from crm_sales.bootstrap import SPEC, background
-from crm_sales.domain.activities import Activity, RecordRef, RecordType
-from crm_sales.messaging.reminders import LOOP as REMINDERS
+from crm_sales.commerce.application import views as commerce_views
+from crm_sales.commerce.application.views import CommerceViews, ProductQuery
+from crm_sales.pipeline.application import index as pipeline_index
+from crm_sales.pipeline.application.commands import LeadDetails
+from crm_sales.pipeline.application.index import LeadFilter, PipelineIndex
+from crm_sales.shared.application.store import Command
 
 pytestmark = pytest.mark.integration
 

@@ -28,13 +28,13 @@ from crm_platform.liveness import Registry
 from crm_platform.quarantine import Quarantine
 from crm_platform.settings import PostgresSettings
 from crm_platform.web.testing import bearer
+from crm_sales.activities.application.commands import ActivityDraft
+from crm_sales.activities.application.index import ActivityFilter
+from crm_sales.activities.domain.activities import Activity, RecordRef, RecordType
+from crm_sales.activities.reminders import ACTOR, LOOP, fire_due, reminders
 from crm_sales.application import SalesApplication
-from crm_sales.application.activities import ActivityDraft
-from crm_sales.application.activity_index import ActivityFilter
-from crm_sales.application.pipeline_store import Command
 from crm_sales.bootstrap import SPEC
-from crm_sales.domain.activities import Activity, RecordRef, RecordType
-from crm_sales.messaging.reminders import ACTOR, LOOP, fire_due, reminders
+from crm_sales.shared.application.store import Command
 
 pytestmark = pytest.mark.integration
 

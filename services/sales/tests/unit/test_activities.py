@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_sales.domain.activities import (
+from crm_sales.activities.domain.activities import (
     Activity,
     ActivityKind,
     ActivityStatus,
@@ -25,7 +25,7 @@ from crm_sales.domain.activities import (
     RecordType,
     TaskPriority,
 )
-from crm_sales.domain.errors import InvalidState, RuleViolation
+from crm_sales.shared.domain.errors import InvalidState, RuleViolation
 
 pytestmark = pytest.mark.unit
 

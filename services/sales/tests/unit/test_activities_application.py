@@ -11,16 +11,16 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from crm_sales.application import SalesApplication
-from crm_sales.application.activities import ActivityDraft
-from crm_sales.application.pipeline_store import Command
-from crm_sales.domain.activities import (
+from crm_sales.activities.application.commands import ActivityDraft
+from crm_sales.activities.domain.activities import (
     Activity,
     RecordRef,
     RecordType,
     TaskPriority,
 )
-from crm_sales.domain.errors import (
+from crm_sales.application import SalesApplication
+from crm_sales.shared.application.store import Command
+from crm_sales.shared.domain.errors import (
     IdempotencyKeyReused,
     InvalidState,
     RecordNotFound,

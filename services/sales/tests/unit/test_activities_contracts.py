@@ -17,11 +17,11 @@ from crm_events.sales.activities import (
     ActivityRescheduled,
     ActivityScheduled,
 )
+from crm_sales.activities.application.commands import ActivityDraft
+from crm_sales.activities.domain.activities import RecordRef, RecordType
 from crm_sales.application import SalesApplication
-from crm_sales.application.activities import ActivityDraft
-from crm_sales.application.pipeline_store import Command
 from crm_sales.contracts import translate
-from crm_sales.domain.activities import RecordRef, RecordType
+from crm_sales.shared.application.store import Command
 
 pytestmark = pytest.mark.unit
 

@@ -10,8 +10,8 @@ from uuid import uuid4
 import pytest
 
 from crm_sales.application import SalesApplication
-from crm_sales.application.commerce import SERIES_SNAPSHOT_INTERVAL
-from crm_sales.domain.billing import InvoiceSeries
+from crm_sales.commerce.application.commands import SERIES_SNAPSHOT_INTERVAL
+from crm_sales.commerce.domain.billing import InvoiceSeries
 
 pytestmark = pytest.mark.unit
 

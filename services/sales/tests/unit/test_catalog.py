@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from crm_sales.domain.catalog import (
+from crm_sales.commerce.domain.catalog import (
     Price,
     PriceList,
     PriceListStatus,
@@ -18,8 +18,8 @@ from crm_sales.domain.catalog import (
     SkuRegistration,
     price_tiers,
 )
-from crm_sales.domain.errors import InvalidState, RecordNotFound, RuleViolation
-from crm_sales.domain.money import Money
+from crm_sales.commerce.domain.money import Money
+from crm_sales.shared.domain.errors import InvalidState, RecordNotFound, RuleViolation
 
 pytestmark = pytest.mark.unit
 

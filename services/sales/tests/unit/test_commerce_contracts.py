@@ -16,11 +16,11 @@ from crm_events.sales import commerce as published
 from crm_platform.eventstore import ContextCapturingMapper
 from crm_platform.relay import integration_event
 from crm_sales.application import SalesApplication
-from crm_sales.application.commerce_quotes import DiscountInput, LineInput, TermsInput
-from crm_sales.application.pipeline import OpportunityDraft
-from crm_sales.application.pipeline_store import Command
+from crm_sales.commerce.application.quotes import DiscountInput, LineInput, TermsInput
+from crm_sales.commerce.contracts import payload
 from crm_sales.contracts import SOURCE_SERVICE
-from crm_sales.contracts.commerce import payload
+from crm_sales.pipeline.application.commands import OpportunityDraft
+from crm_sales.shared.application.store import Command
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ import pytest
 
 from crm_platform.web.pages import decode_cursor, encode_cursor
 from crm_platform.web.problems import ProblemError
-from crm_sales.api.activities import decode_cursor as activities_cursor
+from crm_sales.activities.api.routes import activity_after as activities_cursor
 
 pytestmark = pytest.mark.unit
 

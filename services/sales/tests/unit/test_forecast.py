@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_sales.domain.forecast import Deal, DealStatus, Period, PeriodKind, forecast, totals
+from crm_sales.pipeline.domain.forecast import (
+    Deal,
+    DealStatus,
+    Period,
+    PeriodKind,
+    forecast,
+    totals,
+)
 
 pytestmark = pytest.mark.unit
 

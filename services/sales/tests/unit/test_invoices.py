@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_sales.domain.billing import Invoice, InvoiceSeries, InvoiceStatus
-from crm_sales.domain.catalog import Product
-from crm_sales.domain.errors import InvalidState, RuleViolation
-from crm_sales.domain.money import Money
-from crm_sales.domain.orders import Order
-from crm_sales.domain.pricing import Discount
-from crm_sales.domain.quotes import Quote, quote_line, terms
+from crm_sales.commerce.domain.billing import Invoice, InvoiceSeries, InvoiceStatus
+from crm_sales.commerce.domain.catalog import Product
+from crm_sales.commerce.domain.money import Money
+from crm_sales.commerce.domain.orders import Order
+from crm_sales.commerce.domain.pricing import Discount
+from crm_sales.commerce.domain.quotes import Quote, quote_line, terms
+from crm_sales.shared.domain.errors import InvalidState, RuleViolation
 
 pytestmark = pytest.mark.unit
 

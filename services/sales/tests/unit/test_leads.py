@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_sales.domain.errors import InvalidState, RuleViolation
-from crm_sales.domain.leads import Lead, LeadStatus
-from crm_sales.domain.scoring import DEFAULT_RULES, CampaignResponse, Interaction, RuleSet
+from crm_sales.pipeline.domain.leads import Lead, LeadStatus
+from crm_sales.pipeline.domain.scoring import DEFAULT_RULES, CampaignResponse, Interaction, RuleSet
+from crm_sales.shared.domain.errors import InvalidState, RuleViolation
 
 pytestmark = pytest.mark.unit
 

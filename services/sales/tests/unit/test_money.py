@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_sales.domain.errors import RuleViolation
-from crm_sales.domain.money import (
+from crm_sales.commerce.domain.money import (
     CurrencyMismatch,
     InexactAmount,
     Money,
@@ -18,6 +17,7 @@ from crm_sales.domain.money import (
     minor_units,
     money,
 )
+from crm_sales.shared.domain.errors import RuleViolation
 
 pytestmark = pytest.mark.unit
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_sales.domain.errors import InvalidState, RuleViolation
-from crm_sales.domain.opportunities import Opportunity, OpportunityStatus
-from crm_sales.domain.pipeline import DEFAULT_STAGES, Pipeline
+from crm_sales.pipeline.domain.opportunities import Opportunity, OpportunityStatus
+from crm_sales.pipeline.domain.pipelines import DEFAULT_STAGES, Pipeline
+from crm_sales.shared.domain.errors import InvalidState, RuleViolation
 
 pytestmark = pytest.mark.unit
 

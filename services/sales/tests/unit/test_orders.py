@@ -8,11 +8,11 @@ from uuid import uuid4
 
 import pytest
 
-from crm_sales.domain.catalog import Product
-from crm_sales.domain.errors import InvalidState
-from crm_sales.domain.money import Money
-from crm_sales.domain.orders import Order, OrderStatus
-from crm_sales.domain.quotes import Quote, quote_line, terms
+from crm_sales.commerce.domain.catalog import Product
+from crm_sales.commerce.domain.money import Money
+from crm_sales.commerce.domain.orders import Order, OrderStatus
+from crm_sales.commerce.domain.quotes import Quote, quote_line, terms
+from crm_sales.shared.domain.errors import InvalidState
 
 pytestmark = pytest.mark.unit
 

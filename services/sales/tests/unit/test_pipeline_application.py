@@ -12,20 +12,20 @@ from uuid import UUID, uuid4
 import pytest
 
 from crm_sales.application import SalesApplication
-from crm_sales.application.pipeline import (
+from crm_sales.pipeline.application.commands import (
     Command,
     LeadDetails,
     OpportunityDraft,
 )
-from crm_sales.domain.errors import (
+from crm_sales.pipeline.domain.leads import Lead, LeadStatus
+from crm_sales.pipeline.domain.pipelines import DEFAULT_PIPELINE_ID
+from crm_sales.shared.domain.errors import (
     IdempotencyKeyReused,
     InvalidState,
     RecordNotFound,
     RuleViolation,
     VersionConflict,
 )
-from crm_sales.domain.leads import Lead, LeadStatus
-from crm_sales.domain.pipeline import DEFAULT_PIPELINE_ID
 
 pytestmark = pytest.mark.unit
 

@@ -30,8 +30,8 @@ from crm_events.sales.opportunities import (
     OpportunityWon,
 )
 from crm_sales.application import SalesApplication
-from crm_sales.application.pipeline import Command, LeadDetails, OpportunityDraft
 from crm_sales.contracts import translate
+from crm_sales.pipeline.application.commands import Command, LeadDetails, OpportunityDraft
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from crm_sales.domain.errors import RuleViolation
-from crm_sales.domain.pipeline import (
+from crm_sales.pipeline.domain.pipelines import (
     DEFAULT_PIPELINE_ID,
     DEFAULT_STAGES,
     Pipeline,
@@ -15,6 +14,7 @@ from crm_sales.domain.pipeline import (
     StageKind,
     stage,
 )
+from crm_sales.shared.domain.errors import RuleViolation
 
 pytestmark = pytest.mark.unit
 

@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_platform.web.testing import assert_problem
-from crm_sales.api.pipeline_web_to_lead import TokenBuckets
 from crm_sales.application import SalesApplication
 from crm_sales.bootstrap import SPEC
-from crm_sales.domain.leads import LeadSource
+from crm_sales.pipeline.api.web_to_lead import TokenBuckets
+from crm_sales.pipeline.domain.leads import LeadSource
 
 pytestmark = pytest.mark.unit
 

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_sales.domain.errors import RuleViolation
-from crm_sales.domain.money import Money
-from crm_sales.domain.pricing import (
+from crm_sales.commerce.domain.money import Money
+from crm_sales.commerce.domain.pricing import (
     Discount,
     DiscountTooLarge,
     Line,
@@ -21,6 +20,7 @@ from crm_sales.domain.pricing import (
     tax_rates,
     unit_price,
 )
+from crm_sales.shared.domain.errors import RuleViolation
 
 pytestmark = pytest.mark.unit
 

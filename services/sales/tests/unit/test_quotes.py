@@ -8,11 +8,18 @@ from uuid import uuid4
 
 import pytest
 
-from crm_sales.domain.catalog import Price, PriceList, PriceTier, Product
-from crm_sales.domain.errors import InvalidState, RecordNotFound, RuleViolation
-from crm_sales.domain.money import Money
-from crm_sales.domain.pricing import Discount, Line
-from crm_sales.domain.quotes import Quote, QuoteStatus, Terms, price_list_problem, quote_line, terms
+from crm_sales.commerce.domain.catalog import Price, PriceList, PriceTier, Product
+from crm_sales.commerce.domain.money import Money
+from crm_sales.commerce.domain.pricing import Discount, Line
+from crm_sales.commerce.domain.quotes import (
+    Quote,
+    QuoteStatus,
+    Terms,
+    price_list_problem,
+    quote_line,
+    terms,
+)
+from crm_sales.shared.domain.errors import InvalidState, RecordNotFound, RuleViolation
 
 pytestmark = pytest.mark.unit
 

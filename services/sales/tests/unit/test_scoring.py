@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_sales.domain.errors import RuleViolation
-from crm_sales.domain.scoring import (
+from crm_sales.pipeline.domain.scoring import (
     DEFAULT_RULES,
     INTERACTION_CHANNELS,
     RESPONSE_KINDS,
@@ -23,6 +22,7 @@ from crm_sales.domain.scoring import (
     ScoringRules,
     rule,
 )
+from crm_sales.shared.domain.errors import RuleViolation
 
 pytestmark = pytest.mark.unit
 

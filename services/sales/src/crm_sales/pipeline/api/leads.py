@@ -1,0 +1,177 @@
+"""HTTP commands and queries on leads and the scoring rules."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+
+from crm_platform.web.pages import link_next
+from crm_platform.web.problems import PROBLEM_RESPONSES
+
+from ...shared.api.http import Admin, Cursor, Limit, Reader, newest_first, show
+from ...shared.api.routes import Located, at, command_route, read_route
+from ..application.commands import LeadFilter
+from ..domain.leads import LeadSource, LeadStatus
+from .deal_models import ConvertLead
+from .lead_models import (
+    CaptureLead,
+    DisqualifyLead,
+    LeadOut,
+    LeadPage,
+    LeadSummary,
+    PublishScoringRules,
+    ScoringRulesOut,
+    Transition,
+    UpdateLead,
+)
+
+
+def leads_router(application: Any) -> APIRouter:
+    router = APIRouter(prefix="/leads", tags=["leads"], responses=PROBLEM_RESPONSES)
+    lead = "/{lead_id}"
+    command_route(
+        router,
+        "POST",
+        "",
+        LeadOut,
+        lambda cmd, _, body: application.capture_lead(
+            cmd, body.details(default_owner=cmd.actor), source=body.source
+        ),
+        name="capture_lead",
+        operation="capture-lead",
+        body=CaptureLead,
+        status_code=201,
+        location=at("get_lead", "lead_id"),
+        doc="Capture a lead (scored at once); retrying with the same Idempotency-Key is safe.",
+    )
+
+    @router.get("", response_model=LeadPage)
+    def list_leads(
+        request: Request,
+        response: Response,
+        _: Reader,
+        status: LeadStatus | None = None,
+        owner: str | None = None,
+        source: LeadSource | None = None,
+        customer_id: UUID | None = None,
+        min_score: Annotated[int | None, Query(ge=-10_000, le=10_000)] = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> LeadPage:
+        """Leads, newest first."""
+        keep = LeadFilter(status, owner, source, customer_id, min_score)
+        entries, following = newest_first(
+            application.list_leads(keep), lambda e: e.position, cursor, limit
+        )
+        return LeadPage(
+            items=[LeadSummary.of(e) for e in entries],
+            next_cursor=link_next(request, response, following),
+        )
+
+    read_route(
+        router,
+        lead,
+        LeadOut,
+        lambda ids: application.get_lead(ids["lead_id"]),
+        name="get_lead",
+        principal=Reader,
+    )
+    command_route(
+        router,
+        "PATCH",
+        lead,
+        LeadOut,
+        lambda cmd, ids, body: application.update_lead(cmd, ids["lead_id"], body.changes()),
+        name="update_lead",
+        operation="update-lead",
+        target="lead_id",
+        body=UpdateLead,
+        doc="Change some details (the lead is rescored); not once converted or erased.",
+    )
+    command_route(
+        router,
+        "POST",
+        f"{lead}/qualify",
+        LeadOut,
+        lambda cmd, ids, _: application.qualify_lead(cmd, ids["lead_id"]),
+        name="qualify_lead",
+        operation="qualify-lead",
+        target="lead_id",
+        body=Transition,
+        optional_body=True,
+        doc="New or disqualified -> qualified.",
+    )
+    command_route(
+        router,
+        "POST",
+        f"{lead}/disqualify",
+        LeadOut,
+        lambda cmd, ids, body: application.disqualify_lead(
+            cmd, ids["lead_id"], reason=body.reason, note=body.note
+        ),
+        name="disqualify_lead",
+        operation="disqualify-lead",
+        target="lead_id",
+        body=DisqualifyLead,
+        doc="New or qualified -> disqualified, with the reason.",
+    )
+    command_route(
+        router,
+        "POST",
+        f"{lead}/convert",
+        LeadOut,
+        lambda cmd, ids, body: application.convert_lead(
+            cmd,
+            ids["lead_id"],
+            body.draft(),
+            customer_id=body.customer_id,
+            organization_id=body.organization_id,
+        ),
+        name="convert_lead",
+        operation="convert-lead",
+        target="lead_id",
+        body=ConvertLead,
+        status_code=201,
+        location=Located(
+            "get_opportunity",
+            lambda converted, _: {"opportunity_id": converted.conversion.opportunity_id},
+        ),
+        doc="New or qualified -> converted: into a customer and an opportunity (its Location).",
+    )
+
+    @router.delete(lead, status_code=204)
+    def erase_lead(lead_id: UUID, _: Admin) -> Response:
+        """Erase the lead's personal data for good (GDPR); repeating it is harmless."""
+        application.erase_lead(lead_id)
+        return Response(status_code=204)
+
+    return router
+
+
+def scoring_router(application: Any) -> APIRouter:
+    router = APIRouter(prefix="/scoring", tags=["lead scoring"], responses=PROBLEM_RESPONSES)
+
+    @router.get("/rules", response_model=ScoringRulesOut)
+    def get_scoring_rules(
+        response: Response,
+        _: Reader,
+        revision: Annotated[int | None, Query(ge=1, description="Default: in force")] = None,
+    ) -> ScoringRulesOut:
+        return show(response, application.scoring_rules(revision), ScoringRulesOut.of)
+
+    command_route(
+        router,
+        "PUT",
+        "/rules",
+        ScoringRulesOut,
+        lambda cmd, _, body: application.publish_scoring_rules(cmd, body.scoring_rules()),
+        name="publish_scoring_rules",
+        operation="publish-scoring-rules",
+        principal=Admin,
+        conditional=True,
+        body=PublishScoringRules,
+        doc="Publish the next revision of the rules; every open lead is rescored with it.",
+    )
+    return router

@@ -1,0 +1,256 @@
+"""HTTP commands and queries on opportunities, pipelines and the forecast."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+
+from crm_platform.web.conditional import etag
+from crm_platform.web.pages import Cursor as PageCursor
+from crm_platform.web.pages import decode_cursor, link_next, page_after
+from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
+from crm_platform.web.types import CalendarDate
+
+from ...shared.api.http import Admin, Cursor, Limit, Reader, newest_first
+from ...shared.api.routes import at, command_route, read_route
+from ..application.commands import OpportunityFilter
+from ..domain.forecast import PeriodKind, totals
+from ..domain.opportunities import OpportunityStatus
+from .deal_models import (
+    ClearRisks,
+    DefinePipeline,
+    ForecastLineOut,
+    ForecastOut,
+    LoseOpportunity,
+    MoveOpportunity,
+    OpenOpportunity,
+    OpportunityOut,
+    OpportunityPage,
+    OpportunitySummary,
+    PipelineList,
+    PipelineOut,
+    RevisePipeline,
+    StageChangeOut,
+    StageChangePage,
+    UpdateOpportunity,
+    WinOpportunity,
+    change_position,
+)
+
+# The changes of an opportunity: (path, operation, body, the application's command, its
+# arguments from the body, description). Operations scope command ids: never rename one.
+CHANGES: list[tuple[str, str, type[Any], str, Any, str]] = [
+    (
+        "",
+        "update-opportunity",
+        UpdateOpportunity,
+        "update_opportunity",
+        lambda b: {"changes": b.changes()},
+        "Change some details of an open opportunity.",
+    ),
+    (
+        "/stage",
+        "move-opportunity",
+        MoveOpportunity,
+        "move_opportunity",
+        lambda b: {"stage_id": b.stage_id, "probability": b.probability},
+        "Move an open opportunity to another open stage of its pipeline.",
+    ),
+    (
+        "/win",
+        "win-opportunity",
+        WinOpportunity,
+        "win_opportunity",
+        lambda b: {"reason": b.reason, "amount": b.amount},
+        "Close as won (the pipeline's won stage), for good.",
+    ),
+    (
+        "/lose",
+        "lose-opportunity",
+        LoseOpportunity,
+        "lose_opportunity",
+        lambda b: {"reason": b.reason, "competitor": b.competitor},
+        "Close as lost, with the reason, for good.",
+    ),
+    (
+        "/clear-risks",
+        "clear-opportunity-risks",
+        ClearRisks,
+        "clear_opportunity_risks",
+        lambda b: {"reason": b.reason},
+        "The risks flagged by other services' events no longer apply.",
+    ),
+]
+
+
+def opportunities_router(application: Any) -> APIRouter:
+    router = APIRouter(prefix="/opportunities", tags=["opportunities"], responses=PROBLEM_RESPONSES)
+    opportunity = "/{opportunity_id}"
+    command_route(
+        router,
+        "POST",
+        "",
+        OpportunityOut,
+        lambda cmd, _, body: application.open_opportunity(
+            cmd, body.draft(account_id=body.account_id, contact_id=body.contact_id)
+        ),
+        name="open_opportunity",
+        operation="open-opportunity",
+        body=OpenOpportunity,
+        status_code=201,
+        location=at("get_opportunity", "opportunity_id"),
+        doc="Open an opportunity in a pipeline (the default one unless named).",
+    )
+
+    @router.get("", response_model=OpportunityPage)
+    def list_opportunities(
+        request: Request,
+        response: Response,
+        _: Reader,
+        status: OpportunityStatus | None = None,
+        owner: str | None = None,
+        pipeline_id: UUID | None = None,
+        stage_id: str | None = None,
+        account_id: UUID | None = None,
+        contact_id: UUID | None = None,
+        at_risk: bool | None = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> OpportunityPage:
+        """Opportunities, newest first."""
+        keep = OpportunityFilter(
+            status, owner, pipeline_id, stage_id, account_id, contact_id, at_risk
+        )
+        entries, following = newest_first(
+            application.list_opportunities(keep), lambda e: e.position, cursor, limit
+        )
+        return OpportunityPage(
+            items=[OpportunitySummary.of(e) for e in entries],
+            next_cursor=link_next(request, response, following),
+        )
+
+    read_route(
+        router,
+        opportunity,
+        OpportunityOut,
+        lambda ids: application.get_opportunity(ids["opportunity_id"]),
+        name="get_opportunity",
+        principal=Reader,
+    )
+
+    @router.get(f"{opportunity}/history", response_model=StageChangePage)
+    def list_stage_changes(
+        opportunity_id: UUID,
+        request: Request,
+        response: Response,
+        _: Reader,
+        cursor: PageCursor = None,
+        limit: Limit = 50,
+    ) -> StageChangePage:
+        """The opportunity's stage changes in the order they were made, page by page."""
+        after = decode_cursor(cursor, 1)
+        found = application.get_opportunity(opportunity_id)
+        response.headers["ETag"] = etag(found.version)
+        items, following = page_after(enumerate(found.history), change_position, after, limit)
+        return StageChangePage(
+            opportunity_id=found.id,
+            version=found.version,
+            items=[StageChangeOut.model_validate(c) for _, c in items],
+            next_cursor=link_next(request, response, following),
+        )
+
+    for path, operation, body, run, arguments, doc in CHANGES:
+        command_route(
+            router,
+            "PATCH" if not path else "POST",
+            opportunity + path,
+            OpportunityOut,
+            lambda cmd, ids, given, run=run, arguments=arguments: getattr(application, run)(
+                cmd, ids["opportunity_id"], **arguments(given)
+            ),
+            name=run,
+            operation=operation,
+            target="opportunity_id",
+            body=body,
+            doc=doc,
+        )
+    return router
+
+
+def pipelines_router(application: Any) -> APIRouter:
+    router = APIRouter(prefix="/pipelines", tags=["pipelines"], responses=PROBLEM_RESPONSES)
+
+    @router.get("", response_model=PipelineList)
+    def list_pipelines(_: Reader) -> PipelineList:
+        """The default pipeline first, then the others by name."""
+        return PipelineList(items=[PipelineOut.of(p) for p in application.list_pipelines()])
+
+    command_route(
+        router,
+        "POST",
+        "",
+        PipelineOut,
+        lambda cmd, _, body: application.define_pipeline(
+            cmd, name=body.name, stages=body.checked_stages()
+        ),
+        name="define_pipeline",
+        operation="define-pipeline",
+        principal=Admin,
+        body=DefinePipeline,
+        status_code=201,
+        location=at("get_pipeline", "pipeline_id"),
+    )
+    read_route(
+        router,
+        "/{pipeline_id}",
+        PipelineOut,
+        lambda ids: application.get_pipeline(ids["pipeline_id"]),
+        name="get_pipeline",
+        principal=Reader,
+    )
+    command_route(
+        router,
+        "PUT",
+        "/{pipeline_id}",
+        PipelineOut,
+        lambda cmd, ids, body: application.revise_pipeline(
+            cmd, ids["pipeline_id"], name=body.name, stages=body.checked_stages()
+        ),
+        name="revise_pipeline",
+        operation="revise-pipeline",
+        principal=Admin,
+        target="pipeline_id",
+        body=RevisePipeline,
+        doc="Replace the name and stages; stages holding open opportunities must stay.",
+    )
+    return router
+
+
+def forecast_router(application: Any) -> APIRouter:
+    router = APIRouter(tags=["forecast"], responses=PROBLEM_RESPONSES)
+
+    @router.get("/forecast", response_model=ForecastOut)
+    def get_forecast(
+        _: Reader,
+        period: PeriodKind = PeriodKind.QUARTER,
+        owner: str | None = None,
+        starts_on: Annotated[CalendarDate | None, Query(alias="from")] = None,
+        ends_on: Annotated[CalendarDate | None, Query(alias="to")] = None,
+    ) -> ForecastOut:
+        """Weighted forecast from the open opportunities (by expected close date) plus the won
+        ones (by the day they were won), per period, owner and currency."""
+        if starts_on and ends_on and ends_on < starts_on:
+            raise Unprocessable.for_field("query.to", "must not be before from")
+        lines = application.forecast(
+            period=period, owner=owner, starts_on=starts_on, ends_on=ends_on
+        )
+        return ForecastOut(
+            period=period,
+            owner=owner,
+            lines=[ForecastLineOut.of(line) for line in lines],
+            totals=[ForecastLineOut.of(line) for line in totals(lines)],
+        )
+
+    return router
