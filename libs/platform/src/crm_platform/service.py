@@ -43,7 +43,7 @@ class ServiceSpec:
     # The event store: its PostgreSQL database and application, and what the relay makes of its
     # notifications (``translate``) for its ``topics``.
     database: str = ""
-    application: Callable[[dict[str, str]], Application] | None = None
+    application: Callable[[dict[str, str]], Application[Any]] | None = None
     translate: Translator | None = None
     topics: Sequence[str] = ()
     routers: Callable[[Any], Sequence[APIRouter]] = lambda application: ()

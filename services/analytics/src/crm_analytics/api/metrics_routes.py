@@ -6,10 +6,12 @@ from the fact documents on each request, so the sales ones also answer ``as_of``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Protocol
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.types import DecoratedCallable
 
 from crm_platform.web.auth import require_scopes
 from crm_platform.web.problems import NotFound, problem_responses
@@ -40,10 +42,19 @@ class ScoresReader(Protocol):
 class FactsReader(Protocol):
     async def of(self, subject: Subject, key: str) -> dict[str, Entry]: ...
 
-    async def all(self, subject: Subject) -> dict[str, dict[str, Entry]]: ...
+    async def all(self, subject: Subject) -> dict[str, dict[str, Entry] | None]: ...
 
 
-def _get(router: APIRouter, path: str, summary: str, operation_id: str, *statuses: int) -> Any:
+async def readable(facts: FactsReader, subject: Subject) -> list[tuple[str, dict[str, Entry]]]:
+    """Each document's facts in key order; a document without facts (which the scoring pass
+    quarantines) adds nothing to a figure."""
+    documents = await facts.all(subject)
+    return sorted(((key, f) for key, f in documents.items() if f), key=lambda item: item[0])
+
+
+def _get(
+    router: APIRouter, path: str, summary: str, operation_id: str, *statuses: int
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
     return router.get(
         path,
         summary=summary,
@@ -101,8 +112,8 @@ def metrics_router(facts: FactsReader, costs: CampaignCosts) -> APIRouter:
     router = APIRouter(tags=["metrics"])
 
     async def opportunities(as_of: Any = None) -> list[Opportunity]:
-        documents = await facts.all(Subject.OPPORTUNITY)
-        folded = (opportunity(key, f, as_of) for key, f in sorted(documents.items()))
+        documents = await readable(facts, Subject.OPPORTUNITY)
+        folded = (opportunity(key, f, as_of) for key, f in documents)
         return [o for o in folded if o is not None]
 
     @_get(
@@ -147,14 +158,14 @@ def metrics_router(facts: FactsReader, costs: CampaignCosts) -> APIRouter:
 
     async def campaigns(only: str | None = None) -> list[CampaignReport]:
         documents = (
-            {only: await facts.of(Subject.CAMPAIGN, only)}
+            [(only, await facts.of(Subject.CAMPAIGN, only))]
             if only
-            else await facts.all(Subject.CAMPAIGN)
+            else await readable(facts, Subject.CAMPAIGN)
         )
         won = won_by_lead(await opportunities())
         return [
             CampaignReport.model_validate(campaign_report(key, f, won, costs))
-            for key, f in sorted(documents.items())
+            for key, f in documents
             if f
         ]
 
@@ -188,8 +199,8 @@ def metrics_router(facts: FactsReader, costs: CampaignCosts) -> APIRouter:
         "getServiceReport",
     )
     async def get_service_report() -> ServiceReport:
-        documents = await facts.all(Subject.TICKET)
-        folded = (ticket(key, f) for key, f in sorted(documents.items()))
+        documents = await readable(facts, Subject.TICKET)
+        folded = (ticket(key, f) for key, f in documents)
         return ServiceReport.model_validate(service_report(t for t in folded if t is not None))
 
     return router

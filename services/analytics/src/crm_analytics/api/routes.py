@@ -83,8 +83,9 @@ def _before(cursor: str | None) -> Position | None:
 
 
 def _cursor(page: Page) -> str | None:
-    after = page.next
-    return after and encode_cursor([instant_part(after.occurred_at), after.entry_id])
+    if page.next is None:
+        return None
+    return encode_cursor([instant_part(page.next.occurred_at), page.next.entry_id])
 
 
 def _kind(kind: str | None) -> str | None:
@@ -277,7 +278,7 @@ async def _organization_lists(
     people = {d.get("contact_id") for d in deals} | {
         d.get("customer_id") for d in tickets + invoices
     }
-    lists = {
+    lists: dict[str, list[Any]] = {
         "people": [UUID(p) for p in people if p],
         "open_deals": [_deal(d) for d in deals if d.get("status") == "open"],
         "open_tickets": [

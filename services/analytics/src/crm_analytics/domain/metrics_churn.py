@@ -113,12 +113,12 @@ def _counted(
 
 
 def _is_complaint(fact: Entry) -> bool:
-    return fact["type"] == "TicketOpened" and fact.get("category") == "complaint"
+    return bool(fact["type"] == "TicketOpened" and fact.get("category") == "complaint")
 
 
 def _is_breach(fact: Entry) -> bool:
-    return fact["type"] == "SlaBreached"
+    return bool(fact["type"] == "SlaBreached")
 
 
 def _is_low_rating(fact: Entry) -> bool:
-    return fact["type"] == "SatisfactionRated" and fact.get("rating", 5) <= 2
+    return bool(fact["type"] == "SatisfactionRated" and fact.get("rating", 5) <= 2)

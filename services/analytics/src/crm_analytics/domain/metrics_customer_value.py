@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from crm_events.analytics import ValueTier as Tier
+
 from .metrics_churn import ChurnRisk, churn_risk
 from .metrics_facts import Entry
 from .metrics_suggestions import Suggestion, basket_statistics, suggestions
@@ -21,7 +23,6 @@ from .metrics_value import (
     LifetimeValue,
     Purchases,
     Rfm,
-    Tier,
     ValueModel,
     capped,
     lifetime_value,

@@ -178,7 +178,8 @@ def funnel(opportunities: Iterable[Opportunity]) -> list[dict[str, Any]]:
 
 
 def _conversions(steps: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
-    out, previous = [], None
+    out: list[dict[str, Any]] = []
+    previous: int | None = None
     for stage_id, name, count in steps:
         rate = ratio(count, previous) if previous is not None else None
         out.append({"stage_id": stage_id, "stage_name": name, "reached": count, "conversion": rate})

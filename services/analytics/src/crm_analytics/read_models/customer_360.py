@@ -312,20 +312,20 @@ def organization_named(event: Event[Any]) -> str | None:
 
 def customer_of(event: Event[Any], links: Mapping[str, Link]) -> str | None:
     """The customer ``event`` touches: the one it names, else its opportunity's (``links``)."""
-    opportunity = opportunity_of(event)
-    named = customer_named(event)
-    if named is None and opportunity is not None and opportunity in links:
-        return links[opportunity].contact_id
-    return named
+    return customer_named(event) or _linked(event, links, lambda link: link.contact_id)
 
 
 def organization_of(event: Event[Any], links: Mapping[str, Link]) -> str | None:
     """The organization ``event`` concerns: the one it names, else its opportunity's account."""
+    return organization_named(event) or _linked(event, links, lambda link: link.account_id)
+
+
+def _linked(
+    event: Event[Any], links: Mapping[str, Link], part: Callable[[Link], str | None]
+) -> str | None:
     opportunity = opportunity_of(event)
-    named = organization_named(event)
-    if named is None and opportunity is not None and opportunity in links:
-        return links[opportunity].account_id
-    return named
+    link = None if opportunity is None else links.get(opportunity)
+    return None if link is None else part(link)
 
 
 def entry_for(event: Event[Any], customer_id: str | None) -> Document | None:

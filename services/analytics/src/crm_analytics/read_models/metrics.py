@@ -44,7 +44,7 @@ class MetricsReadModel:
         """Documents are only read by ``_id`` or in full: no index to create."""
 
     async def apply(self, events: Sequence[Event[Any]], store: Collections) -> None:
-        writes: dict[Subject, list[UpdateOne[Document]]] = {}
+        writes: dict[Subject, list[UpdateOne]] = {}
         for event in events:
             for fact in facts_for(event):
                 writes.setdefault(fact.subject, []).append(
@@ -58,9 +58,7 @@ class MetricsReadModel:
             await _bulk_upsert(store[subject.value], operations)
 
 
-async def _bulk_upsert(
-    collection: AsyncCollection[Document], operations: list[UpdateOne[Document]]
-) -> None:
+async def _bulk_upsert(collection: AsyncCollection[Document], operations: list[UpdateOne]) -> None:
     """Unordered upserts; two workers upserting one new ``_id`` at once make one of the inserts
     collide, and the retry then finds the document and updates it."""
     try:
