@@ -15,8 +15,7 @@ SERVICES = ["contacts", "sales", "marketing", "service-desk", "analytics"]
 
 def service_app(name: str):
     bootstrap = importlib.import_module(f"crm_{name.replace('-', '_')}.bootstrap")
-    # Operational services describe themselves with a ServiceSpec; analytics builds its own API.
-    return bootstrap.SPEC.build_api() if hasattr(bootstrap, "SPEC") else bootstrap.build_api()
+    return bootstrap.SPEC.build_api()  # every service describes itself with a ServiceSpec
 
 
 def main() -> int:
