@@ -29,6 +29,7 @@ from crm_marketing.domain import (
     message_id,
 )
 from crm_marketing.domain.profile import ContactDetails
+from crm_platform.commands import Command
 from crm_platform.eventstore import open_application
 from crm_platform.settings import PostgresSettings
 
@@ -56,6 +57,26 @@ def profile(i: int, *, consent: bool, unsubscribed: bool = False) -> AudiencePro
     return person
 
 
+def command() -> Command:
+    return Command(uuid4(), "bench", "bench")
+
+
+def draft(app: MarketingApplication, segment_id: UUID) -> UUID:
+    """The bench's e-mail campaign to one segment, drafted."""
+    campaign_id = uuid4()
+    app.draft_campaign(
+        command(),
+        campaign_id,
+        name="Bench",
+        channel=CampaignChannel.EMAIL,
+        purpose="marketing",
+        segment_ids=[segment_id],
+        content=CONTENT,
+        agents=[],
+    )
+    return campaign_id
+
+
 def send_rate(messages: int = 300) -> Result:
     with fresh_database("campaign") as database:
         app: MarketingApplication = open_application(
@@ -63,27 +84,12 @@ def send_rate(messages: int = 300) -> Result:
         )
         people = [profile(i, consent=True) for i in range(messages)]
         app.save(*people)
-        segment = app.define_segment(
-            uuid4(), name="All", rule=None, defined_by="bench", request_fingerprint="f"
-        ).value
+        segment = app.define_segment(command(), uuid4(), name="All", rule=None).value
         for person in people:
             segment.add_by_hand(person.id, NOW)
         app.save(segment)
-        campaign_id = uuid4()
-        app.draft_campaign(
-            campaign_id,
-            name="Bench",
-            channel=CampaignChannel.EMAIL,
-            purpose="marketing",
-            segment_ids=[segment.id],
-            content=CONTENT,
-            agents=[],
-            created_by="bench",
-            request_fingerprint="f",
-        )
-        app.launch_campaign(
-            campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
-        )
+        campaign_id = draft(app, segment.id)
+        app.launch_campaign(command(), campaign_id)
         smtp = SmtpSettings()
         links = TrackingLinks("https://m.example", TokenSigner(b"b" * 32))
         mailer = Mailer(
@@ -126,9 +132,7 @@ def materialization(contacts: int = 100_000, batch: int = 1000) -> Result:
         app: MarketingApplication = open_application(
             MarketingApplication, PostgresSettings(), database
         )
-        segment = app.define_segment(
-            uuid4(), name="All", rule=None, defined_by="bench", request_fingerprint="f"
-        ).value
+        segment = app.define_segment(command(), uuid4(), name="All", rule=None).value
         people: list[AudienceProfile] = []
         for start in range(0, contacts, batch):
             chunk = [
@@ -139,19 +143,7 @@ def materialization(contacts: int = 100_000, batch: int = 1000) -> Result:
                 segment.add_by_hand(person.id, NOW)
             app.save(segment, *chunk)
             people.extend(chunk)
-        campaign_id = uuid4()
-        app.draft_campaign(
-            campaign_id,
-            name="Bench",
-            channel=CampaignChannel.EMAIL,
-            purpose="marketing",
-            segment_ids=[segment.id],
-            content=CONTENT,
-            agents=[],
-            created_by="bench",
-            request_fingerprint="f",
-        )
-        campaign = app.campaign(campaign_id)
+        campaign = app.campaign(draft(app, segment.id))
         follow, ours, raw = Timer(), Timer(), Timer()
         with follow.measure():
             app.catch_up_audience_index()

@@ -16,6 +16,7 @@ from crm_events.personal import Sealed
 from crm_marketing.application import MarketingApplication
 from crm_marketing.domain import CampaignChannel, EmailContent
 from crm_marketing.messaging import learn
+from crm_platform.commands import Command
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -124,19 +125,23 @@ class Feed:
         )
 
 
+def command(actor: str = "it") -> Command:
+    """A command as the API issues one: a fresh key, the fingerprint of a body, its actor."""
+    return Command(uuid4(), "f", actor)
+
+
 def launch_to(
     app: MarketingApplication, *customers: UUID, now: datetime, content: Any = None
 ) -> UUID:
     """An e-mail campaign launched at a segment of ``customers`` added by hand (the tests that
     save their profiles straight through the aggregate, bypassing the consumers)."""
-    segment = app.define_segment(
-        uuid4(), name="List", rule=None, defined_by="it", request_fingerprint="f"
-    ).value
+    segment = app.define_segment(command(), uuid4(), name="List", rule=None).value
     for customer in customers:
         segment.add_by_hand(customer, now)
     app.save(segment)
     campaign_id = uuid4()
     app.draft_campaign(
+        command(),
         campaign_id,
         name="IT",
         channel=CampaignChannel.EMAIL,
@@ -144,10 +149,6 @@ def launch_to(
         segment_ids=[segment.id],
         content=content or EmailContent("Hello", "<p>Hello</p>", "Hello", {}, ()),
         agents=[],
-        created_by="it",
-        request_fingerprint="f",
     )
-    app.launch_campaign(
-        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
-    )
+    app.launch_campaign(command(), campaign_id)
     return campaign_id

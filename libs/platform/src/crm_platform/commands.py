@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
@@ -87,6 +87,21 @@ class CommandReceipt(Aggregate):
         self.target_version = target_version
 
 
+class WithoutRequestIds:
+    """Mixed into an aggregate's ``Event`` base (``class Event(WithoutRequestIds,
+    Aggregate.Event)``): its events are of version 2. Those of version 1 carried the request's
+    fingerprint and command id to answer retries (a ``CommandReceipt`` does now); eventsourcing
+    upcasts them as it reads, without those fields."""
+
+    class_version: ClassVar[int] = 2
+    request_fields: ClassVar[tuple[str, ...]] = ("fingerprint", "request_fingerprint", "command_id")
+
+    @classmethod
+    def upcast_v1_v2(cls, state: dict[str, Any]) -> None:
+        for name in cls.request_fields:
+            state.pop(name, None)
+
+
 class CommandRunner:
     """Mixin of an eventsourcing ``Application``: load, answer a retry, check the version,
     decide, and save the changes with the command's receipt."""
@@ -116,12 +131,24 @@ class CommandRunner:
     # --- idempotent, conditional commands ---------------------------------------------------------
 
     def create(
-        self, command: Command, kind: str, build: Callable[[], Sequence[Aggregate]]
+        self,
+        command: Command,
+        kind: str,
+        build: Callable[[], Sequence[Aggregate]],
+        *,
+        made_before: Callable[[], Aggregate | None] | None = None,
     ) -> Outcome[Any]:
-        """Save what ``build`` makes (the new record first) with the command's receipt."""
+        """Save what ``build`` makes (the new record first) with the command's receipt.
+
+        ``made_before`` finds the record a retried command made before receipts were kept (its
+        id derived from the same key): without a receipt to compare, it is answered as a replay.
+        """
         for _ in range(WRITE_ATTEMPTS):
             if (replay := self.replay(command)) is not None:
                 return replay
+            if made_before is not None and (made := made_before()) is not None:
+                # Saved with its receipt since this command's first look: compared after all.
+                return self.replay(command) or Outcome(made, replayed=True)
             created, *others = build()
             if self.commit(command, created, others):
                 return Outcome(created, replayed=False)

@@ -28,6 +28,8 @@ from crm_platform.quarantine import Entry, RecordRef, State
 from crm_platform.testing import eventually_async
 from crm_platform.web.testing import assert_problem, bearer
 
+from ..feed import command
+
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
@@ -60,6 +62,7 @@ def person(
 def campaign_to(app: MarketingApplication, segment_id: UUID) -> Campaign:
     campaign_id = uuid4()
     app.draft_campaign(
+        command(),
         campaign_id,
         name="News",
         channel=CampaignChannel.EMAIL,
@@ -67,16 +70,12 @@ def campaign_to(app: MarketingApplication, segment_id: UUID) -> Campaign:
         segment_ids=[segment_id],
         content=EmailContent("S", "<p>h</p>", "t", {}, ()),
         agents=[],
-        created_by="it",
-        request_fingerprint="f",
     )
     return app.campaign(campaign_id)
 
 
 def static_segment(app: MarketingApplication, *people: AudienceProfile) -> UUID:
-    segment = app.define_segment(
-        uuid4(), name="List", rule=None, defined_by="it", request_fingerprint="f"
-    ).value
+    segment = app.define_segment(command(), uuid4(), name="List", rule=None).value
     for profile in people:
         segment.add_by_hand(profile.id, NOW)
     app.save(segment)
@@ -107,12 +106,7 @@ def test_a_launch_never_reaches_anyone_opted_out(app: MarketingApplication, peop
     stranger = uuid4()  # in the list, unknown to marketing
     segment_id = static_segment(app, *profiles)
     app.change_membership(segment_id, stranger, member=True, expected_version=None)
-    launched = app.launch_campaign(
-        campaign_to(app, segment_id).id,
-        expected_version=None,
-        command_id=uuid4(),
-        request_fingerprint="f",
-    ).value
+    launched = app.launch_campaign(command(), campaign_to(app, segment_id).id).value
     reachable = {p.id for p in profiles if p.may_receive("email", "marketing")}
     assert set(launched.recipients) == reachable
     assert launched.excluded == len(profiles) + 1 - len(reachable)
@@ -133,9 +127,7 @@ def test_dynamic_rules_are_checked_again_over_the_stored_facts(app: MarketingApp
             {"attribute": "tags", "operator": "contains", "value": "vip"},
         ]
     }
-    segment = app.define_segment(
-        uuid4(), name="Recent VIPs", rule=rule, defined_by="it", request_fingerprint="g"
-    ).value
+    segment = app.define_segment(command(), uuid4(), name="Recent VIPs", rule=rule).value
     assert segment.members == {buyer.id}
     campaign = campaign_to(app, segment.id)
     assert app.materialize_audience(campaign, NOW).recipients == (buyer.id,)

@@ -33,7 +33,7 @@ from crm_marketing.domain import (
     message_id,
 )
 
-from ..feed import NOW
+from ..feed import NOW, command
 from ..unit.test_translator import published
 
 pytestmark = pytest.mark.integration
@@ -49,14 +49,8 @@ LINKS = TrackingLinks("https://m.example", TokenSigner(b"s" * 32))
 EMEA = {"all": [{"attribute": "region", "operator": "equals", "value": "emea"}]}
 
 
-def command(**extra: Any) -> dict[str, Any]:
-    return {"expected_version": None, "command_id": uuid4(), "request_fingerprint": "f", **extra}
-
-
 def dynamic(app: MarketingApplication, rule: dict[str, Any] = EMEA) -> Segment:
-    return app.define_segment(
-        uuid4(), name="EMEA", rule=rule, defined_by="tester", request_fingerprint="f"
-    ).value
+    return app.define_segment(command(), uuid4(), name="EMEA", rule=rule).value
 
 
 def email_campaign(
@@ -64,6 +58,7 @@ def email_campaign(
 ) -> UUID:
     campaign_id = uuid4()
     app.draft_campaign(
+        command(),
         campaign_id,
         name="Autumn",
         channel=CampaignChannel.EMAIL,
@@ -71,8 +66,6 @@ def email_campaign(
         segment_ids=[segment.id],
         content=content,
         agents=[],
-        created_by="tester",
-        request_fingerprint="f",
     )
     return campaign_id
 
@@ -99,7 +92,7 @@ def test_launch_excludes_everyone_without_consent_and_the_mailer_sends(
     feed.consent(withdrawn)
     feed.consent(withdrawn, granted=False, decided_at=NOW.replace(hour=10))
     campaign_id = email_campaign(application, segment)
-    launched = application.launch_campaign(campaign_id, **command()).value
+    launched = application.launch_campaign(command(), campaign_id).value
     assert launched.status == Status.RUNNING
     assert launched.recipients == [consenting]
     assert launched.excluded == 2
@@ -126,7 +119,7 @@ def test_a_template_failing_for_one_recipient_skips_them_and_the_mailer_goes_on(
     # The drafting render takes the other branch: only Bob's render exceeds the budget.
     bomb = replace(CONTENT, text="{% if given_name == 'Bob' %}{{ 10**5000 }}{% endif %}Hi")
     campaign_id = email_campaign(application, segment, bomb)
-    application.launch_campaign(campaign_id, **command())
+    application.launch_campaign(command(), campaign_id)
 
     asyncio.run(mailer.step())
 
@@ -144,7 +137,7 @@ def test_unsubscribe_is_honoured_before_sending(application, feed, mailer, smtp_
     for customer in (first, second):
         feed.consent(customer)
     campaign_id = email_campaign(application, segment)
-    application.launch_campaign(campaign_id, **command())
+    application.launch_campaign(command(), campaign_id)
     # Second unsubscribes through an earlier campaign's message before this one reaches them.
     assert application.unsubscribe(message_id(campaign_id, second), one_click=True)
     asyncio.run(mailer.step())
@@ -162,7 +155,7 @@ def test_clicks_lead_only_to_campaign_links_and_offers_are_responses(
     customer = feed.register(email=address("c"))
     feed.consent(customer)
     campaign_id = email_campaign(application, segment)
-    application.launch_campaign(campaign_id, **command())
+    application.launch_campaign(command(), campaign_id)
     asyncio.run(mailer.step())
     message = message_id(campaign_id, customer)
     assert application.record_click(message, "offer") == "https://shop.example/offer"
@@ -171,7 +164,7 @@ def test_clicks_lead_only_to_campaign_links_and_offers_are_responses(
     assert len(clicked.clicks) == 2 and clicked.opened_at is not None
     # Two clicks on the offer are one response, of the known customer.
     [response_id] = application.aggregate_ids(CampaignResponse.Received)
-    response = application.load(CampaignResponse, response_id, "response")
+    response = application.load("response", CampaignResponse, response_id)
     assert (response.kind, response.customer_id) == ("offer_click", customer)
     with pytest.raises(NotFound):
         application.record_click(message, "https://evil.example")
@@ -179,9 +172,9 @@ def test_clicks_lead_only_to_campaign_links_and_offers_are_responses(
 
 def test_lifecycle_refuses_what_the_state_does_not_allow(application) -> None:
     campaign_id = email_campaign(application, dynamic(application))
-    application.cancel_campaign(campaign_id, "changed our minds", by="tester", **command())
+    application.cancel_campaign(command(), campaign_id, "changed our minds")
     with pytest.raises(InvalidTransition):
-        application.launch_campaign(campaign_id, **command())
+        application.launch_campaign(command(), campaign_id)
 
 
 def test_a_scheduled_campaign_is_launched_once_when_due(application, feed) -> None:
@@ -189,7 +182,7 @@ def test_a_scheduled_campaign_is_launched_once_when_due(application, feed) -> No
     feed.consent(feed.register(email=address("s")))
     campaign_id = email_campaign(application, segment)
     launch_at = datetime.now(UTC) + timedelta(minutes=1)
-    application.schedule_campaign(campaign_id, launch_at, by="tester", **command())
+    application.schedule_campaign(command(), campaign_id, launch_at)
     assert application.due_campaigns(launch_at - timedelta(seconds=1)) == []
     assert application.due_campaigns(launch_at) == [campaign_id]
     assert application.launch_scheduled(campaign_id)
@@ -209,6 +202,7 @@ def test_every_public_fact_is_published_and_personal_data_stays_sealed(
     campaign_id = uuid4()
     content = EmailContent("S", "<p>{{ link('go') }}</p>", "t", {"go": "https://x.example"}, ())
     application.draft_campaign(
+        command(),
         campaign_id,
         name="C",
         channel=CampaignChannel.EMAIL,
@@ -216,22 +210,20 @@ def test_every_public_fact_is_published_and_personal_data_stays_sealed(
         segment_ids=[segment.id],
         content=content,
         agents=[],
-        created_by="me",
-        request_fingerprint="f",
     )
-    application.launch_campaign(campaign_id, **command())
+    application.launch_campaign(command(), campaign_id)
     asyncio.run(mailer.step())
     message = message_id(campaign_id, customer)
     application.record_open(message)
     application.record_click(message, "go")
     application.unsubscribe(message, one_click=True)
     application.record_response(
+        command(),
         uuid4(),
         campaign_id,
         ResponseKind.REPLY,
         Respondent(family_name="Doe", email="jo@x.example"),
         {"q": 1},
-        request_fingerprint="f",
     )
 
     events = published(application)

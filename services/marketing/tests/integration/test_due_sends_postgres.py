@@ -24,6 +24,8 @@ from crm_marketing.domain import (
 )
 from crm_marketing.domain.profile import ContactDetails
 
+from ..feed import command
+
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
@@ -32,6 +34,7 @@ NOW = datetime.now(UTC)
 def schedule_sends(app, count: int) -> list[UUID]:  # type: ignore[no-untyped-def]
     campaign_id = uuid4()
     app.draft_campaign(
+        command(),
         campaign_id,
         name="Welcome",
         channel=CampaignChannel.EMAIL,
@@ -39,13 +42,9 @@ def schedule_sends(app, count: int) -> list[UUID]:  # type: ignore[no-untyped-de
         segment_ids=[],
         content=EmailContent("Hi", "<p>Hi</p>", "Hi", {}, ()),
         agents=[],
-        created_by="it",
-        request_fingerprint="f",
         automation=Automation("CustomerRegistered", timedelta(minutes=5)),
     )
-    app.launch_campaign(
-        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
-    )
+    app.launch_campaign(command(), campaign_id)
     for offset in range(count):
         trigger = Trigger("CustomerRegistered", uuid4(), datetime.now(UTC))
         change = lambda p: p.learn_details(ContactDetails(email="x@y.org"), registered_at=NOW)  # noqa: E731
@@ -83,9 +82,9 @@ def test_due_sends_fire_once_across_restarts_and_schedulers(postgres) -> None:
         assert asyncio.run(due.fire_due(later)) == 2  # skipped the locked row, did not wait
     assert asyncio.run(other.fire_due(later)) == 1  # the row released, the other fires it
     assert asyncio.run(due.fire_due(later)) == asyncio.run(other.fire_due(later)) == 0
-    fired = [app.load(AutomatedSend, s, "send") for s in sends]
+    fired = [app.load("send", AutomatedSend, s) for s in sends]
     assert {s.status for s in fired} == {"fired"}
-    queued = [app.load_or_none(CampaignMessage, s.message_id) for s in fired]
+    queued = [app.find(CampaignMessage, s.message_id) for s in fired]
     assert all(m is not None and m.status == "queued" for m in queued)
     assert due.quarantine.keys(AUTOMATED_SENDS) == []
 
@@ -93,7 +92,7 @@ def test_due_sends_fire_once_across_restarts_and_schedulers(postgres) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"UPDATE {DueSends.table} SET pending = true WHERE id = %s", (locked,))
     assert asyncio.run(due.fire_due(later)) == 0
-    assert app.load(AutomatedSend, locked, "send").version == 2  # scheduled, fired: once
+    assert app.load("send", AutomatedSend, locked).version == 2  # scheduled, fired: once
     other_app.close()
     app.close()
 
@@ -122,6 +121,6 @@ def test_a_send_that_fails_is_quarantined_skipped_until_released_and_the_others_
     monkeypatch.setattr(app, "fire_send", fire_send)  # the fix is deployed
     due.quarantine.release(entry.id)
     assert asyncio.run(due.fire_due(later)) == 1
-    assert app.load(AutomatedSend, poison, "send").status == "fired"
+    assert app.load("send", AutomatedSend, poison).status == "fired"
     assert due.quarantine.get(entry.id).state == "resolved"  # type: ignore[union-attr]
     app.close()

@@ -32,6 +32,8 @@ from crm_platform.liveness import Registry
 from crm_platform.quarantine import Quarantine
 from crm_platform.testing import eventually_async
 
+from ..feed import command
+
 pytestmark = pytest.mark.integration
 
 CONTENT = EmailContent("Hi", "<p>Hi</p>", "Hi", {}, ())
@@ -39,10 +41,9 @@ CONTENT = EmailContent("Hi", "<p>Hi</p>", "Hi", {}, ())
 
 def draft(app: MarketingApplication, automation: Automation | None = None) -> UUID:
     campaign_id = uuid4()
-    segment = app.define_segment(
-        uuid4(), name="List", rule=None, defined_by="it", request_fingerprint="f"
-    ).value
+    segment = app.define_segment(command(), uuid4(), name="List", rule=None).value
     app.draft_campaign(
+        command(),
         campaign_id,
         name="IT",
         channel=CampaignChannel.EMAIL,
@@ -50,8 +51,6 @@ def draft(app: MarketingApplication, automation: Automation | None = None) -> UU
         segment_ids=[] if automation else [segment.id],
         content=CONTENT,
         agents=[],
-        created_by="it",
-        request_fingerprint="f",
         automation=automation,
     )
     return campaign_id
@@ -59,14 +58,7 @@ def draft(app: MarketingApplication, automation: Automation | None = None) -> UU
 
 def scheduled(app: MarketingApplication, launch_at: datetime) -> UUID:
     campaign_id = draft(app)
-    app.schedule_campaign(
-        campaign_id,
-        launch_at,
-        by="it",
-        expected_version=None,
-        command_id=uuid4(),
-        request_fingerprint="f",
-    )
+    app.schedule_campaign(command(), campaign_id, launch_at)
     return campaign_id
 
 
@@ -132,7 +124,7 @@ def born_today(app: MarketingApplication) -> UUID:
 
 
 def greetings_of(app: MarketingApplication) -> set[UUID]:
-    sends = (app.load(AutomatedSend, s, "send") for s in app.aggregate_ids(AutomatedSend.Scheduled))  # type: ignore[attr-defined]
+    sends = (app.load("send", AutomatedSend, s) for s in app.aggregate_ids(AutomatedSend.Scheduled))  # type: ignore[attr-defined]
     return {send.customer_id for send in sends}
 
 
@@ -140,9 +132,7 @@ async def test_a_birthday_greeting_that_fails_is_held_and_the_others_are_greeted
     application, quarantine, monkeypatch
 ) -> None:
     campaign_id = draft(application, Automation("Birthday", timedelta(hours=8)))
-    application.launch_campaign(
-        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
-    )
+    application.launch_campaign(command(), campaign_id)
     poison, other = born_today(application), born_today(application)
     original = failing_for(application, "greet_on_birthday", poison, monkeypatch)
     greetings = BirthdayGreetings(application, quarantine)

@@ -21,7 +21,6 @@ from crm_marketing.application.tokens import TokenSigner, TrackingLinks
 from crm_marketing.bootstrap import build_application
 from crm_marketing.domain import (
     AudienceProfile,
-    CampaignChannel,
     EmailContent,
     Status,
     message_id,
@@ -71,28 +70,10 @@ def test_learn_launch_send_and_restart(postgres, smtp_sink) -> None:
             learn(app, keyring, event, position)
     assert app.profile(customer).version == 3  # started, details, consent
 
-    segment = app.define_segment(
-        uuid4(), name="All", rule=None, defined_by="it", request_fingerprint="f"
-    ).value
-    app.change_membership(segment.id, customer, member=True, expected_version=None)
-    campaign_id = uuid4()
     content = EmailContent(
         "Hello {{ given_name }}", "<p>Dear {{ given_name }}</p>", "Dear {{ given_name }}", {}, ()
     )
-    app.draft_campaign(
-        campaign_id,
-        name="IT",
-        channel=CampaignChannel.EMAIL,
-        purpose="marketing",
-        segment_ids=[segment.id],
-        content=content,
-        agents=[],
-        created_by="it",
-        request_fingerprint="f",
-    )
-    app.launch_campaign(
-        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
-    )
+    campaign_id = feed.launch_to(app, customer, now=NOW, content=content)
     app.close()
 
     # A fresh process: the queued message is found in the store and sent through real SMTP.

@@ -195,7 +195,7 @@ def sent(client: TestClient, application: MarketingApplication, feed) -> tuple[U
     post(client, f"/campaigns/{cid}/launch", {})
     now = datetime.now(UTC)
     event, _ = deliver_at(feed, won(customer, now), now)
-    send = application.load(AutomatedSend, send_id(cid, event.id), "send")
+    send = application.load("send", AutomatedSend, send_id(cid, event.id))
     assert application.fire_send(send.id, now)
 
     class Sender:
@@ -290,7 +290,7 @@ def test_web_to_lead(client: TestClient, application: MarketingApplication, sent
     accepted = client.post(f"/forms/{cid}", data=form(website="", message="Call me"))
     assert accepted.status_code == 202, accepted.text
     [response_id] = responses(application)
-    response = application.load(CampaignResponse, response_id, "response")
+    response = application.load("response", CampaignResponse, response_id)
     assert (response.kind, response.email, response.answers) == (
         "form_submission",
         "marie@lab.example",

@@ -13,15 +13,14 @@ from crm_events.service_desk import TicketClosed, TicketOpened
 from crm_marketing.application import MarketingApplication
 from crm_marketing.domain import Segment
 
+from ..feed import command
 from .conftest import NOW
 
 pytestmark = pytest.mark.unit
 
 
 def dynamic(app: MarketingApplication, rule: dict[str, Any]) -> Segment:
-    return app.define_segment(
-        uuid4(), name="EMEA", rule=rule, defined_by="tester", request_fingerprint="f"
-    ).value
+    return app.define_segment(command(), uuid4(), name="EMEA", rule=rule).value
 
 
 EMEA = {"all": [{"attribute": "region", "operator": "equals", "value": "emea"}]}

@@ -17,11 +17,14 @@ from crm_marketing.domain import (
     AudienceProfile,
     AutomatedSend,
     Automation,
+    AutomationDirectory,
     CampaignChannel,
     EmailContent,
     RuleViolation,
     send_id,
 )
+
+from ..feed import command
 
 pytestmark = pytest.mark.unit
 
@@ -37,6 +40,7 @@ def automated(
 ) -> UUID:
     campaign_id = uuid4()
     app.draft_campaign(
+        command(),
         campaign_id,
         name="Onboarding",
         channel=CampaignChannel.EMAIL,
@@ -44,13 +48,9 @@ def automated(
         segment_ids=[],
         content=ONBOARDING,
         agents=[],
-        created_by="me",
-        request_fingerprint="f",
         automation=Automation(trigger, delay, conditions),
     )
-    app.launch_campaign(
-        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
-    )
+    app.launch_campaign(command(), campaign_id)
     return campaign_id
 
 
@@ -85,7 +85,7 @@ def test_a_won_deal_schedules_one_onboarding_send_fired_once_when_due(applicatio
     feed.deliver(event)  # republished under a new offset
     [identifier] = application.aggregate_ids(AutomatedSend.Scheduled)
     assert identifier == send_id(campaign_id, event.id)
-    send = application.load(AutomatedSend, identifier, "send")
+    send = application.load("send", AutomatedSend, identifier)
     assert send.due_at == now + timedelta(days=1)
 
     assert not application.fire_send(identifier, now)  # not due yet
@@ -114,18 +114,11 @@ def test_conditions_history_and_stopped_campaigns(application, feed) -> None:
     deliver_at(feed, won(customer, now - timedelta(days=30)), now - timedelta(days=30))  # history
     assert list(application.aggregate_ids(AutomatedSend.Scheduled)) == []
     event, _ = deliver_at(feed, won(customer, now), now)
-    application.cancel_campaign(
-        campaign_id,
-        "replaced",
-        by="me",
-        expected_version=None,
-        command_id=uuid4(),
-        request_fingerprint="f",
-    )
+    application.cancel_campaign(command(), campaign_id, "replaced")
     identifier = send_id(campaign_id, event.id)
     assert not application.fire_send(identifier, now + timedelta(days=2))
-    assert application.load(AutomatedSend, identifier, "send").status == "dropped"
-    assert application.automation_directory().listening_to("OpportunityWon") == []
+    assert application.load("send", AutomatedSend, identifier).status == "dropped"
+    assert application.singleton(AutomationDirectory).listening_to("OpportunityWon") == []
 
 
 def churn(customer: UUID, level: str, at: datetime) -> ChurnRiskChanged:
@@ -160,7 +153,7 @@ def test_a_rising_churn_risk_starts_a_win_back_once(application, feed) -> None:
     assert application.profile(customer).churn_risk == "high"
     [scheduled] = application.aggregate_ids(AutomatedSend.Scheduled)
     assert scheduled == send_id(campaign_id, rose)
-    send = application.load(AutomatedSend, scheduled, "send")
+    send = application.load("send", AutomatedSend, scheduled)
     assert send.due_at == now + timedelta(hours=2) and send.customer_id == customer
 
 
@@ -182,6 +175,7 @@ def test_automations_are_validated(automation, field) -> None:
 def birthday_campaign(app: MarketingApplication) -> UUID:
     campaign_id = uuid4()
     app.draft_campaign(
+        command(),
         campaign_id,
         name="Birthday",
         channel=CampaignChannel.EMAIL,
@@ -189,13 +183,9 @@ def birthday_campaign(app: MarketingApplication) -> UUID:
         segment_ids=[],
         content=ONBOARDING,
         agents=[],
-        created_by="me",
-        request_fingerprint="f",
         automation=Automation("Birthday", timedelta(hours=8)),
     )
-    app.launch_campaign(
-        campaign_id, expected_version=None, command_id=uuid4(), request_fingerprint="f"
-    )
+    app.launch_campaign(command(), campaign_id)
     return campaign_id
 
 
@@ -208,7 +198,7 @@ def test_birthday_greetings_once_a_year(application, feed) -> None:
     assert greet_everyone(application, today) == 1
     assert greet_everyone(application, today) == 0  # the same day scanned again
     [identifier] = application.aggregate_ids(AutomatedSend.Scheduled)
-    send = application.load(AutomatedSend, identifier, "send")
+    send = application.load("send", AutomatedSend, identifier)
     assert (send.customer_id, send.due_at) == (celebrated, today + timedelta(hours=8))
     # In a year without 29 February, those born on it are greeted on the 28th.
     feb_28 = datetime(2027, 2, 28, 6, tzinfo=UTC)

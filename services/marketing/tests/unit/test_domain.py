@@ -143,50 +143,45 @@ def draft(
         content=content if channel is CampaignChannel.EMAIL else None,
         agents=agents or [],
         created_by="me",
-        request_fingerprint="f",
     )
-
-
-def ids() -> dict[str, object]:
-    return {"command_id": uuid4(), "request_fingerprint": "f"}
 
 
 def test_campaign_lifecycle() -> None:
     campaign = draft()
-    campaign.schedule(NOW + timedelta(days=1), by="me", now=NOW, **ids())
+    campaign.schedule(NOW + timedelta(days=1), by="me", now=NOW)
     assert campaign.status == Status.SCHEDULED
     with pytest.raises(InvalidTransition):
-        campaign.schedule(NOW + timedelta(days=2), by="me", now=NOW, **ids())
-    campaign.launch((uuid4(),), 3, now=NOW, **ids())
+        campaign.schedule(NOW + timedelta(days=2), by="me", now=NOW)
+    campaign.launch((uuid4(),), 3, now=NOW)
     assert campaign.status == Status.RUNNING
     assert campaign.complete(NOW) and campaign.status == Status.COMPLETED
     with pytest.raises(InvalidTransition):
-        campaign.cancel("late", by="me", now=NOW, **ids())
+        campaign.cancel("late", by="me", now=NOW)
 
 
 def test_an_empty_audience_completes_at_launch_and_a_past_schedule_is_refused() -> None:
     campaign = draft()
     with pytest.raises(RuleViolation) as refused:
-        campaign.schedule(NOW - timedelta(days=1), by="me", now=NOW, **ids())
+        campaign.schedule(NOW - timedelta(days=1), by="me", now=NOW)
     assert refused.value.field == "launch_at"
-    campaign.launch((), 5, now=NOW, **ids())
+    campaign.launch((), 5, now=NOW)
     assert campaign.status == Status.COMPLETED
 
 
 def test_call_lists_are_shared_among_agents_and_the_last_call_completes() -> None:
     campaign = draft(CampaignChannel.TELEMARKETING, agents=["ann", "ben"])
     customers = tuple(sorted(uuid4() for _ in range(5)))
-    campaign.launch(customers, 0, now=NOW, **ids())
+    campaign.launch(customers, 0, now=NOW)
     lists = {
         agent: [c for c, a in campaign.calls.items() if a == agent] for agent in ("ann", "ben")
     }
     assert (len(lists["ann"]), len(lists["ben"])) == (3, 2)
     with pytest.raises(RuleViolation) as refused:
-        campaign.record_call(lists["ann"][0], CallOutcome.INTERESTED, agent="ben", now=NOW, **ids())
+        campaign.record_call(lists["ann"][0], CallOutcome.INTERESTED, agent="ben", now=NOW)
     assert refused.value.field == "agent"
     for agent, calls in lists.items():
         for customer in calls:
-            campaign.record_call(customer, CallOutcome.NO_ANSWER, agent=agent, now=NOW, **ids())
+            campaign.record_call(customer, CallOutcome.NO_ANSWER, agent=agent, now=NOW)
     assert campaign.status == Status.COMPLETED
 
 

@@ -40,7 +40,7 @@ def queued(application: MarketingApplication, feed, email: str = "ada@example.or
     campaign_id = automated(application, delay=timedelta(0))
     now = datetime.now(UTC)
     event, _ = deliver_at(feed, won(customer, now), now)
-    send = application.load(AutomatedSend, send_id(campaign_id, event.id), "send")
+    send = application.load("send", AutomatedSend, send_id(campaign_id, event.id))
     assert application.fire_send(send.id, now)
     return send.message_id
 

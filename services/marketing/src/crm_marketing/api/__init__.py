@@ -1,7 +1,9 @@
 """The marketing HTTP API: staff endpoints (bearer tokens) and public ones (signed links, forms)."""
 
+from .audience import profiles_router
+from .campaigns import campaigns_router
 from .public import RateLimiter, public_router
-from .routes import campaigns_router, profiles_router, segments_router
+from .segments import segments_router
 
 __all__ = [
     "RateLimiter",

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from crm_platform.web.pages import EMBEDDED_LIMIT
+from crm_platform.web.commands import CommandBody, ConditionalBody
+from crm_platform.web.pages import EMBEDDED_LIMIT, Position, embedded
 from crm_platform.web.types import Instant, JsonSafe
 
-from ..domain import CallOutcome, CampaignChannel, ResponseKind, Status
+from ..domain import (
+    AudienceProfile,
+    Automation,
+    CallOutcome,
+    Campaign,
+    CampaignChannel,
+    CampaignResponse,
+    EmailContent,
+    ResponseKind,
+    Segment,
+    Status,
+)
 from ..domain.campaign import (
     AGENT_MAX_LENGTH,
     MAX_AGENTS,
@@ -30,17 +42,12 @@ PURPOSE = Field(
 )
 
 
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+def member_position(customer_id: UUID) -> Position:
+    """Members are listed in id order."""
+    return (str(customer_id),)
 
 
-class Versioned(Command):
-    expected_version: int | None = Field(
-        default=None, ge=1, description="The version seen (or send If-Match)."
-    )
-
-
-class DefineSegment(Command):
+class DefineSegment(CommandBody):
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     rule: dict[str, Any] | None = Field(
         default=None,
@@ -66,6 +73,21 @@ class SegmentOut(BaseModel):
     )
     version: int
 
+    @classmethod
+    def of(cls, segment: Segment) -> SegmentOut:
+        members, members_next = embedded(
+            sorted(segment.members), member_position, f"/segments/{segment.id}/members"
+        )
+        return cls(
+            id=segment.id,
+            name=segment.name,
+            kind=segment.kind,
+            rule=segment.rule,
+            members=members,
+            members_next=members_next,
+            version=segment.version,
+        )
+
 
 class MembersPage(BaseModel):
     segment_id: UUID
@@ -74,7 +96,7 @@ class MembersPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null: the last.")
 
 
-class EmailContentIn(Command):
+class EmailContentIn(CommandBody):
     subject: str = Field(min_length=1, max_length=250)
     html: str = Field(min_length=1, max_length=100_000)
     text: str = Field(min_length=1, max_length=100_000)
@@ -86,8 +108,11 @@ class EmailContentIn(Command):
         default_factory=list, description="Links whose clicks are responses (possible leads)."
     )
 
+    def domain(self) -> EmailContent:
+        return EmailContent(self.subject, self.html, self.text, self.links, tuple(self.offer_links))
 
-class AutomationIn(Command):
+
+class AutomationIn(CommandBody):
     trigger: str = Field(
         description="The customer event that starts a send: " + ", ".join(TRIGGERS) + "."
     )
@@ -96,8 +121,11 @@ class AutomationIn(Command):
         default=None, description="A segment rule the customer must meet when the event comes."
     )
 
+    def domain(self) -> Automation:
+        return Automation(self.trigger, timedelta(seconds=self.delay_seconds), self.conditions)
 
-class DraftCampaign(Command):
+
+class DraftCampaign(CommandBody):
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     channel: CampaignChannel
     purpose: str = PURPOSE
@@ -122,16 +150,28 @@ class DraftCampaign(Command):
             raise ValueError(f"agents have 1 to {AGENT_MAX_LENGTH} characters")
         return [agent.strip() for agent in agents]
 
+    def plan(self) -> dict[str, Any]:
+        """The campaign's definition, as ``draft_campaign`` takes it."""
+        return {
+            "name": self.name,
+            "channel": self.channel,
+            "purpose": self.purpose,
+            "segment_ids": self.segment_ids,
+            "content": None if self.content is None else self.content.domain(),
+            "agents": self.agents,
+            "automation": None if self.automation is None else self.automation.domain(),
+        }
 
-class ScheduleCampaign(Versioned):
+
+class ScheduleCampaign(ConditionalBody):
     launch_at: Instant
 
 
-class CancelCampaign(Versioned):
+class CancelCampaign(ConditionalBody):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class RecordCall(Versioned):
+class RecordCall(ConditionalBody):
     outcome: CallOutcome
 
 
@@ -150,6 +190,24 @@ class CampaignOut(BaseModel):
     automation: dict[str, Any] | None
     version: int
 
+    @classmethod
+    def of(cls, campaign: Campaign) -> CampaignOut:
+        return cls(
+            id=campaign.id,
+            name=campaign.name,
+            channel=CampaignChannel(campaign.channel),
+            purpose=campaign.purpose,
+            status=Status(campaign.status),
+            segment_ids=campaign.segment_ids,
+            launch_at=campaign.launch_at,
+            audience_size=len(campaign.recipients),
+            excluded=campaign.excluded,
+            agents=campaign.agents,
+            calls_made=len(campaign.call_outcomes),
+            automation=campaign.automation,
+            version=campaign.version,
+        )
+
 
 class CallOut(BaseModel):
     customer_id: UUID
@@ -157,7 +215,7 @@ class CallOut(BaseModel):
     outcome: CallOutcome | None
 
 
-class RecordResponse(Command):
+class RecordResponse(CommandBody):
     kind: ResponseKind
     customer_id: UUID | None = None
     given_name: str | None = Field(default=None, max_length=200)
@@ -194,6 +252,16 @@ class ResponseOut(BaseModel):
     customer_id: UUID | None
     responded_at: datetime
 
+    @classmethod
+    def of(cls, response: CampaignResponse) -> ResponseOut:
+        return cls(
+            id=response.id,
+            campaign_id=response.campaign_id,
+            kind=ResponseKind(response.kind),
+            customer_id=response.customer_id,
+            responded_at=response.responded_at,
+        )
+
 
 class ProfileOut(BaseModel):
     """What marketing knows of a customer, without their personal data."""
@@ -210,3 +278,20 @@ class ProfileOut(BaseModel):
     orders: int
     open_tickets: int
     version: int
+
+    @classmethod
+    def of(cls, profile: AudienceProfile) -> ProfileOut:
+        return cls(
+            customer_id=profile.id,
+            registered=profile.registered,
+            erased=profile.erased,
+            reachable_by_email=bool(profile.email),
+            region=profile.region,
+            country=profile.country,
+            tags=sorted(profile.tags),
+            consents={f"{c}:{p}": granted for (c, p), (granted, _) in profile.consents.items()},
+            unsubscribed=sorted(profile.unsubscribed),
+            orders=len(profile.orders),
+            open_tickets=len(profile.open_tickets),
+            version=profile.version,
+        )

@@ -32,7 +32,7 @@ from crm_platform.web.problems import NotFound, ProblemError, Unprocessable, pro
 
 from ..application import MarketingApplication
 from ..application.tokens import CLICK, OPEN, UNSUBSCRIBE, InvalidToken, TokenSigner
-from ..domain import Respondent, ResponseKind
+from ..domain import Respondent
 from .models import EMAIL
 
 # A transparent 1x1 GIF.
@@ -87,7 +87,8 @@ class WebLead(BaseModel):
     message: str | None = Field(default=None, max_length=2000)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     submission_id: UUID | None = Field(
-        default=None, description="Chosen by the page: a resubmitted form is recorded once."
+        default=None,
+        description="Chosen by the page: a resubmitted form is recorded once (the first stands).",
     )
 
     @field_validator("email")
@@ -173,19 +174,10 @@ def public_router(
             **lead.model_dump(include={"given_name", "family_name", "email", "phone", "company"})
         )
         answers = {k: v for k, v in lead.model_dump(include={"message", "country"}).items() if v}
-        response_id = lead.submission_id or uuid4()
-
-        def record() -> None:
-            application.record_response(
-                response_id,
-                campaign_id,
-                ResponseKind.FORM_SUBMISSION,
-                respondent,
-                answers,
-                request_fingerprint=lead.model_dump_json(),
-            )
-
-        await anyio.to_thread.run_sync(record)
+        submission_id = lead.submission_id or uuid4()
+        await anyio.to_thread.run_sync(
+            lambda: application.receive_form(submission_id, campaign_id, respondent, answers)
+        )
         return {"status": "accepted"}
 
     return router

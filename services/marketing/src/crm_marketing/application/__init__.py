@@ -13,11 +13,10 @@ from __future__ import annotations
 from crm_platform.privacy import ShreddingApplication
 
 from .audience import AudienceLearning
-from .common import Outcome
 
 
 class MarketingApplication(AudienceLearning, ShreddingApplication):
     name = "marketing"
 
 
-__all__ = ["MarketingApplication", "Outcome"]
+__all__ = ["MarketingApplication"]

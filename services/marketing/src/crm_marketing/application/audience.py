@@ -13,6 +13,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from crm_platform.privacy import KeyStore
+
 from ..domain import AudienceProfile
 from .automation import AutomationCommands, Trigger
 from .common import WRITE_ATTEMPTS, utcnow
@@ -22,8 +24,10 @@ ProfileChange = Callable[[AudienceProfile], bool]
 
 
 class AudienceLearning(EngagementCommands, AutomationCommands):
+    personal_data_keys: KeyStore  # the application's (a ``ShreddingApplication``)
+
     def profile(self, customer_id: UUID) -> AudienceProfile:
-        return self.load(AudienceProfile, customer_id, "customer")
+        return self.load("customer", AudienceProfile, customer_id)
 
     def learn(
         self,
@@ -38,7 +42,7 @@ class AudienceLearning(EngagementCommands, AutomationCommands):
         already."""
         for _ in range(WRITE_ATTEMPTS):
             now = utcnow()
-            profile = self.load_or_none(AudienceProfile, customer_id)
+            profile = self.find(AudienceProfile, customer_id)
             started = profile is None
             profile = profile or AudienceProfile(id=customer_id)
             applied = change is not None and change(profile)

@@ -45,7 +45,7 @@ from ..domain import (
 )
 from ..domain.audience import reach, reach_key
 from ..domain.rules import Kind, attribute_kind
-from .common import SERVICE, Store
+from .common import SERVICE, Store, originator
 
 PROJECTION = "marketing-audience"
 PROFILES = "marketing_audience"
@@ -160,14 +160,14 @@ class AudienceIndex(LocalProjection[Changes]):
         customers: dict[UUID, None] = {}
         for n in notifications:
             if n.topic.startswith(PROFILE_TOPICS):
-                customers[n.originator_id] = None
+                customers[originator(n)] = None
                 continue
             event: Any = self.application.mapper.to_domain_event(n)
             if n.topic == DEFINED_TOPIC:
-                segments.append(SegmentRow(n.originator_id, event.rule))
+                segments.append(SegmentRow(originator(n), event.rule))
             else:
                 change = Membership(
-                    n.originator_id, event.customer_id, n.topic == ADDED_TOPIC, n.originator_version
+                    originator(n), event.customer_id, n.topic == ADDED_TOPIC, n.originator_version
                 )
                 memberships[(change.segment_id, change.customer_id)] = change
         profiles = [ProfileRow.of(profile) for profile in self._profiles(customers)]
@@ -179,10 +179,10 @@ class AudienceIndex(LocalProjection[Changes]):
         ones; nothing when the index holds a newer state already (a correction since)."""
         if not notification.topic.startswith(PROFILE_TOPICS):
             return self.compute([notification])
-        customer_id, version = notification.originator_id, notification.originator_version
+        customer_id, version = originator(notification), notification.originator_version
         if self._version_of(customer_id) >= version:
             return Changes([], [], [])
-        profile = self.application.repository.get(customer_id, version=version)
+        profile: AudienceProfile = self.application.repository.get(customer_id, version=version)
         return Changes([ProfileRow.of(profile)], [], [])
 
     def retry(self, entry: Entry) -> bool:
@@ -224,7 +224,7 @@ class AudienceIndex(LocalProjection[Changes]):
 
     def _profiles(self, customer_ids: Iterable[UUID]) -> Iterator[AudienceProfile]:
         for customer_id in customer_ids:
-            profile = self.store.load_or_none(AudienceProfile, customer_id)
+            profile = self.store.find(AudienceProfile, customer_id)
             if profile is not None:
                 yield profile
 

@@ -19,6 +19,7 @@ from ..domain import (
     AudienceProfile,
     AutomatedSend,
     Automation,
+    AutomationDirectory,
     Campaign,
     CampaignMessage,
     Status,
@@ -52,7 +53,7 @@ class AutomationCommands(CampaignCommands):
             return []
         sends = []
         if campaigns is None:
-            listening = self.automation_directory().listening_to(trigger.event_type)
+            listening = self.singleton(AutomationDirectory).listening_to(trigger.event_type)
             campaigns = [self.campaign(c) for c in listening]
         for campaign in campaigns:
             campaign_id = campaign.id
@@ -69,7 +70,7 @@ class AutomationCommands(CampaignCommands):
             ):
                 continue
             identifier = send_id(campaign_id, trigger.event_id)
-            if self.load_or_none(AutomatedSend, identifier) is not None:
+            if self.find(AutomatedSend, identifier) is not None:
                 continue  # a republished event (same id, new offset)
             sends.append(
                 AutomatedSend(
@@ -84,14 +85,15 @@ class AutomationCommands(CampaignCommands):
 
     def birthday_campaigns(self) -> list[Campaign]:
         """The running automated campaigns that greet people on their birthday."""
-        return [self.campaign(c) for c in self.automation_directory().listening_to(BIRTHDAY)]
+        listening = self.singleton(AutomationDirectory).listening_to(BIRTHDAY)
+        return [self.campaign(c) for c in listening]
 
     def greet_on_birthday(self, customer_id: UUID, now: datetime, campaigns: list[Campaign]) -> int:
         """Schedule the customer's greetings of ``campaigns`` if the day of ``now`` is their
         birthday (those born on 29 February are greeted on the 28th in other years), due
         ``delay`` after ``now``; how many. Once a year per campaign and person: the send's id
         names the year, so greeting the same day again schedules nothing."""
-        profile = self.load_or_none(AudienceProfile, customer_id)
+        profile = self.find(AudienceProfile, customer_id)
         if profile is None or profile.erased or profile.birthday not in _birthdays(now.date()):
             return 0
         trigger = Trigger(BIRTHDAY, uuid5(profile.id, f"birthday:{now.year}"), now)
@@ -107,7 +109,7 @@ class AutomationCommands(CampaignCommands):
     def fire_send(self, identifier: UUID, now: datetime) -> bool:
         """Queue the send's message when it is due and pending; False when it was fired (or
         dropped) before, which makes firing safe to repeat."""
-        send = self.load_or_none(AutomatedSend, identifier)
+        send = self.find(AutomatedSend, identifier)
         if send is None or send.due_at > now:
             return False
         campaign = self.campaign(send.campaign_id)

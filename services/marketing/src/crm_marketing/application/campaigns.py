@@ -1,13 +1,18 @@
-"""Campaign commands: draft, schedule, launch (materializing the audience), cancel, calls."""
+"""Campaign commands: draft, schedule, launch (materializing the audience), cancel, calls.
+
+Each runs through the platform's command pipeline: the campaign and whatever else the command
+changed are saved with the command's receipt in one transaction.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.domain import Aggregate
+
+from crm_platform.commands import Command, Outcome
 
 from ..domain import (
     AudienceProfile,
@@ -23,20 +28,21 @@ from ..domain import (
     Respondent,
     ResponseKind,
     Status,
-    VersionConflict,
     message_id,
 )
 from . import templates
 from .audience_index import IndexedAudience
-from .common import WRITE_ATTEMPTS, Outcome, check_version, utcnow
+from .common import utcnow
 from .segments import SegmentCommands
 
-SCHEDULER = "marketing-scheduler"
+SCHEDULER = "marketing-scheduler"  # the actor of scheduled launches
+Change = Callable[[Campaign], Sequence[Aggregate]]
 
 
 class CampaignCommands(SegmentCommands, IndexedAudience):
     def draft_campaign(
         self,
+        command: Command,
         campaign_id: UUID,
         *,
         name: str,
@@ -45,8 +51,6 @@ class CampaignCommands(SegmentCommands, IndexedAudience):
         segment_ids: list[UUID],
         content: EmailContent | None,
         agents: list[str],
-        created_by: str,
-        request_fingerprint: str,
         automation: Automation | None = None,
     ) -> Outcome[Campaign]:
         if content is not None:
@@ -54,8 +58,8 @@ class CampaignCommands(SegmentCommands, IndexedAudience):
         for segment_id in segment_ids:
             self.segment(segment_id)  # NotFound names the one missing
 
-        def build() -> Campaign:
-            return Campaign.draft(
+        def build() -> list[Aggregate]:
+            draft = Campaign.draft(
                 campaign_id,
                 name=name,
                 channel=channel,
@@ -63,148 +67,105 @@ class CampaignCommands(SegmentCommands, IndexedAudience):
                 segment_ids=segment_ids,
                 content=content,
                 agents=agents,
-                created_by=created_by,
-                request_fingerprint=request_fingerprint,
+                created_by=command.actor,
                 automation=automation,
             )
+            return [draft]
 
-        return self.create_once(build, Campaign, campaign_id, request_fingerprint)
+        return self.create(
+            command, "campaign", build, made_before=lambda: self.find(Campaign, campaign_id)
+        )
 
     def campaign(self, campaign_id: UUID) -> Campaign:
-        return self.load(Campaign, campaign_id, "campaign")
+        return self.load("campaign", Campaign, campaign_id)
 
     def schedule_campaign(
-        self, campaign_id: UUID, launch_at: datetime, *, by: str, **command: Any
+        self, command: Command, campaign_id: UUID, launch_at: datetime
     ) -> Outcome[Campaign]:
-        def schedule(campaign: Campaign, now: datetime) -> tuple[Any, ...]:
-            campaign.schedule(launch_at, by=by, now=now, **_ids(command))
-            calendar = self.launch_calendar()
-            calendar.add(campaign.id, campaign.launch_at or launch_at)
-            return (calendar,)
+        def schedule(campaign: Campaign) -> list[Aggregate]:
+            campaign.schedule(launch_at, by=command.actor, now=utcnow())
+            calendar = self.singleton(LaunchCalendar)
+            calendar.add(campaign.id, launch_at)
+            return [calendar]
 
-        return self._command(campaign_id, schedule, **command)
+        return self._change(command, campaign_id, schedule)
 
-    def launch_campaign(self, campaign_id: UUID, **command: Any) -> Outcome[Campaign]:
-        def launch(campaign: Campaign, now: datetime) -> tuple[Any, ...]:
-            others: list[Any] = []
+    def launch_campaign(self, command: Command, campaign_id: UUID) -> Outcome[Campaign]:
+        def launch(campaign: Campaign) -> list[Aggregate]:
+            now = utcnow()
+            others: list[Aggregate] = []
             if campaign.automation is None:
                 audience = self.materialize_audience(campaign, now)
-                campaign.launch(audience.recipients, audience.excluded, now=now, **_ids(command))
+                campaign.launch(audience.recipients, audience.excluded, now=now)
             else:  # it starts listening for its trigger
-                campaign.launch((), 0, now=now, **_ids(command))
-                directory = self.automation_directory()
-                directory.start(campaign.id, campaign.automation["trigger"])
+                campaign.launch((), 0, now=now)
+                directory = self.singleton(AutomationDirectory)
+                directory.add(campaign.id, campaign.automation["trigger"])
                 others.append(directory)
-            calendar = self.launch_calendar()
+            calendar = self.singleton(LaunchCalendar)
             if calendar.remove(campaign.id):
                 others.append(calendar)
-            return (*others, *_messages(campaign))
+            return [*others, *_messages(campaign)]
 
-        return self._command(campaign_id, launch, **command)
+        return self._change(command, campaign_id, launch)
 
     def cancel_campaign(
-        self, campaign_id: UUID, reason: str, *, by: str, **command: Any
+        self, command: Command, campaign_id: UUID, reason: str
     ) -> Outcome[Campaign]:
-        def cancel(campaign: Campaign, now: datetime) -> tuple[Any, ...]:
-            campaign.cancel(reason, by=by, now=now, **_ids(command))
-            calendar, directory = self.launch_calendar(), self.automation_directory()
-            return tuple(
-                shared
-                for shared, changed in (
-                    (calendar, calendar.remove(campaign.id)),
-                    (directory, directory.stop(campaign.id)),
-                )
-                if changed
-            )
+        def cancel(campaign: Campaign) -> list[Aggregate]:
+            campaign.cancel(reason, by=command.actor, now=utcnow())
+            registers = (self.singleton(LaunchCalendar), self.singleton(AutomationDirectory))
+            return [register for register in registers if register.remove(campaign.id)]
 
-        return self._command(campaign_id, cancel, **command)
+        return self._change(command, campaign_id, cancel)
 
     def record_call(
-        self,
-        campaign_id: UUID,
-        customer_id: UUID,
-        outcome: CallOutcome,
-        *,
-        agent: str,
-        **command: Any,
+        self, command: Command, campaign_id: UUID, customer_id: UUID, outcome: CallOutcome
     ) -> Outcome[Campaign]:
-        """A telemarketing call's outcome; an interested customer is a response (a lead for
-        sales), one who asks never to be called again is unsubscribed from the phone at once."""
+        """A telemarketing call's outcome, recorded by the calling agent (the command's actor);
+        an interested customer is a response (a lead for sales, once per campaign and customer),
+        one who asks never to be called again is unsubscribed from the phone at once."""
 
-        def call(campaign: Campaign, now: datetime) -> tuple[Any, ...]:
-            campaign.record_call(customer_id, outcome, agent=agent, now=now, **_ids(command))
-            also: list[Any] = []
-            if outcome.is_response:
+        def call(campaign: Campaign) -> list[Aggregate]:
+            now = utcnow()
+            campaign.record_call(customer_id, outcome, agent=command.actor, now=now)
+            also: list[Aggregate] = []
+            response_id = uuid5(campaign.id, f"call:{customer_id}")
+            if outcome.is_response and self.find(CampaignResponse, response_id) is None:
                 also.append(
                     CampaignResponse.receive(
-                        uuid5(campaign.id, f"call:{customer_id}"),
+                        response_id,
                         campaign.id,
                         ResponseKind.CALL_BACK_REQUEST,
                         Respondent(customer_id=customer_id),
-                        {"call_outcome": outcome.value, "agent": agent},
+                        {"call_outcome": outcome.value, "agent": command.actor},
                         at=now,
-                        request_fingerprint=command["request_fingerprint"],
                     )
                 )
-            profile = self.load_or_none(AudienceProfile, customer_id)
+            profile = self.find(AudienceProfile, customer_id)
             if outcome is CallOutcome.DO_NOT_CALL and profile and profile.unsubscribe("phone", now):
                 also.append(profile)
-            return tuple(also)
+            return also
 
-        return self._command(campaign_id, call, **command)
+        return self._change(command, campaign_id, call)
 
     def due_campaigns(self, now: datetime) -> list[UUID]:
         """The scheduled campaigns whose time has come, earliest first (the worker's scheduler
         launches each)."""
-        return self.launch_calendar().due_at(now)
+        return self.singleton(LaunchCalendar).due_at(now)
 
     def launch_scheduled(self, campaign_id: UUID) -> bool:
         """Launch a scheduled campaign; False when it is not scheduled (any more). The launch
-        has a fixed command id: two schedulers racing launch it once."""
+        is one command of a fixed id: two schedulers racing launch it once (the second finds
+        its receipt)."""
         if self.campaign(campaign_id).status != Status.SCHEDULED:
             return False
-        self.launch_campaign(
-            campaign_id,
-            expected_version=None,
-            command_id=uuid5(campaign_id, "scheduled launch"),
-            request_fingerprint=SCHEDULER,
-        )
+        launch = Command(uuid5(campaign_id, "scheduled launch"), SCHEDULER, SCHEDULER)
+        self.launch_campaign(launch, campaign_id)
         return True
 
-    def automation_directory(self) -> AutomationDirectory:
-        found = self.load_or_none(AutomationDirectory, AutomationDirectory.ID)
-        return found or AutomationDirectory.open()
-
-    def launch_calendar(self) -> LaunchCalendar:
-        return self.load_or_none(LaunchCalendar, LaunchCalendar.ID) or LaunchCalendar.open()
-
-    def _command(
-        self,
-        campaign_id: UUID,
-        change: Callable[[Campaign, datetime], tuple[Any, ...]],
-        *,
-        expected_version: int | None,
-        command_id: UUID,
-        request_fingerprint: str,
-    ) -> Outcome[Campaign]:
-        """Load, check the version, apply ``change`` and save the campaign with the other
-        aggregates it returns, in one transaction; a retried command is answered as before."""
-        for _ in range(WRITE_ATTEMPTS):
-            campaign = self.campaign(campaign_id)
-            if campaign.replayed(command_id, request_fingerprint):
-                return Outcome(campaign, replayed=True)
-            check_version(campaign, expected_version)
-            others = change(campaign, utcnow())
-            try:
-                self.save(campaign, *others)
-            except IntegrityError:
-                continue  # re-read: a replay, a conflict, or a shared aggregate moved on
-            return Outcome(campaign, replayed=False)
-        raise VersionConflict(campaign_id, expected_version, self.campaign(campaign_id).version)
-
-
-def _ids(command: dict[str, Any]) -> dict[str, Any]:
-    return {k: command[k] for k in ("command_id", "request_fingerprint")}
+    def _change(self, command: Command, campaign_id: UUID, change: Change) -> Outcome[Campaign]:
+        return self.execute(command, "campaign", lambda: self.campaign(campaign_id), change)
 
 
 def _messages(campaign: Campaign) -> list[CampaignMessage]:

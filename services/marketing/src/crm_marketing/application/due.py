@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
@@ -23,19 +23,21 @@ from ..domain import AutomatedSend
 from .common import utcnow
 from .pending import PendingIndex
 
+if TYPE_CHECKING:  # the application class combines the module that imports this one
+    from . import MarketingApplication
+
 DUE_SENDS = "marketing-due-sends"
 AUTOMATED_SENDS = "marketing-automated-sends"  # the scheduler's loop firing them
 BATCH = 100
 
 
 class DueSends(PendingIndex):
+    application: MarketingApplication
     name = DUE_SENDS
     table = "marketing_pending_sends"
     created = get_topic(AutomatedSend.Scheduled)  # type: ignore[attr-defined]
     topics = topics_of(AutomatedSend)
-
-    def due_at(self, created: Any) -> datetime:
-        return created.due_at
+    due_field = "due_at"
 
     async def fire_due(self, now: datetime | None = None) -> int:
         """Fire the sends due by ``now`` (a batch at most); how many were fired."""

@@ -6,11 +6,14 @@ an open is news once, an unsubscribe once, a response once per id.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.persistence import IntegrityError
+
+from crm_platform.commands import Command, Outcome
 
 from ..domain import (
     AudienceProfile,
@@ -24,12 +27,12 @@ from ..domain import (
     Status,
 )
 from .campaigns import CampaignCommands
-from .common import WRITE_ATTEMPTS, Outcome, utcnow
+from .common import WRITE_ATTEMPTS, utcnow
 
 
 class EngagementCommands(CampaignCommands):
     def message(self, message_id: UUID) -> CampaignMessage:
-        return self.load(CampaignMessage, message_id, "message")
+        return self.load("message", CampaignMessage, message_id)
 
     def record_open(self, message_id: UUID) -> bool:
         return self._on_message(message_id, lambda m, now: (m.open(now), ()))
@@ -48,7 +51,7 @@ class EngagementCommands(CampaignCommands):
             if not message.click(link, target[0], now):
                 return False, ()
             response_id = uuid5(message.id, f"offer:{link}")
-            if link not in content.offer_links or self.load_or_none(CampaignResponse, response_id):
+            if link not in content.offer_links or self.find(CampaignResponse, response_id):
                 return True, ()
             response = CampaignResponse.receive(
                 response_id,
@@ -57,7 +60,6 @@ class EngagementCommands(CampaignCommands):
                 Respondent(customer_id=message.customer_id),
                 {"link": link},
                 at=now,
-                request_fingerprint=f"click:{message.id}:{link}",
             )
             return True, (response,)
 
@@ -70,7 +72,7 @@ class EngagementCommands(CampaignCommands):
 
         def unsubscribe(message: CampaignMessage, now: datetime) -> tuple[bool, tuple[Any, ...]]:
             channel = CampaignChannel.EMAIL.contact_channel
-            profile = self.load_or_none(AudienceProfile, message.customer_id)
+            profile = self.find(AudienceProfile, message.customer_id)
             changed_profile = profile is not None and profile.unsubscribe(channel, now)
             changed = message.unsubscribe(channel, one_click=one_click, at=now)
             return changed or changed_profile, (profile,) if changed_profile else ()
@@ -79,31 +81,58 @@ class EngagementCommands(CampaignCommands):
 
     def record_response(
         self,
+        command: Command,
         response_id: UUID,
         campaign_id: UUID,
         kind: ResponseKind,
         respondent: Respondent,
         answers: dict[str, Any],
-        *,
-        request_fingerprint: str,
     ) -> Outcome[CampaignResponse]:
-        """A response to a running or completed campaign (replies come in late)."""
+        """A response recorded by staff, to a running or completed campaign (replies come in
+        late)."""
+        build = self._response(response_id, campaign_id, kind, respondent, answers)
+        return self.create(
+            command,
+            "response",
+            lambda: [build()],
+            made_before=lambda: self.find(CampaignResponse, response_id),
+        )
+
+    def receive_form(
+        self,
+        submission_id: UUID,
+        campaign_id: UUID,
+        respondent: Respondent,
+        answers: dict[str, Any],
+    ) -> bool:
+        """A web form's submission, recorded once per submission id (the response's id, chosen
+        by the page): a resubmission is accepted and changes nothing. False when not recorded."""
+        build = self._response(
+            submission_id, campaign_id, ResponseKind.FORM_SUBMISSION, respondent, answers
+        )
+        if self.find(CampaignResponse, submission_id) is not None:
+            return False
+        try:
+            self.save(build())
+        except IntegrityError:
+            return False  # the same submission, just saved by a concurrent request
+        return True
+
+    def _response(
+        self,
+        response_id: UUID,
+        campaign_id: UUID,
+        kind: ResponseKind,
+        respondent: Respondent,
+        answers: dict[str, Any],
+    ) -> Callable[[], CampaignResponse]:
+        """Builds the response, once the campaign is found taking responses."""
         campaign = self.campaign(campaign_id)
         if campaign.status not in (Status.RUNNING, Status.COMPLETED):
             raise InvalidTransition(f"a {campaign.status} campaign takes no responses")
-
-        def build() -> CampaignResponse:
-            return CampaignResponse.receive(
-                response_id,
-                campaign_id,
-                kind,
-                respondent,
-                answers,
-                at=utcnow(),
-                request_fingerprint=request_fingerprint,
-            )
-
-        return self.create_once(build, CampaignResponse, response_id, request_fingerprint)
+        return lambda: CampaignResponse.receive(
+            response_id, campaign_id, kind, respondent, answers, at=utcnow()
+        )
 
     def _on_message(self, message_id: UUID, change: Any) -> bool:
         for _ in range(WRITE_ATTEMPTS):

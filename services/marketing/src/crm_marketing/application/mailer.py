@@ -171,7 +171,7 @@ class Mailer:
         if message.status != QUEUED:
             return message, "dealt with already"
         campaign = app.campaign(message.campaign_id)
-        profile: AudienceProfile | None = app.load_or_none(AudienceProfile, message.customer_id)
+        profile: AudienceProfile | None = app.find(AudienceProfile, message.customer_id)
         channel = CampaignChannel.EMAIL.contact_channel
         if campaign.status == Status.CANCELLED:
             return message, "campaign cancelled"

@@ -28,7 +28,7 @@ from crm_platform.loops import each
 from crm_platform.projection import LocalProjection
 from crm_platform.quarantine import RecordRef
 
-from .common import SERVICE, utcnow
+from .common import SERVICE, originator, utcnow
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,10 @@ class PendingIndex(LocalProjection[list[PendingRow]]):
 
     table: ClassVar[str]
     created: ClassVar[str]  # the topic of the event that creates the work
+    due_field: ClassVar[str] = "timestamp"  # its attribute saying when the work falls due
 
     def __init__(self, application: Application[Any], *, batch_size: int = 500) -> None:
         super().__init__(application, service=SERVICE, batch_size=batch_size)
-
-    def due_at(self, created: Any) -> datetime:
-        """When the work the creating event made falls due (by default when it was made)."""
-        return created.timestamp
 
     def create_schema(self, cursor: Any) -> None:
         cursor.execute(
@@ -68,11 +65,10 @@ class PendingIndex(LocalProjection[list[PendingRow]]):
         for n in notifications:
             if n.topic == self.created:
                 event = self.application.mapper.to_domain_event(n)
-                row = PendingRow(
-                    n.originator_id, self.due_at(event), n.id, True, n.originator_version
-                )
+                due_at: datetime = getattr(event, self.due_field)
+                row = PendingRow(originator(n), due_at, n.id, True, n.originator_version)
             else:
-                row = PendingRow(n.originator_id, None, None, False, n.originator_version)
+                row = PendingRow(originator(n), None, None, False, n.originator_version)
             rows[row.id] = row  # in order: the last event of each record is the one in force
         return list(rows.values())
 

@@ -7,56 +7,47 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from ..domain import AudienceProfile, InvalidTransition, Segment, SegmentDirectory
-from .common import WRITE_ATTEMPTS, Outcome, Store, check_version, utcnow
+from crm_platform.commands import Command, Outcome
+
+from ..domain import AudienceProfile, InvalidTransition, Segment, SegmentDirectory, VersionConflict
+from .common import WRITE_ATTEMPTS, Store, utcnow
 
 
 class SegmentCommands(Store):
     def define_segment(
-        self,
-        segment_id: UUID,
-        *,
-        name: str,
-        rule: Mapping[str, Any] | None,
-        defined_by: str,
-        request_fingerprint: str,
+        self, command: Command, segment_id: UUID, *, name: str, rule: Mapping[str, Any] | None
     ) -> Outcome[Segment]:
         """A static list (no rule) or a dynamic segment, evaluated at once over every customer
         already known, so it is complete from its first version."""
 
-        def build() -> tuple[Any, ...]:
+        def build() -> list[Aggregate]:
             now = utcnow()
             segment = Segment.define(
-                segment_id,
-                name=name,
-                rule=rule,
-                defined_by=defined_by,
-                defined_at=now,
-                request_fingerprint=request_fingerprint,
+                segment_id, name=name, rule=rule, defined_by=command.actor, defined_at=now
             )
-            directory = self.segment_directory()
+            directory = self.singleton(SegmentDirectory)
             directory.list(segment_id)
             if segment.rule is not None:
                 for profile in self.known_profiles():
                     segment.reevaluate(profile.id, _facts(profile), now)
-            return segment, directory
+            return [segment, directory]
 
-        return self.create_once(build, Segment, segment_id, request_fingerprint)
+        return self.create(
+            command, "segment", build, made_before=lambda: self.find(Segment, segment_id)
+        )
 
     def change_membership(
-        self,
-        segment_id: UUID,
-        customer_id: UUID,
-        *,
-        member: bool,
-        expected_version: int | None,
+        self, segment_id: UUID, customer_id: UUID, *, member: bool, expected_version: int | None
     ) -> Outcome[Segment]:
-        """Add to or remove from a static list; doing it again changes nothing (replayed)."""
+        """Add to or remove from a static list. Idempotent by nature (no key): doing it again
+        changes nothing and is answered as a replay."""
         for _ in range(WRITE_ATTEMPTS):
             segment = self.segment(segment_id)
-            check_version(segment, expected_version)
+            if expected_version is not None and expected_version != segment.version:
+                raise VersionConflict(segment_id, expected_version, segment.version, kind="segment")
             now = utcnow()
             changed = (
                 segment.add_by_hand(customer_id, now)
@@ -68,26 +59,21 @@ class SegmentCommands(Store):
             try:
                 self.save(segment)
             except IntegrityError:
-                if expected_version is not None:
-                    check_version(self.segment(segment_id), expected_version)
-                continue
+                continue  # re-read: the version check decides whether this was a conflict
             return Outcome(segment, replayed=False)
         raise InvalidTransition(f"segment {segment_id} keeps changing; try again")
 
     def segment(self, segment_id: UUID) -> Segment:
-        return self.load(Segment, segment_id, "segment")
+        return self.load("segment", Segment, segment_id)
 
     def segments(self) -> list[Segment]:
-        return [self.segment(s) for s in self.segment_directory().segment_ids]
-
-    def segment_directory(self) -> SegmentDirectory:
-        return self.load_or_none(SegmentDirectory, SegmentDirectory.ID) or SegmentDirectory.open()
+        return [self.segment(s) for s in self.singleton(SegmentDirectory).segment_ids]
 
     def known_profiles(self) -> Iterator[AudienceProfile]:
         """Every customer marketing has heard of: found through the notification log, whose
         topic index gives the start of each profile without a directory to keep."""
         for customer_id in self.aggregate_ids(AudienceProfile.Started):  # type: ignore[attr-defined]
-            profile = self.load_or_none(AudienceProfile, customer_id)
+            profile = self.find(AudienceProfile, customer_id)
             if profile is not None:
                 yield profile
 

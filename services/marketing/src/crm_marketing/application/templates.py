@@ -175,8 +175,11 @@ def check(content: EmailContent) -> None:
     """Render once with the longest sample values: syntax errors, unknown variables or links,
     sandbox violations and budgets exceeded surface when the campaign is drafted, naming the
     part at fault."""
-    sample = {name: _SAMPLE_NAME for name in VARIABLES} | {"unsubscribe_url": _SAMPLE_URL}
-    sample["link"] = _link_function(content.links, lambda name: _SAMPLE_URL)
+    sample: dict[str, Any] = {name: _SAMPLE_NAME for name in VARIABLES}
+    sample |= {
+        "unsubscribe_url": _SAMPLE_URL,
+        "link": _link_function(content.links, lambda _: _SAMPLE_URL),
+    }
     for part in PARTS:
         try:
             _rendered(part, content, sample)

@@ -13,7 +13,6 @@ from .campaign import (
     message_id,
 )
 from .errors import (
-    IdempotencyKeyReused,
     InvalidTransition,
     NotFound,
     RuleViolation,
@@ -37,7 +36,6 @@ __all__ = [
     "CampaignMessage",
     "CampaignResponse",
     "EmailContent",
-    "IdempotencyKeyReused",
     "InvalidTransition",
     "LaunchCalendar",
     "NotFound",

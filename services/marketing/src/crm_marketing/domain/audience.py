@@ -9,14 +9,15 @@ member, while the decision itself stays ``AudienceProfile.may_receive``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
 
 class Reachable(Protocol):
-    consents: dict[tuple[str, str], tuple[bool, object]]
+    @property
+    def consents(self) -> Mapping[tuple[str, str], tuple[bool, object]]: ...
 
     def may_receive(self, channel: str, purpose: str) -> bool: ...
 

@@ -13,6 +13,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from .singleton import CampaignRegister
+
 PENDING = "pending"
 FIRED = "fired"
 DROPPED = "dropped"
@@ -62,37 +64,24 @@ class AutomatedSend(Aggregate):
         self.status = DROPPED
 
 
-class AutomationDirectory(Aggregate):
+class AutomationDirectory(CampaignRegister):
     """The running automated campaigns and their triggers: what each event is checked against.
     Saved together with the campaign when it starts or stops."""
 
     ID = UUID("7d1e4b2c-0a9f-5e38-b6c4-9a2d1f0e3c57")
     id: UUID
 
-    @classmethod
-    def open(cls) -> AutomationDirectory:
-        return cls(id=cls.ID)
-
     @event("Opened")
     def __init__(self) -> None:
-        self.triggers: dict[UUID, str] = {}
-
-    def start(self, campaign_id: UUID, trigger: str) -> None:
-        self._started(campaign_id=campaign_id, trigger=trigger)
+        self.entries: dict[UUID, str] = {}
 
     @event("Started")
-    def _started(self, campaign_id: UUID, trigger: str) -> None:
-        self.triggers[campaign_id] = trigger
-
-    def stop(self, campaign_id: UUID) -> bool:
-        if campaign_id not in self.triggers:
-            return False
-        self._stopped(campaign_id=campaign_id)
-        return True
+    def _added(self, campaign_id: UUID, trigger: str) -> None:
+        self.entries[campaign_id] = trigger
 
     @event("Stopped")
-    def _stopped(self, campaign_id: UUID) -> None:
-        del self.triggers[campaign_id]
+    def _removed(self, campaign_id: UUID) -> None:
+        del self.entries[campaign_id]
 
     def listening_to(self, trigger: str) -> list[UUID]:
-        return sorted(c for c, t in self.triggers.items() if t == trigger)
+        return sorted(c for c, t in self.entries.items() if t == trigger)

@@ -17,8 +17,11 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from .errors import IdempotencyKeyReused, InvalidTransition, RuleViolation
+from crm_platform.commands import WithoutRequestIds
+
+from .errors import InvalidTransition, RuleViolation
 from .rules import parse_rule
+from .singleton import CampaignRegister
 
 NAME_MAX_LENGTH = 200
 SUBJECT_MAX_LENGTH = 250
@@ -155,6 +158,9 @@ def message_id(campaign_id: UUID, customer_id: UUID) -> UUID:
 class Campaign(Aggregate):
     id: UUID
 
+    class Event(WithoutRequestIds, Aggregate.Event):
+        pass
+
     @classmethod
     def draft(
         cls,
@@ -167,7 +173,6 @@ class Campaign(Aggregate):
         content: EmailContent | None,
         agents: list[str],
         created_by: str,
-        request_fingerprint: str,
         automation: Automation | None = None,
     ) -> Campaign:
         _bounded("name", name, NAME_MAX_LENGTH)
@@ -186,7 +191,7 @@ class Campaign(Aggregate):
             raise RuleViolation(
                 "agents", f"a telemarketing campaign needs 1 to {MAX_AGENTS} agents"
             )
-        return cls(
+        campaign: Campaign = cls(
             id=campaign_id,
             name=name.strip(),
             channel=channel.value,
@@ -195,9 +200,9 @@ class Campaign(Aggregate):
             content=None if content is None else content.validated().as_state(),
             agents=list(dict.fromkeys(agents)),
             created_by=created_by,
-            request_fingerprint=request_fingerprint,
             automation=None if automation is None else automation.validated().as_state(),
         )
+        return campaign
 
     @event("Drafted")
     def __init__(
@@ -209,7 +214,6 @@ class Campaign(Aggregate):
         content: dict[str, Any] | None,
         agents: list[str],
         created_by: str,
-        request_fingerprint: str,
         automation: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
@@ -220,14 +224,12 @@ class Campaign(Aggregate):
         self.content = content
         self.agents = agents
         self.created_by = created_by
-        self.request_fingerprint = request_fingerprint
         self.status = Status.DRAFT.value
         self.launch_at: datetime | None = None
         self.recipients: list[UUID] = []
         self.excluded = 0
         self.calls: dict[UUID, str] = {}  # customer -> agent
         self.call_outcomes: dict[UUID, str] = {}
-        self.commands: dict[UUID, str] = {}  # command id -> request fingerprint
 
     @property
     def email_content(self) -> EmailContent | None:
@@ -235,87 +237,40 @@ class Campaign(Aggregate):
             return None
         return EmailContent(**{**self.content, "offer_links": tuple(self.content["offer_links"])})
 
-    def replayed(self, command_id: UUID, request_fingerprint: str) -> bool:
-        """True when this command was applied already (an idempotent retry)."""
-        known = self.commands.get(command_id)
-        if known is None:
-            return False
-        if known != request_fingerprint:
-            raise IdempotencyKeyReused(f"command {command_id} was another request")
-        return True
-
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def schedule(
-        self,
-        launch_at: datetime,
-        *,
-        by: str,
-        now: datetime,
-        command_id: UUID,
-        request_fingerprint: str,
-    ) -> None:
+    def schedule(self, launch_at: datetime, *, by: str, now: datetime) -> None:
         self._expect(Status.DRAFT, "schedule")
         if launch_at.utcoffset() is None:
             raise RuleViolation("launch_at", "must include a time zone offset")
         if launch_at < now - CLOCK_SKEW:
             raise RuleViolation("launch_at", "must not be in the past")
-        self._scheduled(
-            launch_at=launch_at,
-            by=by,
-            command_id=command_id,
-            request_fingerprint=request_fingerprint,
-        )
+        self._scheduled(launch_at=launch_at, by=by)
 
     @event("Scheduled")
-    def _scheduled(
-        self, launch_at: datetime, by: str, command_id: UUID, request_fingerprint: str
-    ) -> None:
+    def _scheduled(self, launch_at: datetime, by: str) -> None:
         self.status = Status.SCHEDULED.value
         self.launch_at = launch_at
-        self.commands[command_id] = request_fingerprint
 
-    def launch(
-        self,
-        recipients: tuple[UUID, ...],
-        excluded: int,
-        *,
-        now: datetime,
-        command_id: UUID,
-        request_fingerprint: str,
-    ) -> None:
+    def launch(self, recipients: tuple[UUID, ...], excluded: int, *, now: datetime) -> None:
         self._expect((Status.DRAFT, Status.SCHEDULED), "launch")
         calls = {}
         if self.channel == CampaignChannel.TELEMARKETING:
             # Round robin: every agent gets a call list of nearly the same length.
             calls = {str(c): self.agents[i % len(self.agents)] for i, c in enumerate(recipients)}
-        self._launched(
-            recipients=list(recipients),
-            excluded=excluded,
-            calls=calls,
-            launched_at=now,
-            command_id=command_id,
-            request_fingerprint=request_fingerprint,
-        )
+        self._launched(recipients=list(recipients), excluded=excluded, calls=calls, launched_at=now)
         if not recipients and self.automation is None:
             self.complete(now)  # nobody to reach; an automated campaign waits for its trigger
 
     @event("Launched")
     def _launched(
-        self,
-        recipients: list[UUID],
-        excluded: int,
-        calls: dict[str, str],
-        launched_at: datetime,
-        command_id: UUID,
-        request_fingerprint: str,
+        self, recipients: list[UUID], excluded: int, calls: dict[str, str], launched_at: datetime
     ) -> None:
         self.status = Status.RUNNING.value
         self.recipients = recipients
         self.excluded = excluded
         self.calls = {UUID(customer): agent for customer, agent in calls.items()}
         self.launched_at = launched_at
-        self.commands[command_id] = request_fingerprint
 
     def complete(self, now: datetime) -> bool:
         if self.status != Status.RUNNING:
@@ -327,42 +282,19 @@ class Campaign(Aggregate):
     def _completed(self, completed_at: datetime) -> None:
         self.status = Status.COMPLETED.value
 
-    def cancel(
-        self, reason: str, *, by: str, now: datetime, command_id: UUID, request_fingerprint: str
-    ) -> None:
+    def cancel(self, reason: str, *, by: str, now: datetime) -> None:
         self._expect((Status.DRAFT, Status.SCHEDULED, Status.RUNNING), "cancel")
         _bounded("reason", reason, REASON_MAX_LENGTH)
-        self._cancelled(
-            reason=reason.strip(),
-            by=by,
-            cancelled_at=now,
-            command_id=command_id,
-            request_fingerprint=request_fingerprint,
-        )
+        self._cancelled(reason=reason.strip(), by=by, cancelled_at=now)
 
     @event("Cancelled")
-    def _cancelled(
-        self,
-        reason: str,
-        by: str,
-        cancelled_at: datetime,
-        command_id: UUID,
-        request_fingerprint: str,
-    ) -> None:
+    def _cancelled(self, reason: str, by: str, cancelled_at: datetime) -> None:
         self.status = Status.CANCELLED.value
-        self.commands[command_id] = request_fingerprint
 
     # --- telemarketing ------------------------------------------------------------------------
 
     def record_call(
-        self,
-        customer_id: UUID,
-        outcome: CallOutcome,
-        *,
-        agent: str,
-        now: datetime,
-        command_id: UUID,
-        request_fingerprint: str,
+        self, customer_id: UUID, outcome: CallOutcome, *, agent: str, now: datetime
     ) -> None:
         self._expect(Status.RUNNING, "record a call of")
         assigned = self.calls.get(customer_id)
@@ -371,28 +303,16 @@ class Campaign(Aggregate):
         if assigned != agent:
             raise RuleViolation("agent", f"the call is assigned to {assigned}")
         self._call_recorded(
-            customer_id=customer_id,
-            outcome=outcome.value,
-            agent=agent,
-            called_at=now,
-            command_id=command_id,
-            request_fingerprint=request_fingerprint,
+            customer_id=customer_id, outcome=outcome.value, agent=agent, called_at=now
         )
         if self.call_outcomes.keys() >= self.calls.keys():
             self.complete(now)
 
     @event("CallRecorded")
     def _call_recorded(
-        self,
-        customer_id: UUID,
-        outcome: str,
-        agent: str,
-        called_at: datetime,
-        command_id: UUID,
-        request_fingerprint: str,
+        self, customer_id: UUID, outcome: str, agent: str, called_at: datetime
     ) -> None:
         self.call_outcomes[customer_id] = outcome
-        self.commands[command_id] = request_fingerprint
 
     def _expect(self, allowed: Status | tuple[Status, ...], action: str) -> None:
         allowed = allowed if isinstance(allowed, tuple) else (allowed,)
@@ -400,37 +320,25 @@ class Campaign(Aggregate):
             raise InvalidTransition(f"cannot {action} a {self.status} campaign")
 
 
-class LaunchCalendar(Aggregate):
+class LaunchCalendar(CampaignRegister):
     """The scheduled campaigns and when each is due: what the scheduler polls. Saved together
     with the campaign whenever one is scheduled, launched or cancelled, so the two agree."""
 
     ID = UUID("0c2d7e1a-93b4-5f60-8a1c-2e4f6b8d0a13")
     id: UUID
 
-    @classmethod
-    def open(cls) -> LaunchCalendar:
-        return cls(id=cls.ID)
-
     @event("Opened")
     def __init__(self) -> None:
-        self.due: dict[UUID, datetime] = {}
-
-    def add(self, campaign_id: UUID, launch_at: datetime) -> None:
-        self._added(campaign_id=campaign_id, launch_at=launch_at)
+        self.entries: dict[UUID, datetime] = {}
 
     @event("Added")
     def _added(self, campaign_id: UUID, launch_at: datetime) -> None:
-        self.due[campaign_id] = launch_at
-
-    def remove(self, campaign_id: UUID) -> bool:
-        if campaign_id not in self.due:
-            return False
-        self._removed(campaign_id=campaign_id)
-        return True
+        self.entries[campaign_id] = launch_at
 
     @event("Removed")
     def _removed(self, campaign_id: UUID) -> None:
-        del self.due[campaign_id]
+        del self.entries[campaign_id]
 
     def due_at(self, now: datetime) -> list[UUID]:
-        return sorted((c for c, at in self.due.items() if at <= now), key=self.due.__getitem__)
+        due = self.entries
+        return sorted((c for c, at in due.items() if at <= now), key=due.__getitem__)

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 from crm_platform.errors import (
-    IdempotencyKeyReused,
     InvalidState,
     RecordNotFound,
     RuleViolation,
@@ -14,7 +13,6 @@ from crm_platform.errors import (
 )
 
 __all__ = [
-    "IdempotencyKeyReused",
     "InvalidTransition",
     "NotFound",
     "RuleViolation",

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from crm_platform.commands import WithoutRequestIds
 from crm_platform.personal_data import personal_data
 
 
@@ -39,6 +40,9 @@ class Respondent:
 class CampaignResponse(Aggregate):
     id: UUID
 
+    class Event(WithoutRequestIds, Aggregate.Event):
+        pass
+
     @classmethod
     def receive(
         cls,
@@ -49,12 +53,11 @@ class CampaignResponse(Aggregate):
         answers: dict[str, Any],
         *,
         at: datetime,
-        request_fingerprint: str,
     ) -> CampaignResponse:
         name = None
         if respondent.family_name:
             name = {"given_name": respondent.given_name, "family_name": respondent.family_name}
-        return cls(
+        response: CampaignResponse = cls(
             id=response_id,
             campaign_id=campaign_id,
             customer_id=respondent.customer_id,
@@ -65,8 +68,8 @@ class CampaignResponse(Aggregate):
             company=respondent.company,
             answers=answers,
             responded_at=at,
-            request_fingerprint=request_fingerprint,
         )
+        return response
 
     @event("Received")
     def __init__(
@@ -81,7 +84,6 @@ class CampaignResponse(Aggregate):
         company: str | None,
         answers: dict[str, Any],
         responded_at: datetime,
-        request_fingerprint: str,
     ) -> None:
         self.campaign_id = campaign_id
         self.customer_id = customer_id
@@ -92,7 +94,6 @@ class CampaignResponse(Aggregate):
         self.company = company
         self.answers = answers
         self.responded_at = responded_at
-        self.request_fingerprint = request_fingerprint
 
 
 personal_data(CampaignResponse.Received, "name", "email", "phone", "company")  # type: ignore[attr-defined]

@@ -13,8 +13,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from crm_platform.commands import WithoutRequestIds
+
 from .errors import InvalidTransition, RuleViolation
 from .rules import Rule, parse_rule
+from .singleton import Singleton
 
 NAME_MAX_LENGTH = 200
 STATIC = "static"
@@ -23,6 +26,9 @@ DYNAMIC = "dynamic"
 
 class Segment(Aggregate):
     id: UUID
+
+    class Event(WithoutRequestIds, Aggregate.Event):
+        pass
 
     @classmethod
     def define(
@@ -33,21 +39,20 @@ class Segment(Aggregate):
         rule: Mapping[str, Any] | None,
         defined_by: str,
         defined_at: datetime,
-        request_fingerprint: str,
     ) -> Segment:
         name = name.strip()
         if not 1 <= len(name) <= NAME_MAX_LENGTH:
             raise RuleViolation("name", f"must have 1 to {NAME_MAX_LENGTH} characters")
         if rule is not None:
             parse_rule(rule)
-        return cls(
+        segment: Segment = cls(
             id=segment_id,
             name=name,
             rule=None if rule is None else dict(rule),
             defined_by=defined_by,
             defined_at=defined_at,
-            request_fingerprint=request_fingerprint,
         )
+        return segment
 
     @event("Defined")
     def __init__(
@@ -56,13 +61,11 @@ class Segment(Aggregate):
         rule: dict[str, Any] | None,
         defined_by: str,
         defined_at: datetime,
-        request_fingerprint: str,
     ) -> None:
         self.name = name
         self.rule = rule
         self.defined_by = defined_by
         self.defined_at = defined_at
-        self.request_fingerprint = request_fingerprint
         self.members: set[UUID] = set()
 
     @property
@@ -122,16 +125,12 @@ class Segment(Aggregate):
         self.members.discard(customer_id)
 
 
-class SegmentDirectory(Aggregate):
+class SegmentDirectory(Singleton):
     """Every segment's id, in one small aggregate: what a customer's new facts are evaluated
     against. Saved together with each new segment, so the two never disagree."""
 
     ID = UUID("5e6d0a3c-7b1f-5c2e-9a4d-3f8b2c1d0e9f")
     id: UUID
-
-    @classmethod
-    def open(cls) -> SegmentDirectory:
-        return cls(id=cls.ID)
 
     @event("Opened")
     def __init__(self) -> None:

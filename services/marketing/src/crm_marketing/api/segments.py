@@ -1,0 +1,86 @@
+"""HTTP commands and queries on segments (bearer tokens)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from crm_platform.web.commands import IfMatch, show
+from crm_platform.web.conditional import expected_version
+from crm_platform.web.pages import Cursor, Limit, decode_cursor, link_next, page_after
+from crm_platform.web.problems import PROBLEM_RESPONSES
+
+from ..application import MarketingApplication
+from ..domain import Segment
+from .http import Creation, Reader, Writer
+from .models import DefineSegment, MembersPage, SegmentOut, member_position
+
+
+def segments_router(application: MarketingApplication) -> APIRouter:
+    router = APIRouter(prefix="/segments", tags=["segments"], responses=PROBLEM_RESPONSES)
+
+    @router.post("", status_code=201, response_model=SegmentOut)
+    def define_segment(body: DefineSegment, creation: Annotated[Creation, Depends()]) -> SegmentOut:
+        """A static list (no rule) or a dynamic segment, evaluated at once over every known customer."""
+        segment_id = creation.record_id("segment")
+        outcome = application.define_segment(
+            creation.command(body, "define-segment"), segment_id, name=body.name, rule=body.rule
+        )
+        return creation.created(outcome, SegmentOut.of, "get_segment", segment_id=segment_id)
+
+    @router.get("/{segment_id}", response_model=SegmentOut)
+    def get_segment(segment_id: UUID, response: Response, _: Reader) -> SegmentOut:
+        return show(response, application.segment(segment_id), SegmentOut.of)
+
+    @router.get("/{segment_id}/members", response_model=MembersPage)
+    def list_members(
+        segment_id: UUID,
+        request: Request,
+        response: Response,
+        _: Reader,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> MembersPage:
+        """The segment's members, in id order, page by page."""
+        after = decode_cursor(cursor, 1)
+        segment = application.segment(segment_id)
+        items, following = page_after(sorted(segment.members), member_position, after, limit)
+
+        def page(found: Segment) -> MembersPage:
+            next_cursor = link_next(request, response, following)
+            return MembersPage(
+                segment_id=found.id,
+                version=found.version,
+                items=list(items),
+                next_cursor=next_cursor,
+            )
+
+        return show(response, segment, page)
+
+    @router.put("/{segment_id}/members/{customer_id}", response_model=SegmentOut)
+    def add_member(
+        segment_id: UUID, customer_id: UUID, response: Response, _: Writer, if_match: IfMatch = None
+    ) -> SegmentOut:
+        """Add a customer to a static list (PUT, no key needed: doing it twice is doing it once)."""
+        return membership(segment_id, customer_id, True, response, if_match)
+
+    @router.delete("/{segment_id}/members/{customer_id}", response_model=SegmentOut)
+    def remove_member(
+        segment_id: UUID, customer_id: UUID, response: Response, _: Writer, if_match: IfMatch = None
+    ) -> SegmentOut:
+        return membership(segment_id, customer_id, False, response, if_match)
+
+    def membership(
+        segment_id: UUID, customer_id: UUID, member: bool, response: Response, if_match: str | None
+    ) -> SegmentOut:
+        outcome = application.change_membership(
+            segment_id,
+            customer_id,
+            member=member,
+            expected_version=expected_version(if_match, None),
+        )
+        return show(response, outcome.value, SegmentOut.of)
+
+    return router
