@@ -51,13 +51,14 @@ class _Comparison:
         errors: list[str] = []
         uncovered = False
         for old_alt in old_alternatives:
-            candidates = [
+            candidates: list[list[str]] = [
                 self._compare_same_type(old_alt, new_alt, path)
                 for new_alt in new_alternatives
                 if _covers(_types(new_alt), _types(old_alt))
             ]
             uncovered = uncovered or not candidates
-            errors += min(candidates, key=len, default=[])
+            closest: list[str] = min(candidates, key=len) if candidates else []
+            errors += closest
         if uncovered:
             changed = f"from {_union(old_alternatives)} to {_union(new_alternatives)}"
             errors.insert(0, f"{path}: type changed {changed}")
@@ -157,7 +158,8 @@ def _pointer(root: Schema, ref: str) -> Schema:
     node: Any = root
     for token in ref[1:].split("/")[1:]:
         node = node[token.replace("~1", "/").replace("~0", "~")]
-    return node
+    found: dict[str, Any] = node
+    return found
 
 
 def _alternatives(schema: Schema, root: Schema) -> list[Schema]:

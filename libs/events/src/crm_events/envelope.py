@@ -14,13 +14,13 @@ events in order.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Final, Generic, Literal, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-SPEC_VERSION = "1.0"
-CONTENT_TYPE = "application/json"
+SPEC_VERSION: Final = "1.0"
+CONTENT_TYPE: Final = "application/json"
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 
 
@@ -130,7 +130,9 @@ def build_event(
     """
     event_id = event_id or uuid4()
     aggregate = str(aggregate_id)
-    return Event[type(data)](  # type: ignore[misc]
+    # The envelope parametrised by the payload's class: what ``registry.parse`` gives back too.
+    typed: Any = Event[type(data)]  # type: ignore[misc]  # a runtime class, not a static type
+    event: Event[D] = typed(
         id=event_id,
         type=data.event_type,
         source=f"/crm/{source_service or data.source_service}",
@@ -148,6 +150,7 @@ def build_event(
         tracestate=tracestate,
         data=data,
     )
+    return event
 
 
 # Every attribute but the payload travels as a header too; ``datacontenttype`` describes the payload

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -26,7 +26,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from .envelope import EventData
 from .registry import event
 
-ALGORITHM = "A256GCM"  # the JOSE name of AES-256 in Galois/Counter Mode
+ALGORITHM: Final = "A256GCM"  # the JOSE name of AES-256 in Galois/Counter Mode
 KEY_BYTES = 32
 _IV_BYTES = 12
 

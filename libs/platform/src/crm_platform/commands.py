@@ -114,7 +114,7 @@ class CommandRunner:
     def load(self, kind: str, cls: type[A], record_id: UUID, version: int | None = None) -> A:
         """The record of ``cls`` with that id, or ``RecordNotFound`` (an id of another kind too)."""
         try:
-            aggregate = self.repository.get(record_id, version=version)
+            aggregate: Aggregate = self.repository.get(record_id, version=version)
         except AggregateNotFoundError:
             raise RecordNotFound(kind, record_id) from None
         if not isinstance(aggregate, cls):
@@ -123,7 +123,7 @@ class CommandRunner:
 
     def find(self, cls: type[A], record_id: UUID) -> A | None:
         try:
-            aggregate = self.repository.get(record_id)
+            aggregate: Aggregate = self.repository.get(record_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
@@ -177,7 +177,8 @@ class CommandRunner:
 
     def commit(self, command: Command, record: Aggregate, others: Sequence[Aggregate]) -> bool:
         """False when a concurrent writer took a version first (nothing was saved)."""
-        receipt = CommandReceipt(
+        # eventsourcing's metaclass takes ``id`` for any aggregate declaring ``id: UUID``.
+        receipt = CommandReceipt(  # type: ignore[call-arg]
             id=command.command_id,
             fingerprint=command.fingerprint,
             target_id=record.id,
@@ -196,5 +197,5 @@ class CommandRunner:
             return None
         if receipt.fingerprint != command.fingerprint:
             raise IdempotencyKeyReused(f"command {command.command_id} had another request")
-        record = self.repository.get(receipt.target_id, version=receipt.target_version)
+        record: Aggregate = self.repository.get(receipt.target_id, version=receipt.target_version)
         return Outcome(record, replayed=True)

@@ -65,7 +65,7 @@ RecordHandler = Callable[[Event[Any], Record], Awaitable[None]]
 
 
 # Failures of the message that no retry can cure: dead-lettered at once.
-PERMANENT_ERRORS: tuple[type[BaseException], ...] = (KeyMismatch,)
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (KeyMismatch,)
 
 
 class NotYet(Exception):
@@ -205,8 +205,8 @@ class DeadLetters:
         try:
             results = await self.broker.config.admin.create_topics([declared(self.topic)])
             errors = [result.error for result in results if result.error]
-        except Exception as error:  # a broker without an admin client
-            errors = [error]
+        except Exception as failure:  # a broker without an admin client
+            errors = [failure]
         for error in errors:
             log.warning("cannot create %s: %r", self.topic, error)
 
@@ -287,7 +287,7 @@ class _Consumer:
             propagate.extract({"traceparent": e.traceparent}) for e in events if e.traceparent
         ]
         links = [trace.Link(trace.get_current_span(p).get_span_context()) for p in parents]
-        attributes = {
+        attributes: dict[str, str | int] = {
             "messaging.system": "kafka",
             "messaging.operation.type": "process",
             "messaging.destination.name": record.topic,
@@ -331,11 +331,12 @@ class EventConsumer(_Consumer):
         **options: Any,
     ) -> None:
         super().__init__(broker, **options)
-        if (handler is None) == (record_handler is None):
+        if handler is not None and record_handler is None:
+            self.handler: RecordHandler = _ignoring_record(handler)
+        elif record_handler is not None and handler is None:
+            self.handler = record_handler
+        else:
             raise TypeError("give either a handler or a record_handler")
-        self.handler: RecordHandler = (
-            record_handler if handler is None else _ignoring_record(handler)
-        )
 
     async def _process(self, records: tuple[Record, ...]) -> None:
         for record, event in await self._accept(records):

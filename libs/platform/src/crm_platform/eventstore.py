@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
@@ -146,7 +147,7 @@ def eventsourcing_env(settings: PostgresSettings, database: str) -> dict[str, st
     }
 
 
-A = TypeVar("A", bound=Application)
+A = TypeVar("A", bound=Application[UUID])
 _SCHEMA_LOCK = 0x43524D5F534348  # "CRM_SCH": serialises table creation
 
 

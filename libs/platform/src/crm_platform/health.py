@@ -50,7 +50,7 @@ def mongo_check(client_or_uri: AsyncMongoClient[Any] | str) -> Check:
     clients: list[AsyncMongoClient[Any]] = [] if isinstance(client_or_uri, str) else [client_or_uri]
 
     async def check() -> None:
-        if not clients:  # created inside the running loop, which the client binds to
+        if isinstance(client_or_uri, str) and not clients:  # made in the loop it binds to
             clients.append(
                 AsyncMongoClient(
                     client_or_uri, serverSelectionTimeoutMS=TIMEOUT_MS, appname="readyz"

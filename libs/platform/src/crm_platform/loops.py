@@ -177,7 +177,7 @@ class Loop:
         """Record the failure; how long to pause before the next attempt."""
         beat.consecutive_failures += 1
         beat.last_error = repr(error)[:500]
-        pause = min(self.backoff * 2 ** (beat.consecutive_failures - 1), self.max_backoff)
+        pause = min(self.backoff * 2.0 ** (beat.consecutive_failures - 1), self.max_backoff)
         if is_transient(error):
             beat.state = LoopState.WAITING
             LOOP_FAILURES.labels(*labels, "transient").inc()

@@ -52,6 +52,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import get_topic
@@ -226,7 +227,7 @@ class LocalProjection(ABC, Generic[C]):
         few (each an alert), and loading works: only the projection's write failed. One that
         cannot be loaded raises, whatever its kind: the caller cannot decide about it."""
         self.catch_up()
-        loaded = [
+        loaded: list[Aggregate] = [
             self.application.repository.get(UUID(aggregate_id))
             for aggregate_id in self.quarantine.aggregate_ids(self.name)
         ]

@@ -311,7 +311,7 @@ class Quarantine(QuarantineStore):
         limit: int = 50,
     ) -> EntryPage:
         """Entries oldest first, ``limit`` at a time after the entry id ``after``."""
-        clauses, params = ["id > %s"], [after or 0]
+        clauses, params = ["id > %s"], list[int | str]([after or 0])
         if loop is not None:
             clauses.append("loop = %s")
             params.append(loop)

@@ -169,6 +169,7 @@ class MongoQuarantine(QuarantineStore):
                 )
             except DuplicateKeyError:
                 continue
+            assert counter is not None  # an upsert returning the document after it
             return int(counter["last"])
         raise RuntimeError("could not draw a quarantine entry id")
 
@@ -182,14 +183,14 @@ _TIMES = ("first_failed_at", "last_failed_at", "released_at", "resolved_at")
 
 
 def _entry(document: Document) -> Entry:
-    times = {name: _utc(document.get(name)) for name in _TIMES}
+    fields: dict[str, Any] = {name: document.get(name) for name in _COPIED}
+    fields |= {name: _utc(document.get(name)) for name in _TIMES}
     return Entry(
         id=int(document["_id"]),
         loop=document["loop"],
         record_key=document["record_key"],
-        **{name: document.get(name) for name in _COPIED},
         attempts=int(document["attempts"]),
-        **times,  # type: ignore[arg-type]
+        **fields,
     )
 
 

@@ -23,6 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from aiokafka import AIOKafkaProducer
@@ -50,7 +51,12 @@ POSITIONS = "crm_relay_position"
 STANDBY_POLL = 1.0  # seconds between attempts of a waiting relay to take the lock
 MAX_BACKOFF = 5.0
 # Dead peers are noticed by TCP keepalive within seconds, not the kernel's two hours.
-KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+KEEPALIVE: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
 
 
 def integration_event(
@@ -106,7 +112,7 @@ class OutboxRelay:
         self,
         *,
         name: str,
-        application: Application,
+        application: Application[UUID],
         translate: Translator,
         kafka: KafkaSettings,
         postgres: PostgresSettings,

@@ -85,12 +85,12 @@ class MongoCommandSpans(monitoring.CommandListener):
             return
         target = event.command.get(event.command_name)
         collection = target if isinstance(target, str) else event.command.get("collection")
-        attributes = {
+        attributes: dict[str, str | int] = {
             "db.system.name": "mongodb",
             "db.namespace": event.database_name,
             "db.operation.name": event.command_name,
             "server.address": str(event.connection_id[0]),
-            "server.port": int(event.connection_id[1]),
+            "server.port": event.connection_id[1] or 27017,
         }
         if isinstance(collection, str):
             attributes["db.collection.name"] = collection

@@ -62,11 +62,10 @@ async def eventually_async(
 
 
 async def _outcome(check: Callable[[], T | Awaitable[T]]) -> T:
-    if inspect.iscoroutinefunction(check):
-        return await check()
-    result = await asyncio.to_thread(check)
-    # a lambda returning a coroutine: its result, not the (always truthy) coroutine
-    return await result if inspect.isawaitable(result) else result
+    result = await asyncio.to_thread(check) if not inspect.iscoroutinefunction(check) else check()
+    # a coroutine function, or a lambda returning a coroutine: its result, not the coroutine
+    outcome: T = await result if inspect.isawaitable(result) else result
+    return outcome
 
 
 class _Waiting:
@@ -105,7 +104,8 @@ class _Waiting:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass

@@ -125,6 +125,6 @@ class _Cleaner:
         if self.max_chars is not None and len(text) > self.max_chars:
             reason = f"is longer than {self.max_chars} characters"
             raise UnsafeValue(path, reason, "string_too_long")
-        if reason := unsafe_reason(text, multiline=multiline):
-            raise UnsafeValue(path, reason, "unsafe_text")
+        if unsafe := unsafe_reason(text, multiline=multiline):
+            raise UnsafeValue(path, unsafe, "unsafe_text")
         return clean(text)

@@ -198,17 +198,6 @@ def registered(customer: uuid.UUID, given_name: str = "Ada") -> Event[Any]:
     return integration_event(data, domain_event, None, source_service="metrics")
 
 
-class SeenOnce:
-    def __init__(self) -> None:
-        self.ids: set[uuid.UUID] = set()
-
-    async def seen(self, event: Event[Any]) -> bool:
-        return event.id in self.ids
-
-    async def record(self, event: Event[Any]) -> None:
-        self.ids.add(event.id)
-
-
 async def test_a_consumer_counts_outcomes_times_its_handler_and_measures_its_lag() -> None:
     group, topic = unique("group"), unique("topic")
     broker = KafkaBroker("in-memory:9092")
@@ -217,9 +206,7 @@ async def test_a_consumer_counts_outcomes_times_its_handler_and_measures_its_lag
         if event.data.given_name == "Bad":
             raise ValueError("cannot apply")
 
-    consumer = EventConsumer(
-        broker, group_id=group, handler=handler, inbox=SeenOnce(), max_attempts=1, backoff=0
-    )
+    consumer = EventConsumer(broker, group_id=group, handler=handler, max_attempts=1, backoff=0)
     good = registered(uuid.uuid4()).to_json()
     bad = registered(uuid.uuid4(), "Bad")
     async with TestKafkaBroker(broker):
@@ -229,28 +216,27 @@ async def test_a_consumer_counts_outcomes_times_its_handler_and_measures_its_lag
     def events(outcome: str) -> float:
         return value("crm_consumer_events_total", group=group, topic=topic, outcome=outcome)
 
-    assert (events("applied"), events("duplicate"), events("dead_lettered")) == (1, 1, 2)
+    # A redelivery is applied again (effects are idempotent); poison never reaches the handler.
+    assert (events("applied"), events("dead_lettered")) == (2, 2)
     assert value("crm_dead_letters_total", group=group, topic=topic) == 2
-    assert value("crm_consumer_processing_seconds_count", group=group, topic=topic) == 2
+    assert value("crm_consumer_processing_seconds_count", group=group, topic=topic) == 3
     # The last message handled was at offset 3 of 10: six remain.
     assert value("crm_consumer_lag_messages", group=group, topic=topic, partition="2") == 6
 
 
-async def test_a_batch_the_inbox_fails_on_is_counted_failed_and_delivered_again() -> None:
+async def test_a_message_whose_dead_letter_fails_is_counted_failed_and_delivered_again() -> None:
     group, topic = unique("group"), unique("topic")
-
-    class Unreachable(SeenOnce):
-        async def seen(self, event: Event[Any]) -> bool:
-            raise OSError("inbox unreachable")
 
     async def handler(event: Event[Any]) -> None:
         pass
 
-    consumer = EventConsumer(
-        KafkaBroker(), group_id=group, handler=handler, inbox=Unreachable(), max_backoff=0
-    )
-    delivery = Delivery(record(topic, 0, registered(uuid.uuid4()).to_json()), Highwater(1))
-    await consumer.consume(delivery)  # type: ignore[arg-type]
+    async def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise OSError("the dead-letter topic is unreachable")
+
+    consumer = EventConsumer(KafkaBroker(), group_id=group, handler=handler, max_backoff=0)
+    consumer.dead_letters.send = unreachable  # type: ignore[method-assign]  # the outage
+    delivery = Delivery(record(topic, 0, b"poison"), Highwater(1))
+    await consumer.consume(delivery)  # type: ignore[arg-type]  # a stand-in for KafkaMessage
     assert delivery.outcome == ["nack"]
     assert value("crm_consumer_events_total", group=group, topic=topic, outcome="failed") == 1
 

@@ -106,7 +106,8 @@ def token_verifier(app: FastAPI) -> TokenVerifier:
     """The app's verifier (create_api installs one); built from the environment otherwise."""
     if getattr(app.state, "token_verifier", None) is None:
         app.state.token_verifier = TokenVerifier(AuthSettings())
-    return app.state.token_verifier
+    verifier: TokenVerifier = app.state.token_verifier
+    return verifier
 
 
 def _challenge(error: str, description: str, scope: str | None = None) -> dict[str, str]:

@@ -42,7 +42,9 @@ def load_app(target: str) -> FastAPI:
     module_name, _, attribute = target.partition(":")
     if not attribute:
         raise ValueError(f"expected module:factory, got {target!r}")
-    found = functools.reduce(getattr, attribute.split("."), importlib.import_module(module_name))
+    found: Any = functools.reduce(
+        getattr, attribute.split("."), importlib.import_module(module_name)
+    )
     app = found if isinstance(found, FastAPI) else found()
     if not isinstance(app, FastAPI):
         raise TypeError(f"{target} gave {type(app).__name__}, not a FastAPI application")

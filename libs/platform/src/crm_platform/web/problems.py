@@ -254,7 +254,10 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     return problem_response(
-        exc.status_code, detail=str(exc.detail), instance=request.url.path, headers=exc.headers
+        exc.status_code,
+        detail=str(exc.detail),
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
     )
 
 

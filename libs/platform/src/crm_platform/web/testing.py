@@ -13,7 +13,7 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
     """The response is an RFC 9457 problem with this status; returns its body."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM_JSON
-    body = response.json()
+    body: dict[str, Any] = response.json()
     Problem.model_validate(body)
     assert body["status"] == status
     return body

@@ -112,7 +112,8 @@ class NotNull:
         kept = [branch for branch in json_schema.get("anyOf", ()) if branch != {"type": "null"}]
         if len(kept) != 1:
             return json_schema
-        return kept[0] | {key: v for key, v in json_schema.items() if key != "anyOf"}
+        narrowed: JsonSchemaValue = kept[0] | {k: v for k, v in json_schema.items() if k != "anyOf"}
+        return narrowed
 
 
 def _not_null(value: Any) -> Any:
