@@ -232,5 +232,5 @@ def test_products_are_listed_from_the_read_model(app: SalesApplication) -> None:
 
 def _last_number(app: SalesApplication) -> int:
     code = InvoiceSeries.code_for(app.commerce_today())
-    series = app._find(InvoiceSeries, InvoiceSeries.id_for(code))
+    series = app.find(InvoiceSeries, InvoiceSeries.id_for(code))
     return 0 if series is None else series.last_number

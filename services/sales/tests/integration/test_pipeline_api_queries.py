@@ -10,6 +10,7 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from crm_platform.web.pages import encode_cursor
 from crm_platform.web.testing import assert_problem
 from crm_sales.application import SalesApplication
 from crm_sales.bootstrap import SPEC
@@ -42,14 +43,18 @@ def client(empty_app: SalesApplication) -> Iterator[TestClient]:
 def test_listing_leads_pages_through_them(client: TestClient) -> None:
     ids = [lead(client, {**ADA, "family_name": f"L{i}"})["id"] for i in range(3)]
 
-    first = client.get("/leads", params={"limit": 2}, headers=READ).json()
+    answered = client.get("/leads", params={"limit": 2}, headers=READ)
+    first = answered.json()
+    following = client.get(answered.links["next"]["url"], headers=READ)
     rest = client.get("/leads", params={"cursor": first["next_cursor"]}, headers=READ).json()
     qualified = client.get("/leads", params={"status": "qualified"}, headers=READ).json()
 
     assert [item["id"] for item in first["items"] + rest["items"]] == ids[::-1]
     assert (rest["next_cursor"], qualified["items"]) == (None, [])
+    assert following.json() == rest and "link" not in following.headers
     for params, field in [
         ({"cursor": "abc"}, "query.cursor"),
+        ({"cursor": encode_cursor(["not a position"])}, "query.cursor"),
         ({"limit": 0}, "query.limit"),
         ({"status": "hot"}, "query.status"),
     ]:

@@ -18,12 +18,10 @@ from crm_sales.pipeline.application.commands import (
     OpportunityDraft,
     OpportunityFilter,
 )
-from crm_sales.pipeline.application.index import LeadEntry
 from crm_sales.pipeline.domain.forecast import PeriodKind
 from crm_sales.pipeline.domain.leads import LeadSource, LeadStatus
 from crm_sales.pipeline.domain.pipelines import DEFAULT_PIPELINE_ID, Stage, StageKind
 from crm_sales.pipeline.domain.scoring import CampaignResponse, Interaction, rule
-from crm_sales.shared.api.http import newest_first
 from crm_sales.shared.domain.errors import RuleViolation, VersionConflict
 
 from ..unit.test_pipeline_application import ACCOUNT, DEAL, capture, command, converted
@@ -200,22 +198,18 @@ def test_a_response_without_contact_details_captures_nothing(app: SalesApplicati
 # --- queries --------------------------------------------------------------------------------------
 
 
-def test_lists_filter_and_page_newest_first(app: SalesApplication) -> None:
+def test_lists_filter_newest_first(app: SalesApplication) -> None:
     leads = [
         capture(app, LeadDetails(family_name=f"Lead {i}", phone=f"+4930123456{i}"))
         for i in range(5)
     ]
     app.qualify_lead(command(), leads[1].id)
 
-    def position(entry: LeadEntry) -> int:
-        return entry.position
-
-    first, cursor = newest_first(app.list_leads(LeadFilter()), position, None, 2)
-    second, last_cursor = newest_first(app.list_leads(LeadFilter()), position, cursor, 3)
+    listed = app.list_leads(LeadFilter())
     qualified = app.list_leads(LeadFilter(status=LeadStatus.QUALIFIED))
 
-    assert [e.family_name for e in [*first, *second]] == [f"Lead {i}" for i in (4, 3, 2, 1, 0)]
-    assert last_cursor is None
+    assert [e.family_name for e in listed] == [f"Lead {i}" for i in (4, 3, 2, 1, 0)]
+    assert [e.position for e in listed] == sorted((e.position for e in listed), reverse=True)
     assert [e.lead_id for e in qualified] == [leads[1].id]
 
 

@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query
 from pydantic import TypeAdapter
 
-from crm_platform.web.pages import bad_cursor, decode_cursor, encode_cursor, instant_part, link_next
+from crm_platform.web.pages import bad_cursor, encode_cursor, instant_part
 from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
 from crm_platform.web.types import Instant
 
-from ...shared.api.http import Cursor, Limit, Reader
+from ...shared.api.http import PageRequest, Paging, Reader
 from ...shared.api.routes import at, command_route, read_route
 from ..application.commands import ActivityDraft
 from ..application.index import ActivityFilter, After
@@ -99,9 +99,8 @@ def activities_router(application: Any) -> APIRouter:
 
     @router.get("", response_model=ActivitiesOut)
     def list_activities(
-        request: Request,
-        response: Response,
         _: Reader,
+        page: Paging,
         owner: str | None = Query(None, max_length=OWNER_MAX_LENGTH),
         regarding_type: RecordType | None = None,
         regarding_id: UUID | None = None,
@@ -109,8 +108,6 @@ def activities_router(application: Any) -> APIRouter:
         kind: ActivityKind | None = None,
         due_from: Instant | None = Query(None, description="Due at or after."),
         due_before: Instant | None = Query(None, description="Due before."),
-        cursor: Cursor = None,
-        limit: Limit = 50,
     ) -> ActivitiesOut:
         """Activities by due time: of an owner, about a record, in a status, due in a range."""
         where = ActivityFilter(
@@ -121,12 +118,10 @@ def activities_router(application: Any) -> APIRouter:
             due_from=due_from,
             due_before=due_before,
         )
-        page = application.list_activities(where, after=activity_after(cursor), limit=limit)
-        following = None if page.next_after is None else activity_cursor(page.next_after)
-        return ActivitiesOut(
-            items=[present(a) for a in page.items],
-            next_cursor=link_next(request, response, following),
-        )
+        found = application.list_activities(where, after=activity_after(page), limit=page.limit)
+        following = None if found.next_after is None else activity_cursor(found.next_after)
+        items = [present(a) for a in found.items]
+        return ActivitiesOut(items=items, next_cursor=page.following(following))
 
     read_route(
         router,
@@ -192,9 +187,9 @@ def activity_cursor(after: After) -> str:
     return encode_cursor([instant_part(due_at), str(activity_id)])
 
 
-def activity_after(cursor: str | None) -> After | None:
-    """The position a cursor stands for (due time, activity); one not made here is refused."""
-    position = decode_cursor(cursor, 2)
+def activity_after(page: PageRequest) -> After | None:
+    """The position the page's cursor names (due time, activity); one not made here is refused."""
+    position = page.after(2)
     if position is None:
         return None
     try:

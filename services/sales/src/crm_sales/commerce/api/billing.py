@@ -1,23 +1,18 @@
-"""HTTP commands and queries on invoices, payments and receivables (billing and collection).
-
-Routes are ``def`` functions: the eventsourcing library is synchronous, so FastAPI runs them in
-its thread pool.
-"""
+"""HTTP commands and queries on invoices, payments and receivables (billing and collection)."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 
-from crm_platform.web.conditional import etag
-from crm_platform.web.pages import Cursor, bad_cursor, decode_cursor, page_after, paged
+from crm_platform.web.pages import bad_cursor
 from crm_platform.web.problems import PROBLEM_RESPONSES
 from crm_platform.web.types import CurrencyCode
 
-from ...shared.api.http import IdempotencyKey, IfMatch, Limit, Reader, Writer, answer, command, show
-from ...shared.api.routes import created
+from ...shared.api.http import Paging, Reader
+from ...shared.api.routes import Located, at, command_route, read_route
 from ..application.views import InvoiceQuery, ReceivablesQuery
 from ..domain.billing import InvoiceStatus
 from .billing_models import (
@@ -38,124 +33,111 @@ from .billing_models import (
 
 def invoices_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/invoices", tags=["invoices"], responses=PROBLEM_RESPONSES)
+    invoice = "/{invoice_id}"
 
-    def present(invoice: Any) -> InvoiceOut:
-        return InvoiceOut.of(invoice, application.commerce_today())
+    def present(found: Any) -> InvoiceOut:
+        return InvoiceOut.of(found, application.commerce_today())
 
-    @router.post("", status_code=201, response_model=InvoiceOut)
-    def issue_invoice(
-        body: IssueInvoice,
-        request: Request,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-    ) -> InvoiceOut:
-        """Invoice an order: numbered in this year's series (gapless), due after the terms."""
-        outcome = application.issue_invoice(
-            command(key, principal, body, operation="issue-invoice"),
-            order_id=body.order_id,
-            payment_terms_days=body.payment_terms_days,
-        )
-        created(response, request, "get_invoice", invoice_id=outcome.value.id)
-        return answer(response, outcome, present)
+    command_route(
+        router,
+        "POST",
+        "",
+        InvoiceOut,
+        lambda cmd, _, body: application.issue_invoice(
+            cmd, order_id=body.order_id, payment_terms_days=body.payment_terms_days
+        ),
+        name="issue_invoice",
+        operation="issue-invoice",
+        present=present,
+        body=IssueInvoice,
+        status_code=201,
+        location=at("get_invoice", "invoice_id"),
+        doc="Invoice an order: numbered in this year's series (gapless), due after the terms.",
+    )
 
     @router.get("", response_model=InvoicePage)
     def list_invoices(
         _: Reader,
+        page: Paging,
         customer_id: UUID | None = None,
         status: InvoiceStatus | None = None,
-        cursor: Cursor = None,
-        limit: Limit = 50,
     ) -> InvoicePage:
         """Invoices, newest first; ``status=overdue``: open ones past their due date."""
-        before = decode_cursor(cursor, 1)
-        query = InvoiceQuery(customer_id, status, None if before is None else before[0], limit + 1)
-        rows = application.list_invoices(query)
-        items, next_cursor = paged(rows, limit, lambda row: [row.number])
+        before = page.after(1)
+        number = None if before is None else before[0]
+        query = InvoiceQuery(customer_id, status, number, page.limit + 1)
+        items, following = page.of(application.list_invoices(query), lambda r: [r.number])
         today = application.commerce_today()
-        return InvoicePage(
-            items=[InvoiceSummary.of(row, today) for row in items], next_cursor=next_cursor
-        )
+        summaries = [InvoiceSummary.of(row, today) for row in items]
+        return InvoicePage(items=summaries, next_cursor=following)
 
-    @router.get("/{invoice_id}", response_model=InvoiceOut)
-    def get_invoice(invoice_id: UUID, response: Response, _: Reader) -> InvoiceOut:
-        return show(response, application.get_invoice(invoice_id), present)
-
-    @router.post("/{invoice_id}/payments", status_code=201, response_model=InvoiceOut)
-    def receive_payment(
-        invoice_id: UUID,
-        body: ReceivePayment,
-        request: Request,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-        if_match: IfMatch = None,
-    ) -> InvoiceOut:
-        """Record a payment of at most the balance due; the answer is the invoice, its balance
-        updated, and Location names the payment."""
-        outcome = application.receive_payment(
-            invoice_id,
-            command(
-                key,
-                principal,
-                body,
-                operation="receive-payment",
-                target=invoice_id,
-                if_match=if_match,
-            ),
+    read_route(
+        router,
+        invoice,
+        InvoiceOut,
+        lambda ids: application.get_invoice(ids["invoice_id"]),
+        name="get_invoice",
+        principal=Reader,
+        present=present,
+    )
+    command_route(
+        router,
+        "POST",
+        f"{invoice}/payments",
+        InvoiceOut,
+        lambda cmd, ids, body: application.receive_payment(
+            ids["invoice_id"],
+            cmd,
             amount=body.amount.pair(),
             method=body.method.value,
             reference=body.reference,
             received_at=body.received_at,
-        )
-        payment = list(outcome.value.payments)[-1]
-        created(response, request, "get_payment", invoice_id=invoice_id, payment_id=payment)
-        return answer(response, outcome, present)
+        ),
+        name="receive_payment",
+        operation="receive-payment",
+        present=present,
+        target="invoice_id",
+        body=ReceivePayment,
+        status_code=201,
+        # The payment received is the last of the invoice as this command left it.
+        location=Located(
+            "get_payment",
+            lambda paid, ids: {
+                "invoice_id": ids["invoice_id"],
+                "payment_id": list(paid.payments)[-1],
+            },
+        ),
+        doc="Record a payment of at most the balance due; the answer is the invoice, its balance\n"
+        "updated, and Location names the payment.",
+    )
 
-    @router.get("/{invoice_id}/payments", response_model=PaymentPage)
-    def list_payments(
-        invoice_id: UUID, response: Response, _: Reader, cursor: Cursor = None, limit: Limit = 50
-    ) -> PaymentPage:
+    @router.get(f"{invoice}/payments", response_model=PaymentPage)
+    def list_payments(invoice_id: UUID, _: Reader, page: Paging) -> PaymentPage:
         """The invoice's payments as recorded, page by page."""
-        after = decode_cursor(cursor, 1)
-        invoice = application.get_invoice(invoice_id)
-        response.headers["ETag"] = etag(invoice.version)
-        items, next_cursor = page_after(recorded(invoice), payment_position, after, limit)
+        found = application.get_invoice(invoice_id)
+        items, following = page.within(found, recorded(found), payment_position, 1)
+        payments = [PaymentOut.of(p) for _, p in items]
         return PaymentPage(
-            invoice_id=invoice.id,
-            version=invoice.version,
-            items=[PaymentOut.of(p) for _, p in items],
-            next_cursor=next_cursor,
+            invoice_id=found.id, version=found.version, items=payments, next_cursor=following
         )
 
-    @router.get("/{invoice_id}/payments/{payment_id}", response_model=PaymentOut)
+    @router.get(f"{invoice}/payments/{{payment_id}}", response_model=PaymentOut)
     def get_payment(invoice_id: UUID, payment_id: UUID, _: Reader) -> PaymentOut:
         return PaymentOut.of(application.get_invoice(invoice_id).payment(payment_id))
 
-    @router.post("/{invoice_id}/void", response_model=InvoiceOut)
-    def void_invoice(
-        invoice_id: UUID,
-        body: VoidInvoice,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-        if_match: IfMatch = None,
-    ) -> InvoiceOut:
-        """Void an invoice without payments; its number stays used, its order billable again."""
-        outcome = application.void_invoice(
-            invoice_id,
-            command(
-                key,
-                principal,
-                body,
-                operation="void-invoice",
-                target=invoice_id,
-                if_match=if_match,
-            ),
-            reason=body.reason,
-        )
-        return answer(response, outcome, present)
-
+    command_route(
+        router,
+        "POST",
+        f"{invoice}/void",
+        InvoiceOut,
+        lambda cmd, ids, body: application.void_invoice(ids["invoice_id"], cmd, reason=body.reason),
+        name="void_invoice",
+        operation="void-invoice",
+        present=present,
+        target="invoice_id",
+        body=VoidInvoice,
+        doc="Void an invoice without payments; its number stays used, its order billable again.",
+    )
     return router
 
 
@@ -165,19 +147,19 @@ def receivables_router(application: Any) -> APIRouter:
     @router.get("", response_model=ReceivablesPage)
     def receivables(
         _: Reader,
+        page: Paging,
         customer_id: UUID | None = None,
         currency: CurrencyCode | None = None,
-        cursor: Cursor = None,
-        limit: Limit = 50,
     ) -> ReceivablesPage:
         """What each customer owes, per currency, on its open invoices; and how much is overdue."""
-        position = decode_cursor(cursor, 2)
+        position = page.after(2)
         try:
             after = None if position is None else (UUID(position[0]), position[1])
         except ValueError:
             raise bad_cursor() from None
-        rows = application.receivables(ReceivablesQuery(customer_id, currency, after, limit + 1))
-        items, next_cursor = paged(rows, limit, lambda row: [str(row.customer_id), row.currency])
-        return ReceivablesPage(items=[ReceivableOut.of(r) for r in items], next_cursor=next_cursor)
+        query = ReceivablesQuery(customer_id, currency, after, page.limit + 1)
+        rows = application.receivables(query)
+        items, following = page.of(rows, lambda row: [str(row.customer_id), row.currency])
+        return ReceivablesPage(items=[ReceivableOut.of(r) for r in items], next_cursor=following)
 
     return router

@@ -1,29 +1,16 @@
-"""HTTP commands and queries on quotes and orders.
-
-Routes are ``def`` functions: the eventsourcing library is synchronous, so FastAPI runs them in
-its thread pool.
-"""
+"""HTTP commands and queries on quotes and orders."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
-from ...shared.api.http import (
-    ConditionalBody,
-    IdempotencyKey,
-    IfMatch,
-    Reader,
-    Writer,
-    answer,
-    command,
-    show,
-)
-from ...shared.api.routes import created
+from ...shared.api.http import ConditionalBody, Reader
+from ...shared.api.routes import Located, at, command_route, read_route
 from .models import LineOut
 from .quote_models import (
     AddLine,
@@ -41,258 +28,187 @@ from .quote_models import (
 
 def quotes_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/quotes", tags=["quotes"], responses=PROBLEM_RESPONSES)
+    quote = "/{quote_id}"
 
-    def present(quote: Any) -> QuoteOut:
-        return QuoteOut.of(quote, application.commerce_today())
+    def present(found: Any) -> QuoteOut:
+        return QuoteOut.of(found, application.commerce_today())
 
-    @router.post("", status_code=201, response_model=QuoteOut)
-    def draft_quote(
-        body: DraftQuote,
-        request: Request,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-    ) -> QuoteOut:
-        """Draft a quote for an opportunity; lines are priced from the price list unless their
-        unit price overrides it (with a reason)."""
-        outcome = application.draft_quote(
-            command(key, principal, body, operation="draft-quote"),
-            opportunity_id=body.opportunity_id,
-            customer_id=body.customer_id,
-            account_id=body.account_id,
-            currency=body.currency,
-            price_list_id=body.price_list_id,
+    def change(
+        method: str, path: str, run: Any, *, name: str, operation: str, **route: Any
+    ) -> None:
+        """A command on the quote of the path, answered with the whole quote."""
+        command_route(
+            router,
+            method,
+            quote + path,
+            QuoteOut,
+            lambda cmd, ids, body: run(ids["quote_id"], cmd, ids, body),
+            name=name,
+            operation=operation,
+            present=present,
+            target="quote_id",
+            **route,
+        )
+
+    command_route(
+        router,
+        "POST",
+        "",
+        QuoteOut,
+        lambda cmd, _, body: application.draft_quote(
+            cmd,
+            **body.model_dump(
+                include={"opportunity_id", "customer_id", "account_id", "currency", "price_list_id"}
+            ),
             terms=body.terms(),
             lines=[line_input(line) for line in body.lines],
-        )
-        created(response, request, "get_quote", quote_id=outcome.value.id)
-        return answer(response, outcome, present)
+        ),
+        name="draft_quote",
+        operation="draft-quote",
+        present=present,
+        body=DraftQuote,
+        status_code=201,
+        location=at("get_quote", "quote_id"),
+        doc="Draft a quote for an opportunity; lines are priced from the price list unless their\n"
+        "unit price overrides it (with a reason).",
+    )
+    read_route(
+        router,
+        quote,
+        QuoteOut,
+        lambda ids: application.get_quote(ids["quote_id"]),
+        name="get_quote",
+        principal=Reader,
+        present=present,
+    )
+    change(
+        "POST",
+        "/lines",
+        lambda quote_id, cmd, _, body: application.add_quote_line(quote_id, cmd, line_input(body)),
+        name="add_line",
+        operation="add-quote-line",
+        body=AddLine,
+        status_code=201,
+        # The line added is the last of the quote as this command left it.
+        location=Located(
+            "get_quote_line",
+            lambda added, ids: {"quote_id": ids["quote_id"], "line_id": list(added.lines)[-1]},
+        ),
+        doc="Add a line to a draft; the answer is the whole quote, repriced, and Location names\n"
+        "the line.",
+    )
 
-    @router.get("/{quote_id}", response_model=QuoteOut)
-    def get_quote(quote_id: UUID, response: Response, _: Reader) -> QuoteOut:
-        return show(response, application.get_quote(quote_id), present)
-
-    @router.post("/{quote_id}/lines", status_code=201, response_model=QuoteOut)
-    def add_line(
-        quote_id: UUID,
-        body: AddLine,
-        request: Request,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-        if_match: IfMatch = None,
-    ) -> QuoteOut:
-        """Add a line to a draft; the answer is the whole quote, repriced, and Location names
-        the line."""
-        outcome = application.add_quote_line(
-            quote_id,
-            command(
-                key,
-                principal,
-                body,
-                operation="add-quote-line",
-                target=quote_id,
-                if_match=if_match,
-            ),
-            line_input(body),
-        )
-        line_id = list(outcome.value.lines)[-1]  # the quote as this command left it
-        created(response, request, "get_quote_line", quote_id=quote_id, line_id=line_id)
-        return answer(response, outcome, present)
-
-    @router.get("/{quote_id}/lines/{line_id}", response_model=LineOut)
+    @router.get(f"{quote}/lines/{{line_id}}", response_model=LineOut)
     def get_quote_line(quote_id: UUID, line_id: UUID, _: Reader) -> LineOut:
         return LineOut.of(application.get_quote(quote_id).line(line_id))
 
-    @router.delete("/{quote_id}/lines/{line_id}", response_model=QuoteOut)
-    def remove_line(
-        quote_id: UUID,
-        line_id: UUID,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-        if_match: IfMatch = None,
-    ) -> QuoteOut:
-        """Remove a line from a draft."""
-        outcome = application.remove_quote_line(
-            quote_id,
-            line_id,
-            command(
-                key,
-                principal,
-                None,
-                operation=f"remove-quote-line:{line_id}",
-                target=quote_id,
-                if_match=if_match,
-            ),
-        )
-        return answer(response, outcome, present)
-
-    @router.patch("/{quote_id}", response_model=QuoteOut)
-    def change_quote(
-        quote_id: UUID,
-        body: ChangeQuote,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-        if_match: IfMatch = None,
-    ) -> QuoteOut:
-        """Change a draft's validity, tax rates, jurisdiction or discount."""
-        outcome = application.change_quote_terms(
-            quote_id,
-            command(
-                key,
-                principal,
-                body,
-                operation="change-quote",
-                target=quote_id,
-                if_match=if_match,
-            ),
-            body.changes(),
-        )
-        return answer(response, outcome, present)
-
-    def transition(name: str, operation: str, summary: str) -> None:
-        """POST /quotes/{id}/<name>: a change that takes nothing but the version it expects."""
-
-        def route(
-            quote_id: UUID,
-            response: Response,
-            principal: Writer,
-            key: IdempotencyKey,
-            if_match: IfMatch = None,
-            body: ConditionalBody | None = None,
-        ) -> QuoteOut:
-            outcome = getattr(application, operation)(
-                quote_id,
-                command(key, principal, body, operation=name, target=quote_id, if_match=if_match),
-            )
-            return answer(response, outcome, present)
-
-        router.add_api_route(
-            f"/{{quote_id}}/{name}",
-            route,
-            methods=["POST"],
-            response_model=QuoteOut,
-            name=f"{name}_quote",
+    change(
+        "DELETE",
+        "/lines/{line_id}",
+        lambda quote_id, cmd, ids, _: application.remove_quote_line(quote_id, ids["line_id"], cmd),
+        name="remove_line",
+        operation="remove-quote-line:{line_id}",
+        doc="Remove a line from a draft.",
+    )
+    change(
+        "PATCH",
+        "",
+        lambda quote_id, cmd, _, body: application.change_quote_terms(
+            quote_id, cmd, body.changes()
+        ),
+        name="change_quote",
+        operation="change-quote",
+        body=ChangeQuote,
+        doc="Change a draft's validity, tax rates, jurisdiction or discount.",
+    )
+    for action, run, summary in (
+        ("issue", "issue_quote", "Issue a draft (a revision supersedes what it revises)"),
+        ("accept", "accept_quote", "The customer accepts an issued, unexpired quote"),
+    ):
+        change(
+            "POST",
+            f"/{action}",
+            lambda quote_id, cmd, _, __, run=run: getattr(application, run)(quote_id, cmd),
+            name=f"{action}_quote",
+            operation=action,
+            body=ConditionalBody,
+            optional_body=True,
             summary=summary,
         )
-
-    transition("issue", "issue_quote", "Issue a draft (a revision supersedes what it revises)")
-    transition("accept", "accept_quote", "The customer accepts an issued, unexpired quote")
-
-    @router.post("/{quote_id}/decline", response_model=QuoteOut)
-    def decline_quote(
-        quote_id: UUID,
-        body: DeclineQuote,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-        if_match: IfMatch = None,
-    ) -> QuoteOut:
-        """The customer declines an issued, unexpired quote."""
-        outcome = application.decline_quote(
-            quote_id,
-            command(
-                key,
-                principal,
-                body,
-                operation="decline-quote",
-                target=quote_id,
-                if_match=if_match,
-            ),
-            reason=body.reason,
-        )
-        return answer(response, outcome, present)
-
-    @router.post("/{quote_id}/revisions", status_code=201, response_model=QuoteOut)
-    def revise_quote(
-        quote_id: UUID,
-        request: Request,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-        body: ReviseQuote | None = None,
-    ) -> QuoteOut:
-        """A new draft copying an issued or declined quote; issuing it supersedes this one."""
-        outcome = application.revise_quote(
-            quote_id,
-            command(key, principal, body, operation="revise-quote", target=quote_id),
-            valid_until=None if body is None else body.valid_until,
-        )
-        created(response, request, "get_quote", quote_id=outcome.value.id)
-        return answer(response, outcome, present)
-
+    change(
+        "POST",
+        "/decline",
+        lambda quote_id, cmd, _, body: application.decline_quote(quote_id, cmd, reason=body.reason),
+        name="decline_quote",
+        operation="decline-quote",
+        body=DeclineQuote,
+        doc="The customer declines an issued, unexpired quote.",
+    )
+    change(
+        "POST",
+        "/revisions",
+        lambda quote_id, cmd, _, body: application.revise_quote(
+            quote_id, cmd, valid_until=None if body is None else body.valid_until
+        ),
+        name="revise_quote",
+        operation="revise-quote",
+        body=ReviseQuote,
+        optional_body=True,
+        conditional=False,
+        status_code=201,
+        location=at("get_quote", "quote_id"),
+        doc="A new draft copying an issued or declined quote; issuing it supersedes this one.",
+    )
     return router
 
 
 def orders_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/orders", tags=["orders"], responses=PROBLEM_RESPONSES)
-
-    @router.post("", status_code=201, response_model=OrderOut)
-    def place_order(
-        body: PlaceOrder,
-        request: Request,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-    ) -> OrderOut:
-        """Place the order of an accepted quote (one per quote), its lines and totals copied."""
-        outcome = application.place_order(
-            body.quote_id, command(key, principal, body, operation="place-order")
-        )
-        created(response, request, "get_order", order_id=outcome.value.id)
-        return answer(response, outcome, OrderOut.of)
-
-    @router.get("/{order_id}", response_model=OrderOut)
-    def get_order(order_id: UUID, response: Response, _: Reader) -> OrderOut:
-        return show(response, application.get_order(order_id), OrderOut.of)
-
-    @router.post("/{order_id}/fulfil", response_model=OrderOut)
-    def fulfil_order(
-        order_id: UUID,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-        if_match: IfMatch = None,
-        body: ConditionalBody | None = None,
-    ) -> OrderOut:
-        """Everything ordered was delivered."""
-        outcome = application.fulfil_order(
-            order_id,
-            command(
-                key,
-                principal,
-                body,
-                operation="fulfil-order",
-                target=order_id,
-                if_match=if_match,
-            ),
-        )
-        return answer(response, outcome, OrderOut.of)
-
-    @router.post("/{order_id}/cancel", response_model=OrderOut)
-    def cancel_order(
-        order_id: UUID,
-        body: CancelOrder,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-        if_match: IfMatch = None,
-    ) -> OrderOut:
-        """Cancel a placed order that is not invoiced."""
-        outcome = application.cancel_order(
-            order_id,
-            command(
-                key,
-                principal,
-                body,
-                operation="cancel-order",
-                target=order_id,
-                if_match=if_match,
-            ),
-            reason=body.reason,
-        )
-        return answer(response, outcome, OrderOut.of)
-
+    order = "/{order_id}"
+    command_route(
+        router,
+        "POST",
+        "",
+        OrderOut,
+        lambda cmd, _, body: application.place_order(body.quote_id, cmd),
+        name="place_order",
+        operation="place-order",
+        body=PlaceOrder,
+        status_code=201,
+        location=at("get_order", "order_id"),
+        doc="Place the order of an accepted quote (one per quote), its lines and totals copied.",
+    )
+    read_route(
+        router,
+        order,
+        OrderOut,
+        lambda ids: application.get_order(ids["order_id"]),
+        name="get_order",
+        principal=Reader,
+    )
+    command_route(
+        router,
+        "POST",
+        f"{order}/fulfil",
+        OrderOut,
+        lambda cmd, ids, _: application.fulfil_order(ids["order_id"], cmd),
+        name="fulfil_order",
+        operation="fulfil-order",
+        target="order_id",
+        body=ConditionalBody,
+        optional_body=True,
+        doc="Everything ordered was delivered.",
+    )
+    command_route(
+        router,
+        "POST",
+        f"{order}/cancel",
+        OrderOut,
+        lambda cmd, ids, body: application.cancel_order(ids["order_id"], cmd, reason=body.reason),
+        name="cancel_order",
+        operation="cancel-order",
+        target="order_id",
+        body=CancelOrder,
+        doc="Cancel a placed order that is not invoiced.",
+    )
     return router

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from crm_platform.web.pages import link_next
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
-from ...shared.api.http import Admin, Cursor, Limit, Reader, newest_first, show
+from ...shared.api.http import Admin, Paging, Reader, show
 from ...shared.api.routes import Located, at, command_route, read_route
 from ..application.commands import LeadFilter
 from ..domain.leads import LeadSource, LeadStatus
@@ -49,26 +48,18 @@ def leads_router(application: Any) -> APIRouter:
 
     @router.get("", response_model=LeadPage)
     def list_leads(
-        request: Request,
-        response: Response,
         _: Reader,
+        page: Paging,
         status: LeadStatus | None = None,
         owner: str | None = None,
         source: LeadSource | None = None,
         customer_id: UUID | None = None,
         min_score: Annotated[int | None, Query(ge=-10_000, le=10_000)] = None,
-        cursor: Cursor = None,
-        limit: Limit = 50,
     ) -> LeadPage:
         """Leads, newest first."""
         keep = LeadFilter(status, owner, source, customer_id, min_score)
-        entries, following = newest_first(
-            application.list_leads(keep), lambda e: e.position, cursor, limit
-        )
-        return LeadPage(
-            items=[LeadSummary.of(e) for e in entries],
-            next_cursor=link_next(request, response, following),
-        )
+        entries, following = page.newest_first(application.list_leads(keep), lambda e: e.position)
+        return LeadPage(items=[LeadSummary.of(e) for e in entries], next_cursor=following)
 
     read_route(
         router,

@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query
 
-from crm_platform.web.conditional import etag
-from crm_platform.web.pages import Cursor as PageCursor
-from crm_platform.web.pages import decode_cursor, link_next, page_after
 from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
 from crm_platform.web.types import CalendarDate
 
-from ...shared.api.http import Admin, Cursor, Limit, Reader, newest_first
+from ...shared.api.http import Admin, Paging, Reader
 from ...shared.api.routes import at, command_route, read_route
 from ..application.commands import OpportunityFilter
 from ..domain.forecast import PeriodKind, totals
@@ -106,9 +103,8 @@ def opportunities_router(application: Any) -> APIRouter:
 
     @router.get("", response_model=OpportunityPage)
     def list_opportunities(
-        request: Request,
-        response: Response,
         _: Reader,
+        page: Paging,
         status: OpportunityStatus | None = None,
         owner: str | None = None,
         pipeline_id: UUID | None = None,
@@ -116,19 +112,15 @@ def opportunities_router(application: Any) -> APIRouter:
         account_id: UUID | None = None,
         contact_id: UUID | None = None,
         at_risk: bool | None = None,
-        cursor: Cursor = None,
-        limit: Limit = 50,
     ) -> OpportunityPage:
         """Opportunities, newest first."""
         keep = OpportunityFilter(
             status, owner, pipeline_id, stage_id, account_id, contact_id, at_risk
         )
-        entries, following = newest_first(
-            application.list_opportunities(keep), lambda e: e.position, cursor, limit
-        )
+        listed = application.list_opportunities(keep)
+        entries, following = page.newest_first(listed, lambda e: e.position)
         return OpportunityPage(
-            items=[OpportunitySummary.of(e) for e in entries],
-            next_cursor=link_next(request, response, following),
+            items=[OpportunitySummary.of(e) for e in entries], next_cursor=following
         )
 
     read_route(
@@ -141,24 +133,15 @@ def opportunities_router(application: Any) -> APIRouter:
     )
 
     @router.get(f"{opportunity}/history", response_model=StageChangePage)
-    def list_stage_changes(
-        opportunity_id: UUID,
-        request: Request,
-        response: Response,
-        _: Reader,
-        cursor: PageCursor = None,
-        limit: Limit = 50,
-    ) -> StageChangePage:
+    def list_stage_changes(opportunity_id: UUID, _: Reader, page: Paging) -> StageChangePage:
         """The opportunity's stage changes in the order they were made, page by page."""
-        after = decode_cursor(cursor, 1)
         found = application.get_opportunity(opportunity_id)
-        response.headers["ETag"] = etag(found.version)
-        items, following = page_after(enumerate(found.history), change_position, after, limit)
+        items, following = page.within(found, enumerate(found.history), change_position, 1)
         return StageChangePage(
             opportunity_id=found.id,
             version=found.version,
             items=[StageChangeOut.model_validate(c) for _, c in items],
-            next_cursor=link_next(request, response, following),
+            next_cursor=following,
         )
 
     for path, operation, body, run, arguments, doc in CHANGES:
