@@ -6,5 +6,6 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+for folder in (HERE, HERE.parent):  # and samples.py, shared with the unit tests
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))

@@ -10,17 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import UTC
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
+from samples import person_translator
 
-from crm_events import Event
-from crm_events.contacts import CustomerContacted, CustomerRegistered
-from crm_platform.eventstore import EventMetadata, open_application
-from crm_platform.relay import OutboxRelay, integration_event, run_relay
+from crm_events.contacts import CustomerRegistered
+from crm_platform.eventstore import open_application
+from crm_platform.relay import OutboxRelay, run_relay
 from crm_platform.settings import KafkaSettings, PostgresSettings
 
 SOURCE = "platform-test"
@@ -51,27 +50,7 @@ class People(Application):
         self.save(person)
 
 
-def translate(domain_event: Any, metadata: EventMetadata | None) -> Event[Any] | None:
-    if isinstance(domain_event, Person.Registered):
-        data: Any = CustomerRegistered(
-            customer_id=domain_event.originator_id,
-            given_name=domain_event.name,
-            family_name="Test",
-            registered_at=domain_event.timestamp.astimezone(UTC),
-        )
-    elif isinstance(domain_event, Person.Contacted):
-        data = CustomerContacted(
-            customer_id=domain_event.originator_id,
-            interaction_id=uuid4(),
-            channel="email",
-            direction="outbound",
-            summary=domain_event.summary,
-            actor="relay-test",
-            occurred_at=domain_event.timestamp,
-        )
-    else:
-        return None
-    return integration_event(data, domain_event, metadata, source_service=SOURCE)
+translate = person_translator(Person.Registered, Person.Contacted, source=SOURCE)
 
 
 def open_people(postgres: PostgresSettings) -> People:

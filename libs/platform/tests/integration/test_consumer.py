@@ -11,9 +11,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,9 +20,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from consumer_worker import apply_effect
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from samples import customer_event as sample_event
 
 from crm_events import Event
-from crm_events.contacts import CustomerContacted, CustomerRegistered
 from crm_platform.consumer import (
     Handler,
     dead_letter_topic,
@@ -32,7 +30,6 @@ from crm_platform.consumer import (
     subscribe_events,
 )
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
-from crm_platform.relay import integration_event
 from crm_platform.settings import KafkaSettings
 from crm_platform.testing import eventually_async
 
@@ -42,26 +39,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def customer_event(customer: uuid.UUID, version: int) -> Event[Any]:
-    now = datetime.now(UTC)
-    data: Any = (
-        CustomerRegistered(
-            customer_id=customer, given_name="Ada", family_name="L", registered_at=now
-        )
-        if version == 1
-        else CustomerContacted(
-            customer_id=customer,
-            interaction_id=uuid.uuid4(),
-            channel="chat",
-            direction="inbound",
-            summary="hi",
-            actor="bob",
-            occurred_at=now,
-        )
-    )
-    domain_event = SimpleNamespace(
-        originator_id=customer, originator_version=version, timestamp=now
-    )
-    return integration_event(data, domain_event, None, source_service="platform-test")
+    return sample_event(customer, version, source="platform-test")
 
 
 @pytest.fixture

@@ -167,7 +167,9 @@ def start_relay(postgres: PostgresSettings, kafka: KafkaSettings, log: Path) -> 
         "CRM_POSTGRES_DATABASE": postgres.database or "",
         "CRM_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "RELAY_BATCH_SIZE": "5",
-        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH", "")]
+        ),
     }
     with log.open("ab") as out:
         return subprocess.Popen(

@@ -15,6 +15,7 @@ import pytest
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from samples import customer_event as sample_event
 
 from crm_events import Event
 from crm_events.contacts import CustomerContacted, CustomerRegistered
@@ -39,26 +40,7 @@ GROUP = "unit-group"
 
 
 def customer_event(customer: uuid.UUID, version: int) -> Event[Any]:
-    now = datetime.now(UTC)
-    data: Any = (
-        CustomerRegistered(
-            customer_id=customer, given_name="Ada", family_name="L", registered_at=now
-        )
-        if version == 1
-        else CustomerContacted(
-            customer_id=customer,
-            interaction_id=uuid.uuid4(),
-            channel="chat",
-            direction="inbound",
-            summary="hi",
-            actor="bob",
-            occurred_at=now,
-        )
-    )
-    domain_event = SimpleNamespace(
-        originator_id=customer, originator_version=version, timestamp=now
-    )
-    return integration_event(data, domain_event, None, source_service="unit")
+    return sample_event(customer, version, source="unit")
 
 
 @dataclass

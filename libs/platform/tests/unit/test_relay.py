@@ -7,7 +7,6 @@ same relay against the real servers.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,15 +19,16 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from samples import person_translator
 
 from crm_events import Event, registry
-from crm_events.contacts import CustomerContacted, CustomerRegistered
+from crm_events.contacts import CustomerRegistered
 from crm_events.personal import new_key
 from crm_platform import relay as relay_module
 from crm_platform.context import CommandContext, command_context
 from crm_platform.eventstore import ContextCapturingMapper, EventMetadata
 from crm_platform.liveness import REGISTRY
-from crm_platform.relay import OutboxRelay, integration_event, lock_key
+from crm_platform.relay import OutboxRelay, lock_key
 from crm_platform.settings import KafkaSettings, PostgresSettings
 from crm_platform.testing import eventually_async
 
@@ -57,27 +57,7 @@ class Person(Aggregate):
         """A private event: never published."""
 
 
-def translate(domain_event: Any, metadata: EventMetadata | None) -> Event[Any] | None:
-    if isinstance(domain_event, Person.Registered):
-        data: Any = CustomerRegistered(
-            customer_id=domain_event.originator_id,
-            given_name=domain_event.name,
-            family_name="Test",
-            registered_at=domain_event.timestamp.astimezone(UTC),
-        )
-    elif isinstance(domain_event, Person.Contacted):
-        data = CustomerContacted(
-            customer_id=domain_event.originator_id,
-            interaction_id=uuid4(),
-            channel="email",
-            direction="outbound",
-            summary=domain_event.summary,
-            actor="relay-test",
-            occurred_at=domain_event.timestamp,
-        )
-    else:
-        return None
-    return integration_event(data, domain_event, metadata, source_service="unit")
+translate = person_translator(Person.Registered, Person.Contacted, source="unit")
 
 
 class FakeProducer:
