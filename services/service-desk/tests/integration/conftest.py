@@ -11,8 +11,14 @@ from uuid import UUID, uuid4
 import pytest
 
 from crm_events import Event
+from crm_platform.commands import Command
 from crm_platform.settings import PostgresSettings
-from crm_service_desk.application import ServiceDeskApplication
+from crm_service_desk.application import (
+    NewTicket,
+    ServiceDeskApplication,
+    TicketCommand,
+    TicketView,
+)
 from crm_service_desk.bootstrap import build_application
 from crm_service_desk.contracts import translate
 
@@ -54,19 +60,33 @@ def application(
     app.close()
 
 
+def issued(actor: str = "bob") -> Command:
+    """A command as a client's request (under a key of its own) gives it."""
+    return Command(command_id=uuid4(), fingerprint="f", actor=actor)
+
+
+def act(
+    app: ServiceDeskApplication, ticket_id: UUID, method: Callable[..., object], **values: object
+) -> TicketView:
+    """Run ``method`` of the ticket (with ``values``) as a request of an agent would."""
+    return app.change_ticket(issued(), ticket_id, TicketCommand(method, values)).value
+
+
 def open_ticket(
     app: ServiceDeskApplication, priority: str = "urgent", customer_id: UUID | None = None
 ) -> UUID:
     return app.open_ticket(
+        issued(),
         uuid4(),
-        customer_id=customer_id or uuid4(),
-        organization_id=None,
-        subject="Checkout fails",
-        description="Error 500 when paying with a card ending 4242",
-        channel="web",
-        priority=priority,
-        category="incident",
-        request_fingerprint="f",
+        NewTicket(
+            customer_id=customer_id or uuid4(),
+            organization_id=None,
+            subject="Checkout fails",
+            description="Error 500 when paying with a card ending 4242",
+            channel="web",
+            priority=priority,
+            category="incident",
+        ),
     ).value.id
 
 

@@ -17,8 +17,10 @@ from crm_events.contacts.customer_v2 import (
 )
 from crm_events.personal import new_key, seal
 from crm_platform.privacy import KeyNotYetKnown, MemoryKeyring
-from crm_service_desk.application import ServiceDeskApplication
+from crm_service_desk.application import NewTicket, ServiceDeskApplication
 from crm_service_desk.messaging.customers import CustomerDirectory
+
+from .conftest import issued
 
 pytestmark = pytest.mark.integration
 
@@ -93,15 +95,17 @@ async def test_an_erased_person_is_forgotten_and_their_tickets_shredded(
     await keyring.issued(customer, key)
     await directory.apply(registered(customer, key, "ada@example.org"))
     ticket = application.open_ticket(
+        issued(),
         uuid4(),
-        customer_id=customer,
-        organization_id=None,
-        subject="Help",
-        description="Please",
-        channel="web",
-        priority="low",
-        category="question",
-        request_fingerprint="f",
+        NewTicket(
+            customer_id=customer,
+            organization_id=None,
+            subject="Help",
+            description="Please",
+            channel="web",
+            priority="low",
+            category="question",
+        ),
     ).value
 
     erased = CustomerErased(customer_id=customer, erased_at=NOW)

@@ -16,11 +16,11 @@ from crm_events.erasure import CustomerErasureConfirmed
 from crm_events.personal import PersonalDataKeyDestroyed
 from crm_platform.erasure import erasure_record_id
 from crm_platform.quarantine import Entry
-from crm_service_desk.application import ServiceDeskApplication
-from crm_service_desk.application.commands import Assign
+from crm_service_desk.application import NewTicket, ServiceDeskApplication
 from crm_service_desk.application.index import PROJECTION
+from crm_service_desk.domain import Ticket
 
-from .conftest import open_ticket, published
+from .conftest import act, issued, open_ticket, published
 
 pytestmark = pytest.mark.integration
 
@@ -60,9 +60,7 @@ def test_a_customer_without_tickets_is_confirmed_too(application: ServiceDeskApp
 
 def assign(app: ServiceDeskApplication, ticket_id: UUID, assignee: str) -> None:
     """Straight to the application: the API refuses control characters."""
-    app.execute(
-        ticket_id, uuid4(), Assign(assignee), by="lead", expected_version=None, fingerprint="f"
-    )
+    act(app, ticket_id, Ticket.assign, assignee=assignee)
 
 
 def held(app: ServiceDeskApplication) -> list[Entry]:
@@ -79,16 +77,18 @@ def without_a_row(app: ServiceDeskApplication, customer: UUID) -> UUID:
 def with_a_stale_row(app: ServiceDeskApplication, customer: UUID) -> UUID:
     """From an unknown sender, poisoned, then linked to the customer: the row stays unlinked."""
     ticket = app.open_ticket(
+        issued(),
         uuid4(),
-        customer_id=None,
-        organization_id=None,
-        subject="Refund",
-        description="Charged twice",
-        channel="email",
-        priority="normal",
-        category="question",
-        request_fingerprint="f",
-        requester_email="ada@example.org",
+        NewTicket(
+            customer_id=None,
+            organization_id=None,
+            subject="Refund",
+            description="Charged twice",
+            channel="email",
+            priority="normal",
+            category="question",
+            requester_email="ada@example.org",
+        ),
     ).value.id
     app.index.catch_up()
     assign(app, ticket, POISON)

@@ -13,10 +13,10 @@ import pytest
 from crm_events.service_desk import TicketCustomerIdentified, TicketEscalated
 from crm_platform.settings import PostgresSettings
 from crm_service_desk.application import InboundEmail, ServiceDeskApplication
-from crm_service_desk.application.commands import Escalate
 from crm_service_desk.application.index import email_digest
+from crm_service_desk.domain import Ticket
 
-from .conftest import MONDAY_10, open_ticket, published, started
+from .conftest import MONDAY_10, act, open_ticket, published, started
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +32,7 @@ def mail_from(sender: str, at: datetime = MONDAY_10) -> InboundEmail:
 
 
 def escalate(app: ServiceDeskApplication, ticket_id: UUID) -> None:
-    app.execute(
-        ticket_id, uuid4(), Escalate("complaint"), by="bob", expected_version=None, fingerprint="f"
-    )
+    act(app, ticket_id, Ticket.escalate, reason="complaint")
 
 
 def test_unknown_senders_tickets_are_linked_by_the_address_hash(

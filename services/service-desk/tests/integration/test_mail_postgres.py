@@ -9,10 +9,9 @@ from uuid import uuid4
 import pytest
 
 from crm_service_desk.application import InboundEmail, ServiceDeskApplication
-from crm_service_desk.application.commands import Close, Resolve, WaitOnCustomer
-from crm_service_desk.domain import Status
+from crm_service_desk.domain import Status, Ticket
 
-from .conftest import open_ticket
+from .conftest import act, open_ticket
 
 pytestmark = pytest.mark.integration
 
@@ -74,12 +73,8 @@ def test_mail_about_a_closed_ticket_opens_a_new_one(
     application: ServiceDeskApplication, clock: list[datetime]
 ) -> None:
     ticket = application.receive_email(mail(clock, "<old@example.org>")).value
-    application.execute(
-        ticket.id, uuid4(), Resolve(None), by="bob", expected_version=None, fingerprint="f"
-    )
-    application.execute(
-        ticket.id, uuid4(), Close(), by="bob", expected_version=None, fingerprint="f"
-    )
+    act(application, ticket.id, Ticket.resolve)
+    act(application, ticket.id, Ticket.close)
 
     follow_up = application.receive_email(
         mail(clock, "<new@example.org>", subject=f"Re: [#{ticket.reference}]")
@@ -91,9 +86,7 @@ def test_a_customer_answer_by_mail_resumes_a_ticket_waiting_on_them(
     application: ServiceDeskApplication, clock: list[datetime]
 ) -> None:
     ticket = application.receive_email(mail(clock, "<w@example.org>")).value
-    application.execute(
-        ticket.id, uuid4(), WaitOnCustomer(), by="bob", expected_version=None, fingerprint="f"
-    )
+    act(application, ticket.id, Ticket.wait_on_customer)
     application.receive_email(mail(clock, "<w2@example.org>", in_reply_to=("<w@example.org>",)))
     assert application.get_ticket(ticket.id).status == Status.OPEN
 

@@ -12,12 +12,11 @@ import psycopg
 import pytest
 
 from crm_platform.settings import PostgresSettings
-from crm_service_desk.application import ServiceDeskApplication, TicketFilter
-from crm_service_desk.application.commands import Assign, WaitOnCustomer
-from crm_service_desk.domain import SlaTarget
+from crm_service_desk.application import NewArticle, ServiceDeskApplication, TicketFilter
+from crm_service_desk.domain import SlaTarget, Ticket
 from crm_service_desk.messaging.scheduler import SlaScheduler
 
-from .conftest import MONDAY_10, open_ticket, started
+from .conftest import MONDAY_10, act, issued, open_ticket, started
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +31,7 @@ def test_a_round_records_what_fell_due_once_and_only_that(
 ) -> None:
     urgent, normal = open_ticket(application, "urgent"), open_ticket(application, "normal")
     paused = open_ticket(application, "urgent")
-    application.execute(
-        paused, uuid4(), WaitOnCustomer(), by="bob", expected_version=None, fingerprint="f"
-    )
+    act(application, paused, Ticket.wait_on_customer)
     assert sla_round(application) == 0
 
     clock[0] += timedelta(minutes=31)  # past the urgent tickets' 30-minute first response
@@ -108,13 +105,14 @@ def test_many_due_tickets_are_read_page_by_page(
 def test_articles_are_found_by_keywords_with_stemming(application: ServiceDeskApplication) -> None:
     def publish(title: str, body: str, tags: list[str]) -> UUID:
         article = application.draft_article(
+            issued(),
             uuid4(),
-            title=title,
-            body=body,
-            tags=tags,
-            source_ticket_id=None,
-            author="bob",
-            request_fingerprint="f",
+            NewArticle(
+                title=title,
+                body=body,
+                tags=tags,
+                source_ticket_id=None,
+            ),
         ).value
         application.publish_article(article.id, by="editor", expected_version=None)
         return article.id
@@ -125,13 +123,14 @@ def test_articles_are_found_by_keywords_with_stemming(application: ServiceDeskAp
     refunds = publish("Refunds", "Duplicate charges are refunded within five days.", ["billing"])
     publish("Printer noise", "A grinding printer needs service.", [])
     draft = application.draft_article(
+        issued(),
         uuid4(),
-        title="Printer draft",
-        body="Not yet",
-        tags=[],
-        source_ticket_id=None,
-        author="bob",
-        request_fingerprint="f",
+        NewArticle(
+            title="Printer draft",
+            body="Not yet",
+            tags=[],
+            source_ticket_id=None,
+        ),
     ).value
 
     assert printers in [hit.article_id for hit in application.search_articles("printer cable")]
@@ -167,19 +166,16 @@ def test_the_queue_pages_through_filtered_tickets(
     for _ in range(5):
         opened.append(open_ticket(application))
         clock[0] += timedelta(minutes=1)
-    application.execute(
-        opened[2], uuid4(), Assign("carol"), by="lead", expected_version=None, fingerprint="f"
-    )
+    act(application, opened[2], Ticket.assign, assignee="carol")
 
-    pages, cursor = [], None
-    while True:
-        page = application.list_tickets(TicketFilter(priority="urgent"), cursor=cursor, limit=2)
-        pages.append([ticket.id for ticket in page.items])
-        if (cursor := page.next_cursor) is None:
-            break
+    urgent, after = TicketFilter(priority="urgent"), None
+    pages = []
+    while page := application.list_tickets(urgent, after=after, limit=2):
+        pages.append([ticket.id for ticket in page])
+        after = (page[-1].opened_at, page[-1].id)
     assigned = application.list_tickets(
-        TicketFilter(status="assigned", assignee="carol"), cursor=None, limit=10
+        TicketFilter(status="assigned", assignee="carol"), after=None, limit=10
     )
 
     assert pages == [opened[:-3:-1], opened[2:0:-1], opened[:1]]
-    assert [ticket.id for ticket in assigned.items] == [opened[2]]
+    assert [ticket.id for ticket in assigned] == [opened[2]]

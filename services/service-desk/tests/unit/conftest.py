@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi.testclient import TestClient
 
-from crm_service_desk.application import ServiceDeskApplication
+from crm_platform.commands import Command
+from crm_service_desk.application import ServiceDeskApplication, TicketCommand, TicketView
 from crm_service_desk.bootstrap import build_api
 
 # A Monday, 10:00 UTC: inside the default working hours (weekdays 09:00-17:00 UTC).
@@ -44,3 +46,15 @@ def application(clock: Clock) -> Iterator[ServiceDeskApplication]:
 def client(application: ServiceDeskApplication) -> Iterator[TestClient]:
     with TestClient(build_api(application)) as test_client:
         yield test_client
+
+
+def issued(actor: str = "bob", fingerprint: str = "f") -> Command:
+    """A command as a client's request (under a key of its own) gives it."""
+    return Command(command_id=uuid4(), fingerprint=fingerprint, actor=actor)
+
+
+def act(
+    app: ServiceDeskApplication, ticket_id: UUID, method: Callable[..., object], **values: object
+) -> TicketView:
+    """Run ``method`` of the ticket (with ``values``) as a request of an agent would."""
+    return app.change_ticket(issued(), ticket_id, TicketCommand(method, values)).value

@@ -8,26 +8,28 @@ from uuid import uuid4
 
 import pytest
 
-from crm_service_desk.application import InboundEmail, ServiceDeskApplication
-from crm_service_desk.application.commands import Assign, WaitOnCustomer
+from crm_service_desk.application import InboundEmail, NewArticle, NewTicket, ServiceDeskApplication
 from crm_service_desk.application.index import IndexChanges, TicketRow, email_digest
+from crm_service_desk.domain import Article, Ticket
 
-from .conftest import MONDAY_10, Clock
+from .conftest import MONDAY_10, Clock, act, issued
 
 pytestmark = pytest.mark.unit
 
 
 def urgent(application: ServiceDeskApplication) -> TicketRow:
     ticket_id = application.open_ticket(
+        issued(),
         uuid4(),
-        customer_id=uuid4(),
-        organization_id=None,
-        subject="Down",
-        description="All of it",
-        channel="phone",
-        priority="urgent",
-        category="incident",
-        request_fingerprint="f",
+        NewTicket(
+            customer_id=uuid4(),
+            organization_id=None,
+            subject="Down",
+            description="All of it",
+            channel="phone",
+            priority="urgent",
+            category="incident",
+        ),
     ).value.id
     return TicketRow.of(application._ticket(ticket_id))
 
@@ -44,10 +46,8 @@ def test_a_tickets_row_has_its_earliest_pending_deadline_and_none_while_paused(
         None,
     )
 
-    for command in (Assign("bob"), WaitOnCustomer()):
-        application.execute(
-            row.ticket_id, uuid4(), command, by="bob", expected_version=None, fingerprint="f"
-        )
+    act(application, row.ticket_id, Ticket.assign, assignee="bob")
+    act(application, row.ticket_id, Ticket.wait_on_customer)
     paused = TicketRow.of(application._ticket(row.ticket_id))
     assert (paused.assignee, paused.next_due, paused.version) == ("bob", None, 3)
 
@@ -57,16 +57,18 @@ def test_an_unknown_senders_ticket_keeps_the_hash_of_the_address_only(
 ) -> None:
     mail = InboundEmail("<r@example.org>", "lea@example.org", "Refund?", "Please", clock.now)
     ticket = application.open_ticket(
+        issued(),
         mail.record_id,
-        customer_id=None,
-        organization_id=None,
-        subject=mail.subject,
-        description=mail.body,
-        channel="email",
-        priority="normal",
-        category="question",
-        request_fingerprint=mail.message_id,
-        requester_email=mail.sender,
+        NewTicket(
+            customer_id=None,
+            organization_id=None,
+            subject=mail.subject,
+            description=mail.body,
+            channel="email",
+            priority="normal",
+            category="question",
+            requester_email=mail.sender,
+        ),
     ).value
 
     row = TicketRow.of(application._ticket(ticket.id))
@@ -77,18 +79,19 @@ def test_an_unknown_senders_ticket_keeps_the_hash_of_the_address_only(
 
 def test_only_published_articles_have_rows(application: ServiceDeskApplication) -> None:
     article = application.draft_article(
+        issued(),
         uuid4(),
-        title="Reset a password",
-        body="Use the link.",
-        tags=["Login"],
-        source_ticket_id=None,
-        author="bob",
-        request_fingerprint="f",
+        NewArticle(
+            title="Reset a password",
+            body="Use the link.",
+            tags=["Login"],
+            source_ticket_id=None,
+        ),
     ).value
-    assert IndexChanges.of([application._article(article.id)]).articles == []
+    assert IndexChanges.of([application.load("article", Article, article.id)]).articles == []
 
     application.publish_article(article.id, by="editor", expected_version=None)
-    [row] = IndexChanges.of([application._article(article.id)]).articles
+    [row] = IndexChanges.of([application.load("article", Article, article.id)]).articles
 
     assert (row.title, row.tags, row.revision, row.version) == (
         "Reset a password",

@@ -39,7 +39,6 @@ def opened(priority: str = "normal", category: str = "question") -> Ticket:
         category=category,
         policy=POLICY,
         at=MONDAY_10,
-        request_fingerprint="f",
     )
 
 
@@ -49,28 +48,27 @@ def later(**delta: float) -> datetime:
 
 def act(ticket: Ticket, action: Action, at: datetime = MONDAY_10) -> None:
     """Run ``action`` with plausible arguments."""
-    command, common = uuid4(), {"at": at, "fingerprint": "f"}
     match action:
         case Action.ASSIGN:
-            ticket.assign(command, assignee="bob", by="lead", **common)
+            ticket.assign(assignee="bob", by="lead", at=at)
         case Action.START_WORK:
-            ticket.start_work(command, by="bob", **common)
+            ticket.start_work(by="bob", at=at)
         case Action.WAIT_ON_CUSTOMER:
-            ticket.wait_on_customer(command, by="bob", **common)
+            ticket.wait_on_customer(by="bob", at=at)
         case Action.ESCALATE:
-            ticket.escalate(command, reason="complaint", escalated_to=None, by="bob", **common)
+            ticket.escalate(reason="complaint", by="bob", at=at)
         case Action.RESOLVE:
-            ticket.resolve(command, resolution="Fixed", by="bob", **common)
+            ticket.resolve(resolution="Fixed", by="bob", at=at)
         case Action.REOPEN:
-            ticket.reopen(command, by="bob", **common)
+            ticket.reopen(by="bob", at=at)
         case Action.CLOSE:
-            ticket.close(command, by="bob", **common)
+            ticket.close(by="bob", at=at)
         case Action.REPLY:
-            ticket.reply(command, body="Hello", author_id="bob", channel="api", **common)
+            ticket.reply(message_id=uuid4(), body="Hello", by="bob", at=at)
         case Action.ADD_NOTE:
-            ticket.add_note(command, body="Note", author_id="bob", **common)
+            ticket.add_note(message_id=uuid4(), body="Note", by="bob", at=at)
         case Action.RATE:
-            ticket.rate(command, rating=5, comment=None, **common)
+            ticket.rate(rating=5, by="survey", at=at)
 
 
 # Steps that bring a new ticket into each status (assigned on the way, when it can be).
@@ -139,7 +137,6 @@ def test_opening_refuses_bad_input_naming_the_field(field: str, overrides: dict)
         "category": "question",
         "policy": POLICY,
         "at": MONDAY_10,
-        "request_fingerprint": "f",
     }
     with pytest.raises(RuleViolation) as refused:
         Ticket.open(uuid4(), **{**arguments, **overrides})
@@ -148,12 +145,8 @@ def test_opening_refuses_bad_input_naming_the_field(field: str, overrides: dict)
 
 def test_the_first_agent_reply_meets_the_first_response_target() -> None:
     ticket = opened()
-    ticket.reply(
-        uuid4(), body="Looking", author_id="bob", channel="api", at=later(hours=1), fingerprint="f"
-    )
-    ticket.reply(
-        uuid4(), body="Still", author_id="bob", channel="api", at=later(hours=2), fingerprint="f"
-    )
+    ticket.reply(message_id=uuid4(), body="Looking", by="bob", at=later(hours=1))
+    ticket.reply(message_id=uuid4(), body="Still", by="bob", at=later(hours=2))
 
     assert ticket.first_response_at == later(hours=1)
     assert set(ticket.pending_deadlines()) == {SlaTarget.RESOLUTION}
@@ -161,15 +154,8 @@ def test_the_first_agent_reply_meets_the_first_response_target() -> None:
 
 def test_a_customer_reply_is_no_first_response_and_notes_are_private() -> None:
     ticket = opened()
-    ticket.reply(
-        uuid4(),
-        body="Any news?",
-        author_id=None,
-        channel="email",
-        at=later(hours=1),
-        fingerprint="f",
-    )
-    ticket.add_note(uuid4(), body="VIP", author_id="bob", at=later(hours=1), fingerprint="f")
+    ticket.reply(message_id=uuid4(), body="Any news?", by=None, at=later(hours=1), channel="email")
+    ticket.add_note(message_id=uuid4(), body="VIP", by="bob", at=later(hours=1))
 
     assert ticket.first_response_at is None
     assert [m.public for m in ticket.messages.values()] == [True, False]
@@ -183,12 +169,7 @@ def test_waiting_on_the_customer_pauses_the_clocks_until_they_answer() -> None:
 
     # The customer answers a day later: the deadlines move by one working day.
     ticket.reply(
-        uuid4(),
-        body="Here",
-        author_id=None,
-        channel="email",
-        at=later(days=1, hours=1),
-        fingerprint="f",
+        message_id=uuid4(), body="Here", by=None, at=later(days=1, hours=1), channel="email"
     )
 
     assert ticket.status is Status.IN_PROGRESS
@@ -199,12 +180,7 @@ def test_a_customer_answer_reopens_a_resolved_ticket_and_its_resolution_clock() 
     ticket = opened()
     act(ticket, Action.RESOLVE, later(hours=1))
     ticket.reply(
-        uuid4(),
-        body="Still broken",
-        author_id=None,
-        channel="email",
-        at=later(hours=3),
-        fingerprint="f",
+        message_id=uuid4(), body="Still broken", by=None, at=later(hours=3), channel="email"
     )
 
     assert ticket.status is Status.REOPENED
@@ -241,12 +217,12 @@ def test_escalation_raises_the_priority_to_at_least_high() -> None:
 def test_the_survey_is_answered_once_with_a_rating_from_1_to_5() -> None:
     ticket = in_status(Status.RESOLVED)
     with pytest.raises(RuleViolation) as refused:
-        ticket.rate(uuid4(), rating=6, comment=None, at=MONDAY_10, fingerprint="f")
+        ticket.rate(rating=6, by="survey", at=MONDAY_10)
     assert refused.value.field == "rating"
 
-    ticket.rate(uuid4(), rating=2, comment="Slow", at=MONDAY_10, fingerprint="f")
+    ticket.rate(rating=2, comment="Slow", by="survey", at=MONDAY_10)
     with pytest.raises(TransitionNotAllowed):
-        ticket.rate(uuid4(), rating=5, comment=None, at=MONDAY_10, fingerprint="f")
+        ticket.rate(rating=5, by="survey", at=MONDAY_10)
     assert (ticket.rating, ticket.rating_comment) == (2, "Slow")
 
 
@@ -283,7 +259,6 @@ def test_the_reference_is_short_and_stable() -> None:
             category="question",
             policy=POLICY,
             at=MONDAY_10,
-            request_fingerprint="f",
         ).reference
         == "SD-NPRW2SWSPB"
     )

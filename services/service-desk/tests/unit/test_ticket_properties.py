@@ -40,9 +40,7 @@ def test_clocks_and_breaches_stay_consistent_whatever_happens(priority, steps) -
             if step == SLA_CHECK:
                 breach_events += sum(ticket.record_breach(t, now=at) for t in SlaTarget)
             elif step == CUSTOMER_ANSWERS:
-                ticket.reply(
-                    uuid4(), body="Hi", author_id=None, channel="email", at=at, fingerprint="f"
-                )
+                ticket.reply(message_id=uuid4(), body="Hi", by=None, at=at, channel="email")
             else:
                 act(ticket, step, at)
         except TransitionNotAllowed:

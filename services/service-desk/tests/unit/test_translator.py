@@ -19,11 +19,11 @@ from crm_events.service_desk import (
     TicketReplied,
     TicketStatusChanged,
 )
-from crm_service_desk.application import ServiceDeskApplication
-from crm_service_desk.application.commands import AddNote, Escalate, Reply, WaitOnCustomer
+from crm_service_desk.application import NewArticle, NewTicket, ServiceDeskApplication
 from crm_service_desk.contracts import translate
+from crm_service_desk.domain import Ticket
 
-from .conftest import MONDAY_10, Clock
+from .conftest import MONDAY_10, Clock, act, issued
 
 pytestmark = pytest.mark.unit
 
@@ -39,15 +39,17 @@ def published(app: ServiceDeskApplication) -> list[Event[Any]]:
 
 def open_urgent(app: ServiceDeskApplication, customer_id: Any) -> Any:
     return app.open_ticket(
+        issued(),
         uuid4(),
-        customer_id=customer_id,
-        organization_id=None,
-        subject="Site down",
-        description="Nothing loads",
-        channel="phone",
-        priority="urgent",
-        category="incident",
-        request_fingerprint="f",
+        NewTicket(
+            customer_id=customer_id,
+            organization_id=None,
+            subject="Site down",
+            description="Nothing loads",
+            channel="phone",
+            priority="urgent",
+            category="incident",
+        ),
     ).value
 
 
@@ -56,12 +58,8 @@ def test_a_ticket_life_is_published_with_its_texts_sealed_by_the_ticket_key(
 ) -> None:
     customer = uuid4()
     ticket = open_urgent(application, customer)
-    application.execute(
-        ticket.id, uuid4(), Reply("Looking"), by="bob", expected_version=None, fingerprint="f"
-    )
-    application.execute(
-        ticket.id, uuid4(), WaitOnCustomer(), by="bob", expected_version=None, fingerprint="f"
-    )
+    act(application, ticket.id, Ticket.reply, body="Looking")
+    act(application, ticket.id, Ticket.wait_on_customer)
 
     opened, replied, waiting = [e.data for e in published(application)]
 
@@ -82,9 +80,7 @@ def test_a_ticket_life_is_published_with_its_texts_sealed_by_the_ticket_key(
 
 def test_internal_notes_are_never_published(application: ServiceDeskApplication) -> None:
     ticket = open_urgent(application, uuid4())
-    application.execute(
-        ticket.id, uuid4(), AddNote("VIP"), by="bob", expected_version=None, fingerprint="f"
-    )
+    act(application, ticket.id, Ticket.add_note, body="VIP")
     assert [e.type for e in published(application)] == ["TicketOpened"]
 
 
@@ -110,21 +106,20 @@ def test_an_escalation_without_a_known_customer_stays_private(
     application: ServiceDeskApplication,
 ) -> None:
     ticket = open_urgent(application, None)
-    application.execute(
-        ticket.id, uuid4(), Escalate("complaint"), by="bob", expected_version=None, fingerprint="f"
-    )
+    act(application, ticket.id, Ticket.escalate, reason="complaint")
     assert [e.type for e in published(application)] == ["TicketOpened"]
 
 
 def test_a_published_article_carries_its_text(application: ServiceDeskApplication) -> None:
     article = application.draft_article(
+        issued(),
         uuid4(),
-        title="Reset a password",
-        body="Use the link.",
-        tags=["login"],
-        source_ticket_id=None,
-        author="bob",
-        request_fingerprint="f",
+        NewArticle(
+            title="Reset a password",
+            body="Use the link.",
+            tags=["login"],
+            source_ticket_id=None,
+        ),
     ).value
     application.publish_article(article.id, by="editor", expected_version=None)
 

@@ -9,8 +9,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from crm_platform.web.pages import EMBEDDED_LIMIT, Position, embedded
+from crm_platform.web.commands import CommandBody, ConditionalBody
+from crm_platform.web.pages import EMBEDDED_LIMIT, Position, bad_cursor, embedded, instant_part
 
+from ..application.index import Position as QueuePosition
 from ..application.views import TicketView
 from ..domain import Category, Channel, EscalationReason, Message, Priority, SlaTarget, Status
 from ..domain.article import ARTICLE_BODY_MAX_LENGTH, MAX_TAGS, TAG_MAX_LENGTH
@@ -26,17 +28,7 @@ Tag = Annotated[
 ]
 
 
-class CommandBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    expected_version: int | None = Field(
-        default=None, ge=1, description="The version seen (or send If-Match)."
-    )
-
-
-class OpenTicket(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class OpenTicket(CommandBody):
     customer_id: UUID
     organization_id: UUID | None = None
     subject: str = Field(min_length=1, max_length=SUBJECT_MAX_LENGTH)
@@ -46,28 +38,28 @@ class OpenTicket(BaseModel):
     category: Category = Category.QUESTION
 
 
-class AssignTicket(CommandBody):
+class AssignTicket(ConditionalBody):
     assignee: str = Field(min_length=1, max_length=AGENT_MAX_LENGTH, description="A user id.")
 
 
-class ChangeStatus(CommandBody):
+class ChangeStatus(ConditionalBody):
     """A command that needs nothing but the ticket's version."""
 
 
-class EscalateTicket(CommandBody):
+class EscalateTicket(ConditionalBody):
     reason: EscalationReason
     escalated_to: str | None = Field(default=None, min_length=1, max_length=AGENT_MAX_LENGTH)
 
 
-class PostMessage(CommandBody):
+class PostMessage(ConditionalBody):
     body: str = Field(min_length=1, max_length=TEXT_MAX_LENGTH)
 
 
-class ResolveTicket(CommandBody):
+class ResolveTicket(ConditionalBody):
     resolution: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX_LENGTH)
 
 
-class RateTicket(CommandBody):
+class RateTicket(ConditionalBody):
     rating: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied).")
     comment: str | None = Field(default=None, min_length=1, max_length=COMMENT_MAX_LENGTH)
 
@@ -145,6 +137,24 @@ def message_position(message: Message) -> Position:
     return (f"{message.ticket_version:020d}",)
 
 
+def queue_position(ticket: TicketView) -> Position:
+    """Where a ticket stands in a queue: newest first, ties broken by id."""
+    return (instant_part(ticket.opened_at), str(ticket.id))
+
+
+def queue_after(position: Position | None) -> QueuePosition | None:
+    """The queue position a cursor names (``queue_position``'s), typed for the index."""
+    if position is None:
+        return None
+    try:
+        opened_at, ticket_id = datetime.fromisoformat(position[0]), UUID(position[1])
+    except ValueError:
+        raise bad_cursor() from None
+    if opened_at.tzinfo is None:
+        raise bad_cursor()
+    return opened_at, ticket_id
+
+
 class TicketSummaryOut(BaseModel):
     """A ticket in a queue: without its conversation."""
 
@@ -166,15 +176,11 @@ class TicketSummaryOut(BaseModel):
 
 
 class TicketPageOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     items: list[TicketSummaryOut]
     next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page.")
 
 
-class DraftArticle(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class DraftArticle(CommandBody):
     title: str | None = Field(
         default=None,
         min_length=1,
@@ -191,13 +197,13 @@ class DraftArticle(BaseModel):
     source_ticket_id: UUID | None = Field(default=None, description="A resolved ticket.")
 
 
-class ReviseArticle(CommandBody):
+class ReviseArticle(ConditionalBody):
     title: str | None = Field(default=None, min_length=1, max_length=SUBJECT_MAX_LENGTH)
     body: str | None = Field(default=None, min_length=1, max_length=ARTICLE_BODY_MAX_LENGTH)
     tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
 
 
-class PublishArticle(CommandBody):
+class PublishArticle(ConditionalBody):
     """Publish the article's current text."""
 
 

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Depends, Response
-
-from crm_platform.web.auth import Principal, require_scopes
-from crm_platform.web.conditional import etag, expected_version
+from crm_platform.web.commands import IfMatch, answer, show
+from crm_platform.web.conditional import expected_version
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
-from ..application import PolicyView, ServiceDeskApplication
+from ..application import ServiceDeskApplication
 from ..domain import RuleViolation
+from .http import Admin, Reader
 from .models import WEEKDAYS, SlaPolicyIn, SlaPolicyOut
-from .tickets import REPLAYED_HEADER, IfMatch
-
-Reader = Annotated[Principal, Depends(require_scopes("service-desk:read"))]
-# Targets and working hours bind every team's queue: an administrator's decision.
-Admin = Annotated[Principal, Depends(require_scopes("service-desk:admin"))]
 
 
 def policies_router(app: ServiceDeskApplication) -> APIRouter:
@@ -26,7 +20,7 @@ def policies_router(app: ServiceDeskApplication) -> APIRouter:
     @router.get("", response_model=SlaPolicyOut)
     def get_sla_policy(response: Response, _: Reader) -> SlaPolicyOut:
         """The policy new tickets get (version 0: the configured default, never changed)."""
-        return _answer(response, app.sla_policy())
+        return show(response, app.sla_policy(), SlaPolicyOut.of)
 
     @router.put("", response_model=SlaPolicyOut)
     def adopt_sla_policy(
@@ -41,9 +35,7 @@ def policies_router(app: ServiceDeskApplication) -> APIRouter:
             )
         except RuleViolation as violation:
             raise RuleViolation(_body_field(violation.field), violation.detail) from None
-        if outcome.replayed:
-            response.headers[REPLAYED_HEADER] = "true"
-        return _answer(response, outcome.value)
+        return answer(response, outcome, SlaPolicyOut.of)
 
     return router
 
@@ -54,8 +46,3 @@ def _body_field(field: str) -> str:
     if parts[:2] == ["calendar", "hours"] and len(parts) > 2 and parts[2].isdigit():
         parts[2] = WEEKDAYS[int(parts[2])]
     return ".".join(parts)
-
-
-def _answer(response: Response, policy: PolicyView) -> SlaPolicyOut:
-    response.headers["ETag"] = etag(policy.version)
-    return SlaPolicyOut.of(policy)

@@ -1,43 +1,36 @@
 """HTTP commands and queries on tickets.
 
 Routes are ``def`` functions: the eventsourcing library is synchronous, so FastAPI runs them in
-its thread pool. Every command takes an Idempotency-Key (the id of its effect is derived from it)
-and may be made conditional with If-Match or ``expected_version``.
+its thread pool. Every command takes an Idempotency-Key (the platform's command pipeline keeps a
+receipt per command) and may be made conditional with If-Match or ``expected_version``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from crm_platform.web.auth import Principal, require_scopes
-from crm_platform.web.conditional import etag, expected_version
-from crm_platform.web.idempotency import idempotency_key, idempotent_id, request_fingerprint
-from crm_platform.web.pages import Cursor, Limit, decode_cursor, page_after
+from crm_platform.web.commands import CommandBody, IfMatch, answer, command, show
+from crm_platform.web.idempotency import IdempotencyKey
+from crm_platform.web.pages import Cursor, Limit, decode_cursor, link_next, page_after, paged
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
-from ..application import Outcome, ServiceDeskApplication, TicketFilter, TicketView
-from ..application.commands import (
-    AddNote,
-    Assign,
-    Close,
-    Escalate,
-    Rate,
-    Reopen,
-    Reply,
-    Resolve,
-    StartWork,
+from ..application import (
+    NewTicket,
+    ServiceDeskApplication,
     TicketCommand,
-    WaitOnCustomer,
+    TicketFilter,
+    TicketView,
 )
-from ..domain import Priority, Status
+from ..contracts import SOURCE_SERVICE
+from ..domain import Priority, Status, Ticket
+from .http import Reader, Writer, creation, locate
 from .models import (
     AssignTicket,
     ChangeStatus,
-    CommandBody,
     EscalateTicket,
     MessageOut,
     MessagePageOut,
@@ -47,16 +40,41 @@ from .models import (
     ResolveTicket,
     TicketOut,
     TicketPageOut,
+    TicketSummaryOut,
     message_position,
+    queue_after,
+    queue_position,
 )
 
-REPLAYED_HEADER = "Idempotent-Replayed"
-MAX_PAGE = 100
-
-Writer = Annotated[Principal, Depends(require_scopes("service-desk:write"))]
-Reader = Annotated[Principal, Depends(require_scopes("service-desk:read"))]
-IdempotencyKey = Annotated[str, idempotency_key]
-IfMatch = Annotated[str | None, Header(description='W/"<version>" from an ETag')]
+# The commands on a ticket: path, body, the Ticket method it runs (the body's fields are its
+# arguments), and summary.
+COMMANDS: tuple[tuple[str, type[CommandBody], Callable[..., object], str], ...] = (
+    ("assignment", AssignTicket, Ticket.assign, "Assign to an agent"),
+    ("start", ChangeStatus, Ticket.start_work, "Start (or resume) work on it"),
+    (
+        "hold",
+        ChangeStatus,
+        Ticket.wait_on_customer,
+        "Wait on the customer: the SLA clocks pause until they answer",
+    ),
+    ("escalation", EscalateTicket, Ticket.escalate, "Escalate it"),
+    ("replies", PostMessage, Ticket.reply, "Reply to the customer (public)"),
+    (
+        "notes",
+        PostMessage,
+        Ticket.add_note,
+        "Add an internal note (for agents only, never published)",
+    ),
+    ("resolution", ResolveTicket, Ticket.resolve, "Resolve it"),
+    ("reopen", ChangeStatus, Ticket.reopen, "Reopen a resolved ticket"),
+    ("close", ChangeStatus, Ticket.close, "Close a resolved ticket for good"),
+    (
+        "satisfaction",
+        RateTicket,
+        Ticket.rate,
+        "Record the customer's satisfaction survey (once, after resolution)",
+    ),
+)
 
 
 def tickets_router(app: ServiceDeskApplication) -> APIRouter:
@@ -71,144 +89,112 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
         key: IdempotencyKey,
     ) -> TicketOut:
         """Open a ticket for a customer; retrying with the same Idempotency-Key and body is safe."""
-        ticket_id = idempotent_id(
-            key, scope="service-desk:open-ticket", principal=principal.subject
-        )
-        outcome = app.open_ticket(
-            ticket_id,
-            customer_id=body.customer_id,
-            organization_id=body.organization_id,
-            subject=body.subject,
-            description=body.description,
-            channel=body.channel,
-            priority=body.priority,
-            category=body.category,
-            request_fingerprint=request_fingerprint(body),
-        )
-        response.headers["Location"] = str(request.url_for("get_ticket", ticket_id=str(ticket_id)))
-        return _answer(response, outcome)
+        ticket_id, issued = creation(key, principal, body, operation="open-ticket")
+        outcome = app.open_ticket(issued, ticket_id, NewTicket(**body.model_dump()))
+        locate(request, response, "get_ticket", ticket_id=str(ticket_id))
+        return answer(response, outcome, TicketOut.of)
 
     @router.get("", response_model=TicketPageOut)
     def list_tickets(
+        request: Request,
+        response: Response,
         _: Reader,
         status: Status | None = None,
         priority: Priority | None = None,
         assignee: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
         customer_id: UUID | None = None,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 25,
+        cursor: Cursor = None,
+        limit: Limit = 25,
     ) -> TicketPageOut:
         """The queue: tickets matching every filter given, newest first, a page at a time."""
+        after = queue_after(decode_cursor(cursor, 2))
         where = TicketFilter(
             status=status and status.value,
             priority=priority and priority.value,
             assignee=assignee,
             customer_id=customer_id,
         )
-        page = app.list_tickets(where, cursor=cursor, limit=limit)
-        return TicketPageOut.model_validate(page)
+        tickets, next_cursor = paged(
+            app.list_tickets(where, after=after, limit=limit + 1), limit, queue_position
+        )
+        return TicketPageOut(
+            items=[TicketSummaryOut.model_validate(ticket) for ticket in tickets],
+            next_cursor=link_next(request, response, next_cursor),
+        )
 
     @router.get("/{ticket_id}", response_model=TicketOut)
     def get_ticket(ticket_id: UUID, response: Response, _: Reader) -> TicketOut:
-        ticket = app.get_ticket(ticket_id)
-        response.headers["ETag"] = etag(ticket.version)
-        return TicketOut.of(ticket)
+        return show(response, app.get_ticket(ticket_id), TicketOut.of)
 
     @router.get("/by-reference/{reference}", response_model=TicketOut)
     def get_ticket_by_reference(reference: str, response: Response, _: Reader) -> TicketOut:
-        ticket = app.ticket_by_reference(reference)
-        response.headers["ETag"] = etag(ticket.version)
-        return TicketOut.of(ticket)
+        return show(response, app.ticket_by_reference(reference), TicketOut.of)
 
     @router.get("/{ticket_id}/messages", response_model=MessagePageOut)
     def list_messages(
-        ticket_id: UUID, response: Response, _: Reader, cursor: Cursor = None, limit: Limit = 50
+        ticket_id: UUID,
+        request: Request,
+        response: Response,
+        _: Reader,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> MessagePageOut:
         """The ticket's conversation (replies and notes) in time order, page by page."""
         after = decode_cursor(cursor, 1)
-        ticket = app.get_ticket(ticket_id)
-        response.headers["ETag"] = etag(ticket.version)
-        items, next_cursor = page_after(ticket.messages, message_position, after, limit)
-        return MessagePageOut(
-            ticket_id=ticket.id,
-            version=ticket.version,
-            items=[MessageOut.model_validate(m) for m in items],
-            next_cursor=next_cursor,
-        )
 
-    def command(
-        path: str,
-        model: type[CommandBody],
-        to_command: Callable[[Any], TicketCommand],
-        summary: str,
-    ) -> None:
-        """``POST /tickets/{id}/<path>``: one command on a ticket, the same way for all."""
-
-        def run(
-            ticket_id: UUID,
-            body: CommandBody,
-            response: Response,
-            principal: Writer,
-            key: IdempotencyKey,
-            if_match: IfMatch = None,
-        ) -> TicketOut:
-            # The ticket id is in the scope: command ids stay unique even if a key is reused.
-            scope = f"service-desk:{path}:{ticket_id}"
-            command_id = idempotent_id(key, scope=scope, principal=principal.subject)
-            version = expected_version(if_match, body.expected_version)
-            outcome = app.execute(
-                ticket_id,
-                command_id,
-                to_command(body),
-                by=principal.subject,
-                expected_version=version,
-                fingerprint=request_fingerprint(body),
+        def page(ticket: TicketView) -> MessagePageOut:
+            items, next_cursor = page_after(ticket.messages, message_position, after, limit)
+            return MessagePageOut(
+                ticket_id=ticket.id,
+                version=ticket.version,
+                items=[MessageOut.model_validate(m) for m in items],
+                next_cursor=link_next(request, response, next_cursor),
             )
-            return _answer(response, outcome)
 
-        run.__name__ = path
-        run.__annotations__["body"] = model  # a local name: FastAPI could not resolve the string
-        router.add_api_route(
-            f"/{{ticket_id}}/{path}",
-            run,
-            methods=["POST"],
-            response_model=TicketOut,
-            summary=summary,
-            name=path,
-        )
+        return show(response, app.get_ticket(ticket_id), page)
 
-    command("assignment", AssignTicket, lambda b: Assign(b.assignee), "Assign to an agent")
-    command("start", ChangeStatus, lambda b: StartWork(), "Start (or resume) work on it")
-    command(
-        "hold",
-        ChangeStatus,
-        lambda b: WaitOnCustomer(),
-        "Wait on the customer: the SLA clocks pause until they answer",
-    )
-    command(
-        "escalation", EscalateTicket, lambda b: Escalate(b.reason, b.escalated_to), "Escalate it"
-    )
-    command("replies", PostMessage, lambda b: Reply(b.body), "Reply to the customer (public)")
-    command(
-        "notes",
-        PostMessage,
-        lambda b: AddNote(b.body),
-        "Add an internal note (for agents only, never published)",
-    )
-    command("resolution", ResolveTicket, lambda b: Resolve(b.resolution), "Resolve it")
-    command("reopen", ChangeStatus, lambda b: Reopen(), "Reopen a resolved ticket")
-    command("close", ChangeStatus, lambda b: Close(), "Close a resolved ticket for good")
-    command(
-        "satisfaction",
-        RateTicket,
-        lambda b: Rate(b.rating, b.comment),
-        "Record the customer's satisfaction survey (once, after resolution)",
-    )
+    for path, model, method, summary in COMMANDS:
+        _command_route(router, app, path, model, method, summary)
     return router
 
 
-def _answer(response: Response, outcome: Outcome[TicketView]) -> TicketOut:
-    response.headers["ETag"] = etag(outcome.value.version)
-    if outcome.replayed:
-        response.headers[REPLAYED_HEADER] = "true"
-    return TicketOut.of(outcome.value)
+def _command_route(
+    router: APIRouter,
+    app: ServiceDeskApplication,
+    path: str,
+    model: type[CommandBody],
+    method: Callable[..., object],
+    summary: str,
+) -> None:
+    """``POST /tickets/{id}/<path>``: one command on a ticket, the same way for all."""
+
+    def run(
+        ticket_id: UUID,
+        body: CommandBody,
+        response: Response,
+        principal: Writer,
+        key: IdempotencyKey,
+        if_match: IfMatch = None,
+    ) -> TicketOut:
+        issued = command(
+            key,
+            principal,
+            body,
+            service=SOURCE_SERVICE,
+            operation=path,
+            target=ticket_id,  # command ids stay unique even if a key is reused on another
+            if_match=if_match,
+        )
+        change = TicketCommand(method, body.model_dump(exclude={"expected_version"}))
+        return answer(response, app.change_ticket(issued, ticket_id, change), TicketOut.of)
+
+    run.__name__ = path
+    run.__annotations__["body"] = model  # a local name: FastAPI could not resolve the string
+    router.add_api_route(
+        f"/{{ticket_id}}/{path}",
+        run,
+        methods=["POST"],
+        response_model=TicketOut,
+        summary=summary,
+        name=path,
+    )

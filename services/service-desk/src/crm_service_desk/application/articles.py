@@ -2,68 +2,58 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ..domain import (
-    Article,
-    IdempotencyKeyReused,
-    InvalidState,
-    RecordNotFound,
-    RuleViolation,
-    Status,
-    VersionConflict,
-)
+from crm_platform.commands import Command, Outcome
+
+from ..domain import Article, InvalidState, RuleViolation, Status, Ticket, VersionConflict
+from .base import ServiceDeskBase
 from .index import MAX_SEARCH_RESULTS, ArticleRow
-from .views import ArticleView, Outcome
+from .views import ArticleView, viewed
 
-if TYPE_CHECKING:
-    from . import ServiceDeskApplication
+ARTICLE = "article"
 
 
-class ArticleCommands:
+@dataclass(frozen=True)
+class NewArticle:
+    """A draft as requested: a missing title or body is taken from the source ticket's."""
+
+    title: str | None
+    body: str | None
+    tags: list[str]
+    source_ticket_id: UUID | None
+
+
+class ArticleCommands(ServiceDeskBase):
     def draft_article(
-        self: ServiceDeskApplication,
-        article_id: UUID,
-        *,
-        title: str | None,
-        body: str | None,
-        tags: list[str],
-        source_ticket_id: UUID | None,
-        author: str,
-        request_fingerprint: str,
+        self, command: Command, article_id: UUID, new: NewArticle
     ) -> Outcome[ArticleView]:
-        """Draft once per id. From a resolved ticket, a missing title or body is taken from the
-        ticket's subject and resolution, for the agent to edit before publishing."""
-        drafted = self._article_at(article_id, Article.INITIAL_VERSION)
-        if drafted is None:
-            if source_ticket_id is not None:
-                title, body = self._from_ticket(source_ticket_id, title, body)
-            article = Article.draft(
+        """Draft once per command. From a resolved ticket, a missing title or body is taken from
+        the ticket's subject and resolution, for the agent to edit before publishing."""
+
+        def draft() -> Article:
+            title, body = new.title, new.body
+            if new.source_ticket_id is not None:
+                title, body = self._from_ticket(new.source_ticket_id, title, body)
+            return Article.draft(
                 article_id,
                 title=title or "",
                 body=body or "",
-                tags=tags,
-                source_ticket_id=source_ticket_id,
-                author=author,
+                tags=new.tags,
+                source_ticket_id=new.source_ticket_id,
+                author=command.actor,
                 at=self.clock(),
-                request_fingerprint=request_fingerprint,
             )
-            try:
-                self.save(article)
-                return Outcome(ArticleView.of(article), replayed=False)
-            except IntegrityError:
-                drafted = self._article_at(article_id, Article.INITIAL_VERSION)
-                assert drafted is not None
-        if drafted.request_fingerprint != request_fingerprint:
-            raise IdempotencyKeyReused(f"article {article_id} was drafted by another request")
-        return Outcome(ArticleView.of(drafted), replayed=True)
+
+        outcome = self.create_once(command, ARTICLE, Article, article_id, draft)
+        return viewed(outcome, ArticleView.of)
 
     def revise_article(
-        self: ServiceDeskApplication,
+        self,
         article_id: UUID,
         *,
         title: str | None,
@@ -72,26 +62,22 @@ class ArticleCommands:
         expected_version: int | None,
     ) -> ArticleView:
         """Edit the draft (idempotent by content: the same edit again changes nothing)."""
-        article = self._article_for_change(article_id, expected_version)
-        if article.revise(title=title, body=body, tags=tags):
-            self._save_article(article, expected_version)
-        return ArticleView.of(article)
+        return self._change_article(
+            article_id, expected_version, lambda a: a.revise(title=title, body=body, tags=tags)
+        )
 
     def publish_article(
-        self: ServiceDeskApplication, article_id: UUID, *, by: str, expected_version: int | None
+        self, article_id: UUID, *, by: str, expected_version: int | None
     ) -> ArticleView:
         """Publish the current text (idempotent: publishing it again changes nothing)."""
-        article = self._article_for_change(article_id, expected_version)
-        if article.publish(by=by, at=self.clock()):
-            self._save_article(article, expected_version)
-        return ArticleView.of(article)
+        return self._change_article(
+            article_id, expected_version, lambda a: a.publish(by=by, at=self.clock())
+        )
 
-    def get_article(self: ServiceDeskApplication, article_id: UUID) -> ArticleView:
-        return ArticleView.of(self._article(article_id))
+    def get_article(self, article_id: UUID) -> ArticleView:
+        return ArticleView.of(self.load(ARTICLE, Article, article_id))
 
-    def search_articles(
-        self: ServiceDeskApplication, query: str, limit: int = 10
-    ) -> list[ArticleRow]:
+    def search_articles(self, query: str, limit: int = 10) -> list[ArticleRow]:
         if not query.strip():
             raise RuleViolation("q", "give at least one keyword", location="query")
         self.index.catch_up()  # an article published a moment ago is found
@@ -100,41 +86,25 @@ class ArticleCommands:
     # --- helpers ------------------------------------------------------------------------------
 
     def _from_ticket(
-        self: ServiceDeskApplication, ticket_id: UUID, title: str | None, body: str | None
+        self, ticket_id: UUID, title: str | None, body: str | None
     ) -> tuple[str | None, str | None]:
-        ticket = self._ticket(ticket_id)
+        ticket = self.load("ticket", Ticket, ticket_id)
         if ticket.status not in {Status.RESOLVED, Status.CLOSED}:
             raise InvalidState(f"ticket {ticket_id} is {ticket.status}: resolve it first")
         return title or ticket.subject, body or ticket.resolution
 
-    def _article_for_change(
-        self: ServiceDeskApplication, article_id: UUID, expected_version: int | None
-    ) -> Article:
-        article = self._article(article_id)
+    def _change_article(
+        self, article_id: UUID, expected_version: int | None, change: Callable[[Article], bool]
+    ) -> ArticleView:
+        """An edit idempotent by its content, so it needs no Idempotency-Key: ``change``
+        returns False when it changes nothing (then nothing is saved)."""
+        article = self.load(ARTICLE, Article, article_id)
         if expected_version is not None and expected_version != article.version:
-            raise VersionConflict(article_id, expected_version, article.version)
-        return article
-
-    def _save_article(
-        self: ServiceDeskApplication, article: Article, expected_version: int | None
-    ) -> None:
-        try:
-            self.save(article)
-        except IntegrityError:
-            actual = self._article(article.id).version
-            raise VersionConflict(article.id, expected_version, actual) from None
-
-    def _article(self: ServiceDeskApplication, article_id: UUID) -> Article:
-        article = self._article_at(article_id, None)
-        if article is None:
-            raise RecordNotFound("article", article_id)
-        return article
-
-    def _article_at(
-        self: ServiceDeskApplication, article_id: UUID, version: int | None
-    ) -> Article | None:
-        try:
-            found: Any = self.repository.get(article_id, version=version)
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, Article) else None
+            raise VersionConflict(article_id, expected_version, article.version, kind=ARTICLE)
+        if change(article):
+            try:
+                self.save(article)
+            except IntegrityError:
+                actual = self.load(ARTICLE, Article, article_id).version
+                raise VersionConflict(article_id, expected_version, actual, kind=ARTICLE) from None
+        return ArticleView.of(article)

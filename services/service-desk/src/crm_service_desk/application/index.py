@@ -55,7 +55,7 @@ class TicketRow:
     @classmethod
     def of(cls, ticket: Ticket) -> TicketRow:
         deadlines = ticket.pending_deadlines().values()
-        unknown_sender = ticket.customer_id is None and ticket.requester_email is not None
+        unknown_sender = ticket.requester_email if ticket.customer_id is None else None
         return cls(
             ticket_id=ticket.id,
             reference=ticket.reference,
@@ -66,7 +66,7 @@ class TicketRow:
             opened_at=ticket.opened_at,
             version=ticket.version,
             next_due=min(deadlines, default=None),
-            sender_digest=email_digest(ticket.requester_email) if unknown_sender else None,
+            sender_digest=None if unknown_sender is None else email_digest(unknown_sender),
         )
 
 
@@ -238,7 +238,7 @@ class IndexProjection(LocalProjection[IndexChanges]):
     def reset(self, cursor: Any) -> None:
         cursor.execute("TRUNCATE sd_tickets, sd_articles")  # the e-mails are not from the log
 
-    def _aggregate(self, aggregate_id: UUID, version: int | None) -> Any:
+    def _aggregate(self, aggregate_id: UUID | str, version: int | None) -> Any:
         return self.application.repository.get(aggregate_id, version=version)
 
 
@@ -298,7 +298,8 @@ class Index:
 
     def due_tickets(self, now: datetime, after: Due | None, limit: int) -> list[Due]:
         """Tickets with a pending deadline at or before ``now``, earliest first, after ``after``."""
-        keyset, values = "", [now]
+        keyset = ""
+        values: list[object] = [now]
         if after is not None:
             keyset = " AND (next_due, ticket_id) > (%s, %s)"
             values.extend(after)

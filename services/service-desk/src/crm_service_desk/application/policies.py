@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ..domain import SlaPolicy, SlaPolicyRecord, VersionConflict
-from .views import Outcome
+from crm_platform.commands import Outcome
 
-if TYPE_CHECKING:
-    from . import ServiceDeskApplication
+from ..domain import SlaPolicy, SlaPolicyRecord, VersionConflict
+from .base import ServiceDeskBase
+
+POLICY = "SLA policy"
 
 
 @dataclass(frozen=True)
@@ -25,32 +25,28 @@ class PolicyView:
     adopted_at: datetime | None
 
 
-class PolicyCommands:
-    def sla_policy(self: ServiceDeskApplication) -> PolicyView:
-        record = self._policy_record()
+class PolicyCommands(ServiceDeskBase):
+    def sla_policy(self) -> PolicyView:
+        record = self.find(SlaPolicyRecord, SlaPolicyRecord.ID)
         if record is None:
             return PolicyView(0, self.default_policy.to_dict(), None, None)
         return PolicyView(record.version, record.policy, record.adopted_by, record.adopted_at)
 
-    def current_sla_policy(self: ServiceDeskApplication) -> SlaPolicy:
+    def current_sla_policy(self) -> SlaPolicy:
         """The policy a ticket opening now gets: the last adopted, else the configured one."""
-        record = self._policy_record()
+        record = self.find(SlaPolicyRecord, SlaPolicyRecord.ID)
         return self.default_policy if record is None else record.current
 
     def adopt_sla_policy(
-        self: ServiceDeskApplication,
-        stated: Mapping[str, Any],
-        *,
-        by: str,
-        expected_version: int | None,
+        self, stated: Mapping[str, Any], *, by: str, expected_version: int | None
     ) -> Outcome[PolicyView]:
         """Put a new policy in force from now on (tickets already open keep theirs). Stating
         the policy in force again changes nothing (``replayed``), so a retried PUT is safe."""
         policy = SlaPolicy.from_dict(stated)  # RuleViolation names the field at fault
-        record = self._policy_record()
+        record = self.find(SlaPolicyRecord, SlaPolicyRecord.ID)
         current = 0 if record is None else record.version
         if expected_version is not None and expected_version != current:
-            raise VersionConflict(SlaPolicyRecord.ID, expected_version, current)
+            raise VersionConflict(SlaPolicyRecord.ID, expected_version, current, kind=POLICY)
         if record is None:
             record = SlaPolicyRecord.adopt_first(policy, by=by, at=self.clock())
         elif not record.adopt(policy, by=by, at=self.clock()):
@@ -58,12 +54,6 @@ class PolicyCommands:
         try:
             self.save(record)
         except IntegrityError:  # another administrator adopted one meanwhile
-            raise VersionConflict(SlaPolicyRecord.ID, current, self.sla_policy().version) from None
+            actual = self.sla_policy().version
+            raise VersionConflict(SlaPolicyRecord.ID, current, actual, kind=POLICY) from None
         return Outcome(self.sla_policy(), replayed=False)
-
-    def _policy_record(self: ServiceDeskApplication) -> SlaPolicyRecord | None:
-        try:
-            found: Any = self.repository.get(SlaPolicyRecord.ID)
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, SlaPolicyRecord) else None

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import TypeVar
 from uuid import UUID
+
+from crm_platform.commands import Outcome
 
 from ..domain import Article, Message, SlaTarget, Ticket
 
-T = TypeVar("T")
+A = TypeVar("A")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -81,12 +85,6 @@ class TicketView:
 
 
 @dataclass(frozen=True)
-class TicketPage:
-    items: list[TicketView]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True)
 class ArticleView:
     id: UUID
     title: str
@@ -115,9 +113,6 @@ class ArticleView:
         )
 
 
-@dataclass(frozen=True)
-class Outcome(Generic[T]):
-    """A command's result; ``replayed`` when a retry found the work already done."""
-
-    value: T
-    replayed: bool
+def viewed(outcome: Outcome[A], view: Callable[[A], V]) -> Outcome[V]:
+    """A command's outcome with its record as the view ``view`` makes of it."""
+    return Outcome(view(outcome.value), outcome.replayed)

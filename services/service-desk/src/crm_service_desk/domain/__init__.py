@@ -12,7 +12,7 @@ from .errors import (
 )
 from .policy import SlaPolicyRecord
 from .sla import EscalationRules, SlaPolicy, SlaTargets
-from .ticket import Change, Message, Ticket
+from .ticket import Message, Ticket
 from .values import (
     Action,
     Category,
@@ -28,7 +28,6 @@ __all__ = [
     "Action",
     "Article",
     "Category",
-    "Change",
     "Channel",
     "EscalationReason",
     "EscalationRules",

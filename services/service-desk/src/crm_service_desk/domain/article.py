@@ -4,11 +4,13 @@ published, and searched by customers and agents."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from .errors import RuleViolation
+from .upcasts import WithoutRequestIds
 from .values import SUBJECT_MAX_LENGTH, required_text
 
 ARTICLE_BODY_MAX_LENGTH = 50_000
@@ -27,6 +29,12 @@ def tags_of(tags: list[str]) -> list[str]:
 class Article(Aggregate):
     id: UUID
 
+    class Event(WithoutRequestIds, Aggregate.Event):
+        """Base of the article's events (of version 2: see ``upcasts``)."""
+
+    # The event classes the ``@event`` decorators below make, declared for the type checker.
+    Published: ClassVar[type[Event]]
+
     @classmethod
     def draft(
         cls,
@@ -38,9 +46,8 @@ class Article(Aggregate):
         source_ticket_id: UUID | None,
         author: str,
         at: datetime,
-        request_fingerprint: str,
     ) -> Article:
-        return cls(
+        article: Article = cls(
             id=article_id,
             title=required_text("title", title, SUBJECT_MAX_LENGTH),
             body=required_text("body", body, ARTICLE_BODY_MAX_LENGTH),
@@ -48,8 +55,8 @@ class Article(Aggregate):
             source_ticket_id=source_ticket_id,
             author=author,
             at=at,
-            request_fingerprint=request_fingerprint,
         )
+        return article
 
     @event("Drafted")
     def __init__(
@@ -60,7 +67,6 @@ class Article(Aggregate):
         source_ticket_id: UUID | None,
         author: str,
         at: datetime,
-        request_fingerprint: str,
     ) -> None:
         self.title = title
         self.body = body
@@ -68,7 +74,6 @@ class Article(Aggregate):
         self.source_ticket_id = source_ticket_id
         self.author = author
         self.drafted_at = at
-        self.request_fingerprint = request_fingerprint
         self.revision = 0  # publications so far
         self.published_at: datetime | None = None
         # Edited since its last publication: what readers see is not what the draft says.

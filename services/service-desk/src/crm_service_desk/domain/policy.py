@@ -24,7 +24,8 @@ class SlaPolicyRecord(Aggregate):
 
     @classmethod
     def adopt_first(cls, policy: SlaPolicy, *, by: str, at: datetime) -> SlaPolicyRecord:
-        return cls(id=cls.ID, policy=policy.to_dict(), by=by, at=at)
+        record: SlaPolicyRecord = cls(id=cls.ID, policy=policy.to_dict(), by=by, at=at)
+        return record
 
     @event("Adopted")
     def __init__(self, policy: dict[str, Any], by: str, at: datetime) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
-from uuid import UUID, uuid5
+from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -21,6 +21,7 @@ from crm_platform.personal_data import personal_data
 from .calendar import WorkingCalendar
 from .errors import RuleViolation, TransitionNotAllowed
 from .sla import Pause, SlaPolicy, due_at
+from .upcasts import WithoutRequestIds
 from .values import (
     AGENT_MAX_LENGTH,
     ALLOWED_FROM,
@@ -58,21 +59,28 @@ class Message:
     channel: Channel
     at: datetime
     ticket_version: int
-    request_fingerprint: str
-
-
-@dataclass(frozen=True)
-class Change:
-    """A status command already applied: its retry (same id) is answered, not applied again."""
-
-    command_id: UUID
-    action: Action
-    request_fingerprint: str
-    ticket_version: int
 
 
 class Ticket(Aggregate):
     id: UUID
+
+    class Event(WithoutRequestIds, Aggregate.Event):
+        """Base of the ticket's events (of version 2: see ``upcasts``)."""
+
+    # The event classes the ``@event`` decorators below make, declared for the type checker.
+    Opened: ClassVar[type[Event]]
+    Assigned: ClassVar[type[Event]]
+    StatusChanged: ClassVar[type[Event]]
+    Escalated: ClassVar[type[Event]]
+    Replied: ClassVar[type[Event]]
+    NoteAdded: ClassVar[type[Event]]
+    Resolved: ClassVar[type[Event]]
+    Reopened: ClassVar[type[Event]]
+    Closed: ClassVar[type[Event]]
+    SatisfactionRated: ClassVar[type[Event]]
+    SlaBreached: ClassVar[type[Event]]
+    CustomerIdentified: ClassVar[type[Event]]
+    RequesterErased: ClassVar[type[Event]]
 
     @classmethod
     def open(
@@ -89,11 +97,10 @@ class Ticket(Aggregate):
         category: str,
         policy: SlaPolicy,
         at: datetime,
-        request_fingerprint: str,
     ) -> Ticket:
         level = member("priority", Priority, priority)
         targets = policy.targets[level]
-        return cls(
+        ticket: Ticket = cls(
             id=ticket_id,
             customer_id=customer_id,
             organization_id=organization_id,
@@ -106,8 +113,8 @@ class Ticket(Aggregate):
             calendar=policy.calendar.to_dict(),
             targets={target.value: targets.of(target).total_seconds() for target in SlaTarget},
             at=at,
-            request_fingerprint=request_fingerprint,
         )
+        return ticket
 
     @event("Opened")
     def __init__(
@@ -123,7 +130,6 @@ class Ticket(Aggregate):
         calendar: dict[str, Any],
         targets: dict[str, float],
         at: datetime,
-        request_fingerprint: str,
     ) -> None:
         self.reference = ticket_reference(self.id)
         self.customer_id = customer_id
@@ -138,7 +144,6 @@ class Ticket(Aggregate):
         self.calendar = calendar
         self.targets = targets
         self.opened_at = at
-        self.request_fingerprint = request_fingerprint
         self.status = Status.OPEN
         self.assignee: str | None = None
         self.pauses: list[Pause] = []
@@ -147,7 +152,6 @@ class Ticket(Aggregate):
         self.resolution: str | None = None
         self.breaches: dict[SlaTarget, datetime] = {}
         self.messages: dict[UUID, Message] = {}
-        self.changes: dict[UUID, Change] = {}
         self.reopen_count = 0
         self.rating: int | None = None
         self.rating_comment: str | None = None
@@ -209,128 +213,90 @@ class Ticket(Aggregate):
     # --- the lifecycle ------------------------------------------------------------------------
     # Events also carry what their published form needs (customer, organization, the actor, and
     # facts derived from earlier state), unused by the bodies: the relay translates one stored
-    # event at a time, without the ticket.
+    # event at a time, without the ticket. Every command takes who gives it (``by``) and when
+    # (``at``), so that the application runs each the same way.
 
-    def replayed(self, command_id: UUID) -> Change | Message | None:
-        """What a command with this id did already (a retried request), if anything."""
-        return self.changes.get(command_id) or self.messages.get(command_id)
-
-    def assign(
-        self, command_id: UUID, *, assignee: str, by: str, at: datetime, fingerprint: str
-    ) -> None:
+    def assign(self, *, assignee: str, by: str, at: datetime) -> None:
         self._allow(Action.ASSIGN)
         status = Status.ASSIGNED if self.status in {Status.OPEN, Status.REOPENED} else self.status
         self._assigned(
-            command_id=command_id,
             assignee=required_text("assignee", assignee, AGENT_MAX_LENGTH),
             status=status.value,
             by=by,
             at=at,
-            request_fingerprint=fingerprint,
             **self._parties(),
         )
 
     @event("Assigned")
     def _assigned(
         self,
-        command_id: UUID,
         assignee: str,
         status: str,
         by: str,
         at: datetime,
-        request_fingerprint: str,
         customer_id: UUID | None,
         organization_id: UUID | None,
     ) -> None:
         self.assignee = assignee
         self._move_to(Status(status), at)
-        self._done(command_id, Action.ASSIGN, request_fingerprint)
 
-    def start_work(self, command_id: UUID, *, by: str, at: datetime, fingerprint: str) -> None:
+    def start_work(self, *, by: str, at: datetime) -> None:
         self._allow(Action.START_WORK)
         if self.assignee is None:
             raise TransitionNotAllowed(self.id, "started before it is assigned", self.status)
-        self._change_status(command_id, Action.START_WORK, Status.IN_PROGRESS, by, at, fingerprint)
+        self._change_status(Action.START_WORK, Status.IN_PROGRESS, by, at)
 
-    def wait_on_customer(
-        self, command_id: UUID, *, by: str, at: datetime, fingerprint: str
-    ) -> None:
+    def wait_on_customer(self, *, by: str, at: datetime) -> None:
         self._allow(Action.WAIT_ON_CUSTOMER)
-        self._change_status(
-            command_id, Action.WAIT_ON_CUSTOMER, Status.WAITING_ON_CUSTOMER, by, at, fingerprint
-        )
+        self._change_status(Action.WAIT_ON_CUSTOMER, Status.WAITING_ON_CUSTOMER, by, at)
 
-    def _change_status(
-        self,
-        command_id: UUID,
-        action: Action,
-        status: Status,
-        by: str,
-        at: datetime,
-        fingerprint: str,
-    ) -> None:
+    def _change_status(self, action: Action, status: Status, by: str, at: datetime) -> None:
         self._status_changed(
-            command_id=command_id,
             action=action.value,
             previous_status=self.status.value,
             status=status.value,
             by=by,
             at=at,
-            request_fingerprint=fingerprint,
             **self._parties(),
         )
 
     @event("StatusChanged")
     def _status_changed(
         self,
-        command_id: UUID,
         action: str,
         previous_status: str,
         status: str,
         by: str,
         at: datetime,
-        request_fingerprint: str,
         customer_id: UUID | None,
         organization_id: UUID | None,
     ) -> None:
         self._move_to(Status(status), at)
-        self._done(command_id, Action(action), request_fingerprint)
 
     def escalate(
-        self,
-        command_id: UUID,
-        *,
-        reason: str,
-        escalated_to: str | None,
-        by: str,
-        at: datetime,
-        fingerprint: str,
+        self, *, reason: str, escalated_to: str | None = None, by: str, at: datetime
     ) -> None:
         self._allow(Action.ESCALATE)
         # An escalation raises urgency: a normal or low ticket becomes high (its SLA targets,
         # fixed at opening, stay as they were).
         priority = max(self.priority, Priority.HIGH, key=list(Priority).index)
         self._escalated(
-            command_id=command_id,
             reason=member("reason", EscalationReason, reason).value,
             escalated_to=optional_text("escalated_to", escalated_to, AGENT_MAX_LENGTH),
             priority=priority.value,
             by=by,
             at=at,
-            request_fingerprint=fingerprint,
             **self._parties(),
         )
 
     @event("Escalated")
     def _escalated(
         self,
-        command_id: UUID,
         reason: str,
         escalated_to: str | None,
         priority: str,
         by: str,
         at: datetime,
-        request_fingerprint: str,
         customer_id: UUID | None,
         organization_id: UUID | None,
     ) -> None:
@@ -338,39 +304,39 @@ class Ticket(Aggregate):
         if escalated_to is not None:
             self.assignee = escalated_to
         self._move_to(Status.ESCALATED, at)
-        self._done(command_id, Action.ESCALATE, request_fingerprint)
 
     def reply(
         self,
-        message_id: UUID,
         *,
+        message_id: UUID,
         body: str,
-        author_id: str | None,
-        channel: str,
+        by: str | None,
         at: datetime,
-        fingerprint: str,
-    ) -> None:
-        """A public reply: by an agent (``author_id``) or by the customer (None). The customer's
-        answer resumes a ticket waiting on them, and reopens a resolved one."""
+        channel: str = Channel.API,
+    ) -> bool:
+        """A public reply: by an agent (``by``) or by the customer (None). The customer's answer
+        resumes a ticket waiting on them, and reopens a resolved one. False (no event) when the
+        message is recorded already: a message is recorded once, however often it is sent."""
+        if message_id in self.messages:
+            return False
         self._allow(Action.REPLY)
         self._replied(
             message_id=message_id,
             body=required_text("body", body, TEXT_MAX_LENGTH),
-            author_id=author_id,
+            author_id=by,
             channel=member("channel", Channel, channel).value,
-            first_response=author_id is not None and self.first_response_at is None,
+            first_response=by is not None and self.first_response_at is None,
             at=at,
-            request_fingerprint=fingerprint,
             **self._parties(),
         )
-        if author_id is not None:
-            return
-        follow_up = uuid5(message_id, "follow-up")
+        if by is not None:
+            return True
         if self.status is Status.WAITING_ON_CUSTOMER:
             resumed = Status.IN_PROGRESS if self.assignee else Status.OPEN
-            self._change_status(follow_up, Action.REPLY, resumed, CUSTOMER, at, fingerprint)
+            self._change_status(Action.REPLY, resumed, CUSTOMER, at)
         elif self.status is Status.RESOLVED:
-            self._reopen(follow_up, None, at, fingerprint)
+            self._reopen(None, at)
+        return True
 
     @event("Replied")
     def _replied(
@@ -381,51 +347,35 @@ class Ticket(Aggregate):
         channel: str,
         first_response: bool,
         at: datetime,
-        request_fingerprint: str,
         customer_id: UUID | None,
         organization_id: UUID | None,
     ) -> None:
-        self._message(message_id, True, author_id, body, channel, at, request_fingerprint)
+        self._message(message_id, True, author_id, body, channel, at)
         if first_response:
             self.first_response_at = at
 
-    def add_note(
-        self, message_id: UUID, *, body: str, author_id: str, at: datetime, fingerprint: str
-    ) -> None:
-        """An internal note, for agents only: never published."""
+    def add_note(self, *, message_id: UUID, body: str, by: str, at: datetime) -> bool:
+        """An internal note, for agents only: never published. False (no event) when the note
+        is recorded already."""
+        if message_id in self.messages:
+            return False
         self._allow(Action.ADD_NOTE)
         self._note_added(
             message_id=message_id,
             body=required_text("body", body, TEXT_MAX_LENGTH),
-            author_id=author_id,
+            author_id=by,
             at=at,
-            request_fingerprint=fingerprint,
         )
+        return True
 
     @event("NoteAdded")
-    def _note_added(
-        self,
-        message_id: UUID,
-        body: str | None,
-        author_id: str,
-        at: datetime,
-        request_fingerprint: str,
-    ) -> None:
-        self._message(message_id, False, author_id, body, Channel.API, at, request_fingerprint)
+    def _note_added(self, message_id: UUID, body: str | None, author_id: str, at: datetime) -> None:
+        self._message(message_id, False, author_id, body, Channel.API, at)
 
-    def resolve(
-        self,
-        command_id: UUID,
-        *,
-        resolution: str | None,
-        by: str,
-        at: datetime,
-        fingerprint: str,
-    ) -> None:
+    def resolve(self, *, resolution: str | None = None, by: str, at: datetime) -> None:
         self._allow(Action.RESOLVE)
         due = self.due(SlaTarget.RESOLUTION)
         self._resolved(
-            command_id=command_id,
             resolution=optional_text("resolution", resolution, TEXT_MAX_LENGTH),
             # Resolving answers the customer: it meets the first-response target too.
             first_response_at=self.first_response_at or at,
@@ -433,20 +383,17 @@ class Ticket(Aggregate):
             or (due is not None and due < at),
             by=by,
             at=at,
-            request_fingerprint=fingerprint,
             **self._parties(),
         )
 
     @event("Resolved")
     def _resolved(
         self,
-        command_id: UUID,
         resolution: str | None,
         first_response_at: datetime,
         resolution_breached: bool,
         by: str,
         at: datetime,
-        request_fingerprint: str,
         customer_id: UUID | None,
         organization_id: UUID | None,
     ) -> None:
@@ -454,105 +401,78 @@ class Ticket(Aggregate):
         self.resolved_at = at
         self.resolution = resolution
         self._move_to(Status.RESOLVED, at)
-        self._done(command_id, Action.RESOLVE, request_fingerprint)
 
-    def reopen(self, command_id: UUID, *, by: str, at: datetime, fingerprint: str) -> None:
+    def reopen(self, *, by: str, at: datetime) -> None:
         self._allow(Action.REOPEN)
-        self._reopen(command_id, by, at, fingerprint)
+        self._reopen(by, at)
 
-    def _reopen(self, command_id: UUID, by: str | None, at: datetime, fingerprint: str) -> None:
+    def _reopen(self, by: str | None, at: datetime) -> None:
         # The resolution clock runs again from now: its new deadline, for the published event.
         resumed = [*self.pauses[:-1], (self.pauses[-1][0], at)]
         target = self.target(SlaTarget.RESOLUTION)
         due = due_at(self.working_calendar, self.opened_at, resumed, target)
         self._reopened(
-            command_id=command_id,
             by=by,
             reopen_count=self.reopen_count + 1,
             resolution_due=due,
             at=at,
-            request_fingerprint=fingerprint,
             **self._parties(),
         )
 
     @event("Reopened")
     def _reopened(
         self,
-        command_id: UUID,
         by: str | None,
         reopen_count: int,
         resolution_due: datetime | None,
         at: datetime,
-        request_fingerprint: str,
         customer_id: UUID | None,
         organization_id: UUID | None,
     ) -> None:
         self.reopen_count = reopen_count
         self.resolved_at = None
         self._move_to(Status.REOPENED, at)
-        self._done(command_id, Action.REOPEN, request_fingerprint)
 
     @property
     def reopened_repeatedly(self) -> bool:
         return self.reopen_count > REOPEN_ESCALATION_THRESHOLD
 
-    def close(self, command_id: UUID, *, by: str, at: datetime, fingerprint: str) -> None:
+    def close(self, *, by: str, at: datetime) -> None:
         self._allow(Action.CLOSE)
-        self._closed(
-            command_id=command_id, by=by, at=at, request_fingerprint=fingerprint, **self._parties()
-        )
+        self._closed(by=by, at=at, **self._parties())
 
     @event("Closed")
     def _closed(
-        self,
-        command_id: UUID,
-        by: str,
-        at: datetime,
-        request_fingerprint: str,
-        customer_id: UUID | None,
-        organization_id: UUID | None,
+        self, by: str, at: datetime, customer_id: UUID | None, organization_id: UUID | None
     ) -> None:
         self._move_to(Status.CLOSED, at)
-        self._done(command_id, Action.CLOSE, request_fingerprint)
 
-    def rate(
-        self,
-        command_id: UUID,
-        *,
-        rating: int,
-        comment: str | None,
-        at: datetime,
-        fingerprint: str,
-    ) -> None:
-        """The satisfaction survey: once per ticket, after its resolution."""
+    def rate(self, *, rating: int, comment: str | None = None, by: str, at: datetime) -> None:
+        """The satisfaction survey: once per ticket, after its resolution. ``by`` is the survey's
+        client, which the ticket does not record: the rating is the customer's."""
         self._allow(Action.RATE)
         if self.rating is not None:
             raise TransitionNotAllowed(self.id, "rated twice", self.status)
         if not 1 <= rating <= 5:
             raise RuleViolation("rating", "must be from 1 to 5")
         self._rated(
-            command_id=command_id,
             rating=rating,
             comment=optional_text("comment", comment, COMMENT_MAX_LENGTH),
             at=at,
-            request_fingerprint=fingerprint,
             **self._parties(),
         )
 
     @event("SatisfactionRated")
     def _rated(
         self,
-        command_id: UUID,
         rating: int,
         comment: str | None,
         at: datetime,
-        request_fingerprint: str,
         customer_id: UUID | None,
         organization_id: UUID | None,
     ) -> None:
         self.rating = rating
         self.rating_comment = comment
-        self._done(command_id, Action.RATE, request_fingerprint)
 
     def identify_customer(self, customer_id: UUID, *, at: datetime) -> bool:
         """The unknown sender turned out to be this customer (their address became known
@@ -606,10 +526,6 @@ class Ticket(Aggregate):
     def _parties(self) -> dict[str, Any]:
         return {"customer_id": self.customer_id, "organization_id": self.organization_id}
 
-    def _done(self, command_id: UUID, action: Action, fingerprint: str) -> None:
-        # The library bumps the version after the body runs.
-        self.changes[command_id] = Change(command_id, action, fingerprint, self.version + 1)
-
     def _message(
         self,
         message_id: UUID,
@@ -618,7 +534,6 @@ class Ticket(Aggregate):
         body: str | None,
         channel: str,
         at: datetime,
-        fingerprint: str,
     ) -> None:
         self.messages[message_id] = Message(
             message_id=message_id,
@@ -627,8 +542,7 @@ class Ticket(Aggregate):
             body=body,
             channel=Channel(channel),
             at=at,
-            ticket_version=self.version + 1,
-            request_fingerprint=fingerprint,
+            ticket_version=self.version + 1,  # the library bumps it after the body runs
         )
 
 
