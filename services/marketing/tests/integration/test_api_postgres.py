@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -116,3 +116,23 @@ def test_telemarketing_call_lists(
     )
     assert done.json()["status"] == "completed"
     assert client.get(f"/audience/{customer}", headers=WRITE).json()["unsubscribed"] == ["phone"]
+
+
+def test_call_lists_are_paged_and_link_the_next_page(
+    client: TestClient, application: MarketingApplication, feed
+) -> None:
+    seg = segment(client)
+    customers = sorted(str(feed.register()) for _ in range(3))
+    for customer in customers:
+        feed.consent(UUID(customer), channel="phone")
+    created = campaign(client, seg["id"], channel="telemarketing", content=None, agents=[SUBJECT])
+    post(client, f"/campaigns/{created['id']}/launch", {})
+
+    first = client.get(f"/campaigns/{created['id']}/calls", params={"limit": 2}, headers=WRITE)
+    url, rel = first.headers["Link"].split("; ")
+    rest = client.get(url.strip("<>"), headers=WRITE)
+
+    assert rel == 'rel="next"' and "Link" not in rest.headers
+    assert [c["customer_id"] for c in first.json() + rest.json()] == customers
+    bad = client.get(f"/campaigns/{created['id']}/calls", params={"cursor": "x"}, headers=WRITE)
+    assert [e["field"] for e in assert_problem(bad, 422)["errors"]] == ["query.cursor"]

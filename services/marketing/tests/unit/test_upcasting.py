@@ -8,9 +8,19 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from crm_marketing.application import MarketingApplication
-from crm_marketing.domain import Campaign, CampaignResponse, Respondent, ResponseKind, Segment
+from crm_marketing.domain import (
+    AutomationDirectory,
+    Campaign,
+    CampaignResponse,
+    LaunchCalendar,
+    Respondent,
+    ResponseKind,
+    Segment,
+    SegmentDirectory,
+)
 from crm_platform.commands import CommandReceipt
 
 from ..feed import command
@@ -66,3 +76,25 @@ def test_a_create_retried_across_the_upgrade_is_answered_as_a_replay(application
 
     assert again.replayed and again.value.id == old_id and again.value.version == 1
     assert application.find(CommandReceipt, retry.command_id) is None  # nothing was saved
+
+
+def test_the_registers_events_keep_the_topics_they_were_stored_under() -> None:
+    events = [
+        LaunchCalendar.Opened,  # type: ignore[attr-defined]
+        LaunchCalendar.Added,  # type: ignore[attr-defined]
+        LaunchCalendar.Removed,  # type: ignore[attr-defined]
+        AutomationDirectory.Opened,  # type: ignore[attr-defined]
+        AutomationDirectory.Started,  # type: ignore[attr-defined]
+        AutomationDirectory.Stopped,  # type: ignore[attr-defined]
+        SegmentDirectory.Opened,  # type: ignore[attr-defined]
+    ]
+
+    assert [get_topic(e) for e in events] == [
+        "crm_marketing.domain.campaign:LaunchCalendar.Opened",
+        "crm_marketing.domain.campaign:LaunchCalendar.Added",
+        "crm_marketing.domain.campaign:LaunchCalendar.Removed",
+        "crm_marketing.domain.automation:AutomationDirectory.Opened",
+        "crm_marketing.domain.automation:AutomationDirectory.Started",
+        "crm_marketing.domain.automation:AutomationDirectory.Stopped",
+        "crm_marketing.domain.segment:SegmentDirectory.Opened",
+    ]

@@ -12,12 +12,13 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from ..text import find_unsafe
 from .problems import Unprocessable
@@ -65,6 +66,42 @@ def link_next(request: Request, response: Response, next_cursor: str | None) -> 
         url = request.url.include_query_params(cursor=next_cursor)
         response.headers["Link"] = f'<{url}>; rel="next"'
     return next_cursor
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What a list route is asked for (a cursor, a limit) and how it links the next page; a route
+    declares it as ``page: Paging``."""
+
+    request: Request
+    response: Response
+    cursor: str | None
+    limit: int
+
+    def after(self, size: int) -> Position | None:
+        """The position the cursor names (``size`` parts); refused (422) if no list made it."""
+        return decode_cursor(self.cursor, size)
+
+    def following(self, next_cursor: str | None) -> str | None:
+        """The next page's cursor, linked (``Link: rel="next"``)."""
+        return link_next(self.request, self.response, next_cursor)
+
+    def of_sorted(
+        self, items: Iterable[T], key: Callable[[T], Position], size: int = 1
+    ) -> tuple[Sequence[T], str | None]:
+        """This page of ``items`` sorted by ``key`` (positions of ``size`` parts), and the next
+        page's cursor, linked."""
+        shown, next_cursor = page_after(items, key, self.after(size), self.limit)
+        return shown, self.following(next_cursor)
+
+
+def _page_request(
+    request: Request, response: Response, cursor: Cursor = None, limit: Limit = 50
+) -> PageRequest:
+    return PageRequest(request, response, cursor, limit)
+
+
+Paging = Annotated[PageRequest, Depends(_page_request)]
 
 
 def instant_part(moment: datetime) -> str:

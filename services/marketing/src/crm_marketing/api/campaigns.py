@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 
 from crm_platform.web.commands import ConditionalBody, answer, show
-from crm_platform.web.pages import MAX_LIMIT, Cursor, Limit, decode_cursor, link_next, page_after
+from crm_platform.web.pages import Paging
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import MarketingApplication
@@ -72,21 +72,14 @@ def campaigns_router(application: MarketingApplication) -> APIRouter:
 
     @router.get("/{campaign_id}/calls", response_model=list[CallOut])
     def call_list(
-        campaign_id: UUID,
-        request: Request,
-        response: Response,
-        _: Reader,
-        agent: str | None = None,
-        cursor: Cursor = None,
-        limit: Limit = MAX_LIMIT,
+        campaign_id: UUID, _: Reader, page: Paging, agent: str | None = None
     ) -> list[CallOut]:
         """A telemarketing campaign's call lists (one agent's with ``agent``), in customer id
-        order; the next page is linked (``Link: rel="next"``)."""
-        after = decode_cursor(cursor, 1)
+        order, page by page: the next page is linked (``Link: rel="next"``)."""
+        page.after(1)  # a cursor no list made is refused before the campaign is looked for
         campaign = application.campaign(campaign_id)
         calls = sorted(c for c, a in campaign.calls.items() if agent is None or a == agent)
-        customers, following = page_after(calls, member_position, after, limit)
-        link_next(request, response, following)
+        customers, _next = page.of_sorted(calls, member_position)  # linked: not in the body
         return [
             CallOut(customer_id=c, agent=campaign.calls[c], outcome=campaign.call_outcomes.get(c))
             for c in customers

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 
 from crm_platform.web.commands import IfMatch, show
 from crm_platform.web.conditional import expected_version
-from crm_platform.web.pages import Cursor, Limit, decode_cursor, link_next, page_after
+from crm_platform.web.pages import Paging
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import MarketingApplication
@@ -35,21 +35,13 @@ def segments_router(application: MarketingApplication) -> APIRouter:
         return show(response, application.segment(segment_id), SegmentOut.of)
 
     @router.get("/{segment_id}/members", response_model=MembersPage)
-    def list_members(
-        segment_id: UUID,
-        request: Request,
-        response: Response,
-        _: Reader,
-        cursor: Cursor = None,
-        limit: Limit = 50,
-    ) -> MembersPage:
+    def list_members(segment_id: UUID, _: Reader, page: Paging) -> MembersPage:
         """The segment's members, in id order, page by page."""
-        after = decode_cursor(cursor, 1)
+        page.after(1)  # a cursor no list made is refused before the segment is looked for
         segment = application.segment(segment_id)
-        items, following = page_after(sorted(segment.members), member_position, after, limit)
+        items, next_cursor = page.of_sorted(sorted(segment.members), member_position)
 
-        def page(found: Segment) -> MembersPage:
-            next_cursor = link_next(request, response, following)
+        def members(found: Segment) -> MembersPage:
             return MembersPage(
                 segment_id=found.id,
                 version=found.version,
@@ -57,7 +49,7 @@ def segments_router(application: MarketingApplication) -> APIRouter:
                 next_cursor=next_cursor,
             )
 
-        return show(response, segment, page)
+        return show(page.response, segment, members)
 
     @router.put("/{segment_id}/members/{customer_id}", response_model=SegmentOut)
     def add_member(

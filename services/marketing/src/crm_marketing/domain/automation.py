@@ -69,11 +69,6 @@ class AutomationDirectory(CampaignRegister):
     Saved together with the campaign when it starts or stops."""
 
     ID = UUID("7d1e4b2c-0a9f-5e38-b6c4-9a2d1f0e3c57")
-    id: UUID
-
-    @event("Opened")
-    def __init__(self) -> None:
-        self.entries: dict[UUID, str] = {}
 
     @event("Started")
     def _added(self, campaign_id: UUID, trigger: str) -> None:

@@ -325,11 +325,6 @@ class LaunchCalendar(CampaignRegister):
     with the campaign whenever one is scheduled, launched or cancelled, so the two agree."""
 
     ID = UUID("0c2d7e1a-93b4-5f60-8a1c-2e4f6b8d0a13")
-    id: UUID
-
-    @event("Opened")
-    def __init__(self) -> None:
-        self.entries: dict[UUID, datetime] = {}
 
     @event("Added")
     def _added(self, campaign_id: UUID, launch_at: datetime) -> None:

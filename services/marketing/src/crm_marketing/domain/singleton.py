@@ -6,25 +6,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
 
 class Singleton(Aggregate):
-    ID: ClassVar[UUID]
+    if TYPE_CHECKING:  # set by each subclass (an annotation would make them dataclasses)
+        ID: ClassVar[UUID]
 
     @classmethod
     def open(cls) -> Self:
-        # eventsourcing's metaclass takes ``id`` for any aggregate declaring ``id: UUID``.
+        # eventsourcing's metaclass takes ``id`` for any aggregate whose __init__ names it.
         opened: Self = cls(id=cls.ID)  # type: ignore[call-arg]
         return opened
 
 
 class CampaignRegister(Singleton):
-    """Campaigns, each with what the worker needs of it (``entries``, kept by the subclass's
-    events): added, and removed once (removing one not listed changes nothing)."""
+    """Campaigns, each with what the worker needs of it: added, and removed once (removing one
+    not listed changes nothing). Each subclass names its events (``<Subclass>.Opened`` is
+    defined from the ``__init__`` below; ``_added`` and ``_removed`` are the subclass's own)."""
 
-    if TYPE_CHECKING:  # set by each subclass's "created" event (not a dataclass field)
-        entries: dict[UUID, Any]
+    @event("Opened")
+    def __init__(self, id: UUID) -> None:
+        self.entries: dict[UUID, Any] = {}
 
     def add(self, campaign_id: UUID, entry: Any) -> None:
         self._added(campaign_id, entry)
