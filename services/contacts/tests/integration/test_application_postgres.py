@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 import psycopg
 import pytest
@@ -13,14 +13,18 @@ import pytest
 from crm_contacts.application import ContactsApplication
 from crm_contacts.bootstrap import build_application
 from crm_contacts.domain import CustomerErased, IdempotencyKeyReused, VersionConflict
+from crm_platform.commands import Outcome
 from crm_platform.privacy import KEYS_TABLE
 from crm_platform.settings import PostgresSettings
+
+from .conftest import command
 
 pytestmark = pytest.mark.integration
 
 
 def register(app: ContactsApplication, customer_id: UUID, fingerprint: str = "r") -> Any:
     return app.register_customer(
+        command(uuid5(customer_id, "register"), fingerprint=fingerprint),
         customer_id,
         profile={
             "given_name": "Grace",
@@ -28,22 +32,22 @@ def register(app: ContactsApplication, customer_id: UUID, fingerprint: str = "r"
             "emails": [{"address": "grace.hopper@navy.example"}],
             "phones": [{"number": "+1 415 555 0100"}],
         },
-        request_fingerprint=fingerprint,
     )
 
 
 def record(app: ContactsApplication, customer_id: UUID, expected_version: int | None) -> Any:
-    return app.record_contact(
+    """The interaction recorded, and whether it was replayed."""
+    cmd = command(expected_version=expected_version)
+    outcome = app.record_contact(
         customer_id,
-        expected_version=expected_version,
-        interaction_id=uuid4(),
-        request_fingerprint="c",
+        cmd,
         channel="meeting",
         direction="outbound",
         summary="Demo of the compiler to Commodore Hopper",
         actor="bob",
         occurred_at=datetime(2025, 3, 14, 10, 0, tzinfo=UTC),
     )
+    return Outcome(outcome.value.interactions[cmd.command_id], outcome.replayed)
 
 
 def stored_state(
@@ -140,7 +144,7 @@ def test_personal_data_is_stored_sealed_and_unreadable_once_erased(
     )
     assert application.get_customer(customer_id).person.family_name == "Hopper"
 
-    application.erase_customer(customer_id)
+    application.erase_customer(customer_id, command())
 
     restarted = build_application(postgres)  # no cache, no key: a fresh process
     try:

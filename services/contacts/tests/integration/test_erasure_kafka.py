@@ -23,6 +23,8 @@ from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.settings import KafkaSettings, PostgresSettings
 from crm_platform.testing import eventually_async
 
+from .conftest import command
+
 pytestmark = pytest.mark.integration
 
 HOUR = timedelta(hours=1)
@@ -77,10 +79,8 @@ async def worker(
 
 def erased_person(application: ContactsApplication) -> UUID:
     customer_id = uuid4()
-    application.register_customer(
-        customer_id, profile={"family_name": "Lovelace"}, request_fingerprint="r"
-    )
-    application.erase_customer(customer_id)
+    application.register_customer(command(), customer_id, profile={"family_name": "Lovelace"})
+    application.erase_customer(customer_id, command())
     return customer_id
 
 

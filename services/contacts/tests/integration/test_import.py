@@ -20,6 +20,8 @@ from crm_platform.settings import PostgresSettings
 from crm_platform.web.app import create_api
 from crm_platform.web.testing import assert_problem, bearer
 
+from .conftest import command
+
 pytestmark = pytest.mark.integration
 
 WRITE = bearer("contacts:write", "contacts:read")
@@ -38,7 +40,7 @@ def define_tier(application: ContactsApplication) -> None:
         RecordKind.PERSON,
         "tier",
         {"type": "enum", "label": "Tier", "options": ["gold", "silver"]},
-        expected_version=None,
+        command(),
     )
 
 

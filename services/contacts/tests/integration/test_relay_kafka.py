@@ -24,6 +24,8 @@ from crm_events.personal import (
 from crm_platform.context import CommandContext, command_context
 from crm_platform.settings import KafkaSettings, PostgresSettings
 
+from .conftest import command
+
 pytestmark = pytest.mark.integration
 
 TOPIC = CustomerRegisteredV2.topic()
@@ -40,15 +42,11 @@ def register_and_contact(application: ContactsApplication) -> UUID:
     customer_id = uuid4()
     with command_context(CONTEXT):
         application.register_customer(
-            customer_id,
-            profile={"given_name": "Grace", "family_name": "Hopper"},
-            request_fingerprint="r",
+            command(), customer_id, profile={"given_name": "Grace", "family_name": "Hopper"}
         )
         application.record_contact(
             customer_id,
-            expected_version=1,
-            interaction_id=uuid4(),
-            request_fingerprint="c",
+            command(expected_version=1),
             channel="email",
             direction="inbound",
             summary="Asked about invoices",
@@ -151,8 +149,8 @@ async def test_an_erasure_publishes_the_keys_destruction_and_the_erasure(
     published = register_and_contact(application)
     await publish_all(application, postgres, kafka_bootstrap)
     unpublished = register_and_contact(application)
-    application.erase_customer(published)
-    application.erase_customer(unpublished)
+    application.erase_customer(published, command())
+    application.erase_customer(unpublished, command())
 
     await publish_all(application, postgres, kafka_bootstrap)
 
@@ -175,6 +173,7 @@ async def test_a_restarted_relay_resumes_after_what_it_published(
     register_and_contact(application)
 
     async with build_relay(application, postgres=postgres, kafka=kafka) as restarted:
-        assert await restarted.lag() == 2
-        assert await restarted.run_once() == 2
+        # The registration and the contact, each with its command's receipt (published as nothing).
+        assert await restarted.lag() == 4
+        assert await restarted.run_once() == 4
         assert await restarted.run_once() == 0

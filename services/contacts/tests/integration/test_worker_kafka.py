@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from crm_contacts.application import ContactsApplication
-from crm_contacts.domain import CustomerNotFound, Origin
+from crm_contacts.domain import Origin, RecordNotFound
 from crm_contacts.messaging import subscribe
 from crm_events import Event, build_event
 from crm_events.personal import PersonalDataKeyIssued, encode_key, new_key, seal
@@ -59,7 +59,7 @@ async def produce(kafka: KafkaSettings, topic: str, *events: Event[Any]) -> None
 def registered(application: ContactsApplication, customer_id: UUID) -> bool:
     try:
         application.get_customer(customer_id)
-    except CustomerNotFound:
+    except RecordNotFound:
         return False
     return True
 

@@ -5,32 +5,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 import pytest
 
-from crm_contacts.application import ContactsApplication
+from crm_contacts.application import ContactsApplication, CustomerView
 from crm_contacts.domain import (
     CustomerErased,
     CustomerMerged,
-    CustomerNotFound,
     IdempotencyKeyReused,
+    Interaction,
     InteractionNotFound,
     InvalidState,
     MergeNotFound,
-    OrganizationNotFound,
     RecordKind,
+    RecordNotFound,
     RuleViolation,
     VersionConflict,
 )
+from crm_platform.commands import Outcome
+
+from .conftest import command
 
 pytestmark = pytest.mark.unit
 
 
 def register(
     app: ContactsApplication, customer_id: UUID, fingerprint: str = "r1", **profile: Any
-) -> Any:
+) -> Outcome[CustomerView]:
     return app.register_customer(
+        command(uuid5(customer_id, "register"), fingerprint=fingerprint),
         customer_id,
         profile={
             "given_name": "Ada",
@@ -38,7 +42,6 @@ def register(
             "emails": [{"address": "Ada@Example.org"}],
             **profile,
         },
-        request_fingerprint=fingerprint,
     )
 
 
@@ -49,37 +52,40 @@ def record(
     *,
     expected_version: int | None = None,
     fingerprint: str = "c1",
-) -> Any:
-    return app.record_contact(
+) -> Outcome[Interaction]:
+    """The interaction recorded (its id is its command's)."""
+    cmd = command(interaction_id, fingerprint=fingerprint, expected_version=expected_version)
+    outcome = app.record_contact(
         customer_id,
-        expected_version=expected_version,
-        interaction_id=interaction_id or uuid4(),
+        cmd,
         channel="email",
         direction="outbound",
         summary="Sent the offer",
         actor="bob",
         occurred_at=datetime.now(UTC) - timedelta(minutes=1),
-        request_fingerprint=fingerprint,
     )
+    return Outcome(outcome.value.interactions[cmd.command_id], outcome.replayed)
 
 
 def merge(app: ContactsApplication, survivor: UUID, duplicate: UUID, **options: Any) -> Any:
     return app.merge_customers(
         survivor,
-        merge_id=options.pop("merge_id", uuid4()),
+        command(
+            options.pop("merge_id", None),
+            fingerprint=options.pop("fingerprint", "m1"),
+            expected_version=options.pop("expected_version", None),
+        ),
         duplicate_id=duplicate,
-        expected_version=options.pop("expected_version", None),
         duplicate_expected_version=options.pop("duplicate_expected_version", None),
-        request_fingerprint=options.pop("fingerprint", "m1"),
     )
 
 
 def organization(app: ContactsApplication, **profile: Any) -> UUID:
     organization_id = uuid4()
     app.register_organization(
+        command(),
         organization_id,
         profile={"name": "Analytical Engines", "kinds": ["customer"], **profile},
-        request_fingerprint="o",
     )
     return organization_id
 
@@ -164,11 +170,7 @@ def test_a_retried_profile_update_answers_the_view_it_first_answered(
 
     def update() -> Any:
         return application.update_customer(
-            customer_id,
-            command_id=command_id,
-            patch={"tags": ["vip"]},
-            expected_version=1,
-            request_fingerprint="u",
+            customer_id, command(command_id, expected_version=1), patch={"tags": ["vip"]}
         )
 
     first = update()
@@ -182,16 +184,16 @@ def test_a_retried_profile_update_answers_the_view_it_first_answered(
 
 def test_unknown_records_are_not_found(application: ContactsApplication) -> None:
     customer_id = uuid4()
-    with pytest.raises(CustomerNotFound):
+    with pytest.raises(RecordNotFound, match="customer"):
         application.get_customer(customer_id)
-    with pytest.raises(CustomerNotFound):
+    with pytest.raises(RecordNotFound, match="customer"):
         record(application, customer_id)
-    with pytest.raises(OrganizationNotFound):
+    with pytest.raises(RecordNotFound, match="organization"):
         application.get_organization(customer_id)
     register(application, customer_id)
     with pytest.raises(InteractionNotFound):
         application.get_interaction(customer_id, uuid4())
-    with pytest.raises(OrganizationNotFound):  # a person's id is no organization's
+    with pytest.raises(RecordNotFound, match="organization"):  # a person's id is no organization's
         application.get_organization(customer_id)
     with pytest.raises(MergeNotFound):
         application.get_merge(customer_id, uuid4())
@@ -278,18 +280,9 @@ def test_roles_must_be_at_known_organizations(application: ContactsApplication) 
 def test_custom_fields_take_the_values_their_definitions_admit(
     application: ContactsApplication,
 ) -> None:
-    defined = application.define_custom_field(
-        RecordKind.PERSON,
-        "shoe_size",
-        {"type": "number", "label": "Shoe size"},
-        expected_version=None,
-    )
-    again = application.define_custom_field(
-        RecordKind.PERSON,
-        "shoe_size",
-        {"type": "number", "label": "Shoe size"},
-        expected_version=None,
-    )
+    shoe_size = {"type": "number", "label": "Shoe size"}
+    defined = application.define_custom_field(RecordKind.PERSON, "shoe_size", shoe_size, command())
+    again = application.define_custom_field(RecordKind.PERSON, "shoe_size", shoe_size, command())
 
     assert (defined.value.created, defined.replayed, again.value.created, again.replayed) == (
         True,
@@ -306,7 +299,10 @@ def test_custom_fields_take_the_values_their_definitions_admit(
         organization(application, custom_fields={"shoe_size": 1})
     with pytest.raises(VersionConflict):
         application.define_custom_field(
-            RecordKind.PERSON, "hat", {"type": "string", "label": "Hat"}, expected_version=1
+            RecordKind.PERSON,
+            "hat",
+            {"type": "string", "label": "Hat"},
+            command(expected_version=1),
         )
     assert [d.name for d in application.custom_fields(RecordKind.PERSON)[1]] == ["shoe_size"]
 
@@ -321,13 +317,7 @@ def test_organizations_live_under_known_parents_without_cycles(
         organization(application, parent_id=str(uuid4()))
     assert raised.value.field == "parent_id"
     with pytest.raises(RuleViolation, match="ancestor"):
-        application.update_organization(
-            parent,
-            command_id=uuid4(),
-            patch={"parent_id": str(child)},
-            expected_version=None,
-            request_fingerprint="u",
-        )
+        application.update_organization(parent, command(), patch={"parent_id": str(child)})
     assert application.get_organization(child).profile.parent_id == parent
 
 
@@ -343,7 +333,7 @@ def test_a_merged_person_redirects_and_shows_under_the_survivor(
         application, survivor, duplicate, expected_version=1, duplicate_expected_version=2
     )
 
-    assert merged.value.survivor_version == 2
+    assert merged.value.version == 2
     with pytest.raises(CustomerMerged) as raised:
         application.get_customer(duplicate)
     assert raised.value.survivor_id == survivor
@@ -382,7 +372,7 @@ def test_a_merge_of_an_unknown_or_erased_duplicate_is_refused(
     survivor, erased = uuid4(), uuid4()
     register(application, survivor)
     register(application, erased)
-    application.erase_customer(erased)
+    application.erase_customer(erased, command())
 
     with pytest.raises(RuleViolation) as raised:
         merge(application, survivor, uuid4())
@@ -397,14 +387,21 @@ def test_unmerging_twice_answers_the_same(application: ContactsApplication) -> N
     register(application, duplicate)
     merge_id = merge(application, survivor, duplicate).value.link.merge_id
 
-    first = application.unmerge_customers(survivor, merge_id, expected_version=2)
-    again = application.unmerge_customers(survivor, merge_id, expected_version=2)
+    unmerge_id = uuid4()
+    first = application.unmerge_customers(
+        survivor, merge_id, command(unmerge_id, expected_version=2)
+    )
+    again = application.unmerge_customers(
+        survivor, merge_id, command(unmerge_id, expected_version=2)
+    )
+    by_another = application.unmerge_customers(survivor, merge_id, command(expected_version=3))
 
-    assert (first.replayed, again.replayed) == (False, True)
-    assert again.value == first.value and first.value.link.unmerged_at is not None
+    assert (first.replayed, again.replayed, by_another.replayed) == (False, True, False)
+    assert again.value == first.value == by_another.value
+    assert first.value.link.unmerged_at is not None
     assert application.get_customer(duplicate).version == 3
     with pytest.raises(MergeNotFound):
-        application.unmerge_customers(survivor, uuid4(), expected_version=None)
+        application.unmerge_customers(survivor, uuid4(), command())
 
 
 def test_erasure_destroys_the_keys_of_the_person_and_of_their_merged_duplicates(
@@ -415,8 +412,9 @@ def test_erasure_destroys_the_keys_of_the_person_and_of_their_merged_duplicates(
         register(application, customer_id)
     merge(application, person, duplicate)
 
-    erased = application.erase_customer(person)
-    again = application.erase_customer(person)
+    erasure = uuid4()
+    erased = application.erase_customer(person, command(erasure))
+    again = application.erase_customer(person, command(erasure))
 
     assert set(erased.value.erased_records) == {person, duplicate}
     assert (erased.replayed, again.replayed, again.value) == (False, True, erased.value)
@@ -442,7 +440,7 @@ def test_erasing_a_merged_duplicate_is_redirected_to_the_survivor(
     merge(application, survivor, duplicate)
 
     with pytest.raises(CustomerMerged):
-        application.erase_customer(duplicate)
+        application.erase_customer(duplicate, command())
     assert not application.personal_data_keys.is_destroyed(duplicate)
 
 
@@ -469,7 +467,7 @@ def test_the_export_holds_every_record_and_its_history_and_nothing_once_erased(
     with pytest.raises(CustomerMerged):
         application.export_customer(duplicate)
 
-    application.erase_customer(person)
+    application.erase_customer(person, command())
     erased = application.export_customer(person)
 
     assert erased.status == "erased" and erased.erased_at is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from hypothesis import given
@@ -18,7 +18,6 @@ from crm_contacts.domain import (
     CustomerErased,
     CustomerMerged,
     Direction,
-    IdempotencyKeyReused,
     RecordReference,
     RuleViolation,
     erase,
@@ -26,52 +25,17 @@ from crm_contacts.domain import (
     merge,
 )
 
-pytestmark = pytest.mark.unit
+from .conftest import NOW, a_person, consent, contact
 
-NOW = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
+pytestmark = pytest.mark.unit
 
 
 def register(**profile: Any) -> Customer:
-    details = {"given_name": "Ada", "family_name": "Lovelace", **profile}
-    return Customer.register(uuid4(), profile=details, definitions={}, request_fingerprint="fp")
+    return a_person(given_name="Ada", **profile)
 
 
-def contact(customer: Customer, interaction_id: UUID | None = None, **overrides: Any) -> None:
-    details = {
-        "interaction_id": interaction_id or uuid4(),
-        "channel": "phone",
-        "direction": "inbound",
-        "summary": "Asked for a quote",
-        "actor": "bob",
-        "occurred_at": NOW - timedelta(minutes=3),
-        "request_fingerprint": "fp",
-        "now": NOW,
-        **overrides,
-    }
-    customer.record_contact(**details)
-
-
-def consent(customer: Customer, **overrides: Any) -> UUID:
-    decision_id = overrides.pop("decision_id", uuid4())
-    details = {
-        "channel": "email",
-        "purpose": "marketing",
-        "status": "granted",
-        "source": "web_form",
-        "evidence": "Ticked 'send me offers' on /signup",
-        "decided_at": NOW - timedelta(days=1),
-        "request_fingerprint": "fp",
-        "now": NOW,
-        **overrides,
-    }
-    customer.record_consent(decision_id=decision_id, **details)
-    return decision_id
-
-
-def update(customer: Customer, patch: dict[str, Any], command_id: UUID | None = None) -> list[str]:
-    return customer.update_profile(
-        command_id=command_id or uuid4(), patch=patch, definitions={}, request_fingerprint="fp"
-    )
+def update(customer: Customer, patch: dict[str, Any]) -> list[str]:
+    return customer.update_profile(patch=patch, definitions={})
 
 
 def test_registration_records_every_section_once() -> None:
@@ -116,17 +80,6 @@ def test_a_bad_update_names_the_field_and_changes_nothing() -> None:
     assert raised.value.field == "phones.0.number"
     assert customer.collect_events() == []
     assert customer.profile.phones == ()
-
-
-def test_a_command_replayed_with_its_request_answers_its_version() -> None:
-    customer = register()
-    command_id = uuid4()
-    update(customer, {"given_name": "Augusta"}, command_id)
-
-    assert customer.replayed_version(command_id, "fp") == 2
-    assert customer.replayed_version(uuid4(), "fp") is None
-    with pytest.raises(IdempotencyKeyReused):
-        customer.replayed_version(command_id, "another request")
 
 
 def test_recording_a_contact_keeps_the_interaction_with_its_version() -> None:
@@ -225,7 +178,7 @@ def test_a_consent_breaking_a_rule_names_the_field(field: str, value: object) ->
 def test_an_erased_or_merged_person_takes_no_command() -> None:
     erased, survivor, merged = register(), register(), register()
     erase(erased, [], at=NOW)
-    merge(survivor, merged, merge_id=uuid4(), merged_at=NOW, request_fingerprint="m")
+    merge(survivor, merged, merge_id=uuid4(), merged_at=NOW)
 
     for command in (
         lambda c: contact(c),
@@ -256,14 +209,14 @@ def test_erasure_forgets_the_plaintext_the_object_holds() -> None:
 
 @given(st.lists(st.integers(min_value=0, max_value=7), max_size=30))
 def test_any_interactions_with_duplicates_yield_exactly_the_unique_ones(picks: list[int]) -> None:
-    """A retried contact is caught before the aggregate (by the command's id); recorded twice it
-    would be one interaction, whatever the order of retries."""
+    """A retried contact is caught before the aggregate (by its command's receipt); one recorded
+    again under its id (a retry of a command from before receipts) changes nothing, whatever the
+    order of retries."""
     pool = [uuid4() for _ in range(8)]
     customer = register()
 
     for pick in picks:
-        if customer.replayed_version(pool[pick], "fp") is None:
-            contact(customer, pool[pick])
+        contact(customer, pool[pick])
 
     unique = [pool[pick] for pick in dict.fromkeys(picks)]
     events = customer.collect_events()
@@ -274,3 +227,17 @@ def test_any_interactions_with_duplicates_yield_exactly_the_unique_ones(picks: l
         replayed = e.mutate(replayed)
     assert replayed is not None
     assert replayed.interactions == customer.interactions
+
+
+def test_a_decision_or_a_merge_recorded_again_under_its_id_changes_nothing() -> None:
+    survivor, duplicate = register(), register()
+    decision = consent(survivor)
+    merge_id = uuid4()
+    merge(survivor, duplicate, merge_id=merge_id, merged_at=NOW)
+    survivor.collect_events()
+
+    consent(survivor, decision_id=decision, status="withdrawn")
+    merge(survivor, duplicate, merge_id=merge_id, merged_at=NOW)
+
+    assert survivor.collect_events() == []
+    assert survivor.consent(decision).status is ConsentStatus.GRANTED

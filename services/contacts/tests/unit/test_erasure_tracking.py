@@ -15,6 +15,7 @@ from crm_contacts.application.erasure import ErasureSettings
 from crm_contacts.domain import ErasureNotFound, ErasureProgress
 from crm_events.erasure import ErasedData, ErasureMethod, erasure_confirmed
 
+from .conftest import command
 from .test_application import merge
 from .test_application import register as register_as
 
@@ -142,14 +143,16 @@ def test_an_erasure_opens_a_progress_for_the_person_and_their_duplicates(
     survivor, duplicate = register(application), register(application, family_name="Byron")
     merge(application, survivor, duplicate)
 
-    erased_at = application.erase_customer(survivor).value.erased_at
+    erase = command()
+    erased_at = application.erase_customer(survivor, erase).value.erased_at
 
     for customer_id in (survivor, duplicate):
         erasure = application.erasure_progress(customer_id)
         assert (erasure.customer_id, erasure.requested_at) == (customer_id, erased_at)
         assert erasure.expected == ErasureSettings().services
         assert erasure.pending == erasure.expected
-    application.erase_customer(survivor)  # erasing again answers as before: nothing reopened
+    application.erase_customer(survivor, erase)  # a retry answers as before: nothing reopened
+    application.erase_customer(survivor, command())  # another finds it done: nothing reopened
     assert application.erasure_progress(survivor).version == 1
 
 
@@ -164,7 +167,7 @@ def test_confirmations_are_recorded_once_per_message_and_per_service(
     application: ContactsApplication,
 ) -> None:
     customer_id = register(application)
-    application.erase_customer(customer_id)
+    application.erase_customer(customer_id, command())
 
     assert application.record_erasure_confirmation(position(7), confirmation("sales", customer_id))
     assert not application.record_erasure_confirmation(
@@ -183,7 +186,7 @@ def test_the_last_expected_confirmation_completes_the_erasure(
     application: ContactsApplication,
 ) -> None:
     customer_id = register(application)
-    application.erase_customer(customer_id)
+    application.erase_customer(customer_id, command())
     services = ErasureSettings().services
 
     for offset, service in enumerate(services):

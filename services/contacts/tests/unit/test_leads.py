@@ -19,6 +19,8 @@ from crm_events.personal import Sealed, new_key, seal, unseal
 from crm_events.sales.leads import LeadConverted, LeadQualified
 from crm_platform.privacy import KeyNotYetKnown
 
+from .conftest import command
+
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
@@ -149,7 +151,7 @@ def test_a_known_organization_gets_the_role_and_an_unnamed_unknown_one_nothing(
 ) -> None:
     known = uuid4()
     application.register_organization(
-        known, profile={"name": "Known Ltd", "kinds": ["customer"]}, request_fingerprint="o"
+        command(), known, profile={"name": "Known Ltd", "kinds": ["customer"]}
     )
     at_known = conversion(keyring, organization_id=known)
     nowhere = conversion(keyring, company=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -26,37 +26,19 @@ from crm_contacts.domain import (
 )
 from crm_contacts.domain.codec import to_json
 
+from .conftest import NOW, a_person, command, consent, contact
+
 pytestmark = pytest.mark.unit
-
-NOW = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
-
-
-def person(**profile: Any) -> Customer:
-    details = {"family_name": "Lovelace", **profile}
-    return Customer.register(uuid4(), profile=details, definitions={}, request_fingerprint="fp")
 
 
 def merged(survivor: Customer, duplicate: Customer) -> UUID:
     merge_id = uuid4()
-    merge(survivor, duplicate, merge_id=merge_id, merged_at=NOW, request_fingerprint="m")
+    merge(survivor, duplicate, merge_id=merge_id, merged_at=NOW)
     return merge_id
 
 
-def contact(customer: Customer, summary: str, minutes_ago: int) -> None:
-    customer.record_contact(
-        interaction_id=uuid4(),
-        channel="email",
-        direction="outbound",
-        summary=summary,
-        actor="bob",
-        occurred_at=NOW - timedelta(minutes=minutes_ago),
-        request_fingerprint="fp",
-        now=NOW,
-    )
-
-
 def test_a_merge_links_both_records_and_copies_nothing() -> None:
-    survivor, duplicate = person(given_name="Ada"), person(emails=[{"address": "ada@b.io"}])
+    survivor, duplicate = a_person(given_name="Ada"), a_person(emails=[{"address": "ada@b.io"}])
     before = [e for e in duplicate.collect_events()]
 
     merge_id = merged(survivor, duplicate)
@@ -71,13 +53,13 @@ def test_a_merge_links_both_records_and_copies_nothing() -> None:
 
 @pytest.mark.parametrize("state", ["erased", "merged", "holding"])
 def test_only_a_standing_record_without_merged_ones_can_be_merged_away(state: str) -> None:
-    survivor, duplicate = person(), person()
+    survivor, duplicate = a_person(), a_person()
     if state == "erased":
         erase(duplicate, [], at=NOW)
     elif state == "merged":
-        merged(person(), duplicate)
+        merged(a_person(), duplicate)
     else:
-        merged(duplicate, person())
+        merged(duplicate, a_person())
 
     with pytest.raises(InvalidState):
         merged(survivor, duplicate)
@@ -85,23 +67,23 @@ def test_only_a_standing_record_without_merged_ones_can_be_merged_away(state: st
 
 
 def test_a_record_cannot_merge_itself_nor_act_once_merged_or_erased() -> None:
-    survivor = person()
+    survivor = a_person()
     with pytest.raises(RuleViolation) as raised:
         merged(survivor, survivor)
     assert raised.value.field == "duplicate_id"
 
-    absorbed = person()
-    merged(person(), absorbed)
+    absorbed = a_person()
+    merged(a_person(), absorbed)
     with pytest.raises(CustomerMerged):
-        merged(absorbed, person())
-    gone = person()
+        merged(absorbed, a_person())
+    gone = a_person()
     erase(gone, [], at=NOW)
     with pytest.raises(CustomerErased):
-        merged(gone, person())
+        merged(gone, a_person())
 
 
 def test_unmerge_ends_the_link_once() -> None:
-    survivor, duplicate = person(), person()
+    survivor, duplicate = a_person(), a_person()
     merge_id = merged(survivor, duplicate)
 
     unmerge(survivor, duplicate, merge_id=merge_id, at=NOW)
@@ -117,7 +99,7 @@ def test_unmerge_ends_the_link_once() -> None:
 
 
 def test_erasing_a_survivor_erases_the_duplicates_merged_into_it() -> None:
-    survivor, duplicate, former = person(), person(), person()
+    survivor, duplicate, former = a_person(), a_person(), a_person()
     merged(survivor, duplicate)
     unmerge(survivor, former, merge_id=merged(survivor, former), at=NOW)
 
@@ -128,33 +110,23 @@ def test_erasing_a_survivor_erases_the_duplicates_merged_into_it() -> None:
 
 
 def test_the_combined_view_is_the_union_with_the_survivors_data_first() -> None:
-    survivor = person(
+    survivor = a_person(
         given_name="Ada",
         emails=[{"address": "ada@home.io"}, {"address": "shared@b.io"}],
         tags=["vip"],
         preferences={"language": "en"},
         custom_fields={},
     )
-    duplicate = person(
+    duplicate = a_person(
         given_name="Augusta",
         emails=[{"address": "shared@b.io"}, {"address": "ada@work.io", "primary": True}],
         tags=["newsletter", "vip"],
         preferences={"language": "fr", "preferred_channel": "email"},
     )
-    contact(survivor, "second", minutes_ago=5)
-    contact(duplicate, "first", minutes_ago=50)
+    contact(survivor, summary="second", occurred_at=NOW - timedelta(minutes=5))
+    contact(duplicate, summary="first", occurred_at=NOW - timedelta(minutes=50))
     for customer, status, days in ((survivor, "granted", 3), (duplicate, "withdrawn", 1)):
-        customer.record_consent(
-            decision_id=uuid4(),
-            channel="email",
-            purpose="marketing",
-            status=status,
-            source="web_form",
-            evidence=None,
-            decided_at=NOW - timedelta(days=days),
-            request_fingerprint="fp",
-            now=NOW,
-        )
+        consent(customer, status=status, evidence=None, decided_at=NOW - timedelta(days=days))
     merged(survivor, duplicate)
 
     shown = combine(survivor, [duplicate])
@@ -174,8 +146,8 @@ def test_the_combined_view_is_the_union_with_the_survivors_data_first() -> None:
 
 
 def test_a_survivor_without_contact_points_shows_the_duplicates_primary() -> None:
-    survivor = person()
-    duplicate = person(
+    survivor = a_person()
+    duplicate = a_person(
         phones=[{"number": "+14155550100"}, {"number": "+14155550101", "primary": True}]
     )
 
@@ -218,32 +190,29 @@ def apply(
 ) -> None:
     """Run ``operations`` on the customer; ``ids`` gives each its command id (shared by runs)."""
     for (kind, argument), command_id in zip(operations, ids, strict=False):
-        common = {"expected_version": None, "request_fingerprint": "fp"}
         if kind == "contact":
             app.record_contact(
                 customer_id,
-                interaction_id=command_id,
+                command(command_id),
                 channel="phone",
                 direction="inbound",
                 summary=argument,
                 actor="bob",
                 occurred_at=NOW - timedelta(minutes=len(ids)),
-                **common,
             )
         elif kind == "consent":
             app.record_consent(
                 customer_id,
-                decision_id=command_id,
+                command(command_id),
                 channel="email",
                 purpose="marketing",
                 status=argument,
                 source="call",
                 evidence="on the phone",
                 decided_at=NOW,
-                **common,
             )
         else:
-            app.update_customer(customer_id, command_id=command_id, patch=argument, **common)
+            app.update_customer(customer_id, command(command_id), patch=argument)
 
 
 def content(view: CustomerView) -> Any:
@@ -273,30 +242,25 @@ def test_merge_then_unmerge_restores_both_records(
     survivor_while_merged: list[tuple[str, Any]],
 ) -> None:
     survivor, duplicate = uuid4(), uuid4()
-    ids = [uuid4() for _ in range(12)]
+    ids = [uuid4() for _ in range(14)]
     merged_app, reference = new_app(), new_app()
     for app in (merged_app, reference):
-        app.register_customer(survivor, profile=survivor_profile, request_fingerprint="r")
-        app.register_customer(duplicate, profile=duplicate_profile, request_fingerprint="r")
-        apply(app, survivor, survivor_before, ids[:4])
-        apply(app, duplicate, duplicate_before, ids[4:8])
+        app.register_customer(command(ids[0]), survivor, profile=survivor_profile)
+        app.register_customer(command(ids[1]), duplicate, profile=duplicate_profile)
+        apply(app, survivor, survivor_before, ids[2:6])
+        apply(app, duplicate, duplicate_before, ids[6:10])
     duplicate_history = merged_app.export_customer(duplicate).records[0].history
 
     merge_id = merged_app.merge_customers(
-        survivor,
-        merge_id=uuid4(),
-        duplicate_id=duplicate,
-        expected_version=None,
-        duplicate_expected_version=None,
-        request_fingerprint="m",
+        survivor, command(), duplicate_id=duplicate, duplicate_expected_version=None
     ).value.link.merge_id
     with pytest.raises(CustomerMerged):
         merged_app.get_customer(duplicate)
     shown = merged_app.get_customer(survivor)
     assert {s.record_id for s in shown.person.interactions} <= {survivor, duplicate}
     for app in (merged_app, reference):
-        apply(app, survivor, survivor_while_merged, ids[8:])
-    merged_app.unmerge_customers(survivor, merge_id, expected_version=None)
+        apply(app, survivor, survivor_while_merged, ids[10:])
+    merged_app.unmerge_customers(survivor, merge_id, command())
 
     for customer_id in (survivor, duplicate):
         assert content(merged_app.get_customer(customer_id)) == content(

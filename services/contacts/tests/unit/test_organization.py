@@ -19,7 +19,7 @@ pytestmark = pytest.mark.unit
 
 def register(**profile: Any) -> Organization:
     details = {"name": "Analytical Engines Ltd", "kinds": ["customer"], **profile}
-    return Organization.register(uuid4(), profile=details, definitions={}, request_fingerprint="fp")
+    return Organization.register(uuid4(), profile=details, definitions={})
 
 
 def update(
@@ -28,10 +28,8 @@ def update(
     ancestors: dict[UUID, list[UUID]] | None = None,
 ) -> list[str]:
     return organization.update_profile(
-        command_id=uuid4(),
         patch=patch,
         definitions={},
-        request_fingerprint="fp",
         ancestors=lambda parent: (ancestors or {}).get(parent, [parent]),
     )
 

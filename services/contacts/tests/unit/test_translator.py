@@ -33,6 +33,8 @@ from crm_events.erasure import CustomerErasureConfirmed
 from crm_events.personal import PersonalDataKeyDestroyed, Sealed, unseal
 from crm_platform.context import CommandContext, command_context
 
+from .conftest import command
+
 pytestmark = pytest.mark.unit
 
 CONTEXT = CommandContext(
@@ -59,9 +61,9 @@ def register(app: ContactsApplication, **profile: Any) -> UUID:
     customer_id = uuid4()
     with command_context(CONTEXT):
         app.register_customer(
+            command(),
             customer_id,
             profile={"given_name": "Ada", "family_name": "Lovelace", **profile},
-            request_fingerprint="r",
         )
     return customer_id
 
@@ -102,18 +104,13 @@ def test_later_changes_are_published_in_order_on_the_person(
     application: ContactsApplication,
 ) -> None:
     customer_id = register(application)
+    registered = application.recorder.max_notification_id()
     application.update_customer(
-        customer_id,
-        command_id=uuid4(),
-        patch={"phones": [{"number": "+442079460958"}]},
-        expected_version=None,
-        request_fingerprint="u",
+        customer_id, command(), patch={"phones": [{"number": "+442079460958"}]}
     )
     application.record_contact(
         customer_id,
-        expected_version=None,
-        interaction_id=uuid4(),
-        request_fingerprint="c",
+        command(),
         channel="chat",
         direction="outbound",
         subject="Offer",
@@ -125,9 +122,7 @@ def test_later_changes_are_published_in_order_on_the_person(
     for status in ("granted", "withdrawn"):
         application.record_consent(
             customer_id,
-            expected_version=None,
-            decision_id=uuid4(),
-            request_fingerprint=status,
+            command(),
             channel="sms",
             purpose="marketing",
             status=status,
@@ -136,7 +131,7 @@ def test_later_changes_are_published_in_order_on_the_person(
             decided_at=datetime.now(UTC),
         )
 
-    updated, contacted, granted, withdrawn = published(application, since=1)
+    updated, contacted, granted, withdrawn = published(application, since=registered)
 
     assert isinstance(updated.data, CustomerProfileUpdated)
     assert updated.data.changed == ["phones"]
@@ -164,17 +159,13 @@ def test_a_merge_and_its_undoing_are_published_on_both_records(
     application: ContactsApplication,
 ) -> None:
     survivor, duplicate = register(application), register(application)
+    registered = application.recorder.max_notification_id()
     merge = application.merge_customers(
-        survivor,
-        merge_id=uuid4(),
-        duplicate_id=duplicate,
-        expected_version=None,
-        duplicate_expected_version=None,
-        request_fingerprint="m",
+        survivor, command(), duplicate_id=duplicate, duplicate_expected_version=None
     ).value
-    application.unmerge_customers(survivor, merge.link.merge_id, expected_version=None)
+    application.unmerge_customers(survivor, merge.link.merge_id, command())
 
-    events = published(application, since=2)
+    events = published(application, since=registered)
 
     assert [(type(e.data), e.aggregateid) for e in events] == [
         (ContactsMerged, str(survivor)),
@@ -192,9 +183,10 @@ def test_an_erasure_destroys_the_key_first_then_announces_it_and_confirms_it(
     application: ContactsApplication,
 ) -> None:
     customer_id = register(application)
-    erasure = application.erase_customer(customer_id).value
+    registered = application.recorder.max_notification_id()
+    erasure = application.erase_customer(customer_id, command()).value
 
-    destroyed, erased, confirmed = published(application, since=1)
+    destroyed, erased, confirmed = published(application, since=registered)
 
     assert isinstance(destroyed.data, PersonalDataKeyDestroyed)
     assert destroyed.data.subject_id == customer_id
@@ -219,23 +211,17 @@ def test_organizations_are_published_in_plain_text_with_partner_registrations(
 ) -> None:
     organization_id = uuid4()
     application.register_organization(
+        command(),
         organization_id,
         profile={"name": "Resell Ltd", "kinds": ["partner"], "partner_type": "reseller"},
-        request_fingerprint="o",
     )
     application.update_organization(
         organization_id,
-        command_id=uuid4(),
+        command(),
         patch={"kinds": ["customer"], "partner_type": None, "industry": "Retail"},
-        expected_version=None,
-        request_fingerprint="u",
     )
     application.update_organization(
-        organization_id,
-        command_id=uuid4(),
-        patch={"kinds": ["partner"], "partner_type": "distributor"},
-        expected_version=None,
-        request_fingerprint="v",
+        organization_id, command(), patch={"kinds": ["partner"], "partner_type": "distributor"}
     )
 
     events = published(application)
@@ -266,7 +252,7 @@ def test_published_events_parse_with_the_contract_registry_and_keep_their_id(
     application: ContactsApplication,
 ) -> None:
     customer_id = register(application, emails=[{"address": "a@b.io"}])
-    application.erase_customer(customer_id)
+    application.erase_customer(customer_id, command())
 
     for event in published(application):
         assert registry.parse(event.to_json()) == event
@@ -275,7 +261,7 @@ def test_published_events_parse_with_the_contract_registry_and_keep_their_id(
 
 def test_custom_field_definitions_stay_private(application: ContactsApplication) -> None:
     application.define_custom_field(
-        RecordKind.PERSON, "tier", {"type": "string", "label": "Tier"}, expected_version=None
+        RecordKind.PERSON, "tier", {"type": "string", "label": "Tier"}, command()
     )
     assert published(application) == []
 

@@ -1,64 +1,50 @@
-"""What every contacts route shares: scopes, headers of commands, and the base of request bodies.
+"""What every contacts route shares: scopes, how a request becomes a command, response bases.
 
+Commands run on the platform's pipeline: ``crm_platform.web.commands`` makes the ``Command`` of a
+request (its id from the Idempotency-Key) and answers its ``Outcome`` with the record's ETag.
 Routes are ``def`` functions: the eventsourcing library is synchronous, so FastAPI runs them in
 its thread pool.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import Depends, Header, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Depends, Request, Response
+from pydantic import BaseModel, ConfigDict
 
+from crm_platform.commands import Command
 from crm_platform.web.auth import Principal, require_scopes
-from crm_platform.web.conditional import etag
-from crm_platform.web.idempotency import idempotency_key
+from crm_platform.web.commands import command
 from crm_platform.web.problems import PROBLEM_RESPONSES, problem_responses
 
-REPLAYED_HEADER = "Idempotent-Replayed"
+SERVICE = "contacts"
 
 Reader = Annotated[Principal, Depends(require_scopes("contacts:read"))]
 Writer = Annotated[Principal, Depends(require_scopes("contacts:write"))]
 Eraser = Annotated[Principal, Depends(require_scopes("contacts:erase"))]
 Admin = Annotated[Principal, Depends(require_scopes("contacts:admin"))]
-IdempotencyKey = Annotated[str, idempotency_key]
-IfMatch = Annotated[str | None, Header(description='W/"<version>" from an ETag')]
 # Routes of a person also answer for merged (307 to the survivor) and erased (410) people.
 PERSON_PROBLEM_RESPONSES = PROBLEM_RESPONSES | problem_responses(307, 410)
-
-
-class Command(BaseModel):
-    """A request body: unknown fields are refused (a typo must not be silently ignored)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class Conditional(Command):
-    expected_version: int | None = Field(
-        default=None, ge=1, description="The version seen (or send If-Match)."
-    )
 
 
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-def patch_fingerprint(patch: dict[str, Any]) -> str:
-    """SHA-256 of a patch's canonical JSON. Unlike the platform's ``request_fingerprint`` (of a
-    whole model), it tells an explicit null (remove) from an absent field (keep)."""
-    canonical = json.dumps(patch, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def once_per(
+    target: UUID, principal: Principal, operation: str, if_match: str | None = None
+) -> Command:
+    """A command sent without an Idempotency-Key that is done once per target (a person's
+    erasure, a merge's undoing): keyed by the target, so a repeat is answered by the first one's
+    receipt; one by another caller finds the work done and changes nothing."""
+    return command(
+        str(target), principal, None, service=SERVICE, operation=operation, if_match=if_match
+    )
 
 
-def answered(
-    response: Response, *, version: int, replayed: bool, location: str | None = None
-) -> None:
-    """The headers of a command's answer: ETag, Location of what it created, replay flag."""
-    response.headers["ETag"] = etag(version)
-    if location is not None:
-        response.headers["Location"] = location
-    if replayed:
-        response.headers[REPLAYED_HEADER] = "true"
+def created(request: Request, response: Response, route: str, **ids: Any) -> None:
+    """The Location of what a command created (``route`` names its GET)."""
+    location = request.url_for(route, **{name: str(value) for name, value in ids.items()})
+    response.headers["Location"] = str(location)

@@ -6,15 +6,23 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from crm_platform.web.conditional import etag, expected_version
-from crm_platform.web.idempotency import idempotent_id, request_fingerprint
-from crm_platform.web.pages import Cursor, Limit, Position, decode_cursor, instant_part, page_after
+from crm_platform.web.commands import ConditionalBody, IfMatch, answer, command, show
+from crm_platform.web.idempotency import IdempotencyKey
+from crm_platform.web.pages import (
+    Cursor,
+    Limit,
+    Position,
+    decode_cursor,
+    instant_part,
+    link_next,
+    page_after,
+)
 from crm_platform.web.types import Instant
 
-from ..application import ContactsApplication
+from ..application import ConsentsView, ContactsApplication
 from ..domain import (
     ConsentDecision,
     ConsentPurpose,
@@ -24,21 +32,12 @@ from ..domain import (
     Sourced,
 )
 from ..domain.consent import EVIDENCE_MAX_LENGTH
-from .common import (
-    PERSON_PROBLEM_RESPONSES,
-    Conditional,
-    IdempotencyKey,
-    IfMatch,
-    Out,
-    Reader,
-    Writer,
-    answered,
-)
+from .common import PERSON_PROBLEM_RESPONSES, SERVICE, Out, Reader, Writer
 
-CONSENT_SCOPE = "contacts:record-consent"
+CONSENT = "record-consent"
 
 
-class RecordConsent(Conditional):
+class RecordConsent(ConditionalBody):
     channel: ContactChannel
     purpose: ConsentPurpose
     status: ConsentStatus = Field(description="granted, or withdrawn (refused).")
@@ -102,27 +101,28 @@ def consents_router(application: ContactsApplication) -> APIRouter:
         if_match: IfMatch = None,
     ) -> ConsentOut:
         """Record the person's decision to grant or withdraw consent on a channel for a purpose."""
-        scope = f"{CONSENT_SCOPE}:{customer_id}"
-        decision_id = idempotent_id(key, scope=scope, principal=principal.subject)
-        outcome = application.record_consent(
-            customer_id,
-            expected_version=expected_version(if_match, body.expected_version),
-            decision_id=decision_id,
-            request_fingerprint=request_fingerprint(body),
-            channel=body.channel,
-            purpose=body.purpose,
-            status=body.status,
-            source=body.source,
-            evidence=body.evidence,
-            decided_at=body.decided_at,
+        # The decision's id is its command's: the customer in its scope keeps ids unique.
+        cmd = command(
+            key,
+            principal,
+            body,
+            service=SERVICE,
+            operation=CONSENT,
+            target=customer_id,
+            if_match=if_match,
         )
-        decision = outcome.value
-        answered(response, version=decision.customer_version, replayed=outcome.replayed)
-        return ConsentOut.of(customer_id, decision)
+        decision = body.model_dump(exclude={"expected_version"})
+        outcome = application.record_consent(customer_id, cmd, **decision)
+        return answer(
+            response,
+            outcome,
+            lambda customer: ConsentOut.of(customer_id, customer.consent(cmd.command_id)),
+        )
 
     @router.get("/{customer_id}/consents", response_model=ConsentsOut)
     def get_consents(
         customer_id: UUID,
+        request: Request,
         response: Response,
         _: Reader,
         cursor: Cursor = None,
@@ -131,15 +131,17 @@ def consents_router(application: ContactsApplication) -> APIRouter:
         """Consent in force (over the person and the duplicates merged into them) and history,
         page by page."""
         after = decode_cursor(cursor, 2)
-        consents = application.get_consents(customer_id)
-        response.headers["ETag"] = etag(consents.version)
-        history, next_cursor = page_after(consents.history, decision_position, after, limit)
-        return ConsentsOut(
-            customer_id=consents.customer_id,
-            version=consents.version,
-            in_force=ConsentOut.each(consents.in_force),
-            history=ConsentOut.each(history),
-            next_cursor=next_cursor,
-        )
+
+        def page(consents: ConsentsView) -> ConsentsOut:
+            history, next_cursor = page_after(consents.history, decision_position, after, limit)
+            return ConsentsOut(
+                customer_id=consents.customer_id,
+                version=consents.version,
+                in_force=ConsentOut.each(consents.in_force),
+                history=ConsentOut.each(history),
+                next_cursor=link_next(request, response, next_cursor),
+            )
+
+        return show(response, application.get_consents(customer_id), page)
 
     return router

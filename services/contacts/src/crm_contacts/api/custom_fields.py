@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import uuid4
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
-from crm_platform.web.conditional import etag, expected_version
+from crm_platform.web.commands import CommandBody, IfMatch, command, show
+from crm_platform.web.conditional import etag
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import ContactsApplication
 from ..domain import FieldType, RecordKind
 from ..domain.custom_fields import FIELD_NAME, MAX_OPTIONS
-from .common import Admin, Command, IfMatch, Out, Reader
+from .common import SERVICE, Admin, Out, Reader
 
 FieldName = Annotated[
     str, Path(pattern=f"^{FIELD_NAME.pattern}$", description="Lower-case letters, digits, _.")
 ]
 
 
-class DefineField(Command):
+DEFINE = "define-custom-field"
+
+
+class DefineField(CommandBody):
     type: FieldType = Field(description="Fixed once defined.")
     label: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=1000)
@@ -65,20 +70,24 @@ def custom_fields_router(application: ContactsApplication) -> APIRouter:
         name: FieldName,
         body: DefineField,
         response: Response,
-        _: Admin,
+        principal: Admin,
         if_match: IfMatch = None,
     ) -> FieldDefinitionOut:
         """Define a field (201) or revise it (200): label, description and new options. PUT is
         idempotent; If-Match takes the version of the kind's definitions."""
-        outcome = application.define_custom_field(
-            record_kind,
-            name,
-            body.model_dump(mode="json"),
-            expected_version=expected_version(if_match, None),
+        # Idempotent by its effect (defining a field as it is changes nothing), a PUT has no
+        # Idempotency-Key: each is a command of its own.
+        cmd = command(
+            str(uuid4()), principal, body, service=SERVICE, operation=DEFINE, if_match=if_match
         )
-        defined = outcome.value
-        response.status_code = 201 if defined.created else 200
-        response.headers["ETag"] = etag(defined.catalog_version)
-        return FieldDefinitionOut.model_validate(defined.definition)
+        outcome = application.define_custom_field(
+            record_kind, name, body.model_dump(mode="json"), cmd
+        )
+        response.status_code = 201 if outcome.value.created else 200
+        return show(
+            response,
+            outcome.value,
+            lambda defined: FieldDefinitionOut.model_validate(defined.definition),
+        )
 
     return router

@@ -13,8 +13,8 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from crm_platform.web.conditional import etag, expected_version
-from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+from crm_platform.web.commands import CommandBody, ConditionalBody, IfMatch, answer, command, show
+from crm_platform.web.idempotency import IdempotencyKey, idempotent_id
 from crm_platform.web.pages import EMBEDDED_LIMIT, embedded
 
 from ..application import ContactsApplication, CustomerView, PersonExport, RecordExport
@@ -22,17 +22,13 @@ from ..domain import Origin, Sourced
 from ..domain.values import NAME_MAX_LENGTH
 from .common import (
     PERSON_PROBLEM_RESPONSES,
-    REPLAYED_HEADER,
-    Command,
-    Conditional,
+    SERVICE,
     Eraser,
-    IdempotencyKey,
-    IfMatch,
     Out,
     Reader,
     Writer,
-    answered,
-    patch_fingerprint,
+    created,
+    once_per,
 )
 from .consents import ConsentOut
 from .interactions import InteractionOut, interaction_position, interactions_path
@@ -59,11 +55,12 @@ from .sections import (
     sourced,
 )
 
-REGISTER_SCOPE = "contacts:register-customer"
-UPDATE_SCOPE = "contacts:update-customer"
+REGISTER, UPDATE = "register-customer", "update-customer"
+# The id of a person registered by a request, as it always was: a retry finds them.
+REGISTER_SCOPE = f"{SERVICE}:{REGISTER}"
 
 
-class PersonFields(Command):
+class PersonFields(CommandBody):
     given_name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     family_name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     emails: list[Email] | None = Field(default=None, description=LIST_DOC)
@@ -85,7 +82,7 @@ class RegisterCustomer(PersonFields):
     family_name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
 
 
-class UpdateCustomer(PersonFields, Conditional):
+class UpdateCustomer(PersonFields, ConditionalBody):
     """A JSON Merge Patch (RFC 7396) of the person's own profile: fields left out keep their
     values, null clears one, lists are replaced whole, objects merged key by key."""
 
@@ -250,23 +247,14 @@ def customers_router(application: ContactsApplication) -> APIRouter:
     ) -> CustomerOut:
         """Register a person; retrying with the same Idempotency-Key and body is safe."""
         customer_id = idempotent_id(key, scope=REGISTER_SCOPE, principal=principal.subject)
-        outcome = application.register_customer(
-            customer_id, profile=in_json(body), request_fingerprint=request_fingerprint(body)
-        )
-        location = request.url_for("get_customer", customer_id=str(customer_id))
-        answered(
-            response,
-            version=outcome.value.version,
-            replayed=outcome.replayed,
-            location=str(location),
-        )
-        return CustomerOut.of(outcome.value)
+        cmd = command(key, principal, body, service=SERVICE, operation=REGISTER, target=customer_id)
+        outcome = application.register_customer(cmd, customer_id, profile=in_json(body))
+        created(request, response, "get_customer", customer_id=customer_id)
+        return answer(response, outcome, CustomerOut.of)
 
     @router.get("/{customer_id}", response_model=CustomerOut)
     def get_customer(customer_id: UUID, response: Response, _: Reader) -> CustomerOut:
-        customer = application.get_customer(customer_id)
-        response.headers["ETag"] = etag(customer.version)
-        return CustomerOut.of(customer)
+        return show(response, application.get_customer(customer_id), CustomerOut.of)
 
     @router.patch("/{customer_id}", response_model=CustomerOut)
     def update_customer(
@@ -278,17 +266,18 @@ def customers_router(application: ContactsApplication) -> APIRouter:
         if_match: IfMatch = None,
     ) -> CustomerOut:
         """Change the person's own profile (JSON Merge Patch); ``CustomerProfileUpdated``."""
-        patch = in_json(body, exclude={"expected_version"})
-        scope = f"{UPDATE_SCOPE}:{customer_id}"
-        outcome = application.update_customer(
-            customer_id,
-            command_id=idempotent_id(key, scope=scope, principal=principal.subject),
-            patch=patch,
-            expected_version=expected_version(if_match, body.expected_version),
-            request_fingerprint=patch_fingerprint(patch),
+        cmd = command(
+            key,
+            principal,
+            body,
+            service=SERVICE,
+            operation=UPDATE,
+            target=customer_id,
+            if_match=if_match,
         )
-        answered(response, version=outcome.value.version, replayed=outcome.replayed)
-        return CustomerOut.of(outcome.value)
+        patch = in_json(body, exclude={"expected_version"})
+        outcome = application.update_customer(customer_id, cmd, patch=patch)
+        return answer(response, outcome, CustomerOut.of)
 
     @router.get("/{customer_id}/export", response_model=ExportOut)
     def export_customer(customer_id: UUID, _: Reader) -> ExportOut:
@@ -296,12 +285,11 @@ def customers_router(application: ContactsApplication) -> APIRouter:
         return ExportOut.of(application.export_customer(customer_id))
 
     @router.post("/{customer_id}/erasure", response_model=ErasureOut)
-    def erase_customer(customer_id: UUID, response: Response, _: Eraser) -> ErasureOut:
+    def erase_customer(customer_id: UUID, response: Response, principal: Eraser) -> ErasureOut:
         """Erase the person by destroying their key (crypto-shredding): every copy of their data,
         in the store and on every topic, becomes unreadable; ``CustomerErased``. Idempotent."""
-        outcome = application.erase_customer(customer_id)
-        if outcome.replayed:
-            response.headers[REPLAYED_HEADER] = "true"
-        return ErasureOut.model_validate(outcome.value)
+        cmd = once_per(customer_id, principal, "erase-customer")
+        outcome = application.erase_customer(customer_id, cmd)
+        return answer(response, outcome, ErasureOut.model_validate)
 
     return router

@@ -1,24 +1,26 @@
 """Lists and searches of people and organizations, and candidate duplicates: the directory.
 
-Lists are paged by an opaque cursor (keyset pagination: stable while records change, as fast on
-the last page as on the first): pass a page's ``next_cursor`` back, with the same filters and
-sort, for the next one (also linked as ``Link: <...>; rel="next"``). The directory is updated
+Lists are paged by an opaque cursor (the platform's: ``crm_platform.web.pages``; keyset pagination,
+stable while records change, as fast on the last page as on the first): pass a page's
+``next_cursor`` back, with the same filters and sort, for the next one (also linked as
+``Link: <...>; rel="next"``). The directory is updated
 from the event log a moment after each change, so a record just registered may take a moment to
 be listed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from crm_platform.web.pages import Cursor, Limit, decode_cursor, link_next, paged
 from crm_platform.web.problems import (
     BadRequest,
     NotFound,
@@ -29,12 +31,9 @@ from crm_platform.web.problems import (
 from crm_platform.web.types import Instant
 
 from ..application.directory import (
-    CANDIDATE_THRESHOLD,
-    MAX_LIMIT,
     Directory,
     DirectoryEntry,
     DirectoryQuery,
-    InvalidCursor,
     RecordType,
     Sort,
     create_directory_tables,
@@ -43,14 +42,13 @@ from ..application.directory import (
 )
 from ..application.imports import Imports
 from ..domain import OrganizationKind, RecordKind, RuleViolation
-from ..domain.duplicates import LIKELY_THRESHOLD
+from ..domain.duplicates import CANDIDATE_THRESHOLD, LIKELY_THRESHOLD
 from ..domain.values import normalize_country, normalize_tags
 from .common import Reader
 
 DEFAULT_LIMIT = 50
 READ_PROBLEMS = problem_responses(400, 401, 403, 404, 422)
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")]
-Cursor = Annotated[str | None, Query(max_length=1000, description="`next_cursor` of a page.")]
+T = TypeVar("T")
 
 
 class ReadModels:
@@ -306,16 +304,6 @@ def _query_problems(parameter: str) -> Iterator[None]:
         raise Unprocessable.for_field(f"query.{parameter}", violation.detail) from violation
 
 
-@contextmanager
-def cursor_problems() -> Iterator[None]:
-    try:
-        yield
-    except InvalidCursor as error:
-        raise BadRequest(
-            str(error), errors=[field_error(["query", "cursor"], str(error), "invalid_cursor")]
-        ) from error
-
-
 def checked_query(read_models: ReadModels, query: DirectoryQuery) -> DirectoryQuery:
     """The query, its custom fields checked against those defined for its kind of record."""
     kind = RecordKind.PERSON if query.record_type is RecordType.PERSON else RecordKind.ORGANIZATION
@@ -326,10 +314,32 @@ def checked_query(read_models: ReadModels, query: DirectoryQuery) -> DirectoryQu
     return query
 
 
-def link_next(request: Request, response: Response, next_cursor: str | None) -> None:
-    if next_cursor is not None:
-        url = request.url.include_query_params(cursor=next_cursor)
-        response.headers["Link"] = f'<{url}>; rel="next"'
+def page_of(
+    request: Request,
+    response: Response,
+    rows: Sequence[T],
+    limit: int,
+    position: Callable[[T], Sequence[str]],
+) -> tuple[Sequence[T], str | None]:
+    """``rows`` read with ``limit + 1``: the page, and the cursor of the next one, linked."""
+    items, next_cursor = paged(rows, limit, position)
+    return items, link_next(request, response, next_cursor)
+
+
+def search(
+    read_models: ReadModels,
+    query: DirectoryQuery,
+    request: Request,
+    response: Response,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[DirectoryEntry], str | None]:
+    """A page of the directory's records matching ``query`` after ``cursor``."""
+    checked = checked_query(read_models, query)
+    after = decode_cursor(cursor, 3)
+    rows = read_models.directory.search(checked, limit=limit + 1, after=after)
+    return page_of(request, response, rows, limit, checked.position)
 
 
 # --- routes ------------------------------------------------------------------------------------
@@ -353,13 +363,8 @@ def directory_router(application: Any) -> APIRouter:
         cursor: Cursor = None,
     ) -> PeoplePage:
         """List and search people, e.g. `?q=lovelace&tag=vip&sort=-updated_at`."""
-        query = checked_query(read_models, filters.query())
-        with cursor_problems():
-            page = read_models.directory.search(query, limit=limit, cursor=cursor)
-        link_next(request, response, page.next_cursor)
-        return PeoplePage(
-            items=[PersonListed.of(e) for e in page.items], next_cursor=page.next_cursor
-        )
+        page = search(read_models, filters.query(), request, response, limit=limit, cursor=cursor)
+        return PeoplePage(items=[PersonListed.of(e) for e in page[0]], next_cursor=page[1])
 
     @router.get(
         "/organizations",
@@ -375,12 +380,9 @@ def directory_router(application: Any) -> APIRouter:
         cursor: Cursor = None,
     ) -> OrganizationsPage:
         """List and search organizations, e.g. `?kind=partner&country=DE`."""
-        query = checked_query(read_models, filters.query())
-        with cursor_problems():
-            page = read_models.directory.search(query, limit=limit, cursor=cursor)
-        link_next(request, response, page.next_cursor)
+        page = search(read_models, filters.query(), request, response, limit=limit, cursor=cursor)
         return OrganizationsPage(
-            items=[OrganizationListed.of(e) for e in page.items], next_cursor=page.next_cursor
+            items=[OrganizationListed.of(e) for e in page[0]], next_cursor=page[1]
         )
 
     @router.get(
@@ -421,11 +423,13 @@ def directory_router(application: Any) -> APIRouter:
         cursor: Cursor = None,
     ) -> DuplicatePairsPage:
         """Pairs of people who may be the same person, the most likely first."""
-        with cursor_problems():
-            page = read_models.directory.duplicate_pairs(
-                limit=limit, min_score=min_score, cursor=cursor
-            )
-        link_next(request, response, page.next_cursor)
+        after = decode_cursor(cursor, 4)
+        rows = read_models.directory.duplicate_pairs(
+            limit=limit + 1, min_score=min_score, after=after
+        )
+        pairs, next_cursor = page_of(
+            request, response, rows, limit, lambda pair: pair.position(min_score)
+        )
         return DuplicatePairsPage(
             items=[
                 DuplicatePairOut(
@@ -434,9 +438,9 @@ def directory_router(application: Any) -> APIRouter:
                     score=p.score,
                     reasons=[MatchReason(**r) for r in p.reasons],
                 )
-                for p in page.items
+                for p in pairs
             ],
-            next_cursor=page.next_cursor,
+            next_cursor=next_cursor,
         )
 
     return router

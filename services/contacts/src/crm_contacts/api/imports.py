@@ -33,6 +33,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from crm_platform.web.commands import REPLAYED_HEADER
+from crm_platform.web.idempotency import IdempotencyKey
+from crm_platform.web.pages import Cursor, Limit, decode_cursor
 from crm_platform.web.problems import (
     TYPE_BASE,
     NotFound,
@@ -45,21 +48,18 @@ from crm_platform.web.problems import (
 from ..application.directory import DirectoryQuery, RecordType
 from ..application.imports import EmptyFile, ImportJob, ImportKeyReused, JobStatus, Rejection
 from ..domain.csv_rows import InvalidHeader
-from .common import REPLAYED_HEADER, IdempotencyKey, Reader, Writer
+from .common import Reader, Writer
 from .directory import (
     ORGANIZATION_FILTERS,
     PAGING,
     PEOPLE_FILTERS,
     READ_PROBLEMS,
-    Cursor,
-    Limit,
     OrganizationFilters,
     PeopleFilters,
     ReadModels,
     checked_query,
-    cursor_problems,
-    link_next,
     only,
+    page_of,
 )
 
 CSV = "text/csv"
@@ -196,14 +196,14 @@ def imports_router(application: Any) -> APIRouter:
         cursor: Cursor = None,
     ) -> ImportReport:
         """An import's report, with a page of its rejected rows."""
+        after = decode_cursor(cursor, 2)
         job = read_models.imports.job(import_id)
         if job is None:
             raise NotFound(f"import {import_id} not found")
-        with cursor_problems():
-            rejections, next_cursor = read_models.imports.rejections(
-                import_id, limit=limit, cursor=cursor
-            )
-        link_next(request, response, next_cursor)
+        rows = read_models.imports.rejections(import_id, limit=limit + 1, after=after)
+        rejections, next_cursor = page_of(
+            request, response, rows, limit, lambda rejection: rejection.list_position
+        )
         return ImportReport(
             **ImportJobOut.of(job).model_dump(),
             rejections=[_rejection(r) for r in rejections],

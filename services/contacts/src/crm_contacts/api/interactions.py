@@ -8,27 +8,28 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from crm_platform.web.conditional import etag, expected_version
-from crm_platform.web.idempotency import idempotent_id, request_fingerprint
-from crm_platform.web.pages import Cursor, Limit, Position, decode_cursor, instant_part, page_after
+from crm_platform.web.commands import ConditionalBody, IfMatch, answer, command, show
+from crm_platform.web.idempotency import IdempotencyKey
+from crm_platform.web.pages import (
+    Cursor,
+    Limit,
+    Position,
+    decode_cursor,
+    instant_part,
+    link_next,
+    page_after,
+)
 from crm_platform.web.types import Instant
 
-from ..application import ContactsApplication
+from ..application import ContactsApplication, CustomerView
 from ..domain import Channel, Direction, Interaction, Sourced
 from ..domain.values import ACTOR_MAX_LENGTH, SUBJECT_MAX_LENGTH, SUMMARY_MAX_LENGTH
-from .common import (
-    PERSON_PROBLEM_RESPONSES,
-    Conditional,
-    IdempotencyKey,
-    IfMatch,
-    Out,
-    Reader,
-    Writer,
-    answered,
-)
+from .common import PERSON_PROBLEM_RESPONSES, SERVICE, Out, Reader, Writer, created
 from .sections import Section
 
-CONTACT_SCOPE = "contacts:record-contact"
+CONTACT = "record-contact"
+# What the body says of the interaction itself (the actor defaults to the caller).
+INTERACTION_FIELDS = {"channel", "direction", "subject", "summary", "occurred_at", "related_to"}
 
 
 class RelatedRecord(Section):
@@ -38,7 +39,7 @@ class RelatedRecord(Section):
     id: str = Field(min_length=1, max_length=100, description="Its id in its service.")
 
 
-class RecordContact(Conditional):
+class RecordContact(ConditionalBody):
     channel: Channel
     direction: Direction
     subject: str | None = Field(default=None, max_length=SUBJECT_MAX_LENGTH)
@@ -107,37 +108,39 @@ def interactions_router(application: ContactsApplication) -> APIRouter:
         if_match: IfMatch = None,
     ) -> InteractionOut:
         """Record an interaction; If-Match (or expected_version) guards against lost updates."""
-        # The customer id is in the scope: interaction ids stay unique even if a key is reused.
-        scope = f"{CONTACT_SCOPE}:{customer_id}"
-        interaction_id = idempotent_id(key, scope=scope, principal=principal.subject)
+        # The interaction's id is its command's: the customer in its scope keeps ids unique.
+        cmd = command(
+            key,
+            principal,
+            body,
+            service=SERVICE,
+            operation=CONTACT,
+            target=customer_id,
+            if_match=if_match,
+        )
         outcome = application.record_contact(
             customer_id,
-            expected_version=expected_version(if_match, body.expected_version),
-            interaction_id=interaction_id,
-            request_fingerprint=request_fingerprint(body),
-            channel=body.channel,
-            direction=body.direction,
-            subject=body.subject,
-            summary=body.summary,
+            cmd,
+            **body.model_dump(include=INTERACTION_FIELDS),
             actor=body.actor or principal.subject,
-            occurred_at=body.occurred_at,
-            related_to=None if body.related_to is None else body.related_to.model_dump(),
         )
-        interaction = outcome.value
-        location = request.url_for(
-            "get_interaction", customer_id=str(customer_id), interaction_id=str(interaction_id)
-        )
-        answered(
+        created(
+            request,
             response,
-            version=interaction.customer_version,
-            replayed=outcome.replayed,
-            location=str(location),
+            "get_interaction",
+            customer_id=customer_id,
+            interaction_id=cmd.command_id,
         )
-        return InteractionOut.of(customer_id, interaction)
+        return answer(
+            response,
+            outcome,
+            lambda customer: InteractionOut.of(customer_id, customer.interactions[cmd.command_id]),
+        )
 
     @router.get("/{customer_id}/interactions", response_model=InteractionsOut)
     def list_interactions(
         customer_id: UUID,
+        request: Request,
         response: Response,
         _: Reader,
         cursor: Cursor = None,
@@ -146,17 +149,19 @@ def interactions_router(application: ContactsApplication) -> APIRouter:
         """The person's interactions and those of duplicates merged into them, as they occurred,
         page by page."""
         after = decode_cursor(cursor, 2)
-        customer = application.get_customer(customer_id)
-        response.headers["ETag"] = etag(customer.version)
-        shown, next_cursor = page_after(
-            customer.person.interactions, interaction_position, after, limit
-        )
-        return InteractionsOut(
-            customer_id=customer.id,
-            version=customer.version,
-            items=[InteractionOut.of(s.record_id, s.item) for s in shown],
-            next_cursor=next_cursor,
-        )
+
+        def page(customer: CustomerView) -> InteractionsOut:
+            shown, next_cursor = page_after(
+                customer.person.interactions, interaction_position, after, limit
+            )
+            return InteractionsOut(
+                customer_id=customer.id,
+                version=customer.version,
+                items=[InteractionOut.of(s.record_id, s.item) for s in shown],
+                next_cursor=link_next(request, response, next_cursor),
+            )
+
+        return show(response, application.get_customer(customer_id), page)
 
     @router.get("/{customer_id}/interactions/{interaction_id}", response_model=InteractionOut)
     def get_interaction(customer_id: UUID, interaction_id: UUID, _: Reader) -> InteractionOut:

@@ -11,25 +11,17 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from crm_platform.web.conditional import etag, expected_version
-from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+from crm_platform.web.commands import ConditionalBody, IfMatch, answer, command
+from crm_platform.web.conditional import etag
+from crm_platform.web.idempotency import IdempotencyKey
 
 from ..application import ContactsApplication, MergeView
-from .common import (
-    PERSON_PROBLEM_RESPONSES,
-    Conditional,
-    IdempotencyKey,
-    IfMatch,
-    Out,
-    Reader,
-    Writer,
-    answered,
-)
+from .common import PERSON_PROBLEM_RESPONSES, SERVICE, Out, Reader, Writer, created, once_per
 
-MERGE_SCOPE = "contacts:merge"
+MERGE, UNMERGE = "merge", "unmerge"
 
 
-class MergeCustomers(Conditional):
+class MergeCustomers(ConditionalBody):
     duplicate_id: UUID = Field(description="The record merged into this one.")
     duplicate_expected_version: int | None = Field(
         default=None, ge=1, description="The duplicate's version seen: 409 if it changed since."
@@ -49,7 +41,7 @@ class MergeOut(MergeLinkOut):
 
     @classmethod
     def of(cls, merge: MergeView) -> MergeOut:
-        return cls.model_validate({**vars(merge.link), "survivor_version": merge.survivor_version})
+        return cls.model_validate({**vars(merge.link), "survivor_version": merge.version})
 
 
 class MergesOut(BaseModel):
@@ -73,27 +65,24 @@ def merges_router(application: ContactsApplication) -> APIRouter:
     ) -> MergeOut:
         """Merge a duplicate into this person (the survivor). Nothing is copied: the duplicate
         redirects here (307) and this record shows both, until the merge is undone."""
-        scope = f"{MERGE_SCOPE}:{customer_id}"
-        merge_id = idempotent_id(key, scope=scope, principal=principal.subject)
+        # The merge's id is its command's.
+        cmd = command(
+            key,
+            principal,
+            body,
+            service=SERVICE,
+            operation=MERGE,
+            target=customer_id,
+            if_match=if_match,
+        )
         outcome = application.merge_customers(
             customer_id,
-            merge_id=merge_id,
+            cmd,
             duplicate_id=body.duplicate_id,
-            expected_version=expected_version(if_match, body.expected_version),
             duplicate_expected_version=body.duplicate_expected_version,
-            request_fingerprint=request_fingerprint(body),
         )
-        location = request.url_for(
-            "get_merge", customer_id=str(customer_id), merge_id=str(merge_id)
-        )
-        merge = outcome.value
-        answered(
-            response,
-            version=merge.survivor_version,
-            replayed=outcome.replayed,
-            location=str(location),
-        )
-        return MergeOut.of(merge)
+        created(request, response, "get_merge", customer_id=customer_id, merge_id=cmd.command_id)
+        return answer(response, outcome, MergeOut.of)
 
     @router.get("/{customer_id}/merges", response_model=MergesOut)
     def list_merges(customer_id: UUID, response: Response, _: Reader) -> MergesOut:
@@ -111,16 +100,13 @@ def merges_router(application: ContactsApplication) -> APIRouter:
         customer_id: UUID,
         merge_id: UUID,
         response: Response,
-        _: Writer,
+        principal: Writer,
         if_match: IfMatch = None,
     ) -> MergeOut:
         """Undo the merge: both records stand as they are, the survivor with everything
         recorded on it meanwhile. Undoing it again answers the same (idempotent)."""
-        outcome = application.unmerge_customers(
-            customer_id, merge_id, expected_version=expected_version(if_match, None)
-        )
-        merge = outcome.value
-        answered(response, version=merge.survivor_version, replayed=outcome.replayed)
-        return MergeOut.of(merge)
+        cmd = once_per(merge_id, principal, UNMERGE, if_match)
+        outcome = application.unmerge_customers(customer_id, merge_id, cmd)
+        return answer(response, outcome, MergeOut.of)
 
     return router

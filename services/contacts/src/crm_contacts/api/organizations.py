@@ -8,32 +8,23 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
-from crm_platform.web.conditional import etag, expected_version
-from crm_platform.web.idempotency import idempotent_id, request_fingerprint
+from crm_platform.web.commands import CommandBody, ConditionalBody, IfMatch, answer, command, show
+from crm_platform.web.idempotency import IdempotencyKey, idempotent_id
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import ContactsApplication, OrganizationView
 from ..domain import OrganizationKind, PartnerType
 from ..domain.values import NAME_MAX_LENGTH
-from .common import (
-    Command,
-    Conditional,
-    IdempotencyKey,
-    IfMatch,
-    Out,
-    Reader,
-    Writer,
-    answered,
-    patch_fingerprint,
-)
+from .common import SERVICE, Out, Reader, Writer, created
 from .sections import CUSTOM_FIELDS_DOC, LIST_DOC, TAGS_DOC, Address, CustomValue, in_json
 
-REGISTER_SCOPE = "contacts:register-organization"
-UPDATE_SCOPE = "contacts:update-organization"
+REGISTER, UPDATE = "register-organization", "update-organization"
+# The id of an organization registered by a request, as it always was: a retry finds it.
+REGISTER_SCOPE = f"{SERVICE}:{REGISTER}"
 KINDS_DOC = "customer (an account), partner (PRM), supplier (SRM); one or more."
 
 
-class OrganizationFields(Command):
+class OrganizationFields(CommandBody):
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     legal_name: str | None = Field(default=None, max_length=NAME_MAX_LENGTH)
     tax_id: str | None = Field(
@@ -58,7 +49,7 @@ class RegisterOrganization(OrganizationFields):
     )
 
 
-class UpdateOrganization(OrganizationFields, Conditional):
+class UpdateOrganization(OrganizationFields, ConditionalBody):
     """A JSON Merge Patch (RFC 7396): fields left out keep their values, null clears one."""
 
 
@@ -103,24 +94,17 @@ def organizations_router(application: ContactsApplication) -> APIRouter:
     ) -> OrganizationOut:
         """Register an organization (becoming a partner also publishes ``PartnerRegistered``)."""
         organization_id = idempotent_id(key, scope=REGISTER_SCOPE, principal=principal.subject)
+        cmd = command(
+            key, principal, body, service=SERVICE, operation=REGISTER, target=organization_id
+        )
         profile = body.model_dump(mode="json")  # the default kind counts, set or not
-        outcome = application.register_organization(
-            organization_id, profile=profile, request_fingerprint=request_fingerprint(body)
-        )
-        location = request.url_for("get_organization", organization_id=str(organization_id))
-        answered(
-            response,
-            version=outcome.value.version,
-            replayed=outcome.replayed,
-            location=str(location),
-        )
-        return OrganizationOut.of(outcome.value)
+        outcome = application.register_organization(cmd, organization_id, profile=profile)
+        created(request, response, "get_organization", organization_id=organization_id)
+        return answer(response, outcome, OrganizationOut.of)
 
     @router.get("/{organization_id}", response_model=OrganizationOut)
     def get_organization(organization_id: UUID, response: Response, _: Reader) -> OrganizationOut:
-        organization = application.get_organization(organization_id)
-        response.headers["ETag"] = etag(organization.version)
-        return OrganizationOut.of(organization)
+        return show(response, application.get_organization(organization_id), OrganizationOut.of)
 
     @router.patch("/{organization_id}", response_model=OrganizationOut)
     def update_organization(
@@ -132,16 +116,17 @@ def organizations_router(application: ContactsApplication) -> APIRouter:
         if_match: IfMatch = None,
     ) -> OrganizationOut:
         """Change the organization (JSON Merge Patch); ``OrganizationProfileUpdated``."""
-        patch = in_json(body, exclude={"expected_version"})
-        scope = f"{UPDATE_SCOPE}:{organization_id}"
-        outcome = application.update_organization(
-            organization_id,
-            command_id=idempotent_id(key, scope=scope, principal=principal.subject),
-            patch=patch,
-            expected_version=expected_version(if_match, body.expected_version),
-            request_fingerprint=patch_fingerprint(patch),
+        cmd = command(
+            key,
+            principal,
+            body,
+            service=SERVICE,
+            operation=UPDATE,
+            target=organization_id,
+            if_match=if_match,
         )
-        answered(response, version=outcome.value.version, replayed=outcome.replayed)
-        return OrganizationOut.of(outcome.value)
+        patch = in_json(body, exclude={"expected_version"})
+        outcome = application.update_organization(organization_id, cmd, patch=patch)
+        return answer(response, outcome, OrganizationOut.of)
 
     return router

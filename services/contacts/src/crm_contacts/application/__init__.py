@@ -10,7 +10,6 @@ from .views import (
     HistoryEntry,
     MergeView,
     OrganizationView,
-    Outcome,
     PersonExport,
     RecordExport,
 )
@@ -25,7 +24,6 @@ __all__ = [
     "HistoryEntry",
     "MergeView",
     "OrganizationView",
-    "Outcome",
     "PersonExport",
     "RecordExport",
 ]

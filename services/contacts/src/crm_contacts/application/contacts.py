@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from .custom_fields import CustomFieldCommands
-from .erasure import ErasureTracking
 from .leads import LeadConversions
 
 
-class ContactsApplication(LeadConversions, CustomFieldCommands, ErasureTracking):
+class ContactsApplication(LeadConversions):
     """Commands are grouped by area in mixins (people, organizations, custom fields, lead
-    conversions, erasure tracking), each in its own module; they share ``commands.CommandRunner``.
+    conversions, erasure tracking), each in its own module; they run on the platform's command
+    pipeline (``crm_platform.commands.CommandRunner``).
 
     Personal data is sealed per person (``ShreddingApplication``); reactions to other services'
     events record their Kafka position with their effects (``TrackingApplication``). Snapshots

@@ -6,41 +6,42 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain import CustomFieldCatalog, FieldDefinition, RecordKind
-from .commands import CommandRunner
-from .views import Outcome
+from crm_platform.commands import Command, CommandRunner, Outcome
+from crm_platform.privacy import ShreddingApplication
+
+from ..domain import CustomFieldCatalog, FieldDefinition, RecordKind, catalog_id
+from ..domain.custom_fields import Definitions
 
 
 @dataclass(frozen=True)
 class DefinedField:
     definition: FieldDefinition
     created: bool  # False: an existing field revised (or left as it was)
-    catalog_version: int
+    version: int  # of the kind's catalog
 
 
-class CustomFieldCommands(CommandRunner):
+class CustomFieldCommands(CommandRunner, ShreddingApplication):
+    """The base of the contacts application's command mixins: people's personal data is sealed
+    with keys of their own (``ShreddingApplication``), commands run on the platform's pipeline
+    (``CommandRunner``), and records validate their custom fields against these definitions."""
+
     def define_custom_field(
-        self,
-        kind: RecordKind,
-        name: str,
-        definition: Mapping[str, Any],
-        *,
-        expected_version: int | None,
+        self, kind: RecordKind, name: str, definition: Mapping[str, Any], command: Command
     ) -> Outcome[DefinedField]:
         """Define the field, or revise it; defining it again as it is changes nothing (PUT)."""
         created = changed = False
 
-        def decide(catalog: CustomFieldCatalog) -> None:
+        def define(catalog: CustomFieldCatalog) -> None:
             nonlocal created, changed
             created = name not in catalog.definitions
             _, changed = catalog.define(name, definition)
 
-        catalog, _ = self._run(
+        catalog = self.execute(
+            command,
+            "custom fields",
             lambda: self._catalog(kind) or CustomFieldCatalog.open(kind),
-            replayed=lambda catalog: None,
-            expected_version=expected_version,
-            decide=decide,
-        )
+            define,
+        ).value
         defined = DefinedField(catalog.definitions[name], created, catalog.version)
         return Outcome(defined, replayed=not changed)
 
@@ -50,3 +51,10 @@ class CustomFieldCommands(CommandRunner):
         if catalog is None:
             return 0, []
         return catalog.version, sorted(catalog.definitions.values(), key=lambda d: d.name)
+
+    def custom_field_definitions(self, kind: RecordKind) -> Definitions:
+        catalog = self._catalog(kind)
+        return {} if catalog is None else catalog.definitions
+
+    def _catalog(self, kind: RecordKind) -> CustomFieldCatalog | None:
+        return self.find(CustomFieldCatalog, catalog_id(kind))

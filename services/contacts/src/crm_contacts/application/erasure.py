@@ -13,16 +13,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_events.erasure import CONFIRMING_SERVICES, CustomerErasureConfirmed
+from crm_platform.commands import WRITE_ATTEMPTS, CommandRunner
 from crm_platform.tracking import TrackingApplication
 
 from ..domain import ErasureNotFound, ErasureProgress
-from .commands import WRITE_ATTEMPTS, CommandRunner
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +94,4 @@ class ErasureTracking(CommandRunner, TrackingApplication):
         return progress
 
     def _progress(self, customer_id: UUID) -> ErasureProgress | None:
-        try:
-            progress = self.repository.get(ErasureProgress.create_id(customer_id))
-        except AggregateNotFoundError:
-            return None
-        return progress if isinstance(progress, ErasureProgress) else None
+        return self.find(ErasureProgress, ErasureProgress.create_id(customer_id))

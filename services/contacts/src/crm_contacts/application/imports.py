@@ -5,7 +5,8 @@ line of it, in memory; a record too long to read is a rejected row), validates e
 several records per event-store transaction. Each row's record id is derived from the import's
 Idempotency-Key (with the caller) and the row's ``external_id``, or its row number when it has
 none, so running an import again, whole or after an interruption, registers nothing twice: rows
-already registered count as *unchanged*. The job's report (rows read, created, unchanged, and each
+already registered count as *unchanged*. Each row's record is saved with a ``CommandReceipt`` of the
+platform's (the row's fingerprint), which tells a row imported again from one changed since. The job's report (rows read, created, unchanged, and each
 rejected row with its number, column and reason) is kept in the contacts database, by job id.
 
 Row numbers are those a spreadsheet shows: the header is row 1, the first record row 2.
@@ -29,10 +30,12 @@ from enum import StrEnum
 from typing import IO, Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from psycopg import sql
+
+from crm_platform.commands import CommandReceipt
+from crm_platform.projection import datastore_of
 
 from ..domain import Customer, Organization, Origin, RecordKind, RuleViolation
 from ..domain.csv_rows import (
@@ -46,15 +49,7 @@ from ..domain.csv_rows import (
     ValidRow,
 )
 from .csv_records import Unreadable, records
-from .directory import (
-    Directory,
-    DirectoryQuery,
-    InvalidCursor,
-    RecordType,
-    datastore_of,
-    decode_cursor,
-    encode_cursor,
-)
+from .directory import Directory, DirectoryQuery, RecordType
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +115,12 @@ class Rejection:
     row: int
     column: str
     reason: str
+    position: int = 0  # of the rejection among its row's
+
+    @property
+    def list_position(self) -> tuple[str, str]:
+        """Where it stands in its job's list of rejections (in row order)."""
+        return str(self.row), str(self.position)
 
 
 class ImportKeyReused(Exception):
@@ -251,26 +252,21 @@ class Imports:
         return None if row is None else _job(row)
 
     def rejections(
-        self, job_id: UUID, *, limit: int, cursor: str | None = None
-    ) -> tuple[list[Rejection], str | None]:
-        """A page of the job's rejected rows, in row order, and the cursor of the next page."""
-        after = (0, -1)
-        if cursor is not None:
-            after = _rejection_position(cursor)
+        self, job_id: UUID, *, limit: int, after: tuple[str, ...] | None = None
+    ) -> list[Rejection]:
+        """Up to ``limit`` of the job's rejections, in row order, after the ``list_position``
+        of one."""
         with self.datastore.transaction(commit=False) as db:
             db.execute(
                 f"SELECT row_number, position, column_name, reason FROM {REJECTIONS}"
                 " WHERE job_id = %s AND (row_number, position) > (%s, %s)"
                 " ORDER BY row_number, position LIMIT %s",
-                (job_id, *after, limit + 1),
+                (job_id, *_rejection_after(after), limit),
             )
             rows = db.fetchall()
-        page = [Rejection(r["row_number"], r["column_name"], r["reason"]) for r in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor({"r": [last["row_number"], last["position"]]})
-        return page, next_cursor
+        return [
+            Rejection(r["row_number"], r["column_name"], r["reason"], r["position"]) for r in rows
+        ]
 
     def _record(self, job: ImportJob, rows: int, outcome: _Batch) -> None:
         """Add the batch to the job's report (which also shows the job is alive)."""
@@ -329,23 +325,26 @@ class _Run:
         self._organizations: set[UUID] = set()
 
     def register(self, rows: Sequence[tuple[int, ValidRow | list[Problem]]]) -> _Batch:
-        """Register the batch's new records in one transaction; a concurrent run of the same
-        import (a retry racing the first attempt) makes the save fail, and the batch is redone."""
+        """Register the batch's new records with their receipts in one transaction; a concurrent
+        run of the same import (a retry racing the first attempt) makes the save fail, and the
+        batch is redone."""
         for _ in range(3):
-            outcome, records = self._plan(rows)
+            outcome, new = self._plan(rows)
             try:
-                if records:
-                    self.application.save(*records)
+                if new:
+                    receipts = [_receipt(record, fingerprint) for record, fingerprint in new]
+                    self.application.save(*(record for record, _ in new), *receipts)
             except IntegrityError:
                 continue
-            outcome.created = len(records)
+            outcome.created = len(new)
             return outcome
         raise RuntimeError("the batch kept conflicting with a concurrent import")
 
     def _plan(
         self, rows: Sequence[tuple[int, ValidRow | list[Problem]]]
-    ) -> tuple[_Batch, list[Aggregate]]:
-        """What the batch does: rows rejected or unchanged, and the records to register."""
+    ) -> tuple[_Batch, list[tuple[Aggregate, str]]]:
+        """What the batch does: rows rejected or unchanged, and the records to register (with
+        their rows' fingerprints)."""
         outcome = _Batch()
         planned: dict[UUID, tuple[int, ValidRow, str]] = {}
         for row_number, parsed in rows:
@@ -361,38 +360,33 @@ class _Run:
             else:
                 outcome.reject(row_number, [_repeated(earlier[0])])
         registered = self._registered(list(planned))
-        records: list[Aggregate] = []
+        new: list[tuple[Aggregate, str]] = []
         for record_id, (row_number, row, fingerprint) in planned.items():
             if record_id in registered:
-                if registered[record_id] == fingerprint:
+                # Registered before receipts were kept (None): its row is not known any more.
+                if registered[record_id] in (fingerprint, None):
                     outcome.unchanged += 1
                 else:
                     outcome.reject(row_number, [_imported_differently()])
                 continue
             try:
-                records.append(self._new(record_id, row, fingerprint))
+                new.append((self._new(record_id, row), fingerprint))
             except RuleViolation as violation:
                 outcome.reject(row_number, [Problem(violation.field, violation.detail)])
-        return outcome, records
+        return outcome, new
 
-    def _new(self, record_id: UUID, row: ValidRow, fingerprint: str) -> Aggregate:
+    def _new(self, record_id: UUID, row: ValidRow) -> Aggregate:
         profile = row.profile
         if self.kind.aggregate is Organization:
             if profile["parent_id"] and not self._is_organization(UUID(profile["parent_id"])):
                 raise RuleViolation("parent_id", "no such organization")
-            return Organization.register(
-                record_id,
-                profile=profile,
-                definitions=self.definitions,
-                request_fingerprint=fingerprint,
-            )
+            return Organization.register(record_id, profile=profile, definitions=self.definitions)
         if not all(self._is_organization(UUID(r["organization_id"])) for r in profile["roles"]):
             raise RuleViolation("organization_id", "no such organization")
         return Customer.register(
             record_id,
             profile=profile,
             definitions=self.definitions,
-            request_fingerprint=fingerprint,
             origin=Origin.IMPORT,
         )
 
@@ -406,17 +400,14 @@ class _Run:
 
     def _is_organization(self, organization_id: UUID) -> bool:
         if organization_id not in self._organizations:
-            try:
-                record = self.application.repository.get(organization_id)
-            except AggregateNotFoundError:
-                return False
-            if not isinstance(record, Organization):
+            if self.application.find(Organization, organization_id) is None:
                 return False
             self._organizations.add(organization_id)
         return True
 
-    def _registered(self, record_ids: list[UUID]) -> dict[UUID, str]:
-        """The request fingerprints of those of ``record_ids`` registered already."""
+    def _registered(self, record_ids: list[UUID]) -> dict[UUID, str | None]:
+        """The rows' fingerprints of those of ``record_ids`` registered already (None: by an
+        import before receipts were kept)."""
         recorder = self.application.recorder
         statement = sql.SQL(
             "SELECT originator_id FROM {schema}.{table}"
@@ -428,10 +419,8 @@ class _Run:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, (record_ids,))
             found = [row["originator_id"] for row in cursor.fetchall()]
-        return {
-            record_id: self.application.repository.get(record_id, version=1).request_fingerprint
-            for record_id in found
-        }
+        receipts = {i: self.application.find(CommandReceipt, _receipt_id(i)) for i in found}
+        return {i: None if r is None else r.fingerprint for i, r in receipts.items()}
 
 
 class _LineWriter:
@@ -468,6 +457,20 @@ def _parsed(
     if not any(cell.strip() for cell in cells):
         return None
     return header.parse(cells, organizations)
+
+
+def _receipt_id(record_id: UUID) -> UUID:
+    return uuid.uuid5(IMPORT_NAMESPACE, f"receipt\x1f{record_id}")
+
+
+def _receipt(record: Aggregate, fingerprint: str) -> CommandReceipt:
+    """That the row was imported as ``record``: its fingerprint tells a changed row."""
+    return CommandReceipt(  # type: ignore[call-arg]  # the metaclass takes ``id`` (``id: UUID``)
+        id=_receipt_id(record.id),
+        fingerprint=fingerprint,
+        target_id=record.id,
+        target_version=record.version,
+    )
 
 
 def _fingerprint(row: ValidRow) -> str:
@@ -516,9 +519,10 @@ def _job(row: dict[str, Any] | None) -> ImportJob:
     )
 
 
-def _rejection_position(cursor: str) -> tuple[int, int]:
+def _rejection_after(position: tuple[str, ...] | None) -> tuple[int, int]:
+    if position is None:
+        return 0, -1
     try:
-        row_number, position = decode_cursor(cursor)["r"]
-        return int(row_number), int(position)
-    except (KeyError, TypeError, ValueError):
-        raise InvalidCursor("not a cursor of this list") from None
+        return int(position[0]), int(position[1])
+    except ValueError:
+        raise RuleViolation("cursor", "is not a cursor this list gave", location="query") from None

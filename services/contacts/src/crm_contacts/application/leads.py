@@ -14,8 +14,6 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
-from crm_platform.tracking import TrackingApplication
-
 from ..domain import (
     Customer,
     EmailAddress,
@@ -48,23 +46,21 @@ class ConvertedLead:
     title: str | None
 
 
-class LeadConversions(PeopleCommands, OrganizationCommands, TrackingApplication):
+class LeadConversions(PeopleCommands, OrganizationCommands):
+    """Idempotent by the ids sales chose (a person registered already is left as they are) and
+    exactly once per position (tracking records): no command receipt is needed."""
+
     def register_converted_lead(self, position: Tracking, lead: ConvertedLead) -> bool:
         """Register the person, and the organization when it is new and named; False when
         ``position`` was processed already. A person registered before is left as they are."""
-        if self._exists(lead.customer_id, Customer):
+        if self.find(Customer, lead.customer_id) is not None:
             return self.record_reaction(position)
-        fingerprint = f"lead:{lead.lead_id}"
         new_organizations: list[Organization] = []
         organization = lead.organization_id
-        if organization is not None and not self._exists(organization, Organization):
+        if organization is not None and self.find(Organization, organization) is None:
             if lead.company:
                 profile = {"name": lead.company, "kinds": [OrganizationKind.CUSTOMER]}
-                new_organizations.append(
-                    self.new_organization(
-                        organization, profile=profile, request_fingerprint=fingerprint
-                    )
-                )
+                new_organizations.append(self.new_organization(organization, profile=profile))
             else:
                 organization = None  # unknown, and nothing to register it by
         person = {
@@ -79,7 +75,6 @@ class LeadConversions(PeopleCommands, OrganizationCommands, TrackingApplication)
         customer = self.new_customer(
             lead.customer_id,
             profile=person,
-            request_fingerprint=fingerprint,
             origin=Origin.LEAD,
             lead_id=lead.lead_id,
             registered_with={o.id for o in new_organizations},

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from crm_platform.commands import Command, Outcome
+
 from ..domain import (
-    ConsentDecision,
     Customer,
     CustomerErased,
     CustomerMerged,
-    CustomerNotFound,
     Interaction,
     InteractionNotFound,
     MergeNotFound,
@@ -31,58 +31,47 @@ from ..domain import (
     unmerge,
 )
 from ..domain.codec import to_json
-from .commands import CommandRunner, by_command
+from .custom_fields import CustomFieldCommands
+from .erasure import ErasureTracking
 from .views import (
     ConsentsView,
     CustomerView,
     Erasure,
     HistoryEntry,
     MergeView,
-    Outcome,
     PersonExport,
     RecordExport,
 )
 
-# Attributes of a stored event that are bookkeeping (the store's, and the hash of a request
-# used to tell retries apart), not data about the person.
-_BOOKKEEPING = {
-    "originator_id",
-    "originator_version",
-    "timestamp",
-    "originator_topic",
-    "request_fingerprint",
-}
+# Attributes of a stored event that are the store's bookkeeping, not data about the person.
+_BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 
-class PeopleCommands(CommandRunner):
+class PeopleCommands(CustomFieldCommands, ErasureTracking):
+    """Every command on a person runs on the platform's pipeline (``CommandRunner``): a retry
+    finds the command's receipt and is answered with the person as that command left them."""
+
     # --- registration and profile -------------------------------------------------------------
 
     def register_customer(
-        self,
-        customer_id: UUID,
-        *,
-        profile: Mapping[str, Any],
-        request_fingerprint: str,
+        self, command: Command, customer_id: UUID, *, profile: Mapping[str, Any]
     ) -> Outcome[CustomerView]:
-        """Register once per id; a retry with the same request gets the first answer back."""
-        registration, replayed = self._register(
-            Customer,
-            customer_id,
-            lambda: self.new_customer(
-                customer_id, profile=profile, request_fingerprint=request_fingerprint
-            ),
-            request_fingerprint,
+        """Register once per id (derived from the command's key): a retry gets the first answer."""
+        outcome = self.create(
+            command,
+            "customer",
+            lambda: [self.new_customer(customer_id, profile=profile)],
+            made_before=lambda: self.find(Customer, customer_id),
         )
-        if replayed:
+        if outcome.replayed:
             self._live_customer(customer_id)  # an erased person's first answer is gone with them
-        return Outcome(CustomerView.of(registration), replayed)
+        return Outcome(CustomerView.of(outcome.value), outcome.replayed)
 
     def new_customer(
         self,
         customer_id: UUID,
         *,
         profile: Mapping[str, Any],
-        request_fingerprint: str,
         origin: Origin = Origin.API,
         lead_id: UUID | None = None,
         registered_with: Collection[UUID] = (),
@@ -93,7 +82,6 @@ class PeopleCommands(CommandRunner):
             customer_id,
             profile=profile,
             definitions=self.custom_field_definitions(RecordKind.PERSON),
-            request_fingerprint=request_fingerprint,
             origin=origin,
             lead_id=lead_id,
         )
@@ -101,63 +89,44 @@ class PeopleCommands(CommandRunner):
         return customer
 
     def update_customer(
-        self,
-        customer_id: UUID,
-        *,
-        command_id: UUID,
-        patch: Mapping[str, Any],
-        expected_version: int | None,
-        request_fingerprint: str,
+        self, customer_id: UUID, command: Command, *, patch: Mapping[str, Any]
     ) -> Outcome[CustomerView]:
         """Change the person's own profile by a JSON Merge Patch (RFC 7396)."""
         definitions = self.custom_field_definitions(RecordKind.PERSON)
 
-        def decide(customer: Customer) -> None:
-            changed = customer.update_profile(
-                command_id=command_id,
-                patch=patch,
-                definitions=definitions,
-                request_fingerprint=request_fingerprint,
-            )
-            if "roles" in changed:
+        def update(customer: Customer) -> None:
+            if "roles" in customer.update_profile(patch=patch, definitions=definitions):
                 self._check_roles(customer.profile)
 
-        customer, replayed = self._run(
-            lambda: self._live_customer(customer_id),
-            replayed=by_command(command_id, request_fingerprint),
-            expected_version=expected_version,
-            decide=decide,
-        )
-        return Outcome(self._view(customer), replayed)
+        outcome = self._change(customer_id, command, update)
+        return Outcome(self._view(outcome.value), outcome.replayed)
 
     def get_customer(self, customer_id: UUID) -> CustomerView:
         customer = self._customer(customer_id)
         customer.ensure_active()
         return self._view(customer)
 
-    # --- interactions and consent -------------------------------------------------------------
+    # --- interactions and consent: each under its command's id ------------------------------
 
     def record_contact(
-        self,
-        customer_id: UUID,
-        *,
-        expected_version: int | None,
-        interaction_id: UUID,
-        request_fingerprint: str,
-        **interaction: Any,
-    ) -> Outcome[Interaction]:
+        self, customer_id: UUID, command: Command, **interaction: Any
+    ) -> Outcome[Customer]:
         """Record an interaction (``Customer.record_contact`` names its fields)."""
-        customer, replayed = self._run(
-            lambda: self._live_customer(customer_id),
-            replayed=by_command(interaction_id, request_fingerprint),
-            expected_version=expected_version,
-            decide=lambda c: c.record_contact(
-                interaction_id=interaction_id,
-                request_fingerprint=request_fingerprint,
-                **interaction,
-            ),
+        return self._change(
+            customer_id,
+            command,
+            lambda c: c.record_contact(interaction_id=command.command_id, **interaction),
         )
-        return Outcome(customer.interactions[interaction_id], replayed)
+
+    def record_consent(
+        self, customer_id: UUID, command: Command, **decision: Any
+    ) -> Outcome[Customer]:
+        """Record a consent decision (``Customer.record_consent`` names its fields)."""
+        return self._change(
+            customer_id,
+            command,
+            lambda c: c.record_consent(decision_id=command.command_id, **decision),
+        )
 
     def get_interaction(self, customer_id: UUID, interaction_id: UUID) -> Sourced[Interaction]:
         """One interaction shown for the person (theirs or a merged duplicate's)."""
@@ -165,27 +134,6 @@ class PeopleCommands(CommandRunner):
             if sourced.item.interaction_id == interaction_id:
                 return sourced
         raise InteractionNotFound(customer_id, interaction_id)
-
-    def record_consent(
-        self,
-        customer_id: UUID,
-        *,
-        expected_version: int | None,
-        decision_id: UUID,
-        request_fingerprint: str,
-        **decision: Any,
-    ) -> Outcome[ConsentDecision]:
-        """Record a consent decision (``Customer.record_consent`` names its fields)."""
-        customer, replayed = self._run(
-            lambda: self._live_customer(customer_id),
-            replayed=by_command(decision_id, request_fingerprint),
-            expected_version=expected_version,
-            decide=lambda c: c.record_consent(
-                decision_id=decision_id, request_fingerprint=request_fingerprint, **decision
-            ),
-        )
-        recorded = next(c for c in customer.consents if c.decision_id == decision_id)
-        return Outcome(recorded, replayed)
 
     def get_consents(self, customer_id: UUID) -> ConsentsView:
         view = self.get_customer(customer_id)
@@ -201,60 +149,41 @@ class PeopleCommands(CommandRunner):
     def merge_customers(
         self,
         survivor_id: UUID,
+        command: Command,
         *,
-        merge_id: UUID,
         duplicate_id: UUID,
-        expected_version: int | None,
         duplicate_expected_version: int | None,
-        request_fingerprint: str,
     ) -> Outcome[MergeView]:
-        """Merge the duplicate into the survivor (both record it, in one transaction)."""
+        """Merge the duplicate into the survivor (both record it, in one transaction), under the
+        command's id."""
 
-        def decide(survivor: Customer) -> list[Customer]:
-            try:
-                duplicate = self._customer(duplicate_id)
-            except CustomerNotFound:
-                raise RuleViolation("duplicate_id", "no such customer") from None
+        def merge_duplicate(survivor: Customer) -> list[Customer]:
+            duplicate = self.find(Customer, duplicate_id)
+            if duplicate is None:
+                raise RuleViolation("duplicate_id", "no such customer")
             expected = duplicate_expected_version
             if expected is not None and expected != duplicate.version:
-                raise VersionConflict(duplicate_id, expected, duplicate.version)
-            merge(
-                survivor,
-                duplicate,
-                merge_id=merge_id,
-                merged_at=datetime.now(UTC),
-                request_fingerprint=request_fingerprint,
-            )
+                raise VersionConflict(duplicate_id, expected, duplicate.version, kind="customer")
+            merge(survivor, duplicate, merge_id=command.command_id, merged_at=datetime.now(UTC))
             return [duplicate]
 
-        survivor, replayed = self._run(
-            lambda: self._live_customer(survivor_id),
-            replayed=by_command(merge_id, request_fingerprint),
-            expected_version=expected_version,
-            decide=decide,
-        )
-        return Outcome(MergeView(survivor.merges[merge_id], survivor.version), replayed)
+        outcome = self._change(survivor_id, command, merge_duplicate)
+        return Outcome(MergeView.of(outcome.value, command.command_id), outcome.replayed)
 
     def unmerge_customers(
-        self, survivor_id: UUID, merge_id: UUID, *, expected_version: int | None
+        self, survivor_id: UUID, merge_id: UUID, command: Command
     ) -> Outcome[MergeView]:
-        """Undo a merge; undoing one undone already answers as the first time (idempotent)."""
+        """Undo a merge; undoing one undone already changes nothing (idempotent)."""
 
-        def undone(survivor: Customer) -> int | None:
-            return survivor.version if active_merge(survivor, merge_id) is None else None
-
-        def decide(survivor: Customer) -> list[Customer]:
+        def undo(survivor: Customer) -> list[Customer]:
+            if active_merge(survivor, merge_id) is None:
+                return []
             duplicate = self._customer(survivor.merges[merge_id].duplicate_id)
             unmerge(survivor, duplicate, merge_id=merge_id, at=datetime.now(UTC))
             return [duplicate]
 
-        survivor, replayed = self._run(
-            lambda: self._live_customer(survivor_id),
-            replayed=undone,
-            expected_version=expected_version,
-            decide=decide,
-        )
-        return Outcome(MergeView(survivor.merges[merge_id], survivor.version), replayed)
+        outcome = self._change(survivor_id, command, undo)
+        return Outcome(MergeView.of(outcome.value, merge_id), outcome.replayed)
 
     def get_merges(self, customer_id: UUID) -> tuple[int, list[MergeView]]:
         """The version of the survivor and every merge into it, undone ones included."""
@@ -272,35 +201,35 @@ class PeopleCommands(CommandRunner):
 
     # --- GDPR -------------------------------------------------------------------------------
 
-    def erase_customer(self, customer_id: UUID) -> Outcome[Erasure]:
+    def erase_customer(self, customer_id: UUID, command: Command) -> Outcome[Erasure]:
         """Erase the person (and the duplicates merged into them) by destroying their keys, and
         start following the services' confirmations of each erased record.
 
         The keys go first: if saving the record of it fails, the data is unreadable already and
-        a retry completes the record. Erasing an erased person answers as the first time.
+        a retry completes the record. Erasing an erased person changes nothing.
         """
 
-        def decide(customer: Customer) -> list[Aggregate]:
+        def erase_records(customer: Customer) -> list[Aggregate]:
+            if customer.erased_at is not None:
+                return []
             customer.ensure_active()
             duplicates = self._duplicates(customer)
             records = (customer, *duplicates)
             for record in records:
-                self.personal_data_keys.destroy(record.id)  # type: ignore[attr-defined]
+                self.personal_data_keys.destroy(record.id)
             at = datetime.now(UTC)
             erase(customer, duplicates, at=at)
-            ids = [record.id for record in records]
             # Each erased record's confirmations are followed from now on (application.erasure).
-            return [*duplicates, *self.open_erasure_progress(ids, at)]  # type: ignore[attr-defined]
+            return [*duplicates, *self.open_erasure_progress([r.id for r in records], at)]
 
-        customer, replayed = self._run(
-            lambda: self._customer(customer_id),
-            replayed=lambda c: None if c.erased_at is None else c.version,
-            expected_version=None,
-            decide=decide,
+        outcome = self.execute(
+            command, "customer", lambda: self._customer(customer_id), erase_records
         )
+        customer = outcome.value
         assert customer.erased_at is not None
         erased = (customer.id, *(m.duplicate_id for m in customer.merged_duplicates))
-        return Outcome(Erasure(customer.id, customer.erased_at, erased), replayed)
+        erasure = Erasure(customer.id, customer.erased_at, erased, customer.version)
+        return Outcome(erasure, outcome.replayed)
 
     def export_customer(self, customer_id: UUID) -> PersonExport:
         """Everything held about the person, with the history of every record (GDPR art. 15)."""
@@ -343,8 +272,17 @@ class PeopleCommands(CommandRunner):
 
     # --- loading ------------------------------------------------------------------------------
 
+    def _change(
+        self,
+        customer_id: UUID,
+        command: Command,
+        change: Callable[[Customer], Sequence[Aggregate] | None],
+    ) -> Outcome[Customer]:
+        """Run ``change`` on the person (unless erased) as ``command``; the person it left."""
+        return self.execute(command, "customer", lambda: self._live_customer(customer_id), change)
+
     def _customer(self, customer_id: UUID) -> Customer:
-        return self._get(customer_id, Customer, CustomerNotFound)
+        return self.load("customer", Customer, customer_id)
 
     def _live_customer(self, customer_id: UUID) -> Customer:
         """The person, unless erased (merged ones are refused by their commands, after a retry
@@ -362,6 +300,6 @@ class PeopleCommands(CommandRunner):
 
     def _check_roles(self, profile: PersonProfile, known: Collection[UUID] = ()) -> None:
         for index, role in enumerate(profile.roles):
-            if role.organization_id in known or self._exists(role.organization_id, Organization):
+            if role.organization_id in known or self.find(Organization, role.organization_id):
                 continue
             raise RuleViolation(f"roles.{index}.organization_id", "no such organization")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 from uuid import UUID
 
 from ..domain import (
@@ -21,16 +21,6 @@ from ..domain import (
     Sourced,
     combine,
 )
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Outcome(Generic[T]):
-    """A command's result; ``replayed`` when a retry found the work already done."""
-
-    value: T
-    replayed: bool
 
 
 @dataclass(frozen=True)
@@ -71,7 +61,11 @@ class MergeView:
     """A merge, and the survivor's version after the command that answered with it."""
 
     link: MergeLink
-    survivor_version: int
+    version: int  # the survivor's
+
+    @classmethod
+    def of(cls, survivor: Customer, merge_id: UUID) -> MergeView:
+        return cls(survivor.merges[merge_id], survivor.version)
 
 
 @dataclass(frozen=True)
@@ -79,6 +73,7 @@ class Erasure:
     customer_id: UUID
     erased_at: datetime
     erased_records: tuple[UUID, ...]  # the person and the duplicates merged into them
+    version: int  # the person's, once erased
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The Customer aggregate: a person known to the business, and their dealings with it.
 
-Every command records the id it was given (derived from the client's Idempotency-Key) with the
-request's fingerprint, so a retry is answered as the first attempt and a reused key is caught.
+Retries of commands are answered by the application's command receipts, apart from these events
+(``crm_platform.commands``); events stored before that carried the request's fingerprint and are
+read without it (``WithoutRequestIds``).
 
 Personal data (every profile section, interaction subjects and summaries, consent evidence) is
 declared at the end of this module: it is sealed with the person's own key when stored, and comes
@@ -20,6 +21,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from crm_platform.commands import WithoutRequestIds
 from crm_platform.personal_data import personal_data
 
 from .codec import from_json, to_json
@@ -34,7 +36,6 @@ from .consent import (
 from .custom_fields import Definitions
 from .errors import CustomerErased, CustomerMerged, RuleViolation
 from .profile import PERSON, PERSON_SECTIONS, PersonProfile
-from .record import CommandLog, Processed
 from .values import (
     ACTOR_MAX_LENGTH,
     SUBJECT_MAX_LENGTH,
@@ -73,9 +74,12 @@ class MergeLink:
         return self.unmerged_at is None
 
 
-class Customer(CommandLog, Aggregate):
+class Customer(Aggregate):
     # Declared so the library accepts ids chosen by the caller (derived from idempotency keys).
     id: UUID
+
+    class Event(WithoutRequestIds, Aggregate.Event):
+        """Events of version 1 carried the request's fingerprint and command id."""
 
     @classmethod
     def register(
@@ -84,7 +88,6 @@ class Customer(CommandLog, Aggregate):
         *,
         profile: Mapping[str, Any],
         definitions: Definitions,
-        request_fingerprint: str,
         origin: Origin = Origin.API,
         lead_id: UUID | None = None,
     ) -> Customer:
@@ -93,7 +96,6 @@ class Customer(CommandLog, Aggregate):
             **PERSON.initial(profile, definitions),
             origin=origin.value,
             lead_id=lead_id,
-            request_fingerprint=request_fingerprint,
         )
 
     @event("Registered")
@@ -112,7 +114,6 @@ class Customer(CommandLog, Aggregate):
         custom_fields: dict[str, Any],
         origin: str,
         lead_id: UUID | None,
-        request_fingerprint: str,
     ) -> None:
         self.profile = PERSON.apply(
             PersonProfile(),
@@ -132,12 +133,9 @@ class Customer(CommandLog, Aggregate):
         )
         self.origin = Origin(origin)
         self.lead_id = lead_id
-        # Kept so that a retried registration can be told apart from a reused idempotency key.
-        self.request_fingerprint = request_fingerprint
         self.interactions: dict[UUID, Interaction] = {}
         self.consents: list[ConsentDecision] = []
         self.merges: dict[UUID, MergeLink] = {}
-        self.commands: dict[UUID, Processed] = {}
         self.erased_at: datetime | None = None
 
     # --- state -------------------------------------------------------------------------------
@@ -164,35 +162,16 @@ class Customer(CommandLog, Aggregate):
 
     # --- profile -----------------------------------------------------------------------------
 
-    def update_profile(
-        self,
-        *,
-        command_id: UUID,
-        patch: Mapping[str, Any],
-        definitions: Definitions,
-        request_fingerprint: str,
-    ) -> list[str]:
+    def update_profile(self, *, patch: Mapping[str, Any], definitions: Definitions) -> list[str]:
         """Apply a JSON Merge Patch to the profile; the sections that changed (none: no event)."""
         self.ensure_active()
         changes = PERSON.changes(self.profile, patch, definitions)
         if changes:
-            self._profile_updated(
-                command_id=command_id,
-                changed=sorted(changes),
-                changes=changes,
-                request_fingerprint=request_fingerprint,
-            )
+            self._profile_updated(changed=sorted(changes), changes=changes)
         return sorted(changes)
 
     @event("ProfileUpdated")
-    def _profile_updated(
-        self,
-        command_id: UUID,
-        changed: list[str],
-        changes: dict[str, Any],
-        request_fingerprint: str,
-    ) -> None:
-        self._processed(command_id, request_fingerprint)
+    def _profile_updated(self, changed: list[str], changes: dict[str, Any]) -> None:
         self.profile = PERSON.apply(self.profile, changes)
 
     # --- interactions ------------------------------------------------------------------------
@@ -206,12 +185,14 @@ class Customer(CommandLog, Aggregate):
         summary: str,
         actor: str,
         occurred_at: datetime,
-        request_fingerprint: str,
         subject: str | None = None,
         related_to: Mapping[str, Any] | None = None,
         now: datetime | None = None,
     ) -> None:
+        """Record an interaction; one recorded under this id already is left as it is."""
         self.ensure_active()
+        if interaction_id in self.interactions:
+            return
         reference = None
         if related_to is not None:
             try:
@@ -227,7 +208,6 @@ class Customer(CommandLog, Aggregate):
             actor=required_text("actor", actor, ACTOR_MAX_LENGTH),
             occurred_at=past_instant("occurred_at", occurred_at, now),
             related_to=to_json(reference),
-            request_fingerprint=request_fingerprint,
         )
 
     @event("Contacted")
@@ -241,9 +221,7 @@ class Customer(CommandLog, Aggregate):
         actor: str,
         occurred_at: datetime,
         related_to: dict[str, str] | None,
-        request_fingerprint: str,
     ) -> None:
-        self._processed(interaction_id, request_fingerprint)
         self.interactions[interaction_id] = Interaction(
             interaction_id=interaction_id,
             channel=Channel(channel),
@@ -268,11 +246,13 @@ class Customer(CommandLog, Aggregate):
         source: str,
         evidence: str | None,
         decided_at: datetime,
-        request_fingerprint: str,
         now: datetime | None = None,
     ) -> None:
-        """Record the person's decision on being contacted on a channel for a purpose."""
+        """Record the person's decision on being contacted on a channel for a purpose; one
+        recorded under this id already is left as it is."""
         self.ensure_active()
+        if any(c.decision_id == decision_id for c in self.consents):
+            return
         self._consent_decided(
             decision_id=decision_id,
             channel=member("channel", ContactChannel, channel).value,
@@ -281,7 +261,6 @@ class Customer(CommandLog, Aggregate):
             source=member("source", ConsentSource, source).value,
             evidence=optional_text("evidence", evidence, EVIDENCE_MAX_LENGTH),
             decided_at=past_instant("decided_at", decided_at, now),
-            request_fingerprint=request_fingerprint,
         )
 
     @event("ConsentDecided")
@@ -294,9 +273,7 @@ class Customer(CommandLog, Aggregate):
         source: str,
         evidence: str | None,
         decided_at: datetime,
-        request_fingerprint: str,
     ) -> None:
-        self._processed(decision_id, request_fingerprint)
         self.consents.append(
             ConsentDecision(
                 decision_id=decision_id,
@@ -310,6 +287,13 @@ class Customer(CommandLog, Aggregate):
             )
         )
 
+    def consent(self, decision_id: UUID) -> ConsentDecision:
+        """The decision recorded under this id (``KeyError`` if none)."""
+        for decision in self.consents:
+            if decision.decision_id == decision_id:
+                return decision
+        raise KeyError(decision_id)
+
     # --- merging (see ``merging``: a merge changes two records together) ---------------------
 
     @event("Merged")
@@ -319,9 +303,7 @@ class Customer(CommandLog, Aggregate):
         survivor_id: UUID,
         duplicate_id: UUID,
         merged_at: datetime,
-        request_fingerprint: str,
     ) -> None:
-        self._processed(merge_id, request_fingerprint)
         self.merges[merge_id] = MergeLink(merge_id, survivor_id, duplicate_id, merged_at)
 
     @event("Unmerged")

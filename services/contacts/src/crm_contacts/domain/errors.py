@@ -23,13 +23,11 @@ from crm_platform.errors import (
 __all__ = [
     "CustomerErased",
     "CustomerMerged",
-    "CustomerNotFound",
     "ErasureNotFound",
     "IdempotencyKeyReused",
     "InteractionNotFound",
     "InvalidState",
     "MergeNotFound",
-    "OrganizationNotFound",
     "RecordNotFound",
     "RuleViolation",
     "VersionConflict",
@@ -45,16 +43,6 @@ def violations_at(prefix: str | int) -> Iterator[None]:
     except RuleViolation as violation:
         field = f"{prefix}.{violation.field}" if violation.field else str(prefix)
         raise RuleViolation(field, violation.detail, location=violation.location) from None
-
-
-class CustomerNotFound(RecordNotFound):
-    def __init__(self, customer_id: UUID) -> None:
-        super().__init__("customer", customer_id)
-
-
-class OrganizationNotFound(RecordNotFound):
-    def __init__(self, organization_id: UUID) -> None:
-        super().__init__("organization", organization_id)
 
 
 class ErasureNotFound(RecordNotFound):

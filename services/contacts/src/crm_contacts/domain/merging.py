@@ -38,9 +38,11 @@ def merge(
     *,
     merge_id: UUID,
     merged_at: datetime,
-    request_fingerprint: str,
 ) -> None:
-    """Merge ``duplicate`` into ``survivor``: both record the merge."""
+    """Merge ``duplicate`` into ``survivor``: both record the merge; a merge recorded under this
+    id already is left as it is."""
+    if merge_id in survivor.merges:
+        return
     if duplicate.id == survivor.id:
         raise RuleViolation("duplicate_id", "a record cannot be merged into itself")
     survivor.ensure_active()
@@ -55,7 +57,6 @@ def merge(
         "survivor_id": survivor.id,
         "duplicate_id": duplicate.id,
         "merged_at": merged_at,
-        "request_fingerprint": request_fingerprint,
     }
     survivor._merged(**link)
     duplicate._merged(**link)

@@ -18,10 +18,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from crm_platform.commands import WithoutRequestIds
+
 from .contact_points import PostalAddress
 from .custom_fields import CustomValue, Definitions
 from .errors import RuleViolation
-from .record import CommandLog, Processed
 from .sections import Sections, choice, choices, custom_fields, optional, points, tags, text
 from .values import NAME_MAX_LENGTH
 
@@ -127,8 +128,11 @@ ORGANIZATION = Sections(
 )
 
 
-class Organization(CommandLog, Aggregate):
+class Organization(Aggregate):
     id: UUID
+
+    class Event(WithoutRequestIds, Aggregate.Event):
+        """Events of version 1 carried the request's fingerprint and command id."""
 
     @classmethod
     def register(
@@ -137,12 +141,11 @@ class Organization(CommandLog, Aggregate):
         *,
         profile: Mapping[str, Any],
         definitions: Definitions,
-        request_fingerprint: str,
     ) -> Organization:
         sections = ORGANIZATION.initial(profile, definitions)
         if sections["parent_id"] == str(organization_id):
             raise RuleViolation("parent_id", "an organization is not its own parent")
-        return cls(id=organization_id, **sections, request_fingerprint=request_fingerprint)
+        return cls(id=organization_id, **sections)
 
     @event("Registered")
     def __init__(
@@ -158,7 +161,6 @@ class Organization(CommandLog, Aggregate):
         partner_type: str | None,
         tags: list[str],
         custom_fields: dict[str, Any],
-        request_fingerprint: str,
     ) -> None:
         self.profile = ORGANIZATION.apply(
             OrganizationProfile(name=name),
@@ -175,16 +177,12 @@ class Organization(CommandLog, Aggregate):
                 "custom_fields": custom_fields,
             },
         )
-        self.request_fingerprint = request_fingerprint
-        self.commands: dict[UUID, Processed] = {}
 
     def update_profile(
         self,
         *,
-        command_id: UUID,
         patch: Mapping[str, Any],
         definitions: Definitions,
-        request_fingerprint: str,
         ancestors: Callable[[UUID], list[UUID]],
     ) -> list[str]:
         """Apply a JSON Merge Patch; the sections that changed (none: no event).
@@ -199,23 +197,15 @@ class Organization(CommandLog, Aggregate):
                 raise RuleViolation("parent_id", "would make the organization its own ancestor")
         if changes:
             self._profile_updated(
-                command_id=command_id,
                 changed=sorted(changes),
                 changes=changes,
                 became_partner=not was_partner and "partner" in changes.get("kinds", ()),
-                request_fingerprint=request_fingerprint,
             )
         return sorted(changes)
 
     @event("ProfileUpdated")
     def _profile_updated(
-        self,
-        command_id: UUID,
-        changed: list[str],
-        changes: dict[str, Any],
-        became_partner: bool,
-        request_fingerprint: str,
+        self, changed: list[str], changes: dict[str, Any], became_partner: bool
     ) -> None:
         """``became_partner``: the change made it a partner (published as PartnerRegistered)."""
-        self._processed(command_id, request_fingerprint)
         self.profile = ORGANIZATION.apply(self.profile, changes)
