@@ -66,19 +66,12 @@ up() {
   mkdir -p "$DIR"
   maven_libs "$INFRA_DIR/kafka/pom.xml" "$LIB"
 
-  if healthy; then
-    local pid
-    if pid=$(live_pid "$NAME"); then
-      say "kafka: reusing (pid $pid) on $BOOTSTRAP"
-      record_ports "$NAME" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
-    else say "kafka: reusing the broker already answering on $BOOTSTRAP"; fi
+  local status=0
+  reuse_or_make_way "$NAME" "broker" "$BOOTSTRAP" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" || status=$?
+  if ((status == 0)); then
     return 0
   fi
-  restart_moved "$NAME" down "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
-  clean_stale_pid "$NAME"
-  if live_pid "$NAME" >/dev/null; then
-    say "kafka: running but not answering yet; waiting"
-  else
+  if ((status == 1)); then
     port_open "$KAFKA_PORT" && die_port_taken "$KAFKA_PORT" Kafka
     port_open "$KAFKA_CONTROLLER_PORT" && die_port_taken "$KAFKA_CONTROLLER_PORT" "Kafka controller"
     write_config

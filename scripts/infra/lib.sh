@@ -261,3 +261,26 @@ stop_server() {
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 prepare_state() { mkdir -p "$LOGS" "$PIDS"; }
+
+# How every server's `up` begins: a healthy server is reused (status 0, nothing more to do).
+# Otherwise one left on other ports is stopped, a stale pid file removed, and the status says what
+# remains: 2 when it is already coming up (only wait for it), 1 when the caller must start it.
+#   reuse_or_make_way NAME WHAT ADDRESS PORT...
+reuse_or_make_way() {
+  local name=$1 what=$2 address=$3 pid
+  shift 3
+  if healthy; then
+    if pid=$(live_pid "$name"); then
+      say "$name: reusing (pid $pid) on $address"
+      record_ports "$name" "$@"
+    else say "$name: reusing the $what already answering on $address"; fi
+    return 0
+  fi
+  restart_moved "$name" down "$@"
+  clean_stale_pid "$name"
+  if live_pid "$name" >/dev/null; then
+    say "$name: running but not answering yet; waiting"
+    return 2
+  fi
+  return 1
+}

@@ -20,19 +20,12 @@ up() {
   [[ -x $PYTHON ]] || die "mailsink: $PYTHON missing: run \`uv sync\` first"
   "$PYTHON" -c "import aiosmtpd" 2>/dev/null || die "mailsink: aiosmtpd missing: run \`uv sync\`"
   mkdir -p "$MAIL_SINK_DIR"
-  if healthy; then
-    local pid
-    if pid=$(live_pid "$NAME"); then
-      say "mailsink: reusing (pid $pid) on $INFRA_HOST:$SMTP_PORT"
-      record_ports "$NAME" "$SMTP_PORT"
-    else say "mailsink: reusing the SMTP server already answering on $INFRA_HOST:$SMTP_PORT"; fi
+  local status=0
+  reuse_or_make_way "$NAME" "SMTP server" "$INFRA_HOST:$SMTP_PORT" "$SMTP_PORT" || status=$?
+  if ((status == 0)); then
     return 0
   fi
-  restart_moved "$NAME" down "$SMTP_PORT"
-  clean_stale_pid "$NAME"
-  if live_pid "$NAME" >/dev/null; then
-    say "mailsink: running but not answering yet; waiting"
-  else
+  if ((status == 1)); then
     port_open "$SMTP_PORT" && die_port_taken "$SMTP_PORT" "SMTP sink"
     say "mailsink: starting on $INFRA_HOST:$SMTP_PORT (Maildir ${MAIL_SINK_DIR#"$REPO"/})"
     start_bg "$NAME" "$LOG" "$PYTHON" "$INFRA_DIR/mailsink.py" \

@@ -97,19 +97,12 @@ up() {
   maven_libs "$INFRA_DIR/mongo/pom.xml" "$LIB"
   build
 
-  if healthy; then
-    local pid
-    if pid=$(live_pid "$NAME"); then
-      say "mongo: reusing (pid $pid) on $INFRA_HOST:$MONGO_PORT"
-      record_ports "$NAME" "$MONGO_PORT"
-    else say "mongo: reusing the server already answering on $INFRA_HOST:$MONGO_PORT"; fi
+  local status=0
+  reuse_or_make_way "$NAME" "server" "$INFRA_HOST:$MONGO_PORT" "$MONGO_PORT" || status=$?
+  if ((status == 0)); then
     return 0
   fi
-  restart_moved "$NAME" down "$MONGO_PORT"
-  clean_stale_pid "$NAME"
-  if live_pid "$NAME" >/dev/null; then
-    say "mongo: running but not answering yet; waiting"
-  else
+  if ((status == 1)); then
     port_open "$MONGO_PORT" && die_port_taken "$MONGO_PORT" "MongoDB-wire server"
     start
   fi

@@ -84,20 +84,13 @@ up() {
   prepare_state
   binaries
 
-  if healthy; then
-    local pid
-    if pid=$(live_pid "$NAME"); then
-      say "postgres: reusing (pid $pid) on $INFRA_HOST:$POSTGRES_PORT"
-      record_ports "$NAME" "$POSTGRES_PORT"
-    else say "postgres: reusing the server already answering on $INFRA_HOST:$POSTGRES_PORT"; fi
+  local status=0
+  reuse_or_make_way "$NAME" "server" "$INFRA_HOST:$POSTGRES_PORT" "$POSTGRES_PORT" || status=$?
+  if ((status == 0)); then
     ensure_databases
     return 0
   fi
-  restart_moved "$NAME" down "$POSTGRES_PORT"
-  clean_stale_pid "$NAME"
-  if live_pid "$NAME" >/dev/null; then
-    say "postgres: running but not answering yet; waiting"
-  else
+  if ((status == 1)); then
     port_open "$POSTGRES_PORT" && die_port_taken "$POSTGRES_PORT" PostgreSQL
 
     mkdir -p "$DIR" "$SOCKETS"
