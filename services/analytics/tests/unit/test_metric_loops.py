@@ -23,6 +23,7 @@ from crm_analytics.messaging.metrics_loops import kafka_publish
 from crm_platform.failures import is_transient
 from crm_platform.liveness import Registry
 from crm_platform.quarantine import Entry, RecordRef
+from crm_platform.testing import eventually_async
 
 pytestmark = pytest.mark.unit
 
@@ -101,9 +102,7 @@ async def test_mongodb_away_is_raised_for_the_loop_to_wait_never_quarantined() -
         beat = registry.reports().get(f"loop:{LOOP}")
         return beat is not None and beat.alive and beat.state == "waiting-on-server"
 
-    async with asyncio.timeout(5):
-        while not waiting():  # noqa: ASYNC110 (the loop's doing, not an event's)
-            await asyncio.sleep(0.01)
+    await eventually_async(waiting, what="the loop waiting on the server", within=5)
     stop.set()
     await task
     assert quarantine.put_aside == []
