@@ -14,7 +14,7 @@ from .application import ContactsApplication
 from .application.directory import DirectoryProjection
 from .application.erasure_index import erasure_loops
 from .contracts import SOURCE_SERVICE, translate
-from .messaging import DATABASE, subscribe
+from .messaging import DATABASE, subscribe_worker
 
 
 def background(application: Any) -> list[Loop]:
@@ -40,7 +40,7 @@ SPEC = ServiceSpec(
         PersonalDataKeyIssued.topic(),
     ],
     routers=routers,
-    subscribe=subscribe,
+    subscribe=subscribe_worker,
     background=background,
 )
 build_application = SPEC.build_application

@@ -217,7 +217,7 @@ class Filters:
             self.country = None if country is None else normalize_country(country)
         self.q = q
         self.custom_field = custom_field
-        self.bounds = {
+        self.bounds: dict[str, Any] = {
             "created_after": created_after,
             "created_before": created_before,
             "updated_after": updated_after,

@@ -84,7 +84,7 @@ class ErasureIndex(LocalProjection[list[ErasureRow]]):
 
     def compute(self, notifications: Sequence[Notification]) -> list[ErasureRow]:
         """The state of each erasure the notifications touched, as of the last of them."""
-        versions: dict[UUID, int] = {}
+        versions: dict[UUID | str, int] = {}
         for notification in notifications:
             versions[notification.originator_id] = notification.originator_version
         return [self._row(progress_id, version) for progress_id, version in versions.items()]
@@ -101,6 +101,7 @@ class ErasureIndex(LocalProjection[list[ErasureRow]]):
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(_COUNTS, (deadline,))
             row = cursor.fetchone()
+        assert row is not None  # a count answers one row
         return int(row["pending"]), int(row["overdue"])
 
     def refresh_gauges(self, deadline: timedelta) -> None:
@@ -108,7 +109,7 @@ class ErasureIndex(LocalProjection[list[ErasureRow]]):
         ERASURES_PENDING.labels(self.service).set(pending)
         ERASURES_OVERDUE.labels(self.service).set(overdue)
 
-    def _row(self, progress_id: UUID, version: int) -> ErasureRow:
+    def _row(self, progress_id: UUID | str, version: int) -> ErasureRow:
         progress: ErasureProgress = self.application.repository.get(progress_id, version=version)
         return ErasureRow(
             id=progress.id,

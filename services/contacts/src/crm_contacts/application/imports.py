@@ -498,8 +498,8 @@ def _should_resume(row: dict[str, Any]) -> bool:
         return True
     if row["status"] != JobStatus.RUNNING:
         return False
-    age = (datetime.now(row["updated_at"].tzinfo) - row["updated_at"]).total_seconds()
-    return age > STALE_AFTER_SECONDS
+    updated_at: datetime = row["updated_at"]
+    return (datetime.now(updated_at.tzinfo) - updated_at).total_seconds() > STALE_AFTER_SECONDS
 
 
 def _job(row: dict[str, Any] | None) -> ImportJob:

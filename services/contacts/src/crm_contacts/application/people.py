@@ -257,6 +257,7 @@ class PeopleCommands(CustomFieldCommands, ErasureTracking):
                 },
             )
             for event in self.events.get(record.id)
+            if isinstance(event, Aggregate.Event)  # every event of a record is
         )
         return RecordExport(
             customer_id=record.id,

@@ -59,7 +59,7 @@ def from_json(kind: Any, raw: Any) -> Any:
     if origin in (Union, types.UnionType):
         present = [arg for arg in args if arg is not type(None)]
         return from_json(present[0], raw) if len(present) == 1 else raw
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         hints = _hints(kind)
         known = {f.name for f in dataclasses.fields(kind)}
         return kind(**{name: from_json(hints[name], v) for name, v in raw.items() if name in known})

@@ -251,8 +251,8 @@ class RecordFormat:
         problems = [
             Problem(c, "unknown column") for c in columns if not self._known(c, definitions)
         ]
-        seen: set[str] = set()
-        problems += [Problem(c, "appears twice") for c in columns if c in seen or seen.add(c)]
+        repeated = [c for i, c in enumerate(columns) if c in columns[:i]]
+        problems += [Problem(c, "appears twice") for c in repeated]
         required = self.sections.required
         problems += [Problem(c, "required column missing") for c in required if c not in columns]
         if problems:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -135,14 +135,14 @@ def _enum(definition: FieldDefinition, raw: Any) -> str:
     return str(raw)
 
 
-_VALUE_PARSERS = {
+_VALUE_PARSERS: dict[FieldType, Callable[[FieldDefinition, Any], CustomValue]] = {
     FieldType.STRING: _string,
     FieldType.NUMBER: _number,
     FieldType.BOOLEAN: _boolean,
     FieldType.DATE: _date,
     FieldType.ENUM: _enum,
 }
-_EXPECTED = {
+_EXPECTED: dict[FieldType, Callable[[FieldDefinition], str]] = {
     FieldType.STRING: lambda d: f"must be text of 1 to {STRING_MAX_LENGTH} characters",
     FieldType.NUMBER: lambda d: "must be a number",
     FieldType.BOOLEAN: lambda d: "must be true or false",
@@ -182,7 +182,8 @@ class CustomFieldCatalog(Aggregate):
 
     @classmethod
     def open(cls, kind: RecordKind) -> CustomFieldCatalog:
-        return cls(id=catalog_id(kind), record_kind=kind.value)
+        catalog: CustomFieldCatalog = cls(id=catalog_id(kind), record_kind=kind.value)
+        return catalog
 
     @event("Opened")
     def __init__(self, record_kind: str) -> None:

@@ -91,12 +91,13 @@ class Customer(Aggregate):
         origin: Origin = Origin.API,
         lead_id: UUID | None = None,
     ) -> Customer:
-        return cls(
+        customer: Customer = cls(
             id=customer_id,
             **PERSON.initial(profile, definitions),
             origin=origin.value,
             lead_id=lead_id,
         )
+        return customer
 
     @event("Registered")
     def __init__(

@@ -52,14 +52,13 @@ def merge(
         raise InvalidState(f"customer {duplicate.id} is merged into {other} already")
     if duplicate.merged_duplicates:
         raise InvalidState(f"customer {duplicate.id} holds merged records: unmerge them first")
-    link = {
-        "merge_id": merge_id,
-        "survivor_id": survivor.id,
-        "duplicate_id": duplicate.id,
-        "merged_at": merged_at,
-    }
-    survivor._merged(**link)
-    duplicate._merged(**link)
+    for record in (survivor, duplicate):
+        record._merged(
+            merge_id=merge_id,
+            survivor_id=survivor.id,
+            duplicate_id=duplicate.id,
+            merged_at=merged_at,
+        )
 
 
 def active_merge(survivor: Customer, merge_id: UUID) -> MergeLink | None:
@@ -76,14 +75,10 @@ def unmerge(survivor: Customer, duplicate: Customer, *, merge_id: UUID, at: date
     link = active_merge(survivor, merge_id)
     if link is None or link.duplicate_id != duplicate.id:
         raise InvalidState(f"merge {merge_id} is not in force")
-    ended = {
-        "merge_id": merge_id,
-        "survivor_id": survivor.id,
-        "duplicate_id": duplicate.id,
-        "unmerged_at": at,
-    }
-    survivor._unmerged(**ended)
-    duplicate._unmerged(**ended)
+    for record in (survivor, duplicate):
+        record._unmerged(
+            merge_id=merge_id, survivor_id=survivor.id, duplicate_id=duplicate.id, unmerged_at=at
+        )
 
 
 def erase(person: Customer, duplicates: Iterable[Customer], *, at: datetime) -> None:

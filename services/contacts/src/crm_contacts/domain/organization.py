@@ -145,7 +145,8 @@ class Organization(Aggregate):
         sections = ORGANIZATION.initial(profile, definitions)
         if sections["parent_id"] == str(organization_id):
             raise RuleViolation("parent_id", "an organization is not its own parent")
-        return cls(id=organization_id, **sections)
+        organization: Organization = cls(id=organization_id, **sections)
+        return organization
 
     @event("Registered")
     def __init__(

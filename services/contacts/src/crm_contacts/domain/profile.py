@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from enum import StrEnum
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 from uuid import UUID
 from zoneinfo import available_timezones
 
@@ -253,7 +253,7 @@ def _one_birthday(field: str, dates: tuple[ImportantDate, ...]) -> tuple[Importa
     return dates
 
 
-def _integer(value: Any) -> bool:
+def _integer(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

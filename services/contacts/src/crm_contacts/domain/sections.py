@@ -156,7 +156,7 @@ def entries(parse: Callable[[Mapping[str, Any]], T]) -> SectionParser:
 
 def points(parse: Callable[[Mapping[str, Any]], T]) -> SectionParser:
     """Contact points: unique by normalized value, one primary."""
-    return lambda field, raw, _: contact_points(field, _list(field, raw), parse)  # type: ignore[arg-type, type-var]
+    return lambda field, raw, _: contact_points(field, _list(field, raw), parse)
 
 
 def one(parse: Callable[[Mapping[str, Any]], T]) -> SectionParser:
@@ -190,7 +190,8 @@ def _list(field: str, raw: Any) -> Sequence[Any]:
         raise RuleViolation(field, "must be a list")
     if len(raw) > MAX_ENTRIES:
         raise RuleViolation(field, f"must have at most {MAX_ENTRIES} entries")
-    return raw
+    entries: Sequence[Any] = raw
+    return entries
 
 
 def _string(field: str, raw: Any) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -76,7 +76,7 @@ class RecordReference:
     id: str
 
     @classmethod
-    def parse(cls, raw: dict[str, Any]) -> RecordReference:
+    def parse(cls, raw: Mapping[str, Any]) -> RecordReference:
         kind, record_id = str(raw.get("kind", "")).strip(), str(raw.get("id", "")).strip()
         if not _REFERENCE_KIND.fullmatch(kind):
             raise RuleViolation("kind", "must be a lower-case word such as opportunity or ticket")

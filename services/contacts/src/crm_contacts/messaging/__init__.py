@@ -57,4 +57,9 @@ def subscribe(
     return keyring
 
 
-__all__ = ["subscribe"]
+def subscribe_worker(broker: KafkaBroker, application: ContactsApplication) -> None:
+    """The worker's subscriptions; their keyring lives as long as the worker's process."""
+    subscribe(broker, application)
+
+
+__all__ = ["subscribe", "subscribe_worker"]

@@ -150,7 +150,7 @@ class DirectoryProjection(LocalProjection[Changes]):
             # Required, so missing only when the person's key was destroyed: an erasure whose
             # event a later batch brings (a replay). Never listed, not even for a moment.
             return None
-        duplicates = [
+        duplicates: list[Customer] = [
             self.application.repository.get(m.duplicate_id) for m in aggregate.merged_duplicates
         ]
         return person_entry(aggregate, duplicates)

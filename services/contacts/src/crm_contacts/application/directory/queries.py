@@ -197,7 +197,7 @@ class Directory:
     ) -> list[DuplicatePair]:
         """Up to ``limit`` candidate pairs of people, highest score first, after the
         ``DuplicatePair.position`` of one."""
-        clauses, params = ["score >= %s"], [min_score]
+        clauses, params = ["score >= %s"], list[Any]([min_score])
         if after is not None:
             last_score, first_id, second_id = _pair_after(after, min_score)
             clauses.append("(score < %s OR (score = %s AND (person_id, other_id) > (%s, %s)))")
