@@ -5,67 +5,31 @@ customer's interactions then score the customer's open lead."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
-from crm_events import Event, EventData
 from crm_events.contacts.customer_v2 import CustomerContactedV2
 from crm_events.marketing import CampaignResponseKind, CampaignResponseReceived
 from crm_events.personal import PersonalDataKeyIssued, encode_key, new_key, seal
-from crm_platform.kafka import ensure_topics, make_broker, make_producer
-from crm_platform.relay import integration_event
 from crm_platform.settings import KafkaSettings
+from crm_platform.testing import eventually_async
 from crm_sales.application import SalesApplication
 from crm_sales.pipeline.application.commands import Command, LeadDetails, LeadFilter
 from crm_sales.pipeline.domain.leads import LeadSource
 from crm_sales.pipeline.messaging import TOPICS, subscribe
 
+from . import feed
+from .feed import produce, published
+
 pytestmark = pytest.mark.integration
 
 
-@asynccontextmanager
-async def worker(kafka: KafkaSettings, app: SalesApplication) -> AsyncIterator[None]:
-    await ensure_topics(kafka.bootstrap_servers, [*TOPICS, PersonalDataKeyIssued.topic()])
-    broker = make_broker(kafka)
-    subscribe(broker, app)
-    async with broker:
-        await broker.start()
-        yield
-
-
-async def produce(kafka: KafkaSettings, *events: Event[Any]) -> None:
-    producer = make_producer(kafka)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(
-                event.data.topic(),
-                event.to_json(),
-                key=event.kafka_key(),
-                headers=event.kafka_headers(),
-            )
-    finally:
-        await producer.stop()
-
-
-def published(data: EventData, origin: UUID, version: int, source: str) -> Event[Any]:
-    now = datetime.now(UTC)
-    domain_event = SimpleNamespace(originator_id=origin, originator_version=version, timestamp=now)
-    return integration_event(data, domain_event, None, source_service=source)
-
-
-async def until(check: Callable[[], bool], what: str, within: float = 60) -> None:
-    for _ in range(int(within / 0.2)):
-        if await asyncio.to_thread(check):
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+def worker(kafka: KafkaSettings, app: SalesApplication) -> AbstractAsyncContextManager[None]:
+    return feed.worker(kafka, app, subscribe, [*TOPICS, PersonalDataKeyIssued.topic()])
 
 
 def campaign_leads(app: SalesApplication, campaign: UUID) -> list[Any]:
@@ -94,7 +58,9 @@ async def test_a_response_delivered_twice_becomes_one_lead_with_its_details(
     async with worker(kafka, app):
         # The response first: it waits (retried) until its key arrives.
         await produce(kafka, response, response, published(issued, respondent, 1, "marketing"))
-        await until(lambda: bool(campaign_leads(app, campaign)), "the lead")
+        await eventually_async(
+            lambda: bool(campaign_leads(app, campaign)), what="the lead", within=60
+        )
         await asyncio.sleep(1)  # time for the second delivery to be (not) acted upon
 
     (lead,) = campaign_leads(app, campaign)
@@ -126,6 +92,8 @@ async def test_interactions_with_the_customer_score_its_open_lead(
 
     async with worker(kafka, app):
         await produce(kafka, published(contacted, customer, 4, "contacts"))
-        await until(lambda: app.get_lead(lead.id).interactions != {}, "the interaction")
+        await eventually_async(
+            lambda: app.get_lead(lead.id).interactions != {}, what="the interaction", within=60
+        )
 
     assert [r.rule_id for r in app.get_lead(lead.id).reasons] == ["inbound-contact"]

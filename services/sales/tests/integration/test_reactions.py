@@ -4,23 +4,19 @@ customer's activities go blind."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
-from crm_events import Event, EventData
+from crm_events import Event
 from crm_events.contacts import CustomerErased
 from crm_events.service_desk import EscalationReason, TicketEscalated, TicketPriority
-from crm_platform.kafka import ensure_topics, make_broker, make_producer
-from crm_platform.relay import integration_event
 from crm_platform.settings import KafkaSettings
+from crm_platform.testing import eventually_async
 from crm_sales.activities.application.commands import ActivityDraft
 from crm_sales.activities.application.index import ActivityFilter
 from crm_sales.activities.domain.activities import ActivityKind, RecordRef, RecordType
@@ -29,38 +25,14 @@ from crm_sales.application import SalesApplication
 from crm_sales.pipeline.application.commands import OpportunityDraft
 from crm_sales.shared.application.store import Command
 
+from . import feed
+from .feed import produce, published
+
 pytestmark = pytest.mark.integration
 
 
-@asynccontextmanager
-async def worker(kafka: KafkaSettings, app: SalesApplication) -> AsyncIterator[None]:
-    await ensure_topics(kafka.bootstrap_servers, TOPICS)
-    broker = make_broker(kafka)
-    subscribe(broker, app)
-    async with broker:
-        await broker.start()
-        yield
-
-
-async def produce(kafka: KafkaSettings, *events: Event[Any]) -> None:
-    producer = make_producer(kafka)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(
-                event.data.topic(),
-                event.to_json(),
-                key=event.kafka_key(),
-                headers=event.kafka_headers(),
-            )
-    finally:
-        await producer.stop()
-
-
-def published(data: EventData, origin: UUID, version: int, source: str) -> Event[Any]:
-    now = datetime.now(UTC)
-    domain_event = SimpleNamespace(originator_id=origin, originator_version=version, timestamp=now)
-    return integration_event(data, domain_event, None, source_service=source)
+def worker(kafka: KafkaSettings, app: SalesApplication) -> AbstractAsyncContextManager[None]:
+    return feed.worker(kafka, app, subscribe, TOPICS)
 
 
 def escalated(ticket: UUID, account: UUID, version: int) -> Event[Any]:
@@ -92,14 +64,6 @@ def follow_ups(app: SalesApplication, deal: UUID) -> list[Any]:
     return app.list_activities(where).items
 
 
-async def until(check: Callable[[], bool], what: str, within: float = 60) -> None:
-    for _ in range(int(within / 0.2)):
-        if await asyncio.to_thread(check):
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_an_escalation_arriving_three_times_flags_once_with_one_follow_up(
     app: SalesApplication, kafka: KafkaSettings
 ) -> None:
@@ -110,7 +74,9 @@ async def test_an_escalation_arriving_three_times_flags_once_with_one_follow_up(
 
     async with worker(kafka, app):
         await produce(kafka, first, first, first, marker)  # republished twice by the relay
-        await until(lambda: bool(follow_ups(app, marker_deal)), "the marker's follow-up")
+        await eventually_async(
+            lambda: bool(follow_ups(app, marker_deal)), what="the marker's follow-up", within=60
+        )
 
     [task] = follow_ups(app, deal)
     assert (task.kind, task.owner, task.regarding.id) == (ActivityKind.TASK, "bob", deal)
@@ -135,7 +101,9 @@ async def test_an_erased_customers_activities_lose_their_text(
 
     async with worker(kafka, app):
         await produce(kafka, erased)
-        await until(lambda: app.get_activity(task.id).erased_at is not None, "the erasure")
+        await eventually_async(
+            lambda: app.get_activity(task.id).erased_at is not None, what="the erasure", within=60
+        )
 
     assert app.get_activity(task.id).subject is None
     assert app.personal_data_keys.is_destroyed(task.id)

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from crm_platform.liveness import Registry
 from crm_platform.projection import LocalProjection
 from crm_platform.quarantine import Entry, State
+from crm_platform.testing import eventually_async
 from crm_platform.web.testing import assert_problem, bearer
 from crm_sales.activities.application import index as activity_index
 from crm_sales.activities.application.commands import ActivityDraft
@@ -264,10 +265,7 @@ async def test_the_worker_s_loops_all_keep_running_past_poison_records(
         fell_due = app.get_activity(fine[1]).fell_due_for is not None
         return len(found) == len(fine) and fell_due
 
-    for _ in range(150):
-        if await asyncio.to_thread(current):
-            break
-        await asyncio.sleep(0.1)
+    await eventually_async(current, what="every fine record in its read model", within=15)
     reports = registry.reports()
     stop.set()
     await asyncio.wait_for(asyncio.gather(*loops), timeout=10)

@@ -15,66 +15,53 @@ from ...shared.api.http import Paging, Reader
 from ...shared.api.routes import Located, at, command_route, read_route
 from ..application.views import InvoiceQuery, ReceivablesQuery
 from ..domain.billing import InvoiceStatus
-from .billing_models import (
-    InvoiceOut,
-    InvoicePage,
-    InvoiceSummary,
-    IssueInvoice,
-    PaymentOut,
-    PaymentPage,
-    ReceivableOut,
-    ReceivablesPage,
-    ReceivePayment,
-    VoidInvoice,
-    payment_position,
-    recorded,
-)
+from . import billing_models
 
 
 def invoices_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/invoices", tags=["invoices"], responses=PROBLEM_RESPONSES)
     invoice = "/{invoice_id}"
 
-    def present(found: Any) -> InvoiceOut:
-        return InvoiceOut.of(found, application.commerce_today())
+    def present(found: Any) -> billing_models.InvoiceOut:
+        return billing_models.InvoiceOut.of(found, application.commerce_today())
 
     command_route(
         router,
         "POST",
         "",
-        InvoiceOut,
+        billing_models.InvoiceOut,
         lambda cmd, _, body: application.issue_invoice(
             cmd, order_id=body.order_id, payment_terms_days=body.payment_terms_days
         ),
         name="issue_invoice",
         operation="issue-invoice",
         present=present,
-        body=IssueInvoice,
+        body=billing_models.IssueInvoice,
         status_code=201,
         location=at("get_invoice", "invoice_id"),
         doc="Invoice an order: numbered in this year's series (gapless), due after the terms.",
     )
 
-    @router.get("", response_model=InvoicePage)
+    @router.get("", response_model=billing_models.InvoicePage)
     def list_invoices(
         _: Reader,
         page: Paging,
         customer_id: UUID | None = None,
         status: InvoiceStatus | None = None,
-    ) -> InvoicePage:
+    ) -> billing_models.InvoicePage:
         """Invoices, newest first; ``status=overdue``: open ones past their due date."""
         before = page.after(1)
         number = None if before is None else before[0]
         query = InvoiceQuery(customer_id, status, number, page.limit + 1)
         items, following = page.of(application.list_invoices(query), lambda r: [r.number])
         today = application.commerce_today()
-        summaries = [InvoiceSummary.of(row, today) for row in items]
-        return InvoicePage(items=summaries, next_cursor=following)
+        summaries = [billing_models.InvoiceSummary.of(row, today) for row in items]
+        return billing_models.InvoicePage(items=summaries, next_cursor=following)
 
     read_route(
         router,
         invoice,
-        InvoiceOut,
+        billing_models.InvoiceOut,
         lambda ids: application.get_invoice(ids["invoice_id"]),
         name="get_invoice",
         principal=Reader,
@@ -84,7 +71,7 @@ def invoices_router(application: Any) -> APIRouter:
         router,
         "POST",
         f"{invoice}/payments",
-        InvoiceOut,
+        billing_models.InvoiceOut,
         lambda cmd, ids, body: application.receive_payment(
             ids["invoice_id"],
             cmd,
@@ -97,7 +84,7 @@ def invoices_router(application: Any) -> APIRouter:
         operation="receive-payment",
         present=present,
         target="invoice_id",
-        body=ReceivePayment,
+        body=billing_models.ReceivePayment,
         status_code=201,
         # The payment received is the last of the invoice as this command left it.
         location=Located(
@@ -111,31 +98,33 @@ def invoices_router(application: Any) -> APIRouter:
         "updated, and Location names the payment.",
     )
 
-    @router.get(f"{invoice}/payments", response_model=PaymentPage)
-    def list_payments(invoice_id: UUID, _: Reader, page: Paging) -> PaymentPage:
+    @router.get(f"{invoice}/payments", response_model=billing_models.PaymentPage)
+    def list_payments(invoice_id: UUID, _: Reader, page: Paging) -> billing_models.PaymentPage:
         """The invoice's payments as recorded, page by page."""
         found = application.get_invoice(invoice_id)
-        items, following = page.within(found, recorded(found), payment_position, 1)
-        payments = [PaymentOut.of(p) for _, p in items]
-        return PaymentPage(
+        items, following = page.within(
+            found, billing_models.recorded(found), billing_models.payment_position, 1
+        )
+        payments = [billing_models.PaymentOut.of(p) for _, p in items]
+        return billing_models.PaymentPage(
             invoice_id=found.id, version=found.version, items=payments, next_cursor=following
         )
 
-    @router.get(f"{invoice}/payments/{{payment_id}}", response_model=PaymentOut)
-    def get_payment(invoice_id: UUID, payment_id: UUID, _: Reader) -> PaymentOut:
-        return PaymentOut.of(application.get_invoice(invoice_id).payment(payment_id))
+    @router.get(f"{invoice}/payments/{{payment_id}}", response_model=billing_models.PaymentOut)
+    def get_payment(invoice_id: UUID, payment_id: UUID, _: Reader) -> billing_models.PaymentOut:
+        return billing_models.PaymentOut.of(application.get_invoice(invoice_id).payment(payment_id))
 
     command_route(
         router,
         "POST",
         f"{invoice}/void",
-        InvoiceOut,
+        billing_models.InvoiceOut,
         lambda cmd, ids, body: application.void_invoice(ids["invoice_id"], cmd, reason=body.reason),
         name="void_invoice",
         operation="void-invoice",
         present=present,
         target="invoice_id",
-        body=VoidInvoice,
+        body=billing_models.VoidInvoice,
         doc="Void an invoice without payments; its number stays used, its order billable again.",
     )
     return router
@@ -144,13 +133,13 @@ def invoices_router(application: Any) -> APIRouter:
 def receivables_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/receivables", tags=["invoices"], responses=PROBLEM_RESPONSES)
 
-    @router.get("", response_model=ReceivablesPage)
+    @router.get("", response_model=billing_models.ReceivablesPage)
     def receivables(
         _: Reader,
         page: Paging,
         customer_id: UUID | None = None,
         currency: CurrencyCode | None = None,
-    ) -> ReceivablesPage:
+    ) -> billing_models.ReceivablesPage:
         """What each customer owes, per currency, on its open invoices; and how much is overdue."""
         position = page.after(2)
         try:
@@ -160,6 +149,8 @@ def receivables_router(application: Any) -> APIRouter:
         query = ReceivablesQuery(customer_id, currency, after, page.limit + 1)
         rows = application.receivables(query)
         items, following = page.of(rows, lambda row: [str(row.customer_id), row.currency])
-        return ReceivablesPage(items=[ReceivableOut.of(r) for r in items], next_cursor=following)
+        return billing_models.ReceivablesPage(
+            items=[billing_models.ReceivableOut.of(r) for r in items], next_cursor=following
+        )
 
     return router

@@ -13,21 +13,7 @@ from ...shared.api.http import ConditionalBody, Paging, Reader, show
 from ...shared.api.routes import at, command_route, read_route
 from ..application.views import ProductQuery
 from ..domain.catalog import ProductStatus
-from .models import (
-    AddProduct,
-    DraftPriceList,
-    PriceListOut,
-    PriceOut,
-    PricePage,
-    ProductOut,
-    ProductPage,
-    ProductSummary,
-    RetireProduct,
-    SetPrice,
-    UpdateProduct,
-    by_sku,
-    price_position,
-)
+from . import models
 
 
 def products_router(application: Any) -> APIRouter:
@@ -37,35 +23,39 @@ def products_router(application: Any) -> APIRouter:
         router,
         "POST",
         "",
-        ProductOut,
+        models.ProductOut,
         lambda cmd, _, body: application.add_product(
             cmd, **body.model_dump(include={"sku", "name", "description", "unit", "tax_category"})
         ),
         name="add_product",
         operation="add-product",
-        body=AddProduct,
+        body=models.AddProduct,
         status_code=201,
         location=at("get_product", "product_id"),
         doc="Add a product to the catalog; its SKU must be unused (whatever its case).",
     )
 
-    @router.get("", response_model=ProductPage)
-    def list_products(_: Reader, page: Paging, status: ProductStatus | None = None) -> ProductPage:
+    @router.get("", response_model=models.ProductPage)
+    def list_products(
+        _: Reader, page: Paging, status: ProductStatus | None = None
+    ) -> models.ProductPage:
         """Products by SKU."""
         after = page.after(1)
         query = ProductQuery(status, None if after is None else after[0], page.limit + 1)
         items, following = page.of(application.list_products(query), lambda r: [r.sku])
-        return ProductPage(items=[ProductSummary.of(r) for r in items], next_cursor=following)
+        return models.ProductPage(
+            items=[models.ProductSummary.of(r) for r in items], next_cursor=following
+        )
 
-    @router.get("/sku/{sku}", response_model=ProductOut)
-    def get_product_by_sku(sku: str, response: Response, _: Reader) -> ProductOut:
+    @router.get("/sku/{sku}", response_model=models.ProductOut)
+    def get_product_by_sku(sku: str, response: Response, _: Reader) -> models.ProductOut:
         """The product with this SKU, whatever its case."""
-        return show(response, application.product_by_sku(sku), ProductOut.of)
+        return show(response, application.product_by_sku(sku), models.ProductOut.of)
 
     read_route(
         router,
         product,
-        ProductOut,
+        models.ProductOut,
         lambda ids: application.get_product(ids["product_id"]),
         name="get_product",
         principal=Reader,
@@ -74,26 +64,26 @@ def products_router(application: Any) -> APIRouter:
         router,
         "PATCH",
         product,
-        ProductOut,
+        models.ProductOut,
         lambda cmd, ids, body: application.update_product(ids["product_id"], cmd, body.changes()),
         name="update_product",
         operation="update-product",
         target="product_id",
-        body=UpdateProduct,
+        body=models.UpdateProduct,
         doc="Change the given details of an active product (the SKU never changes).",
     )
     command_route(
         router,
         "POST",
         f"{product}/retire",
-        ProductOut,
+        models.ProductOut,
         lambda cmd, ids, body: application.retire_product(
             ids["product_id"], cmd, reason=None if body is None else body.reason
         ),
         name="retire_product",
         operation="retire-product",
         target="product_id",
-        body=RetireProduct,
+        body=models.RetireProduct,
         optional_body=True,
         doc="No longer quoted or priced; documents already issued keep it.",
     )
@@ -108,13 +98,13 @@ def price_lists_router(application: Any) -> APIRouter:
         router,
         "POST",
         "",
-        PriceListOut,
+        models.PriceListOut,
         lambda cmd, _, body: application.draft_price_list(
             cmd, **body.model_dump(include={"name", "currency", "valid_from", "valid_to"})
         ),
         name="draft_price_list",
         operation="draft-price-list",
-        body=DraftPriceList,
+        body=models.DraftPriceList,
         status_code=201,
         location=at("get_price_list", "price_list_id"),
         doc="A draft price list: set its prices, then publish it.",
@@ -122,19 +112,19 @@ def price_lists_router(application: Any) -> APIRouter:
     read_route(
         router,
         price_list,
-        PriceListOut,
+        models.PriceListOut,
         lambda ids: application.get_price_list(ids["price_list_id"]),
         name="get_price_list",
         principal=Reader,
     )
 
-    @router.get(f"{price_list}/prices", response_model=PricePage)
-    def list_prices(price_list_id: UUID, _: Reader, page: Paging) -> PricePage:
+    @router.get(f"{price_list}/prices", response_model=models.PricePage)
+    def list_prices(price_list_id: UUID, _: Reader, page: Paging) -> models.PricePage:
         """The list's prices by SKU, page by page."""
         found = application.get_price_list(price_list_id)
-        items, following = page.within(found, by_sku(found), price_position, 2)
-        prices = [PriceOut.of(p) for p in items]
-        return PricePage(
+        items, following = page.within(found, models.by_sku(found), models.price_position, 2)
+        prices = [models.PriceOut.of(p) for p in items]
+        return models.PricePage(
             price_list_id=found.id, version=found.version, items=prices, next_cursor=following
         )
 
@@ -142,7 +132,7 @@ def price_lists_router(application: Any) -> APIRouter:
         router,
         "PUT",
         price,
-        PriceListOut,
+        models.PriceListOut,
         lambda cmd, ids, body: application.set_price(
             ids["price_list_id"],
             ids["product_id"],
@@ -153,14 +143,14 @@ def price_lists_router(application: Any) -> APIRouter:
         name="set_price",
         operation="set-price:{product_id}",
         target="price_list_id",
-        body=SetPrice,
+        body=models.SetPrice,
         doc="Set an active product's price (and volume tiers) in a draft list.",
     )
     command_route(
         router,
         "DELETE",
         price,
-        PriceListOut,
+        models.PriceListOut,
         lambda cmd, ids, _: application.remove_price(ids["price_list_id"], ids["product_id"], cmd),
         name="remove_price",
         operation="remove-price:{product_id}",
@@ -171,7 +161,7 @@ def price_lists_router(application: Any) -> APIRouter:
         router,
         "POST",
         f"{price_list}/publish",
-        PriceListOut,
+        models.PriceListOut,
         lambda cmd, ids, _: application.publish_price_list(ids["price_list_id"], cmd),
         name="publish_price_list",
         operation="publish-price-list",

@@ -18,6 +18,7 @@ from crm_platform.web.types import Amount as BoundedAmount
 from crm_platform.web.types import CalendarDate, CurrencyCode, Omissible
 
 from ...shared.api.http import CommandBody, ConditionalBody, Page
+from ...shared.copied import copied
 from ..application.views import ProductRow
 from ..domain.catalog import (
     DESCRIPTION_MAX_LENGTH,
@@ -208,18 +209,7 @@ class ProductOut(BaseModel):
 
     @classmethod
     def of(cls, product: Product) -> ProductOut:
-        return cls(
-            id=product.id,
-            version=product.version,
-            sku=product.sku,
-            name=product.name,
-            description=product.description,
-            unit=product.unit,
-            tax_category=product.tax_category,
-            status=product.status,
-            retirement_reason=product.retirement_reason,
-            added_at=product.created_on,
-        )
+        return cls(**copied(cls, product, added_at=product.created_on))
 
 
 class ProductSummary(BaseModel):
@@ -232,14 +222,7 @@ class ProductSummary(BaseModel):
 
     @classmethod
     def of(cls, row: ProductRow) -> ProductSummary:
-        return cls(
-            id=row.product_id,
-            sku=row.sku,
-            name=row.name,
-            unit=row.unit,
-            tax_category=row.tax_category,
-            status=row.status,
-        )
+        return cls(**copied(cls, row, id=row.product_id))
 
 
 class ProductPage(Page):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from crm_platform.web.types import CalendarDate, CurrencyCode, Omissible
 
 from ...shared.api.http import CommandBody, ConditionalBody
+from ...shared.copied import copied
 from ..application.quotes import DiscountInput, LineInput, TermsInput
 from ..domain.orders import Order, OrderStatus
 from ..domain.quotes import MAX_LINES, Quote, QuoteStatus
@@ -180,18 +181,6 @@ class OrderOut(BaseModel):
 
     @classmethod
     def of(cls, order: Order) -> OrderOut:
-        return cls(
-            id=order.id,
-            version=order.version,
-            status=order.status,
-            quote_id=order.quote_id,
-            opportunity_id=order.opportunity_id,
-            customer_id=order.customer_id,
-            account_id=order.account_id,
-            currency=order.currency,
-            lines=[LineOut.of(line) for line in order.lines],
-            totals=TotalsOut.of(order.totals),
-            invoice_id=order.invoice_id,
-            cancellation_reason=order.cancellation_reason,
-            placed_at=order.created_on,
-        )
+        lines = [LineOut.of(line) for line in order.lines]
+        totals = TotalsOut.of(order.totals)
+        return cls(**copied(cls, order, lines=lines, totals=totals, placed_at=order.created_on))

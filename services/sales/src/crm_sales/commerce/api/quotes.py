@@ -11,27 +11,16 @@ from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ...shared.api.http import ConditionalBody, Reader
 from ...shared.api.routes import Located, at, command_route, read_route
+from . import quote_models
 from .models import LineOut
-from .quote_models import (
-    AddLine,
-    CancelOrder,
-    ChangeQuote,
-    DeclineQuote,
-    DraftQuote,
-    OrderOut,
-    PlaceOrder,
-    QuoteOut,
-    ReviseQuote,
-    line_input,
-)
 
 
 def quotes_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/quotes", tags=["quotes"], responses=PROBLEM_RESPONSES)
     quote = "/{quote_id}"
 
-    def present(found: Any) -> QuoteOut:
-        return QuoteOut.of(found, application.commerce_today())
+    def present(found: Any) -> quote_models.QuoteOut:
+        return quote_models.QuoteOut.of(found, application.commerce_today())
 
     def change(
         method: str, path: str, run: Any, *, name: str, operation: str, **route: Any
@@ -41,7 +30,7 @@ def quotes_router(application: Any) -> APIRouter:
             router,
             method,
             quote + path,
-            QuoteOut,
+            quote_models.QuoteOut,
             lambda cmd, ids, body: run(ids["quote_id"], cmd, ids, body),
             name=name,
             operation=operation,
@@ -54,19 +43,19 @@ def quotes_router(application: Any) -> APIRouter:
         router,
         "POST",
         "",
-        QuoteOut,
+        quote_models.QuoteOut,
         lambda cmd, _, body: application.draft_quote(
             cmd,
             **body.model_dump(
                 include={"opportunity_id", "customer_id", "account_id", "currency", "price_list_id"}
             ),
             terms=body.terms(),
-            lines=[line_input(line) for line in body.lines],
+            lines=[quote_models.line_input(line) for line in body.lines],
         ),
         name="draft_quote",
         operation="draft-quote",
         present=present,
-        body=DraftQuote,
+        body=quote_models.DraftQuote,
         status_code=201,
         location=at("get_quote", "quote_id"),
         doc="Draft a quote for an opportunity; lines are priced from the price list unless their\n"
@@ -75,7 +64,7 @@ def quotes_router(application: Any) -> APIRouter:
     read_route(
         router,
         quote,
-        QuoteOut,
+        quote_models.QuoteOut,
         lambda ids: application.get_quote(ids["quote_id"]),
         name="get_quote",
         principal=Reader,
@@ -84,10 +73,12 @@ def quotes_router(application: Any) -> APIRouter:
     change(
         "POST",
         "/lines",
-        lambda quote_id, cmd, _, body: application.add_quote_line(quote_id, cmd, line_input(body)),
+        lambda quote_id, cmd, _, body: application.add_quote_line(
+            quote_id, cmd, quote_models.line_input(body)
+        ),
         name="add_line",
         operation="add-quote-line",
-        body=AddLine,
+        body=quote_models.AddLine,
         status_code=201,
         # The line added is the last of the quote as this command left it.
         location=Located(
@@ -118,7 +109,7 @@ def quotes_router(application: Any) -> APIRouter:
         ),
         name="change_quote",
         operation="change-quote",
-        body=ChangeQuote,
+        body=quote_models.ChangeQuote,
         doc="Change a draft's validity, tax rates, jurisdiction or discount.",
     )
     for action, run, summary in (
@@ -141,7 +132,7 @@ def quotes_router(application: Any) -> APIRouter:
         lambda quote_id, cmd, _, body: application.decline_quote(quote_id, cmd, reason=body.reason),
         name="decline_quote",
         operation="decline-quote",
-        body=DeclineQuote,
+        body=quote_models.DeclineQuote,
         doc="The customer declines an issued, unexpired quote.",
     )
     change(
@@ -152,7 +143,7 @@ def quotes_router(application: Any) -> APIRouter:
         ),
         name="revise_quote",
         operation="revise-quote",
-        body=ReviseQuote,
+        body=quote_models.ReviseQuote,
         optional_body=True,
         conditional=False,
         status_code=201,
@@ -169,11 +160,11 @@ def orders_router(application: Any) -> APIRouter:
         router,
         "POST",
         "",
-        OrderOut,
+        quote_models.OrderOut,
         lambda cmd, _, body: application.place_order(body.quote_id, cmd),
         name="place_order",
         operation="place-order",
-        body=PlaceOrder,
+        body=quote_models.PlaceOrder,
         status_code=201,
         location=at("get_order", "order_id"),
         doc="Place the order of an accepted quote (one per quote), its lines and totals copied.",
@@ -181,7 +172,7 @@ def orders_router(application: Any) -> APIRouter:
     read_route(
         router,
         order,
-        OrderOut,
+        quote_models.OrderOut,
         lambda ids: application.get_order(ids["order_id"]),
         name="get_order",
         principal=Reader,
@@ -190,7 +181,7 @@ def orders_router(application: Any) -> APIRouter:
         router,
         "POST",
         f"{order}/fulfil",
-        OrderOut,
+        quote_models.OrderOut,
         lambda cmd, ids, _: application.fulfil_order(ids["order_id"], cmd),
         name="fulfil_order",
         operation="fulfil-order",
@@ -203,12 +194,12 @@ def orders_router(application: Any) -> APIRouter:
         router,
         "POST",
         f"{order}/cancel",
-        OrderOut,
+        quote_models.OrderOut,
         lambda cmd, ids, body: application.cancel_order(ids["order_id"], cmd, reason=body.reason),
         name="cancel_order",
         operation="cancel-order",
         target="order_id",
-        body=CancelOrder,
+        body=quote_models.CancelOrder,
         doc="Cancel a placed order that is not invoiced.",
     )
     return router

@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from ...shared.application.read_models import AggregateRows, Where, upsert
+from ...shared.copied import copied
 from ...stored_topics import stored_topics_of
 from ..domain.billing import OPEN_STATUSES, Invoice, InvoiceStatus
 from ..domain.catalog import Product, ProductStatus
@@ -38,15 +39,7 @@ class ProductRow:
 
     @classmethod
     def of(cls, product: Product) -> ProductRow:
-        return cls(
-            product_id=product.id,
-            sku=product.sku,
-            name=product.name,
-            unit=product.unit,
-            tax_category=product.tax_category,
-            status=product.status,
-            version=product.version,
-        )
+        return cls(**copied(cls, product, product_id=product.id))
 
 
 @dataclass(frozen=True)
@@ -68,19 +61,14 @@ class InvoiceRow:
     @classmethod
     def of(cls, invoice: Invoice) -> InvoiceRow:
         return cls(
-            invoice_id=invoice.id,
-            number=invoice.number,
-            customer_id=invoice.customer_id,
-            account_id=invoice.account_id,
-            order_id=invoice.order_id,
-            currency=invoice.currency,
-            total=invoice.totals.total.amount,
-            amount_paid=invoice.amount_paid.amount,
-            balance_due=invoice.balance_due.amount,
-            status=invoice.status,
-            issued_on=invoice.issued_on,
-            due_date=invoice.due_date,
-            version=invoice.version,
+            **copied(
+                cls,
+                invoice,
+                invoice_id=invoice.id,
+                total=invoice.totals.total.amount,
+                amount_paid=invoice.amount_paid.amount,
+                balance_due=invoice.balance_due.amount,
+            )
         )
 
     def status_on(self, today: date) -> InvoiceStatus:

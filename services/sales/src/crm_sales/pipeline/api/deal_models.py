@@ -14,6 +14,7 @@ from crm_platform.web.types import Amount as BoundedAmount
 from crm_platform.web.types import CalendarDate, CurrencyCode, Omissible
 
 from ...shared.api.http import CommandBody, ConditionalBody, Page
+from ...shared.copied import copied
 from ...shared.domain.values import TEXT_MAX_LENGTH
 from ..application.commands import OpportunityDraft
 from ..application.index import OpportunityEntry
@@ -128,7 +129,9 @@ class ClosingOut(BaseModel):
     closed_at: datetime
 
 
-class OpportunityOut(BaseModel):
+class _OpportunityFields(BaseModel):
+    """What an opportunity shows, in a list and alone."""
+
     id: UUID
     version: int
     name: str
@@ -142,8 +145,11 @@ class OpportunityOut(BaseModel):
     owner: str
     account_id: UUID | None
     contact_id: UUID | None
-    lead_id: UUID | None
     at_risk: bool
+
+
+class OpportunityOut(_OpportunityFields):
+    lead_id: UUID | None
     risks: list[RiskOut]
     closing: ClosingOut | None
     history: list[StageChangeOut] = Field(
@@ -162,28 +168,18 @@ class OpportunityOut(BaseModel):
             change_position,
             f"/opportunities/{opportunity.id}/history",
         )
+        closing = opportunity.closing
         return cls(
-            id=opportunity.id,
-            version=opportunity.version,
-            name=opportunity.name,
-            status=opportunity.status,
-            pipeline_id=opportunity.pipeline_id,
-            stage_id=opportunity.stage_id,
-            probability=opportunity.probability,
-            amount=opportunity.amount,
-            currency=opportunity.currency,
-            expected_close_date=opportunity.expected_close_date,
-            owner=opportunity.owner,
-            account_id=opportunity.account_id,
-            contact_id=opportunity.contact_id,
-            lead_id=opportunity.lead_id,
-            at_risk=opportunity.at_risk,
-            risks=[RiskOut.model_validate(r) for r in opportunity.risks.values()],
-            closing=ClosingOut.model_validate(opportunity.closing) if opportunity.closing else None,
-            history=[StageChangeOut.model_validate(c) for _, c in history],
-            history_next=history_next,
-            opened_at=opportunity.created_on,
-            updated_at=opportunity.modified_on,
+            **copied(
+                cls,
+                opportunity,
+                risks=[RiskOut.model_validate(r) for r in opportunity.risks.values()],
+                closing=ClosingOut.model_validate(closing) if closing else None,
+                history=[StageChangeOut.model_validate(c) for _, c in history],
+                history_next=history_next,
+                opened_at=opportunity.created_on,
+                updated_at=opportunity.modified_on,
+            )
         )
 
 
@@ -199,23 +195,10 @@ def change_position(entry: tuple[int, Any]) -> Position:
     return (f"{entry[0]:010d}",)
 
 
-class OpportunitySummary(BaseModel):
+class OpportunitySummary(_OpportunityFields):
     model_config = ConfigDict(from_attributes=True)
 
     id: UUID = Field(validation_alias="opportunity_id")
-    version: int
-    name: str
-    status: OpportunityStatus
-    pipeline_id: UUID
-    stage_id: str
-    probability: int
-    amount: Decimal
-    currency: str
-    expected_close_date: date
-    owner: str
-    account_id: UUID | None
-    contact_id: UUID | None
-    at_risk: bool
 
     @classmethod
     def of(cls, entry: OpportunityEntry) -> OpportunitySummary:

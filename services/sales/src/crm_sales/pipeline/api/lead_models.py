@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm_platform.web.types import JsonScalar, Omissible
 
 from ...shared.api.http import CommandBody, ConditionalBody, Page
+from ...shared.copied import copied
 from ...shared.domain.values import NAME_MAX_LENGTH, NOTE_MAX_LENGTH, TEXT_MAX_LENGTH
 from ..application.commands import LeadDetails
 from ..application.index import LeadEntry
@@ -155,39 +156,26 @@ class LeadOut(BaseModel):
 
     @classmethod
     def of(cls, lead: Lead) -> LeadOut:
+        disqualification = lead.disqualification
         return cls(
-            id=lead.id,
-            version=lead.version,
-            status=lead.status,
-            source=lead.source,
-            given_name=lead.given_name,
-            family_name=lead.family_name,
-            email=lead.email,
-            phone=lead.phone,
-            company=lead.company,
-            title=lead.title,
-            country=lead.country,
-            industry=lead.industry,
-            company_size=lead.company_size,
-            fields=lead.fields,
-            owner=lead.owner,
-            customer_id=lead.customer_id,
-            campaign_id=lead.campaign_id,
-            score=lead.score_points,
-            score_reasons=[ReasonOut.model_validate(r) for r in lead.reasons],
-            rule_set_revision=lead.rule_set_revision,
-            interaction_count=len(lead.interactions),
-            campaign_response_count=len(lead.responses),
-            qualified_by=lead.qualified_by,
-            disqualification=(
-                DisqualificationOut.model_validate(lead.disqualification)
-                if lead.disqualification
-                else None
-            ),
-            conversion=ConversionOut.model_validate(lead.conversion) if lead.conversion else None,
-            erased_at=lead.erased_at,
-            captured_at=lead.created_on,
-            updated_at=lead.modified_on,
+            **copied(
+                cls,
+                lead,
+                score=lead.score_points,
+                score_reasons=[ReasonOut.model_validate(r) for r in lead.reasons],
+                interaction_count=len(lead.interactions),
+                campaign_response_count=len(lead.responses),
+                disqualification=(
+                    DisqualificationOut.model_validate(disqualification)
+                    if disqualification
+                    else None
+                ),
+                conversion=ConversionOut.model_validate(lead.conversion)
+                if lead.conversion
+                else None,
+                captured_at=lead.created_on,
+                updated_at=lead.modified_on,
+            )
         )
 
 

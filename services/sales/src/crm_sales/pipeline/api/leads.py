@@ -13,18 +13,8 @@ from ...shared.api.http import Admin, Paging, Reader, show
 from ...shared.api.routes import Located, at, command_route, read_route
 from ..application.commands import LeadFilter
 from ..domain.leads import LeadSource, LeadStatus
+from . import lead_models
 from .deal_models import ConvertLead
-from .lead_models import (
-    CaptureLead,
-    DisqualifyLead,
-    LeadOut,
-    LeadPage,
-    LeadSummary,
-    PublishScoringRules,
-    ScoringRulesOut,
-    Transition,
-    UpdateLead,
-)
 
 
 def leads_router(application: Any) -> APIRouter:
@@ -34,19 +24,19 @@ def leads_router(application: Any) -> APIRouter:
         router,
         "POST",
         "",
-        LeadOut,
+        lead_models.LeadOut,
         lambda cmd, _, body: application.capture_lead(
             cmd, body.details(default_owner=cmd.actor), source=body.source
         ),
         name="capture_lead",
         operation="capture-lead",
-        body=CaptureLead,
+        body=lead_models.CaptureLead,
         status_code=201,
         location=at("get_lead", "lead_id"),
         doc="Capture a lead (scored at once); retrying with the same Idempotency-Key is safe.",
     )
 
-    @router.get("", response_model=LeadPage)
+    @router.get("", response_model=lead_models.LeadPage)
     def list_leads(
         _: Reader,
         page: Paging,
@@ -55,16 +45,18 @@ def leads_router(application: Any) -> APIRouter:
         source: LeadSource | None = None,
         customer_id: UUID | None = None,
         min_score: Annotated[int | None, Query(ge=-10_000, le=10_000)] = None,
-    ) -> LeadPage:
+    ) -> lead_models.LeadPage:
         """Leads, newest first."""
         keep = LeadFilter(status, owner, source, customer_id, min_score)
         entries, following = page.newest_first(application.list_leads(keep), lambda e: e.position)
-        return LeadPage(items=[LeadSummary.of(e) for e in entries], next_cursor=following)
+        return lead_models.LeadPage(
+            items=[lead_models.LeadSummary.of(e) for e in entries], next_cursor=following
+        )
 
     read_route(
         router,
         lead,
-        LeadOut,
+        lead_models.LeadOut,
         lambda ids: application.get_lead(ids["lead_id"]),
         name="get_lead",
         principal=Reader,
@@ -73,24 +65,24 @@ def leads_router(application: Any) -> APIRouter:
         router,
         "PATCH",
         lead,
-        LeadOut,
+        lead_models.LeadOut,
         lambda cmd, ids, body: application.update_lead(cmd, ids["lead_id"], body.changes()),
         name="update_lead",
         operation="update-lead",
         target="lead_id",
-        body=UpdateLead,
+        body=lead_models.UpdateLead,
         doc="Change some details (the lead is rescored); not once converted or erased.",
     )
     command_route(
         router,
         "POST",
         f"{lead}/qualify",
-        LeadOut,
+        lead_models.LeadOut,
         lambda cmd, ids, _: application.qualify_lead(cmd, ids["lead_id"]),
         name="qualify_lead",
         operation="qualify-lead",
         target="lead_id",
-        body=Transition,
+        body=lead_models.Transition,
         optional_body=True,
         doc="New or disqualified -> qualified.",
     )
@@ -98,21 +90,21 @@ def leads_router(application: Any) -> APIRouter:
         router,
         "POST",
         f"{lead}/disqualify",
-        LeadOut,
+        lead_models.LeadOut,
         lambda cmd, ids, body: application.disqualify_lead(
             cmd, ids["lead_id"], reason=body.reason, note=body.note
         ),
         name="disqualify_lead",
         operation="disqualify-lead",
         target="lead_id",
-        body=DisqualifyLead,
+        body=lead_models.DisqualifyLead,
         doc="New or qualified -> disqualified, with the reason.",
     )
     command_route(
         router,
         "POST",
         f"{lead}/convert",
-        LeadOut,
+        lead_models.LeadOut,
         lambda cmd, ids, body: application.convert_lead(
             cmd,
             ids["lead_id"],
@@ -144,25 +136,25 @@ def leads_router(application: Any) -> APIRouter:
 def scoring_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/scoring", tags=["lead scoring"], responses=PROBLEM_RESPONSES)
 
-    @router.get("/rules", response_model=ScoringRulesOut)
+    @router.get("/rules", response_model=lead_models.ScoringRulesOut)
     def get_scoring_rules(
         response: Response,
         _: Reader,
         revision: Annotated[int | None, Query(ge=1, description="Default: in force")] = None,
-    ) -> ScoringRulesOut:
-        return show(response, application.scoring_rules(revision), ScoringRulesOut.of)
+    ) -> lead_models.ScoringRulesOut:
+        return show(response, application.scoring_rules(revision), lead_models.ScoringRulesOut.of)
 
     command_route(
         router,
         "PUT",
         "/rules",
-        ScoringRulesOut,
+        lead_models.ScoringRulesOut,
         lambda cmd, _, body: application.publish_scoring_rules(cmd, body.scoring_rules()),
         name="publish_scoring_rules",
         operation="publish-scoring-rules",
         principal=Admin,
         conditional=True,
-        body=PublishScoringRules,
+        body=lead_models.PublishScoringRules,
         doc="Publish the next revision of the rules; every open lead is rescored with it.",
     )
     return router

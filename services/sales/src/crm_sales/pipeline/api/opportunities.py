@@ -15,26 +15,7 @@ from ...shared.api.routes import at, command_route, read_route
 from ..application.commands import OpportunityFilter
 from ..domain.forecast import PeriodKind, totals
 from ..domain.opportunities import OpportunityStatus
-from .deal_models import (
-    ClearRisks,
-    DefinePipeline,
-    ForecastLineOut,
-    ForecastOut,
-    LoseOpportunity,
-    MoveOpportunity,
-    OpenOpportunity,
-    OpportunityOut,
-    OpportunityPage,
-    OpportunitySummary,
-    PipelineList,
-    PipelineOut,
-    RevisePipeline,
-    StageChangeOut,
-    StageChangePage,
-    UpdateOpportunity,
-    WinOpportunity,
-    change_position,
-)
+from . import deal_models
 
 # The changes of an opportunity: (path, operation, body, the application's command, its
 # arguments from the body, description). Operations scope command ids: never rename one.
@@ -42,7 +23,7 @@ CHANGES: list[tuple[str, str, type[Any], str, Any, str]] = [
     (
         "",
         "update-opportunity",
-        UpdateOpportunity,
+        deal_models.UpdateOpportunity,
         "update_opportunity",
         lambda b: {"changes": b.changes()},
         "Change some details of an open opportunity.",
@@ -50,7 +31,7 @@ CHANGES: list[tuple[str, str, type[Any], str, Any, str]] = [
     (
         "/stage",
         "move-opportunity",
-        MoveOpportunity,
+        deal_models.MoveOpportunity,
         "move_opportunity",
         lambda b: {"stage_id": b.stage_id, "probability": b.probability},
         "Move an open opportunity to another open stage of its pipeline.",
@@ -58,7 +39,7 @@ CHANGES: list[tuple[str, str, type[Any], str, Any, str]] = [
     (
         "/win",
         "win-opportunity",
-        WinOpportunity,
+        deal_models.WinOpportunity,
         "win_opportunity",
         lambda b: {"reason": b.reason, "amount": b.amount},
         "Close as won (the pipeline's won stage), for good.",
@@ -66,7 +47,7 @@ CHANGES: list[tuple[str, str, type[Any], str, Any, str]] = [
     (
         "/lose",
         "lose-opportunity",
-        LoseOpportunity,
+        deal_models.LoseOpportunity,
         "lose_opportunity",
         lambda b: {"reason": b.reason, "competitor": b.competitor},
         "Close as lost, with the reason, for good.",
@@ -74,7 +55,7 @@ CHANGES: list[tuple[str, str, type[Any], str, Any, str]] = [
     (
         "/clear-risks",
         "clear-opportunity-risks",
-        ClearRisks,
+        deal_models.ClearRisks,
         "clear_opportunity_risks",
         lambda b: {"reason": b.reason},
         "The risks flagged by other services' events no longer apply.",
@@ -89,19 +70,19 @@ def opportunities_router(application: Any) -> APIRouter:
         router,
         "POST",
         "",
-        OpportunityOut,
+        deal_models.OpportunityOut,
         lambda cmd, _, body: application.open_opportunity(
             cmd, body.draft(account_id=body.account_id, contact_id=body.contact_id)
         ),
         name="open_opportunity",
         operation="open-opportunity",
-        body=OpenOpportunity,
+        body=deal_models.OpenOpportunity,
         status_code=201,
         location=at("get_opportunity", "opportunity_id"),
         doc="Open an opportunity in a pipeline (the default one unless named).",
     )
 
-    @router.get("", response_model=OpportunityPage)
+    @router.get("", response_model=deal_models.OpportunityPage)
     def list_opportunities(
         _: Reader,
         page: Paging,
@@ -112,35 +93,39 @@ def opportunities_router(application: Any) -> APIRouter:
         account_id: UUID | None = None,
         contact_id: UUID | None = None,
         at_risk: bool | None = None,
-    ) -> OpportunityPage:
+    ) -> deal_models.OpportunityPage:
         """Opportunities, newest first."""
         keep = OpportunityFilter(
             status, owner, pipeline_id, stage_id, account_id, contact_id, at_risk
         )
         listed = application.list_opportunities(keep)
         entries, following = page.newest_first(listed, lambda e: e.position)
-        return OpportunityPage(
-            items=[OpportunitySummary.of(e) for e in entries], next_cursor=following
+        return deal_models.OpportunityPage(
+            items=[deal_models.OpportunitySummary.of(e) for e in entries], next_cursor=following
         )
 
     read_route(
         router,
         opportunity,
-        OpportunityOut,
+        deal_models.OpportunityOut,
         lambda ids: application.get_opportunity(ids["opportunity_id"]),
         name="get_opportunity",
         principal=Reader,
     )
 
-    @router.get(f"{opportunity}/history", response_model=StageChangePage)
-    def list_stage_changes(opportunity_id: UUID, _: Reader, page: Paging) -> StageChangePage:
+    @router.get(f"{opportunity}/history", response_model=deal_models.StageChangePage)
+    def list_stage_changes(
+        opportunity_id: UUID, _: Reader, page: Paging
+    ) -> deal_models.StageChangePage:
         """The opportunity's stage changes in the order they were made, page by page."""
         found = application.get_opportunity(opportunity_id)
-        items, following = page.within(found, enumerate(found.history), change_position, 1)
-        return StageChangePage(
+        items, following = page.within(
+            found, enumerate(found.history), deal_models.change_position, 1
+        )
+        return deal_models.StageChangePage(
             opportunity_id=found.id,
             version=found.version,
-            items=[StageChangeOut.model_validate(c) for _, c in items],
+            items=[deal_models.StageChangeOut.model_validate(c) for _, c in items],
             next_cursor=following,
         )
 
@@ -149,7 +134,7 @@ def opportunities_router(application: Any) -> APIRouter:
             router,
             "PATCH" if not path else "POST",
             opportunity + path,
-            OpportunityOut,
+            deal_models.OpportunityOut,
             lambda cmd, ids, given, run=run, arguments=arguments: getattr(application, run)(
                 cmd, ids["opportunity_id"], **arguments(given)
             ),
@@ -165,30 +150,32 @@ def opportunities_router(application: Any) -> APIRouter:
 def pipelines_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/pipelines", tags=["pipelines"], responses=PROBLEM_RESPONSES)
 
-    @router.get("", response_model=PipelineList)
-    def list_pipelines(_: Reader) -> PipelineList:
+    @router.get("", response_model=deal_models.PipelineList)
+    def list_pipelines(_: Reader) -> deal_models.PipelineList:
         """The default pipeline first, then the others by name."""
-        return PipelineList(items=[PipelineOut.of(p) for p in application.list_pipelines()])
+        return deal_models.PipelineList(
+            items=[deal_models.PipelineOut.of(p) for p in application.list_pipelines()]
+        )
 
     command_route(
         router,
         "POST",
         "",
-        PipelineOut,
+        deal_models.PipelineOut,
         lambda cmd, _, body: application.define_pipeline(
             cmd, name=body.name, stages=body.checked_stages()
         ),
         name="define_pipeline",
         operation="define-pipeline",
         principal=Admin,
-        body=DefinePipeline,
+        body=deal_models.DefinePipeline,
         status_code=201,
         location=at("get_pipeline", "pipeline_id"),
     )
     read_route(
         router,
         "/{pipeline_id}",
-        PipelineOut,
+        deal_models.PipelineOut,
         lambda ids: application.get_pipeline(ids["pipeline_id"]),
         name="get_pipeline",
         principal=Reader,
@@ -197,7 +184,7 @@ def pipelines_router(application: Any) -> APIRouter:
         router,
         "PUT",
         "/{pipeline_id}",
-        PipelineOut,
+        deal_models.PipelineOut,
         lambda cmd, ids, body: application.revise_pipeline(
             cmd, ids["pipeline_id"], name=body.name, stages=body.checked_stages()
         ),
@@ -205,7 +192,7 @@ def pipelines_router(application: Any) -> APIRouter:
         operation="revise-pipeline",
         principal=Admin,
         target="pipeline_id",
-        body=RevisePipeline,
+        body=deal_models.RevisePipeline,
         doc="Replace the name and stages; stages holding open opportunities must stay.",
     )
     return router
@@ -214,14 +201,14 @@ def pipelines_router(application: Any) -> APIRouter:
 def forecast_router(application: Any) -> APIRouter:
     router = APIRouter(tags=["forecast"], responses=PROBLEM_RESPONSES)
 
-    @router.get("/forecast", response_model=ForecastOut)
+    @router.get("/forecast", response_model=deal_models.ForecastOut)
     def get_forecast(
         _: Reader,
         period: PeriodKind = PeriodKind.QUARTER,
         owner: str | None = None,
         starts_on: Annotated[CalendarDate | None, Query(alias="from")] = None,
         ends_on: Annotated[CalendarDate | None, Query(alias="to")] = None,
-    ) -> ForecastOut:
+    ) -> deal_models.ForecastOut:
         """Weighted forecast from the open opportunities (by expected close date) plus the won
         ones (by the day they were won), per period, owner and currency."""
         if starts_on and ends_on and ends_on < starts_on:
@@ -229,11 +216,11 @@ def forecast_router(application: Any) -> APIRouter:
         lines = application.forecast(
             period=period, owner=owner, starts_on=starts_on, ends_on=ends_on
         )
-        return ForecastOut(
+        return deal_models.ForecastOut(
             period=period,
             owner=owner,
-            lines=[ForecastLineOut.of(line) for line in lines],
-            totals=[ForecastLineOut.of(line) for line in totals(lines)],
+            lines=[deal_models.ForecastLineOut.of(line) for line in lines],
+            totals=[deal_models.ForecastLineOut.of(line) for line in totals(lines)],
         )
 
     return router

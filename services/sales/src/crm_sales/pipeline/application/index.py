@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from ...shared.application.read_models import AggregateRows, Where, upsert
+from ...shared.copied import copied
 from ...stored_topics import stored_topics_of
 from ..domain.forecast import Deal, DealStatus
 from ..domain.leads import Lead, LeadSource, LeadStatus
@@ -53,20 +54,16 @@ class LeadEntry:
     @classmethod
     def of(cls, lead: Lead, position: int) -> LeadEntry:
         return cls(
-            lead_id=lead.id,
-            position=position,
-            version=lead.version,
-            status=lead.status,
-            source=lead.source,
-            given_name=lead.given_name,
-            family_name=lead.family_name,
-            company=lead.company,
-            owner=lead.owner,
-            score=lead.score_points,
-            customer_id=lead.customer_id,
-            response_ids=frozenset(lead.responses),
-            erased=lead.erased_at is not None,
-            captured_at=lead.created_on,
+            **copied(
+                cls,
+                lead,
+                lead_id=lead.id,
+                position=position,
+                score=lead.score_points,
+                response_ids=frozenset(lead.responses),
+                erased=lead.erased_at is not None,
+                captured_at=lead.created_on,
+            )
         )
 
     @property
@@ -99,24 +96,13 @@ class OpportunityEntry:
     @classmethod
     def of(cls, opportunity: Opportunity, position: int) -> OpportunityEntry:
         return cls(
-            opportunity_id=opportunity.id,
-            position=position,
-            version=opportunity.version,
-            name=opportunity.name,
-            pipeline_id=opportunity.pipeline_id,
-            stage_id=opportunity.stage_id,
-            status=opportunity.status,
-            amount=opportunity.amount,
-            currency=opportunity.currency,
-            probability=opportunity.probability,
-            expected_close_date=opportunity.expected_close_date,
-            closed_on=opportunity.closed_on,
-            owner=opportunity.owner,
-            account_id=opportunity.account_id,
-            contact_id=opportunity.contact_id,
-            lead_id=opportunity.lead_id,
-            at_risk=opportunity.at_risk,
-            opened_at=opportunity.created_on,
+            **copied(
+                cls,
+                opportunity,
+                opportunity_id=opportunity.id,
+                position=position,
+                opened_at=opportunity.created_on,
+            )
         )
 
     def deal(self) -> Deal:

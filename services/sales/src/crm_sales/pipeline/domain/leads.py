@@ -11,8 +11,8 @@ frozen: no command changes it any more, and behaviour no longer rescores it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -399,15 +399,8 @@ class Lead(Aggregate):
 
     def note_interaction(self, interaction: Interaction) -> bool:
         """Remember an interaction with the lead's customer; False when frozen or known."""
-        if self.is_frozen or interaction.interaction_id in self.interactions:
-            return False
-        self._interaction_noted(
-            interaction_id=interaction.interaction_id,
-            channel=interaction.channel,
-            direction=interaction.direction,
-            occurred_at=interaction.occurred_at,
-        )
-        return True
+        known = self.interactions
+        return self._noted(interaction.interaction_id, known, self._interaction_noted, interaction)
 
     @event("InteractionNoted")
     def _interaction_noted(
@@ -419,21 +412,22 @@ class Lead(Aggregate):
 
     def note_response(self, response: CampaignResponse) -> bool:
         """Remember a campaign response of the lead; False when frozen or known."""
-        if self.is_frozen or response.response_id in self.responses:
-            return False
-        self._response_noted(
-            response_id=response.response_id,
-            campaign_id=response.campaign_id,
-            kind=response.kind,
-            responded_at=response.responded_at,
-        )
-        return True
+        return self._noted(response.response_id, self.responses, self._response_noted, response)
 
     @event("ResponseNoted")
     def _response_noted(
         self, response_id: UUID, campaign_id: UUID, kind: str, responded_at: datetime
     ) -> None:
         self.responses[response_id] = CampaignResponse(response_id, campaign_id, kind, responded_at)
+
+    def _noted(
+        self, key: UUID, known: Mapping[UUID, Any], record: Callable[..., None], behaviour: Any
+    ) -> bool:
+        """Record ``behaviour`` (its fields are the event's) unless frozen or known by ``key``."""
+        if self.is_frozen or key in known:
+            return False
+        record(**asdict(behaviour))
+        return True
 
     def profile(self) -> LeadProfile:
         email_domain = self.email.rpartition("@")[2] if self.email else None
