@@ -1,1 +1,1 @@
-"""Read-model storage: the customer 360 documents in MongoDB."""
+"""Customer scores and their outbox, erasure confirmations, opening sealed data, rebuilds."""

@@ -1,1 +1,1 @@
-"""The customer 360 projection and timeline paging: pure functions, no I/O."""
+"""The metrics' facts and the figures folded from them: pure functions, no I/O."""

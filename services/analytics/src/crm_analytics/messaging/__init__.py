@@ -1,1 +1,1 @@
-"""Kafka subscribers of the analytics worker."""
+"""The worker's erasures consumer and its metric loops (scoring, the outbox relay)."""

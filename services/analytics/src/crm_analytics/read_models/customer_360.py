@@ -99,7 +99,9 @@ NAME = "customer_360"
 LIVE_GROUP = "analytics.customer-360"
 TIMELINE_ORDER = [("occurred_at", -1), ("_id", -1)]
 
+
 # --- Customers ---------------------------------------------------------------------------------
+
 CUSTOMER_TOPIC = CustomerRegisteredV2.topic()
 
 PROFILE_FIELDS = (
