@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from crm_analytics.read_models.customer_360 import PROFILE_FIELDS, entry_for, update_for
 from crm_events import Event
 from crm_events.contacts.customer_v2 import _CustomerEvent
-from crm_platform.updates import Decision, Document, VersionGap, decide
+from crm_platform.updates import Document, VersionGap
 from crm_platform.updates import fold as fold_one
 
 pytestmark = pytest.mark.unit
@@ -104,26 +104,6 @@ def test_a_redelivered_event_changes_nothing(stream):
 
     assert fold_one(document, update_for(contacted)) == document
     assert fold_one(document, update_for(registered)) == document
-
-
-@pytest.mark.parametrize(
-    ("stored", "received", "decision"),
-    [
-        (0, 1, Decision.APPLY),
-        (4, 5, Decision.APPLY),
-        (4, 4, Decision.DUPLICATE),
-        (4, 1, Decision.DUPLICATE),
-    ],
-)
-def test_only_the_next_version_applies(stored, received, decision):
-    assert decide("c", stored, received) is decision
-
-
-@pytest.mark.parametrize(("stored", "received"), [(0, 2), (3, 5)])
-def test_a_missing_predecessor_is_a_gap(stored, received):
-    with pytest.raises(VersionGap) as raised:
-        decide("c", stored, received)
-    assert (raised.value.stored, raised.value.received) == (stored, received)
 
 
 def test_an_event_after_a_lost_one_raises_instead_of_applying(stream):
