@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from crm_platform.web.commands import CommandBody, IfMatch, answer, command, show
 from crm_platform.web.idempotency import IdempotencyKey
-from crm_platform.web.pages import Cursor, Limit, decode_cursor, link_next, page_after, paged
+from crm_platform.web.pages import Cursor, Limit, PageRequest, Paging, paged
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import (
@@ -104,22 +104,22 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
         assignee: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
         customer_id: UUID | None = None,
         cursor: Cursor = None,
-        limit: Limit = 25,
+        limit: Limit = 25,  # the queue's own default page: ``Paging``'s is 50
     ) -> TicketPageOut:
         """The queue: tickets matching every filter given, newest first, a page at a time."""
-        after = queue_after(decode_cursor(cursor, 2))
+        page = PageRequest(request, response, cursor, limit)
+        after = queue_after(page.after(2))
         where = TicketFilter(
             status=status and status.value,
             priority=priority and priority.value,
             assignee=assignee,
             customer_id=customer_id,
         )
-        tickets, next_cursor = paged(
-            app.list_tickets(where, after=after, limit=limit + 1), limit, queue_position
-        )
+        found = app.list_tickets(where, after=after, limit=limit + 1)
+        tickets, next_cursor = paged(found, limit, queue_position)
         return TicketPageOut(
             items=[TicketSummaryOut.model_validate(ticket) for ticket in tickets],
-            next_cursor=link_next(request, response, next_cursor),
+            next_cursor=page.following(next_cursor),
         )
 
     @router.get("/{ticket_id}", response_model=TicketOut)
@@ -132,26 +132,20 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
 
     @router.get("/{ticket_id}/messages", response_model=MessagePageOut)
     def list_messages(
-        ticket_id: UUID,
-        request: Request,
-        response: Response,
-        _: Reader,
-        cursor: Cursor = None,
-        limit: Limit = 50,
+        ticket_id: UUID, response: Response, _: Reader, page: Paging
     ) -> MessagePageOut:
         """The ticket's conversation (replies and notes) in time order, page by page."""
-        after = decode_cursor(cursor, 1)
 
-        def page(ticket: TicketView) -> MessagePageOut:
-            items, next_cursor = page_after(ticket.messages, message_position, after, limit)
+        def conversation(ticket: TicketView) -> MessagePageOut:
+            items, next_cursor = page.of_sorted(ticket.messages, message_position)
             return MessagePageOut(
                 ticket_id=ticket.id,
                 version=ticket.version,
                 items=[MessageOut.model_validate(m) for m in items],
-                next_cursor=link_next(request, response, next_cursor),
+                next_cursor=next_cursor,
             )
 
-        return show(response, app.get_ticket(ticket_id), page)
+        return show(response, app.get_ticket(ticket_id), conversation)
 
     for path, model, method, summary in COMMANDS:
         _command_route(router, app, path, model, method, summary)

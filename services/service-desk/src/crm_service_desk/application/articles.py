@@ -49,7 +49,8 @@ class ArticleCommands(ServiceDeskBase):
                 at=self.clock(),
             )
 
-        outcome = self.create_once(command, ARTICLE, Article, article_id, draft)
+        made_before = self.as_created(ARTICLE, Article, article_id)
+        outcome = self.create(command, ARTICLE, lambda: [draft()], made_before=made_before)
         return viewed(outcome, ArticleView.of)
 
     def revise_article(

@@ -14,10 +14,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from psycopg.conninfo import make_conninfo
 
-from crm_platform.commands import WRITE_ATTEMPTS, Command, CommandRunner, Outcome
+from crm_platform.commands import WRITE_ATTEMPTS, CommandRunner
 from crm_platform.privacy import Keyring, MemoryKeyring, PostgresKeyring, ShreddingApplication
 
-from ..domain import SlaPolicy, VersionConflict, WorkingCalendar
+from ..domain import RecordNotFound, SlaPolicy, VersionConflict, WorkingCalendar
 from .index import Index
 
 A = TypeVar("A", bound=Aggregate)
@@ -50,17 +50,18 @@ class ServiceDeskBase(CommandRunner, ShreddingApplication):
 
     # --- what commands share ----------------------------------------------------------------------
 
-    def create_once(
-        self, command: Command, kind: str, cls: type[A], record_id: UUID, build: Callable[[], A]
-    ) -> Outcome[A]:
-        """``create`` for a record whose id, like the command's, is derived from the client's
-        Idempotency-Key: a retry of a request first made before receipts were kept apart finds
-        its record, but no receipt, and is answered with the record as it was created."""
-        try:
-            outcome: Outcome[A] = self.create(command, kind, lambda: [build()])
-        except IntegrityError:  # the record exists, and no receipt says which request made it
-            return Outcome(self.load(kind, cls, record_id, cls.INITIAL_VERSION), replayed=True)
-        return outcome
+    def as_created(self, kind: str, cls: type[A], record_id: UUID) -> Callable[[], A | None]:
+        """For ``create``'s ``made_before``: the record of a creation requested before receipts
+        were kept apart (its id, like the command's, derived from the Idempotency-Key), as it was
+        created; None when there is none."""
+
+        def created() -> A | None:
+            try:
+                return self.load(kind, cls, record_id, cls.INITIAL_VERSION)
+            except RecordNotFound:
+                return None
+
+        return created
 
     def decide_and_save(
         self, kind: str, cls: type[A], record_id: UUID, decide: Callable[[A], bool]

@@ -53,8 +53,11 @@ class NewTicket:
 class TicketCommands(PolicyCommands):
     def open_ticket(self, command: Command, ticket_id: UUID, new: NewTicket) -> Outcome[TicketView]:
         """Open once per command; a retry with the same request gets the first answer back."""
-        outcome = self.create_once(
-            command, TICKET, Ticket, ticket_id, lambda: self._opened(ticket_id, new)
+        outcome = self.create(
+            command,
+            TICKET,
+            lambda: [self._opened(ticket_id, new)],
+            made_before=self.as_created(TICKET, Ticket, ticket_id),
         )
         return viewed(outcome, TicketView.of)
 

@@ -9,8 +9,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from crm_platform.commands import WithoutRequestIds
+
 from .errors import RuleViolation
-from .upcasts import WithoutRequestIds
 from .values import SUBJECT_MAX_LENGTH, required_text
 
 ARTICLE_BODY_MAX_LENGTH = 50_000
@@ -30,7 +31,7 @@ class Article(Aggregate):
     id: UUID
 
     class Event(WithoutRequestIds, Aggregate.Event):
-        """Base of the article's events (of version 2: see ``upcasts``)."""
+        """Base of the article's events (of version 2: see ``WithoutRequestIds``)."""
 
     # The event classes the ``@event`` decorators below make, declared for the type checker.
     Published: ClassVar[type[Event]]

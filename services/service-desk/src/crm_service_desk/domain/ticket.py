@@ -16,12 +16,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from crm_platform.commands import WithoutRequestIds
 from crm_platform.personal_data import personal_data
 
 from .calendar import WorkingCalendar
 from .errors import RuleViolation, TransitionNotAllowed
 from .sla import Pause, SlaPolicy, due_at
-from .upcasts import WithoutRequestIds
 from .values import (
     AGENT_MAX_LENGTH,
     ALLOWED_FROM,
@@ -65,7 +65,7 @@ class Ticket(Aggregate):
     id: UUID
 
     class Event(WithoutRequestIds, Aggregate.Event):
-        """Base of the ticket's events (of version 2: see ``upcasts``)."""
+        """Base of the ticket's events (of version 2: see ``WithoutRequestIds``)."""
 
     # The event classes the ``@event`` decorators below make, declared for the type checker.
     Opened: ClassVar[type[Event]]
