@@ -8,7 +8,9 @@ its thread pool.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Request, Response
@@ -17,9 +19,20 @@ from pydantic import BaseModel, ConfigDict
 from crm_platform.commands import Command
 from crm_platform.web.auth import Principal, require_scopes
 from crm_platform.web.commands import command
+from crm_platform.web.conditional import etag
+from crm_platform.web.pages import (
+    Cursor,
+    Limit,
+    Position,
+    decode_cursor,
+    link_next,
+    page_after,
+    paged,
+)
 from crm_platform.web.problems import PROBLEM_RESPONSES, problem_responses
 
 SERVICE = "contacts"
+T = TypeVar("T")
 
 Reader = Annotated[Principal, Depends(require_scopes("contacts:read"))]
 Writer = Annotated[Principal, Depends(require_scopes("contacts:write"))]
@@ -42,6 +55,46 @@ def once_per(
     return command(
         str(target), principal, None, service=SERVICE, operation=operation, if_match=if_match
     )
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What a list route is asked for (a cursor, a limit), and how it answers a page: with the
+    platform's cursors, the next page linked (``Link: rel="next"``)."""
+
+    request: Request
+    response: Response
+    cursor: str | None
+    limit: int
+
+    def after(self, size: int) -> Position | None:
+        """The position the cursor names (``size`` parts); refused (422) if no list made it."""
+        return decode_cursor(self.cursor, size)
+
+    def of(
+        self, rows: Sequence[T], key: Callable[[T], Sequence[str]]
+    ) -> tuple[Sequence[T], str | None]:
+        """The page of ``rows`` read with ``limit + 1`` after ``after()``; the next linked."""
+        shown, next_cursor = paged(rows, self.limit, key)
+        return shown, link_next(self.request, self.response, next_cursor)
+
+    def within(
+        self, record: Any, items: Iterable[T], key: Callable[[T], Position]
+    ) -> tuple[Sequence[T], str | None]:
+        """A page of a record's own list (sorted by ``key``, of two parts), with its ETag."""
+        self.response.headers["ETag"] = etag(record.version)
+        shown, next_cursor = page_after(items, key, self.after(2), self.limit)
+        return shown, link_next(self.request, self.response, next_cursor)
+
+
+def _page_request(
+    request: Request, response: Response, cursor: Cursor = None, limit: Limit = 50
+) -> PageRequest:
+    return PageRequest(request, response, cursor, limit)
+
+
+# A list route's paging: its query parameters (cursor, limit of 50 by default).
+Paging = Annotated[PageRequest, Depends(_page_request)]
 
 
 def created(request: Request, response: Response, route: str, **ids: Any) -> None:

@@ -6,23 +6,18 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from crm_platform.web.commands import ConditionalBody, IfMatch, answer, command, show
+from crm_platform.web.commands import ConditionalBody, IfMatch, answer, command
 from crm_platform.web.idempotency import IdempotencyKey
 from crm_platform.web.pages import (
-    Cursor,
-    Limit,
     Position,
-    decode_cursor,
     instant_part,
-    link_next,
-    page_after,
 )
 from crm_platform.web.types import Instant
 
-from ..application import ConsentsView, ContactsApplication
+from ..application import ContactsApplication
 from ..domain import (
     ConsentDecision,
     ConsentPurpose,
@@ -32,7 +27,7 @@ from ..domain import (
     Sourced,
 )
 from ..domain.consent import EVIDENCE_MAX_LENGTH
-from .common import PERSON_PROBLEM_RESPONSES, SERVICE, Out, Reader, Writer
+from .common import PERSON_PROBLEM_RESPONSES, SERVICE, Out, Paging, Reader, Writer
 
 CONSENT = "record-consent"
 
@@ -120,28 +115,17 @@ def consents_router(application: ContactsApplication) -> APIRouter:
         )
 
     @router.get("/{customer_id}/consents", response_model=ConsentsOut)
-    def get_consents(
-        customer_id: UUID,
-        request: Request,
-        response: Response,
-        _: Reader,
-        cursor: Cursor = None,
-        limit: Limit = 50,
-    ) -> ConsentsOut:
+    def get_consents(customer_id: UUID, _: Reader, page: Paging) -> ConsentsOut:
         """Consent in force (over the person and the duplicates merged into them) and history,
         page by page."""
-        after = decode_cursor(cursor, 2)
-
-        def page(consents: ConsentsView) -> ConsentsOut:
-            history, next_cursor = page_after(consents.history, decision_position, after, limit)
-            return ConsentsOut(
-                customer_id=consents.customer_id,
-                version=consents.version,
-                in_force=ConsentOut.each(consents.in_force),
-                history=ConsentOut.each(history),
-                next_cursor=link_next(request, response, next_cursor),
-            )
-
-        return show(response, application.get_consents(customer_id), page)
+        consents = application.get_consents(customer_id)
+        history, next_cursor = page.within(consents, consents.history, decision_position)
+        return ConsentsOut(
+            customer_id=consents.customer_id,
+            version=consents.version,
+            in_force=ConsentOut.each(consents.in_force),
+            history=ConsentOut.each(history),
+            next_cursor=next_cursor,
+        )
 
     return router

@@ -17,10 +17,10 @@ from functools import cached_property
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from crm_platform.web.pages import Cursor, Limit, decode_cursor, link_next, paged
+from crm_platform.web.pages import Limit
 from crm_platform.web.problems import (
     BadRequest,
     NotFound,
@@ -44,7 +44,7 @@ from ..application.imports import Imports
 from ..domain import OrganizationKind, RecordKind, RuleViolation
 from ..domain.duplicates import CANDIDATE_THRESHOLD, LIKELY_THRESHOLD
 from ..domain.values import normalize_country, normalize_tags
-from .common import Reader
+from .common import PageRequest, Paging, Reader
 
 DEFAULT_LIMIT = 50
 READ_PROBLEMS = problem_responses(400, 401, 403, 404, 422)
@@ -123,10 +123,18 @@ class PeoplePage(BaseModel):
     items: list[PersonListed]
     next_cursor: str | None = Field(description="Absent on the last page.")
 
+    @classmethod
+    def of(cls, entries: Sequence[DirectoryEntry], next_cursor: str | None) -> PeoplePage:
+        return cls(items=[PersonListed.of(e) for e in entries], next_cursor=next_cursor)
+
 
 class OrganizationsPage(BaseModel):
     items: list[OrganizationListed]
     next_cursor: str | None = Field(description="Absent on the last page.")
+
+    @classmethod
+    def of(cls, entries: Sequence[DirectoryEntry], next_cursor: str | None) -> OrganizationsPage:
+        return cls(items=[OrganizationListed.of(e) for e in entries], next_cursor=next_cursor)
 
 
 class MatchReason(BaseModel):
@@ -314,32 +322,13 @@ def checked_query(read_models: ReadModels, query: DirectoryQuery) -> DirectoryQu
     return query
 
 
-def page_of(
-    request: Request,
-    response: Response,
-    rows: Sequence[T],
-    limit: int,
-    position: Callable[[T], Sequence[str]],
-) -> tuple[Sequence[T], str | None]:
-    """``rows`` read with ``limit + 1``: the page, and the cursor of the next one, linked."""
-    items, next_cursor = paged(rows, limit, position)
-    return items, link_next(request, response, next_cursor)
-
-
 def search(
-    read_models: ReadModels,
-    query: DirectoryQuery,
-    request: Request,
-    response: Response,
-    *,
-    limit: int,
-    cursor: str | None,
+    read_models: ReadModels, query: DirectoryQuery, page: PageRequest
 ) -> tuple[Sequence[DirectoryEntry], str | None]:
-    """A page of the directory's records matching ``query`` after ``cursor``."""
+    """A page of the directory's records matching ``query``."""
     checked = checked_query(read_models, query)
-    after = decode_cursor(cursor, 3)
-    rows = read_models.directory.search(checked, limit=limit + 1, after=after)
-    return page_of(request, response, rows, limit, checked.position)
+    rows = read_models.directory.search(checked, limit=page.limit + 1, after=page.after(3))
+    return page.of(rows, checked.position)
 
 
 # --- routes ------------------------------------------------------------------------------------
@@ -349,41 +338,44 @@ def directory_router(application: Any) -> APIRouter:
     read_models = ReadModels(application)
     router = APIRouter(tags=["directory"], responses=READ_PROBLEMS)
 
-    @router.get(
-        "/customers",
-        response_model=PeoplePage,
-        dependencies=[Depends(only(*PEOPLE_FILTERS, *PAGING))],
-    )
-    def list_customers(
-        request: Request,
-        response: Response,
-        _: Reader,
-        filters: Annotated[PeopleFilters, Depends()],
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
-    ) -> PeoplePage:
-        """List and search people, e.g. `?q=lovelace&tag=vip&sort=-updated_at`."""
-        page = search(read_models, filters.query(), request, response, limit=limit, cursor=cursor)
-        return PeoplePage(items=[PersonListed.of(e) for e in page[0]], next_cursor=page[1])
+    def list_route(
+        records: str,
+        filters: type[PeopleFilters | OrganizationFilters],
+        allowed: tuple[str, ...],
+        page_model: type[PeoplePage | OrganizationsPage],
+        doc: str,
+    ) -> None:
+        """``GET /<records>``: a page of the records matching the filters."""
 
-    @router.get(
-        "/organizations",
-        response_model=OrganizationsPage,
-        dependencies=[Depends(only(*ORGANIZATION_FILTERS, *PAGING))],
+        def list_records(
+            _: Reader, page: Paging, found: Any = Depends(filters)
+        ) -> PeoplePage | OrganizationsPage:
+            entries, next_cursor = search(read_models, found.query(), page)
+            return page_model.of(entries, next_cursor)
+
+        router.get(
+            f"/{records}",
+            response_model=page_model,
+            dependencies=[Depends(only(*allowed, *PAGING))],
+            name=f"list_{records}",
+            operation_id=f"list_{records}_{records}_get",
+            description=doc,
+        )(list_records)
+
+    list_route(
+        "customers",
+        PeopleFilters,
+        PEOPLE_FILTERS,
+        PeoplePage,
+        "List and search people, e.g. `?q=lovelace&tag=vip&sort=-updated_at`.",
     )
-    def list_organizations(
-        request: Request,
-        response: Response,
-        _: Reader,
-        filters: Annotated[OrganizationFilters, Depends()],
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
-    ) -> OrganizationsPage:
-        """List and search organizations, e.g. `?kind=partner&country=DE`."""
-        page = search(read_models, filters.query(), request, response, limit=limit, cursor=cursor)
-        return OrganizationsPage(
-            items=[OrganizationListed.of(e) for e in page[0]], next_cursor=page[1]
-        )
+    list_route(
+        "organizations",
+        OrganizationFilters,
+        ORGANIZATION_FILTERS,
+        OrganizationsPage,
+        "List and search organizations, e.g. `?kind=partner&country=DE`.",
+    )
 
     @router.get(
         "/customers/{customer_id}/duplicates",
@@ -413,23 +405,17 @@ def directory_router(application: Any) -> APIRouter:
         dependencies=[Depends(only("min_score", *PAGING))],
     )
     def duplicate_pairs(
-        request: Request,
-        response: Response,
         _: Reader,
+        page: Paging,
         min_score: Annotated[
             float, Query(ge=CANDIDATE_THRESHOLD, le=1, description="Lowest score listed.")
         ] = CANDIDATE_THRESHOLD,
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
     ) -> DuplicatePairsPage:
         """Pairs of people who may be the same person, the most likely first."""
-        after = decode_cursor(cursor, 4)
         rows = read_models.directory.duplicate_pairs(
-            limit=limit + 1, min_score=min_score, after=after
+            limit=page.limit + 1, min_score=min_score, after=page.after(4)
         )
-        pairs, next_cursor = page_of(
-            request, response, rows, limit, lambda pair: pair.position(min_score)
-        )
+        pairs, next_cursor = page.of(rows, lambda pair: pair.position(min_score))
         return DuplicatePairsPage(
             items=[
                 DuplicatePairOut(

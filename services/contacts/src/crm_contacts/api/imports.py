@@ -35,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 
 from crm_platform.web.commands import REPLAYED_HEADER
 from crm_platform.web.idempotency import IdempotencyKey
-from crm_platform.web.pages import Cursor, Limit, decode_cursor
+from crm_platform.web.pages import Cursor, Limit
 from crm_platform.web.problems import (
     TYPE_BASE,
     NotFound,
@@ -48,7 +48,7 @@ from crm_platform.web.problems import (
 from ..application.directory import DirectoryQuery, RecordType
 from ..application.imports import EmptyFile, ImportJob, ImportKeyReused, JobStatus, Rejection
 from ..domain.csv_rows import InvalidHeader
-from .common import Reader, Writer
+from .common import PageRequest, Reader, Writer
 from .directory import (
     ORGANIZATION_FILTERS,
     PAGING,
@@ -59,7 +59,6 @@ from .directory import (
     ReadModels,
     checked_query,
     only,
-    page_of,
 )
 
 CSV = "text/csv"
@@ -142,45 +141,36 @@ def imports_router(application: Any) -> APIRouter:
         response.headers["Location"] = str(request.url_for("get_import", import_id=job.id))
         return ImportJobOut.of(job)
 
-    @router.post(
-        "/imports/people",
-        status_code=202,
-        response_model=ImportJobOut,
-        responses=upload_responses,
-        openapi_extra=_csv_body(),
-    )
-    async def import_people(
-        request: Request,
-        response: Response,
-        background: BackgroundTasks,
-        principal: Writer,
-        key: IdempotencyKey,
-    ) -> ImportJobOut:
-        """Import people from a CSV file (see the module's description for the columns)."""
-        with _upload_problems():
-            return await start(
-                RecordType.PERSON, request, response, background, key, principal.subject
-            )
+    def import_route(record_type: RecordType, records: str, doc: str) -> None:
+        async def import_records(
+            request: Request,
+            response: Response,
+            background: BackgroundTasks,
+            principal: Writer,
+            key: IdempotencyKey,
+        ) -> ImportJobOut:
+            with _upload_problems():
+                return await start(
+                    record_type, request, response, background, key, principal.subject
+                )
 
-    @router.post(
-        "/imports/organizations",
-        status_code=202,
-        response_model=ImportJobOut,
-        responses=upload_responses,
-        openapi_extra=_csv_body(),
+        router.post(
+            f"/imports/{records}",
+            status_code=202,
+            response_model=ImportJobOut,
+            responses=upload_responses,
+            openapi_extra=_csv_body(),
+            name=f"import_{records}",
+            operation_id=f"import_{records}_imports_{records}_post",
+            description=doc,
+        )(import_records)
+
+    import_route(
+        RecordType.PERSON,
+        "people",
+        "Import people from a CSV file (see the module's description for the columns).",
     )
-    async def import_organizations(
-        request: Request,
-        response: Response,
-        background: BackgroundTasks,
-        principal: Writer,
-        key: IdempotencyKey,
-    ) -> ImportJobOut:
-        """Import organizations from a CSV file."""
-        with _upload_problems():
-            return await start(
-                RecordType.ORGANIZATION, request, response, background, key, principal.subject
-            )
+    import_route(RecordType.ORGANIZATION, "organizations", "Import organizations from a CSV file.")
 
     @router.get(
         "/imports/{import_id}",
@@ -196,14 +186,13 @@ def imports_router(application: Any) -> APIRouter:
         cursor: Cursor = None,
     ) -> ImportReport:
         """An import's report, with a page of its rejected rows."""
-        after = decode_cursor(cursor, 2)
+        page = PageRequest(request, response, cursor, limit)  # 100 by default: not ``Paging``
+        after = page.after(2)
         job = read_models.imports.job(import_id)
         if job is None:
             raise NotFound(f"import {import_id} not found")
         rows = read_models.imports.rejections(import_id, limit=limit + 1, after=after)
-        rejections, next_cursor = page_of(
-            request, response, rows, limit, lambda rejection: rejection.list_position
-        )
+        rejections, next_cursor = page.of(rows, lambda rejection: rejection.list_position)
         return ImportReport(
             **ImportJobOut.of(job).model_dump(),
             rejections=[_rejection(r) for r in rejections],

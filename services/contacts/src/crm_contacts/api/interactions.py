@@ -8,23 +8,18 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from crm_platform.web.commands import ConditionalBody, IfMatch, answer, command, show
+from crm_platform.web.commands import ConditionalBody, IfMatch, answer, command
 from crm_platform.web.idempotency import IdempotencyKey
 from crm_platform.web.pages import (
-    Cursor,
-    Limit,
     Position,
-    decode_cursor,
     instant_part,
-    link_next,
-    page_after,
 )
 from crm_platform.web.types import Instant
 
-from ..application import ContactsApplication, CustomerView
+from ..application import ContactsApplication
 from ..domain import Channel, Direction, Interaction, Sourced
 from ..domain.values import ACTOR_MAX_LENGTH, SUBJECT_MAX_LENGTH, SUMMARY_MAX_LENGTH
-from .common import PERSON_PROBLEM_RESPONSES, SERVICE, Out, Reader, Writer, created
+from .common import PERSON_PROBLEM_RESPONSES, SERVICE, Out, Paging, Reader, Writer, created
 from .sections import Section
 
 CONTACT = "record-contact"
@@ -138,30 +133,17 @@ def interactions_router(application: ContactsApplication) -> APIRouter:
         )
 
     @router.get("/{customer_id}/interactions", response_model=InteractionsOut)
-    def list_interactions(
-        customer_id: UUID,
-        request: Request,
-        response: Response,
-        _: Reader,
-        cursor: Cursor = None,
-        limit: Limit = 50,
-    ) -> InteractionsOut:
+    def list_interactions(customer_id: UUID, _: Reader, page: Paging) -> InteractionsOut:
         """The person's interactions and those of duplicates merged into them, as they occurred,
         page by page."""
-        after = decode_cursor(cursor, 2)
-
-        def page(customer: CustomerView) -> InteractionsOut:
-            shown, next_cursor = page_after(
-                customer.person.interactions, interaction_position, after, limit
-            )
-            return InteractionsOut(
-                customer_id=customer.id,
-                version=customer.version,
-                items=[InteractionOut.of(s.record_id, s.item) for s in shown],
-                next_cursor=link_next(request, response, next_cursor),
-            )
-
-        return show(response, application.get_customer(customer_id), page)
+        customer = application.get_customer(customer_id)
+        shown, next_cursor = page.within(
+            customer, customer.person.interactions, interaction_position
+        )
+        items = [InteractionOut.of(s.record_id, s.item) for s in shown]
+        return InteractionsOut(
+            customer_id=customer.id, version=customer.version, items=items, next_cursor=next_cursor
+        )
 
     @router.get("/{customer_id}/interactions/{interaction_id}", response_model=InteractionOut)
     def get_interaction(customer_id: UUID, interaction_id: UUID, _: Reader) -> InteractionOut:

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from .errors import RuleViolation, violations_at
 from .values import (
@@ -48,42 +48,38 @@ class AddressType(StrEnum):
     OTHER = "other"
 
 
+class _OneValue:
+    """Mixed into a contact point that is one normalized value: that value is its identity."""
+
+    value: ClassVar[str]  # the name of the field holding it
+
+    @property
+    def identity(self) -> str:
+        return str(getattr(self, self.value))
+
+
 @dataclass(frozen=True)
-class EmailAddress:
+class EmailAddress(_OneValue):
+    value = "address"
     address: str
     type: EmailType = EmailType.OTHER
     primary: bool = False
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> EmailAddress:
-        return cls(
-            address=normalize_email(_text(raw, "address"), "address"),
-            type=member("type", EmailType, raw.get("type") or EmailType.OTHER),
-            primary=_flag(raw),
-        )
-
-    @property
-    def identity(self) -> str:
-        return self.address
+        return cls(normalize_email(_text(raw, "address"), "address"), **_kind(raw, EmailType))
 
 
 @dataclass(frozen=True)
-class PhoneNumber:
+class PhoneNumber(_OneValue):
+    value = "number"
     number: str
     type: PhoneType = PhoneType.OTHER
     primary: bool = False
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> PhoneNumber:
-        return cls(
-            number=normalize_phone(_text(raw, "number"), "number"),
-            type=member("type", PhoneType, raw.get("type") or PhoneType.OTHER),
-            primary=_flag(raw),
-        )
-
-    @property
-    def identity(self) -> str:
-        return self.number
+        return cls(normalize_phone(_text(raw, "number"), "number"), **_kind(raw, PhoneType))
 
 
 @dataclass(frozen=True)
@@ -109,8 +105,7 @@ class PostalAddress:
             country=normalize_country(_text(raw, "country")),
             region=optional_text("region", raw.get("region")),
             postal_code=_postal_code(raw.get("postal_code")),
-            type=member("type", AddressType, raw.get("type") or AddressType.OTHER),
-            primary=_flag(raw),
+            **_kind(raw, AddressType),
         )
 
     @property
@@ -133,6 +128,7 @@ class ContactPoint(Protocol):
 
 
 P = TypeVar("P", bound=ContactPoint)
+E = TypeVar("E", bound=StrEnum)
 
 
 def contact_points(
@@ -173,11 +169,12 @@ def _text(raw: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _flag(raw: Mapping[str, Any]) -> bool:
-    value = raw.get("primary", False)
-    if not isinstance(value, bool):
+def _kind(raw: Mapping[str, Any], types: type[E]) -> dict[str, Any]:
+    """A contact point's type (``other`` by default) and whether it is the primary one."""
+    primary = raw.get("primary", False)
+    if not isinstance(primary, bool):
         raise RuleViolation("primary", "must be true or false")
-    return value
+    return {"type": member("type", types, raw.get("type") or "other"), "primary": primary}
 
 
 def _postal_code(raw: Any) -> str | None:
