@@ -1,6 +1,6 @@
 """The topics events were stored under before the sales areas became packages (slices).
 
-eventsourcing stores each event with its class's topic (``crm_sales.domain.leads:Lead.Created``)
+eventsourcing stores each event with its class's topic (``crm_sales.domain.leads:Lead.Captured``)
 and resolves it when the event is read: a class that moved must still answer to its old topic,
 forever. Each moved class is registered here under its old module (its events, nested in it,
 resolve through it), and projections that pick events by topic read the old prefixes too.

@@ -41,7 +41,7 @@ def test_every_old_topic_resolves_to_the_class_as_it_is_now() -> None:
     for module, classes in MOVED.items():
         for cls in classes:
             assert resolve_topic(f"{module}:{cls.__qualname__}") is cls
-    assert resolve_topic("crm_sales.domain.leads:Lead.Created") is Lead.Created
+    assert resolve_topic("crm_sales.domain.leads:Lead.Captured") is Lead.Captured
     assert resolve_topic("crm_sales.domain.billing:InvoiceSeries") is InvoiceSeries
     assert resolve_topic("crm_sales.domain.pipeline_receipts:CommandReceipt") is CommandReceipt
     issued = "crm_sales.domain.pipeline_receipts:CommandReceipt.Issued"

@@ -27,53 +27,47 @@ from crm_events.sales.activities import (
     TaskDetails,
 )
 
+from ..shared.contracts import translator
 from .domain.activities import Activity
 
 
-def payload(domain_event: Any) -> EventData | list[EventData] | None:
-    if not isinstance(domain_event, Activity.Event):
-        return None  # another area's
-    if isinstance(domain_event, Activity.Scheduled):
-        return _scheduled(domain_event)
-    if isinstance(domain_event, Activity.Erased):
-        return [
-            PersonalDataKeyDestroyed(
-                subject_id=domain_event.originator_id, destroyed_at=domain_event.erased_at
-            )
-        ]
-    about = _about(domain_event)
-    if isinstance(domain_event, Activity.Rescheduled):
-        return ActivityRescheduled(
-            **about,
-            due_at=domain_event.due_at,
-            previous_due_at=domain_event.previous_due_at,
-            starts_at=domain_event.starts_at,
-            ends_at=domain_event.ends_at,
-            rescheduled_at=domain_event.timestamp,
-        )
-    if isinstance(domain_event, Activity.Completed):
-        return ActivityCompleted(
-            **about,
-            completed_at=domain_event.completed_at,
-            due_at=domain_event.due_at,
-            overdue=domain_event.overdue,
-            outcome=domain_event.outcome,
-            call=None
-            if domain_event.call_outcome is None
-            else CallResult(
-                outcome=domain_event.call_outcome,
-                duration_seconds=domain_event.call_duration_seconds,
-            ),
-        )
-    if isinstance(domain_event, Activity.Cancelled):
-        return ActivityCancelled(
-            **about, cancelled_at=domain_event.cancelled_at, reason=domain_event.reason
-        )
-    if isinstance(domain_event, Activity.FellDue):
-        return ActivityFellDue(
-            **about, due_at=domain_event.due_at, fell_due_at=domain_event.fell_due_at
-        )
-    return None
+def _erased(erased: Any) -> list[EventData]:
+    return [
+        PersonalDataKeyDestroyed(subject_id=erased.originator_id, destroyed_at=erased.erased_at)
+    ]
+
+
+def _rescheduled(e: Any) -> EventData:
+    return ActivityRescheduled(
+        **_about(e),
+        due_at=e.due_at,
+        previous_due_at=e.previous_due_at,
+        starts_at=e.starts_at,
+        ends_at=e.ends_at,
+        rescheduled_at=e.timestamp,
+    )
+
+
+def _completed(e: Any) -> EventData:
+    call = None
+    if e.call_outcome is not None:
+        call = CallResult(outcome=e.call_outcome, duration_seconds=e.call_duration_seconds)
+    return ActivityCompleted(
+        **_about(e),
+        completed_at=e.completed_at,
+        due_at=e.due_at,
+        overdue=e.overdue,
+        outcome=e.outcome,
+        call=call,
+    )
+
+
+def _cancelled(e: Any) -> EventData:
+    return ActivityCancelled(**_about(e), cancelled_at=e.cancelled_at, reason=e.reason)
+
+
+def _fell_due(e: Any) -> EventData:
+    return ActivityFellDue(**_about(e), due_at=e.due_at, fell_due_at=e.fell_due_at)
 
 
 def _scheduled(scheduled: Any) -> ActivityScheduled:
@@ -118,3 +112,17 @@ def _identity(
         "owner": owner,
         "regarding": RecordReference(type=regarding_type, id=regarding_id),
     }
+
+
+payload = translator(
+    {
+        Activity: {
+            "Scheduled": _scheduled,
+            "Erased": _erased,
+            "Rescheduled": _rescheduled,
+            "Completed": _completed,
+            "Cancelled": _cancelled,
+            "FellDue": _fell_due,
+        }
+    }
+)

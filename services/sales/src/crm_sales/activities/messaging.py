@@ -32,7 +32,7 @@ from crm_platform.erasure import confirm_erasure
 from crm_platform.settings import KafkaSettings
 from crm_platform.tracking import subscribe_reactions
 
-from ..pipeline.application.opportunities import OpportunityFilter
+from ..pipeline.application.index import OpportunityFilter
 from ..pipeline.domain.opportunities import OpportunityStatus
 from .domain.activities import RecordRef, RecordType, TaskPriority
 

@@ -6,23 +6,19 @@ they are working state, not business facts others act on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from crm_events import EventData
 from crm_events.sales import commerce as published
 
+from ..shared.contracts import translator
 from .domain.billing import Invoice, PaymentMethod
 from .domain.catalog import Price, PriceList, Product
 from .domain.money import Money
 from .domain.orders import Order
 from .domain.pricing import Discount, Line, Totals
 from .domain.quotes import Quote
-
-
-def payload(domain_event: Any) -> EventData | list[EventData] | None:
-    translate = _TRANSLATORS.get(type(domain_event))
-    return None if translate is None else translate(domain_event)
 
 
 def amount(money: Money) -> published.Amount:
@@ -242,20 +238,30 @@ def _invoice_voided(e: Any) -> EventData:
     return published.InvoiceVoided(**_invoice(e), reason=e.reason, voided_at=e.timestamp)
 
 
-_TRANSLATORS: dict[type, Callable[[Any], EventData]] = {
-    Product.Added: _product_added,
-    Product.Updated: _product_updated,
-    Product.Retired: _product_retired,
-    PriceList.Published: _price_list_published,
-    Quote.Issued: _quote_issued,
-    Quote.Accepted: _quote_accepted,
-    Quote.Declined: _quote_declined,
-    Quote.Superseded: _quote_superseded,
-    Order.Placed: _order_placed,
-    Order.Fulfilled: _order_fulfilled,
-    Order.Cancelled: _order_cancelled,
-    Invoice.Issued: _invoice_issued,
-    Invoice.PaymentReceived: _payment_received,
-    Invoice.Paid: _invoice_paid,
-    Invoice.Voided: _invoice_voided,
-}
+payload = translator(
+    {
+        Product: {
+            "Added": _product_added,
+            "Updated": _product_updated,
+            "Retired": _product_retired,
+        },
+        PriceList: {"Published": _price_list_published},
+        Quote: {
+            "Issued": _quote_issued,
+            "Accepted": _quote_accepted,
+            "Declined": _quote_declined,
+            "Superseded": _quote_superseded,
+        },
+        Order: {
+            "Placed": _order_placed,
+            "Fulfilled": _order_fulfilled,
+            "Cancelled": _order_cancelled,
+        },
+        Invoice: {
+            "Issued": _invoice_issued,
+            "PaymentReceived": _payment_received,
+            "Paid": _invoice_paid,
+            "Voided": _invoice_voided,
+        },
+    }
+)

@@ -60,36 +60,32 @@ OPPORTUNITY = "opportunity_id"
 
 payload = translator(
     {
-        Lead.Captured: restated(LeadCaptured, record=LEAD, at="captured_at"),
-        Lead.Updated: restated(LeadUpdated, record=LEAD, at="updated_at"),
-        Lead.Scored: restated(
-            LeadScored,
-            record=LEAD,
-            at="scored_at",
-            score=lambda e: e.points,
-            previous_score=lambda e: e.previous,
-            reasons=_reasons,
-        ),
-        Lead.Qualified: restated(LeadQualified, record=LEAD, at="qualified_at"),
-        Lead.Disqualified: restated(LeadDisqualified, record=LEAD, at="disqualified_at"),
-        Lead.Converted: restated(LeadConverted, record=LEAD, at="converted_at"),
-        Lead.Erased: _lead_erased,
-        Opportunity.Opened: restated(OpportunityOpened, record=OPPORTUNITY, at="opened_at"),
-        Opportunity.Updated: restated(OpportunityUpdated, record=OPPORTUNITY, at="updated_at"),
-        Opportunity.StageChanged: restated(
-            OpportunityStageChanged, record=OPPORTUNITY, at="changed_at"
-        ),
-        Opportunity.Won: restated(
-            OpportunityWon, record=OPPORTUNITY, at="won_at", stage_id=_stage_id
-        ),
-        Opportunity.Lost: restated(
-            OpportunityLost, record=OPPORTUNITY, at="lost_at", stage_id=_stage_id
-        ),
-        Opportunity.FlaggedAtRisk: restated(
-            OpportunityFlaggedAtRisk, record=OPPORTUNITY, at="flagged_at"
-        ),
-        Opportunity.RiskCleared: restated(
-            OpportunityRiskCleared, record=OPPORTUNITY, at="cleared_at"
-        ),
+        Lead: {
+            "Captured": restated(LeadCaptured, record=LEAD, at="captured_at"),
+            "Updated": restated(LeadUpdated, record=LEAD, at="updated_at"),
+            "Scored": restated(
+                LeadScored,
+                record=LEAD,
+                at="scored_at",
+                score=lambda e: e.points,
+                previous_score=lambda e: e.previous,
+                reasons=_reasons,
+            ),
+            "Qualified": restated(LeadQualified, record=LEAD, at="qualified_at"),
+            "Disqualified": restated(LeadDisqualified, record=LEAD, at="disqualified_at"),
+            "Converted": restated(LeadConverted, record=LEAD, at="converted_at"),
+            "Erased": _lead_erased,
+        },
+        Opportunity: {
+            "Opened": restated(OpportunityOpened, record=OPPORTUNITY, at="opened_at"),
+            "Updated": restated(OpportunityUpdated, record=OPPORTUNITY, at="updated_at"),
+            "StageChanged": restated(OpportunityStageChanged, record=OPPORTUNITY, at="changed_at"),
+            "Won": restated(OpportunityWon, record=OPPORTUNITY, at="won_at", stage_id=_stage_id),
+            "Lost": restated(OpportunityLost, record=OPPORTUNITY, at="lost_at", stage_id=_stage_id),
+            "FlaggedAtRisk": restated(
+                OpportunityFlaggedAtRisk, record=OPPORTUNITY, at="flagged_at"
+            ),
+            "RiskCleared": restated(OpportunityRiskCleared, record=OPPORTUNITY, at="cleared_at"),
+        },
     }
 )

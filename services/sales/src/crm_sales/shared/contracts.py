@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from eventsourcing.domain import Aggregate
+
 from crm_events import EventData
 
 from .copied import copied
+from .domain.events import event_class
 
 E = TypeVar("E", bound=EventData)
 Translation = Callable[[Any], EventData | list[EventData]]
@@ -34,9 +37,14 @@ def restated(
     return translate
 
 
-def translator(table: Mapping[type, Translation]) -> Payload:
-    """An area's ``payload``: the integration events of a domain event, None for one kept
-    private (or another area's)."""
+def translator(tables: Mapping[type[Aggregate], Mapping[str, Translation]]) -> Payload:
+    """An area's ``payload`` from its tables (aggregate: its event's name: translation): the
+    integration events of a domain event, None for one kept private (or another area's)."""
+    table = {
+        event_class(aggregate, name): translate
+        for aggregate, translations in tables.items()
+        for name, translate in translations.items()
+    }
 
     def payload(domain_event: Any) -> EventData | list[EventData] | None:
         translate = table.get(type(domain_event))

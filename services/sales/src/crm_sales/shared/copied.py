@@ -18,7 +18,9 @@ def field_names(kind: type) -> list[str]:
     """The fields of a pydantic model or a dataclass, in their order."""
     if issubclass(kind, BaseModel):
         return list(kind.model_fields)
-    return [field.name for field in dataclasses.fields(kind)]
+    if dataclasses.is_dataclass(kind):
+        return [field.name for field in dataclasses.fields(kind)]
+    raise TypeError(f"{kind} is neither a pydantic model nor a dataclass")
 
 
 def copied(kind: type, source: Any, **given: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
 from crm_platform.web.types import Instant
 
 from ...shared.api.http import PageRequest, Paging, Reader
-from ...shared.api.routes import at, command_route, read_route
+from ...shared.api.routes import at, calling, command_route, read_route
 from ..application.commands import ActivityDraft
 from ..application.index import ActivityFilter, After
 from ..domain.activities import (
@@ -138,9 +138,7 @@ def activities_router(application: Any) -> APIRouter:
             "POST",
             f"/{{activity_id}}/{action}",
             ActivityOut,
-            lambda cmd, ids, given, run=run, arguments=arguments: getattr(application, run)(
-                cmd, ids["activity_id"], **arguments(given)
-            ),
+            calling(application, run, "activity_id", arguments),
             name=run,
             operation=f"activities:{action}",
             present=present,

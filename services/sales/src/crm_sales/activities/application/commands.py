@@ -21,7 +21,6 @@ from eventsourcing.persistence import IntegrityError
 
 from crm_platform.privacy import KeyStore
 
-from ...shared.application.read_models import opened
 from ...shared.application.store import Command, Outcome, SalesStore, new_id
 from ...shared.domain.values import derived_id
 from ..domain.activities import KIND, Activity, ActivityKind, Plan, RecordRef, TaskPriority
@@ -62,7 +61,7 @@ class ActivityCommands(SalesStore):
 
     @cached_property
     def activity_index(self) -> ActivityIndex:
-        return opened(ActivityIndex(self))  # type: ignore[arg-type]
+        return self.read_model(ActivityIndex)
 
     # --- commands -------------------------------------------------------------------------------
 

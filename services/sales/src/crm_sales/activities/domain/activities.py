@@ -25,6 +25,7 @@ from eventsourcing.domain import Aggregate, event
 from crm_platform.personal_data import personal_data
 
 from ...shared.domain.errors import InvalidState, RuleViolation
+from ...shared.domain.events import event_class
 from ...shared.domain.values import member, optional_text, required_text
 
 KIND = "activity"
@@ -265,7 +266,7 @@ class Activity(Aggregate):
         owner: str,
         regarding: RecordRef,
     ) -> Activity:
-        return cls(
+        activity: Activity = cls(
             id=activity_id,
             kind=plan.kind.value,
             subject=required_text("subject", subject, SUBJECT_MAX_LENGTH),
@@ -281,6 +282,7 @@ class Activity(Aggregate):
             location=plan.location,
             attendees=list(plan.attendees),
         )
+        return activity
 
     @event("Scheduled")
     def __init__(
@@ -530,6 +532,6 @@ class Activity(Aggregate):
             raise InvalidState(KIND, self.id, f"cannot {action} a {self.status} activity")
 
 
-personal_data(Activity.Scheduled, "subject", "notes", "location")
-personal_data(Activity.Completed, "outcome")
-personal_data(Activity.Cancelled, "reason")
+personal_data(event_class(Activity, "Scheduled"), "subject", "notes", "location")
+personal_data(event_class(Activity, "Completed"), "outcome")
+personal_data(event_class(Activity, "Cancelled"), "reason")

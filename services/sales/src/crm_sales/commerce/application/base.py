@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import TypeVar
 from uuid import UUID
 
@@ -18,6 +19,7 @@ from eventsourcing.domain import Aggregate
 from ...shared.application.store import Command, Outcome, SalesStore
 from ...shared.domain.errors import RuleViolation
 from ..domain.base import CommerceAggregate
+from .views import CommerceViews
 
 A = TypeVar("A", bound=CommerceAggregate)
 
@@ -29,6 +31,10 @@ def utc_now() -> datetime:
 class CommerceBase(SalesStore):
     # The business calendar is UTC. Tests replace the clock to see quotes expire.
     clock: Callable[[], datetime] = staticmethod(utc_now)
+
+    @cached_property
+    def commerce_views(self) -> CommerceViews:
+        return self.read_model(CommerceViews)
 
     def commerce_today(self) -> date:
         return self.clock().date()

@@ -17,7 +17,7 @@ from ..domain.money import money
 from ..domain.orders import Order
 from .base import CommerceBase
 from .catalog import AmountInput
-from .views import CommerceViews, InvoiceQuery, InvoiceRow, Receivable, ReceivablesQuery
+from .views import InvoiceQuery, InvoiceRow, Receivable, ReceivablesQuery
 
 # Attempts (each of several saves) and the first back-off, in seconds, of an invoice's numbering.
 SERIES_ATTEMPTS = 8
@@ -25,8 +25,6 @@ BACKOFF = 0.005
 
 
 class BillingCommands(CommerceBase):
-    commerce_views: CommerceViews
-
     def issue_invoice(
         self, command: Command, *, order_id: UUID, payment_terms_days: int
     ) -> Outcome[Invoice]:

@@ -21,15 +21,13 @@ from ..domain.catalog import (
 )
 from ..domain.money import money
 from .base import CommerceBase
-from .views import CommerceViews, ProductQuery, ProductRow
+from .views import ProductQuery, ProductRow
 
 # (amount, currency) as the client gave it: checked against the currency it must be in.
 AmountInput = tuple[Decimal, str]
 
 
 class CatalogCommands(CommerceBase):
-    commerce_views: CommerceViews
-
     # --- products -----------------------------------------------------------------------------
 
     def add_product(

@@ -8,12 +8,10 @@ the commerce value objects that domain events carry (money, lines, totals, terms
 from __future__ import annotations
 
 import dataclasses
-from functools import cached_property
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
-from ...shared.application.read_models import opened
 from ..domain.billing import InvoiceSeries, Payment
 from ..domain.catalog import Price, PriceTier
 from ..domain.money import Money
@@ -22,7 +20,6 @@ from ..domain.quotes import Terms
 from .billing import BillingCommands
 from .catalog import CatalogCommands
 from .quotes import QuoteCommands
-from .views import CommerceViews
 
 # Stored events name these types by the transcoding names below: renaming a class is fine, but a
 # name, once used, is forever (or needs an upcaster).
@@ -61,10 +58,6 @@ class CommerceCommands(CatalogCommands, QuoteCommands, BillingCommands):
     """Mixed into SalesApplication, before eventsourcing's Application in its bases."""
 
     snapshotting_intervals: ClassVar[dict[type, int]] = {InvoiceSeries: SERIES_SNAPSHOT_INTERVAL}
-
-    @cached_property
-    def commerce_views(self) -> CommerceViews:
-        return opened(CommerceViews(self))  # type: ignore[arg-type]
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)  # dates: the sales store registers them

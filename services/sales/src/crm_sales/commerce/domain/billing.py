@@ -79,7 +79,8 @@ class InvoiceSeries(Aggregate):
 
     @classmethod
     def open(cls, code: str) -> InvoiceSeries:
-        return cls(id=cls.id_for(code), code=code)
+        invoice_series: InvoiceSeries = cls(id=cls.id_for(code), code=code)
+        return invoice_series
 
     @event("Opened")
     def __init__(self, code: str) -> None:
@@ -115,7 +116,7 @@ class Invoice(CommerceAggregate):
             raise RuleViolation(
                 "payment_terms_days", f"must be from 0 to {MAX_PAYMENT_TERMS_DAYS} days"
             )
-        invoice = cls(
+        invoice: Invoice = cls(
             id=invoice_id,
             number=number,
             order_id=order.id,

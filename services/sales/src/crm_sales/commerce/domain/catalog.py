@@ -13,11 +13,12 @@ explainable): new prices go into a new list valid from a later day.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -52,7 +53,7 @@ def sku_code(raw: str) -> str:
 
 def product_details(changes: Mapping[str, str | None]) -> dict[str, str | None]:
     """Validated and normalized product details (any subset of ``PRODUCT_DETAILS``)."""
-    checks = {
+    checks: dict[str, Callable[[Any], str | None]] = {
         "name": lambda v: required_text("name", v, NAME_MAX_LENGTH),
         "description": lambda v: optional_text("description", v, DESCRIPTION_MAX_LENGTH),
         "unit": lambda v: code("unit", v),
@@ -82,7 +83,8 @@ class Product(CommerceAggregate):
         details = product_details(
             {"name": name, "description": description, "unit": unit, "tax_category": tax_category}
         )
-        return cls(id=product_id, sku=sku_code(sku), **details)
+        product: Product = cls(id=product_id, sku=sku_code(sku), **details)
+        return product
 
     @event("Added")
     def __init__(
@@ -148,7 +150,10 @@ class SkuRegistration(Aggregate):
 
     @classmethod
     def claim(cls, product: Product) -> SkuRegistration:
-        return cls(id=cls.id_for(product.sku), sku=product.sku, product_id=product.id)
+        sku_registration: SkuRegistration = cls(
+            id=cls.id_for(product.sku), sku=product.sku, product_id=product.id
+        )
+        return sku_registration
 
     @event("Claimed")
     def __init__(self, sku: str, product_id: UUID) -> None:
@@ -217,13 +222,14 @@ class PriceList(CommerceAggregate):
     ) -> PriceList:
         if valid_to is not None and valid_to < valid_from:
             raise RuleViolation("valid_to", "must not be before valid_from")
-        return cls(
+        price_list: PriceList = cls(
             id=price_list_id,
             name=required_text("name", name, NAME_MAX_LENGTH),
             currency=currency_code("currency", currency),
             valid_from=valid_from,
             valid_to=valid_to,
         )
+        return price_list
 
     @event("Drafted")
     def __init__(self, name: str, currency: str, valid_from: date, valid_to: date | None) -> None:

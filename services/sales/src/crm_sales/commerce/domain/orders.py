@@ -40,7 +40,7 @@ class Order(CommerceAggregate):
         if quote.status is not QuoteStatus.ACCEPTED:
             raise quote.refusal(f"is {quote.status}; only an accepted quote becomes an order")
         assert quote.issued_totals is not None  # an accepted quote was issued
-        return cls(
+        order: Order = cls(
             id=cls.id_for(quote.id),
             quote_id=quote.id,
             opportunity_id=quote.opportunity_id,
@@ -50,6 +50,7 @@ class Order(CommerceAggregate):
             lines=tuple(quote.lines.values()),
             totals=quote.issued_totals,
         )
+        return order
 
     @event("Placed")
     def __init__(

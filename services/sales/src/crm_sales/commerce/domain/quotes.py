@@ -163,7 +163,7 @@ class Quote(CommerceAggregate):
         _limit_lines(len(lines))
         currency = currency_code("currency", currency)
         _priced(currency, lines, terms, rate_field="tax_rates", discount_field="discount.amount")
-        return cls(
+        quote: Quote = cls(
             id=quote_id,
             opportunity_id=opportunity_id,
             customer_id=customer_id,
@@ -175,6 +175,7 @@ class Quote(CommerceAggregate):
             revision=revision,
             revises=revises,
         )
+        return quote
 
     @event("Drafted")
     def __init__(

@@ -11,7 +11,7 @@ from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
 from crm_platform.web.types import CalendarDate
 
 from ...shared.api.http import Admin, Paging, Reader
-from ...shared.api.routes import at, command_route, read_route
+from ...shared.api.routes import at, calling, command_route, read_route
 from ..application.commands import OpportunityFilter
 from ..domain.forecast import PeriodKind, totals
 from ..domain.opportunities import OpportunityStatus
@@ -135,9 +135,7 @@ def opportunities_router(application: Any) -> APIRouter:
             "PATCH" if not path else "POST",
             opportunity + path,
             deal_models.OpportunityOut,
-            lambda cmd, ids, given, run=run, arguments=arguments: getattr(application, run)(
-                cmd, ids["opportunity_id"], **arguments(given)
-            ),
+            calling(application, run, "opportunity_id", arguments),
             name=run,
             operation=operation,
             target="opportunity_id",

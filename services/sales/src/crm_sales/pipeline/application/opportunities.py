@@ -13,7 +13,6 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from ...shared.application.read_models import opened
 from ...shared.application.store import WRITE_ATTEMPTS, Command, Outcome, SalesStore, new_id
 from ..domain.forecast import ForecastLine, PeriodKind, forecast
 from ..domain.opportunities import KIND as OPPORTUNITY
@@ -43,7 +42,7 @@ class OpportunityDraft:
 class OpportunityCommands(SalesStore):
     @cached_property
     def pipeline_index(self) -> PipelineIndex:
-        return opened(PipelineIndex(self))  # type: ignore[arg-type]
+        return self.read_model(PipelineIndex)
 
     # --- pipelines ------------------------------------------------------------------------------
 

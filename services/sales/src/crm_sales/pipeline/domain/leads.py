@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate, event
 from crm_platform.personal_data import personal_data
 
 from ...shared.domain.errors import InvalidState, RuleViolation
+from ...shared.domain.events import event_class
 from ...shared.domain.values import (
     EVENT_TIME,
     NAME_MAX_LENGTH,
@@ -170,7 +171,7 @@ class Lead(Aggregate):
                 "customer_id": customer_id,
             }
         )
-        return cls(
+        lead: Lead = cls(
             id=lead_id,
             source=member(LeadSource, source, "source").value,
             customer_id=customer_id,
@@ -178,6 +179,7 @@ class Lead(Aggregate):
             response_id=response_id,
             **details,
         )
+        return lead
 
     @event("Captured")
     def __init__(
@@ -507,7 +509,7 @@ class Lead(Aggregate):
             raise InvalidState(KIND, self.id, f"cannot {action} a {self.status} lead")
 
 
-personal_data(Lead.Captured, "name", "email", "phone", "company", "title")
-personal_data(Lead.Updated, "name", "email", "phone", "company", "title")
-personal_data(Lead.Disqualified, "note")
-personal_data(Lead.Converted, "name", "email", "phone", "company", "title")
+personal_data(event_class(Lead, "Captured"), "name", "email", "phone", "company", "title")
+personal_data(event_class(Lead, "Updated"), "name", "email", "phone", "company", "title")
+personal_data(event_class(Lead, "Disqualified"), "note")
+personal_data(event_class(Lead, "Converted"), "name", "email", "phone", "company", "title")

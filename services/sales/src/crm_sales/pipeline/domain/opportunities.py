@@ -121,7 +121,7 @@ class Opportunity(Aggregate):
         lead_id: UUID | None = None,
     ) -> Opportunity:
         stage = pipeline.open_stage(stage_id)
-        return cls(
+        opportunity: Opportunity = cls(
             id=opportunity_id,
             name=required_text("name", name, NAME_MAX_LENGTH),
             pipeline_id=pipeline.id,
@@ -137,6 +137,7 @@ class Opportunity(Aggregate):
             contact_id=contact_id,
             lead_id=lead_id,
         )
+        return opportunity
 
     @event("Opened")
     def __init__(

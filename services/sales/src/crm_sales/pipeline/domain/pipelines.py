@@ -93,11 +93,12 @@ class Pipeline(Aggregate):
 
     @classmethod
     def define(cls, pipeline_id: UUID, *, name: str, stages: Sequence[Stage]) -> Pipeline:
-        return cls(
+        pipeline: Pipeline = cls(
             id=pipeline_id,
             name=required_text("name", name, 100),
             stages=list(checked_stages(stages)),
         )
+        return pipeline
 
     @classmethod
     def default(cls) -> Pipeline:

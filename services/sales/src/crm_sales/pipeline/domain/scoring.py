@@ -308,7 +308,10 @@ class ScoringRules(Aggregate):
     @classmethod
     def initial(cls) -> ScoringRules:
         """Revision 1, the built-in rules: saved along with the first publication."""
-        return cls(id=SCORING_RULES_ID, rules=list(DEFAULT_RULES), published_by="system")
+        scoring_rules: ScoringRules = cls(
+            id=SCORING_RULES_ID, rules=list(DEFAULT_RULES), published_by="system"
+        )
+        return scoring_rules
 
     @event("Published")
     def __init__(self, rules: list[ScoringRule], published_by: str) -> None:

@@ -48,6 +48,19 @@ def at(route: str, param: str) -> Located:
     return Located(route, lambda record, _: {param: record.id})
 
 
+def calling(
+    application: Any, command: str, record: str, arguments: Callable[[Any], Mapping[str, Any]]
+) -> Run:
+    """Run the application's ``command`` on the record the path parameter ``record`` names, with
+    the ``arguments`` the body gives."""
+
+    def run(cmd: Command, ids: Ids, body: Any) -> Outcome[Any]:
+        outcome: Outcome[Any] = getattr(application, command)(cmd, ids[record], **arguments(body))
+        return outcome
+
+    return run
+
+
 def created(response: Response, request: Request, route: str, **params: Any) -> None:
     """201 Created's Location: the URL of ``route`` for ``params``."""
     response.headers["Location"] = str(
@@ -60,6 +73,12 @@ def _parameter(name: str, annotation: Any, default: Any = inspect.Parameter.empt
     return inspect.Parameter(name, kind, annotation=annotation, default=default)
 
 
+def _of(out: type[BaseModel]) -> Present:
+    """The response model's ``of``: how every sales response model presents its record."""
+    present: Present = out.of  # type: ignore[attr-defined]  # not on BaseModel, on each model
+    return present
+
+
 def _endpoint(name: str, call: Callable[..., Any], parameters: list[Any]) -> Callable[..., Any]:
     """``call`` under ``name``, declaring ``parameters`` to FastAPI (a ``def``: the thread pool
     runs it, as the eventsourcing library is synchronous)."""
@@ -68,6 +87,7 @@ def _endpoint(name: str, call: Callable[..., Any], parameters: list[Any]) -> Cal
         return call(**arguments)
 
     endpoint.__name__ = name
+    # FastAPI reads the parameters a function declares from its signature.
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     return endpoint
 
@@ -110,7 +130,7 @@ def command_route(
         parameters.append(_parameter("if_match", IfMatch, None))
     if body is not None and optional_body:
         parameters.append(_parameter("body", body | None, None))
-    shown = present or out.of
+    shown = present or _of(out)
 
     def call(response: Response, **arguments: Any) -> BaseModel:
         ids = {n: arguments[n] for n in id_names}
@@ -156,7 +176,7 @@ def read_route(
     id_names = _PATH_PARAMETER.findall(path)
     parameters = [_parameter(n, UUID) for n in id_names]
     parameters += [_parameter("response", Response), _parameter("_", principal)]
-    shown = present or out.of
+    shown = present or _of(out)
 
     def call(response: Response, **arguments: Any) -> BaseModel:
         return show(response, load({n: arguments[n] for n in id_names}), shown)

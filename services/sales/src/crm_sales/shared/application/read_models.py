@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
 
 from crm_platform.projection import LocalProjection
@@ -43,7 +44,8 @@ class AggregateRows(LocalProjection[list[R]]):
 
     def compute(self, notifications: Sequence[Notification]) -> list[R]:
         """Each aggregate as of its last notification in the batch."""
-        seen: dict[UUID, tuple[int, int]] = {}  # id: (its first notification here, last version)
+        # An aggregate id: its first notification here, and its last version.
+        seen: dict[UUID | str, tuple[int, int]] = {}
         for notification in notifications:
             first, _ = seen.get(notification.originator_id, (notification.id, 0))
             seen[notification.originator_id] = (first, notification.originator_version)
@@ -54,7 +56,7 @@ class AggregateRows(LocalProjection[list[R]]):
 
     def compute_one(self, notification: Notification) -> list[R]:
         """The aggregate as it is now: a record corrected since ``notification`` applies."""
-        aggregate = self.application.repository.get(notification.originator_id)
+        aggregate: Aggregate = self.application.repository.get(notification.originator_id)
         return [self.row(aggregate, notification.id)]
 
     def select(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

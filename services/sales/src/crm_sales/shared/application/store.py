@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
+from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Tracking, Transcoding
 
 from crm_platform.commands import WRITE_ATTEMPTS, Command, CommandRunner, Outcome
+from crm_platform.projection import LocalProjection
 
 from ...pipeline.domain.pipelines import Stage
 from ...pipeline.domain.scoring import Reason, ScoringRule
 from ..domain.values import derived_id
+from .read_models import opened
 
 __all__ = ["WRITE_ATTEMPTS", "Command", "Outcome", "SalesStore", "new_id"]
+
+P = TypeVar("P", bound=LocalProjection[Any])
 
 
 class DateAsISO(Transcoding):
@@ -58,11 +63,17 @@ class SalesStore(CommandRunner):
     record_reaction: Callable[..., bool]
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        # A mixin: the Application it is mixed into registers the library's own first.
         super().register_transcodings(transcoder)  # type: ignore[misc]
         transcoder.register(DateAsISO())
         transcoder.register(_dataclass_transcoding(Stage, "sales_pipeline_stage"))
         transcoder.register(_dataclass_transcoding(ScoringRule, "sales_scoring_rule"))
         transcoder.register(_dataclass_transcoding(Reason, "sales_score_reason"))
+
+    def read_model(self, model: Callable[[Application[Any]], P]) -> P:
+        """The application's read model ``model``, its tables made (see ``read_models.opened``)."""
+        application = cast("Application[Any]", self)  # the SalesApplication it is mixed into
+        return opened(model(application))
 
     def save_reaction(self, position: Tracking | None, *aggregates: Aggregate) -> None:
         """Save what a reaction to another service's event changed, with the event's position

@@ -108,6 +108,7 @@ def checked_amount(raw: Decimal | int | str, field: str = "amount") -> Decimal:
         raise RuleViolation(field, "must be zero or more")
     if value >= MAX_AMOUNT:
         raise RuleViolation(field, f"must be less than {MAX_AMOUNT:,.0f}")
+    # A finite value (checked above) has an int exponent; only NaN and infinity have a letter.
     if value.as_tuple().exponent < -4:  # type: ignore[operator]
         raise RuleViolation(field, "must have at most 4 decimal places")
     return value
