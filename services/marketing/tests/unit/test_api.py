@@ -301,6 +301,10 @@ def test_web_to_lead(client: TestClient, application: MarketingApplication, sent
     for _ in range(2):
         assert client.post(f"/forms/{cid}", json=submission).status_code == 202
     assert len(responses(application)) == 2
+    # An id of another record (the campaign's own, from the form's URL) takes nothing from it.
+    taken = client.post(f"/forms/{cid}", json={**form(), "submission_id": str(cid)})
+    assert taken.status_code == 202 and len(responses(application)) == 2
+    assert application.campaign(cid).status == "running"
 
 
 @pytest.mark.parametrize(

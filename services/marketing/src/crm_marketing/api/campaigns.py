@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from crm_platform.web.commands import ConditionalBody, answer, show
 from crm_platform.web.pages import Paging
@@ -13,7 +12,7 @@ from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import MarketingApplication
 from ..domain import Respondent
-from .http import CampaignChange, Creation, Reader
+from .http import Changed, Created, Reader
 from .models import (
     CallOut,
     CampaignOut,
@@ -23,19 +22,15 @@ from .models import (
     RecordResponse,
     ResponseOut,
     ScheduleCampaign,
-    member_position,
+    id_position,
 )
-
-Change = Annotated[CampaignChange, Depends()]
 
 
 def campaigns_router(application: MarketingApplication) -> APIRouter:
     router = APIRouter(prefix="/campaigns", tags=["campaigns"], responses=PROBLEM_RESPONSES)
 
     @router.post("", status_code=201, response_model=CampaignOut)
-    def draft_campaign(
-        body: DraftCampaign, creation: Annotated[Creation, Depends()]
-    ) -> CampaignOut:
+    def draft_campaign(body: DraftCampaign, creation: Created) -> CampaignOut:
         campaign_id = creation.record_id("campaign")
         outcome = application.draft_campaign(
             creation.command(body, "draft-campaign"), campaign_id, **body.plan()
@@ -47,7 +42,7 @@ def campaigns_router(application: MarketingApplication) -> APIRouter:
         return show(response, application.campaign(campaign_id), CampaignOut.of)
 
     @router.post("/{campaign_id}/schedule", response_model=CampaignOut)
-    def schedule_campaign(body: ScheduleCampaign, change: Change) -> CampaignOut:
+    def schedule_campaign(body: ScheduleCampaign, change: Changed) -> CampaignOut:
         """Launch automatically at ``launch_at`` (the worker's scheduler; survives restarts)."""
         return change.run(
             body,
@@ -58,12 +53,12 @@ def campaigns_router(application: MarketingApplication) -> APIRouter:
         )
 
     @router.post("/{campaign_id}/launch", response_model=CampaignOut)
-    def launch_campaign(body: ConditionalBody, change: Change) -> CampaignOut:
+    def launch_campaign(body: ConditionalBody, change: Changed) -> CampaignOut:
         """Materialize the audience now (without anyone lacking consent or unsubscribed) and start."""
         return change.run(body, "launch-campaign", application.launch_campaign)
 
     @router.post("/{campaign_id}/cancel", response_model=CampaignOut)
-    def cancel_campaign(body: CancelCampaign, change: Change) -> CampaignOut:
+    def cancel_campaign(body: CancelCampaign, change: Changed) -> CampaignOut:
         return change.run(
             body,
             "cancel-campaign",
@@ -79,14 +74,14 @@ def campaigns_router(application: MarketingApplication) -> APIRouter:
         page.after(1)  # a cursor no list made is refused before the campaign is looked for
         campaign = application.campaign(campaign_id)
         calls = sorted(c for c, a in campaign.calls.items() if agent is None or a == agent)
-        customers, _next = page.of_sorted(calls, member_position)  # linked: not in the body
+        customers, _next = page.of_sorted(calls, id_position)  # linked: not in the body
         return [
             CallOut(customer_id=c, agent=campaign.calls[c], outcome=campaign.call_outcomes.get(c))
             for c in customers
         ]
 
     @router.put("/{campaign_id}/calls/{customer_id}", response_model=CampaignOut)
-    def record_call(customer_id: UUID, body: RecordCall, change: Change) -> CampaignOut:
+    def record_call(customer_id: UUID, body: RecordCall, change: Changed) -> CampaignOut:
         """The caller's outcome of a call on their list."""
         return change.run(
             body,
@@ -98,9 +93,7 @@ def campaigns_router(application: MarketingApplication) -> APIRouter:
         )
 
     @router.post("/{campaign_id}/responses", status_code=201, response_model=ResponseOut)
-    def record_response(
-        campaign_id: UUID, body: RecordResponse, creation: Annotated[Creation, Depends()]
-    ) -> ResponseOut:
+    def record_response(campaign_id: UUID, body: RecordResponse, creation: Created) -> ResponseOut:
         """A reply or another response recorded by staff; published for sales to turn into a lead."""
         response_id = creation.record_id(f"response:{campaign_id}")
         outcome = application.record_response(

@@ -54,6 +54,9 @@ class Creation:
         return answer(self.response, outcome, present)
 
 
+Created = Annotated[Creation, Depends()]
+
+
 class CampaignChange:
     """A command on the campaign of the path, conditional on If-Match or ``expected_version``,
     answered with the campaign as it left it."""
@@ -89,3 +92,6 @@ class CampaignChange:
             if_match=self.if_match,
         )
         return answer(self.response, act(issued, self.campaign_id), CampaignOut.of)
+
+
+Changed = Annotated[CampaignChange, Depends()]

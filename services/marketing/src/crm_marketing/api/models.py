@@ -42,9 +42,9 @@ PURPOSE = Field(
 )
 
 
-def member_position(customer_id: UUID) -> Position:
-    """Members are listed in id order."""
-    return (str(customer_id),)
+def id_position(record_id: UUID) -> Position:
+    """Lists of ids (a segment's members, a call list's customers) are in id order."""
+    return (str(record_id),)
 
 
 class DefineSegment(CommandBody):
@@ -76,7 +76,7 @@ class SegmentOut(BaseModel):
     @classmethod
     def of(cls, segment: Segment) -> SegmentOut:
         members, members_next = embedded(
-            sorted(segment.members), member_position, f"/segments/{segment.id}/members"
+            sorted(segment.members), id_position, f"/segments/{segment.id}/members"
         )
         return cls(
             id=segment.id,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from crm_platform.web.commands import IfMatch, show
 from crm_platform.web.conditional import expected_version
@@ -14,15 +13,15 @@ from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import MarketingApplication
 from ..domain import Segment
-from .http import Creation, Reader, Writer
-from .models import DefineSegment, MembersPage, SegmentOut, member_position
+from .http import Created, Reader, Writer
+from .models import DefineSegment, MembersPage, SegmentOut, id_position
 
 
 def segments_router(application: MarketingApplication) -> APIRouter:
     router = APIRouter(prefix="/segments", tags=["segments"], responses=PROBLEM_RESPONSES)
 
     @router.post("", status_code=201, response_model=SegmentOut)
-    def define_segment(body: DefineSegment, creation: Annotated[Creation, Depends()]) -> SegmentOut:
+    def define_segment(body: DefineSegment, creation: Created) -> SegmentOut:
         """A static list (no rule) or a dynamic segment, evaluated at once over every known customer."""
         segment_id = creation.record_id("segment")
         outcome = application.define_segment(
@@ -39,7 +38,7 @@ def segments_router(application: MarketingApplication) -> APIRouter:
         """The segment's members, in id order, page by page."""
         page.after(1)  # a cursor no list made is refused before the segment is looked for
         segment = application.segment(segment_id)
-        items, next_cursor = page.of_sorted(sorted(segment.members), member_position)
+        items, next_cursor = page.of_sorted(sorted(segment.members), id_position)
 
         def members(found: Segment) -> MembersPage:
             return MembersPage(

@@ -1,7 +1,8 @@
 """What recipients and respondents do: opens, clicks, unsubscribes and responses.
 
-These commands come from public endpoints (a mail client, a web form), so each is safe to repeat:
-an open is news once, an unsubscribe once, a response once per id.
+Most come from public endpoints (a mail client, a web form), without a key: each is idempotent
+by nature, an open is news once, an unsubscribe once, a form once per submission id. A response
+recorded by staff is a keyed command of the platform's pipeline.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class EngagementCommands(CampaignCommands):
         try:
             self.save(build())
         except IntegrityError:
-            return False  # the same submission, just saved by a concurrent request
+            return False  # the id was taken meanwhile (the same submission, most likely): it stands
         return True
 
     def _response(
