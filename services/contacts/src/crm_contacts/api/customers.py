@@ -10,11 +10,10 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from crm_platform.web.commands import CommandBody, ConditionalBody, IfMatch, answer, command, show
-from crm_platform.web.idempotency import IdempotencyKey, idempotent_id
+from crm_platform.web.commands import CommandBody, ConditionalBody, answer
 from crm_platform.web.pages import EMBEDDED_LIMIT, embedded
 
 from ..application import ContactsApplication, CustomerView, PersonExport, RecordExport
@@ -26,13 +25,12 @@ from .common import (
     Eraser,
     Out,
     Reader,
-    Writer,
-    created,
     once_per,
 )
 from .consents import ConsentOut
 from .interactions import InteractionOut, interaction_position, interactions_path
 from .merges import MergeLinkOut
+from .profiles import ProfileRoutes
 from .sections import (
     CUSTOM_FIELDS_DOC,
     LIST_DOC,
@@ -237,47 +235,26 @@ def _primary(entries: tuple[Sourced[Any], ...]) -> Any:
 def customers_router(application: ContactsApplication) -> APIRouter:
     router = APIRouter(prefix="/customers", tags=["customers"], responses=PERSON_PROBLEM_RESPONSES)
 
-    @router.post("", status_code=201, response_model=CustomerOut)
-    def register_customer(
-        body: RegisterCustomer,
-        request: Request,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-    ) -> CustomerOut:
-        """Register a person; retrying with the same Idempotency-Key and body is safe."""
-        customer_id = idempotent_id(key, scope=REGISTER_SCOPE, principal=principal.subject)
-        cmd = command(key, principal, body, service=SERVICE, operation=REGISTER, target=customer_id)
-        outcome = application.register_customer(cmd, customer_id, profile=in_json(body))
-        created(request, response, "get_customer", customer_id=customer_id)
-        return answer(response, outcome, CustomerOut.of)
-
-    @router.get("/{customer_id}", response_model=CustomerOut)
-    def get_customer(customer_id: UUID, response: Response, _: Reader) -> CustomerOut:
-        return show(response, application.get_customer(customer_id), CustomerOut.of)
-
-    @router.patch("/{customer_id}", response_model=CustomerOut)
-    def update_customer(
-        customer_id: UUID,
-        body: UpdateCustomer,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-        if_match: IfMatch = None,
-    ) -> CustomerOut:
-        """Change the person's own profile (JSON Merge Patch); ``CustomerProfileUpdated``."""
-        cmd = command(
-            key,
-            principal,
-            body,
-            service=SERVICE,
-            operation=UPDATE,
-            target=customer_id,
-            if_match=if_match,
-        )
-        patch = in_json(body, exclude={"expected_version"})
-        outcome = application.update_customer(customer_id, cmd, patch=patch)
-        return answer(response, outcome, CustomerOut.of)
+    ProfileRoutes(
+        record="customer",
+        register_body=RegisterCustomer,
+        update_body=UpdateCustomer,
+        out=CustomerOut,
+        present=CustomerOut.of,
+        profile=in_json,
+        # Looked up per request: the routes are also built without an application (OpenAPI).
+        register=lambda cmd, record_id, /, *, profile: application.register_customer(
+            cmd, record_id, profile=profile
+        ),
+        get=lambda record_id: application.get_customer(record_id),
+        update=lambda record_id, cmd, /, *, patch: application.update_customer(
+            record_id, cmd, patch=patch
+        ),
+        docs=(
+            "Register a person; retrying with the same Idempotency-Key and body is safe.",
+            "Change the person's own profile (JSON Merge Patch); ``CustomerProfileUpdated``.",
+        ),
+    ).declare(router)
 
     @router.get("/{customer_id}/export", response_model=ExportOut)
     def export_customer(customer_id: UUID, _: Reader) -> ExportOut:

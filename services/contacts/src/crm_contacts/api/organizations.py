@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 from pydantic import Field
 
-from crm_platform.web.commands import CommandBody, ConditionalBody, IfMatch, answer, command, show
-from crm_platform.web.idempotency import IdempotencyKey, idempotent_id
+from crm_platform.web.commands import CommandBody, ConditionalBody
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import ContactsApplication, OrganizationView
 from ..domain import OrganizationKind, PartnerType
 from ..domain.values import NAME_MAX_LENGTH
-from .common import SERVICE, Out, Reader, Writer, created
-from .sections import CUSTOM_FIELDS_DOC, LIST_DOC, TAGS_DOC, Address, CustomValue, in_json
+from .common import SERVICE, Out
+from .profiles import ProfileRoutes
+from .sections import CUSTOM_FIELDS_DOC, LIST_DOC, TAGS_DOC, Address, CustomValue
 
 REGISTER, UPDATE = "register-organization", "update-organization"
 # The id of an organization registered by a request, as it always was: a retry finds it.
@@ -84,49 +84,24 @@ class OrganizationOut(Out):
 def organizations_router(application: ContactsApplication) -> APIRouter:
     router = APIRouter(prefix="/organizations", tags=["organizations"], responses=PROBLEM_RESPONSES)
 
-    @router.post("", status_code=201, response_model=OrganizationOut)
-    def register_organization(
-        body: RegisterOrganization,
-        request: Request,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-    ) -> OrganizationOut:
-        """Register an organization (becoming a partner also publishes ``PartnerRegistered``)."""
-        organization_id = idempotent_id(key, scope=REGISTER_SCOPE, principal=principal.subject)
-        cmd = command(
-            key, principal, body, service=SERVICE, operation=REGISTER, target=organization_id
-        )
-        profile = body.model_dump(mode="json")  # the default kind counts, set or not
-        outcome = application.register_organization(cmd, organization_id, profile=profile)
-        created(request, response, "get_organization", organization_id=organization_id)
-        return answer(response, outcome, OrganizationOut.of)
-
-    @router.get("/{organization_id}", response_model=OrganizationOut)
-    def get_organization(organization_id: UUID, response: Response, _: Reader) -> OrganizationOut:
-        return show(response, application.get_organization(organization_id), OrganizationOut.of)
-
-    @router.patch("/{organization_id}", response_model=OrganizationOut)
-    def update_organization(
-        organization_id: UUID,
-        body: UpdateOrganization,
-        response: Response,
-        principal: Writer,
-        key: IdempotencyKey,
-        if_match: IfMatch = None,
-    ) -> OrganizationOut:
-        """Change the organization (JSON Merge Patch); ``OrganizationProfileUpdated``."""
-        cmd = command(
-            key,
-            principal,
-            body,
-            service=SERVICE,
-            operation=UPDATE,
-            target=organization_id,
-            if_match=if_match,
-        )
-        patch = in_json(body, exclude={"expected_version"})
-        outcome = application.update_organization(organization_id, cmd, patch=patch)
-        return answer(response, outcome, OrganizationOut.of)
-
+    ProfileRoutes(
+        record="organization",
+        register_body=RegisterOrganization,
+        update_body=UpdateOrganization,
+        out=OrganizationOut,
+        present=OrganizationOut.of,
+        profile=lambda body: body.model_dump(mode="json"),  # the default kind counts, set or not
+        # Looked up per request: the routes are also built without an application (OpenAPI).
+        register=lambda cmd, record_id, /, *, profile: application.register_organization(
+            cmd, record_id, profile=profile
+        ),
+        get=lambda record_id: application.get_organization(record_id),
+        update=lambda record_id, cmd, /, *, patch: application.update_organization(
+            record_id, cmd, patch=patch
+        ),
+        docs=(
+            "Register an organization (becoming a partner also publishes ``PartnerRegistered``).",
+            "Change the organization (JSON Merge Patch); ``OrganizationProfileUpdated``.",
+        ),
+    ).declare(router)
     return router
