@@ -32,9 +32,10 @@ status: ## Show what runs
 token: bootstrap ## Print a development token with every scope (SCOPES="a b" to choose)
 	@$(RUN) crm-dev-token $(if $(SCOPES),$(foreach s,$(SCOPES),--scope $(s)),--all-scopes)
 
-lint: bootstrap ## Ruff, and the rule that no service imports another
+lint: bootstrap ## Ruff, mypy (strict), and the rule that no service imports another
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) mypy
 	$(RUN) lint-imports
 
 check: bootstrap ## Generated documents match the code; compose and Kubernetes manifests are valid
@@ -52,6 +53,12 @@ generate: bootstrap ## Regenerate JSON Schemas, AsyncAPI, OpenAPI documents, Kaf
 
 test-unit: bootstrap ## Unit tests only (no servers)
 	$(RUN) pytest -m unit -q
+
+test-integration: bootstrap infra ## Integration tests only (real servers)
+	@set -a && . .local/infra.env && set +a && $(RUN) pytest -m integration -q -p no:cacheprovider
+
+test-e2e: bootstrap infra ## End-to-end tests only (services started as processes)
+	@set -a && . .local/infra.env && set +a && $(RUN) pytest -m e2e -q -p no:cacheprovider
 
 test: bootstrap infra lint check ## Everything: servers, lint, generated-docs checks, all tests
 	@set -a && . .local/infra.env && set +a && $(RUN) pytest -q -p no:cacheprovider
