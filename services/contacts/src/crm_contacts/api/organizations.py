@@ -15,7 +15,7 @@ from ..application import ContactsApplication, OrganizationView
 from ..domain import OrganizationKind, PartnerType
 from ..domain.values import NAME_MAX_LENGTH
 from .common import SERVICE, Out
-from .profiles import ProfileRoutes
+from .customers import ProfileRoutes
 from .sections import CUSTOM_FIELDS_DOC, LIST_DOC, TAGS_DOC, Address, CustomValue
 
 REGISTER, UPDATE = "register-organization", "update-organization"
