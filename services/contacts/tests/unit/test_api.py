@@ -316,15 +316,18 @@ def test_interactions_are_paged_and_a_customer_embeds_only_the_first_page(
     assert [i["occurred_at"] for i in everything["items"]] == sorted(
         i["occurred_at"] for i in everything["items"]
     )
-    small = client.get(
-        f"/customers/{customer_id}/interactions", params={"limit": 10}, headers=READ
-    ).json()
+    small = client.get(f"/customers/{customer_id}/interactions", params={"limit": 10}, headers=READ)
+    assert (
+        small.headers["Link"]
+        == f'<{small.url.copy_add_param("cursor", small.json()["next_cursor"])}>; rel="next"'
+    )
     rest = client.get(
         f"/customers/{customer_id}/interactions",
-        params={"limit": 200, "cursor": small["next_cursor"]},
+        params={"limit": 200, "cursor": small.json()["next_cursor"]},
         headers=READ,
-    ).json()
-    assert small["items"] + rest["items"] == everything["items"]
+    )
+    assert small.json()["items"] + rest.json()["items"] == everything["items"]
+    assert "Link" not in rest.headers
 
 
 @pytest.mark.parametrize(
@@ -475,7 +478,8 @@ def test_consent_is_recorded_per_channel_and_purpose(client: TestClient) -> None
         "granted",
         "withdrawn",
     ]
-    assert rest.json()["next_cursor"] is None
+    assert 'rel="next"' in first.headers["Link"]
+    assert rest.json()["next_cursor"] is None and "Link" not in rest.headers
 
 
 def test_unknown_records_are_not_found(client: TestClient) -> None:
