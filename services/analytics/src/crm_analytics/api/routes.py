@@ -9,22 +9,19 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query
 
 from crm_platform.privacy import Keyring
 from crm_platform.updates import Document
 from crm_platform.values import within_range
 from crm_platform.web.auth import require_scopes
 from crm_platform.web.pages import (
-    Cursor,
-    Limit,
+    PageRequest,
+    Paging,
     bad_cursor,
-    decode_cursor,
     embedded,
     encode_cursor,
     instant_part,
-    link_next,
-    page_after,
 )
 from crm_platform.web.problems import NotFound, Unprocessable, problem_responses
 from crm_platform.web.types import Instant
@@ -67,9 +64,9 @@ Kind = Annotated[str | None, Query(description=f"Only entries of this kind: {cus
 Channel = Annotated[str | None, Query(description="Only entries on this channel, e.g. email.")]
 
 
-def _before(cursor: str | None) -> Position | None:
-    """The timeline position a cursor names: an instant with its offset, then an entry id."""
-    parts = decode_cursor(cursor, 2)
+def _before(page: PageRequest) -> Position | None:
+    """The timeline position the cursor names: an instant with its offset, then an entry id."""
+    parts = page.after(2)
     if parts is None:
         return None
     try:
@@ -82,10 +79,10 @@ def _before(cursor: str | None) -> Position | None:
     return Position(occurred_at, parts[1])
 
 
-def _cursor(page: Page) -> str | None:
-    if page.next is None:
+def _cursor(entries: Page) -> str | None:
+    if entries.next is None:
         return None
-    return encode_cursor([instant_part(page.next.occurred_at), page.next.entry_id])
+    return encode_cursor([instant_part(entries.next.occurred_at), entries.next.entry_id])
 
 
 def _kind(kind: str | None) -> str | None:
@@ -100,19 +97,19 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
     async def view(
         customer_id: UUID,
         as_of: datetime | None,
+        page: PageRequest,
         *,
         kind: str | None,
         channel: str | None,
-        before: Position | None,
-        limit: int,
     ) -> tuple[Document | None, Page]:
         """The customer document and one timeline page, live or folded from the archive."""
+        kind, before, limit = _kind(kind), _before(page), page.limit
         if as_of is None:
             document = await reads.get(str(customer_id))
-            page = await reads.page(
+            found = await reads.page(
                 str(customer_id), kind=kind, channel=channel, before=before, limit=limit
             )
-            return document, page
+            return document, found
         document, entries = await history.customer(str(customer_id), as_of)
         chosen = [e for e in entries if customer_360.matches(e, kind=kind, channel=channel)]
         return document, customer_360.newest_first(chosen, limit=limit, before=before)
@@ -125,11 +122,8 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
         responses=problem_responses(401, 403, 404, 422),
     )
     async def get_customer_360(
-        request: Request,
-        response: Response,
         customer_id: UUID,
-        limit: Limit = 50,
-        cursor: Cursor = None,
+        page: Paging,
         kind: Kind = None,
         channel: Channel = None,
         as_of: AsOf = None,
@@ -137,10 +131,7 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
             bool, Query(description="Also name the events behind every figure.")
         ] = False,
     ) -> Customer360:
-        kind, before = _kind(kind), _before(cursor)
-        document, page = await view(
-            customer_id, as_of, kind=kind, channel=channel, before=before, limit=limit
-        )
+        document, entries = await view(customer_id, as_of, page, kind=kind, channel=channel)
         if document is None:
             raise NotFound(f"no customer 360 for customer {customer_id}")
         opener = Opener(keyring, customer_id)
@@ -149,8 +140,8 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
             figures = _document_lineage(document)
             if as_of is None:
                 figures |= await reads.lineage(str(customer_id))
-        answer = await _customer_360(document, page, opener, as_of, figures)
-        link_next(request, response, answer.next_cursor)
+        answer = await _customer_360(document, entries, opener, as_of, figures)
+        page.following(answer.next_cursor)  # linked as well
         return answer
 
     @router.get(
@@ -161,25 +152,18 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
         responses=problem_responses(401, 403, 422),
     )
     async def get_customer_timeline(
-        request: Request,
-        response: Response,
         customer_id: UUID,
-        limit: Limit = 50,
-        cursor: Cursor = None,
+        page: Paging,
         kind: Kind = None,
         channel: Channel = None,
         as_of: AsOf = None,
     ) -> TimelinePage:
-        kind, before = _kind(kind), _before(cursor)
-        _, page = await view(
-            customer_id, as_of, kind=kind, channel=channel, before=before, limit=limit
-        )
-        opener = Opener(keyring, customer_id)
+        _, entries = await view(customer_id, as_of, page, kind=kind, channel=channel)
         return TimelinePage(
             customer_id=customer_id,
             as_of=as_of,
-            entries=await _entries(page, opener),
-            next_cursor=link_next(request, response, _cursor(page)),
+            entries=await _entries(entries, Opener(keyring, customer_id)),
+            next_cursor=page.following(_cursor(entries)),
         )
 
     return router
@@ -296,20 +280,11 @@ async def _organization_lists(
 
 
 def _section_endpoint(reads: OrganizationReads, section: Section) -> Callable[..., Any]:
-    async def list_section(
-        request: Request,
-        response: Response,
-        organization_id: UUID,
-        cursor: Cursor = None,
-        limit: Limit = 50,
-    ) -> OrganizationList[Any]:
-        after = decode_cursor(cursor, 1)
+    async def list_section(organization_id: UUID, page: Paging) -> OrganizationList[Any]:
         lists, _ = await _organization_lists(reads, organization_id)
-        items, next_cursor = page_after(lists[section.name], section.position, after, limit)
+        items, next_cursor = page.of_sorted(lists[section.name], section.position)
         return OrganizationList(
-            organization_id=organization_id,
-            items=list(items),
-            next_cursor=link_next(request, response, next_cursor),
+            organization_id=organization_id, items=list(items), next_cursor=next_cursor
         )
 
     return list_section
