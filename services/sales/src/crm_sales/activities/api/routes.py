@@ -19,7 +19,7 @@ from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
 from crm_platform.web.types import Instant
 
 from ...shared.api.http import PageRequest, Paging, Reader
-from ...shared.api.routes import at, calling, command_route, read_route
+from ...shared.api.routes import at, calling, command_route, create_route, read_route
 from ..application.commands import ActivityDraft
 from ..application.index import ActivityFilter, After
 from ..domain.activities import (
@@ -81,19 +81,16 @@ def activities_router(application: Any) -> APIRouter:
     def present(activity: Activity) -> ActivityOut:
         return ActivityOut.of(activity, _now())
 
-    command_route(
+    create_route(
         router,
-        "POST",
-        "",
         ActivityOut,
         lambda cmd, _, body: application.schedule_activity(cmd, _draft(body)),
+        at("get_activity", "activity_id"),
         name="schedule_activity",
         operation="activities:schedule",
         present=present,
         body=ScheduleActivity,
         conditional=True,
-        status_code=201,
-        location=at("get_activity", "activity_id"),
         doc="Schedule a task, a call or an appointment about a record; the kind decides the fields.",
     )
 

@@ -12,7 +12,7 @@ from crm_platform.web.problems import PROBLEM_RESPONSES
 from crm_platform.web.types import CurrencyCode
 
 from ...shared.api.http import Paging, Reader
-from ...shared.api.routes import Located, at, command_route, read_route
+from ...shared.api.routes import Located, at, command_route, create_route, read_route
 from ..application.views import InvoiceQuery, ReceivablesQuery
 from ..domain.billing import InvoiceStatus
 from . import billing_models
@@ -25,20 +25,17 @@ def invoices_router(application: Any) -> APIRouter:
     def present(found: Any) -> billing_models.InvoiceOut:
         return billing_models.InvoiceOut.of(found, application.commerce_today())
 
-    command_route(
+    create_route(
         router,
-        "POST",
-        "",
         billing_models.InvoiceOut,
         lambda cmd, _, body: application.issue_invoice(
             cmd, order_id=body.order_id, payment_terms_days=body.payment_terms_days
         ),
+        at("get_invoice", "invoice_id"),
         name="issue_invoice",
         operation="issue-invoice",
         present=present,
         body=billing_models.IssueInvoice,
-        status_code=201,
-        location=at("get_invoice", "invoice_id"),
         doc="Invoice an order: numbered in this year's series (gapless), due after the terms.",
     )
 

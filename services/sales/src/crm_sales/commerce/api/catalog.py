@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ...shared.api.http import ConditionalBody, Paging, Reader, show
-from ...shared.api.routes import at, command_route, read_route
+from ...shared.api.routes import at, command_route, create_route, read_route
 from ..application.views import ProductQuery
 from ..domain.catalog import ProductStatus
 from . import models
@@ -19,19 +19,16 @@ from . import models
 def products_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/products", tags=["products"], responses=PROBLEM_RESPONSES)
     product = "/{product_id}"
-    command_route(
+    create_route(
         router,
-        "POST",
-        "",
         models.ProductOut,
         lambda cmd, _, body: application.add_product(
             cmd, **body.model_dump(include={"sku", "name", "description", "unit", "tax_category"})
         ),
+        at("get_product", "product_id"),
         name="add_product",
         operation="add-product",
         body=models.AddProduct,
-        status_code=201,
-        location=at("get_product", "product_id"),
         doc="Add a product to the catalog; its SKU must be unused (whatever its case).",
     )
 
@@ -94,19 +91,16 @@ def price_lists_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/price-lists", tags=["price lists"], responses=PROBLEM_RESPONSES)
     price_list = "/{price_list_id}"
     price = f"{price_list}/prices/{{product_id}}"
-    command_route(
+    create_route(
         router,
-        "POST",
-        "",
         models.PriceListOut,
         lambda cmd, _, body: application.draft_price_list(
             cmd, **body.model_dump(include={"name", "currency", "valid_from", "valid_to"})
         ),
+        at("get_price_list", "price_list_id"),
         name="draft_price_list",
         operation="draft-price-list",
         body=models.DraftPriceList,
-        status_code=201,
-        location=at("get_price_list", "price_list_id"),
         doc="A draft price list: set its prices, then publish it.",
     )
     read_route(

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ...shared.api.http import ConditionalBody, Reader
-from ...shared.api.routes import Located, at, command_route, read_route
+from ...shared.api.routes import Located, at, command_route, create_route, read_route
 from . import quote_models
 from .models import LineOut
 
@@ -39,10 +39,8 @@ def quotes_router(application: Any) -> APIRouter:
             **route,
         )
 
-    command_route(
+    create_route(
         router,
-        "POST",
-        "",
         quote_models.QuoteOut,
         lambda cmd, _, body: application.draft_quote(
             cmd,
@@ -52,12 +50,11 @@ def quotes_router(application: Any) -> APIRouter:
             terms=body.terms(),
             lines=[quote_models.line_input(line) for line in body.lines],
         ),
+        at("get_quote", "quote_id"),
         name="draft_quote",
         operation="draft-quote",
         present=present,
         body=quote_models.DraftQuote,
-        status_code=201,
-        location=at("get_quote", "quote_id"),
         doc="Draft a quote for an opportunity; lines are priced from the price list unless their\n"
         "unit price overrides it (with a reason).",
     )
@@ -156,17 +153,14 @@ def quotes_router(application: Any) -> APIRouter:
 def orders_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/orders", tags=["orders"], responses=PROBLEM_RESPONSES)
     order = "/{order_id}"
-    command_route(
+    create_route(
         router,
-        "POST",
-        "",
         quote_models.OrderOut,
         lambda cmd, _, body: application.place_order(body.quote_id, cmd),
+        at("get_order", "order_id"),
         name="place_order",
         operation="place-order",
         body=quote_models.PlaceOrder,
-        status_code=201,
-        location=at("get_order", "order_id"),
         doc="Place the order of an accepted quote (one per quote), its lines and totals copied.",
     )
     read_route(

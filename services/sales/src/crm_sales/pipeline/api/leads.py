@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ...shared.api.http import Admin, Paging, Reader, show
-from ...shared.api.routes import Located, at, command_route, read_route
+from ...shared.api.routes import Located, at, command_route, create_route, read_route
 from ..application.commands import LeadFilter
 from ..domain.leads import LeadSource, LeadStatus
 from . import lead_models
@@ -20,19 +20,16 @@ from .deal_models import ConvertLead
 def leads_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/leads", tags=["leads"], responses=PROBLEM_RESPONSES)
     lead = "/{lead_id}"
-    command_route(
+    create_route(
         router,
-        "POST",
-        "",
         lead_models.LeadOut,
         lambda cmd, _, body: application.capture_lead(
             cmd, body.details(default_owner=cmd.actor), source=body.source
         ),
+        at("get_lead", "lead_id"),
         name="capture_lead",
         operation="capture-lead",
         body=lead_models.CaptureLead,
-        status_code=201,
-        location=at("get_lead", "lead_id"),
         doc="Capture a lead (scored at once); retrying with the same Idempotency-Key is safe.",
     )
 

@@ -11,7 +11,7 @@ from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
 from crm_platform.web.types import CalendarDate
 
 from ...shared.api.http import Admin, Paging, Reader
-from ...shared.api.routes import at, calling, command_route, read_route
+from ...shared.api.routes import at, calling, command_route, create_route, read_route
 from ..application.commands import OpportunityFilter
 from ..domain.forecast import PeriodKind, totals
 from ..domain.opportunities import OpportunityStatus
@@ -66,19 +66,16 @@ CHANGES: list[tuple[str, str, type[Any], str, Any, str]] = [
 def opportunities_router(application: Any) -> APIRouter:
     router = APIRouter(prefix="/opportunities", tags=["opportunities"], responses=PROBLEM_RESPONSES)
     opportunity = "/{opportunity_id}"
-    command_route(
+    create_route(
         router,
-        "POST",
-        "",
         deal_models.OpportunityOut,
         lambda cmd, _, body: application.open_opportunity(
             cmd, body.draft(account_id=body.account_id, contact_id=body.contact_id)
         ),
+        at("get_opportunity", "opportunity_id"),
         name="open_opportunity",
         operation="open-opportunity",
         body=deal_models.OpenOpportunity,
-        status_code=201,
-        location=at("get_opportunity", "opportunity_id"),
         doc="Open an opportunity in a pipeline (the default one unless named).",
     )
 
@@ -155,20 +152,17 @@ def pipelines_router(application: Any) -> APIRouter:
             items=[deal_models.PipelineOut.of(p) for p in application.list_pipelines()]
         )
 
-    command_route(
+    create_route(
         router,
-        "POST",
-        "",
         deal_models.PipelineOut,
         lambda cmd, _, body: application.define_pipeline(
             cmd, name=body.name, stages=body.checked_stages()
         ),
+        at("get_pipeline", "pipeline_id"),
         name="define_pipeline",
         operation="define-pipeline",
         principal=Admin,
         body=deal_models.DefinePipeline,
-        status_code=201,
-        location=at("get_pipeline", "pipeline_id"),
     )
     read_route(
         router,

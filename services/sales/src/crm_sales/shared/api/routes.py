@@ -161,6 +161,13 @@ def command_route(
     )
 
 
+def create_route(
+    router: APIRouter, out: type[BaseModel], run: Run, location: Located, **route: Any
+) -> None:
+    """Declare ``POST`` on the collection: the record made, 201 Created at ``location``."""
+    command_route(router, "POST", "", out, run, status_code=201, location=location, **route)
+
+
 def read_route(
     router: APIRouter,
     path: str,
