@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 
-def field_names(kind: type) -> list[str]:
+def _field_names(kind: type) -> list[str]:
     """The fields of a pydantic model or a dataclass, in their order."""
     if issubclass(kind, BaseModel):
         return list(kind.model_fields)
@@ -26,5 +26,5 @@ def field_names(kind: type) -> list[str]:
 def copied(kind: type, source: Any, **given: Any) -> dict[str, Any]:
     """The arguments of ``kind``: ``given``, and every other field from ``source``."""
     return {
-        name: given[name] if name in given else getattr(source, name) for name in field_names(kind)
+        name: given[name] if name in given else getattr(source, name) for name in _field_names(kind)
     }

@@ -26,7 +26,7 @@ from ...shared.domain.values import derived_id
 from ..domain.activities import KIND, Activity, ActivityKind, Plan, RecordRef, TaskPriority
 from .index import ActivityFilter, ActivityIndex, After
 
-MAX_PAGE = 100
+MAX_PAGE = 200  # as many as a page of the API (crm_platform.web.pages.MAX_LIMIT)
 DUE_BATCH = 100
 
 
