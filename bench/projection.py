@@ -9,11 +9,11 @@ from typing import Any
 
 from pymongo import AsyncMongoClient, UpdateOne
 
-from crm_analytics.application.repository import write_update
-from crm_analytics.domain.customer_360 import update_for
+from crm_analytics.read_models.customer_360 import update_for
 from crm_events import Event, build_event
 from crm_events.contacts.customer_v2 import CustomerContactedV2, CustomerRegisteredV2
 from crm_events.personal import new_key, seal
+from crm_platform.read_models import write_update
 from crm_platform.settings import MongoSettings
 
 from .common import Result, Timer

@@ -15,15 +15,15 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from crm_analytics.api.routes import customer_360_router
-from crm_analytics.application.customer_360 import (
+from crm_analytics.read_models.customer_360 import (
     TIMELINE_ORDER,
     Customer360Model,
     Customer360Reads,
 )
-from crm_analytics.application.history import History
-from crm_analytics.application.readmodels import Catalog
+from crm_analytics.read_models.event_archive import History
 from crm_platform.devtoken import issue_token
 from crm_platform.privacy import MongoKeyring
+from crm_platform.read_models import Catalog
 from crm_platform.settings import MongoSettings
 from crm_platform.web.app import create_api
 

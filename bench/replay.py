@@ -16,9 +16,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
-from crm_analytics.application.customer_360 import Customer360Model
-from crm_analytics.application.readmodels import Catalog, rebuild, topic_partitions
+from crm_analytics.application.rebuild import rebuild, topic_partitions
+from crm_analytics.read_models.customer_360 import Customer360Model
 from crm_platform.kafka import ensure_topics, make_producer
+from crm_platform.read_models import Catalog
 from crm_platform.settings import KafkaSettings, MongoSettings
 
 from .common import Result, Timer
