@@ -70,6 +70,8 @@ def test_a_ticket_through_its_life(client: TestClient) -> None:
         ("hold", {}, "waiting_on_customer"),
         ("escalation", {"reason": "technical_complexity", "escalated_to": "tier2"}, "escalated"),
         ("resolution", {"resolution": "Whitelisted our sender"}, "resolved"),
+        ("reopen", {}, "reopened"),
+        ("resolution", {}, "resolved"),
         ("satisfaction", {"rating": 5, "comment": "Thanks"}, "resolved"),
         ("close", {}, "closed"),
     ]
