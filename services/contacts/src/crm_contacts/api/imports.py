@@ -46,7 +46,7 @@ from crm_platform.web.problems import (
 )
 
 from ..application.directory import DirectoryQuery, RecordType
-from ..application.imports import EmptyFile, ImportJob, ImportKeyReused, JobStatus, Rejection
+from ..application.imports import EmptyFile, ImportJob, JobStatus, Rejection
 from ..domain.csv_rows import InvalidHeader
 from .common import PageRequest, Reader, Writer
 from .directory import (
@@ -269,10 +269,6 @@ def _upload_problems() -> Iterator[None]:
         ) from error
     except EmptyFile as error:
         raise Unprocessable.for_field("body", str(error)) from error
-    except ImportKeyReused as error:
-        raise Unprocessable.for_field(
-            "header.Idempotency-Key", "already used to import another file"
-        ) from error
 
 
 def _parameter(text: str) -> tuple[str, str]:

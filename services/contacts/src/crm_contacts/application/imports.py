@@ -37,7 +37,14 @@ from psycopg import sql
 from crm_platform.commands import CommandReceipt
 from crm_platform.projection import datastore_of
 
-from ..domain import Customer, Organization, Origin, RecordKind, RuleViolation
+from ..domain import (
+    Customer,
+    IdempotencyKeyReused,
+    Organization,
+    Origin,
+    RecordKind,
+    RuleViolation,
+)
 from ..domain.csv_rows import (
     ORGANIZATIONS,
     PEOPLE,
@@ -123,7 +130,7 @@ class Rejection:
         return str(self.row), str(self.position)
 
 
-class ImportKeyReused(Exception):
+class ImportKeyReused(IdempotencyKeyReused):
     """The Idempotency-Key of an import was used before for another file."""
 
 

@@ -94,9 +94,8 @@ class DirectoryQuery:
         if fingerprint != self.fingerprint():
             raise _not_a_position("belongs to another query: keep the filters and sort")
         with _parsing():
-            return (key if self.sort.column == "sort_name" else datetime.fromisoformat(key)), UUID(
-                record_id
-            )
+            by_name = self.sort.column == "sort_name"
+            return (key if by_name else datetime.fromisoformat(key)), UUID(record_id)
 
 
 @dataclass(frozen=True)
