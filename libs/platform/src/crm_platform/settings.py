@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# ``<service>.<purpose>``: lower-case words joined by dashes, parts by dots.
+GROUP_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*)+")
 
 
 def _env(prefix: str) -> SettingsConfigDict:
@@ -52,6 +56,10 @@ class KafkaSettings(BaseSettings):
     topic_replication: int = Field(default=1, ge=1)
 
     def group(self, name: str) -> str:
+        """The consumer group of ``name``, which reads ``<service>.<purpose>`` (lower case, dashes
+        inside words): one naming for every group, its dead-letter topic and its lag metrics."""
+        if not GROUP_NAME.fullmatch(name):
+            raise ValueError(f"consumer group {name!r} is not <service>.<purpose>")
         return f"{self.group_prefix}{name}"
 
 

@@ -28,7 +28,7 @@ def test_lag_is_the_end_offset_minus_the_committed_one_never_negative():
 @pytest.mark.parametrize(
     ("prefix", "group", "selected"),
     [
-        ("", "crm-marketing-audience", True),
+        ("", "marketing.audience", True),
         ("", "analytics.customer-360", True),
         ("", "sales.pipeline.keys", True),
         ("", "service-desk.anything", True),
@@ -45,7 +45,9 @@ def test_only_the_crm_groups_of_this_environment_are_measured(prefix, group, sel
 
 def test_the_pattern_can_be_narrowed():
     exporter = LagExporter(KafkaSettings(), LagExporterSettings(groups=r"analytics\..+"))
-    assert exporter.selects("analytics.metrics") and not exporter.selects("crm-marketing-keys")
+    assert exporter.selects("analytics.metrics") and not exporter.selects(
+        "marketing.personal-data-keys"
+    )
 
 
 def test_series_per_partition_and_per_group_follow_the_last_snapshot():

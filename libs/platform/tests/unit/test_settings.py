@@ -96,3 +96,14 @@ def test_local_state_lives_in_the_checkout_unless_named(
     assert state_dir() == tmp_path / "repo" / ".local"
     env.setenv("CRM_STATE_DIR", str(tmp_path / "elsewhere"))
     assert state_dir() == tmp_path / "elsewhere"
+
+
+@pytest.mark.parametrize("name", ["sales.pipeline", "service-desk.personal-data-keys", "a.b.c"])
+def test_a_consumer_group_is_named_service_dot_purpose(name: str) -> None:
+    assert KafkaSettings(group_prefix="ci-").group(name) == f"ci-{name}"
+
+
+@pytest.mark.parametrize("name", ["crm-marketing-audience", "Sales.pipeline", "sales.", "sales..x"])
+def test_a_consumer_group_named_otherwise_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="<service>.<purpose>"):
+        KafkaSettings().group(name)

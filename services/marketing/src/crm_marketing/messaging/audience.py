@@ -36,7 +36,7 @@ from ..domain import AudienceProfile
 from ..domain.campaign import TRIGGERS
 from ..domain.profile import ContactDetails
 
-GROUP = "crm-marketing-audience"
+GROUP = "marketing.audience"
 TICKETS = topic_name("service-desk", "ticket", 1)
 TOPICS = [
     CustomerRegisteredV2.topic(),

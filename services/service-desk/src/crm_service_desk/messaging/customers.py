@@ -27,8 +27,8 @@ from crm_platform.settings import KafkaSettings
 
 from ..application import ServiceDeskApplication
 
-CUSTOMERS_GROUP = "crm-service-desk-customers"
-KEYS_GROUP = "crm-service-desk-keys"
+CUSTOMERS_GROUP = "service-desk.customers"
+KEYS_GROUP = "service-desk.personal-data-keys"
 
 
 class CustomerDirectory:
