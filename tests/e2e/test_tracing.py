@@ -25,10 +25,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from crm_analytics.bootstrap import AnalyticsMongoSettings, build_worker
+from crm_analytics.bootstrap import Analytics, AnalyticsMongoSettings, subscribe
 from crm_contacts.bootstrap import SPEC
 from crm_events.contacts import CustomerRegisteredV2
-from crm_platform.kafka import ensure_topics
+from crm_platform.kafka import ensure_topics, make_broker
 from crm_platform.settings import KafkaSettings, PostgresSettings
 from crm_platform.telemetry import trace_mongodb
 from crm_platform.testing import eventually_async
@@ -86,15 +86,18 @@ async def analytics_worker(
     """The analytics worker, its groups placed at the end of their topics: it handles only what
     this test publishes, not the history of the shared broker."""
     mongo = AnalyticsMongoSettings(uri=mongo_uri, database=f"trace_{uuid.uuid4().hex[:8]}")
-    worker = build_worker(mongo, kafka)
-    assert worker.broker is not None
-    for subscriber in worker.broker.subscribers:
+    analytics = Analytics.open(mongo, kafka)
+    broker = make_broker(kafka)
+    subscribe(broker, analytics)  # the subscriptions of analytics' ServiceSpec
+    worker = FastStream(broker)
+    for subscriber in broker.subscribers:
         topics = [topic.name for topic in subscriber.topics]
         await ensure_topics(kafka.bootstrap_servers, topics)
         await start_at_end(kafka.bootstrap_servers, subscriber.group_id, topics)
     await worker.start()
     yield worker
     await worker.stop()
+    await analytics.close()
 
 
 async def start_at_end(bootstrap: str, group: str, topics: list[str]) -> None:

@@ -105,5 +105,5 @@ def test_a_consumer_group_is_named_service_dot_purpose(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["crm-marketing-audience", "Sales.pipeline", "sales.", "sales..x"])
 def test_a_consumer_group_named_otherwise_is_refused(name: str) -> None:
-    with pytest.raises(ValueError, match="<service>.<purpose>"):
+    with pytest.raises(ValueError, match=r"<service>\.<purpose>"):
         KafkaSettings().group(name)

@@ -119,7 +119,9 @@ def subscribe(broker: KafkaBroker, application: MarketingApplication) -> None:
     in marketing's database, fed by the key topic."""
     postgres, kafka = PostgresSettings(), KafkaSettings()
     keyring = PostgresKeyring(postgres.dsn(postgres.database or DATABASE))
-    subscribe_personal_data_keys(broker, keyring, group_id=kafka.group("marketing.personal-data-keys"))
+    subscribe_personal_data_keys(
+        broker, keyring, group_id=kafka.group("marketing.personal-data-keys")
+    )
     messaging.subscribe(broker, application, keyring, group_id=kafka.group(messaging.GROUP))
 
 
