@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from crm_platform.testing import ServiceProcess, free_port
+from crm_platform.testing import ServiceProcess, eventually, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("contacts", "sales", "marketing", "service-desk", "analytics")
@@ -156,20 +156,11 @@ def start_platform(
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
-    """``check()``'s first truthy result; fails naming ``what`` and the last result after
-    ``timeout`` seconds. Exceptions of ``check`` count as "not yet" (servers may be restarting)."""
-    deadline, last = time.monotonic() + timeout, None
-    while True:
-        try:
-            last = check()
-        except (httpx.HTTPError, OSError) as error:
-            last = repr(error)
-        else:
-            if last:
-                return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} not within {timeout}s; last seen: {str(last)[:1500]}")
-        time.sleep(interval)
+    """``check()``'s first truthy result (the platform's ``eventually``); an HTTP or socket error
+    of ``check`` counts as "not yet": servers may be restarting."""
+    return eventually(
+        check, what=what, within=timeout, interval=interval, retry_on=(httpx.HTTPError, OSError)
+    )
 
 
 # --- Commands that keep arriving ----------------------------------------------------------------
