@@ -250,7 +250,7 @@ def test_a_campaign_from_contacts_events_to_its_outcomes(marketing, smtp_sink, k
             "email": f"dora-{run}@example.org",
             "company": "Dora Ltd",
             "country": "IE",
-            "website": "",
+            "leave_this_empty": "",
         },
     )
     assert form.status_code == 202, form.text
@@ -330,7 +330,7 @@ def test_a_web_form_response_becomes_a_lead_in_sales(marketing, sales, kafka_boo
             "email": f"eve-{run}@example.org",
             "company": "Eve GmbH",
             "country": "DE",
-            "website": "",
+            "leave_this_empty": "",
         },
         timeout=10,
     )

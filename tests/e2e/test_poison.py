@@ -95,8 +95,8 @@ class Shaper:
             properties = {
                 name: sub
                 for name, sub in schema.get("properties", {}).items()
-                # A honeypot ("leave empty"): filled in, the submission is dropped unread.
-                if "leave empty" not in sub.get("description", "").lower()
+                # The honeypot ("must be empty"): filled in, the submission is dropped unread.
+                if "must be empty" not in sub.get("description", "").lower()
             }
             body = {name: self.instance(sub, depth + 1) for name, sub in properties.items()}
             extra = schema.get("additionalProperties")

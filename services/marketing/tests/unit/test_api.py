@@ -287,7 +287,7 @@ def responses(application: MarketingApplication) -> list[UUID]:
 
 def test_web_to_lead(client: TestClient, application: MarketingApplication, sent) -> None:
     cid, _ = sent
-    accepted = client.post(f"/forms/{cid}", data=form(website="", message="Call me"))
+    accepted = client.post(f"/forms/{cid}", data=form(leave_this_empty="", message="Call me"))
     assert accepted.status_code == 202, accepted.text
     [response_id] = responses(application)
     response = application.load("response", CampaignResponse, response_id)
@@ -352,8 +352,12 @@ def test_web_to_lead_honeypot_rate_limit_and_campaign(
     client: TestClient, application: MarketingApplication, sent
 ) -> None:
     cid, _ = sent
-    assert client.post(f"/forms/{cid}", data=form(website="http://spam.example")).status_code == 202
+    bot = form(leave_this_empty="http://spam.example")
+    assert client.post(f"/forms/{cid}", data=bot).status_code == 202
     assert responses(application) == []  # the bot is none the wiser
+    # The former honeypot, which browsers autofill, no longer drops a person's submission.
+    assert client.post(f"/forms/{cid}", data=form(website="https://ada.example")).status_code == 202
+    assert len(responses(application)) == 1
     assert_problem(client.post(f"/forms/{uuid4()}", data=form()), 404)
     for _ in range(3):
         client.post(f"/forms/{cid}", data=form())

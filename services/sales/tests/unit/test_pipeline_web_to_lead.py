@@ -76,7 +76,7 @@ def test_a_json_form_becomes_a_scored_web_lead_without_an_owner(
 def test_an_html_form_post_is_accepted_with_empty_fields_left_out(
     client: TestClient, application: SalesApplication
 ) -> None:
-    body = urlencode({**FORM, "phone": "", "url": ""})
+    body = urlencode({**FORM, "phone": "", "leave_this_empty": ""})
 
     response = client.post("/web-to-lead", content=body, headers=URLENCODED)
 
@@ -88,10 +88,19 @@ def test_an_html_form_post_is_accepted_with_empty_fields_left_out(
 def test_a_filled_honeypot_is_accepted_and_dropped(
     client: TestClient, application: SalesApplication
 ) -> None:
-    response = submit(client, {**FORM, "url": "http://spam.example"})
+    response = submit(client, {**FORM, "leave_this_empty": "http://spam.example"})
 
     assert response.status_code == 202
     assert application.recorder.max_notification_id() in (None, 0)
+
+
+def test_the_former_honeypot_autofilled_by_browsers_no_longer_drops_a_person(
+    client: TestClient, application: SalesApplication
+) -> None:
+    response = submit(client, {**FORM, "url": "https://grace.example"})
+
+    assert response.status_code == 202
+    assert len(leads(application)) == 1
 
 
 def test_an_idempotency_key_makes_resubmissions_safe(

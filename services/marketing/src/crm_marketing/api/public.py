@@ -28,6 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from crm_platform.web import public_forms
 from crm_platform.web.problems import NotFound, ProblemError, Unprocessable, problem_responses
 
 from ..application import MarketingApplication
@@ -41,7 +42,6 @@ PIXEL = bytes.fromhex(
 )
 NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 MAX_FORM_BYTES = 16 * 1024
-HONEYPOT = "website"
 FORM_TYPES = ("application/x-www-form-urlencoded", "application/json")
 
 
@@ -164,7 +164,7 @@ def public_router(
                 "Too many submissions; try again later.", status=429, headers={"Retry-After": "60"}
             )
         fields = _form_fields(request, await _bounded_body(request, MAX_FORM_BYTES))
-        if fields.pop(HONEYPOT, ""):
+        if public_forms.caught(fields):
             return {"status": "accepted"}  # a bot: answer as usual, record nothing
         try:
             lead = WebLead.model_validate(fields)

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from crm_platform.web import public_forms
 from crm_platform.web.idempotency import (
     OptionalIdempotencyKey,
     idempotent_id,
@@ -44,7 +45,6 @@ from .lead_models import LeadContact, Text
 
 log = logging.getLogger(__name__)
 
-HONEYPOT = "url"  # hide it: <input name="url" tabindex="-1" autocomplete="off" hidden>
 ACTOR = "web-to-lead"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 UTM_TAGS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -100,10 +100,9 @@ class WebLeadForm(LeadContact):
     utm_campaign: Text | None = None
     utm_term: Text | None = None
     utm_content: Text | None = None
-    url: str | None = Field(default=None, description="Honeypot: leave empty (hidden field)")
 
     def details(self) -> LeadDetails:
-        values = self.model_dump(exclude={HONEYPOT, *UTM_TAGS})
+        values = self.model_dump(exclude={*UTM_TAGS})
         tags = {tag: value for tag in UTM_TAGS if (value := getattr(self, tag))}
         return LeadDetails(**values, fields=tags)
 
@@ -146,7 +145,7 @@ def web_to_lead_router(application: Any, settings: WebToLeadSettings | None = No
                 headers={"Retry-After": str(math.ceil(wait))},
             )
         submitted = _decode(await _read_limited(request, settings.max_body_bytes), request)
-        if submitted.get(HONEYPOT):
+        if public_forms.caught(submitted):
             log.info("web-to-lead: honeypot filled by %s, submission dropped", client)
             return Accepted()
         try:
@@ -206,6 +205,7 @@ def _decode(raw: bytes, request: Request) -> dict[str, Any]:
 
 def _documented_body() -> dict[str, Any]:
     schema = WebLeadForm.model_json_schema()
+    schema["properties"][public_forms.HONEYPOT] = public_forms.honeypot_schema()
     return {
         "required": True,
         "content": {"application/json": {"schema": schema}, FORM_CONTENT_TYPE: {"schema": schema}},
