@@ -13,9 +13,11 @@ state, guarded by its version, so applying a record again, late or twice, is har
 whose row cannot be written (a NUL in an assignee, stored before the API refused it) is
 quarantined by the projection, and the others go on.
 
-- ``sd_customer_emails``: which customer an inbound sender is, learned from contacts' events by
-  the worker's consumer. Only a SHA-256 of each address is kept: enough to match a sender, never
-  readable back. Not derived from this service's log, so a rebuild leaves it as it is.
+- ``sd_customer_emails``: which customer an inbound sender is, and where to write to a
+  customer, learned from contacts' events by the worker's consumer: the address's SHA-256 (the
+  key an inbound sender is matched by) and the address itself (for the mail to the customer),
+  deleted when contacts erases the customer. Not derived from this service's log, so a rebuild
+  leaves it as it is.
 """
 
 from __future__ import annotations
@@ -158,6 +160,9 @@ CREATE TABLE IF NOT EXISTS sd_customer_emails (
     customer_id uuid NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sd_customer_emails_customer ON sd_customer_emails (customer_id);
+ALTER TABLE sd_customer_emails ADD COLUMN IF NOT EXISTS address text;
+ALTER TABLE sd_customer_emails ADD COLUMN IF NOT EXISTS learned_at timestamptz NOT NULL
+    DEFAULT now();
 """
 # A row is replaced by the same or a newer version of its aggregate only: an older state (a
 # retried quarantine entry, a batch racing a retry) never overwrites a newer one.
@@ -326,10 +331,21 @@ class Index:
 
     def learn_email(self, customer_id: UUID, address: str) -> None:
         self._execute(
-            "INSERT INTO sd_customer_emails (email_digest, customer_id) VALUES (%s, %s)"
-            " ON CONFLICT (email_digest) DO UPDATE SET customer_id = EXCLUDED.customer_id",
-            (email_digest(address), customer_id),
+            "INSERT INTO sd_customer_emails (email_digest, customer_id, address)"
+            " VALUES (%s, %s, %s) ON CONFLICT (email_digest) DO UPDATE"
+            " SET customer_id = EXCLUDED.customer_id, address = EXCLUDED.address",
+            (email_digest(address), customer_id, address.strip().lower()),
         )
+
+    def address_of(self, customer_id: UUID) -> str | None:
+        """Where the service desk writes to the customer: the first address contacts told of
+        (a registration lists the primary first); None when none is known (or was erased)."""
+        rows = self._fetch(
+            "SELECT address FROM sd_customer_emails WHERE customer_id = %s"
+            " AND address IS NOT NULL ORDER BY learned_at, address LIMIT 1",
+            (customer_id,),
+        )
+        return rows[0]["address"] if rows else None
 
     def customer_by_email(self, address: str) -> UUID | None:
         rows = self._fetch(

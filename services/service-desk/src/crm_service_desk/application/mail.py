@@ -2,7 +2,8 @@
 
 Threading, in order: a ticket reference in the subject (``[#SD-7K3M9Q2XWB]``, which the agents'
 mail quotes), then the In-Reply-To and References headers naming the message that opened a ticket
-(mail clients keep the first message of a thread in References). Ids are derived from the
+(mail clients keep the first message of a thread in References), or naming a message the
+service desk sent about a ticket (``outbound``). Ids are derived from the
 Message-ID, so a message delivered twice addresses the same ticket or reply and changes nothing.
 
 What a message says reaches tickets only under the platform's text rule (``crm_platform.text``):
@@ -22,6 +23,7 @@ from uuid import UUID
 from crm_platform.text import unsafe_reason
 
 from ..domain import RuleViolation
+from .outbound import ticket_of_message_id
 
 # Fixed forever: ticket and reply ids of mail already received depend on it.
 MAIL_NAMESPACE = uuid.UUID("6a0f3d3e-8f9b-4c52-b1de-2f6f0c7a8e41")
@@ -54,9 +56,11 @@ class InboundEmail:
         return None if match is None else match.group(1).upper()
 
     def referenced_records(self) -> Iterator[UUID]:
-        """The ids the messages this one answers became (tickets or replies), nearest first."""
+        """The ids the messages this one answers became (tickets or replies), nearest first;
+        for the mail the service desk sent (``outbound``), the ticket it was about."""
         for message_id in (*self.in_reply_to, *reversed(self.references)):
-            yield uuid.uuid5(MAIL_NAMESPACE, message_id.strip().lower())
+            ours = ticket_of_message_id(message_id)
+            yield ours or uuid.uuid5(MAIL_NAMESPACE, message_id.strip().lower())
 
 
 def message_ids(header: str | None) -> tuple[str, ...]:

@@ -1,5 +1,5 @@
 """The worker's parts: consumers of other services' events, and its loops: the index kept
-current, the SLA scheduler and the inbound mail listener."""
+current, the SLA scheduler, the inbound mail listener and the outbox of the customer mail."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ..application import ServiceDeskApplication
 from ..application.index import IndexProjection
 from .customers import subscribe_customers
 from .inbound_mail import InboundMailListener
+from .outbox import customer_mail
 from .scheduler import SlaScheduler
 from .settings import ServiceDeskSettings
 
@@ -31,4 +32,5 @@ def background(application: ServiceDeskApplication) -> list[Loop]:
         IndexProjection(application).loop(),
         SlaScheduler(application).loop(poll_seconds=settings.sla_poll_seconds),
         listener.loop(),
+        customer_mail(application).loop(interval=0.5),
     ]

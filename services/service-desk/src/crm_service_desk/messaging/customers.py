@@ -48,8 +48,9 @@ class CustomerDirectory:
             await asyncio.to_thread(self.application.erase_customer, data.customer_id)
 
     async def _learn(self, customer_id: UUID, emails: list[dict[str, Any]] | None) -> None:
-        """``emails`` as contacts seals them; None when the person was erased meanwhile."""
-        for email in emails or ():
+        """``emails`` as contacts seals them; None when the person was erased meanwhile. The
+        primary address is learned first: the service desk writes to it."""
+        for email in sorted(emails or (), key=lambda email: not email.get("primary")):
             await asyncio.to_thread(
                 self.application.learn_customer_email, customer_id, email["address"]
             )

@@ -1,9 +1,15 @@
-"""The service desk's own settings (environment, prefix ``CRM_SERVICE_DESK_``)."""
+"""The service desk's own settings (environment, prefix ``CRM_SERVICE_DESK_``), and the outgoing
+mail server's (``CRM_SMTP_``, the same variables as marketing's)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crm_platform.settings import state_dir
+
+from ..application.outbound import SurveyLinks, local_secret
+from ..application.smtp import SmtpMailer
 
 
 class ServiceDeskSettings(BaseSettings):
@@ -15,3 +21,44 @@ class ServiceDeskSettings(BaseSettings):
     smtp_max_message_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     # How often the SLA scheduler looks for due deadlines: a breach is recorded at most this late.
     sla_poll_seconds: float = Field(5.0, gt=0)
+    # The mail to customers: who it is from, and where their survey links lead.
+    from_address: str = "support@crm.example"
+    public_url: str = Field(
+        default="http://127.0.0.1:8004", description="Where customers reach the survey endpoint."
+    )
+    survey_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs survey links (32+ bytes); unset: a secret kept in the state dir.",
+    )
+
+    def survey_links(self) -> SurveyLinks:
+        if self.survey_secret is not None:
+            secret = self.survey_secret.get_secret_value().encode()
+        else:
+            secret = local_secret(state_dir() / "service-desk" / "survey-secret")
+        return SurveyLinks(self.public_url, secret)
+
+
+class SmtpSettings(BaseSettings):
+    """The mail server the service desk sends through."""
+
+    model_config = SettingsConfigDict(env_prefix="CRM_SMTP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 12525
+    use_tls: bool = False
+    start_tls: bool | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout: float = 30.0
+
+    def mailer(self) -> SmtpMailer:
+        return SmtpMailer(
+            host=self.host,
+            port=self.port,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls,
+            username=self.username,
+            password=None if self.password is None else self.password.get_secret_value(),
+            timeout=self.timeout,
+        )
