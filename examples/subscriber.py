@@ -2,10 +2,12 @@
 
     python examples/subscriber.py --bootstrap 127.0.0.1:19092 --group my-system --limit 10
 
-It reads the customer topic `crm.contacts.customer.v2` and the personal-data key topic
-`crm.privacy.personal-data-key.v1`, parses each record into its typed contract, skips what is not a
-known contract, handles events idempotently (here: remembers ids already seen) and commits only
-after handling. Personal data arrives sealed: it opens with the subject's key while the key is
+It reads the customer topic `crm.contacts.customer.v2`, the organization topic
+`crm.contacts.organization.v1` and the personal-data key topic `crm.privacy.personal-data-key.v1`,
+parses each record into its typed contract, skips what is not a known contract, handles events
+idempotently (here: remembers the ids already seen; one change may announce several events of one
+aggregate version, such as OrganizationRegistered and PartnerRegistered, each with its own id) and
+commits only after handling. Personal data arrives sealed: it opens with the subject's key while the key is
 current, and never again once a `PersonalDataKeyDestroyed` arrived (the person was erased).
 """
 
@@ -20,6 +22,7 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from crm_events import Event, UnknownEventType, registry
+from crm_events.contacts import OrganizationRegistered, PartnerRegistered
 from crm_events.contacts.customer_v2 import CustomerContactedV2, CustomerRegisteredV2
 from crm_events.personal import (
     KeyMismatch,
@@ -63,6 +66,7 @@ class Keyring:
 async def subscribe(bootstrap: str, group: str, limit: int, idle_seconds: float = 10) -> list[str]:
     consumer = AIOKafkaConsumer(
         CustomerRegisteredV2.topic(),
+        OrganizationRegistered.topic(),
         KEY_TOPIC,
         bootstrap_servers=bootstrap,
         group_id=group,
@@ -87,7 +91,7 @@ async def subscribe(bootstrap: str, group: str, limit: int, idle_seconds: float 
                         # Not a contract this build knows: park it, never stop the stream.
                         lines.append(f"skipped offset {record.offset}: {type(error).__name__}")
                         continue
-                    if str(event.id) in seen:  # redelivery: already handled
+                    if str(event.id) in seen:  # a redelivery (never a version): already handled
                         continue
                     seen.add(str(event.id))
                     if record.topic == KEY_TOPIC:
@@ -109,6 +113,10 @@ def describe(event: Event[Any], keyring: Keyring) -> str:
     if isinstance(data, CustomerContactedV2):
         summary = keyring.open(data.summary)
         return f"{event.type} {data.customer_id}: {data.channel} {data.direction} {summary!r}"
+    if isinstance(data, OrganizationRegistered):
+        return f"{event.type} {data.organization_id}: {data.name}"
+    if isinstance(data, PartnerRegistered):
+        return f"{event.type} {data.organization_id}: {data.partner_type}"
     return f"{event.type} {event.aggregateid}"
 
 

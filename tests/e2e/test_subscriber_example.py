@@ -1,4 +1,5 @@
-"""The README's downstream subscriber example works against the real broker."""
+"""The README's downstream subscriber example works against the real broker, on records exactly
+as the relays publish them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from crm_contacts.application import ContactsApplication
+from crm_contacts.contracts import translate
 from crm_events import Event, build_event
 from crm_events.contacts.customer_v2 import CustomerRegisteredV2
 from crm_events.personal import (
@@ -21,6 +24,7 @@ from crm_events.personal import (
     new_key,
     seal,
 )
+from crm_platform.commands import Command
 from crm_platform.kafka import ensure_topics
 
 pytestmark = pytest.mark.e2e
@@ -85,3 +89,46 @@ def test_the_example_subscriber_reads_each_event_once_and_opens_it_with_the_key(
     kept = next(p for p in people if p != erased)
     assert shown[kept] == [f"CustomerRegistered {kept}: Sub Scriber"]
     assert shown[erased] == [f"CustomerRegistered {erased}: <sealed> <sealed>"]
+
+
+def _contacts_publishes_a_partner() -> tuple[uuid.UUID, list[Event[Any]]]:
+    """What contacts' relay publishes when a partner is registered (its own translator)."""
+    application = ContactsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    try:
+        organization = uuid.uuid4()
+        application.register_organization(
+            Command(command_id=uuid.uuid4(), fingerprint="f", actor="rep"),
+            organization,
+            profile={"name": "Resell Ltd", "kinds": ["partner"], "partner_type": "reseller"},
+        )
+        notifications = application.recorder.select_notifications(1, 100)
+        return organization, [
+            event
+            for notification in notifications
+            for event in translate(*application.mapper.decode_with_metadata(notification))
+        ]
+    finally:
+        application.close()
+
+
+def test_a_partner_registration_reaches_a_subscriber_that_deduplicates_on_the_event_id(
+    kafka_bootstrap,
+):
+    """One change announces two events of one aggregate version; each has its own id."""
+    organization, events = _contacts_publishes_a_partner()
+    assert [(e.type, e.aggregateversion) for e in events] == [
+        ("OrganizationRegistered", 1),
+        ("PartnerRegistered", 1),
+    ]
+    asyncio.run(_publish(kafka_bootstrap, *events))
+
+    lines = asyncio.run(
+        _load_example().subscribe(
+            kafka_bootstrap, f"example-{uuid.uuid4().hex[:8]}", limit=100_000, idle_seconds=3
+        )
+    )
+
+    assert [line for line in lines if str(organization) in line] == [
+        f"OrganizationRegistered {organization}: Resell Ltd",
+        f"PartnerRegistered {organization}: reseller",
+    ]

@@ -10,15 +10,13 @@ from importlib.metadata import version
 from typing import Any
 
 from .envelope import (
-    HEADER_ATTRIBUTES,
-    SPEC_VERSION,
     STRUCTURED_CONTENT_TYPE,
+    TRACE_CONTEXT_ATTRIBUTES,
     Event,
     EventData,
-    header_name,
 )
 from .registry import EventRegistry
-from .schemas import describe, fixed_attributes, schema_path
+from .schemas import describe, schema_path
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
@@ -33,9 +31,11 @@ def asyncapi_document(registry: EventRegistry) -> dict[str, Any]:
             "version": version("crm-events"),
             "description": (
                 "Events the CRM's services publish to Kafka. Values are CloudEvents 1.0 in"
-                " structured mode (the whole event as JSON); the attributes are repeated as ce_*"
-                " headers; the record key is the aggregate id, so each aggregate's events are"
-                " ordered. Within a topic (one major version) changes are additive only."
+                " structured mode: the whole event as JSON, announced by the content-type header"
+                " and not repeated as ce_* headers, so that CloudEvents SDKs detect the mode;"
+                " the record key is the aggregate id, so each aggregate's events are ordered."
+                " Deduplicate on the event id. Within a topic (one major version) changes are"
+                " additive only."
             ),
         },
         "defaultContentType": STRUCTURED_CONTENT_TYPE,
@@ -107,35 +107,31 @@ def _message(model: type[EventData]) -> dict[str, Any]:
         "title": f"{model.event_type} v{model.schema_version}",
         "summary": describe(model),
         "contentType": STRUCTURED_CONTENT_TYPE,
-        "headers": _headers(model),
+        "headers": _headers(),
         "payload": {"$ref": schema_path(model)},
         "correlationId": {
             "description": "Shared by every event caused by one request.",
-            "location": "$message.header#/ce_correlationid",
+            "location": "$message.payload#/correlationid",
         },
         "bindings": {
             "kafka": {
-                "key": {"type": "string", "description": "The aggregate id (ce_aggregateid)."},
+                "key": {"type": "string", "description": "The aggregate id (aggregateid)."},
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }
         },
     }
 
 
-def _headers(model: type[EventData]) -> dict[str, Any]:
-    """The Kafka headers (all strings); headers of attributes that may be absent are optional."""
-    fixed = {"specversion": SPEC_VERSION, **fixed_attributes(model)}
-    properties: dict[str, Any] = {}
-    for attribute in HEADER_ATTRIBUTES:
-        field = Event.model_fields[attribute]
-        header: dict[str, Any] = {"type": "string"}
-        if field.description:
-            header["description"] = field.description
-        if attribute in fixed:
-            header["const"] = str(fixed[attribute])
-        properties[header_name(attribute)] = header
-    properties["content-type"] = {"type": "string", "const": STRUCTURED_CONTENT_TYPE}
-    required = [
-        header_name(a) for a in HEADER_ATTRIBUTES if Event.model_fields[a].default is not None
-    ]
-    return {"type": "object", "properties": properties, "required": [*required, "content-type"]}
+def _headers() -> dict[str, Any]:
+    """The Kafka headers: the structured-mode content type and the optional W3C trace context.
+    The attributes themselves are in the value only (``ce_*`` headers would mean binary mode)."""
+    properties: dict[str, Any] = {
+        "content-type": {"type": "string", "const": STRUCTURED_CONTENT_TYPE}
+    }
+    for attribute in TRACE_CONTEXT_ATTRIBUTES:
+        description = Event.model_fields[attribute].description
+        properties[attribute] = {
+            "type": "string",
+            "description": f"{description} Also in the value.",
+        }
+    return {"type": "object", "properties": properties, "required": ["content-type"]}

@@ -5,10 +5,12 @@ Attribute names follow CloudEvents 1.0 (``specversion``, ``id``, ``type``, ``sou
 CloudEvents leaves out (aggregate identity and version, correlation, causation, actor) and the W3C
 trace context of its distributed-tracing extension (``traceparent``, ``tracestate``).
 
-On Kafka the value is the whole event as JSON (CloudEvents structured mode) and the same
-attributes are repeated as ``ce_*`` headers (the CloudEvents Kafka binding) so that routers and
-filters need not parse the value. The record key is the aggregate id, which keeps every aggregate's
-events in order.
+On Kafka the value is the whole event as JSON (CloudEvents structured mode), announced by the
+header ``content-type: application/cloudevents+json``. No ``ce_*`` header repeats the attributes:
+the CloudEvents SDKs take any ``ce_*`` header for binary mode and would return the whole envelope
+as ``data``. Only the W3C trace context is also a header, under its own names, for tracing
+instrumentation that reads headers. The record key is the aggregate id, which keeps every
+aggregate's events in order.
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ class Event(BaseModel, Generic[D]):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     specversion: Literal["1.0"] = SPEC_VERSION
-    id: UUID = Field(description="Unique event id; the same for every redelivery of the event.")
+    id: UUID = Field(
+        description="Unique per published event, the same on every redelivery: deduplicate on it."
+    )
     type: str = Field(description="Event type, e.g. CustomerRegistered.")
     source: str = Field(description="The producing service, as a URI reference: /crm/<service>.")
     subject: str = Field(description="The aggregate id (also the Kafka record key).")
@@ -76,7 +80,15 @@ class Event(BaseModel, Generic[D]):
     schemaversion: int = Field(ge=1, description="Major version of the payload schema.")
     aggregatetype: str = Field(description="Type of the aggregate that emitted the event.")
     aggregateid: str = Field(description="Id of the aggregate that emitted the event.")
-    aggregateversion: int = Field(ge=1, description="Version of the aggregate after this event.")
+    aggregateversion: int = Field(
+        ge=1,
+        description=(
+            "Version of the aggregate after the change this event announces. One change may"
+            " announce several events of the aggregate (OrganizationRegistered, then"
+            " PartnerRegistered), which share it and follow one another in the partition: an"
+            " order for ignoring stale events, not an identity."
+        ),
+    )
     correlationid: str = Field(description="Id shared by every event caused by one request.")
     causationid: str | None = Field(
         default=None, description="Id of the request or event that caused this one."
@@ -85,7 +97,7 @@ class Event(BaseModel, Generic[D]):
         default=None, description="Who issued the command (subject of the token)."
     )
     traceparent: str | None = Field(default=None, description="W3C trace context of the command.")
-    tracestate: str | None = None
+    tracestate: str | None = Field(default=None, description="W3C trace state of the command.")
     data: D
 
     @field_validator("time")
@@ -100,12 +112,13 @@ class Event(BaseModel, Generic[D]):
         return self.aggregateid.encode()
 
     def kafka_headers(self) -> list[tuple[str, bytes]]:
-        """CloudEvents Kafka-binding headers, plus the W3C trace context under its own names."""
-        values = self.model_dump(mode="json", include=set(HEADER_ATTRIBUTES), exclude_none=True)
-        headers = [
-            (header_name(a), str(values[a]).encode()) for a in HEADER_ATTRIBUTES if a in values
+        """The structured-mode content type, then the W3C trace context when there is one."""
+        trace_context = [
+            (name, value.encode())
+            for name in TRACE_CONTEXT_ATTRIBUTES
+            if (value := getattr(self, name)) is not None
         ]
-        return [*headers, ("content-type", STRUCTURED_CONTENT_TYPE.encode())]
+        return [("content-type", STRUCTURED_CONTENT_TYPE.encode()), *trace_context]
 
 
 def build_event(
@@ -153,18 +166,8 @@ def build_event(
     return event
 
 
-# Every attribute but the payload travels as a header too; ``datacontenttype`` describes the payload
-# inside the value, the header ``content-type`` the value itself (structured mode).
-HEADER_ATTRIBUTES = tuple(
-    name for name in Event.model_fields if name not in {"data", "datacontenttype"}
-)
-# The trace context keeps its W3C names so that OpenTelemetry's Kafka propagation finds it.
+# Also headers, under their W3C names, so that OpenTelemetry's Kafka propagation finds them.
 TRACE_CONTEXT_ATTRIBUTES = ("traceparent", "tracestate")
-
-
-def header_name(attribute: str) -> str:
-    """The Kafka header that carries an envelope attribute (``ce_<attribute>`` in CloudEvents)."""
-    return attribute if attribute in TRACE_CONTEXT_ATTRIBUTES else f"ce_{attribute}"
 
 
 class Envelope(Event[dict[str, Any]]):  # type: ignore[type-var]

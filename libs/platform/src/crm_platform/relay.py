@@ -59,6 +59,10 @@ KEEPALIVE: dict[str, Any] = {
 }
 
 
+class DuplicateEventId(ValueError):
+    """A translator gave two events of one stored event the same id (a bug: no retry cures it)."""
+
+
 def integration_event(
     data: EventData,
     domain_event: Any,
@@ -69,7 +73,8 @@ def integration_event(
 ) -> Event[Any]:
     """Wrap a payload in the envelope; the id is derived so a republished event keeps it.
 
-    ``part`` tells apart the integration events one domain event becomes (0 for the first).
+    ``part`` tells apart the integration events one domain event becomes (0 for the first):
+    they share the aggregate version, never the id, on which subscribers deduplicate.
     """
     aggregate_id = str(domain_event.originator_id)
     version = domain_event.originator_version
@@ -238,13 +243,7 @@ class OutboxRelay:
             self._lag_is(0)
             return 0
         public, announcing = self._with_keys(
-            [
-                event
-                for notification in notifications
-                for event in _as_list(
-                    self.translate(*self.mapper.decode_with_metadata(notification))
-                )
-            ]
+            [event for notification in notifications for event in self._translated(notification)]
         )
         await self._ensure_topics(e.data.topic() for e in public)
         # One by one into the producer's buffer (order kept), then wait for all acks together.
@@ -259,6 +258,17 @@ class OutboxRelay:
         # A short batch read everything recorded: nothing was left behind at that moment.
         self._lag_is(await self.lag() if len(notifications) == self.batch_size else 0)
         return len(notifications)
+
+    def _translated(self, notification: Notification) -> Sequence[Event[Any]]:
+        """The events a stored event becomes, each under an id of its own: subscribers
+        deduplicate on ids, so two events sharing one would lose the second everywhere."""
+        events = _as_list(self.translate(*self.mapper.decode_with_metadata(notification)))
+        if len({event.id for event in events}) < len(events):
+            raise DuplicateEventId(
+                f"notification {notification.id} became events sharing an id"
+                f" ({', '.join(e.type for e in events)}): number them with ``part``"
+            )
+        return events
 
     def _lag_is(self, lag: int) -> None:
         self._lag = lag

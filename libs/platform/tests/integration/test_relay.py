@@ -18,6 +18,8 @@ from uuid import UUID
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka
+from cloudevents.core.formats.json import JSONFormat
 from relay_app import TOPICS, People, build_relay, open_people, translate
 
 from crm_events import registry
@@ -139,22 +141,51 @@ async def test_every_event_is_published_once_in_order_keyed_with_its_context(
         assert [e.type for _, e in mine] == ["CustomerRegistered"] + ["CustomerContacted"] * 3
         assert len({r.partition for r, _ in mine}) == 1
     for record, event in zip(records, events, strict=True):
-        headers = {name: value.decode() for name, value in record.headers}
         assert record.key == event.aggregateid.encode()
-        assert headers["ce_id"] == str(event.id)
-        assert headers["ce_type"] == event.type
-        assert headers["ce_aggregateid"] == event.aggregateid
-        assert headers["ce_aggregateversion"] == str(event.aggregateversion)
-        assert headers["ce_source"] == "/crm/platform-test"
-        assert headers["ce_correlationid"] == CONTEXT.correlation_id
-        assert headers["ce_actor"] == CONTEXT.actor
-        assert headers["traceparent"] == CONTEXT.traceparent
+        assert dict(record.headers) == {
+            "content-type": b"application/cloudevents+json",
+            "traceparent": CONTEXT.traceparent.encode(),  # for tracing that reads headers
+        }
+        assert event.source == "/crm/platform-test"
         assert (event.correlationid, event.causationid, event.actor, event.traceparent) == (
             CONTEXT.correlation_id,
             CONTEXT.causation_id,
             CONTEXT.actor,
             CONTEXT.traceparent,
         )
+
+
+async def test_the_official_cloudevents_sdk_reads_every_record_in_structured_mode(
+    people: People, postgres: PostgresSettings, kafka: KafkaSettings
+) -> None:
+    """A stranger's subscriber: aiokafka and the SDK's automatic mode detection, nothing of ours."""
+    async with TopicTail(kafka) as tail:
+        with command_context(CONTEXT):
+            person = people.register("stranger")
+            people.contact(person, "hello")
+        async with build_relay(people, postgres, kafka) as relay:
+            while await relay.run_once():
+                pass
+        records = await tail.collect(keys_of([person]), lambda found: len(found) >= 2)
+
+    read = [
+        from_kafka(
+            KafkaMessage(headers=dict(r.headers), key=r.key, value=r.value or b""), JSONFormat()
+        )
+        for r in records
+    ]
+
+    assert [e.get_type() for e in read] == ["CustomerRegistered", "CustomerContacted"]
+    published = [registry.parse(r.value) for r in records]
+    for cloud_event, event in zip(read, published, strict=True):
+        attributes = cloud_event.get_attributes()
+        assert (attributes["id"], attributes["source"]) == (str(event.id), "/crm/platform-test")
+        assert attributes["aggregateid"] == str(person) == attributes["partitionkey"]
+        assert attributes["correlationid"] == CONTEXT.correlation_id
+        assert attributes["traceparent"] == CONTEXT.traceparent
+        # The payload alone, not the whole envelope (as binary mode would have it).
+        assert cloud_event.get_data() == event.data.model_dump(mode="json")
+    assert [e.get_attributes()["aggregateversion"] for e in read] == [1, 2]
 
 
 def start_relay(postgres: PostgresSettings, kafka: KafkaSettings, log: Path) -> subprocess.Popen:

@@ -229,6 +229,41 @@ async def test_a_translation_error_stops_the_relay_at_that_batch(people: Applica
     assert relay.stored == [] and relay.producers[0].sent == []
 
 
+async def test_events_of_one_stored_event_get_ids_of_their_own_or_nothing_is_published(
+    people: Application,
+) -> None:
+    """Parts share the aggregate version, never the id subscribers deduplicate on."""
+
+    def in_parts(*parts: int) -> Any:
+        def translate_in_parts(domain_event: Any, metadata: EventMetadata | None) -> Any:
+            published = translate(domain_event, metadata)
+            if published is None:
+                return None
+            data = published.data
+            return [
+                relay_module.integration_event(
+                    data, domain_event, metadata, source_service="unit", part=part
+                )
+                for part in parts
+            ]
+
+        return translate_in_parts
+
+    numbered, forgotten = MemoryRelay(people), MemoryRelay(people)
+    numbered.translate, forgotten.translate = in_parts(0, 1), in_parts(0, 0)
+    await numbered._connect()
+    await forgotten._connect()
+    [person] = record_people(people, 1, contacts=0)
+
+    await numbered.run_once()
+    pair = sent_events(numbered)
+    assert [(e.aggregateid, e.aggregateversion) for e in pair] == [(str(person), 1)] * 2
+    assert len({e.id for e in pair}) == 2
+    with pytest.raises(relay_module.DuplicateEventId, match="sharing an id"):
+        await forgotten.run_once()
+    assert forgotten.stored == [] and forgotten.producers[0].sent == []
+
+
 async def test_each_publish_is_a_producer_span_in_the_trace_of_the_command(
     people: Application, relay: MemoryRelay, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -52,5 +52,5 @@ async def test_the_key_is_forgotten_and_the_erasure_confirmed_once() -> None:
     assert type(event.data) is CONFIRMATIONS["analytics"]
     assert (event.data.customer_id, event.data.confirmed_at) == (customer, NOW)
     assert event.aggregateid == str(erasure_record_id(customer)) and event.aggregateversion == 1
-    assert dict(entry["headers"])["ce_type"] == "CustomerErasureConfirmed"
+    assert dict(entry["headers"])["content-type"] == "application/cloudevents+json"
     assert str(customer) in json.dumps(entry) and "read_models" in entry["value"]

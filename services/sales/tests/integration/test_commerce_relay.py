@@ -129,7 +129,7 @@ async def test_documents_reach_their_topics_in_order_with_their_context(
     for record in records:
         event = registry.parse(record.value)
         assert record.topic == event.data.topic()
-        assert dict(record.headers)["ce_correlationid"].decode() == CONTEXT.correlation_id
+        assert event.correlationid == CONTEXT.correlation_id
         assert (event.actor, event.traceparent) == ("carol", CONTEXT.traceparent)
         by_key.setdefault(record.key.decode(), []).append(event)
 
