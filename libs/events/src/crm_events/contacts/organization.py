@@ -100,7 +100,8 @@ class OrganizationProfileUpdated(_OrganizationDetails):
 
 @event
 class PartnerRegistered(_OrganizationEvent):
-    """The organization became a partner (PRM): published right after the event that made it one."""
+    """The organization became a partner (PRM): published right after the event that made it one,
+    at the same aggregate version (a part of the same change) under an id of its own."""
 
     event_type = "PartnerRegistered"
 
