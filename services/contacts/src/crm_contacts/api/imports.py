@@ -1,7 +1,15 @@
 """CSV import and export of people and organizations.
 
-``POST /imports/people`` (or ``/organizations``) takes the file as a ``text/csv`` body (UTF-8,
-header row first; the columns are described in ``domain.csv_rows``) and an Idempotency-Key. The
+``POST /imports/people`` (or ``/organizations``) takes the file as a ``text/csv`` body (header row
+first; the columns are described in ``domain.csv_rows``) and an Idempotency-Key. The encoding is
+the ``charset`` the Content-Type declares, or else found (UTF-8 with or without BOM, UTF-16,
+Windows-1252 and others; a file whose encoding cannot be told is a 422), the delimiter too
+(``,``, ``;`` or tab). Query parameters: ``mapping`` (a ready mapping of another CRM's export:
+``hubspot``, ``salesforce``) and ``columns`` (a JSON object of the file's columns to ours, over
+the ready mapping; ``null`` leaves a column out), ``region`` (of national phone numbers; else
+the ``CONTACTS_IMPORT_DEFAULT_REGION`` setting), ``mode`` (``create``, or ``update``: rows naming
+a known person by external id or e-mail update them). ``POST /imports/people/dry-run`` answers
+at once what the import would do with each row, and stores nothing. The
 body is spooled to disk as it arrives (never held in memory whole), its header checked at once
 (a bad header is a 422 naming each column at fault, and nothing is imported), and the rows are
 imported in the background: the answer is ``202 Accepted`` with the job, whose report
@@ -21,18 +29,22 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from typing import IO, Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from crm_platform.errors import RuleViolation
 from crm_platform.web.commands import REPLAYED_HEADER
 from crm_platform.web.idempotency import IdempotencyKey
 from crm_platform.web.pages import Cursor, Limit
@@ -45,9 +57,21 @@ from crm_platform.web.problems import (
     problem_responses,
 )
 
+from ..application.csv_records import UnknownEncoding
 from ..application.directory import DirectoryQuery, RecordType
-from ..application.imports import EmptyFile, ImportJob, JobStatus, Rejection
+from ..application.imports import (
+    EmptyFile,
+    ImportJob,
+    ImportMode,
+    ImportOptions,
+    JobStatus,
+    Preview,
+    Rejection,
+    RowAction,
+)
+from ..domain.contact_points import phone_region
 from ..domain.csv_rows import InvalidHeader
+from ..domain.import_mappings import ORGANIZATION_MAPPINGS, PEOPLE_MAPPINGS, combined
 from .common import PageRequest, Reader, Writer
 from .directory import (
     ORGANIZATION_FILTERS,
@@ -67,6 +91,26 @@ MAX_UPLOAD_BYTES = 1024**3
 SPOOL_IN_MEMORY = 1024**2
 
 
+IMPORT_PARAMETERS = ("mode", "mapping", "columns", "region")
+_COLUMNS = TypeAdapter(dict[str, str | None])
+_READY = {RecordType.PERSON: PEOPLE_MAPPINGS, RecordType.ORGANIZATION: ORGANIZATION_MAPPINGS}
+
+
+class ImportSettings(BaseSettings):
+    """``CONTACTS_IMPORT_DEFAULT_REGION``: the region of national phone numbers in imports
+    whose request names none."""
+
+    model_config = SettingsConfigDict(env_prefix="CONTACTS_IMPORT_", extra="ignore")
+    default_region: str | None = None
+
+
+class ReadyMapping(StrEnum):
+    """The export formats of other CRMs an import reads as they are."""
+
+    HUBSPOT = "hubspot"  # Contacts (or Companies) > Export
+    SALESFORCE = "salesforce"  # Data Loader export of Contact (or Account)
+
+
 class UnsupportedMediaType(ProblemError):
     status, title, type = 415, "Unsupported Media Type", TYPE_BASE + "unsupported-media-type"
 
@@ -78,10 +122,15 @@ class ContentTooLarge(ProblemError):
 class ImportJobOut(BaseModel):
     id: UUID
     record_type: RecordType
+    mode: ImportMode
     status: JobStatus
     rows_read: int = Field(description="Rows with any value (blank lines are skipped).")
     created: int
-    unchanged: int = Field(description="Rows registered before, by this import's earlier run.")
+    updated: int = Field(description="Known people the rows changed (update mode).")
+    unchanged: int = Field(
+        description="Rows registered before by this import, or (update mode) naming a known"
+        " person without changing them."
+    )
     rejected: int = Field(description="Rows not imported, each with its reasons.")
     started_at: datetime
     updated_at: datetime
@@ -99,6 +148,28 @@ class RejectionOut(BaseModel):
     reason: str
 
 
+class RowOutcomeOut(BaseModel):
+    row: int = Field(description="As a spreadsheet numbers it: the header is row 1.")
+    action: RowAction
+    record_id: UUID | None = Field(description="The record it creates or updates.")
+    rejections: list[RejectionOut]
+
+
+class PreviewOut(BaseModel):
+    """What the import would do; nothing was stored."""
+
+    rows_read: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    rows: list[RowOutcomeOut] = Field(description="The first 1,000 rows' outcomes, in order.")
+
+    @classmethod
+    def of(cls, preview: Preview) -> PreviewOut:
+        return cls.model_validate(preview, from_attributes=True)
+
+
 class ImportReport(ImportJobOut):
     rejections: list[RejectionOut] = Field(description="A page of them, in row order.")
     next_cursor: str | None = Field(description="The next page of rejections.")
@@ -106,10 +177,14 @@ class ImportReport(ImportJobOut):
 
 def imports_router(application: Any) -> APIRouter:
     read_models = ReadModels(application)
+    settings = ImportSettings()
     router = APIRouter(tags=["imports"], responses=READ_PROBLEMS)
     upload_responses = problem_responses(413, 415) | {
         200: {"description": "The import was posted before; its job.", "model": ImportJobOut}
     }
+
+    def options_of(record_type: RecordType, request: Request, query: ImportQuery) -> ImportOptions:
+        return query.options(record_type, settings.default_region, declared_charset(request))
 
     async def start(
         record_type: RecordType,
@@ -118,14 +193,18 @@ def imports_router(application: Any) -> APIRouter:
         background: BackgroundTasks,
         key: str,
         principal: str,
+        query: ImportQuery,
     ) -> ImportJobOut:
+        options = options_of(record_type, request, query)
         file, digest = await receive_csv(request)
         try:
             # In the thread pool, like everything on the store (the first use creates tables).
-            upload = await run_in_threadpool(lambda: read_models.imports.open(record_type, file))
+            upload = await run_in_threadpool(
+                lambda: read_models.imports.open(record_type, file, options)
+            )
             job, run = await run_in_threadpool(
                 lambda: read_models.imports.begin(
-                    record_type, key=key, principal=principal, file_sha256=digest
+                    record_type, key=key, principal=principal, file_sha256=digest, options=options
                 )
             )
         except BaseException:
@@ -148,22 +227,56 @@ def imports_router(application: Any) -> APIRouter:
             background: BackgroundTasks,
             principal: Writer,
             key: IdempotencyKey,
+            query: Annotated[ImportQuery, Depends()],
         ) -> ImportJobOut:
-            with _upload_problems():
+            with _upload_problems(request):
                 return await start(
-                    record_type, request, response, background, key, principal.subject
+                    record_type, request, response, background, key, principal.subject, query
                 )
 
+        async def dry_run(
+            request: Request, principal: Writer, key: IdempotencyKey, query: ImportQuery = Depends()
+        ) -> PreviewOut:
+            with _upload_problems(request):
+                options = options_of(record_type, request, query)
+                file, _ = await receive_csv(request)
+                try:
+                    upload = await run_in_threadpool(
+                        lambda: read_models.imports.open(record_type, file, options)
+                    )
+                except BaseException:
+                    file.close()
+                    raise
+                preview = await run_in_threadpool(
+                    lambda: read_models.imports.preview(
+                        upload, key=key, principal=principal.subject
+                    )
+                )
+                return PreviewOut.of(preview)
+
+        only_parameters = [Depends(only(*IMPORT_PARAMETERS))]
         router.post(
             f"/imports/{records}",
             status_code=202,
             response_model=ImportJobOut,
             responses=upload_responses,
             openapi_extra=_csv_body(),
+            dependencies=only_parameters,
             name=f"import_{records}",
             operation_id=f"import_{records}_imports_{records}_post",
             description=doc,
         )(import_records)
+        router.post(
+            f"/imports/{records}/dry-run",
+            response_model=PreviewOut,
+            responses=problem_responses(413, 415),
+            openapi_extra=_csv_body(),
+            dependencies=only_parameters,
+            name=f"preview_{records}_import",
+            operation_id=f"preview_{records}_import_imports_{records}_dry_run_post",
+            description="What importing the file (with this key and these parameters) would do"
+            " with each row: created, updated, unchanged, or rejected and why. Nothing is stored.",
+        )(dry_run)
 
     import_route(
         RecordType.PERSON,
@@ -225,31 +338,83 @@ def imports_router(application: Any) -> APIRouter:
     return router
 
 
-async def receive_csv(request: Request) -> tuple[IO[bytes], str]:
-    """The body, spooled as it arrives, checked to be UTF-8 CSV; and its SHA-256."""
+class ImportQuery:
+    """The import's query parameters."""
+
+    def __init__(
+        self,
+        mode: ImportMode = ImportMode.CREATE,
+        mapping: Annotated[
+            ReadyMapping | None, Query(description="Read the export of this CRM as it is.")
+        ] = None,
+        columns: Annotated[
+            str | None,
+            Query(
+                description='A JSON object: the file\'s columns to ours ({"E-Mail": "email"}),'
+                " over the ready mapping; null leaves a column out, and so are the columns"
+                " neither mapped nor ours."
+            ),
+        ] = None,
+        region: Annotated[
+            str | None,
+            Query(description="ISO 3166 alpha-2 region of national phone numbers (030 1234)."),
+        ] = None,
+    ) -> None:
+        self.mode, self.mapping, self.columns, self.region = mode, mapping, columns, region
+
+    def options(
+        self, record_type: RecordType, default_region: str | None, charset: str | None
+    ) -> ImportOptions:
+        if self.mode is ImportMode.UPDATE and record_type is not RecordType.PERSON:
+            raise Unprocessable.for_field("query.mode", "update mode imports people only")
+        region = self.region or default_region
+        try:
+            region = None if region is None else phone_region(region)
+        except RuleViolation as violation:
+            raise Unprocessable.for_field("query.region", violation.detail) from None
+        ready = None if self.mapping is None else _READY[record_type][self.mapping]
+        return ImportOptions(self.mode, combined(ready, self._columns()), region, charset)
+
+    def _columns(self) -> dict[str, str | None] | None:
+        if self.columns is None:
+            return None
+        try:
+            return _COLUMNS.validate_python(json.loads(self.columns))
+        except (ValueError, ValidationError):
+            detail = "must be a JSON object of column names to ours (or null)"
+            raise Unprocessable.for_field("query.columns", detail) from None
+
+
+def declared_charset(request: Request) -> str | None:
+    """The charset the Content-Type declares, if Python knows it (else 415)."""
     media_type, _, parameters = request.headers.get("content-type", "").partition(";")
     charset = dict(_parameter(p) for p in parameters.split(";") if "=" in p).get("charset")
-    if media_type.strip().lower() != CSV or charset not in (None, "utf-8"):
-        raise UnsupportedMediaType("Send the file as text/csv in UTF-8.")
+    if media_type.strip().lower() != CSV:
+        raise UnsupportedMediaType("Send the file as text/csv.")
+    if charset is None:
+        return None
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        raise UnsupportedMediaType(f"Unknown charset {charset!r}.") from None
+
+
+async def receive_csv(request: Request) -> tuple[IO[bytes], str]:
+    """The body of a CSV file, spooled as it arrives; and its SHA-256."""
+    declared_charset(request)
     too_large = ContentTooLarge(f"An import takes at most {MAX_UPLOAD_BYTES} bytes.")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
         raise too_large
     file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # the import closes it
     digest, size = hashlib.sha256(), 0
-    utf8 = codecs.getincrementaldecoder("utf-8")()
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > MAX_UPLOAD_BYTES:
                 raise too_large
-            utf8.decode(chunk)
             digest.update(chunk)
             file.write(chunk)
-        utf8.decode(b"", final=True)
-    except UnicodeDecodeError as error:
-        file.close()
-        raise Unprocessable.for_field("body", "not UTF-8 text") from error
     except BaseException:
         file.close()
         raise
@@ -258,10 +423,12 @@ async def receive_csv(request: Request) -> tuple[IO[bytes], str]:
 
 
 @contextmanager
-def _upload_problems() -> Iterator[None]:
+def _upload_problems(request: Request) -> Iterator[None]:
     """The import's refusals of a file as problems."""
     try:
         yield
+    except UnknownEncoding as error:
+        raise Unprocessable.for_field("body", f"{_file_name(request)}: {error}") from error
     except InvalidHeader as error:
         raise Unprocessable(
             "The header row has problems; see errors.",
@@ -271,13 +438,21 @@ def _upload_problems() -> Iterator[None]:
         raise Unprocessable.for_field("body", str(error)) from error
 
 
-def _parameter(text: str) -> tuple[str, str]:
+def _file_name(request: Request) -> str:
+    """The file's name, as a ``Content-Disposition`` header gives it, or "the file"."""
+    _, _, parameters = request.headers.get("content-disposition", "").partition(";")
+    name = dict(_parameter(p, lower=False) for p in parameters.split(";") if "=" in p)
+    return f"the file {name['filename']!r}" if name.get("filename") else "the file"
+
+
+def _parameter(text: str, lower: bool = True) -> tuple[str, str]:
     name, _, value = text.partition("=")
-    return name.strip().lower(), value.strip().strip('"').lower()
+    value = value.strip().strip('"')
+    return name.strip().lower(), value.lower() if lower else value
 
 
 def _csv_body() -> dict[str, Any]:
-    schema = {"type": "string", "description": "CSV, UTF-8, header row first."}
+    schema = {"type": "string", "description": "CSV, header row first."}
     return {"requestBody": {"required": True, "content": {CSV: {"schema": schema}}}}
 
 

@@ -6,19 +6,95 @@ would start again inside that record (a quoted cell spanning lines would become 
 ``records`` feeds the reader lines of bounded length, and turns a record that is too long or
 unreadable into an ``Unreadable`` entry after skipping to the record's real end, so that the next
 record is read from its start.
+
+``decoded`` opens an uploaded file as text: its encoding told by a byte-order mark, by the whole
+file decoding as UTF-8, or else by charset-normalizer over its start (Windows-1252 and Latin-1
+exports of spreadsheets, UTF-16 without a mark); its delimiter (``,``, ``;`` as European Excel
+writes, or tab) counted over the header line.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-MAX_RECORD_CHARS = 1_000_000  # and at most csv.field_size_limit() (131072) per cell
+import charset_normalizer
 
-_TOKENS = re.compile(r'"|,|[^",]+')
+MAX_RECORD_CHARS = 1_000_000  # and at most csv.field_size_limit() (131072) per cell
+DELIMITERS = (",", ";", "\t")
+# How much of a file that is not UTF-8 charset-normalizer reads to tell its encoding.
+ENCODING_SAMPLE_BYTES = 1024**2
+_CHUNK_BYTES = 64 * 1024
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+class UnknownEncoding(ValueError):
+    """The file's character encoding cannot be told."""
+
+
+@dataclass
+class CsvText:
+    """An uploaded file opened as text: its encoding, delimiter, and whether bytes that are not
+    of the encoding became U+FFFD (only when the encoding was guessed)."""
+
+    text: IO[str]
+    encoding: str
+    delimiter: str
+    lossy: bool
+
+
+def decoded(file: IO[bytes], declared: str | None = None) -> CsvText:
+    """``file`` (seekable, at its start) as text, in the ``declared`` encoding or the one found
+    (``UnknownEncoding`` if none is)."""
+    encoding, guessed = (declared, False) if declared else _encoding_of(file)
+    file.seek(0)
+    errors = "replace" if guessed else "strict"
+    text = io.TextIOWrapper(file, encoding=encoding, errors=errors, newline="")
+    header = text.readline(MAX_RECORD_CHARS)
+    text.seek(0)
+    return CsvText(text, encoding, delimiter_of(header), guessed)
+
+
+def delimiter_of(header: str) -> str:
+    """The delimiter the header line uses most (a comma when it has none)."""
+    counts = {delimiter: header.count(delimiter) for delimiter in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _encoding_of(file: IO[bytes]) -> tuple[str, bool]:
+    """The encoding, and whether it was guessed rather than known for sure."""
+    start = file.read(ENCODING_SAMPLE_BYTES)
+    for bom, encoding in _BOMS:
+        if start.startswith(bom):
+            return encoding, False
+    if _is_utf8(start, file):
+        return "utf-8", False
+    best = charset_normalizer.from_bytes(start).best()
+    if best is None:
+        raise UnknownEncoding("its character encoding cannot be told: send it as UTF-8")
+    return best.encoding, True
+
+
+def _is_utf8(start: bytes, rest: IO[bytes]) -> bool:
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    try:
+        utf8.decode(start)
+        while chunk := rest.read(_CHUNK_BYTES):
+            utf8.decode(chunk)
+        utf8.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -28,10 +104,12 @@ class Unreadable:
     reason: str
 
 
-def records(text: IO[str], max_chars: int = MAX_RECORD_CHARS) -> Iterator[list[str] | Unreadable]:
+def records(
+    text: IO[str], max_chars: int = MAX_RECORD_CHARS, delimiter: str = ","
+) -> Iterator[list[str] | Unreadable]:
     """The records of ``text`` (opened with ``newline=""``): each its cells, or ``Unreadable``."""
-    lines = _Lines(text, max_chars)
-    reader = csv.reader(lines)
+    lines = _Lines(text, max_chars, delimiter)
+    reader = csv.reader(lines, delimiter=delimiter)
     while True:
         lines.start_record()
         try:
@@ -54,8 +132,8 @@ class _Lines:
     """The lines ``csv.reader`` reads, at most ``max_chars + 1`` characters each (a longer line
     comes in pieces); ``_TooLong`` once the record being read grows past ``max_chars``."""
 
-    def __init__(self, text: IO[str], max_chars: int) -> None:
-        self._text, self._max = text, max_chars
+    def __init__(self, text: IO[str], max_chars: int, delimiter: str) -> None:
+        self._text, self._max, self._delimiter = text, max_chars, delimiter
         self._record: list[str] = []  # the lines of the record being read
         self._size = 0
         self._carried = ""  # read ahead by skip_rest_of_record: the start of the next line
@@ -81,7 +159,7 @@ class _Lines:
         states of csv's parser from the record's start (holding no more than a line at a time)."""
         state, started = _START, iter(self._record)
         while line := next(started, None) or self._readline():
-            state = _after(state, line.rstrip("\r\n"))
+            state = _after(state, line.rstrip("\r\n"), self._delimiter)
             if line.endswith(("\r", "\n")) and state != _QUOTED:
                 if line.endswith("\r"):  # a piece may end between the \r and \n of one line end
                     following = self._text.read(1)
@@ -95,18 +173,20 @@ class _Lines:
 
 
 _START, _UNQUOTED, _QUOTED, _QUOTE_IN_QUOTED = "start", "unquoted", "quoted", "quote in quoted"
-# csv's parser (excel dialect, not strict) after a quote or a comma, and after other characters.
+_DELIMITER = "delimiter"
+# csv's parser (excel dialect, not strict) after a quote or a delimiter, and after other text.
 _NEXT = {
-    _START: {'"': _QUOTED, ",": _START},
-    _UNQUOTED: {'"': _UNQUOTED, ",": _START},
-    _QUOTED: {'"': _QUOTE_IN_QUOTED, ",": _QUOTED},
-    _QUOTE_IN_QUOTED: {'"': _QUOTED, ",": _START},
+    _START: {'"': _QUOTED, _DELIMITER: _START},
+    _UNQUOTED: {'"': _UNQUOTED, _DELIMITER: _START},
+    _QUOTED: {'"': _QUOTE_IN_QUOTED, _DELIMITER: _QUOTED},
+    _QUOTE_IN_QUOTED: {'"': _QUOTED, _DELIMITER: _START},
 }
 _OTHER = {_START: _UNQUOTED, _UNQUOTED: _UNQUOTED, _QUOTED: _QUOTED, _QUOTE_IN_QUOTED: _UNQUOTED}
 
 
-def _after(state: str, text: str) -> str:
+def _after(state: str, text: str, delimiter: str) -> str:
     """The parser's state after ``text`` (one line, or a piece of one, without its end)."""
-    for token in _TOKENS.finditer(text):
-        state = _NEXT[state].get(token.group()) or _OTHER[state]
+    for token in re.finditer(f'"|{re.escape(delimiter)}|[^"{re.escape(delimiter)}]+', text):
+        kind = _DELIMITER if token.group() == delimiter else token.group()
+        state = _NEXT[state].get(kind) or _OTHER[state]
     return state

@@ -12,15 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
 
+import email_validator
+import phonenumbers
+
 from .errors import RuleViolation, violations_at
-from .values import (
-    member,
-    normalize_country,
-    normalize_email,
-    normalize_phone,
-    optional_text,
-    required_text,
-)
+from .values import EMAIL_MAX_LENGTH, member, normalize_country, optional_text, required_text
 
 MAX_CONTACT_POINTS = 20
 MAX_ADDRESS_LINES = 4
@@ -67,7 +63,7 @@ class EmailAddress(_OneValue):
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> EmailAddress:
-        return cls(normalize_email(_text(raw, "address"), "address"), **_kind(raw, EmailType))
+        return cls(email_address(_text(raw, "address"), "address"), **_kind(raw, EmailType))
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ class PhoneNumber(_OneValue):
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> PhoneNumber:
-        return cls(normalize_phone(_text(raw, "number"), "number"), **_kind(raw, PhoneType))
+        return cls(phone_number(_text(raw, "number"), "number"), **_kind(raw, PhoneType))
 
 
 @dataclass(frozen=True)
@@ -118,6 +114,50 @@ class PostalAddress:
             (self.postal_code or "").replace(" ", ""),
             self.country,
         )
+
+
+def email_address(raw: str, field: str = "email") -> str:
+    """A syntactically valid address (email-validator's rules, no DNS look-up), lower-case as
+    addresses compare in practice. Quoted local parts are refused: ``"ceo,x"@evil.test`` would
+    reach two recipients through mail software that splits on the comma."""
+    text = raw.strip()
+    if not text:
+        raise RuleViolation(field, "must not be blank")
+    if len(text) > EMAIL_MAX_LENGTH:
+        raise RuleViolation(field, f"must be at most {EMAIL_MAX_LENGTH} characters")
+    try:
+        # test_environment admits the reserved ``.test`` domain, which staging data uses.
+        valid = email_validator.validate_email(
+            text, check_deliverability=False, test_environment=True
+        )
+    except email_validator.EmailNotValidError as error:
+        raise RuleViolation(field, f"not an e-mail address: {error}") from None
+    return valid.normalized.lower()
+
+
+def phone_number(raw: str, field: str = "phone", region: str | None = None) -> str:
+    """A valid number in E.164 (``+4930123456``). A national number (``030 123456``) needs the
+    ``region`` (ISO 3166 alpha-2) it is dialled in; ``00`` counts as the international prefix."""
+    text = raw.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        where = f"in region {region}" if region else "with its country code (+ or 00)"
+        raise RuleViolation(field, f"not a valid phone number {where}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_region(raw: str, field: str = "region") -> str:
+    """A region national phone numbers are dialled in: an ISO 3166 alpha-2 code with a
+    numbering plan (``DE``)."""
+    region = raw.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise RuleViolation(field, "must be a country code with phone numbers, such as DE")
+    return region
 
 
 class ContactPoint(Protocol):

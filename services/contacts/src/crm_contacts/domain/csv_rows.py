@@ -29,21 +29,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from crm_platform.text import clean, unsafe_reason, visible
 
-from .contact_points import EmailType, PhoneType
+from .contact_points import EmailType, PhoneType, phone_number
 from .custom_fields import Definitions
 from .errors import RuleViolation
+from .import_mappings import ColumnMapping, mapped
 from .organization import ORGANIZATION
 from .profile import PERSON
 from .sections import Sections
 
 VALUE_SEPARATOR = ";"
 CUSTOM_PREFIX = "custom."
+CONSENT_PREFIX = "consent."
+CONSENT_COLUMNS = ("channel", "purpose", "status", "source", "date")
 EXTERNAL_ID = "external_id"
 EXTERNAL_ID_MAX_LENGTH = 200
 COLUMN_NAME_MAX_LENGTH = 1024
@@ -72,22 +76,40 @@ class InvalidHeader(ValueError):
 
 
 @dataclass(frozen=True)
+class ConsentCells:
+    """The consent decision a row records: channel, purpose, status and source as the domain
+    names them (checked by its consent command), and when it was made."""
+
+    channel: str
+    purpose: str
+    status: str
+    source: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
 class ValidRow:
-    """A row that registers a record: its external id, and the profile in its normalized form."""
+    """A row that registers a record: its external id, and the profile in its normalized form;
+    ``patch``, the sections its cells give (a JSON Merge Patch that updates a record with them,
+    leaving blank cells' sections as they are); the consent decision it records, if any."""
 
     external_id: str | None
     profile: dict[str, Any]
+    patch: dict[str, Any] = field(default_factory=dict)
+    consent: ConsentCells | None = None
 
 
 class _Row:
     """A profile being assembled from cells, remembering which column each value came from."""
 
-    def __init__(self) -> None:
+    def __init__(self, region: str | None = None) -> None:
+        self.region = region  # of national phone numbers
         self.profile: dict[str, Any] = {}
         self.sources: dict[str, str] = {}  # a profile path ("emails.1", "addresses.0.locality")
         self.external_id: str | None = None
         self.problems: list[Problem] = []
         self.entries: dict[str, dict[str, Any]] = {}  # the entry of each section built by columns
+        self.consent: dict[str, str] = {}  # the consent columns' cells
 
     def put(self, path: str, value: Any, column: str) -> None:
         """Set a section, or a key of an object section (``custom_fields.tier``)."""
@@ -142,12 +164,63 @@ def _entry(section: str, key: str) -> Cell:
     return cell
 
 
-def _points(section: str, key: str, kind: str | None) -> Cell:
+def _emails(kind: str | None) -> Cell:
     def cell(row: _Row, text: str, column: str) -> None:
         for value in split(text):
-            row.append(section, {key: value, **({"type": kind} if kind else {})}, column)
+            row.append("emails", {"address": value, **({"type": kind} if kind else {})}, column)
 
     return cell
+
+
+def _phones(kind: str | None) -> Cell:
+    """Numbers stored in E.164; national ones read in the import's region."""
+
+    def cell(row: _Row, text: str, column: str) -> None:
+        for value in split(text):
+            try:
+                number = phone_number(value, column, row.region)
+            except RuleViolation as violation:
+                row.problems.append(Problem(column, violation.detail))
+                continue
+            row.append("phones", {"number": number, **({"type": kind} if kind else {})}, column)
+
+    return cell
+
+
+def _consent(key: str) -> Cell:
+    def cell(row: _Row, text: str, column: str) -> None:
+        row.consent[key] = text.lower() if key != "date" else text
+
+    return cell
+
+
+def _consent_cells(row: _Row) -> ConsentCells | None:
+    """The row's consent decision: channel, purpose, status and date all given, or none."""
+    if not row.consent:
+        return None
+    missing = [k for k in ("channel", "purpose", "status", "date") if k not in row.consent]
+    row.problems += [Problem(f"{CONSENT_PREFIX}{k}", "is required for a consent") for k in missing]
+    decided_at = _decided_at(row.consent.get("date", ""))
+    if decided_at is None and "date" in row.consent:
+        row.problems.append(
+            Problem(f"{CONSENT_PREFIX}date", "must be a date YYYY-MM-DD or an ISO 8601 time")
+        )
+    if missing or decided_at is None:
+        return None
+    consent = row.consent
+    source = consent.get("source", "import")
+    return ConsentCells(
+        consent["channel"], consent["purpose"], consent["status"], source, decided_at
+    )
+
+
+def _decided_at(text: str) -> datetime | None:
+    """A date (its midnight, UTC) or an instant; one without an offset is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _birthday(row: _Row, text: str, column: str) -> None:
@@ -197,14 +270,15 @@ PEOPLE_COLUMNS: dict[str, Cell] = {
     **_COMMON,
     "given_name": _section("given_name"),
     "family_name": _section("family_name"),
-    "email": _points("emails", "address", None),
-    **{f"email.{t}": _points("emails", "address", t.value) for t in EmailType},
-    "phone": _points("phones", "number", None),
-    **{f"phone.{t}": _points("phones", "number", t.value) for t in PhoneType},
+    "email": _emails(None),
+    **{f"email.{t}": _emails(t.value) for t in EmailType},
+    "phone": _phones(None),
+    **{f"phone.{t}": _phones(t.value) for t in PhoneType},
     **_ROLE,
     "birthday": _birthday,
     "language": _section("preferences.language"),
     "preferred_channel": _section("preferences.preferred_channel"),
+    **{f"{CONSENT_PREFIX}{key}": _consent(key) for key in CONSENT_COLUMNS},
 }
 ORGANIZATION_COLUMNS: dict[str, Cell] = {
     **_COMMON,
@@ -242,24 +316,54 @@ class RecordFormat:
             cells[f"{CUSTOM_PREFIX}{name}"] = _text(value)
         return [protect(cells.get(column, "")) for column in columns]
 
-    def header(self, names: Sequence[str], definitions: Definitions) -> Header:
+    def header(
+        self,
+        names: Sequence[str],
+        definitions: Definitions,
+        mapping: ColumnMapping | None = None,
+        region: str | None = None,
+    ) -> Header:
         """The header row, checked: known columns (custom fields defined), none twice, the
-        required ones present. ``InvalidHeader`` lists every problem at once."""
+        required ones present. With a ``mapping`` (``domain.import_mappings``), the file's
+        columns are renamed by it, and those neither mapped nor known are left out (``""``).
+        ``region`` is that of the rows' national phone numbers. ``InvalidHeader`` lists every
+        problem at once."""
         if refused := [problem for name in names if (problem := _name_problem(name))]:
             raise InvalidHeader(refused)
-        columns = [clean(name).strip().lower() for name in names]
-        problems = [
+        columns, problems = self._columns(names, definitions, mapping)
+        problems += [
             Problem(c, "unknown column") for c in columns if not self._known(c, definitions)
         ]
-        repeated = [c for i, c in enumerate(columns) if c in columns[:i]]
+        repeated = [c for i, c in enumerate(columns) if c and c in columns[:i]]
         problems += [Problem(c, "appears twice") for c in repeated]
         required = self.sections.required
         problems += [Problem(c, "required column missing") for c in required if c not in columns]
         if problems:
             raise InvalidHeader(problems)
-        return Header(self, tuple(columns), definitions)
+        return Header(self, tuple(columns), definitions, region)
+
+    def _columns(
+        self, names: Sequence[str], definitions: Definitions, mapping: ColumnMapping | None
+    ) -> tuple[list[str], list[Problem]]:
+        """Our names of the file's columns (``""``: left out), and the mapping's faults."""
+        columns = [clean(name).strip().lower() for name in names]
+        if mapping is None:
+            return columns, []
+        ours, problems = [], []
+        for name, column in zip(names, columns, strict=True):
+            named, target = mapped(mapping, clean(name))
+            if not named:
+                ours.append(column if self._known(column, definitions) else "")
+            elif target is None or self._known(target.lower(), definitions):
+                ours.append((target or "").lower())
+            else:
+                ours.append("")
+                problems.append(Problem(visible(name), f"is mapped to {target!r}: no such column"))
+        return ours, problems
 
     def _known(self, column: str, definitions: Definitions) -> bool:
+        if not column:
+            return True  # left out
         if column.startswith(CUSTOM_PREFIX):
             return column.removeprefix(CUSTOM_PREFIX) in definitions
         return column in self.columns
@@ -368,8 +472,9 @@ ORGANIZATIONS = RecordFormat(
 @dataclass(frozen=True)
 class Header:
     format: RecordFormat
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # "" for a column left out
     definitions: Definitions
+    region: str | None = None
 
     def parse(
         self, cells: Sequence[str], organizations: OrganizationLookup = lambda name: ()
@@ -377,20 +482,23 @@ class Header:
         """The row's profile, validated as a registration, or every problem found."""
         if len(cells) > len(self.columns):
             return [Problem("row", f"has {len(cells)} cells; the header has {len(self.columns)}")]
-        row, unsafe = _Row(), []
+        row, unsafe = _Row(self.region), []
         for column, cell in zip(self.columns, cells, strict=False):  # trailing blanks may be cut
+            if not column:
+                continue
             if reason := unsafe_reason(cell, multiline=True):
                 unsafe.append(Problem(column, reason))
             elif text := unprotect(clean(cell).strip()):
                 self._cell(column)(row, text, column)
         _resolve_organization(row, organizations)
+        consent = _consent_cells(row)
         if not row.problems and not unsafe:
             try:  # the common case in one pass: a valid row
                 profile = self.format.sections.initial(row.profile, self.definitions)
             except RuleViolation as violation:
                 row.problems = self._violations(row) or [_problem(row, violation)]
             else:
-                return ValidRow(row.external_id, profile)
+                return ValidRow(row.external_id, profile, row.profile, consent)
         else:
             row.problems += self._violations(row)
         # An unsafe cell was left out: its column's reason is the unsafe text, not a missing value.
