@@ -19,16 +19,16 @@ from __future__ import annotations
 import asyncio
 import email
 import hashlib
-import html
 import logging
-import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default
 from email.utils import parseaddr
 from typing import Any
 
+import html2text
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from mailparser_reply import EmailReplyParser  # type: ignore[import-untyped]  # no py.typed
 
 from crm_platform.loops import Loop, each
 from crm_platform.quarantine import Quarantine, RecordRef
@@ -42,7 +42,9 @@ from ..domain.values import SUBJECT_MAX_LENGTH, TEXT_MAX_LENGTH
 
 log = logging.getLogger(__name__)
 LOOP = "service-desk-inbound-mail"
-_TAG = re.compile(r"<[^>]*>")
+# The languages whose reply headers ("On ... wrote:", "Am ... schrieb", "Le ... a écrit") are known.
+REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "da", "sv", "pl", "cs"]
+_REPLIES = EmailReplyParser(languages=REPLY_LANGUAGES)
 _RETRY_LATER = "451 4.3.0 Temporary failure, please retry"
 
 
@@ -75,13 +77,32 @@ def _message_id(message: EmailMessage, raw: bytes) -> str:
 
 
 def _text_of(message: EmailMessage) -> str:
+    """What the customer wrote: the plain part (else the HTML one, as text), without the
+    quoted conversation below it (the ticket has that already)."""
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
     text = str(part.get_content())
     if part.get_content_type() == "text/html":
-        text = html.unescape(_TAG.sub(" ", text))
-    return text.strip()
+        text = html_to_text(text)
+    return new_text(text)
+
+
+def html_to_text(html: str) -> str:
+    """HTML as readable text (html2text: no ``<style>`` or ``<script>`` content, links kept as
+    ``[text](url)``, quotes as ``>`` lines, which ``new_text`` then strips)."""
+    converter = html2text.HTML2Text()
+    converter.body_width = 0  # no hard wrapping: the agents' screens wrap
+    converter.ignore_images = True
+    return str(converter.handle(html))
+
+
+def new_text(text: str) -> str:
+    """The message without the reply it quotes (``> ...`` lines, "On ... wrote:", the
+    Outlook header block, in the languages of ``REPLY_LANGUAGES``); all of it when nothing is
+    left, as when a customer forwards a conversation without a word."""
+    reply = str(_REPLIES.parse_reply(text=text)).strip()
+    return reply or text.strip()
 
 
 class InboundMailHandler:
