@@ -136,7 +136,8 @@ def test_ten_thousand_rows_are_imported_and_bad_rows_reported(
         {
             "row": 10_002,
             "column": "email.work",
-            "reason": "emails.0.address: not an e-mail address",
+            "reason": "emails.0.address: not an e-mail address:"
+            " An email address must have an @-sign.",
         },
         {"row": 10_003, "column": "family_name", "reason": "is required"},
         {"row": 10_003, "column": "custom.tier", "reason": "must be one of gold, silver"},
@@ -325,13 +326,13 @@ def test_a_header_too_long_or_unsafe_is_refused(
     ("content_type", "body", "status", "field"),
     [
         ("application/json", b'{"given_name": "Ada"}', 415, None),
-        ("text/csv; charset=latin-1", b"family_name\r\nM\xfcller\r\n", 415, None),
-        ("text/csv", b"family_name\r\nM\xfcller\r\n", 422, "body"),
+        ("text/csv; charset=x-no-such-charset", b"family_name\r\nMuller\r\n", 415, None),
+        ("text/csv", b"family_name\r\n" + bytes(range(256)) * 50, 422, "body"),
         ("text/csv", b"", 422, "body"),
         ("text/csv", b"\r\n\r\n", 422, "body"),
     ],
 )
-def test_a_body_that_is_no_utf8_csv_is_refused(
+def test_a_body_that_is_no_csv_text_is_refused(
     client: TestClient, content_type: str, body: bytes, status: int, field: str | None
 ) -> None:
     response = post(client, "/imports/people", body, str(uuid4()), **{"Content-Type": content_type})

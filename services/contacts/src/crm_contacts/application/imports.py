@@ -511,6 +511,7 @@ class _Run:
                 outcome.reject(row_number, [Problem("row", str(refused))])
             else:
                 outcome.done(row_number, action, record_id)
+        outcome.outcomes.sort(key=lambda o: o.row)
         done = {o.record_id for o in outcome.outcomes if o.action is not RowAction.REJECTED}
         external_ids = {
             row.external_id: record_id

@@ -9,8 +9,11 @@ The ready mappings are those of the contacts (people) and companies (organizatio
 HubSpot (*Contacts > Export*, column labels as HubSpot writes them) and of Salesforce Data Loader
 (API field names of ``Contact`` and ``Account``). Their values follow the columns' rules here:
 countries as ISO 3166 alpha-2 codes (HubSpot's country names are not translated), phone numbers
-with their country code or the import's default region. Their owners, companies and other ids
-name records of the other system, so they are left out.
+with their country code or the import's default region, an address with its street. Their
+owners, companies and other ids name records of the other system, so they are left out, and so
+are job titles and departments, which here belong to a role at an organization: a request maps
+``Company Name`` (or ``AccountId``'s name) to ``organization`` and the title to ``job_title``
+in its ``columns`` once the organizations are imported.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ HUBSPOT_CONTACTS: ColumnMapping = {
     "Phone Number": "phone.work",
     "Mobile Phone Number": "phone.mobile",
     "Fax Number": "phone.fax",
-    "Job Title": "job_title",
 }
 HUBSPOT_COMPANIES: ColumnMapping = {
     **_HUBSPOT_ADDRESS,
@@ -58,8 +60,6 @@ SALESFORCE_CONTACTS: ColumnMapping = {
     "MailingState": "region",
     "MailingPostalCode": "postal_code",
     "MailingCountry": "country",
-    "Title": "job_title",
-    "Department": "department",
     "Birthdate": "birthday",
 }
 SALESFORCE_ACCOUNTS: ColumnMapping = {
