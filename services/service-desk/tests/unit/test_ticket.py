@@ -69,6 +69,8 @@ def act(ticket: Ticket, action: Action, at: datetime = MONDAY_10) -> None:
             ticket.add_note(message_id=uuid4(), body="Note", by="bob", at=at)
         case Action.RATE:
             ticket.rate(rating=5, by="survey", at=at)
+        case Action.RECLASSIFY:
+            ticket.reclassify(category="complaint", by="bob", at=at)
 
 
 # Steps that bring a new ticket into each status (assigned on the way, when it can be).
@@ -262,3 +264,17 @@ def test_the_reference_is_short_and_stable() -> None:
         ).reference
         == "SD-NPRW2SWSPB"
     )
+
+
+def test_category_and_priority_change_once_and_the_sla_targets_stay() -> None:
+    ticket = opened()
+    targets = dict(ticket.targets)
+
+    assert ticket.reclassify(category="complaint", by="bob", at=MONDAY_10)
+    assert not ticket.reclassify(category="complaint", priority="normal", by="bob", at=MONDAY_10)
+    assert ticket.reclassify(priority="urgent", by="bob", at=MONDAY_10)
+
+    assert (ticket.category, ticket.priority) == ("complaint", "urgent")
+    assert ticket.targets == targets
+    with pytest.raises(RuleViolation):
+        ticket.reclassify(category="gossip", by="bob", at=MONDAY_10)

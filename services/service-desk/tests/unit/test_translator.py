@@ -16,6 +16,7 @@ from crm_events.service_desk import (
     SlaBreached,
     TicketEscalated,
     TicketOpened,
+    TicketReclassified,
     TicketReplied,
     TicketStatusChanged,
 )
@@ -130,3 +131,24 @@ def test_a_published_article_carries_its_text(application: ServiceDeskApplicatio
         ["login"],
         1,
     )
+
+
+def test_a_reclassification_is_published_with_what_it_was_before(
+    application: ServiceDeskApplication,
+) -> None:
+    customer = uuid4()
+    ticket = open_urgent(application, customer)
+    act(application, ticket.id, Ticket.reclassify, category="complaint", priority="high")
+
+    reclassified = published(application)[-1]
+    assert isinstance(reclassified.data, TicketReclassified)
+    assert reclassified.data.model_dump(exclude={"reclassified_at"}) == {
+        "ticket_id": ticket.id,
+        "customer_id": customer,
+        "organization_id": None,
+        "category": "complaint",
+        "priority": "high",
+        "previous_category": "incident",
+        "previous_priority": "urgent",
+        "reclassified_by": "bob",
+    }

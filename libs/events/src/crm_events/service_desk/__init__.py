@@ -1,7 +1,8 @@
 """Events published by the service desk."""
 
-from . import articles, identification, sla, tickets
+from . import articles, classification, identification, sla, tickets
 from .articles import ArticlePublished
+from .classification import TicketReclassified
 from .identification import TicketCustomerIdentified
 from .sla import SlaBreached, SlaTarget
 from .ticket import EscalationReason, TicketEscalated, TicketPriority
@@ -35,12 +36,14 @@ __all__ = [
     "TicketEscalated",
     "TicketOpened",
     "TicketPriority",
+    "TicketReclassified",
     "TicketReopened",
     "TicketReplied",
     "TicketResolved",
     "TicketStatus",
     "TicketStatusChanged",
     "articles",
+    "classification",
     "identification",
     "sla",
     "tickets",

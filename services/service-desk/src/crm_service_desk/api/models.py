@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from crm_platform.web.commands import CommandBody, ConditionalBody
 from crm_platform.web.pages import EMBEDDED_LIMIT, Position, bad_cursor, embedded, instant_part
@@ -57,6 +57,19 @@ class PostMessage(ConditionalBody):
 
 class ResolveTicket(ConditionalBody):
     resolution: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX_LENGTH)
+
+
+class ReclassifyTicket(ConditionalBody):
+    """What is not given stays as it is; at least one is given."""
+
+    category: Category | None = None
+    priority: Priority | None = None
+
+    @model_validator(mode="after")
+    def _something_changes(self) -> ReclassifyTicket:
+        if self.category is None and self.priority is None:
+            raise ValueError("give a category, a priority or both")
+        return self
 
 
 class RateTicket(ConditionalBody):

@@ -26,7 +26,7 @@ from ..application import (
     TicketView,
 )
 from ..contracts import SOURCE_SERVICE
-from ..domain import Priority, Status, Ticket
+from ..domain import Category, Priority, Status, Ticket
 from .http import Reader, Writer, creation, locate
 from .models import (
     AssignTicket,
@@ -37,6 +37,7 @@ from .models import (
     OpenTicket,
     PostMessage,
     RateTicket,
+    ReclassifyTicket,
     ResolveTicket,
     TicketOut,
     TicketPageOut,
@@ -58,6 +59,12 @@ COMMANDS: tuple[tuple[str, type[CommandBody], Callable[..., object], str], ...] 
         "Wait on the customer: the SLA clocks pause until they answer",
     ),
     ("escalation", EscalateTicket, Ticket.escalate, "Escalate it"),
+    (
+        "classification",
+        ReclassifyTicket,
+        Ticket.reclassify,
+        "Change its category or priority (the SLA targets of its opening stay)",
+    ),
     ("replies", PostMessage, Ticket.reply, "Reply to the customer (public)"),
     (
         "notes",
@@ -101,6 +108,7 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
         _: Reader,
         status: Status | None = None,
         priority: Priority | None = None,
+        category: Category | None = None,
         assignee: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
         customer_id: UUID | None = None,
         cursor: Cursor = None,
@@ -112,6 +120,7 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
         where = TicketFilter(
             status=status and status.value,
             priority=priority and priority.value,
+            category=category and category.value,
             assignee=assignee,
             customer_id=customer_id,
         )

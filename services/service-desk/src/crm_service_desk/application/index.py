@@ -1,6 +1,6 @@
 """The service desk's own tables beside its event store: what aggregates alone cannot answer.
 
-- ``sd_tickets``: reference, customer, status, priority, assignee and the next SLA deadline of
+- ``sd_tickets``: reference, customer, status, priority, category, assignee and the next SLA deadline of
   every ticket (the SLA scheduler reads the due ones; threading and erasure look tickets up); a
   ticket from an unknown sender keeps a SHA-256 of the address (``email_digest``), so that it is
   linked to the customer whose address it later becomes;
@@ -32,7 +32,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from crm_platform.projection import LocalProjection, topics_of
+from crm_platform.projection import POSITIONS, LocalProjection, topics_of
 
 from ..contracts import SOURCE_SERVICE
 from ..domain import Article, Ticket
@@ -48,6 +48,7 @@ class TicketRow:
     customer_id: UUID | None
     status: str
     priority: str
+    category: str
     assignee: str | None
     opened_at: datetime
     version: int
@@ -64,6 +65,7 @@ class TicketRow:
             customer_id=ticket.customer_id,
             status=ticket.status.value,
             priority=ticket.priority.value,
+            category=ticket.category.value,
             assignee=ticket.assignee,
             opened_at=ticket.opened_at,
             version=ticket.version,
@@ -104,6 +106,7 @@ class TicketFilter:
 
     status: str | None = None
     priority: str | None = None
+    category: str | None = None
     assignee: str | None = None
     customer_id: UUID | None = None
 
@@ -133,6 +136,7 @@ CREATE TABLE IF NOT EXISTS sd_tickets (
     next_due timestamptz
 );
 ALTER TABLE sd_tickets ADD COLUMN IF NOT EXISTS sender_digest bytea;
+ALTER TABLE sd_tickets ADD COLUMN IF NOT EXISTS category text;
 CREATE INDEX IF NOT EXISTS sd_tickets_unknown_sender ON sd_tickets (sender_digest)
     WHERE sender_digest IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sd_tickets_queue ON sd_tickets (opened_at DESC, ticket_id DESC);
@@ -168,13 +172,13 @@ ALTER TABLE sd_customer_emails ADD COLUMN IF NOT EXISTS learned_at timestamptz N
 # retried quarantine entry, a batch racing a retry) never overwrites a newer one.
 _PUT_TICKET = """
 INSERT INTO sd_tickets
-    (ticket_id, reference, customer_id, status, priority, assignee, opened_at, version, next_due,
-    sender_digest)
-VALUES (%(ticket_id)s, %(reference)s, %(customer_id)s, %(status)s, %(priority)s, %(assignee)s,
-    %(opened_at)s, %(version)s, %(next_due)s, %(sender_digest)s)
+    (ticket_id, reference, customer_id, status, priority, category, assignee, opened_at, version,
+    next_due, sender_digest)
+VALUES (%(ticket_id)s, %(reference)s, %(customer_id)s, %(status)s, %(priority)s, %(category)s,
+    %(assignee)s, %(opened_at)s, %(version)s, %(next_due)s, %(sender_digest)s)
 ON CONFLICT (ticket_id) DO UPDATE SET
     customer_id = EXCLUDED.customer_id, status = EXCLUDED.status,
-    priority = EXCLUDED.priority, assignee = EXCLUDED.assignee,
+    priority = EXCLUDED.priority, category = EXCLUDED.category, assignee = EXCLUDED.assignee,
     version = EXCLUDED.version, next_due = EXCLUDED.next_due,
     sender_digest = EXCLUDED.sender_digest
 WHERE sd_tickets.version <= EXCLUDED.version
@@ -221,6 +225,12 @@ class IndexProjection(LocalProjection[IndexChanges]):
 
     def create_schema(self, cursor: Any) -> None:
         cursor.execute(_SCHEMA)
+        # Rows written before the category column was added get it by applying the log again.
+        cursor.execute(
+            f"UPDATE {POSITIONS} SET position = 0 WHERE name = %s"
+            " AND EXISTS (SELECT 1 FROM sd_tickets WHERE category IS NULL)",
+            (self.name,),
+        )
 
     def compute(self, notifications: Sequence[Notification]) -> IndexChanges:
         """The rows of the aggregates these notifications touched, as of the last of them."""

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from crm_platform.text import unsafe_reason
 
-from ..domain import RuleViolation
+from ..domain import Category, Priority, RuleViolation
 from .outbound import ticket_of_message_id
 
 # Fixed forever: ticket and reply ids of mail already received depend on it.
@@ -40,6 +40,10 @@ class InboundEmail:
     received_at: datetime
     in_reply_to: tuple[str, ...] = ()
     references: tuple[str, ...] = field(default=())
+    recipients: tuple[str, ...] = ()  # the service desk's addresses it was sent to, lower-case
+    # What a new ticket opens with (``classification``); a reply leaves its ticket's as they are.
+    category: str = Category.QUESTION
+    priority: str = Priority.NORMAL
 
     def __post_init__(self) -> None:
         for name in ("message_id", "sender", "subject", "body"):

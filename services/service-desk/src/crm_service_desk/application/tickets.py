@@ -21,7 +21,7 @@ from crm_platform.commands import Command, Outcome
 from crm_platform.erasure import confirm_erasure
 
 from ..domain import EscalationReason, RecordNotFound, SlaTarget, Status, Ticket
-from ..domain.values import ALLOWED_FROM, Action, Category, Channel, Priority
+from ..domain.values import ALLOWED_FROM, Action, Channel
 from .commands import TicketCommand
 from .index import Position, TicketFilter
 from .mail import InboundEmail
@@ -179,8 +179,8 @@ class TicketCommands(PolicyCommands):
             subject=email.subject or "(no subject)",
             description=email.body or email.subject or "(empty message)",
             channel=Channel.EMAIL,
-            priority=Priority.NORMAL,
-            category=Category.QUESTION,
+            priority=email.priority,
+            category=email.category,
             requester_email=email.sender,
         )
         ticket = self._opened(email.record_id, new)

@@ -23,6 +23,7 @@ from crm_events.service_desk import (
     TicketCustomerIdentified,
     TicketEscalated,
     TicketOpened,
+    TicketReclassified,
     TicketReopened,
     TicketReplied,
     TicketResolved,
@@ -107,6 +108,10 @@ _TRANSLATIONS: dict[type, tuple[type[EventData], Mapping[str, Source]]] = {
         _ticket(changed_at="at", sla_paused=lambda e: Status(e.status) in PAUSED),
     ),
     Ticket.Escalated: (TicketEscalated, _ticket(escalated_at="at")),
+    Ticket.Reclassified: (
+        TicketReclassified,
+        _ticket(reclassified_by="by", reclassified_at="at"),
+    ),
     Ticket.Replied: (
         TicketReplied,
         _ticket(

@@ -80,6 +80,7 @@ class Ticket(Aggregate):
     SatisfactionRated: ClassVar[type[Event]]
     SlaBreached: ClassVar[type[Event]]
     CustomerIdentified: ClassVar[type[Event]]
+    Reclassified: ClassVar[type[Event]]
     RequesterErased: ClassVar[type[Event]]
 
     @classmethod
@@ -353,6 +354,47 @@ class Ticket(Aggregate):
         self._message(message_id, True, author_id, body, channel, at)
         if first_response:
             self.first_response_at = at
+
+    def reclassify(
+        self,
+        *,
+        category: str | None = None,
+        priority: str | None = None,
+        by: str,
+        at: datetime,
+    ) -> bool:
+        """Change the category or the priority (what is not given stays); False (no event) when
+        both are as they were. The SLA targets fixed at opening stay, as after an escalation."""
+        self._allow(Action.RECLASSIFY)
+        new_category = self.category if category is None else member("category", Category, category)
+        new_priority = self.priority if priority is None else member("priority", Priority, priority)
+        if (new_category, new_priority) == (self.category, self.priority):
+            return False
+        self._reclassified(
+            category=new_category.value,
+            priority=new_priority.value,
+            previous_category=self.category.value,
+            previous_priority=self.priority.value,
+            by=by,
+            at=at,
+            **self._parties(),
+        )
+        return True
+
+    @event("Reclassified")
+    def _reclassified(
+        self,
+        category: str,
+        priority: str,
+        previous_category: str,
+        previous_priority: str,
+        by: str,
+        at: datetime,
+        customer_id: UUID | None,
+        organization_id: UUID | None,
+    ) -> None:
+        self.category = Category(category)
+        self.priority = Priority(priority)
 
     def add_note(self, *, message_id: UUID, body: str, by: str, at: datetime) -> bool:
         """An internal note, for agents only: never published. False (no event) when the note

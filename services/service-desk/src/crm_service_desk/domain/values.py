@@ -64,6 +64,7 @@ class Action(StrEnum):
     REPLY = "replied to"
     ADD_NOTE = "annotated"
     RATE = "rated"
+    RECLASSIFY = "reclassified"
 
 
 class EscalationReason(StrEnum):
@@ -108,6 +109,7 @@ ALLOWED_FROM: dict[Action, frozenset[Status]] = {
     Action.REPLY: ACTIVE | {Status.RESOLVED},
     Action.ADD_NOTE: ACTIVE | {Status.RESOLVED},
     Action.RATE: frozenset({Status.RESOLVED, Status.CLOSED}),
+    Action.RECLASSIFY: ACTIVE | {Status.RESOLVED},
 }
 
 E = TypeVar("E", bound=StrEnum)

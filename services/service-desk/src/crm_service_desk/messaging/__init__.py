@@ -27,6 +27,7 @@ def background(application: ServiceDeskApplication) -> list[Loop]:
         host=settings.smtp_host,
         port=settings.smtp_port,
         max_message_bytes=settings.smtp_max_message_bytes,
+        classifier=settings.classifier(),
     )
     return [
         IndexProjection(application).loop(),

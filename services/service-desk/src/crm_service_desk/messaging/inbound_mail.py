@@ -1,8 +1,9 @@
 """The inbound mail listener: an SMTP server (aiosmtpd) kept listening by a loop of the worker.
 
 Support mail (forwarded by the company's mail server, or delivered by its MX) arrives here; each
-message becomes a new ticket or a customer's reply on the ticket it continues (threading in
-``application.mail``). A message is acknowledged (250) only once the ticket is durable. A message
+message becomes a new ticket (sorted by ``application.classification``: the queue address it was
+sent to, the rules of the settings) or a customer's reply on the ticket it continues (threading
+in ``application.mail``). A message is acknowledged (250) only once the ticket is durable. A message
 that breaks a rule (a sender address with control characters) is refused for good (550): sending
 it again cannot help. Any other failure is answered with a temporary error (451), and the sending
 server keeps the message and retries later, which is safe because a message is recorded at most
@@ -20,10 +21,11 @@ import asyncio
 import email
 import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from typing import Any
 
 import html2text
@@ -35,6 +37,7 @@ from crm_platform.quarantine import Quarantine, RecordRef
 from crm_platform.text import clean, strip_unsafe, unsafe_reason
 
 from ..application import InboundEmail, ServiceDeskApplication
+from ..application.classification import MailClassifier
 from ..application.mail import message_ids
 from ..contracts import SOURCE_SERVICE
 from ..domain import RuleViolation
@@ -48,7 +51,12 @@ _REPLIES = EmailReplyParser(languages=REPLY_LANGUAGES)
 _RETRY_LATER = "451 4.3.0 Temporary failure, please retry"
 
 
-def parse_message(raw: bytes, envelope_sender: str | None, received_at: datetime) -> InboundEmail:
+def parse_message(
+    raw: bytes,
+    envelope_sender: str | None,
+    received_at: datetime,
+    envelope_recipients: Sequence[str] = (),
+) -> InboundEmail:
     """The parts of a MIME message a ticket needs, cut to the lengths tickets allow; control
     characters (undecodable bytes too) are removed from its subject and body, where that is
     harmless. ``RuleViolation`` when the sender's address holds one."""
@@ -64,7 +72,15 @@ def parse_message(raw: bytes, envelope_sender: str | None, received_at: datetime
         received_at=received_at,
         in_reply_to=message_ids(str(message.get("In-Reply-To", ""))),
         references=message_ids(str(message.get("References", ""))),
+        recipients=_recipients(message, envelope_recipients),
     )
+
+
+def _recipients(message: EmailMessage, envelope: Sequence[str]) -> tuple[str, ...]:
+    """Every address the message was sent to (the envelope's, then To and Cc), lower-case."""
+    headers = [str(message.get(name, "")) for name in ("To", "Cc")]
+    found = [*envelope, *(address for _, address in getaddresses(headers))]
+    return tuple(dict.fromkeys(a.strip().lower() for a in found if a.strip()))
 
 
 def _message_id(message: EmailMessage, raw: bytes) -> str:
@@ -108,14 +124,21 @@ def new_text(text: str) -> str:
 class InboundMailHandler:
     """aiosmtpd's handler: called once per message, after the client sent it whole."""
 
-    def __init__(self, application: ServiceDeskApplication, quarantine: Quarantine) -> None:
+    def __init__(
+        self,
+        application: ServiceDeskApplication,
+        quarantine: Quarantine,
+        classifier: MailClassifier,
+    ) -> None:
         self.application = application
         self.quarantine = quarantine
+        self.classifier = classifier
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         try:
-            mail = parse_message(raw, envelope.mail_from, datetime.now(UTC))
+            parsed = parse_message(raw, envelope.mail_from, datetime.now(UTC), envelope.rcpt_tos)
+            mail = self.classifier.classified(parsed)
         except RuleViolation as refusal:
             return _refused(refusal)
         except Exception:
@@ -160,9 +183,12 @@ class InboundMailListener:
         host: str,
         port: int,
         max_message_bytes: int,
+        classifier: MailClassifier | None = None,
     ) -> None:
         self.quarantine = Quarantine.of(application, service=SOURCE_SERVICE)
-        self.handler = InboundMailHandler(application, self.quarantine)
+        self.handler = InboundMailHandler(
+            application, self.quarantine, classifier or MailClassifier({})
+        )
         self.host, self.port = host, port
         self.max_message_bytes = max_message_bytes
         self._server: asyncio.AbstractServer | None = None

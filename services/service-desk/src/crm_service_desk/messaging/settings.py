@@ -8,8 +8,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_platform.settings import state_dir
 
+from ..application.classification import MailClassifier, MailRule
 from ..application.outbound import SurveyLinks, local_secret
 from ..application.smtp import SmtpMailer
+from ..domain import Category
 
 
 class ServiceDeskSettings(BaseSettings):
@@ -21,6 +23,10 @@ class ServiceDeskSettings(BaseSettings):
     smtp_max_message_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     # How often the SLA scheduler looks for due deadlines: a breach is recorded at most this late.
     sla_poll_seconds: float = Field(5.0, gt=0)
+    # Sorting inbound mail: an address per queue, e.g. {"complaints@crm.example": "complaint"},
+    # and rules, e.g. [{"words": ["refund", "invoice"], "category": "billing"}] (JSON).
+    mail_queues: dict[str, Category] = Field(default_factory=dict)
+    mail_rules: list[MailRule] = Field(default_factory=list)
     # The mail to customers: who it is from, and where their survey links lead.
     from_address: str = "support@crm.example"
     public_url: str = Field(
@@ -30,6 +36,9 @@ class ServiceDeskSettings(BaseSettings):
         default=None,
         description="Signs survey links (32+ bytes); unset: a secret kept in the state dir.",
     )
+
+    def classifier(self) -> MailClassifier:
+        return MailClassifier(self.mail_queues, self.mail_rules)
 
     def survey_links(self) -> SurveyLinks:
         if self.survey_secret is not None:
