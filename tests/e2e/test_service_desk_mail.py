@@ -8,6 +8,7 @@ The service desk runs as its api and worker (the SMTP listener, the outbox) on i
 
 from __future__ import annotations
 
+import json
 import re
 import smtplib
 import uuid
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.e2e
 RUN = uuid.uuid4().hex[:8]
 ADDRESS = f"linus.{RUN}@example.org"
 SUPPORT = "support@desk-e2e.example"
+COMPLAINTS = "complaints@desk-e2e.example"
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,8 @@ def desk(
         "CRM_SERVICE_DESK_SMTP_PORT": str(free_port()),
         "CRM_SERVICE_DESK_FROM_ADDRESS": SUPPORT,
         "CRM_SERVICE_DESK_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
+        "CRM_SERVICE_DESK_MAIL_QUEUES": json.dumps({COMPLAINTS: "complaint"}),
+        "CRM_SERVICE_DESK_MAIL_RULES": json.dumps([{"words": ["refund"], "priority": "high"}]),
     }
     logs: Path = tmp_path_factory.mktemp("service-desk-mail-logs")
     processes = {
@@ -67,18 +71,27 @@ def desk(
         process.stop()
 
 
-def _deliver(port: int, subject: str, body: str, in_reply_to: str | None = None) -> str:
-    """The customer's mail to support; the listener's answer names the ticket's reference."""
+def _deliver(
+    port: int,
+    subject: str,
+    body: str,
+    in_reply_to: str | None = None,
+    *,
+    sender: str = ADDRESS,
+    to: str = SUPPORT,
+    subtype: str = "plain",
+) -> str:
+    """The customer's mail to the service desk."""
     mail = EmailMessage()
-    mail["From"], mail["To"] = f"Linus <{ADDRESS}>", SUPPORT
+    mail["From"], mail["To"] = f"Customer <{sender}>", to
     mail["Subject"], mail["Message-ID"] = subject, f"<{uuid.uuid4()}@example.org>"
     if in_reply_to:
         mail["In-Reply-To"] = mail["References"] = in_reply_to
-    mail.set_content(body)
+    mail.set_content(body, subtype=subtype)
 
     def deliver() -> str:
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-            refused = smtp.send_message(mail, from_addr=ADDRESS, to_addrs=[SUPPORT])
+            refused = smtp.send_message(mail, from_addr=sender, to_addrs=[to])
         assert not refused
         return "sent"
 
@@ -149,3 +162,40 @@ def test_the_customer_is_answered_by_mail_and_rates_through_the_link(
     mails = smtp_sink.messages_to(ADDRESS)
     assert len(mails) == 3  # no mail about the note or the customer's own answer, none twice
     assert len({str(mail["Message-ID"]).strip() for mail in mails}) == 3
+
+
+COMPLAINT_HTML = """<html><head><style>body { font-family: Arial }</style></head><body>
+<p>I want a <b>refund</b> now. The parcel arrived broken.</p>
+<div class="gmail_quote">On Mon, 7 Dec 2026 at 10:00, Shop &lt;shop@example.org&gt; wrote:
+<blockquote><p>Your parcel is on its way.</p></blockquote></div></body></html>"""
+
+
+def test_a_complaint_is_sorted_by_its_address_and_an_agent_raises_its_priority(
+    desk: dict[str, Any], smtp_sink
+) -> None:
+    token = issue_token(["service-desk:read", "service-desk:write"], "agent.ann@crm.local")
+    agent = httpx.Client(
+        base_url=desk["api"].url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    sender = f"mia.{RUN}@example.org"
+    listener = int(desk["env"]["CRM_SERVICE_DESK_SMTP_PORT"])
+
+    _deliver(
+        listener, "Broken parcel", COMPLAINT_HTML, sender=sender, to=COMPLAINTS, subtype="html"
+    )
+    [ack] = smtp_sink.wait_for(sender, timeout=60)
+    reference = re.search(r"\[#(SD-[0-9A-Z]{10})\]", str(ack["Subject"])).group(1)
+    ticket = agent.get(f"/tickets/by-reference/{reference}").json()
+    # The queue's category, the rule's priority, and only what the customer wrote, as text.
+    assert (ticket["category"], ticket["priority"]) == ("complaint", "high")
+    assert ticket["description"] == "I want a **refund** now. The parcel arrived broken."
+
+    changed = agent.post(
+        f"/tickets/{ticket['id']}/classification",
+        json={"priority": "urgent"},
+        headers={"Idempotency-Key": str(uuid.uuid4()), "If-Match": f'W/"{ticket["version"]}"'},
+    )
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["category"], changed.json()["priority"]) == ("complaint", "urgent")
+    queue = agent.get("/tickets", params={"category": "complaint", "priority": "urgent"}).json()
+    assert [t["id"] for t in queue["items"]] == [ticket["id"]]
