@@ -257,3 +257,18 @@ def test_bad_import_parameters_are_refused(
 
 def customer(application: ContactsApplication) -> Callable[[UUID], Customer]:
     return lambda customer_id: application.repository.get(customer_id)  # type: ignore[no-any-return]
+
+
+def test_a_row_with_bytes_not_of_the_declared_charset_is_rejected_alone(
+    application: ContactsApplication, client: TestClient
+) -> None:
+    body = b"family_name;given_name\r\nM\xfcller;Anna\r\nMeier;Otto\r\n"
+
+    response = post(
+        client, "/imports/people", body, str(uuid4()), **{"Content-Type": "text/csv; charset=utf-8"}
+    )
+
+    job = report(client, response)
+    assert (job["status"], job["created"], job["rejected"]) == ("completed", 1, 1), job
+    assert job["rejections"][0]["row"] == 2
+    assert "encoding" in job["rejections"][0]["reason"]

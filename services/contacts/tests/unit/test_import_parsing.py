@@ -7,12 +7,16 @@ import io
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 
+from crm_contacts.application import ContactsApplication
 from crm_contacts.application.csv_records import UnknownEncoding, decoded, records
 from crm_contacts.domain.contact_points import email_address, phone_number, phone_region
 from crm_contacts.domain.csv_rows import PEOPLE, ConsentCells, InvalidHeader, Problem, ValidRow
 from crm_contacts.domain.errors import RuleViolation
 from crm_contacts.domain.import_mappings import HUBSPOT_CONTACTS, SALESFORCE_CONTACTS, combined
+
+from .conftest import WRITE, assert_problem, key
 
 pytestmark = pytest.mark.unit
 
@@ -54,6 +58,19 @@ def test_a_declared_charset_is_taken_as_it_is() -> None:
     rows, encoding, _ = read("family_name\r\nMüller\r\n".encode("latin-1"), "latin-1")
 
     assert (rows[1], encoding) == (["Müller"], "latin-1")
+
+
+def test_declared_utf8_may_start_with_excels_byte_order_mark() -> None:
+    rows, _, _ = read("family_name\r\nMüller\r\n".encode("utf-8-sig"), "utf-8")
+
+    assert rows == [["family_name"], ["Müller"]]
+
+
+def test_bytes_not_of_a_declared_encoding_spoil_only_their_record() -> None:
+    csv_text = decoded(io.BytesIO(b"family_name\r\nM\xfcller\r\nMeier\r\n"), "utf-8")
+
+    assert list(records(csv_text.text)) == [["family_name"], ["M\ufffdller"], ["Meier"]]
+    assert csv_text.lossy
 
 
 def test_a_quoted_delimiter_is_part_of_its_cell() -> None:
@@ -136,6 +153,28 @@ def test_a_region_must_have_phone_numbers() -> None:
 def test_addresses_a_mailer_would_split_or_refuse_are_refused(raw: str) -> None:
     with pytest.raises(RuleViolation, match="not an e-mail address"):
         email_address(raw)
+
+
+@pytest.mark.parametrize("address", ['"ceo,x"@evil.test', "ceo,x@evil.test"])
+def test_the_api_refuses_an_address_mailers_split_in_two(
+    client: TestClient, application: ContactsApplication, address: str
+) -> None:
+    body = {"family_name": "Mallory", "emails": [{"address": address}]}
+
+    response = client.post("/customers", json=body, headers={**WRITE, **key()})
+
+    problem = assert_problem(response, 422, "body.emails.0.address")
+    assert problem["errors"][0]["detail"].startswith("not an e-mail address: ")
+    assert application.recorder.max_notification_id() in (None, 0)
+
+
+def test_the_api_stores_a_valid_address_lower_case(client: TestClient) -> None:
+    body = {"family_name": "Lovelace", "emails": [{"address": "Ada.Lovelace@Example.ORG"}]}
+
+    response = client.post("/customers", json=body, headers={**WRITE, **key()})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["emails"][0]["address"] == "ada.lovelace@example.org"
 
 
 def test_addresses_are_stored_lower_case() -> None:

@@ -44,7 +44,8 @@ class UnknownEncoding(ValueError):
 @dataclass
 class CsvText:
     """An uploaded file opened as text: its encoding, delimiter, and whether bytes that are not
-    of the encoding became U+FFFD (only when the encoding was guessed)."""
+    of the encoding may have become U+FFFD (all but a file checked to be UTF-8 whole): a bad
+    byte spoils its record, never the rest of the file."""
 
     text: IO[str]
     encoding: str
@@ -55,13 +56,15 @@ class CsvText:
 def decoded(file: IO[bytes], declared: str | None = None) -> CsvText:
     """``file`` (seekable, at its start) as text, in the ``declared`` encoding or the one found
     (``UnknownEncoding`` if none is)."""
-    encoding, guessed = (declared, False) if declared else _encoding_of(file)
+    if declared:  # UTF-8 as Excel saves it starts with a byte-order mark
+        encoding, checked = ("utf-8-sig" if declared == "utf-8" else declared), False
+    else:
+        encoding, checked = _encoding_of(file)
     file.seek(0)
-    errors = "replace" if guessed else "strict"
-    text = io.TextIOWrapper(file, encoding=encoding, errors=errors, newline="")
+    text = io.TextIOWrapper(file, encoding=encoding, errors="replace", newline="")
     header = text.readline(MAX_RECORD_CHARS)
     text.seek(0)
-    return CsvText(text, encoding, delimiter_of(header), guessed)
+    return CsvText(text, encoding, delimiter_of(header), not checked)
 
 
 def delimiter_of(header: str) -> str:
@@ -72,17 +75,17 @@ def delimiter_of(header: str) -> str:
 
 
 def _encoding_of(file: IO[bytes]) -> tuple[str, bool]:
-    """The encoding, and whether it was guessed rather than known for sure."""
+    """The encoding, and whether the whole file was checked to be in it."""
     start = file.read(ENCODING_SAMPLE_BYTES)
     for bom, encoding in _BOMS:
         if start.startswith(bom):
             return encoding, False
     if _is_utf8(start, file):
-        return "utf-8", False
+        return "utf-8", True
     best = charset_normalizer.from_bytes(start).best()
     if best is None:
         raise UnknownEncoding("its character encoding cannot be told: send it as UTF-8")
-    return best.encoding, True
+    return best.encoding, False
 
 
 def _is_utf8(start: bytes, rest: IO[bytes]) -> bool:

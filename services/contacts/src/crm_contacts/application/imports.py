@@ -82,7 +82,7 @@ STALE_AFTER_SECONDS = 120
 MAX_LOOKUP_CACHE = 10_000
 # A dry run lists what it would do with this many rows at most (its counts cover them all).
 MAX_PREVIEW_ROWS = 1000
-_REPLACED = "\ufffd"  # what a byte not of a guessed encoding is read as
+_REPLACED = "\ufffd"  # what a byte not of the file's encoding is read as
 JOBS = "contacts_import_jobs"
 REJECTIONS = "contacts_import_rejections"
 EXTERNAL_IDS = "contacts_import_external_ids"
@@ -245,7 +245,7 @@ class CsvUpload:
     rows: Iterator[list[str] | Unreadable]
     text: IO[str]  # over the uploaded file, which closing it closes
     options: ImportOptions
-    lossy: bool = False  # bytes not of the encoding found read as U+FFFD
+    lossy: bool = False  # bytes not of the encoding may have been read as U+FFFD
 
     def close(self) -> None:
         self.text.close()

@@ -13,11 +13,14 @@ an absent value. Columns:
   ``phone`` and ``phone.<type>`` (the types of ``EmailType`` and ``PhoneType``), a role at an
   organization (``organization_id``, or ``organization`` by its exact name, with ``job_title``
   and ``department``), ``birthday`` (``YYYY-MM-DD``, or ``--MM-DD`` when the year is unknown),
-  ``language`` and ``preferred_channel``;
+  ``language`` and ``preferred_channel``, and a consent decision (``consent.channel``,
+  ``consent.purpose``, ``consent.status``, ``consent.source``, ``consent.date``);
 - organizations: ``name``, ``kinds``, ``legal_name``, ``tax_id``, ``industry``,
   ``website``, ``partner_type``, ``parent_id``.
 
-The columns of the sections the domain requires (``Sections.required``) must be present.
+Phone numbers are stored in E.164, national ones read in the header's region. A mapping
+(``domain.import_mappings``) renames another system's columns to these. The columns of the
+sections the domain requires (``Sections.required``) must be present.
 Column names and cells follow the platform's text rule (``crm_platform.text``: no control
 characters but line breaks and tabs in cells) and are NFC-normalized.
 Validation is the domain's own (the profile sections a registration parses), so a row accepted
