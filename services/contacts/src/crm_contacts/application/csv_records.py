@@ -29,6 +29,27 @@ MAX_RECORD_CHARS = 1_000_000  # and at most csv.field_size_limit() (131072) per 
 DELIMITERS = (",", ";", "\t")
 # How much of a file that is not UTF-8 charset-normalizer reads to tell its encoding.
 ENCODING_SAMPLE_BYTES = 1024**2
+# What spreadsheets and CRMs export in, most common first (charset-normalizer's names).
+SPREADSHEET_ENCODINGS = (
+    "cp1252",  # Windows Western: Excel in Western Europe and the Americas
+    "cp1250",  # Central Europe
+    "cp1251",  # Cyrillic
+    "cp1253",  # Greek
+    "cp1254",  # Turkish
+    "cp1257",  # Baltic
+    "iso8859_15",
+    "latin_1",
+    "iso8859_2",
+    "utf_16",
+    "utf_16_le",
+    "utf_16_be",
+    "mac_roman",
+    "shift_jis",
+    "cp932",
+    "gb18030",
+    "big5",
+    "euc_kr",
+)
 _CHUNK_BYTES = 64 * 1024
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -82,10 +103,24 @@ def _encoding_of(file: IO[bytes]) -> tuple[str, bool]:
             return encoding, False
     if _is_utf8(start, file):
         return "utf-8", True
-    best = charset_normalizer.from_bytes(start).best()
-    if best is None:
+    likely = _likely_encoding(start)
+    if likely is None:
         raise UnknownEncoding("its character encoding cannot be told: send it as UTF-8")
-    return best.encoding, False
+    return likely, False
+
+
+def _likely_encoding(sample: bytes) -> str | None:
+    """The encoding of a spreadsheet's export the sample reads best in. charset-normalizer
+    names one of the encodings a text reads equally well in (Windows-1250 for a text that
+    Windows-1252 reads as well, while they differ on letters such as ñ): the one spreadsheets
+    write most is taken among them. A text that reads best only in encodings no spreadsheet
+    writes (a DOS code page for broken UTF-8) is not told."""
+    results = charset_normalizer.from_bytes(sample)
+    best = results.best()
+    if best is None:
+        return None
+    readings = {e for r in results if r.chaos <= best.chaos for e in r.could_be_from_charset}
+    return next((e for e in SPREADSHEET_ENCODINGS if e in readings), None)
 
 
 def _is_utf8(start: bytes, rest: IO[bytes]) -> bool:
