@@ -25,7 +25,9 @@ SETTINGS = ServiceDeskSettings.model_validate(
 )
 
 
-def sorted_mail(subject: str, body: str, to: str, envelope: tuple[str, ...] = ()) -> tuple:  # type: ignore[type-arg]
+def sorted_mail(
+    subject: str, body: str, to: str, envelope: tuple[str, ...] = ()
+) -> tuple[str, str]:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "ada@example.org", to, subject
     message.set_content(body)

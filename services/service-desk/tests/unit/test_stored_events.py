@@ -87,3 +87,31 @@ def test_an_article_stored_with_a_fingerprint_is_read_back(
     store_as_version_1(application, article)
     assert application.get_article(article.id).title == "Refunds"
     assert "request_fingerprint" not in read_events(application, article)[0]
+
+
+def test_a_ticket_opened_before_its_mail_message_id_was_kept_reads_back_without_one(
+    application: ServiceDeskApplication,
+) -> None:
+    ticket = Ticket.open(
+        uuid4(),
+        customer_id=None,
+        organization_id=None,
+        subject="Help",
+        description="By mail",
+        requester_email="ada@example.org",
+        channel="email",
+        priority="normal",
+        category="question",
+        policy=SlaPolicy(WorkingCalendar.weekdays("UTC")),
+        at=MONDAY_10,
+        mail_message_id="<m@example.org>",
+    )
+    [opened] = [application.mapper.to_stored_event(e) for e in ticket.collect_events()]
+    state = application.mapper.transcoder.decode(opened.state)
+    del state["mail_message_id"]
+    application.recorder.insert_events(
+        [replace(opened, state=application.mapper.transcoder.encode(state))]
+    )
+
+    read = application.repository.get(ticket.id)
+    assert (read.mail_message_id, read.requester_email) == (None, "ada@example.org")

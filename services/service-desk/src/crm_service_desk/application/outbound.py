@@ -2,9 +2,11 @@
 signed link of the satisfaction survey.
 
 Every message carries the ticket's reference in its subject (``[#SD-7K3M9Q2XWB]``) and a
-Message-ID naming the ticket (``<ticket.<id as hex>.<part>@<domain>>``); the replies and the survey
-answer the acknowledgement (In-Reply-To and References), so mail clients show one conversation,
-and the customer's answer finds its ticket by either (``mail.InboundEmail``).
+Message-ID naming the ticket (``<ticket.<id as hex>.<part>@<domain>>``); the acknowledgement
+answers the customer's mail that opened the ticket, the replies and the survey answer the
+acknowledgement (In-Reply-To, and References from the customer's first mail on), so mail clients
+show one conversation, and the customer's answer finds its ticket by either
+(``mail.InboundEmail``).
 """
 
 from __future__ import annotations
@@ -107,10 +109,11 @@ class Letters:
             f"We have received your request and opened ticket {ticket.reference}.\n"
             "Reply to this message to add to it; keep the reference in the subject.\n"
         )
-        return self._letter(ticket, to, ACKNOWLEDGEMENT, text, answers=False)
+        return self._letter(ticket, to, ACKNOWLEDGEMENT, text, ticket.mail_message_id)
 
     def reply(self, ticket: Ticket, message: Message, to: str) -> EmailMessage:
-        return self._letter(ticket, to, f"{REPLY}.{message.message_id.hex}", message.body or "")
+        part = f"{REPLY}.{message.message_id.hex}"
+        return self._letter(ticket, to, part, message.body or "", self._opening(ticket))
 
     def survey_request(self, ticket: Ticket, to: str) -> EmailMessage:
         resolution = f"{ticket.resolution}\n\n" if ticket.resolution else ""
@@ -118,21 +121,26 @@ class Letters:
             f"Your ticket {ticket.reference} is resolved.\n\n{resolution}"
             f"How did we do? Rate us from 1 to 5: {self.survey.url(ticket.id)}\n"
         )
-        return self._letter(ticket, to, f"{SURVEY}.{ticket.version}", text)
+        return self._letter(ticket, to, f"{SURVEY}.{ticket.version}", text, self._opening(ticket))
+
+    def _opening(self, ticket: Ticket) -> str:
+        """The acknowledgement's Message-ID: what the later mail of the ticket answers."""
+        return message_id(ticket.id, ACKNOWLEDGEMENT, self.domain)
 
     def _letter(
-        self, ticket: Ticket, to: str, part: str, text: str, *, answers: bool = True
+        self, ticket: Ticket, to: str, part: str, text: str, answers: str | None
     ) -> EmailMessage:
+        """The ticket's mail, replying to the message ``answers`` names (if any)."""
         email = EmailMessage()
         email["From"] = self.from_address
         email["To"] = single_address(to)
         email["Subject"] = f"[#{ticket.reference}] {ticket.subject or 'Your request'}"
         email["Date"] = format_datetime(ticket.modified_on)
         email["Message-ID"] = message_id(ticket.id, part, self.domain)
-        if answers:
-            opening = message_id(ticket.id, ACKNOWLEDGEMENT, self.domain)
-            email["In-Reply-To"] = opening
-            email["References"] = opening
+        if answers is not None:
+            email["In-Reply-To"] = answers
+            thread = [ticket.mail_message_id, answers]
+            email["References"] = " ".join(dict.fromkeys(m for m in thread if m))
         email.set_content(text)
         return email
 

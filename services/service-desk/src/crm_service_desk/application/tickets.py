@@ -48,6 +48,7 @@ class NewTicket:
     priority: str
     category: str
     requester_email: str | None = None
+    mail_message_id: str | None = None  # the Message-ID of the mail that opens it
 
 
 class TicketCommands(PolicyCommands):
@@ -182,6 +183,7 @@ class TicketCommands(PolicyCommands):
             priority=email.priority,
             category=email.category,
             requester_email=email.sender,
+            mail_message_id=email.message_id,
         )
         ticket = self._opened(email.record_id, new)
         try:

@@ -98,6 +98,7 @@ class Ticket(Aggregate):
         category: str,
         policy: SlaPolicy,
         at: datetime,
+        mail_message_id: str | None = None,
     ) -> Ticket:
         level = member("priority", Priority, priority)
         targets = policy.targets[level]
@@ -114,6 +115,7 @@ class Ticket(Aggregate):
             calendar=policy.calendar.to_dict(),
             targets={target.value: targets.of(target).total_seconds() for target in SlaTarget},
             at=at,
+            mail_message_id=mail_message_id,
         )
         return ticket
 
@@ -131,6 +133,7 @@ class Ticket(Aggregate):
         calendar: dict[str, Any],
         targets: dict[str, float],
         at: datetime,
+        mail_message_id: str | None = None,  # absent from tickets opened before it was kept
     ) -> None:
         self.reference = ticket_reference(self.id)
         self.customer_id = customer_id
@@ -138,6 +141,8 @@ class Ticket(Aggregate):
         self.subject = subject
         self.description = description
         self.requester_email = requester_email
+        # The Message-ID of the mail that opened it: the service desk's answers reply to it.
+        self.mail_message_id = mail_message_id
         self.channel = Channel(channel)
         self.priority = Priority(priority)
         self.category = Category(category)
