@@ -3,8 +3,8 @@
 Threading, in order: a ticket reference in the subject (``[#SD-7K3M9Q2XWB]``, which the agents'
 mail quotes), then the In-Reply-To and References headers naming the message that opened a ticket
 (mail clients keep the first message of a thread in References), or naming a message the
-service desk sent about a ticket (``outbound``). Ids are derived from the
-Message-ID, so a message delivered twice addresses the same ticket or reply and changes nothing.
+service desk sent about a ticket (``outbound``). Ids are derived from the Message-ID, so a
+message delivered twice addresses the same ticket or reply and changes nothing.
 
 What a message says reaches tickets only under the platform's text rule (``crm_platform.text``):
 the listener removes control characters from a subject and a body, and a message whose sender
