@@ -140,3 +140,15 @@ def test_an_outbox_starts_at_the_end_of_the_log(
     late.create_tables()
     late.catch_up()
     assert late.sent_to(before.id) == []
+
+
+def test_the_customer_is_written_to_at_the_first_address_learned_until_erased(
+    application: ServiceDeskApplication,
+) -> None:
+    customer = uuid4()
+    application.index.learn_email(customer, " Primary@Example.org ")
+    application.index.learn_email(customer, "other@example.org")
+    assert application.index.address_of(customer) == "primary@example.org"
+
+    application.index.forget_customer(customer)
+    assert application.index.address_of(customer) is None
