@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
@@ -27,6 +28,21 @@ def state_dir() -> Path:
         if (folder / "uv.lock").exists():
             return folder / ".local"
     return here / ".local"
+
+
+def local_secret(name: str) -> bytes:
+    """A secret the processes of one machine share (`make up`), made once under the state
+    folder (``<service>/<name>``, mode 0600); production sets its secret in the environment."""
+    path = state_dir() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    secret = secrets.token_hex(32).encode()
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(secret)
+    return secret
 
 
 class PostgresSettings(BaseSettings):
