@@ -185,9 +185,7 @@ def test_a_row_without_external_id_updates_the_person_with_its_e_mail(
 ) -> None:
     profile = {"family_name": "Hopper", "emails": [{"address": "grace@example.org"}]}
     known = application.register_customer(command(), uuid4(), profile=profile)
-    projection = DirectoryProjection(application)
-    projection.create_tables()
-    projection.catch_up()  # e-mail addresses are looked up in the directory
+    caught_up(application)  # e-mail addresses are looked up in the directory
     body = b"family_name,email,phone.mobile\r\nHopper,GRACE@example.org,(415) 555-0101\r\n"
 
     job = report(client, post(client, "/imports/people?mode=update&region=US", body, str(uuid4())))
@@ -255,6 +253,12 @@ def test_bad_import_parameters_are_refused(
     assert registered_people(application) == []
 
 
+def caught_up(application: ContactsApplication) -> None:
+    projection = DirectoryProjection(application)
+    projection.create_tables()
+    projection.catch_up()
+
+
 def customer(application: ContactsApplication) -> Callable[[UUID], Customer]:
     return lambda customer_id: application.repository.get(customer_id)  # type: ignore[no-any-return]
 
@@ -272,3 +276,36 @@ def test_a_row_with_bytes_not_of_the_declared_charset_is_rejected_alone(
     assert (job["status"], job["created"], job["rejected"]) == ("completed", 1, 1), job
     assert job["rejections"][0]["row"] == 2
     assert "encoding" in job["rejections"][0]["reason"]
+
+
+def test_a_file_exported_here_updates_its_people_by_their_ids(
+    application: ContactsApplication, client: TestClient
+) -> None:
+    body = b"family_name,given_name,email\r\nHopper,Grace,grace@example.org\r\n"
+    report(client, post(client, "/imports/people", body, str(uuid4())))
+    caught_up(application)
+    exported = client.get("/exports/people.csv", headers=WRITE).content
+    edited = exported.replace(b"Grace", b"Amazing Grace")
+
+    job = report(client, post(client, "/imports/people?mode=update", edited, str(uuid4())))
+
+    assert (job["created"], job["updated"]) == (0, 1), job
+    [grace] = map(customer(application), registered_people(application))
+    assert grace.profile.given_name == "Amazing Grace"
+
+
+def test_a_hubspot_companies_export_imports_organizations(
+    application: ContactsApplication, client: TestClient
+) -> None:
+    body = (
+        "Record ID;Company name;Website URL;Industry;Street Address;City;Country/Region;Type\r\n"
+        "9001;Müller & Söhne GmbH;https://mueller.example;MACHINERY;Domkloster 4;Köln;DE;customer\r\n"
+    ).encode("cp1252")
+    query = urlencode({"mapping": "hubspot", "columns": '{"Type": "kinds"}'})
+
+    job = report(client, post(client, f"/imports/organizations?{query}", body, str(uuid4())))
+
+    assert (job["created"], job["rejected"]) == (1, 0), job["rejections"]
+    caught_up(application)
+    listed = client.get("/organizations", headers=WRITE).json()
+    assert [o["name"] for o in listed["items"]] == ["Müller & Söhne GmbH"]
