@@ -59,8 +59,14 @@ class ResolveTicket(ConditionalBody):
     resolution: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX_LENGTH)
 
 
+def _given(field: str) -> dict[str, Any]:
+    return {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
+
+
 class ReclassifyTicket(ConditionalBody):
     """What is not given stays as it is; at least one is given."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [_given("category"), _given("priority")]})
 
     category: Category | None = None
     priority: Priority | None = None
