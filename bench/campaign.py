@@ -21,7 +21,7 @@ import psycopg
 from crm_marketing.application import MarketingApplication
 from crm_marketing.application.mailer import Mailer
 from crm_marketing.application.tokens import TokenSigner, TrackingLinks
-from crm_marketing.bootstrap import MarketingSettings, SmtpSettings
+from crm_marketing.bootstrap import MarketingSettings
 from crm_marketing.domain import (
     AudienceProfile,
     CampaignChannel,
@@ -31,6 +31,7 @@ from crm_marketing.domain import (
 from crm_marketing.domain.profile import ContactDetails
 from crm_platform.commands import Command
 from crm_platform.eventstore import open_application
+from crm_platform.mail import SmtpSettings
 from crm_platform.settings import PostgresSettings
 
 from .common import Result, Timer, fresh_database
@@ -93,7 +94,7 @@ def send_rate(messages: int = 300) -> Result:
         smtp = SmtpSettings()
         links = TrackingLinks("https://m.example", TokenSigner(b"b" * 32))
         mailer = Mailer(
-            app, smtp.sender(), links, MarketingSettings().from_address, messages_per_second=1e9
+            app, smtp.server(), links, MarketingSettings().from_address, messages_per_second=1e9
         )
         campaign = app.campaign(campaign_id)
         composed = [

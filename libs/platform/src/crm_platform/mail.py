@@ -3,9 +3,11 @@ campaigns, the service desk's answers), its settings, and what its failures mean
 
 ``send`` hands one message to the server with the standard library's client: the loops and local
 projections that send run their steps in a thread. ``deliver`` is the same from a coroutine. A
-failure is either the server's (``SmtpUnavailable``, a ``ConnectionError``: waited out as a server
-that is down, see ``crm_platform.failures``) or the message's (``PermanentFailure``: a 5xx refusal
-of it, set aside and never retried).
+failure is either the server's (``SmtpUnavailable``, a ``ConnectionError``: the server is away or
+refuses the session itself, waited out as a server that is down, see ``crm_platform.failures``)
+or the message's: ``PermanentFailure`` (a 5xx refusal of its recipients or content: a hard bounce,
+never retried) or ``TemporaryRefusal`` (a 4xx to its recipients, greylisting say: that message is
+tried again later, set aside like any record that keeps failing, and the others go on).
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ class SmtpUnavailable(ConnectionError):
 
 class PermanentFailure(Exception):
     """The SMTP server refused the message for good (5xx): the message is at fault."""
+
+
+class TemporaryRefusal(Exception):
+    """The SMTP server refused the message's recipients for now (4xx): that message is tried
+    again later; the server itself works."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class SmtpServer:
             codes = [code for code, _ in error.recipients.values()]
             if all(code >= 500 for code in codes):
                 raise PermanentFailure(str(error)) from error
-            raise SmtpUnavailable(str(error)) from error
+            raise TemporaryRefusal(str(error)) from error
         except smtplib.SMTPResponseException as error:
             if error.smtp_code >= 500 and isinstance(error, smtplib.SMTPDataError):
                 raise PermanentFailure(f"{error.smtp_code} {error.smtp_error!r}") from error

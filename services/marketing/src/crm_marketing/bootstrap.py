@@ -6,9 +6,6 @@ secret that signs them, the sender address and the send rate; ``CRM_SMTP_*`` for
 
 from __future__ import annotations
 
-import os
-import secrets
-from pathlib import Path
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -16,10 +13,11 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_platform.loops import Loop
+from crm_platform.mail import SmtpSettings
 from crm_platform.privacy import PostgresKeyring, subscribe_personal_data_keys
 from crm_platform.quarantine import Quarantine
 from crm_platform.service import ServiceSpec
-from crm_platform.settings import KafkaSettings, PostgresSettings, state_dir
+from crm_platform.settings import KafkaSettings, PostgresSettings, local_secret
 from crm_platform.web.admin import admin_router
 
 from . import messaging
@@ -28,7 +26,7 @@ from .application import MarketingApplication
 from .application.audience_index import PROJECTION as AUDIENCE_INDEX
 from .application.audience_index import AudienceIndex
 from .application.due import DUE_SENDS, DueSends
-from .application.mailer import MAIL_QUEUE, Mailer, MailQueue, SmtpSender
+from .application.mailer import MAIL_QUEUE, Mailer, MailQueue
 from .application.scheduler import scheduler_loops
 from .application.tokens import TokenSigner, TrackingLinks
 from .contracts import SOURCE_SERVICE, TOPICS, translate
@@ -52,46 +50,10 @@ class MarketingSettings(BaseSettings):
     def signer(self) -> TokenSigner:
         if self.tracking_secret is not None:
             return TokenSigner(self.tracking_secret.get_secret_value().encode())
-        return TokenSigner(_local_secret(state_dir() / "marketing" / "tracking-secret"))
+        return TokenSigner(local_secret("marketing/tracking-secret"))
 
     def links(self) -> TrackingLinks:
         return TrackingLinks(self.public_url, self.signer())
-
-
-class SmtpSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CRM_SMTP_", extra="ignore")
-
-    host: str = "127.0.0.1"
-    port: int = 12525
-    use_tls: bool = False
-    start_tls: bool | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    timeout: float = 30.0
-
-    def sender(self) -> SmtpSender:
-        return SmtpSender(
-            host=self.host,
-            port=self.port,
-            use_tls=self.use_tls,
-            start_tls=self.start_tls,
-            username=self.username,
-            password=None if self.password is None else self.password.get_secret_value(),
-            timeout=self.timeout,
-        )
-
-
-def _local_secret(path: Path) -> bytes:
-    """A secret shared by the processes of one machine (`make up`), created once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    secret = secrets.token_hex(32).encode()
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(secret)
-    return secret
 
 
 def routers(application: MarketingApplication) -> list[Any]:
@@ -131,7 +93,7 @@ def background(application: MarketingApplication) -> list[Loop]:
     settings = MarketingSettings()
     mailer = Mailer(
         application,
-        SmtpSettings().sender(),
+        SmtpSettings().server(),
         settings.links(),
         from_address=settings.from_address,
         messages_per_second=settings.messages_per_second,

@@ -16,7 +16,7 @@ import pytest
 from crm_events import registry
 from crm_events.personal import Sealed
 from crm_marketing.application import MarketingApplication
-from crm_marketing.application.mailer import Mailer, SmtpSender
+from crm_marketing.application.mailer import Mailer
 from crm_marketing.application.tokens import TokenSigner, TrackingLinks
 from crm_marketing.contracts import TOPICS
 from crm_marketing.domain import (
@@ -32,6 +32,7 @@ from crm_marketing.domain import (
     Status,
     message_id,
 )
+from crm_platform.mail import SmtpServer as SmtpSender
 
 from ..feed import NOW, command
 from ..unit.test_translator import published

@@ -16,7 +16,7 @@ from crm_events import build_event
 from crm_events.contacts import ConsentGranted, CustomerRegisteredV2
 from crm_events.personal import new_key, seal
 from crm_marketing.application import MarketingApplication
-from crm_marketing.application.mailer import MAILER, Mailer, SmtpSender
+from crm_marketing.application.mailer import MAILER, Mailer
 from crm_marketing.application.tokens import TokenSigner, TrackingLinks
 from crm_marketing.bootstrap import build_application
 from crm_marketing.domain import (
@@ -29,6 +29,7 @@ from crm_marketing.domain.profile import ContactDetails
 from crm_marketing.messaging import learn
 from crm_platform.liveness import Registry
 from crm_platform.loops import LoopState
+from crm_platform.mail import SmtpServer as SmtpSender
 from crm_platform.privacy import PostgresKeyring
 from crm_platform.testing import eventually_async
 

@@ -199,7 +199,7 @@ def sent(client: TestClient, application: MarketingApplication, feed) -> tuple[U
     assert application.fire_send(send.id, now)
 
     class Sender:
-        async def send(self, message: Any) -> None:
+        async def deliver(self, message: Any) -> None:
             return None
 
     mailer = Mailer(

@@ -95,7 +95,7 @@ def test_a_won_deal_schedules_one_onboarding_send_fired_once_when_due(applicatio
     sent: list[Any] = []
 
     class Sender:
-        async def send(self, message: Any) -> None:
+        async def deliver(self, message: Any) -> None:
             sent.append(message)
 
     links = TrackingLinks("https://m.example", TokenSigner(b"a" * 32))

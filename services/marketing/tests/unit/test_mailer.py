@@ -11,9 +11,10 @@ from uuid import UUID
 import pytest
 
 from crm_marketing.application import MarketingApplication
-from crm_marketing.application.mailer import Mailer, PermanentFailure
+from crm_marketing.application.mailer import Mailer
 from crm_marketing.application.tokens import TokenSigner, TrackingLinks
 from crm_marketing.domain import AutomatedSend, send_id
+from crm_platform.mail import PermanentFailure
 
 from .test_automation import automated, deliver_at, won
 
@@ -27,7 +28,7 @@ class Sender:
         self.sent: list[EmailMessage] = []
         self.refuse = refuse
 
-    async def send(self, message: EmailMessage) -> None:
+    async def deliver(self, message: EmailMessage) -> None:
         if message["To"] in self.refuse:
             raise PermanentFailure("550 no such user")
         self.sent.append(message)

@@ -26,11 +26,11 @@ from functools import cached_property, partial
 from typing import Any, Protocol
 from uuid import UUID
 
-import aiosmtplib
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from crm_platform.loops import Loop
+from crm_platform.mail import PermanentFailure
 
 from ..domain import AudienceProfile, CampaignChannel, CampaignMessage, Status
 from ..domain.message import QUEUED
@@ -51,55 +51,11 @@ def _topic(event: str) -> str:
     return get_topic(getattr(CampaignMessage, event))
 
 
-class PermanentFailure(Exception):
-    """The SMTP server refused the message for good (5xx): a hard bounce."""
-
-
-class SmtpUnavailable(ConnectionError):
-    """The SMTP server does not take mail now, or refuses the session itself (greeting, login,
-    sender): no message is at fault, so it is waited out as a server that is down."""
-
-
 class EmailSender(Protocol):
-    async def send(self, message: EmailMessage) -> None:
-        """Hand the message over; ``PermanentFailure`` for a 5xx refusal of the message, a
-        ``ConnectionError`` or ``TimeoutError`` when the server is away, any other exception
-        for a refusal of this message worth trying again later (a 4xx answer to a recipient)."""
-
-
-@dataclass(frozen=True)
-class SmtpSender:
-    host: str
-    port: int
-    use_tls: bool = False  # implicit TLS (port 465)
-    start_tls: bool | None = None  # None: upgrade when the server offers STARTTLS
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 30.0
-
-    async def send(self, message: EmailMessage) -> None:
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                use_tls=self.use_tls,
-                start_tls=self.start_tls,
-                username=self.username,
-                password=self.password,
-                timeout=self.timeout,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as error:
-            codes = [refusal.code for refusal in error.recipients]
-            if all(code >= 500 for code in codes):
-                raise PermanentFailure(str(error)) from error
-            raise
-        except aiosmtplib.SMTPDataError as error:  # the message's content
-            if error.code >= 500:
-                raise PermanentFailure(f"{error.code} {error.message}") from error
-            raise SmtpUnavailable(f"{error.code} {error.message}") from error
-        except aiosmtplib.SMTPResponseException as error:  # the session: greeting, login, sender
-            raise SmtpUnavailable(f"{error.code} {error.message}") from error
+    async def deliver(self, message: EmailMessage) -> None:
+        """Hand the message over (``crm_platform.mail.SmtpServer``); ``PermanentFailure`` for a
+        5xx refusal of the message, a ``ConnectionError`` or ``TimeoutError`` when the server is
+        away, any other exception for a refusal of this message worth trying again later."""
 
 
 class MailQueue(PendingIndex):
@@ -153,7 +109,7 @@ class Mailer:
             outcome: Outcome = partial(CampaignMessage.skipped, reason=email)
         else:
             try:
-                await self.sender.send(email)
+                await self.sender.deliver(email)
             except PermanentFailure as refusal:
                 outcome = partial(
                     CampaignMessage.bounced, reason=str(refusal), permanent=True, at=utcnow()
