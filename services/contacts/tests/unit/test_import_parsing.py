@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
+from crm_contacts.api.imports import ImportSettings
 from crm_contacts.application import ContactsApplication
 from crm_contacts.application.csv_records import UnknownEncoding, decoded, records
 from crm_contacts.domain.contact_points import email_address, phone_number, phone_region
@@ -218,3 +219,11 @@ def test_a_consent_without_its_date_is_refused() -> None:
 
     assert isinstance(problems, list)
     assert {p.column for p in problems} == {"consent.purpose", "consent.status", "consent.date"}
+
+
+def test_the_default_region_setting_is_checked_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTACTS_IMPORT_DEFAULT_REGION", "de")
+    assert ImportSettings().default_region == "DE"
+    monkeypatch.setenv("CONTACTS_IMPORT_DEFAULT_REGION", "XX")
+    with pytest.raises(ValueError, match="default_region"):
+        ImportSettings()

@@ -40,7 +40,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
@@ -102,6 +102,12 @@ class ImportSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CONTACTS_IMPORT_", extra="ignore")
     default_region: str | None = None
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        """A wrong setting stops the service at start, not each import."""
+        return None if value is None else phone_region(value, "default_region")
 
 
 class ReadyMapping(StrEnum):
@@ -235,7 +241,10 @@ def imports_router(application: Any) -> APIRouter:
                 )
 
         async def dry_run(
-            request: Request, principal: Writer, key: IdempotencyKey, query: ImportQuery = Depends()
+            request: Request,
+            principal: Writer,
+            key: IdempotencyKey,
+            query: Annotated[ImportQuery, Depends()],
         ) -> PreviewOut:
             with _upload_problems(request):
                 options = options_of(record_type, request, query)
