@@ -24,7 +24,7 @@ from crm_contacts.domain.codec import from_json, to_json
 from crm_contacts.domain.contact_points import contact_points
 from crm_contacts.domain.custom_fields import FieldDefinition, FieldType
 from crm_contacts.domain.sections import merge_patch
-from crm_contacts.domain.values import normalize_phone, normalize_tags
+from crm_contacts.domain.values import normalize_tags
 
 pytestmark = pytest.mark.unit
 
@@ -322,16 +322,6 @@ def test_contact_point_lists_are_unique_with_exactly_one_primary(raw: list[dict[
         return
     assert len({e.address for e in emails}) == len(emails) == len(raw)
     assert sum(e.primary for e in emails) == (1 if emails else 0)
-
-
-@given(st.from_regex(r"\+[1-9]\d{6,14}", fullmatch=True), st.sampled_from(["", " ", "-", "(", ")"]))
-def test_phone_normalization_removes_separators_and_is_idempotent(
-    number: str, separator: str
-) -> None:
-    spaced = number[:3] + separator + number[3:]
-    normalized = normalize_phone(spaced)
-    assert normalized == number
-    assert normalize_phone(normalized) == normalized
 
 
 JSON = st.recursive(

@@ -59,8 +59,6 @@ from .values import (
     Direction,
     Interaction,
     RecordReference,
-    normalize_email,
-    normalize_phone,
 )
 
 __all__ = [
@@ -123,7 +121,5 @@ __all__ = [
     "erase",
     "in_force",
     "merge",
-    "normalize_email",
-    "normalize_phone",
     "unmerge",
 ]

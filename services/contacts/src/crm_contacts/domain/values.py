@@ -24,12 +24,6 @@ EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path
 # Clocks of the clients that report what happened are not exactly ours.
 CLOCK_SKEW = timedelta(minutes=5)
 
-# Separators people type inside phone numbers; "00" is the international call prefix.
-_PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
-# E.164: a "+", a country code not starting with 0, at most 15 digits in all.
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
-# Syntax only (one "@", no spaces, a dot in the domain): deliverability is not ours to judge.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _WHITESPACE = re.compile(r"\s+")
 _REFERENCE_KIND = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _REFERENCE_ID = re.compile(r"[\x21-\x7e]{1,100}")
@@ -101,26 +95,6 @@ class Interaction:
     occurred_at: datetime
     related_to: RecordReference | None
     customer_version: int
-
-
-def normalize_phone(raw: str, field: str = "phone") -> str:
-    """``"+49 (30) 1234-567"`` -> ``"+49301234567"``; numbers without a country code fail."""
-    compact = _PHONE_SEPARATORS.sub("", raw)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    if not _E164.fullmatch(compact):
-        raise RuleViolation(field, "must be an international number: + or 00, 7 to 15 digits")
-    return compact
-
-
-def normalize_email(raw: str, field: str = "email") -> str:
-    """Addresses compare case-insensitively in practice, so they are stored lower-case."""
-    email = raw.strip().lower()
-    if not email:
-        raise RuleViolation(field, "must not be blank")
-    if len(email) > EMAIL_MAX_LENGTH or not _EMAIL.fullmatch(email):
-        raise RuleViolation(field, "not an e-mail address")
-    return email
 
 
 def normalize_country(raw: str, field: str = "country") -> str:
