@@ -86,7 +86,7 @@ def test_the_customer_hears_of_each_step_once_and_answers_on_the_same_ticket(
     act(application, ticket.id, Ticket.resolve, resolution="Credit note sent.")
     outbox.catch_up()
     survey = part(smtp_sink.wait_for(address, count=3), "survey")
-    url = re.search(r"https://desk\.example/survey/(\S+)", survey.get_content())
+    url = re.search(r"https://desk\.example/survey/(\S+)/form", survey.get_content())
     assert url and LINKS.ticket_of(url.group(1)) == ticket.id
     assert "Credit note sent." in survey.get_content()
 

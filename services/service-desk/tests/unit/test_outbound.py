@@ -37,7 +37,7 @@ NEW = NewTicket(
 def test_a_survey_link_names_its_ticket_and_cannot_be_forged() -> None:
     ticket = uuid4()
     token = LINKS.token(ticket)
-    assert LINKS.url(ticket) == f"https://desk.example/survey/{token}"
+    assert LINKS.url(ticket) == f"https://desk.example/survey/{token}/form"
     assert LINKS.ticket_of(token) == ticket
     other = SurveyLinks("https://desk.example", b"x" * 32)
     for forged in (other.token(ticket), token[:-2] + "AA", "", "%%%", token + "A"):
@@ -97,3 +97,22 @@ def test_the_survey_link_records_the_rating_once(
     assert refused.json()["errors"][0]["field"] == "body.rating"
     view = application.get_ticket(ticket.id)
     assert (view.rating, view.rating_comment) == (4, "Quick")
+
+
+def test_the_linked_page_rates_the_ticket_by_its_form(
+    application: ServiceDeskApplication, client: TestClient
+) -> None:
+    ticket = application.open_ticket(issued(), uuid4(), NEW).value
+    act(application, ticket.id, Ticket.resolve, resolution="Done")
+    page = f"/survey/{ServiceDeskSettings().survey_links().token(ticket.id)}/form"
+
+    shown = client.get(page)
+    assert shown.status_code == 200 and ticket.reference in shown.text
+    assert 'name="rating" value="5"' in shown.text
+    unrated = client.post(page, data={"comment": "no rating"})
+    assert unrated.json()["errors"][0]["field"] == "body.rating"
+    thanked = client.post(page, data={"rating": "3", "comment": ""})
+
+    assert thanked.status_code == 200 and "Thank you" in thanked.text
+    assert application.get_ticket(ticket.id).rating == 3
+    assert "rated already" in client.get(page).text

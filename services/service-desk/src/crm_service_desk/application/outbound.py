@@ -62,7 +62,8 @@ class SurveyLinks:
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     def url(self, ticket_id: UUID) -> str:
-        return f"{self.base_url.rstrip('/')}/survey/{self.token(ticket_id)}"
+        """The page the customer rates the ticket on."""
+        return f"{self.base_url.rstrip('/')}/survey/{self.token(ticket_id)}/form"
 
     def ticket_of(self, token: str) -> UUID:
         try:
