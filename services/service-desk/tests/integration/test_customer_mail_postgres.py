@@ -11,10 +11,10 @@ from uuid import uuid4
 
 import pytest
 
+from crm_platform.mail import SmtpServer
 from crm_service_desk.application import InboundEmail, NewTicket, ServiceDeskApplication
 from crm_service_desk.application.customer_mail import PROJECTION, CustomerMail
 from crm_service_desk.application.outbound import Letters, SurveyLinks
-from crm_service_desk.application.smtp import SmtpMailer
 from crm_service_desk.domain import Ticket
 
 from .conftest import act, issued
@@ -28,7 +28,7 @@ LINKS = SurveyLinks("https://desk.example", b"s" * 32)
 def outbox(application: ServiceDeskApplication, smtp_sink: Any) -> CustomerMail:
     mail = CustomerMail(
         application,
-        SmtpMailer(smtp_sink.host, smtp_sink.port, timeout=10),
+        SmtpServer(smtp_sink.host, smtp_sink.port, timeout=10),
         Letters("support@desk.example", LINKS),
     )
     mail.create_tables()
@@ -135,7 +135,7 @@ def test_an_outbox_starts_at_the_end_of_the_log(
     address = f"cy.{uuid4().hex[:8]}@example.org"
     before = application.receive_email(inbound(clock, address, "Old")).value
     late = CustomerMail(
-        application, SmtpMailer(smtp_sink.host, smtp_sink.port), Letters("s@d.example", LINKS)
+        application, SmtpServer(smtp_sink.host, smtp_sink.port), Letters("s@d.example", LINKS)
     )
     late.create_tables()
     late.catch_up()

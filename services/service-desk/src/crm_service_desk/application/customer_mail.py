@@ -27,13 +27,13 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
+from crm_platform.mail import SmtpServer
 from crm_platform.projection import POSITIONS, LocalProjection
 
 from ..contracts import SOURCE_SERVICE
 from ..domain import Ticket
 from .base import ServiceDeskBase
 from .outbound import Letters
-from .smtp import SmtpMailer
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class CustomerMail(LocalProjection[list[SentMail]]):
     name = PROJECTION
     topics = (OPENED, REPLIED, RESOLVED)
 
-    def __init__(self, application: ServiceDeskBase, mailer: SmtpMailer, letters: Letters) -> None:
+    def __init__(self, application: ServiceDeskBase, mailer: SmtpServer, letters: Letters) -> None:
         # One notification per batch: a failed batch is applied again one by one, which would
         # send the messages before the failure a second time.
         super().__init__(application, service=SOURCE_SERVICE, batch_size=1)

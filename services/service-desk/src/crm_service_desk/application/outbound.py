@@ -14,13 +14,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
-from pathlib import Path
 from uuid import UUID
 
 from ..domain import Message, RuleViolation, Ticket
@@ -79,19 +76,6 @@ class SurveyLinks:
         return hmac.new(self.secret, _SURVEY + b"\0" + payload, hashlib.sha256).digest()[
             :_TAG_BYTES
         ]
-
-
-def local_secret(path: Path) -> bytes:
-    """A secret shared by the processes of one machine (`make up`), created once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    secret = secrets.token_hex(32).encode()
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(secret)
-    return secret
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from crm_platform.settings import state_dir
+from crm_platform.settings import local_secret
 
 from ..application.classification import MailClassifier, MailRule
-from ..application.outbound import SurveyLinks, local_secret
-from ..application.smtp import SmtpMailer
+from ..application.outbound import SurveyLinks
 from ..domain import Category
 
 
@@ -44,30 +43,5 @@ class ServiceDeskSettings(BaseSettings):
         if self.survey_secret is not None:
             secret = self.survey_secret.get_secret_value().encode()
         else:
-            secret = local_secret(state_dir() / "service-desk" / "survey-secret")
+            secret = local_secret("service-desk/survey-secret")
         return SurveyLinks(self.public_url, secret)
-
-
-class SmtpSettings(BaseSettings):
-    """The mail server the service desk sends through."""
-
-    model_config = SettingsConfigDict(env_prefix="CRM_SMTP_", extra="ignore")
-
-    host: str = "127.0.0.1"
-    port: int = 12525
-    use_tls: bool = False
-    start_tls: bool | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    timeout: float = 30.0
-
-    def mailer(self) -> SmtpMailer:
-        return SmtpMailer(
-            host=self.host,
-            port=self.port,
-            use_tls=self.use_tls,
-            start_tls=self.start_tls,
-            username=self.username,
-            password=None if self.password is None else self.password.get_secret_value(),
-            timeout=self.timeout,
-        )
