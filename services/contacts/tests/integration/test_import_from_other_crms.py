@@ -238,6 +238,7 @@ def test_a_file_no_encoding_reads_is_refused_naming_it(
     [
         ("/imports/people?region=XX", 422, "query.region"),
         ("/imports/people?columns=[1]", 422, "query.columns"),
+        ("/imports/people?columns=" + "[" * 5000, 422, "query.columns"),  # nested too deep
         ("/imports/people?mapping=zoho", 422, "query.mapping"),
         ("/imports/people?mode=merge", 422, "query.mode"),
         ("/imports/people?dryrun=1", 400, "query.dryrun"),

@@ -359,9 +359,10 @@ class ImportQuery:
         columns: Annotated[
             str | None,
             Query(
+                max_length=10_000,
                 description='A JSON object: the file\'s columns to ours ({"E-Mail": "email"}),'
                 " over the ready mapping; null leaves a column out, and so are the columns"
-                " neither mapped nor ours."
+                " neither mapped nor ours.",
             ),
         ] = None,
         region: Annotated[
@@ -389,7 +390,7 @@ class ImportQuery:
             return None
         try:
             return _COLUMNS.validate_python(json.loads(self.columns))
-        except (ValueError, ValidationError):
+        except (ValueError, ValidationError, RecursionError):  # RecursionError: nested too deep
             detail = "must be a JSON object of column names to ours (or null)"
             raise Unprocessable.for_field("query.columns", detail) from None
 
