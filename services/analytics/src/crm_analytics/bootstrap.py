@@ -26,10 +26,9 @@ from crm_platform.loops import Loop
 from crm_platform.privacy import MongoKeyring, subscribe_personal_data_keys
 from crm_platform.quarantine import Entry
 from crm_platform.quarantine_mongo import MongoQuarantine
-from crm_platform.read_models import Catalog, ReadModel, subscribe_read_model
+from crm_platform.read_models import Catalog, Document, ReadModel, subscribe_read_model
 from crm_platform.service import ServiceSpec
 from crm_platform.settings import KafkaSettings, MongoSettings
-from crm_platform.updates import Document
 from crm_platform.web.admin import Retry, admin_router
 
 from .api.metrics_routes import customer_value_router, metrics_router

@@ -16,12 +16,13 @@ from crm_platform.read_models import (
     Catalog,
     Outcome,
     RebuildInProgress,
+    VersionGap,
+    fold,
     subscribe_read_model,
     write_update,
 )
 from crm_platform.settings import KafkaSettings
 from crm_platform.testing import eventually_async
-from crm_platform.updates import VersionGap, fold
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from crm_analytics.read_models.customer_360 import (
 )
 from crm_analytics.read_models.event_archive import customer_view, opportunity_documents
 from crm_events import Event
-from crm_platform.updates import Document, fold, runs
+from crm_platform.read_models import Document, fold, runs
 
 pytestmark = pytest.mark.unit
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from crm_analytics.read_models.customer_360 import PROFILE_FIELDS, entry_for, update_for
 from crm_events import Event
 from crm_events.contacts.customer_v2 import _CustomerEvent
-from crm_platform.updates import Document, VersionGap
-from crm_platform.updates import fold as fold_one
+from crm_platform.read_models import Document, VersionGap
+from crm_platform.read_models import fold as fold_one
 
 pytestmark = pytest.mark.unit
 

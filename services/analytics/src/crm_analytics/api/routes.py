@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 
 from crm_platform.privacy import Keyring
-from crm_platform.updates import Document
+from crm_platform.read_models import Document
 from crm_platform.values import within_range
 from crm_platform.web.auth import require_scopes
 from crm_platform.web.pages import (

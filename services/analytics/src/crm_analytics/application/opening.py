@@ -12,7 +12,7 @@ from uuid import UUID
 
 from crm_events.personal import Sealed, unseal
 from crm_platform.privacy import KeyNotYetKnown, Keyring
-from crm_platform.updates import Document
+from crm_platform.read_models import Document
 
 from ..read_models.customer_360 import PROFILE_FIELDS
 

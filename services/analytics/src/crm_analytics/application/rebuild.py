@@ -24,8 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from crm_events import Event
 from crm_platform.consumer import parse_leniently
-from crm_platform.read_models import Catalog, Collections, ReadModel
-from crm_platform.updates import VersionGap
+from crm_platform.read_models import Catalog, Collections, ReadModel, VersionGap
 
 from .patience import Patience
 

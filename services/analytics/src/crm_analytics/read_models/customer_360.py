@@ -91,8 +91,17 @@ from crm_events.service_desk.tickets import (
     TicketResolved,
     TicketStatusChanged,
 )
-from crm_platform.read_models import Catalog, Collections, insert_once, write_update, write_updates
-from crm_platform.updates import Document, Guard, Update, bson_time
+from crm_platform.read_models import (
+    Catalog,
+    Collections,
+    Document,
+    Guard,
+    Update,
+    bson_time,
+    insert_once,
+    write_update,
+    write_updates,
+)
 
 NAME = "customer_360"
 # Spelled as a constant: scripts/generate-kafka-topics.py declares its dead letters.

@@ -15,8 +15,7 @@ from typing import Any
 
 from crm_events import Event
 from crm_platform.consumer import parse_leniently
-from crm_platform.read_models import Catalog, Collections, insert_once
-from crm_platform.updates import Document, bson_time, fold
+from crm_platform.read_models import Catalog, Collections, Document, bson_time, fold, insert_once
 
 from . import customer_360, organization_360
 from .customer_360 import Customer360Model, OpportunityLinks

@@ -16,8 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from crm_events import Event, registry
-from crm_platform.read_models import DUPLICATE_KEY, Catalog, Collections
-from crm_platform.updates import Document
+from crm_platform.read_models import DUPLICATE_KEY, Catalog, Collections, Document
 
 from ..domain.metrics_facts import FACT_EVENT_TYPES, Entry, Subject, facts_for
 

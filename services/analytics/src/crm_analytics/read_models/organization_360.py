@@ -42,8 +42,15 @@ from crm_events.service_desk.tickets import (
     TicketResolved,
     TicketStatusChanged,
 )
-from crm_platform.read_models import Catalog, Collections, write_update
-from crm_platform.updates import Document, Guard, Update, bson_time
+from crm_platform.read_models import (
+    Catalog,
+    Collections,
+    Document,
+    Guard,
+    Update,
+    bson_time,
+    write_update,
+)
 
 NAME = "organization_360"
 # Spelled as a constant: scripts/generate-kafka-topics.py declares its dead letters.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_platform.updates import Decision, Guard, Update, VersionGap, apply_update, decide, fold
+from crm_platform.read_models import Decision, Guard, Update, VersionGap, apply_update, decide, fold
 
 pytestmark = pytest.mark.unit
 
