@@ -58,8 +58,9 @@ def get(url: str) -> tuple[int | None, str]:
 
 
 def verdict(status: int | None) -> str:
+    # A process that holds its port but does not answer (hung, stopped, overloaded) is not "-".
     if status is None:
-        return "-"
+        return "no answer"
     return "ok" if status == 200 else str(status)
 
 
@@ -156,8 +157,8 @@ def report(state_dir: Path, entries: list[str]) -> list[str]:
             str(entry.get("restarts", 0)),
             ago(entry.get("started_at")) if running else "-",
             f"{last_exit} {ago(entry.get('last_exit_at'))} ago" if last_exit else "-",
-            found.healthz,
-            found.readyz,
+            found.healthz if running else "-",
+            found.readyz if running else "-",
             counted(found.total("crm_quarantine_open", "loop")),
             counted(found.total("crm_dead_letters_total", "group")),
         ])  # fmt: skip
