@@ -154,7 +154,7 @@ def routers(analytics: Analytics | None) -> list[APIRouter]:
         customer_360_router(customer_360.Customer360Reads(catalog), archive, analytics.keyring),
         organization_router(organization_360.OrganizationReads(catalog), archive),
         customer_value_router(analytics.scores, settings.currency),
-        metrics_router(analytics.facts, settings.campaign_costs()),
+        metrics_router(analytics.facts),
         # The relay's entries have no retry of their own: released, it tries them within a
         # second. A customer is scored again at once (the next pass may be minutes away).
         admin_router(

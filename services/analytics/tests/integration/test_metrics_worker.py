@@ -194,7 +194,7 @@ async def test_the_scoring_loop_feeds_the_api_over_real_mongodb(catalog, model, 
 
     routers = [
         customer_value_router(scores, metrics.currency),
-        metrics_router(facts, metrics.campaign_costs()),
+        metrics_router(facts),
     ]
     app = create_api(title="t", service="analytics", routers=routers)
     async with httpx.AsyncClient(

@@ -12,7 +12,6 @@ import pytest
 
 from crm_analytics.api.metrics_routes import customer_value_router, metrics_router
 from crm_analytics.application.metrics_scores import changes, figures_document, outgoing
-from crm_analytics.domain.metrics_campaigns import CampaignCosts
 from crm_analytics.domain.metrics_customer_value import score_base
 from crm_analytics.domain.metrics_facts import FactDocuments, Subject, file_facts
 from crm_analytics.domain.metrics_value import ValueModel
@@ -84,7 +83,7 @@ async def client(scores) -> AsyncIterator[httpx.AsyncClient]:
     _, events = sales_events()
     routers = [
         customer_value_router(scores, "EUR"),
-        metrics_router(FakeFacts(file_facts(events)), CampaignCosts()),
+        metrics_router(FakeFacts(file_facts(events))),
     ]
     app = create_api(title="t", service="analytics", routers=routers)
     async with httpx.AsyncClient(

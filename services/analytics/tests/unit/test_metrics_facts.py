@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -15,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_analytics.domain.metrics_campaigns import CampaignCosts, campaign_report, won_by_lead
+from crm_analytics.domain.metrics_campaigns import campaign_report, won_by_lead
 from crm_analytics.domain.metrics_facts import Subject, facts_for, file_facts
 from crm_analytics.domain.metrics_sales import forecast, funnel, opportunity, performance, pipeline
 from crm_analytics.domain.metrics_service import service_report, ticket
@@ -180,13 +179,28 @@ def test_duplicates_and_any_interleaving_give_the_same_figures(rng: random.Rando
     assert sales_figures(redelivered) == sales_figures(events)
 
 
+EUR_1000 = {"amount": "1000.00", "currency": "EUR"}
+EUR_2000 = {"amount": "2000.00", "currency": "EUR"}
+
+
+@pytest.mark.parametrize("cost", [None, {"amount": "0.00", "currency": "EUR"}])
+def test_a_campaign_without_a_cost_has_no_roi(cost):
+    campaign = uuid4()
+    drafted = make("CampaignDrafted", campaign, 1, campaign_id=campaign, cost=cost)
+    facts = file_facts([drafted])[Subject.CAMPAIGN][str(campaign)]
+    report = campaign_report(str(campaign), facts, {})
+    assert report["roi"] is None and report["cost"] == cost and report["budget"] is None
+
+
 def test_campaign_report_counts_distinct_messages_and_attributes_won_revenue():
     lead, sales = sales_events()
     campaign = uuid4()
     sent, bounced = uuid4(), uuid4()
     base = {"campaign_id": campaign, "customer_id": uuid4()}
     events = [
-        make("CampaignDrafted", campaign, 1, campaign_id=campaign, name="Spring"),
+        make("CampaignDrafted", campaign, 1, campaign_id=campaign, name="Spring", cost=EUR_1000),
+        # the launch restates the cost: the latest wins, whatever the order of arrival
+        make("CampaignLaunched", campaign, 3, campaign_id=campaign, budget=EUR_2000, cost=EUR_2000),
         make("CampaignMessageSent", sent, 1, **base, message_id=sent),
         make("CampaignMessageOpened", sent, 2, **base, message_id=sent),
         make("CampaignMessageOpened", sent, 3, **base, message_id=sent),
@@ -201,15 +215,14 @@ def test_campaign_report_counts_distinct_messages_and_attributes_won_revenue():
     ]
     documents = file_facts(events + events[:4])
     won = won_by_lead(opportunities(documents))
-    costs = CampaignCosts("EUR", per_message=Decimal("1000"))
-    report = campaign_report(str(campaign), documents[Subject.CAMPAIGN][str(campaign)], won, costs)
+    report = campaign_report(str(campaign), documents[Subject.CAMPAIGN][str(campaign)], won)
     assert {
         k: report[k] for k in ("sent", "delivered", "bounced", "opened", "clicked", "clicks")
     } == {"sent": 2, "delivered": 1, "bounced": 1, "opened": 1, "clicked": 1, "clicks": 2}
     assert (report["unsubscribed"], report["responses"], report["leads"]) == (1, 1, 1)
     assert report["name"] == "Spring" and report["won_revenue"] == {"EUR": "5000.00"}
-    assert report["cost"] == {"amount": "2000.00", "currency": "EUR"}
-    assert report["roi"] == "1.5000"
+    assert report["cost"] == report["budget"] == EUR_2000
+    assert report["roi"] == "1.5000"  # (5000 - 2000) / 2000
     assert report["lineage"]["won_revenue"] == [str(sales[2].id)]
 
 

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, Field
 
 from ..envelope import EventData
 from ..registry import event
+from ..sales.commerce import Amount
 
 
 class CampaignChannel(StrEnum):
@@ -55,6 +56,16 @@ class CampaignDrafted(_CampaignEvent):
     )
     created_by: str
     drafted_at: AwareDatetime
+    budget: Amount | None = Field(
+        default=None, description="What may be spent on the campaign; null when not set."
+    )
+    cost: Amount | None = Field(
+        default=None,
+        description=(
+            "What running the campaign costs (media, agency, postage, calls), the base of its "
+            "return on investment; null when not set."
+        ),
+    )
 
 
 @event
@@ -78,6 +89,10 @@ class CampaignLaunched(_CampaignEvent):
         ge=0, description="Segment members left out: no consent, unsubscribed or erased."
     )
     launched_at: AwareDatetime
+    budget: Amount | None = Field(default=None, description="The budget as launched.")
+    cost: Amount | None = Field(
+        default=None, description="The campaign's cost as launched (see ``CampaignDrafted``)."
+    )
 
 
 @event

@@ -144,8 +144,16 @@ class CampaignReport(BaseModel):
     leads: int
     won_deals: int
     won_revenue: Money
-    cost: CampaignCost = Field(description="From the configured prices per message and call.")
-    roi: Ratio = Field(description="(won revenue in the cost's currency - cost) / cost.")
+    budget: CampaignCost | None = Field(description="The campaign's own, as last recorded.")
+    cost: CampaignCost | None = Field(
+        description="The campaign's own (media, agency, postage, calls), as last recorded."
+    )
+    roi: Ratio = Field(
+        description=(
+            "(attributed won revenue in the cost's currency - cost) / cost; null when the "
+            "campaign has no cost or a cost of 0."
+        )
+    )
     lineage: CampaignLineage
 
 

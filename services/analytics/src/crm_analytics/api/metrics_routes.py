@@ -16,7 +16,7 @@ from fastapi.types import DecoratedCallable
 from crm_platform.web.auth import require_scopes
 from crm_platform.web.problems import NotFound, problem_responses
 
-from ..domain.metrics_campaigns import CampaignCosts, campaign_report, won_by_lead
+from ..domain.metrics_campaigns import campaign_report, won_by_lead
 from ..domain.metrics_facts import Entry, Subject
 from ..domain.metrics_sales import Opportunity, forecast, funnel, opportunity, performance, pipeline
 from ..domain.metrics_service import service_report, ticket
@@ -108,7 +108,7 @@ def customer_value_router(scores: ScoresReader, currency: str) -> APIRouter:
     return router
 
 
-def metrics_router(facts: FactsReader, costs: CampaignCosts) -> APIRouter:
+def metrics_router(facts: FactsReader) -> APIRouter:
     router = APIRouter(tags=["metrics"])
 
     async def opportunities(as_of: Any = None) -> list[Opportunity]:
@@ -164,9 +164,7 @@ def metrics_router(facts: FactsReader, costs: CampaignCosts) -> APIRouter:
         )
         won = won_by_lead(await opportunities())
         return [
-            CampaignReport.model_validate(campaign_report(key, f, won, costs))
-            for key, f in documents
-            if f
+            CampaignReport.model_validate(campaign_report(key, f, won)) for key, f in documents if f
         ]
 
     @_get(

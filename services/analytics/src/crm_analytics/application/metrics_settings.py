@@ -1,7 +1,7 @@
 """The metrics' configuration, from the environment (prefix ``CRM_ANALYTICS_METRICS_``).
 
 The models' parameters are configuration rather than constants because they are business
-assumptions (how loyal customers are, what money costs, what a message costs) that the people
+assumptions (how loyal customers are, what money costs) that the people
 reading the figures should be able to set and see.
 """
 
@@ -12,7 +12,6 @@ from decimal import Decimal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..domain.metrics_campaigns import CampaignCosts
 from ..domain.metrics_value import ValueModel
 from .metrics_scores import ScoringSettings
 
@@ -24,13 +23,8 @@ class MetricsSettings(BaseSettings):
     retention: Decimal = Field(default=Decimal("0.8"), ge=0, le=1)
     discount_rate: Decimal = Field(default=Decimal("0.1"), ge=0)
     horizon_years: int = Field(default=3, ge=0, le=50)
-    cost_per_message: Decimal = Field(default=Decimal("0.01"), ge=0)
-    cost_per_call: Decimal = Field(default=Decimal("2.00"), ge=0)
     scoring_seconds: float = Field(default=300.0, gt=0)
 
     def scoring(self) -> ScoringSettings:
         model = ValueModel(self.retention, self.discount_rate, self.horizon_years)
         return ScoringSettings(currency=self.currency, model=model)
-
-    def campaign_costs(self) -> CampaignCosts:
-        return CampaignCosts(self.currency, self.cost_per_message, self.cost_per_call)

@@ -3,16 +3,15 @@ revenue attributed to it, cost and return on investment.
 
 Counts are of distinct messages (a message opened twice is one open) except ``clicks``. Revenue is
 attributed to a campaign when an opportunity opened from one of its leads was won (last touch:
-the lead's campaign). The contracts carry no campaign cost, so cost comes from configuration: a
-price per message sent and per call made, in one currency; ROI = (revenue in that currency - cost)
-/ cost.
+the lead's campaign). Budget and cost are the campaign's own, as marketing recorded them (its
+launch restates its draft's: the latest wins); ROI = (attributed won revenue in the cost's
+currency - cost) / cost, undefined (null) when the campaign has no cost or a cost of 0.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -20,12 +19,7 @@ from .metrics_facts import Entry
 from .metrics_sales import WON, Opportunity
 from .metrics_value import CENT, capped
 
-
-@dataclass(frozen=True)
-class CampaignCosts:
-    currency: str = "EUR"
-    per_message: Decimal = Decimal("0.01")
-    per_call: Decimal = Decimal("2.00")
+MONEY_FACTS = ("CampaignDrafted", "CampaignLaunched")
 
 
 def _distinct(facts: Mapping[str, Entry], event_type: str, key: str) -> set[str]:
@@ -40,11 +34,22 @@ def won_by_lead(opportunities: Iterable[Opportunity]) -> dict[str, list[Opportun
     return result
 
 
+def _latest(facts: Mapping[str, Entry], name: str) -> Entry | None:
+    """The budget or cost the campaign's latest draft or launch event recorded."""
+    recorded = sorted((f["v"], f.get(name)) for f in facts.values() if f["type"] in MONEY_FACTS)
+    return recorded[-1][1] if recorded else None
+
+
+def return_on_investment(revenue: Mapping[str, Decimal], cost: Entry | None) -> Decimal | None:
+    """(won revenue in the cost's currency - cost) / cost; None without a cost above 0."""
+    amount = Decimal(cost["amount"]) if cost else Decimal(0)
+    if cost is None or not amount:
+        return None
+    return (revenue.get(cost["currency"], Decimal(0)) - amount) / amount
+
+
 def campaign_report(
-    campaign_id: str,
-    facts: Mapping[str, Entry],
-    won: Mapping[str, list[Opportunity]],
-    costs: CampaignCosts,
+    campaign_id: str, facts: Mapping[str, Entry], won: Mapping[str, list[Opportunity]]
 ) -> dict[str, Any]:
     """``won`` maps lead ids to the won opportunities opened from them (``won_by_lead``)."""
     drafted = next((f for f in facts.values() if f["type"] == "CampaignDrafted"), {})
@@ -56,8 +61,8 @@ def campaign_report(
     revenue: dict[str, Decimal] = defaultdict(Decimal)
     for deal in deals:
         revenue[deal.currency] += deal.amount
-    cost = (len(sent) * costs.per_message + calls * costs.per_call).quantize(CENT)
-    roi = (revenue[costs.currency] - cost) / cost if cost else None
+    cost = _latest(facts, "cost")
+    roi = return_on_investment(revenue, cost)
     return {
         "campaign_id": campaign_id,
         "name": drafted.get("name"),
@@ -74,7 +79,8 @@ def campaign_report(
         "leads": len(leads),
         "won_deals": len(deals),
         "won_revenue": {c: str(v.quantize(CENT)) for c, v in sorted(revenue.items())},
-        "cost": {"amount": str(cost), "currency": costs.currency},
+        "budget": _latest(facts, "budget"),
+        "cost": cost,
         "roi": None if roi is None else str(roi.quantize(Decimal("0.0001"))),
         "lineage": {
             "campaign": capped(sorted(facts)),

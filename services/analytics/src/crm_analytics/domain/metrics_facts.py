@@ -114,6 +114,21 @@ def _campaign(at: str, *names: str) -> Callable[[Any], list[tuple[Subject, Any, 
     return extract
 
 
+def _campaign_money(at: str, *names: str) -> Callable[[Any], list[tuple[Subject, Any, Entry]]]:
+    """Campaign facts with the campaign's budget and cost (amount and currency, or None)."""
+    plain = _campaign(at, *names)
+
+    def extract(d: Any) -> list[tuple[Subject, Any, Entry]]:
+        [(subject, key, entry)] = plain(d)
+        money = {
+            name: None if getattr(d, name) is None else _money(getattr(d, name))
+            for name in ("budget", "cost")
+        }
+        return [(subject, key, entry | money)]
+
+    return extract
+
+
 def _lead_captured(d: Any) -> list[tuple[Subject, Any, Entry]]:
     entry = {"at": d.captured_at, "lead_id": str(d.lead_id)}
     return [(Subject.CAMPAIGN, d.campaign_id, entry)]
@@ -140,8 +155,8 @@ _EXTRACTORS: dict[str, Callable[[Any], list[tuple[Subject, Any, Entry]]]] = {
     "OpportunityStageChanged": _opportunity,
     "OpportunityWon": _opportunity,
     "OpportunityLost": _opportunity,
-    "CampaignDrafted": _campaign("drafted_at", "name", "channel"),
-    "CampaignLaunched": _campaign("launched_at", "audience_size"),
+    "CampaignDrafted": _campaign_money("drafted_at", "name", "channel"),
+    "CampaignLaunched": _campaign_money("launched_at", "audience_size"),
     "CampaignCompleted": _campaign("completed_at"),
     "CampaignMessageSent": _campaign("sent_at", "message_id"),
     "CampaignMessageBounced": _campaign("bounced_at", "message_id", "permanent"),

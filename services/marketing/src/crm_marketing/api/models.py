@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from crm_platform.web.commands import CommandBody, ConditionalBody
 from crm_platform.web.pages import EMBEDDED_LIMIT, Position, embedded
-from crm_platform.web.types import Instant, JsonSafe
+from crm_platform.web.types import Amount, CurrencyCode, Instant, JsonSafe
 
 from ..domain import (
     AudienceProfile,
@@ -31,6 +31,7 @@ from ..domain.campaign import (
     MAX_SEGMENTS,
     NAME_MAX_LENGTH,
     TRIGGERS,
+    Money,
 )
 
 # Syntax only (one "@", no spaces, a dot in the domain): deliverability is not ours to judge.
@@ -125,6 +126,19 @@ class AutomationIn(CommandBody):
         return Automation(self.trigger, timedelta(seconds=self.delay_seconds), self.conditions)
 
 
+class MoneyIn(CommandBody):
+    amount: Annotated[Amount, Field(ge=0)]
+    currency: CurrencyCode
+
+    def domain(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+class MoneyOut(BaseModel):
+    amount: str = Field(examples=["1500.00"])
+    currency: str = Field(examples=["EUR"])
+
+
 class DraftCampaign(CommandBody):
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     channel: CampaignChannel
@@ -141,6 +155,11 @@ class DraftCampaign(CommandBody):
     automation: AutomationIn | None = Field(
         default=None,
         description="An automated e-mail campaign: sent to each customer an event happens to.",
+    )
+    budget: MoneyIn | None = Field(default=None, description="What may be spent on it.")
+    cost: MoneyIn | None = Field(
+        default=None,
+        description="What running it costs (media, agency, postage, calls): its ROI's base.",
     )
 
     @field_validator("agents")
@@ -160,6 +179,8 @@ class DraftCampaign(CommandBody):
             "content": None if self.content is None else self.content.domain(),
             "agents": self.agents,
             "automation": None if self.automation is None else self.automation.domain(),
+            "budget": None if self.budget is None else self.budget.domain(),
+            "cost": None if self.cost is None else self.cost.domain(),
         }
 
 
@@ -188,6 +209,8 @@ class CampaignOut(BaseModel):
     agents: list[str]
     calls_made: int
     automation: dict[str, Any] | None
+    budget: MoneyOut | None = None
+    cost: MoneyOut | None = None
     version: int
 
     @classmethod
@@ -205,6 +228,8 @@ class CampaignOut(BaseModel):
             agents=campaign.agents,
             calls_made=len(campaign.call_outcomes),
             automation=campaign.automation,
+            budget=None if campaign.budget is None else MoneyOut(**campaign.budget),
+            cost=None if campaign.cost is None else MoneyOut(**campaign.cost),
             version=campaign.version,
         )
 

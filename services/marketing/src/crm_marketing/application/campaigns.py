@@ -30,6 +30,7 @@ from ..domain import (
     Status,
     message_id,
 )
+from ..domain.campaign import Money
 from . import templates
 from .audience_index import IndexedAudience
 from .common import utcnow
@@ -52,6 +53,8 @@ class CampaignCommands(SegmentCommands, IndexedAudience):
         content: EmailContent | None,
         agents: list[str],
         automation: Automation | None = None,
+        budget: Money | None = None,
+        cost: Money | None = None,
     ) -> Outcome[Campaign]:
         if content is not None:
             templates.check(content.validated())
@@ -69,6 +72,8 @@ class CampaignCommands(SegmentCommands, IndexedAudience):
                 agents=agents,
                 created_by=command.actor,
                 automation=automation,
+                budget=budget,
+                cost=cost,
             )
             return [draft]
 

@@ -88,6 +88,9 @@ def _campaign_drafted(e: Any) -> EventData:
         automation=e.automation,
         created_by=e.created_by,
         drafted_at=e.timestamp,
+        # stored before campaigns had a budget and a cost: neither attribute
+        budget=getattr(e, "budget", None),
+        cost=getattr(e, "cost", None),
     )
 
 
@@ -145,6 +148,8 @@ _TRANSLATORS: dict[type, Callable[[Any], EventData]] = {
         audience_size=len(e.recipients),
         excluded=e.excluded,
         launched_at=e.launched_at,
+        budget=getattr(e, "budget", None),
+        cost=getattr(e, "cost", None),
     ),
     Campaign.Completed: lambda e: CampaignCompleted(  # type: ignore[attr-defined]
         campaign_id=e.originator_id, completed_at=e.completed_at

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from crm_platform.commands import WithoutRequestIds
+from crm_platform.values import MAX_AMOUNT, MINOR_UNITS
 
 from .errors import InvalidTransition, RuleViolation
 from .rules import parse_rule
@@ -150,6 +152,27 @@ def _bounded(field: str, text: str, limit: int) -> None:
         raise RuleViolation(field, f"must have 1 to {limit} characters")
 
 
+@dataclass(frozen=True)
+class Money:
+    """A campaign's budget or cost: an amount of zero or more in the minor units of an ISO 4217
+    currency money is kept in."""
+
+    amount: Decimal
+    currency: str
+
+    def validated(self, field: str) -> Money:
+        if self.currency not in MINOR_UNITS:
+            raise RuleViolation(f"{field}.currency", "an ISO 4217 currency money is kept in")
+        places = MINOR_UNITS[self.currency]
+        exact = self.amount.is_finite() and self.amount == round(self.amount, places)
+        if not exact or not 0 <= self.amount < MAX_AMOUNT:
+            raise RuleViolation(f"{field}.amount", f"0 or more, with at most {places} decimals")
+        return self
+
+    def as_state(self) -> dict[str, str]:
+        return {"amount": str(self.amount), "currency": self.currency}
+
+
 def message_id(campaign_id: UUID, customer_id: UUID) -> UUID:
     """One message per campaign and recipient: a relaunch or redelivery cannot double it."""
     return uuid5(campaign_id, str(customer_id))
@@ -174,6 +197,8 @@ class Campaign(Aggregate):
         agents: list[str],
         created_by: str,
         automation: Automation | None = None,
+        budget: Money | None = None,
+        cost: Money | None = None,
     ) -> Campaign:
         _bounded("name", name, NAME_MAX_LENGTH)
         if automation is not None:
@@ -201,6 +226,8 @@ class Campaign(Aggregate):
             agents=list(dict.fromkeys(agents)),
             created_by=created_by,
             automation=None if automation is None else automation.validated().as_state(),
+            budget=None if budget is None else budget.validated("budget").as_state(),
+            cost=None if cost is None else cost.validated("cost").as_state(),
         )
         return campaign
 
@@ -215,8 +242,12 @@ class Campaign(Aggregate):
         agents: list[str],
         created_by: str,
         automation: dict[str, Any] | None = None,
+        budget: dict[str, str] | None = None,
+        cost: dict[str, str] | None = None,
     ) -> None:
         self.name = name
+        self.budget = budget
+        self.cost = cost
         self.automation = automation
         self.channel = channel
         self.purpose = purpose
@@ -258,13 +289,26 @@ class Campaign(Aggregate):
         if self.channel == CampaignChannel.TELEMARKETING:
             # Round robin: every agent gets a call list of nearly the same length.
             calls = {str(c): self.agents[i % len(self.agents)] for i, c in enumerate(recipients)}
-        self._launched(recipients=list(recipients), excluded=excluded, calls=calls, launched_at=now)
+        self._launched(
+            recipients=list(recipients),
+            excluded=excluded,
+            calls=calls,
+            launched_at=now,
+            budget=self.budget,
+            cost=self.cost,
+        )
         if not recipients and self.automation is None:
             self.complete(now)  # nobody to reach; an automated campaign waits for its trigger
 
     @event("Launched")
     def _launched(
-        self, recipients: list[UUID], excluded: int, calls: dict[str, str], launched_at: datetime
+        self,
+        recipients: list[UUID],
+        excluded: int,
+        calls: dict[str, str],
+        launched_at: datetime,
+        budget: dict[str, str] | None = None,
+        cost: dict[str, str] | None = None,
     ) -> None:
         self.status = Status.RUNNING.value
         self.recipients = recipients
