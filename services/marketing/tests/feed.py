@@ -61,7 +61,10 @@ class Feed:
         tags: list[str] | None = None,
         given_name: str = "Ada",
         birthday: tuple[int, int] | None = None,
+        file: dict[str, Any] | None = None,
     ) -> UUID:
+        """``file``: more of the customer file, as contacts publishes it (family_members,
+        important_dates, preferences, custom_fields), sealed here."""
         customer_id = customer_id or uuid4()
         seal_for = lambda value: self.keyring.seal(value, customer_id)  # noqa: E731
         emails = [{"address": email, "type": "work", "primary": True}] if email else []
@@ -97,7 +100,7 @@ class Feed:
                 ),
                 origin="api",
                 registered_at=NOW,
-            ),
+            ).model_copy(update={k: seal_for(v) for k, v in (file or {}).items()}),
             customer_id,
         )
         return customer_id

@@ -29,6 +29,7 @@ def test_personal_values_are_escaped_in_html_and_cannot_inject_headers() -> None
         family_name=None,
         link=lambda name: f"https://t.example/{name}",
         unsubscribe_url="https://t.example/u",
+        customer_file={},
     )
     assert "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html
     assert "\n" not in rendered.subject and "\r" not in rendered.subject
@@ -84,7 +85,12 @@ def test_drafting_renders_with_the_longest_names_a_recipient_can_have() -> None:
 def test_a_branch_over_budget_fails_that_recipient_s_render_only() -> None:
     bomb = content(html="{% if given_name == 'Bob' %}{{ 10**5000 }}{% endif %}ok")
     check(bomb)
-    kept = {"family_name": None, "link": lambda name: name, "unsubscribe_url": "u"}
+    kept = {
+        "family_name": None,
+        "link": lambda name: name,
+        "unsubscribe_url": "u",
+        "customer_file": {},
+    }
 
     assert render(bomb, given_name="Ada", **kept).html == "ok"
     with pytest.raises(RenderFailed) as failed:

@@ -44,7 +44,7 @@ from ..domain import (
     parse_rule,
 )
 from ..domain.audience import reach, reach_key
-from ..domain.rules import Kind, attribute_kind
+from ..domain.rules import Kind, attribute_kind, gains_members_with_time
 from .common import SERVICE, Store, originator
 
 PROJECTION = "marketing-audience"
@@ -83,6 +83,12 @@ _MEMBERS = (
     "SELECT m.customer_id, coalesce(a.reach @> ARRAY[%s], false) AS reachable, {facts} AS facts"
     f" FROM {MEMBERS} m LEFT JOIN {PROFILES} a ON a.customer_id = m.customer_id"
     " WHERE m.segment_id = %s AND m.member"
+)
+
+# Everyone whose facts are known: the candidates of a rule that time alone makes hold.
+_EVERYONE = (
+    "SELECT customer_id, reach @> ARRAY[%s] AS reachable, attributes AS facts"
+    f" FROM {PROFILES} WHERE attributes IS NOT NULL"
 )
 
 PROFILE_TOPICS = topics_of(AudienceProfile)
@@ -222,6 +228,11 @@ class AudienceIndex(LocalProjection[Changes]):
         rows = self._fetch(_MEMBERS.format(facts=facts), (reach, segment_id))
         return [Member(r["customer_id"], r["reachable"], _decoded(r["facts"])) for r in rows]
 
+    def everyone(self, reach: str) -> list[Member]:
+        """Every customer with known facts, reachable when their reach holds ``reach``."""
+        rows = self._fetch(_EVERYONE, (reach,))
+        return [Member(r["customer_id"], r["reachable"], _decoded(r["facts"])) for r in rows]
+
     def _profiles(self, customer_ids: Iterable[UUID]) -> Iterator[AudienceProfile]:
         for customer_id in customer_ids:
             profile = self.store.find(AudienceProfile, customer_id)
@@ -270,7 +281,7 @@ def _decoded(stored: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
             return datetime.fromisoformat(value)
         if kind is Kind.NUMBER:
             return Decimal(value)
-        if kind is Kind.TAGS:
+        if kind in (Kind.TAGS, Kind.ANNUAL):
             return frozenset(value)
         return value
 
@@ -296,7 +307,9 @@ class IndexedAudience(Store):
         """The segments' members, a dynamic segment's checked against its rule once more (time
         moves on: "purchased within 30 days" loses members without any event), then everyone
         without consent for the campaign's channel and purpose, unsubscribed or erased, left
-        out: one query per segment over the index, caught up with the store first."""
+        out: one query per segment over the index, caught up with the store first. A rule time
+        alone can make hold ("a family member's birthday within 7 days") is checked against
+        everyone known: its members as of their last change may not include them yet."""
         self.catch_up_audience_index()
         key = reach_key(CampaignChannel(campaign.channel).contact_channel, campaign.purpose)
         candidates: list[tuple[UUID, bool]] = []
@@ -305,11 +318,14 @@ class IndexedAudience(Store):
             if segment is None:
                 raise NotFound("segment", segment_id)
             rule = None if segment.rule is None else parse_rule(segment.rule)
+            members = (
+                self.audience_index.everyone(key)
+                if rule is not None and gains_members_with_time(rule)
+                else self.audience_index.members(segment_id, key, attributes=rule is not None)
+            )
             candidates.extend(
                 (member.customer_id, member.reachable)
-                for member in self.audience_index.members(
-                    segment_id, key, attributes=rule is not None
-                )
+                for member in members
                 # Nothing known of them (unknown or erased): a candidate, counted excluded.
                 if rule is None or member.attributes is None or rule.holds(member.attributes, now)
             )

@@ -153,6 +153,7 @@ class Mailer:
             family_name=name.get("family_name"),
             link=lambda link: self.links.click_url(message.id, link),
             unsubscribe_url=unsubscribe_url,
+            customer_file=profile.template_values(utcnow().date()),
         )
         email = EmailMessage()
         email["From"] = self.from_address

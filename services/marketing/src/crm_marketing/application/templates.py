@@ -3,7 +3,9 @@
 Templates are written by marketers, not developers: the sandbox refuses access to Python
 internals, and personal values (a name with ``<script>`` in it) are escaped in the HTML part.
 Links are written ``{{ link("offer") }}``: only links the campaign declared exist, and each
-renders as the recipient's signed, tracked redirect.
+renders as the recipient's signed, tracked redirect. The customer file is there too
+(``domain.customer_file.template_values``): ``{{ family.spouse.first_name }}``,
+``{{ next_important_date.date }}``, ``{{ tastes.wine }}``, ``{{ custom.shoe_size }}``.
 
 A template is code, so every render has budgets: ranges, powers and repeated strings are bounded
 before Python builds them, each part's output is bounded, and rendering stops at a deadline (a
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from types import FrameType
 from typing import Any
 
@@ -29,8 +32,10 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..domain import EmailContent, RuleViolation
+from ..domain.customer_file import sample_values
 
-# Variables a template may use; anything else is an error found when the campaign is drafted.
+# Variables a template may use (and the customer file's, ``customer_file.template_values``);
+# anything else is an error found when the campaign is drafted.
 VARIABLES = ("given_name", "family_name", "unsubscribe_url")
 MAX_OUTPUT = 500_000  # characters of one rendered part
 MAX_RANGE = 10_000  # items of one range()
@@ -41,6 +46,7 @@ _WIDE = re.compile(r"\d{5,}")  # a number in a format string above MAX_WIDTH
 # The drafting render's values: as long as a recipient's can be, so it costs at least as much.
 _SAMPLE_NAME = "x" * 200
 _SAMPLE_URL = "https://crm.example/t/" + "x" * 300
+_SAMPLE_DAY = date(2001, 1, 1)  # any day: the sample's dates are a year away at most
 
 
 PARTS = ("subject", "html", "text")
@@ -155,8 +161,10 @@ def render(
     family_name: str | None,
     link: Callable[[str], str],
     unsubscribe_url: str,
+    customer_file: Mapping[str, Any],
 ) -> RenderedEmail:
     values = {
+        **customer_file,
         # A missing name must not break a send: greet without it.
         "given_name": given_name or "",
         "family_name": family_name or "",
@@ -176,6 +184,7 @@ def check(content: EmailContent) -> None:
     sandbox violations and budgets exceeded surface when the campaign is drafted, naming the
     part at fault."""
     sample: dict[str, Any] = {name: _SAMPLE_NAME for name in VARIABLES}
+    sample |= sample_values(_SAMPLE_NAME, _SAMPLE_DAY)
     sample |= {
         "unsubscribe_url": _SAMPLE_URL,
         "link": _link_function(content.links, lambda _: _SAMPLE_URL),

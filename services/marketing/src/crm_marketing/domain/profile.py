@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -23,6 +23,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from crm_platform.personal_data import personal_data
+
+from .customer_file import CUSTOM, TASTES, annual_attributes, template_values
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ class ContactDetails:
     country: str | None = None
     language: str | None = None
     tags: frozenset[str] = frozenset()
+    # The customer file (``customer_file``): family members and important dates with their
+    # annual dates, tastes (contacts' free preferences) and custom fields.
+    family: tuple[dict[str, Any], ...] = ()
+    important_dates: tuple[dict[str, Any], ...] = ()
+    tastes: tuple[tuple[str, str], ...] = ()
+    custom_fields: tuple[tuple[str, Any], ...] = ()
 
 
 class AudienceProfile(Aggregate):
@@ -53,6 +61,10 @@ class AudienceProfile(Aggregate):
         self.language: str | None = None
         self.tags: frozenset[str] = frozenset()
         self.birthday: str | None = None  # "MM-DD"
+        self.family: tuple[dict[str, Any], ...] = ()
+        self.important_dates: tuple[dict[str, Any], ...] = ()
+        self.tastes: dict[str, str] = {}
+        self.custom_fields: dict[str, Any] = {}
         # (channel, purpose) -> (granted, decided_at): the decision made last is in force.
         self.consents: dict[tuple[str, str], tuple[bool, datetime]] = {}
         self.unsubscribed: dict[str, datetime] = {}  # channel -> when
@@ -79,6 +91,10 @@ class AudienceProfile(Aggregate):
             language=details.language,
             tags=sorted(details.tags),
             registered_at=registered_at if first else self.customer_since,
+            family=list(details.family),
+            important_dates=list(details.important_dates),
+            tastes=dict(details.tastes),
+            custom_fields=dict(details.custom_fields),
         )
         return True
 
@@ -93,6 +109,11 @@ class AudienceProfile(Aggregate):
         language: str | None,
         tags: list[str],
         registered_at: datetime | None,
+        # Absent from events stored before marketing kept the customer file.
+        family: list[dict[str, Any]] | None = None,
+        important_dates: list[dict[str, Any]] | None = None,
+        tastes: dict[str, str] | None = None,
+        custom_fields: dict[str, Any] | None = None,
     ) -> None:
         # Only assignments: after an erasure the personal fields load as None.
         self.email = email
@@ -104,6 +125,10 @@ class AudienceProfile(Aggregate):
         self.tags = frozenset(tags)
         self.registered = self.registered or registered_at is not None
         self.customer_since = registered_at
+        self.family = tuple(family or ())
+        self.important_dates = tuple(important_dates or ())
+        self.tastes = dict(tastes or {})
+        self.custom_fields = dict(custom_fields or {})
 
     def details(self) -> ContactDetails:
         return ContactDetails(
@@ -114,6 +139,10 @@ class AudienceProfile(Aggregate):
             country=self.country,
             language=self.language,
             tags=self.tags,
+            family=self.family,
+            important_dates=self.important_dates,
+            tastes=tuple(sorted(self.tastes.items())),
+            custom_fields=tuple(sorted(self.custom_fields.items())),
         )
 
     def decide_consent(
@@ -143,6 +172,8 @@ class AudienceProfile(Aggregate):
     def _erased(self, erased_at: datetime) -> None:
         self.erased = True
         self.email = self.name = self.birthday = None
+        self.family = self.important_dates = ()
+        self.tastes, self.custom_fields = {}, {}
 
     # --- facts from sales and the service desk ------------------------------------------------
 
@@ -217,6 +248,12 @@ class AudienceProfile(Aggregate):
             and consent[0]
         )
 
+    def template_values(self, today: date) -> dict[str, Any]:
+        """The customer file as templates read it (``customer_file.template_values``)."""
+        return template_values(
+            self.family, self.important_dates, self.tastes, self.custom_fields, today
+        )
+
     def attributes(self) -> Mapping[str, Any]:
         """The facts dynamic segment rules are evaluated over (texts case-folded)."""
         revenue: dict[str, Decimal] = {}
@@ -233,6 +270,9 @@ class AudienceProfile(Aggregate):
             "open_tickets": Decimal(len(self.open_tickets)),
             "churn_risk": self.churn_risk,
             **{f"lifetime_revenue.{c}": amount for c, amount in revenue.items()},
+            **annual_attributes(self.birthday, self.family, self.important_dates),
+            **{f"{TASTES}.{name.casefold()}": _folded(v) for name, v in self.tastes.items()},
+            **{f"{CUSTOM}.{name}": value for name, value in self.custom_fields.items()},
         }
 
 
@@ -240,4 +280,13 @@ def _folded(text: str | None) -> str | None:
     return None if text is None else text.casefold()
 
 
-personal_data(AudienceProfile.DetailsLearned, "email", "name", "birthday")  # type: ignore[attr-defined]
+personal_data(
+    AudienceProfile.DetailsLearned,  # type: ignore[attr-defined]
+    "email",
+    "name",
+    "birthday",
+    "family",
+    "important_dates",
+    "tastes",
+    "custom_fields",
+)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 from crm_platform.values import INSTANT_RANGE, within_range
 
+from .customer_file import CUSTOM, DATE_KINDS, FAMILY, IMPORTANT_DATE, RELATIONS, TASTES, falls_in
 from .errors import RuleViolation
 
 MAX_DEPTH = 5
@@ -29,6 +30,8 @@ class Kind(StrEnum):
     TAGS = "tags"
     NUMBER = "number"
     INSTANT = "instant"
+    ANNUAL = "annual"  # dates that recur every year (MM-DD): birthdays, anniversaries
+    CUSTOM = "custom"  # a custom field: compared as the rule's value is typed
 
 
 class Operator(StrEnum):
@@ -46,9 +49,20 @@ OPERATORS: dict[Kind, frozenset[Operator]] = {
     Kind.TAGS: frozenset({Operator.CONTAINS}),
     Kind.NUMBER: frozenset({Operator.EQUALS, Operator.GT, Operator.LT}),
     Kind.INSTANT: frozenset({Operator.GT, Operator.LT, Operator.WITHIN_DAYS}),
+    Kind.ANNUAL: frozenset({Operator.WITHIN_DAYS}),
+    Kind.CUSTOM: frozenset({Operator.EQUALS, Operator.IN, Operator.GT, Operator.LT}),
 }
+MAX_ANNUAL_DAYS = 366
 
-# ``lifetime_revenue.<ISO 4217 code>`` names the revenue in one currency.
+# ``lifetime_revenue.<ISO 4217 code>`` names the revenue in one currency; the customer file's
+# attributes are ``birthday``, ``family.birthday``, ``family.<relation>.birthday``,
+# ``important_date.<kind>`` (annual dates: ``within_days`` is "in the next N days", today is 0),
+# ``tastes.<name>`` (text) and ``custom.<field>`` (typed by the rule's value).
+ANNUAL = frozenset(
+    {"birthday", f"{FAMILY}.birthday"}
+    | {f"{FAMILY}.{relation}.birthday" for relation in RELATIONS}
+    | {f"{IMPORTANT_DATE}.{kind}" for kind in DATE_KINDS}
+)
 ATTRIBUTES: dict[str, Kind] = {
     "region": Kind.TEXT,
     "country": Kind.TEXT,
@@ -65,13 +79,18 @@ ATTRIBUTES: dict[str, Kind] = {
 
 def attribute_kind(name: str, field: str) -> Kind:
     base, _, currency = name.partition(".")
+    if name in ANNUAL:
+        return Kind.ANNUAL
+    if base in (TASTES, CUSTOM) and currency and len(currency) <= MAX_TEXT:
+        return Kind.TEXT if base == TASTES else Kind.CUSTOM
     if base == "lifetime_revenue" and currency:
         if len(currency) == 3 and currency.isalpha() and currency.isupper():
             return Kind.NUMBER
         raise RuleViolation(field, "lifetime_revenue.<currency> needs an ISO 4217 code")
     if base in ATTRIBUTES and not currency and base != "lifetime_revenue":
         return ATTRIBUTES[base]
-    raise RuleViolation(field, f"unknown attribute {name!r}; known: {sorted(ATTRIBUTES)}")
+    known = [*sorted(ATTRIBUTES), *sorted(ANNUAL), f"{TASTES}.<name>", f"{CUSTOM}.<field>"]
+    raise RuleViolation(field, f"unknown attribute {name!r}; known: {known}")
 
 
 @dataclass(frozen=True)
@@ -79,11 +98,16 @@ class Condition:
     attribute: str
     operator: Operator
     value: Any  # normalized for the kind: str, frozenset[str], Decimal, datetime or int days
+    kind: Kind
 
     def holds(self, attributes: Mapping[str, Any], now: datetime) -> bool:
         actual = attributes.get(self.attribute)
+        if actual is not None and self.kind is Kind.CUSTOM:
+            actual = _like(actual, self.value)
         if actual is None:
             return False  # an unknown fact satisfies no condition (not even "lt")
+        if self.kind is Kind.ANNUAL:
+            return falls_in(actual, now.date(), self.value)
         match self.operator:
             case Operator.EQUALS:
                 return bool(actual == self.value)
@@ -110,6 +134,14 @@ class Group:
 
 
 Rule = Condition | Group
+
+
+def gains_members_with_time(rule: Rule) -> bool:
+    """Whether the rule may come to hold without any new fact: an annual date draws near (an
+    instant "within the last N days" only ever stops holding)."""
+    if isinstance(rule, Condition):
+        return rule.kind is Kind.ANNUAL
+    return any(gains_members_with_time(part) for part in rule.parts)
 
 
 def parse_rule(raw: Any, field: str = "rule") -> Rule:
@@ -154,14 +186,29 @@ def _condition(raw: Mapping[str, Any], field: str) -> Condition:
         allowed = sorted(o.value for o in OPERATORS[kind])
         raise RuleViolation(f"{field}.operator", f"{raw['attribute']} allows {allowed}")
     value = _value(kind, operator, raw["value"], f"{field}.value")
-    return Condition(raw["attribute"], operator, value)
+    attribute = raw["attribute"]
+    if kind is Kind.TEXT and attribute.startswith(f"{TASTES}."):
+        attribute = attribute.casefold()  # tastes are named as people typed them
+    return Condition(attribute, operator, value, kind)
 
 
 def _value(kind: Kind, operator: Operator, raw: Any, field: str) -> Any:
     if operator is Operator.IN:
         if not isinstance(raw, list) or not raw or len(raw) > MAX_CONDITIONS:
             raise RuleViolation(field, f"must be a list of 1 to {MAX_CONDITIONS} values")
-        return frozenset(_text(item, f"{field}.{i}") for i, item in enumerate(raw))
+        item_of = _custom if kind is Kind.CUSTOM else _text
+        return frozenset(item_of(item, f"{field}.{i}") for i, item in enumerate(raw))
+    if kind is Kind.ANNUAL:
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_ANNUAL_DAYS:
+            raise RuleViolation(
+                field, f"must be a whole number of days from 0 to {MAX_ANNUAL_DAYS}"
+            )
+        return raw
+    if kind is Kind.CUSTOM:
+        value = _custom(raw, field)
+        if operator in (Operator.GT, Operator.LT) and not isinstance(value, Decimal | date):
+            raise RuleViolation(field, "gt and lt compare numbers or dates (YYYY-MM-DD)")
+        return value
     if operator is Operator.WITHIN_DAYS:
         if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 36_600:
             raise RuleViolation(field, "must be a whole number of days from 1 to 36600")
@@ -202,3 +249,54 @@ def _instant(raw: Any, field: str) -> datetime:
     if not within_range(instant):  # comparing it with a customer's instants must not overflow
         raise RuleViolation(field, f"must be {INSTANT_RANGE}")
     return instant
+
+
+CustomValue = bool | Decimal | date | str
+
+
+def _custom(raw: Any, field: str) -> CustomValue:
+    """A custom field's value in a rule, typed by its JSON: a boolean, a number (an integer or
+    a decimal string), a date (``YYYY-MM-DD``) or else a text (case-folded)."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int):
+        return Decimal(raw)
+    text = _text(raw, field)
+    return _parsed(text) or text
+
+
+def _parsed(text: str) -> Decimal | date | None:
+    try:
+        number = Decimal(text)
+        return number if number.is_finite() else None
+    except InvalidOperation:
+        pass
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+
+
+def _like(actual: Any, example: Any) -> CustomValue | None:
+    """A customer's custom value as the type of the rule's ``example``; None when it is not one
+    (a text is never "greater" than a number: that condition does not hold)."""
+    if isinstance(example, frozenset):  # "in": compared item by item
+        return actual if isinstance(actual, bool) else _plain(actual)
+    if isinstance(example, bool):
+        return actual if isinstance(actual, bool) else None
+    if isinstance(actual, bool):
+        return None
+    plain = _plain(actual)
+    if isinstance(example, Decimal):
+        return plain if isinstance(plain, Decimal) else None
+    if isinstance(example, date):
+        return plain if isinstance(plain, date) else None
+    return str(actual).strip().casefold()
+
+
+def _plain(actual: Any) -> CustomValue:
+    """Contacts sends numbers as decimal strings (or numbers), dates as ``YYYY-MM-DD``."""
+    if isinstance(actual, int | float):
+        return Decimal(str(actual))
+    text = str(actual).strip().casefold()
+    return _parsed(text) or text

@@ -34,6 +34,7 @@ from crm_platform.tracking import subscribe_reactions
 from ..application.automation import Trigger
 from ..domain import AudienceProfile
 from ..domain.campaign import TRIGGERS
+from ..domain.customer_file import annual, family_of, important_dates_of
 from ..domain.profile import ContactDetails
 
 GROUP = "marketing.audience"
@@ -62,6 +63,8 @@ CONTACT_FIELDS = (
     "preferences",
     "tags",
     "important_dates",
+    "family_members",
+    "custom_fields",
 )
 
 
@@ -145,11 +148,19 @@ def _details(
         changes["region"] = address.get("region")
         changes["country"] = address.get("country")
     if "preferences" in given:
-        changes["language"] = (fields["preferences"] or {}).get("language")
+        preferences = fields["preferences"] or {}
+        changes["language"] = preferences.get("language")
+        changes["tastes"] = tuple(sorted((preferences.get("other") or {}).items()))
     if "tags" in given:
         changes["tags"] = frozenset(fields["tags"] or ())
     if "important_dates" in given:
         changes["birthday"] = _birthday(fields["important_dates"] or [])
+        changes["important_dates"] = important_dates_of(fields["important_dates"])
+    if "family_members" in given:
+        changes["family"] = family_of(fields["family_members"])
+    if "custom_fields" in given:
+        custom = {k: v for k, v in (fields["custom_fields"] or {}).items() if v is not None}
+        changes["custom_fields"] = tuple(sorted(custom.items()))
     return dataclasses.replace(base, **changes)
 
 
@@ -161,5 +172,5 @@ def _primary(entries: list[dict[str, Any]] | None) -> dict[str, Any] | None:
 def _birthday(dates: list[dict[str, Any]]) -> str | None:
     for entry in dates:
         if entry.get("kind") == "birthday":
-            return f"{entry['date']['month']:02d}-{entry['date']['day']:02d}"
+            return annual(entry["date"])
     return None
