@@ -3,7 +3,9 @@
 The topics come from the code, so the cluster and the code cannot drift apart:
 - every topic of the event registry (``crm_events.registry.topics()``), the published history
   that downstream systems replay: kept forever, except the compacted ones of
-  ``crm_platform.kafka.COMPACTED`` (the personal-data keys), which keep the latest record per key;
+  ``crm_platform.kafka.COMPACTED`` (the personal-data keys), which keep the latest record per key,
+  and those of ``crm_platform.kafka.SHORT_LIVED`` (personal data in clear: subject-access answers),
+  kept briefly;
 - a dead-letter topic ``crm.dlq.<group>`` per consumer group the services declare: read by
   people fixing a failure, kept 14 days.
 
@@ -28,7 +30,7 @@ from generated import ROOT, write_or_check
 
 import crm_events
 from crm_platform.consumer import dead_letter_topic
-from crm_platform.kafka import COMPACTED, PARTITIONS
+from crm_platform.kafka import COMPACTED, PARTITIONS, SHORT_LIVED
 
 OUTPUT = ROOT / "deploy/k8s/base/kafka/topics.yaml"
 CLUSTER = "crm"  # the Strimzi Kafka resource the topic operator manages these topics for
@@ -146,6 +148,9 @@ def topics(groups: Iterable[str]) -> Iterator[dict[str, Any]]:
     for topic in crm_events.registry.topics():
         if topic in COMPACTED:
             yield kafka_topic(topic, COMPACTED[topic], "table")
+        elif topic in SHORT_LIVED:
+            config = {"cleanup.policy": "delete", **SHORT_LIVED[topic]}
+            yield kafka_topic(topic, config, "personal-data")
         else:
             yield kafka_topic(topic, FOREVER, "history")
     for group in sorted(groups):

@@ -3,7 +3,16 @@
 Importing this package registers every event in :data:`registry`.
 """
 
-from . import analytics, contacts, erasure, marketing, personal, sales, service_desk
+from . import (
+    analytics,
+    contacts,
+    erasure,
+    marketing,
+    personal,
+    sales,
+    service_desk,
+    subject_access,
+)
 from .envelope import Envelope, Event, EventData, build_event, dataschema_uri, topic_name
 from .registry import EventRegistry, UnknownEventType, event, registry
 
@@ -24,5 +33,6 @@ __all__ = [
     "registry",
     "sales",
     "service_desk",
+    "subject_access",
     "topic_name",
 ]

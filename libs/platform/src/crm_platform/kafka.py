@@ -12,6 +12,7 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream.kafka import KafkaBroker, Topic
 
 from crm_events.personal import PersonalDataKeyIssued
+from crm_events.subject_access import ANSWER_RETENTION_MS, ANSWER_TOPICS
 
 from .settings import KafkaSettings
 
@@ -30,6 +31,12 @@ COMPACTED: dict[str, dict[str, str]] = {
         "delete.retention.ms": "86400000",
     }
 }
+# Topics that carry personal data in clear keep it briefly (subject-access answers).
+SHORT_LIVED: dict[str, dict[str, str]] = {
+    topic: {"retention.ms": str(ANSWER_RETENTION_MS)} for topic in ANSWER_TOPICS
+}
+# Topics created configured by ``ensure_topics``, never by FastStream.
+CONFIGURED = COMPACTED | SHORT_LIVED
 
 
 def make_broker(settings: KafkaSettings, **kwargs: Any) -> KafkaBroker:
@@ -50,12 +57,12 @@ def make_producer(settings: KafkaSettings, **kwargs: Any) -> AIOKafkaProducer:
 
 def declared(name: str, partitions: int = PARTITIONS, replication: int | None = None) -> Topic:
     """A topic as FastStream should create it if it is missing. FastStream cannot configure the
-    topics it creates, so compacted ones are left to ``ensure_topics``."""
+    topics it creates, so configured ones are left to ``ensure_topics``."""
     return Topic(
         name,
         num_partitions=partitions,
         replication_factor=replication or KafkaSettings().topic_replication,
-        declare=name not in COMPACTED,
+        declare=name not in CONFIGURED,
     )
 
 
@@ -79,7 +86,7 @@ async def ensure_topics(
                     name,
                     num_partitions=partitions,
                     replication_factor=replication or KafkaSettings().topic_replication,
-                    topic_configs=COMPACTED.get(name, {}),
+                    topic_configs=CONFIGURED.get(name, {}),
                 )
                 for name in missing
             ]

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
-from .kafka import COMPACTED, ensure_topics
+from .kafka import CONFIGURED, ensure_topics
 from .liveness import REGISTRY, Check, HealthServer, Registry, Report
 from .loops import Loop, sleep_or_stop
 from .settings import HealthSettings, HttpSettings, KafkaSettings, TelemetrySettings
@@ -69,8 +69,8 @@ def run_worker(
         await health.start()
         try:
             broker = await broker_factory()
-            # Subscribers may start before any relay created the compacted topics they read.
-            await ensure_topics(KafkaSettings().bootstrap_servers, COMPACTED)
+            # Subscribers may start before any relay created the configured topics they read.
+            await ensure_topics(KafkaSettings().bootstrap_servers, CONFIGURED)
             loops = background()
             if not broker.subscribers and not loops:
                 log.info("crm-%s-worker has nothing to do yet", service)

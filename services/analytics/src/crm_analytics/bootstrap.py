@@ -40,6 +40,11 @@ from .application.metrics_settings import MetricsSettings
 from .application.outbox import OutboxRelay
 from .messaging.erasure import ERASURE_GROUP, subscribe_erasures
 from .messaging.metrics_loops import metric_loops
+from .messaging.subject_access import (
+    SUBJECT_ACCESS_GROUP,
+    SubjectAccess,
+    subscribe_subject_access_requests,
+)
 from .read_models import customer_360, event_archive, metrics, organization_360
 
 SERVICE = "analytics"
@@ -166,7 +171,8 @@ def routers(analytics: Analytics | None) -> list[APIRouter]:
 
 
 def subscribe(broker: KafkaBroker, analytics: Analytics) -> None:
-    """The read models' consumers, the keyring's, and the erasures' (which confirm)."""
+    """The read models' consumers, the keyring's, the erasures' (which confirm) and the
+    subject-access requests' (which answer)."""
     catalog, groups = analytics.catalog, live_groups(analytics.kafka)
     for name, model in catalog.models.items():
         subscribe_read_model(broker, model, catalog, group_id=groups[name])
@@ -174,6 +180,11 @@ def subscribe(broker: KafkaBroker, analytics: Analytics) -> None:
     subscribe_personal_data_keys(broker, keys, group_id=analytics.kafka.group(KEYRING_GROUP))
     group = analytics.kafka.group(ERASURE_GROUP)
     subscribe_erasures(broker, keys, analytics.erasures, group_id=group)
+    reads = customer_360.Customer360Reads(analytics.catalog)
+    subject_access = SubjectAccess(reads, keys, analytics.scores, analytics.erasures)
+    subscribe_subject_access_requests(
+        broker, subject_access, group_id=analytics.kafka.group(SUBJECT_ACCESS_GROUP)
+    )
 
 
 def background(analytics: Analytics) -> list[Loop]:

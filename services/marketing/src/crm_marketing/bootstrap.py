@@ -30,6 +30,7 @@ from .application.mailer import MAIL_QUEUE, Mailer, MailQueue
 from .application.scheduler import scheduler_loops
 from .application.tokens import TokenSigner, TrackingLinks
 from .contracts import SOURCE_SERVICE, TOPICS, translate
+from .messaging.subject_access import subscribe_subject_access_requests
 
 DATABASE = "marketing"
 
@@ -78,13 +79,14 @@ def routers(application: MarketingApplication) -> list[Any]:
 
 def subscribe(broker: KafkaBroker, application: MarketingApplication) -> None:
     """Audience profiles from other services' events; personal data opened with a keyring kept
-    in marketing's database, fed by the key topic."""
+    in marketing's database, fed by the key topic. Subject-access requests are answered."""
     postgres, kafka = PostgresSettings(), KafkaSettings()
     keyring = PostgresKeyring(postgres.dsn(postgres.database or DATABASE))
     subscribe_personal_data_keys(
         broker, keyring, group_id=kafka.group("marketing.personal-data-keys")
     )
     messaging.subscribe(broker, application, keyring, group_id=kafka.group(messaging.GROUP))
+    subscribe_subject_access_requests(broker, application)
 
 
 def background(application: MarketingApplication) -> list[Loop]:

@@ -19,6 +19,7 @@ from .imports import imports_router
 from .interactions import interactions_router
 from .merges import merges_router
 from .organizations import organizations_router
+from .subject_access import subject_access_router
 
 
 def routers(application: ContactsApplication) -> list[APIRouter]:
@@ -26,6 +27,7 @@ def routers(application: ContactsApplication) -> list[APIRouter]:
     return [
         customers_router(application),
         erasure_router(application),
+        subject_access_router(application),
         interactions_router(application),
         consents_router(application),
         merges_router(application),

@@ -29,10 +29,12 @@ from crm_events.contacts import (
 )
 from crm_events.erasure import ErasedData, ErasureMethod, erasure_confirmed
 from crm_events.personal import PersonalDataKeyDestroyed
+from crm_events.subject_access import SubjectAccessRequested
 from crm_platform.eventstore import EventMetadata
 from crm_platform.relay import integration_event
 
 from ..domain import PERSON_SECTIONS, ConsentStatus, Customer, Organization, OrganizationKind
+from ..domain.subject_access import SubjectAccessFile
 
 SOURCE_SERVICE = "contacts"
 # What contacts makes unreadable when it erases a person: every record it stores about them.
@@ -170,6 +172,16 @@ _ORGANIZATION_FIELDS = tuple(
     for name in OrganizationRegistered.model_fields
     if name not in ("organization_id", "registered_at")
 )
+
+
+def _subject_access_requested(e: Any) -> list[EventData]:
+    return [
+        SubjectAccessRequested(
+            request_id=e.request_id, customer_id=e.customer_id, requested_at=e.requested_at
+        )
+    ]
+
+
 _TRANSLATORS: dict[type, Callable[[Any], list[EventData]]] = {
     Customer.Registered: _customer_registered,  # type: ignore[attr-defined]
     Customer.ProfileUpdated: _customer_profile_updated,  # type: ignore[attr-defined]
@@ -180,4 +192,5 @@ _TRANSLATORS: dict[type, Callable[[Any], list[EventData]]] = {
     Customer.Erased: _erased,  # type: ignore[attr-defined]
     Organization.Registered: _organization_registered,  # type: ignore[attr-defined]
     Organization.ProfileUpdated: _organization_profile_updated,  # type: ignore[attr-defined]
+    SubjectAccessFile.Requested: _subject_access_requested,  # type: ignore[attr-defined]
 }

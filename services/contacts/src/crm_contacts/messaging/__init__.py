@@ -16,6 +16,7 @@ from crm_platform.tracking import subscribe_reactions
 from ..application import ContactsApplication
 from .erasure import record_confirmation
 from .leads import register_converted_lead
+from .subject_access import subscribe_subject_access
 
 DATABASE = "contacts"
 LEAD_CONVERSIONS = "contacts.lead-conversions"
@@ -60,6 +61,7 @@ def subscribe(
 def subscribe_worker(broker: KafkaBroker, application: ContactsApplication) -> None:
     """The worker's subscriptions; their keyring lives as long as the worker's process."""
     subscribe(broker, application)
+    subscribe_subject_access(broker, application)
 
 
 __all__ = ["subscribe", "subscribe_worker"]

@@ -14,10 +14,12 @@ from .inbound_mail import InboundMailListener
 from .outbox import customer_mail
 from .scheduler import SlaScheduler
 from .settings import ServiceDeskSettings
+from .subject_access import subscribe_subject_access_requests
 
 
 def subscribe(broker: KafkaBroker, application: ServiceDeskApplication) -> None:
     subscribe_customers(broker, application, application.construct_keyring())
+    subscribe_subject_access_requests(broker, application)
 
 
 def background(application: ServiceDeskApplication) -> list[Loop]:
