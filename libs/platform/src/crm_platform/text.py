@@ -66,6 +66,14 @@ def clean(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def fold(text: str) -> str:
+    """The form text is searched by: case-, accent-, punctuation- and spacing-insensitive,
+    ``" Zoë  O'Neil"`` -> ``"zoe o neil"``. Fold the stored text and the query alike."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join("".join(c if c.isalnum() else " " for c in bare).split())
+
+
 def cleaned(
     value: Any, *, path: Path = (), max_depth: int | None = None, max_chars: int | None = None
 ) -> Any:

@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ..envelope import EventData
 from ..personal import Sealed
 from ..registry import event
+from .opportunities import PartnerAttribution
 
 FieldValue = str | int | float | bool | None
 
@@ -179,3 +180,16 @@ class LeadErased(_LeadEvent):
         default=None, description="The customer whose erasure caused this one, if any."
     )
     erased_at: AwareDatetime
+
+
+@event
+class LeadPartnerRegistered(_LeadEvent):
+    """A partner (an organization of kind partner in contacts) was registered on the lead, or
+    replaced the one registered before; the lead's opportunity inherits it on conversion."""
+
+    event_type = "LeadPartnerRegistered"
+
+    partner_id: UUID = Field(description="The partner organization.")
+    attribution: PartnerAttribution
+    registered_by: str
+    registered_at: AwareDatetime

@@ -34,6 +34,13 @@ class LossReason(StrEnum):
     OTHER = "other"
 
 
+class PartnerAttribution(StrEnum):
+    """What a partner did for a deal (channel attribution)."""
+
+    SOURCED = "sourced"  # the partner brought the deal (deal registration)
+    INFLUENCED = "influenced"  # the partner helped win a deal found otherwise
+
+
 class _OpportunityEvent(EventData):
     source_service = "sales"
     aggregate_type = "opportunity"
@@ -163,3 +170,16 @@ class OpportunityRiskCleared(_OpportunityEvent):
     )
     cleared_by: str
     cleared_at: AwareDatetime
+
+
+@event
+class OpportunityPartnerRegistered(_OpportunityEvent):
+    """A partner (an organization of kind partner in contacts) was registered on the deal, or
+    replaced the one registered before: who registered it, when, and what the partner did."""
+
+    event_type = "OpportunityPartnerRegistered"
+
+    partner_id: UUID = Field(description="The partner organization.")
+    attribution: PartnerAttribution
+    registered_by: str
+    registered_at: AwareDatetime

@@ -16,6 +16,7 @@ from crm_events.sales.leads import (
     LeadConverted,
     LeadDisqualified,
     LeadErased,
+    LeadPartnerRegistered,
     LeadQualified,
     LeadScored,
     LeadUpdated,
@@ -25,6 +26,7 @@ from crm_events.sales.opportunities import (
     OpportunityFlaggedAtRisk,
     OpportunityLost,
     OpportunityOpened,
+    OpportunityPartnerRegistered,
     OpportunityRiskCleared,
     OpportunityStageChanged,
     OpportunityUpdated,
@@ -75,6 +77,7 @@ payload = translator(
             "Disqualified": restated(LeadDisqualified, record=LEAD, at="disqualified_at"),
             "Converted": restated(LeadConverted, record=LEAD, at="converted_at"),
             "Erased": _lead_erased,
+            "PartnerRegistered": restated(LeadPartnerRegistered, record=LEAD, at="registered_at"),
         },
         Opportunity: {
             "Opened": restated(OpportunityOpened, record=OPPORTUNITY, at="opened_at"),
@@ -86,6 +89,9 @@ payload = translator(
                 OpportunityFlaggedAtRisk, record=OPPORTUNITY, at="flagged_at"
             ),
             "RiskCleared": restated(OpportunityRiskCleared, record=OPPORTUNITY, at="cleared_at"),
+            "PartnerRegistered": restated(
+                OpportunityPartnerRegistered, record=OPPORTUNITY, at="registered_at"
+            ),
         },
     }
 )

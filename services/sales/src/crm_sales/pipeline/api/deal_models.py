@@ -21,6 +21,7 @@ from ..application.index import OpportunityEntry
 from ..domain.forecast import ForecastLine, PeriodKind
 from ..domain.opportunities import LossReason, Opportunity, OpportunityStatus
 from ..domain.pipelines import DEFAULT_PIPELINE_ID, Pipeline, Stage, StageKind, stage
+from .partner_models import PartnerIn, PartnerOut
 
 Amount = Annotated[BoundedAmount, Field(ge=0)]
 Probability = Annotated[int, Field(ge=0, le=100, description="Percent")]
@@ -38,6 +39,9 @@ class OpportunityFields(CommandBody):
     stage_id: StageId | None = Field(default=None, description="Default: the first stage")
     probability: Probability | None = Field(default=None, description="Default: the stage's")
     owner: Text | None = Field(default=None, description="Default: you (the lead's owner)")
+    partner: PartnerIn | None = Field(
+        default=None, description="The partner on the deal; default on conversion: the lead's"
+    )
 
     def draft(self, **links: Any) -> OpportunityDraft:
         values = self.model_dump(
@@ -47,9 +51,11 @@ class OpportunityFields(CommandBody):
                 "contact_id",
                 "customer_id",
                 "organization_id",
+                "partner",
             }
         )
-        return OpportunityDraft(**values, **links)
+        partner = self.partner.draft() if self.partner else None
+        return OpportunityDraft(**values, partner=partner, **links)
 
 
 class OpenOpportunity(OpportunityFields):
@@ -146,10 +152,12 @@ class _OpportunityFields(BaseModel):
     account_id: UUID | None
     contact_id: UUID | None
     at_risk: bool
+    partner_id: UUID | None
 
 
 class OpportunityOut(_OpportunityFields):
     lead_id: UUID | None
+    partner: PartnerOut | None = Field(description="Deal registration: who, when, attribution")
     risks: list[RiskOut]
     closing: ClosingOut | None
     history: list[StageChangeOut] = Field(
@@ -177,6 +185,8 @@ class OpportunityOut(_OpportunityFields):
                 closing=ClosingOut.model_validate(closing) if closing else None,
                 history=[StageChangeOut.model_validate(c) for _, c in history],
                 history_next=history_next,
+                partner_id=opportunity.partner and opportunity.partner.partner_id,
+                partner=PartnerOut.of(opportunity.partner),
                 opened_at=opportunity.created_on,
                 updated_at=opportunity.modified_on,
             )

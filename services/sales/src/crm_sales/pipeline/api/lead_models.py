@@ -18,6 +18,7 @@ from ..application.commands import LeadDetails
 from ..application.index import LeadEntry
 from ..domain.leads import DisqualificationReason, Lead, LeadSource, LeadStatus
 from ..domain.scoring import RuleKind, ScoringRule, ScoringRules, rule
+from .partner_models import PartnerOut
 
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
 Text = Annotated[str, Field(max_length=TEXT_MAX_LENGTH)]
@@ -151,6 +152,7 @@ class LeadOut(BaseModel):
     disqualification: DisqualificationOut | None
     conversion: ConversionOut | None
     erased_at: datetime | None
+    partner: PartnerOut | None = Field(description="Deal registration: who, when, attribution")
     captured_at: datetime
     updated_at: datetime
 
@@ -173,6 +175,7 @@ class LeadOut(BaseModel):
                 conversion=ConversionOut.model_validate(lead.conversion)
                 if lead.conversion
                 else None,
+                partner=PartnerOut.of(lead.partner),
                 captured_at=lead.created_on,
                 updated_at=lead.modified_on,
             )
@@ -192,6 +195,7 @@ class LeadSummary(BaseModel):
     owner: str | None
     score: int
     customer_id: UUID | None
+    partner_id: UUID | None
     captured_at: datetime
 
     @classmethod

@@ -7,7 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from crm_platform.web.problems import PROBLEM_RESPONSES
+from crm_platform.text import fold
+from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
 
 from ...shared.api.http import Admin, Paging, Reader, show
 from ...shared.api.routes import Located, at, command_route, create_route, read_route
@@ -15,6 +16,7 @@ from ..application.commands import LeadFilter
 from ..domain.leads import LeadSource, LeadStatus
 from . import lead_models
 from .deal_models import ConvertLead
+from .partner_models import RegisterPartner
 
 
 def leads_router(application: Any) -> APIRouter:
@@ -42,9 +44,22 @@ def leads_router(application: Any) -> APIRouter:
         source: LeadSource | None = None,
         customer_id: UUID | None = None,
         min_score: Annotated[int | None, Query(ge=-10_000, le=10_000)] = None,
+        partner_id: UUID | None = None,
+        q: Annotated[
+            str | None,
+            Query(
+                max_length=200,
+                description="Text in the names, company or e-mail address, "
+                "case and accents aside: `?q=zoe` finds Zoë",
+            ),
+        ] = None,
     ) -> lead_models.LeadPage:
         """Leads, newest first."""
-        keep = LeadFilter(status, owner, source, customer_id, min_score)
+        if q is not None and not fold(q):
+            raise Unprocessable.for_field("query.q", "must contain letters or digits")
+        keep = LeadFilter(
+            status, owner, source, customer_id, min_score, partner_id=partner_id, text=q
+        )
         entries, following = page.newest_first(application.list_leads(keep), lambda e: e.position)
         return lead_models.LeadPage(
             items=[lead_models.LeadSummary.of(e) for e in entries], next_cursor=following
@@ -69,6 +84,21 @@ def leads_router(application: Any) -> APIRouter:
         target="lead_id",
         body=lead_models.UpdateLead,
         doc="Change some details (the lead is rescored); not once converted or erased.",
+    )
+    command_route(
+        router,
+        "POST",
+        f"{lead}/partner",
+        lead_models.LeadOut,
+        lambda cmd, ids, body: application.register_lead_partner(
+            cmd, ids["lead_id"], partner=body.draft()
+        ),
+        name="register_lead_partner",
+        operation="register-lead-partner",
+        target="lead_id",
+        body=RegisterPartner,
+        doc="Register the partner on the lead (deal registration), replacing another; its "
+        "opportunity inherits it on conversion.",
     )
     command_route(
         router,

@@ -16,6 +16,7 @@ from ..application.commands import OpportunityFilter
 from ..domain.forecast import PeriodKind, totals
 from ..domain.opportunities import OpportunityStatus
 from . import deal_models
+from .partner_models import RegisterPartner
 
 # The changes of an opportunity: (path, operation, body, the application's command, its
 # arguments from the body, description). Operations scope command ids: never rename one.
@@ -27,6 +28,14 @@ CHANGES: list[tuple[str, str, type[Any], str, Any, str]] = [
         "update_opportunity",
         lambda b: {"changes": b.changes()},
         "Change some details of an open opportunity.",
+    ),
+    (
+        "/partner",
+        "register-opportunity-partner",
+        RegisterPartner,
+        "register_opportunity_partner",
+        lambda b: {"partner": b.draft()},
+        "Register the partner on an open opportunity (deal registration), replacing another.",
     ),
     (
         "/stage",
@@ -90,10 +99,11 @@ def opportunities_router(application: Any) -> APIRouter:
         account_id: UUID | None = None,
         contact_id: UUID | None = None,
         at_risk: bool | None = None,
+        partner_id: UUID | None = None,
     ) -> deal_models.OpportunityPage:
         """Opportunities, newest first."""
         keep = OpportunityFilter(
-            status, owner, pipeline_id, stage_id, account_id, contact_id, at_risk
+            status, owner, pipeline_id, stage_id, account_id, contact_id, at_risk, partner_id
         )
         listed = application.list_opportunities(keep)
         entries, following = page.newest_first(listed, lambda e: e.position)

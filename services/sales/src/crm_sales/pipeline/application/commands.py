@@ -15,6 +15,7 @@ from ...shared.application.store import Command, Outcome
 from ..domain.leads import KIND as LEAD
 from ..domain.leads import Lead
 from ..domain.opportunities import Opportunity
+from ..domain.partners import PartnerDraft
 from .index import LeadFilter, OpportunityFilter, PipelineIndex
 from .leads import LeadCommands, LeadDetails
 from .opportunities import OpportunityCommands, OpportunityDraft
@@ -58,6 +59,7 @@ class PipelineCommands(LeadCommands, OpportunityCommands):
                 owner=lead.owner,
                 account_id=organization_id,
                 contact_id=conversion.customer_id,
+                partner=opportunity.partner or _partner_of(lead),
             )
             return self._new_opportunity(
                 conversion.opportunity_id, draft, opened_by=command.actor, lead_id=lead.id
@@ -76,3 +78,9 @@ class PipelineCommands(LeadCommands, OpportunityCommands):
             o.id for o in held if customer_id in (o.account_id, o.contact_id) or o.lead_id in leads
         ]
         return list(dict.fromkeys(listed + theirs))
+
+
+def _partner_of(lead: Lead) -> PartnerDraft | None:
+    """The lead's partner, which its opportunity inherits."""
+    link = lead.partner
+    return None if link is None else PartnerDraft(link.partner_id, link.attribution)

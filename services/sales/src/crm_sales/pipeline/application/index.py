@@ -20,6 +20,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from crm_platform.text import fold
+
 from ...shared.application.read_models import AggregateRows, Where, upsert
 from ...shared.copied import copied
 from ...stored_topics import stored_topics_of
@@ -28,10 +30,12 @@ from ..domain.leads import Lead, LeadSource, LeadStatus
 from ..domain.opportunities import Opportunity, OpportunityStatus
 from ..domain.pipelines import Pipeline
 
-PROJECTION = "sales-pipeline"
-LEADS = "sales_leads"
-OPPORTUNITIES = "sales_opportunities"
-PIPELINES = "sales_pipelines"
+# v2: rows gained the partner and the leads' search text; a new generation is built from the
+# log, as the rows of the first cannot be completed in place.
+PROJECTION = "sales-pipeline-v2"
+LEADS = "sales_leads_v2"
+OPPORTUNITIES = "sales_opportunities_v2"
+PIPELINES = "sales_pipelines_v2"
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,12 @@ class LeadEntry:
     response_ids: frozenset[UUID]
     erased: bool
     captured_at: datetime
+    partner_id: UUID | None
+    search: str  # names, company and e-mail, folded (``crm_platform.text.fold``)
 
     @classmethod
     def of(cls, lead: Lead, position: int) -> LeadEntry:
+        searched = (lead.given_name, lead.family_name, lead.company, lead.email)
         return cls(
             **copied(
                 cls,
@@ -63,6 +70,8 @@ class LeadEntry:
                 response_ids=frozenset(lead.responses),
                 erased=lead.erased_at is not None,
                 captured_at=lead.created_on,
+                partner_id=lead.partner and lead.partner.partner_id,
+                search=" ".join(fold(text) for text in searched if text),
             )
         )
 
@@ -92,9 +101,11 @@ class OpportunityEntry:
     lead_id: UUID | None
     at_risk: bool
     opened_at: datetime
+    partner_id: UUID | None
 
     @classmethod
     def of(cls, opportunity: Opportunity, position: int) -> OpportunityEntry:
+        partner = opportunity.partner
         return cls(
             **copied(
                 cls,
@@ -102,6 +113,7 @@ class OpportunityEntry:
                 opportunity_id=opportunity.id,
                 position=position,
                 opened_at=opportunity.created_on,
+                partner_id=partner and partner.partner_id,
             )
         )
 
@@ -137,6 +149,8 @@ class LeadFilter:
     min_score: int | None = None
     response_id: UUID | None = None  # the leads this campaign response counts for
     open_only: bool = False  # only leads still open (``LeadEntry.is_open``)
+    partner_id: UUID | None = None
+    text: str | None = None  # in the names, company or e-mail, case and accents aside
 
     def where(self) -> Where:
         where = Where()
@@ -146,6 +160,8 @@ class LeadFilter:
         where.add("customer_id = %s", self.customer_id)
         where.add("score >= %s", self.min_score)
         where.add("response_ids @> ARRAY[%s]::uuid[]", self.response_id)
+        where.add("partner_id = %s", self.partner_id)
+        where.add("search LIKE %s", self.text and f"%{fold(self.text)}%")
         if self.open_only:
             where.clauses.append(f"status <> '{LeadStatus.CONVERTED.value}' AND NOT erased")
         return where
@@ -160,11 +176,13 @@ class OpportunityFilter:
     account_id: UUID | None = None
     contact_id: UUID | None = None
     at_risk: bool | None = None
+    partner_id: UUID | None = None
 
     def where(self) -> Where:
         where = Where()
         where.add("status = %s", self.status and self.status.value)
-        for name in ("owner", "pipeline_id", "stage_id", "account_id", "contact_id", "at_risk"):
+        names = ("owner", "pipeline_id", "stage_id", "account_id", "contact_id", "at_risk")
+        for name in (*names, "partner_id"):
             where.add(f"{name} = %s", getattr(self, name))
         return where
 
@@ -175,20 +193,24 @@ _SCHEMA = (
     f"CREATE TABLE IF NOT EXISTS {LEADS} (lead_id uuid PRIMARY KEY, position bigint NOT NULL,"
     " version integer NOT NULL, status text NOT NULL, source text NOT NULL, given_name text,"
     " family_name text, company text, owner text, score integer NOT NULL, customer_id uuid,"
-    " response_ids uuid[] NOT NULL, erased boolean NOT NULL, captured_at timestamptz NOT NULL)",
+    " response_ids uuid[] NOT NULL, erased boolean NOT NULL, captured_at timestamptz NOT NULL,"
+    " partner_id uuid, search text NOT NULL)",
     f"CREATE INDEX IF NOT EXISTS {LEADS}_position ON {LEADS} (position)",
     f"CREATE INDEX IF NOT EXISTS {LEADS}_customer ON {LEADS} (customer_id, position)",
     f"CREATE INDEX IF NOT EXISTS {LEADS}_responses ON {LEADS} USING gin (response_ids)",
+    f"CREATE INDEX IF NOT EXISTS {LEADS}_partner ON {LEADS} (partner_id, position)",
     f"CREATE TABLE IF NOT EXISTS {OPPORTUNITIES} (opportunity_id uuid PRIMARY KEY,"
     " position bigint NOT NULL, version integer NOT NULL, name text NOT NULL,"
     " pipeline_id uuid NOT NULL, stage_id text NOT NULL, status text NOT NULL,"
     " amount numeric NOT NULL, currency text NOT NULL, probability integer NOT NULL,"
     " expected_close_date date NOT NULL, closed_on date, owner text NOT NULL, account_id uuid,"
-    " contact_id uuid, lead_id uuid, at_risk boolean NOT NULL, opened_at timestamptz NOT NULL)",
+    " contact_id uuid, lead_id uuid, at_risk boolean NOT NULL, opened_at timestamptz NOT NULL,"
+    " partner_id uuid)",
     f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_position ON {OPPORTUNITIES} (position)",
     f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_account ON {OPPORTUNITIES} (account_id, status)",
     f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_contact ON {OPPORTUNITIES} (contact_id)",
     f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_lead ON {OPPORTUNITIES} (lead_id)",
+    f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_partner ON {OPPORTUNITIES} (partner_id)",
     f"CREATE TABLE IF NOT EXISTS {PIPELINES} (pipeline_id uuid PRIMARY KEY,"
     " version integer NOT NULL)",
 )

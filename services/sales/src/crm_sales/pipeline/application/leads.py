@@ -19,6 +19,7 @@ from ...shared.domain.errors import RecordNotFound
 from ...shared.domain.values import FieldValue, derived_id
 from ..domain.leads import KIND as LEAD
 from ..domain.leads import Lead, LeadSource
+from ..domain.partners import PartnerDraft
 from ..domain.scoring import (
     SCORING_RULES_ID,
     CampaignResponse,
@@ -81,6 +82,15 @@ class LeadCommands(SalesStore):
                 lead.rescore(self.current_rule_set())
 
         return self._change_lead(command, lead_id, update)
+
+    def register_lead_partner(
+        self, command: Command, lead_id: UUID, *, partner: PartnerDraft
+    ) -> Outcome[Lead]:
+        return self._change_lead(
+            command,
+            lead_id,
+            lambda lead: lead.register_partner(partner, registered_by=command.actor),
+        )
 
     def qualify_lead(self, command: Command, lead_id: UUID) -> Outcome[Lead]:
         return self._change_lead(

@@ -17,6 +17,7 @@ from ...shared.application.store import WRITE_ATTEMPTS, Command, Outcome, SalesS
 from ..domain.forecast import ForecastLine, PeriodKind, forecast
 from ..domain.opportunities import KIND as OPPORTUNITY
 from ..domain.opportunities import Opportunity, OpportunityStatus
+from ..domain.partners import PartnerDraft
 from ..domain.pipelines import DEFAULT_PIPELINE_ID, Pipeline, Stage
 from .index import OpportunityEntry, OpportunityFilter, PipelineIndex
 
@@ -37,6 +38,7 @@ class OpportunityDraft:
     probability: int | None = None
     account_id: UUID | None = None
     contact_id: UUID | None = None
+    partner: PartnerDraft | None = None
 
 
 class OpportunityCommands(SalesStore):
@@ -117,12 +119,23 @@ class OpportunityCommands(SalesStore):
             contact_id=draft.contact_id,
             lead_id=lead_id,
         )
+        if draft.partner is not None:
+            opportunity.register_partner(draft.partner, registered_by=opened_by)
         return [opportunity, *pending]
 
     def update_opportunity(
         self, command: Command, opportunity_id: UUID, changes: dict[str, Any]
     ) -> Outcome[Opportunity]:
         return self._change_opportunity(command, opportunity_id, lambda o: o.update(changes))
+
+    def register_opportunity_partner(
+        self, command: Command, opportunity_id: UUID, *, partner: PartnerDraft
+    ) -> Outcome[Opportunity]:
+        return self._change_opportunity(
+            command,
+            opportunity_id,
+            lambda o: o.register_partner(partner, registered_by=command.actor),
+        )
 
     def move_opportunity(
         self, command: Command, opportunity_id: UUID, *, stage_id: str, probability: int | None

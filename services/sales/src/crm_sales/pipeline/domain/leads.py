@@ -39,6 +39,7 @@ from ...shared.domain.values import (
     positive_int,
     required_text,
 )
+from .partners import PartnerAttribution, PartnerDraft, PartnerLink, registration
 from .scoring import CampaignResponse, Interaction, LeadProfile, Reason, RuleSet, Score
 
 KIND = "lead"
@@ -215,6 +216,7 @@ class Lead(Aggregate):
         self.disqualification: Disqualification | None = None
         self.conversion: Conversion | None = None
         self.erased_at: datetime | None = None
+        self.partner: PartnerLink | None = None
 
     def _assign_details(
         self,
@@ -307,6 +309,31 @@ class Lead(Aggregate):
     ) -> None:
         self._assign_details(
             name, email, phone, company, title, country, industry, company_size, fields, owner
+        )
+
+    # --- partner --------------------------------------------------------------------------------
+
+    def register_partner(self, draft: PartnerDraft, *, registered_by: str) -> bool:
+        """Register the partner on the lead (replacing another); False when already there."""
+        self._require_open()
+        attribution = registration(self.partner, draft)
+        if attribution is None:
+            return False
+        self._partner_registered(
+            partner_id=draft.partner_id, attribution=attribution.value, registered_by=registered_by
+        )
+        return True
+
+    @event("PartnerRegistered")
+    def _partner_registered(
+        self,
+        partner_id: UUID,
+        attribution: str,
+        registered_by: str,
+        timestamp: datetime = EVENT_TIME,
+    ) -> None:
+        self.partner = PartnerLink(
+            partner_id, PartnerAttribution(attribution), registered_by, timestamp
         )
 
     # --- qualification --------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from ...shared.domain.values import (
     percentage,
     required_text,
 )
+from .partners import PartnerAttribution, PartnerDraft, PartnerLink, registration
 from .pipelines import Pipeline, Stage
 
 KIND = "opportunity"
@@ -172,6 +173,7 @@ class Opportunity(Aggregate):
         self.history = [StageChange(None, stage_id, stage_name, probability, opened_by, timestamp)]
         self.risks: dict[str, Risk] = {}
         self.closing: Closing | None = None
+        self.partner: PartnerLink | None = None
 
     @property
     def is_open(self) -> bool:
@@ -231,6 +233,31 @@ class Opportunity(Aggregate):
         self.owner = owner
         self.account_id = account_id
         self.contact_id = contact_id
+
+    # --- partner --------------------------------------------------------------------------------
+
+    def register_partner(self, draft: PartnerDraft, *, registered_by: str) -> bool:
+        """Register the partner on the deal (replacing another); False when already there."""
+        self._require_open("register a partner on")
+        attribution = registration(self.partner, draft)
+        if attribution is None:
+            return False
+        self._partner_registered(
+            partner_id=draft.partner_id, attribution=attribution.value, registered_by=registered_by
+        )
+        return True
+
+    @event("PartnerRegistered")
+    def _partner_registered(
+        self,
+        partner_id: UUID,
+        attribution: str,
+        registered_by: str,
+        timestamp: datetime = EVENT_TIME,
+    ) -> None:
+        self.partner = PartnerLink(
+            partner_id, PartnerAttribution(attribution), registered_by, timestamp
+        )
 
     # --- stages ---------------------------------------------------------------------------------
 
