@@ -13,12 +13,13 @@ import pytest
 
 from crm_marketing.application import MarketingApplication
 from crm_marketing.application.scheduler import (
-    BIRTHDAYS,
+    ANNUAL_DATES,
     LAUNCHES,
-    BirthdayGreetings,
+    AnnualDates,
     launch_due,
     scheduler_loops,
 )
+from crm_marketing.bootstrap import build_application
 from crm_marketing.domain import (
     AudienceProfile,
     AutomatedSend,
@@ -134,19 +135,40 @@ async def test_a_birthday_greeting_that_fails_is_held_and_the_others_are_greeted
     campaign_id = draft(application, Automation("Birthday", timedelta(hours=8)))
     application.launch_campaign(command(), campaign_id)
     poison, other = born_today(application), born_today(application)
-    original = failing_for(application, "greet_on_birthday", poison, monkeypatch)
-    greetings = BirthdayGreetings(application, quarantine)
+    original = failing_for(application, "celebrate", poison, monkeypatch)
+    greetings = AnnualDates(application, quarantine)
 
     assert await greetings.step() == 1
     assert greetings_of(application) == {other}
-    [entry] = quarantine.list(loop=BIRTHDAYS).items
+    [entry] = quarantine.list(loop=ANNUAL_DATES).items
     assert (entry.record_key, entry.state) == (str(poison), "held")
-    assert await greetings.step() == 0  # the day's birthdays were tried: no scan again
+    assert await greetings.step() == 0  # evaluated again: the other is greeted once a day
 
-    monkeypatch.setattr(application, "greet_on_birthday", original)
+    monkeypatch.setattr(application, "celebrate", original)
     quarantine.release(entry.id)
     assert await greetings.step() == 1  # the released person, on the next round
     assert greetings_of(application) == {poison, other}
     assert quarantine.get(entry.id).state == "resolved"  # type: ignore[union-attr]
-    assert await BirthdayGreetings(application, quarantine).step() == 2  # a restart: no twice
+    assert await AnnualDates(application, quarantine).step() == 0  # a restart: no twice
     assert len(greetings_of(application)) == 2
+
+
+async def test_a_campaign_launched_later_in_the_day_still_greets_today_once(
+    application, postgres, quarantine
+) -> None:
+    person = born_today(application)
+    greetings = AnnualDates(application, quarantine)
+    assert await greetings.step() == 0  # the day's first round: no birthday campaign yet
+
+    campaign_id = draft(application, Automation("Birthday", timedelta(0)))
+    application.launch_campaign(command(), campaign_id)  # launched in the afternoon
+    # Two workers, each with its own application on the same database, race for the day.
+    second = build_application(postgres)
+    try:
+        rounds = await asyncio.gather(
+            greetings.step(), AnnualDates(second, quarantine).step(), greetings.step()
+        )
+    finally:
+        second.close()
+    assert sum(rounds) == 1
+    assert greetings_of(application) == {person}

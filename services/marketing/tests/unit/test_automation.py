@@ -164,6 +164,12 @@ def test_a_rising_churn_risk_starts_a_win_back_once(application, feed) -> None:
         (Automation("OrderPlaced", timedelta(days=400)), "automation.delay_seconds"),
         (Automation("OrderPlaced", timedelta(seconds=-1)), "automation.delay_seconds"),
         (Automation("OrderPlaced", timedelta(0), {"attribute": "x"}), "automation.conditions"),
+        (Automation("AnnualDate", timedelta(0)), "automation.date"),
+        (Automation("AnnualDate", timedelta(0), None, "tastes.wine"), "automation.date"),
+        (Automation("AnnualDate", timedelta(0), None, "birthday", 367), "automation.days_before"),
+        (Automation("Birthday", timedelta(0), None, "family.birthday"), "automation.date"),
+        (Automation("OrderPlaced", timedelta(0), None, None, 3), "automation.date"),
+        (Automation("Birthday", timedelta(0), owner_task=" "), "automation.owner_task"),
     ],
 )
 def test_automations_are_validated(automation, field) -> None:
@@ -202,13 +208,13 @@ def test_birthday_greetings_once_a_year(application, feed) -> None:
     assert (send.customer_id, send.due_at) == (celebrated, today + timedelta(hours=8))
     # In a year without 29 February, those born on it are greeted on the 28th.
     feb_28 = datetime(2027, 2, 28, 6, tzinfo=UTC)
-    campaigns = application.birthday_campaigns()
-    assert application.greet_on_birthday(leap, feb_28, campaigns) == 1
+    campaigns = application.annual_date_campaigns()
+    assert application.celebrate(leap, feb_28, campaigns) == 1
     assert greet_everyone(application, feb_28) == 0
 
 
 def greet_everyone(application: MarketingApplication, now: datetime) -> int:
     """What the scheduler's birthday round does for every known person (without its loop)."""
-    campaigns = application.birthday_campaigns()
+    campaigns = application.annual_date_campaigns()
     people = application.aggregate_ids(AudienceProfile.Started)  # type: ignore[attr-defined]
-    return sum(application.greet_on_birthday(person, now, campaigns) for person in people)
+    return sum(application.celebrate(person, now, campaigns) for person in people)

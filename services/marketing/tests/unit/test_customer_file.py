@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,10 +12,21 @@ from fastapi.testclient import TestClient
 from crm_marketing.application import MarketingApplication
 from crm_marketing.application.audience_index import _decoded, _encoded
 from crm_marketing.application.templates import check, render
-from crm_marketing.domain import EmailContent, RuleViolation, parse_rule
+from crm_marketing.domain import (
+    AutomatedSend,
+    Automation,
+    CampaignChannel,
+    EmailContent,
+    RuleViolation,
+    parse_rule,
+)
 from crm_platform.web.testing import assert_problem
 
-from .test_api import client, post  # noqa: F401 (``client`` fixture)
+from ..feed import command
+from . import test_api
+from .test_api import post
+
+client = test_api.client  # the API's fixture, for this module's tests too
 
 pytestmark = pytest.mark.unit
 
@@ -157,3 +169,40 @@ def test_an_erased_profile_forgets_its_customer_file(feed, application) -> None:
     profile.erase(DEC_28)
     assert not (profile.family or profile.important_dates or profile.tastes)
     assert profile.attributes().get("custom.budget") is None
+
+
+SPOUSE_SOON = Automation(
+    "AnnualDate",
+    timedelta(0),
+    date="family.spouse.birthday",
+    days_before=7,
+    owner_task="Suggest a present for the spouse",
+)
+
+
+def test_a_spouse_s_birthday_in_7_days_schedules_a_greeting_and_an_owner_task_once_a_day(
+    application, feed
+) -> None:
+    campaign_id = uuid4()
+    application.draft_campaign(
+        command(),
+        campaign_id,
+        name="Spouse's birthday",
+        channel=CampaignChannel.EMAIL,
+        purpose="marketing",
+        segment_ids=[],
+        content=GREETING,
+        agents=[],
+        automation=SPOUSE_SOON,
+    )
+    application.launch_campaign(command(), campaign_id)
+    customer = feed.register(file=FILE)  # the spouse's birthday is 4 January
+    feed.register()  # no family: nothing
+    campaigns = application.annual_date_campaigns()
+
+    assert application.celebrate(customer, DEC_28 - timedelta(days=1), campaigns) == 0
+    assert application.celebrate(customer, DEC_28, campaigns) == 1
+    assert application.celebrate(customer, DEC_28 + timedelta(hours=5), campaigns) == 0
+    [identifier] = application.aggregate_ids(AutomatedSend.Scheduled)  # type: ignore[attr-defined]
+    send = application.load("send", AutomatedSend, identifier)
+    assert (send.customer_id, send.owner_task) == (customer, SPOUSE_SOON.owner_task)

@@ -121,9 +121,29 @@ class AutomationIn(CommandBody):
     conditions: dict[str, Any] | None = Field(
         default=None, description="A segment rule the customer must meet when the event comes."
     )
+    date: str | None = Field(
+        default=None,
+        description="AnnualDate only: the annual date watched, named as in segment rules"
+        " (family.spouse.birthday, important_date.anniversary...).",
+    )
+    days_before: int = Field(
+        default=0, ge=0, le=366, description="AnnualDate only: days ahead of the date."
+    )
+    owner_task: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Also ask sales for a task of this subject for the customer's owner.",
+    )
 
     def domain(self) -> Automation:
-        return Automation(self.trigger, timedelta(seconds=self.delay_seconds), self.conditions)
+        return Automation(
+            self.trigger,
+            timedelta(seconds=self.delay_seconds),
+            self.conditions,
+            self.date,
+            self.days_before,
+            self.owner_task,
+        )
 
 
 class MoneyIn(CommandBody):

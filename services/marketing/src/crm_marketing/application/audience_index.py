@@ -228,6 +228,13 @@ class AudienceIndex(LocalProjection[Changes]):
         rows = self._fetch(_MEMBERS.format(facts=facts), (reach, segment_id))
         return [Member(r["customer_id"], r["reachable"], _decoded(r["facts"])) for r in rows]
 
+    def facts(self) -> list[tuple[UUID, Mapping[str, Any]]]:
+        """Every customer with known facts (not erased), with them."""
+        rows = self._fetch(
+            f"SELECT customer_id, attributes FROM {PROFILES} WHERE attributes IS NOT NULL", ()
+        )
+        return [(r["customer_id"], _decoded(r["attributes"]) or {}) for r in rows]
+
     def everyone(self, reach: str) -> list[Member]:
         """Every customer with known facts, reachable when their reach holds ``reach``."""
         rows = self._fetch(_EVERYONE, (reach,))

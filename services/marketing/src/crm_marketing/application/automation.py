@@ -8,9 +8,10 @@ firing queues the campaign's message for the mailer, which checks consent once m
 
 from __future__ import annotations
 
-import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.persistence import IntegrityError
@@ -26,7 +27,8 @@ from ..domain import (
     parse_rule,
     send_id,
 )
-from ..domain.campaign import BIRTHDAY
+from ..domain.campaign import ANNUAL_DATE, BIRTHDAY
+from ..domain.customer_file import days_until
 from .campaigns import CampaignCommands
 
 
@@ -79,31 +81,39 @@ class AutomationCommands(CampaignCommands):
                     customer_id=profile.id,
                     trigger=trigger.event_type,
                     due_at=trigger.occurred_at + automation.delay,
+                    owner_task=automation.owner_task,
                 )
             )
         return sends
 
-    def birthday_campaigns(self) -> list[Campaign]:
-        """The running automated campaigns that greet people on their birthday."""
-        listening = self.singleton(AutomationDirectory).listening_to(BIRTHDAY)
+    def annual_date_campaigns(self) -> list[Campaign]:
+        """The running automated campaigns an annual date triggers (birthdays and others)."""
+        directory = self.singleton(AutomationDirectory)
+        listening = directory.listening_to(BIRTHDAY) + directory.listening_to(ANNUAL_DATE)
         return [self.campaign(c) for c in listening]
 
-    def greet_on_birthday(self, customer_id: UUID, now: datetime, campaigns: list[Campaign]) -> int:
-        """Schedule the customer's greetings of ``campaigns`` if the day of ``now`` is their
-        birthday (those born on 29 February are greeted on the 28th in other years), due
-        ``delay`` after ``now``; how many. Once a year per campaign and person: the send's id
-        names the year, so greeting the same day again schedules nothing."""
+    def celebrate(self, customer_id: UUID, now: datetime, campaigns: list[Campaign]) -> int:
+        """Schedule the sends of ``campaigns`` whose annual date comes for the customer on the
+        day of ``now`` (``days_before`` it), due ``delay`` after ``now``; how many. Once per
+        campaign, person and day: the send's id names the day, and is stored with the send, so
+        another round, a restart or a second worker that day schedules nothing."""
         profile = self.find(AudienceProfile, customer_id)
-        if profile is None or profile.erased or profile.birthday not in _birthdays(now.date()):
+        if profile is None or profile.erased:
             return 0
-        trigger = Trigger(BIRTHDAY, uuid5(profile.id, f"birthday:{now.year}"), now)
-        sends = self.triggered_sends(profile, trigger, now, campaigns=campaigns)
+        sends = []
+        for campaign in campaigns:
+            automation = Automation.of(campaign.automation or {})
+            if not comes_today(profile.attributes(), automation, now.date()):
+                continue
+            key = f"{automation.annual_date}:{automation.days_before}:{now.date().isoformat()}"
+            trigger = Trigger(automation.trigger, uuid5(profile.id, key), now)
+            sends += self.triggered_sends(profile, trigger, now, campaigns=[campaign])
         if not sends:
             return 0
         try:
             self.save(*sends)
         except IntegrityError:
-            return 0  # another scheduler greeted them first
+            return 0  # another scheduler scheduled them first
         return len(sends)
 
     def fire_send(self, identifier: UUID, now: datetime) -> bool:
@@ -133,9 +143,8 @@ class AutomationCommands(CampaignCommands):
         return message is not None
 
 
-def _birthdays(day: date) -> set[str]:
-    """The birthdays ("MM-DD") celebrated on ``day``."""
-    days = {day.strftime("%m-%d")}
-    if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
-        days.add("02-29")
-    return days
+def comes_today(attributes: Mapping[str, Any], automation: Automation, today: date) -> bool:
+    """Whether the automation's annual date falls ``days_before`` days after ``today`` (those
+    on 29 February fall on the 28th in other years)."""
+    dates = attributes.get(automation.annual_date or "") or ()
+    return any(days_until(day, today) == automation.days_before for day in dates)

@@ -30,12 +30,19 @@ class AutomatedSend(Aggregate):
 
     @event("Scheduled")
     def __init__(
-        self, id: UUID, campaign_id: UUID, customer_id: UUID, trigger: str, due_at: datetime
+        self,
+        id: UUID,
+        campaign_id: UUID,
+        customer_id: UUID,
+        trigger: str,
+        due_at: datetime,
+        owner_task: str | None = None,  # published for sales: a task for the customer's owner
     ) -> None:
         self.campaign_id = campaign_id
         self.customer_id = customer_id
         self.trigger = trigger
         self.due_at = due_at
+        self.owner_task = owner_task
         self.status = PENDING
 
     @property

@@ -22,7 +22,7 @@ from crm_platform.commands import WithoutRequestIds
 from crm_platform.values import MAX_AMOUNT, MINOR_UNITS
 
 from .errors import InvalidTransition, RuleViolation
-from .rules import parse_rule
+from .rules import annual_date_of, parse_rule
 from .singleton import CampaignRegister
 
 NAME_MAX_LENGTH = 200
@@ -102,11 +102,15 @@ class EmailContent:
         return {**vars(self), "links": dict(self.links), "offer_links": list(self.offer_links)}
 
 
-# What can trigger an automated campaign: a customer's events, and their birthday (the day comes
-# without an event: the scheduler looks for it once a day).
+# What can trigger an automated campaign: a customer's events, and annual dates of the customer
+# file (the day comes without an event: the scheduler looks for them all day long): the
+# customer's birthday, or ``AnnualDate``, a date the automation names (a family member's
+# birthday, an important date) ``days_before`` days ahead.
 BIRTHDAY = "Birthday"
+ANNUAL_DATE = "AnnualDate"
 TRIGGERS = (
     BIRTHDAY,
+    ANNUAL_DATE,
     "CustomerRegistered",
     "ConsentGranted",
     "OrderPlaced",
@@ -125,6 +129,9 @@ class Automation:
     trigger: str
     delay: timedelta
     conditions: dict[str, Any] | None = None
+    date: str | None = None  # AnnualDate: the annual date attribute it watches
+    days_before: int = 0  # AnnualDate: how many days ahead of the date it sends
+    owner_task: str | None = None  # also a task of this subject for the customer's owner
 
     def validated(self) -> Automation:
         if self.trigger not in TRIGGERS:
@@ -133,18 +140,37 @@ class Automation:
             raise RuleViolation("automation.delay_seconds", "from 0 to 365 days")
         if self.conditions is not None:
             parse_rule(self.conditions, "automation.conditions")
+        annual_date_of(self)
+        if self.owner_task is not None:
+            _bounded("automation.owner_task", self.owner_task, NAME_MAX_LENGTH)
         return self
+
+    @property
+    def annual_date(self) -> str | None:
+        """The annual date whose coming triggers it, if any."""
+        return "birthday" if self.trigger == BIRTHDAY else self.date
 
     def as_state(self) -> dict[str, Any]:
         return {
             "trigger": self.trigger,
             "delay_seconds": int(self.delay.total_seconds()),
             "conditions": self.conditions,
+            "date": self.date,
+            "days_before": self.days_before,
+            "owner_task": self.owner_task,
         }
 
     @classmethod
     def of(cls, state: dict[str, Any]) -> Automation:
-        return cls(state["trigger"], timedelta(seconds=state["delay_seconds"]), state["conditions"])
+        return cls(
+            state["trigger"],
+            timedelta(seconds=state["delay_seconds"]),
+            state["conditions"],
+            # Absent from automations drafted before annual dates and owner tasks.
+            state.get("date"),
+            state.get("days_before", 0),
+            state.get("owner_task"),
+        )
 
 
 def _bounded(field: str, text: str, limit: int) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from crm_platform.values import INSTANT_RANGE, within_range
 
@@ -91,6 +91,30 @@ def attribute_kind(name: str, field: str) -> Kind:
         return ATTRIBUTES[base]
     known = [*sorted(ATTRIBUTES), *sorted(ANNUAL), f"{TASTES}.<name>", f"{CUSTOM}.<field>"]
     raise RuleViolation(field, f"unknown attribute {name!r}; known: {known}")
+
+
+class AnnualTrigger(Protocol):
+    @property
+    def trigger(self) -> str: ...
+
+    @property
+    def date(self) -> str | None: ...
+
+    @property
+    def days_before(self) -> int: ...
+
+
+def annual_date_of(automation: AnnualTrigger) -> None:
+    """An ``AnnualDate`` automation names an annual date attribute and how many days ahead of
+    it to send (0 to 366); no other names either."""
+    if automation.trigger != "AnnualDate":
+        if automation.date is not None or automation.days_before:
+            raise RuleViolation("automation.date", "only an AnnualDate automation names a date")
+        return
+    if automation.date is None or automation.date not in ANNUAL:
+        raise RuleViolation("automation.date", f"one of {sorted(ANNUAL)}")
+    if not 0 <= automation.days_before <= MAX_ANNUAL_DAYS:
+        raise RuleViolation("automation.days_before", f"from 0 to {MAX_ANNUAL_DAYS}")
 
 
 @dataclass(frozen=True)
