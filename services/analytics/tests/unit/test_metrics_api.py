@@ -163,10 +163,12 @@ def test_scores_publish_only_changes_with_stable_ids(base):
     assert changes(stored, figures[loyal], "EUR", NOW) == []
     later = NOW + timedelta(days=800)  # three expected gaps of silence
     aged = score_base(base, model=ValueModel(), currency="EUR", as_of=later)[loyal]
-    crossed = changes(stored, aged, "EUR", later)
-    assert [e.event_type for e in crossed] == ["ChurnRiskChanged"]
-    assert (crossed[0].previous_level, crossed[0].level) == ("low", "medium")
-    assert crossed[0].factors[0].name == "inactivity"
-    event = outgoing(crossed[0], loyal, 2, later)
-    assert event.id == outgoing(crossed[0], loyal, 2, later).id
+    # silence lowers the recency score too (it is on the calendar): a new RFM, and the churn level
+    rescored, crossed = changes(stored, aged, "EUR", later)
+    assert (rescored.event_type, crossed.event_type) == ("CustomerRfmScored", "ChurnRiskChanged")
+    assert rescored.recency == 1
+    assert (crossed.previous_level, crossed.level) == ("low", "medium")
+    assert crossed.factors[0].name == "inactivity"
+    event = outgoing(crossed, loyal, 2, later)
+    assert event.id == outgoing(crossed, loyal, 2, later).id
     assert registry.parse(event.to_json()) == event

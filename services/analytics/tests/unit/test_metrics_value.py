@@ -22,6 +22,7 @@ from crm_analytics.domain.metrics_value import (
     lifetime_value,
     purchases,
     quintiles,
+    recency_score,
     retention_rate,
     segment,
     tiers,
@@ -129,12 +130,11 @@ def test_tiers_follow_value(values):
 @given(st.dictionaries(st.text(min_size=1, max_size=4), money, min_size=2, max_size=40))
 def test_quintiles_are_ordered_one_to_five(values):
     better = quintiles(values)
-    fresher = quintiles(values, higher_is_better=False)
     assert set(better.values()) <= {1, 2, 3, 4, 5}
     for a in values:
         for b in values:
             if values[a] > values[b]:
-                assert better[a] >= better[b] and fresher[a] <= fresher[b]
+                assert better[a] >= better[b]
     assert better[min(values, key=values.__getitem__)] == 1
 
 
@@ -225,3 +225,31 @@ def test_scoring_the_base_is_deterministic_and_ranks_customers():
     assert first["c4"].rfm.frequency == 5 and first["c0"].rfm.frequency == 1
     assert first["c4"].tier is Tier.PLATINUM
     assert first["c4"].lineage["present_value"] == ["p4"]
+
+
+@pytest.mark.parametrize(
+    ("days", "score"),
+    [("0", 5), ("30", 5), ("30.01", 4), ("90", 4), ("180", 3), ("365", 2), ("366", 1)],
+)
+def test_recency_is_scored_on_the_calendar(days, score):
+    assert recency_score(Decimal(days)) == score
+
+
+def test_a_customer_who_bought_minutes_ago_is_not_hibernating_whoever_bought_later():
+    """The whole base bought within the hour: each is recent (5), none hibernates."""
+    facts = {
+        f"c{i}": {f"o{i}": order_fact(f"O{i}", NOW - timedelta(minutes=60 - i), "10.00", "p")}
+        for i in range(10)
+    }
+    figures = score_base(facts, model=ValueModel(), currency="EUR", as_of=NOW)
+    assert {f.rfm.recency for f in figures.values() if f.rfm} == {5}
+    assert all(f.rfm and f.rfm.segment is not Segment.HIBERNATING for f in figures.values())
+
+
+def test_recency_counts_from_the_latest_order_or_payment():
+    payment = {"type": "PaymentReceived", "v": 1, "at": NOW - timedelta(days=2)}
+    payment |= {"payment_id": "P", "amount": "10.00", "currency": "USD"}
+    facts = {"o": order_fact("A", NOW - timedelta(days=200), "10.00", "p1"), "p": payment}
+    history = purchases(facts, "EUR")
+    assert history.last_purchase_at == NOW - timedelta(days=2)
+    assert habits(history, "EUR", NOW).recency_days == Decimal(2)

@@ -4,8 +4,9 @@ events it was computed from (the newest 100)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -25,16 +26,25 @@ class LifetimeValue(BaseModel):
     orders: int
     average_order_value: Decimal
     orders_per_year: Decimal
-    recency_days: int | None = Field(description="Days since the last order; null: none yet.")
+    recency_days: int | None = Field(
+        description="Days since the latest order or payment; null: no order yet."
+    )
     other_currencies: list[str] = Field(
         description="Currencies of orders or payments left out of the money figures."
     )
 
 
 class RfmScores(BaseModel):
-    recency: int = Field(ge=1, le=5)
-    frequency: int = Field(ge=1, le=5)
-    monetary: int = Field(ge=1, le=5)
+    recency: int = Field(
+        ge=1,
+        le=5,
+        description=(
+            "Days since the latest order or payment: 5 up to 30, 4 up to 90, 3 up to 180, "
+            "2 up to 365, 1 beyond."
+        ),
+    )
+    frequency: int = Field(ge=1, le=5, description="Orders: quintile among the buyers.")
+    monetary: int = Field(ge=1, le=5, description="Paid: quintile among the buyers.")
     segment: RfmSegment
 
 
@@ -91,13 +101,31 @@ class PipelineRow(BaseModel):
 class FunnelStep(BaseModel):
     stage_id: str = Field(description='A stage id, or "won" for the last step.')
     stage_name: str
-    reached: int
-    conversion: Ratio = Field(description="reached / reached of the previous step.")
+    reached: int = Field(
+        description="Opportunities of the cohort that entered this stage or a later one, or won."
+    )
+    conversion: Ratio = Field(description="reached / reached of the previous step (at most 1).")
 
 
 class Funnel(BaseModel):
     pipeline_id: UUID
     steps: list[FunnelStep]
+
+
+class LeadFunnelStep(BaseModel):
+    step: Literal["captured", "qualified", "converted", "won"]
+    leads: int = Field(description="Leads of the cohort that got this far.")
+    share_of_captured: Ratio = Field(description="leads / leads captured (at most 1).")
+    conversion: Ratio = Field(
+        description="leads / leads of the previous step (at most 1); null on the first step."
+    )
+    lineage: list[str] = Field(description="The leads counted (at most 100).")
+
+
+class LeadFunnel(BaseModel):
+    start: date | None = Field(description="The cohort's first capture day (UTC); null: open.")
+    end: date | None = Field(description="The cohort's last capture day (UTC); null: open.")
+    steps: list[LeadFunnelStep]
 
 
 class SalesPerformance(BaseModel):

@@ -7,6 +7,7 @@ from the fact documents on each request, so the sales ones also answer ``as_of``
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, Protocol
 from uuid import UUID
 
@@ -14,10 +15,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.types import DecoratedCallable
 
 from crm_platform.web.auth import require_scopes
-from crm_platform.web.problems import NotFound, problem_responses
+from crm_platform.web.problems import NotFound, Unprocessable, problem_responses
+from crm_platform.web.types import CalendarDate
 
 from ..domain.metrics_campaigns import campaign_report, won_by_lead
 from ..domain.metrics_facts import Entry, Subject
+from ..domain.metrics_leads import lead, lead_funnel
 from ..domain.metrics_sales import Opportunity, forecast, funnel, opportunity, performance, pipeline
 from ..domain.metrics_service import service_report, ticket
 from .metrics_models import (
@@ -25,6 +28,7 @@ from .metrics_models import (
     CustomerValue,
     ForecastPeriod,
     Funnel,
+    LeadFunnel,
     PipelineRow,
     SalesPerformance,
     ServiceReport,
@@ -33,6 +37,20 @@ from .metrics_models import (
 from .routes import AsOf
 
 READ_SCOPE = "analytics:read"
+From = Annotated[
+    CalendarDate | None,
+    Query(alias="from", description="The cohort's first day (UTC), included; open when absent."),
+]
+To = Annotated[
+    CalendarDate | None,
+    Query(alias="to", description="The cohort's last day (UTC), included; open when absent."),
+]
+
+
+def _period(start: date | None, end: date | None) -> dict[str, date | None]:
+    if start and end and end < start:
+        raise Unprocessable.for_field("query.to", "must not be before from")
+    return {"start": start, "end": end}
 
 
 class ScoresReader(Protocol):
@@ -129,12 +147,32 @@ def metrics_router(facts: FactsReader) -> APIRouter:
     @_get(
         router,
         "/analytics/sales/funnel",
-        "Stage-to-stage conversion per pipeline",
+        "Stage-to-stage conversion per pipeline, of the deals opened in a period",
         "getSalesFunnel",
         422,
     )
-    async def get_funnel(as_of: AsOf = None) -> list[Funnel]:
-        return [Funnel.model_validate(row) for row in funnel(await opportunities(as_of))]
+    async def get_funnel(
+        as_of: AsOf = None, starts_on: From = None, ends_on: To = None
+    ) -> list[Funnel]:
+        cohort = _period(starts_on, ends_on)
+        rows = funnel(await opportunities(as_of), **cohort)
+        return [Funnel.model_validate(row) for row in rows]
+
+    @_get(
+        router,
+        "/analytics/sales/lead-funnel",
+        "Of the leads captured in a period: how many qualified, converted and won",
+        "getLeadFunnel",
+        422,
+    )
+    async def get_lead_funnel(
+        as_of: AsOf = None, starts_on: From = None, ends_on: To = None
+    ) -> LeadFunnel:
+        cohort = _period(starts_on, ends_on)
+        documents = await readable(facts, Subject.LEAD)
+        leads = (lead(key, f, as_of) for key, f in documents)
+        known = [x for x in leads if x is not None]
+        return LeadFunnel.model_validate(lead_funnel(known, await opportunities(as_of), **cohort))
 
     @_get(
         router,

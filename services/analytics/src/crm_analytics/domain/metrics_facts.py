@@ -28,6 +28,7 @@ class Subject(StrEnum):
     OPPORTUNITY = "opportunity"
     CAMPAIGN = "campaign"
     TICKET = "ticket"
+    LEAD = "lead"
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,16 @@ def _campaign_money(at: str, *names: str) -> Callable[[Any], list[tuple[Subject,
 
 
 def _lead_captured(d: Any) -> list[tuple[Subject, Any, Entry]]:
+    """Filed under the lead (the funnel's cohorts) and under its campaign (its leads)."""
     entry = {"at": d.captured_at, "lead_id": str(d.lead_id)}
-    return [(Subject.CAMPAIGN, d.campaign_id, entry)]
+    return [(Subject.LEAD, d.lead_id, entry), (Subject.CAMPAIGN, d.campaign_id, entry)]
+
+
+def _lead(at: str) -> Callable[[Any], list[tuple[Subject, Any, Entry]]]:
+    def extract(d: Any) -> list[tuple[Subject, Any, Entry]]:
+        return [(Subject.LEAD, d.lead_id, {"at": getattr(d, at)})]
+
+    return extract
 
 
 def _ticket(at: str, *names: str) -> Callable[[Any], list[tuple[Subject, Any, Entry]]]:
@@ -166,6 +175,8 @@ _EXTRACTORS: dict[str, Callable[[Any], list[tuple[Subject, Any, Entry]]]] = {
     "CampaignCallRecorded": _campaign("called_at", "outcome"),
     "CampaignResponseReceived": _campaign("responded_at", "response_id", "kind"),
     "LeadCaptured": _lead_captured,
+    "LeadQualified": _lead("qualified_at"),
+    "LeadConverted": _lead("converted_at"),
     "TicketOpened": _ticket(
         "opened_at", "priority", "category", "first_response_due", "resolution_due"
     ),

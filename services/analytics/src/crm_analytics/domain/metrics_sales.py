@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from statistics import fmean
 from typing import Any
@@ -154,12 +154,21 @@ def pipeline(opportunities: Iterable[Opportunity]) -> list[dict[str, Any]]:
     ]
 
 
-def funnel(opportunities: Iterable[Opportunity]) -> list[dict[str, Any]]:
-    """Per pipeline, how many opportunities reached each stage and what share of those that
-    reached the previous stage did; the last step is ``won``."""
+def funnel(
+    opportunities: Iterable[Opportunity], *, start: date | None = None, end: date | None = None
+) -> list[dict[str, Any]]:
+    """Per pipeline, of the opportunities opened from ``start`` to ``end`` (UTC days, both
+    included; open ends when None), how many reached each stage and what share of those that
+    reached the previous stage did; the last step is ``won``.
+
+    An opportunity reached a stage when it entered it or any stage after it, or was won: one
+    opened in a later stage, or moved past a stage, passed that stage too. So a step never
+    counts more than the one before and no conversion exceeds 100 %.
+    """
     by_pipeline: dict[str, list[Opportunity]] = defaultdict(list)
     for o in _by_id(opportunities):
-        by_pipeline[o.pipeline_id].append(o)
+        if in_period(o.opened_at, start, end):
+            by_pipeline[o.pipeline_id].append(o)
     result = []
     for pipeline_id, members in sorted(by_pipeline.items()):
         entry_probability: dict[str, list[int]] = defaultdict(list)
@@ -171,10 +180,20 @@ def funnel(opportunities: Iterable[Opportunity]) -> list[dict[str, Any]]:
                 names[visit.stage_id] = visit.stage_name
                 reached[visit.stage_id].add(o.opportunity_id)
         order = sorted(reached, key=lambda s: (fmean(entry_probability[s]), names[s]))
-        steps = [(s, names[s], len(reached[s])) for s in order]
-        steps.append((WON, WON, sum(1 for o in members if o.status == WON)))
+        passed = {o.opportunity_id for o in members if o.status == WON}
+        steps = [(WON, WON, len(passed))]
+        for stage in reversed(order):
+            passed |= reached[stage]
+            steps.append((stage, names[stage], len(passed)))
+        steps.reverse()
         result.append({"pipeline_id": pipeline_id, "steps": _conversions(steps)})
     return result
+
+
+def in_period(at: datetime, start: date | None, end: date | None) -> bool:
+    """Whether ``at`` falls on a UTC day from ``start`` to ``end`` (both included)."""
+    day = at.astimezone(UTC).date()
+    return (start is None or start <= day) and (end is None or day <= end)
 
 
 def _conversions(steps: list[tuple[str, str, int]]) -> list[dict[str, Any]]:

@@ -54,6 +54,15 @@ class Purchases:
     paid: Decimal
     payment_events: tuple[str, ...]
     other_currencies: frozenset[str] = field(default_factory=frozenset)
+    last_payment_at: datetime | None = None  # in any currency
+
+    @property
+    def last_purchase_at(self) -> datetime | None:
+        """The latest order placed or payment received: where recency counts from."""
+        times = [
+            t for t in (self.orders[-1].at if self.orders else None, self.last_payment_at) if t
+        ]
+        return max(times, default=None)
 
     @property
     def order_events(self) -> list[str]:
@@ -86,6 +95,7 @@ def purchases(facts: Mapping[str, Entry], currency: str) -> Purchases:
         paid=sum((Decimal(f["amount"]) for _, f in paid), Decimal(0)),
         payment_events=tuple(event_id for event_id, _ in paid),
         other_currencies=frozenset(others),
+        last_payment_at=max((f["at"] for _, f in payments), default=None),
     )
 
 
@@ -128,6 +138,7 @@ def habits(history: Purchases, currency: str, as_of: datetime) -> Habits:
     if not history.orders:
         return Habits(0, Decimal(0), Decimal(0), None)
     first, last = history.orders[0].at, history.orders[-1].at
+    latest = history.last_purchase_at or last
     active = max(_days(last - first), YEAR_DAYS)
     money = history.revenue_orders(currency)
     aov = sum((o.amount for o in money), Decimal(0)) / len(money) if money else Decimal(0)
@@ -135,7 +146,7 @@ def habits(history: Purchases, currency: str, as_of: datetime) -> Habits:
         orders=len(history.orders),
         average_order_value=aov,
         orders_per_year=Decimal(len(history.orders)) * YEAR_DAYS / active,
-        recency_days=max(_days(as_of - last), Decimal(0)),
+        recency_days=max(_days(as_of - latest), Decimal(0)),
     )
 
 
@@ -218,21 +229,25 @@ class Rfm:
         return segment(self.recency, self.frequency, self.monetary)
 
 
-def quintiles(values: Mapping[str, Decimal], *, higher_is_better: bool = True) -> dict[str, int]:
-    """Scores 1..5 by position in the base: ``1 + floor(5 * share of customers worse)``.
-    Ties share a score; one customer alone scores 3, the middle."""
+def quintiles(values: Mapping[str, Decimal]) -> dict[str, int]:
+    """Scores 1..5 by position in the base (higher is better): ``1 + floor(5 * share of
+    customers worse)``. Ties share a score; one customer alone scores 3, the middle."""
     if len(values) == 1:
         return dict.fromkeys(values, 3)
     ascending = sorted(values.values())
     n = len(ascending)
-    scores = {}
-    for customer, value in values.items():
-        if higher_is_better:
-            worse = bisect_left(ascending, value)
-        else:
-            worse = n - bisect_right(ascending, value)
-        scores[customer] = 1 + min(4, 5 * worse // n)
-    return scores
+    return {c: 1 + min(4, 5 * bisect_left(ascending, v) // n) for c, v in values.items()}
+
+
+# Recency is scored on the calendar, not by rank in the base: a customer who bought minutes ago
+# is recent however many others bought seconds later. Days since the latest purchase -> score.
+RECENCY_BANDS = ((Decimal(30), 5), (Decimal(90), 4), (Decimal(180), 3), (Decimal(365), 2))
+
+
+def recency_score(days: Decimal) -> int:
+    """5 within 30 days of the latest order or payment, 4 within 90, 3 within 180, 2 within a
+    year, 1 beyond."""
+    return next((score for limit, score in RECENCY_BANDS if days <= limit), 1)
 
 
 def rfm_scores(
@@ -240,8 +255,9 @@ def rfm_scores(
     orders: Mapping[str, Decimal],
     monetary: Mapping[str, Decimal],
 ) -> dict[str, Rfm]:
-    """RFM over the customers who bought (the three maps share their keys)."""
-    r = quintiles(recency_days, higher_is_better=False)
+    """RFM over the customers who bought (the three maps share their keys): recency on the
+    calendar (``recency_score``), frequency and monetary value by quintile in the base."""
+    r = {customer: recency_score(days) for customer, days in recency_days.items()}
     f = quintiles(orders)
     m = quintiles(monetary)
     return {customer: Rfm(r[customer], f[customer], m[customer]) for customer in recency_days}
