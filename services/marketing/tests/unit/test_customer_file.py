@@ -9,9 +9,11 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from crm_events import registry
 from crm_marketing.application import MarketingApplication
 from crm_marketing.application.audience_index import _decoded, _encoded
 from crm_marketing.application.templates import check, render
+from crm_marketing.contracts import TOPICS
 from crm_marketing.domain import (
     AutomatedSend,
     Automation,
@@ -25,6 +27,7 @@ from crm_platform.web.testing import assert_problem
 from ..feed import command
 from . import test_api
 from .test_api import post
+from .test_translator import published
 
 client = test_api.client  # the API's fixture, for this module's tests too
 
@@ -206,3 +209,9 @@ def test_a_spouse_s_birthday_in_7_days_schedules_a_greeting_and_an_owner_task_on
     [identifier] = application.aggregate_ids(AutomatedSend.Scheduled)  # type: ignore[attr-defined]
     send = application.load("send", AutomatedSend, identifier)
     assert (send.customer_id, send.owner_task) == (customer, SPOUSE_SOON.owner_task)
+    # Published for sales, where the customer's owner is known: only sends asking for a task.
+    [requested] = [e for e in published(application) if e.type == "OwnerTaskRequested"]
+    assert requested.data.topic() == "crm.marketing.automated-send.v1" in TOPICS
+    assert (requested.data.send_id, requested.data.customer_id) == (identifier, customer)
+    assert requested.data.subject == "Suggest a present for the spouse"
+    assert registry.parse(requested.to_json()) == requested

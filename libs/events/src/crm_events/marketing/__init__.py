@@ -4,6 +4,7 @@ from .campaign import CampaignResponseKind, CampaignResponseReceived
 
 __all__ = ["CampaignResponseKind", "CampaignResponseReceived"]
 
+from .automation import OwnerTaskRequested
 from .campaign_lifecycle import (
     CallOutcome,
     CampaignCallRecorded,
@@ -36,6 +37,7 @@ __all__ += [
     "CampaignMessageOpened",
     "CampaignMessageSent",
     "CampaignScheduled",
+    "OwnerTaskRequested",
     "RecipientUnsubscribed",
     "SegmentDefined",
     "SegmentKind",

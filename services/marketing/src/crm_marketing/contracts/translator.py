@@ -1,7 +1,8 @@
 """Private domain events -> published integration events: the relay's Translator.
 
 Audience profiles, the launch calendar, the segment directory, queued and skipped messages stay
-private; only a profile's erasure is announced (``CustomerErasureConfirmed``): it is recorded, its
+private, and so do automated sends, but for the task of a customer's owner one may ask for
+(``OwnerTaskRequested``); only a profile's erasure is announced (``CustomerErasureConfirmed``): it is recorded, its
 key destroyed before, with the segments it left and the position of the ``CustomerErased`` that
 asked, and once per person. Responses carry personal data: the relay hands their fields over sealed, and they are
 copied into ``CampaignResponseReceived`` as they are.
@@ -29,6 +30,7 @@ from crm_events.marketing import (
     CampaignResponseKind,
     CampaignResponseReceived,
     CampaignScheduled,
+    OwnerTaskRequested,
     RecipientUnsubscribed,
     SegmentDefined,
     SegmentKind,
@@ -38,7 +40,14 @@ from crm_events.marketing import (
 from crm_platform.eventstore import EventMetadata
 from crm_platform.relay import integration_event
 
-from ..domain import AudienceProfile, Campaign, CampaignMessage, CampaignResponse, Segment
+from ..domain import (
+    AudienceProfile,
+    AutomatedSend,
+    Campaign,
+    CampaignMessage,
+    CampaignResponse,
+    Segment,
+)
 
 SOURCE_SERVICE = "marketing"
 # What marketing erases about a person: the profile goes blind (its key is destroyed) and leaves
@@ -52,6 +61,7 @@ TOPICS = sorted(
         SegmentDefined.topic(),
         CampaignDrafted.topic(),
         CampaignMessageSent.topic(),
+        OwnerTaskRequested.topic(),
         CONFIRMATIONS[SOURCE_SERVICE].topic(),
     }
 )
@@ -59,11 +69,10 @@ TOPICS = sorted(
 
 def translate(domain_event: Any, metadata: EventMetadata | None) -> Event[Any] | None:
     translator = _TRANSLATORS.get(type(domain_event))
-    if translator is None:
+    data = None if translator is None else translator(domain_event)
+    if data is None:
         return None
-    return integration_event(
-        translator(domain_event), domain_event, metadata, source_service=SOURCE_SERVICE
-    )
+    return integration_event(data, domain_event, metadata, source_service=SOURCE_SERVICE)
 
 
 def _segment_defined(e: Any) -> EventData:
@@ -109,6 +118,23 @@ def _response_received(e: Any) -> EventData:
     )
 
 
+def _owner_task(e: Any) -> EventData | None:
+    """Only a send whose campaign asks for a task of the customer's owner is news to others
+    (sends stored before owner tasks have none)."""
+    subject = getattr(e, "owner_task", None)
+    if subject is None:
+        return None
+    return OwnerTaskRequested(
+        send_id=e.originator_id,
+        campaign_id=e.campaign_id,
+        customer_id=e.customer_id,
+        trigger=e.trigger,
+        subject=subject,
+        due_at=e.due_at,
+        requested_at=e.timestamp,
+    )
+
+
 def _profile_erased(e: Any) -> EventData:
     return erasure_confirmed(
         SOURCE_SERVICE, customer_id=e.originator_id, erased=ERASED, confirmed_at=e.timestamp
@@ -130,8 +156,9 @@ def _message(model: type[EventData], *fields: str) -> Callable[[Any], EventData]
     return translate_message
 
 
-_TRANSLATORS: dict[type, Callable[[Any], EventData]] = {
+_TRANSLATORS: dict[type, Callable[[Any], EventData | None]] = {
     AudienceProfile.Erased: _profile_erased,  # type: ignore[attr-defined]
+    AutomatedSend.Scheduled: _owner_task,  # type: ignore[attr-defined]
     Segment.Defined: _segment_defined,  # type: ignore[attr-defined]
     Segment.MemberAdded: lambda e: SegmentMemberAdded(  # type: ignore[attr-defined]
         segment_id=e.originator_id, customer_id=e.customer_id, added_at=e.added_at
