@@ -136,18 +136,18 @@ class CampaignCommands(SegmentCommands, IndexedAudience):
             campaign.record_call(customer_id, outcome, agent=command.actor, now=now)
             also: list[Aggregate] = []
             response_id = uuid5(campaign.id, f"call:{customer_id}")
+            profile = self.find(AudienceProfile, customer_id)
             if outcome.is_response and self.find(CampaignResponse, response_id) is None:
                 also.append(
                     CampaignResponse.receive(
                         response_id,
                         campaign.id,
                         ResponseKind.CALL_BACK_REQUEST,
-                        Respondent(customer_id=customer_id),
+                        _respondent(customer_id, profile),
                         {"call_outcome": outcome.value, "agent": command.actor},
                         at=now,
                     )
                 )
-            profile = self.find(AudienceProfile, customer_id)
             if outcome is CallOutcome.DO_NOT_CALL and profile and profile.unsubscribe("phone", now):
                 also.append(profile)
             return also
@@ -171,6 +171,20 @@ class CampaignCommands(SegmentCommands, IndexedAudience):
 
     def _change(self, command: Command, campaign_id: UUID, change: Change) -> Outcome[Campaign]:
         return self.execute(command, "campaign", lambda: self.campaign(campaign_id), change)
+
+
+def _respondent(customer_id: UUID, profile: AudienceProfile | None) -> Respondent:
+    """Who answered a call, with the contact details marketing knows: enough for sales to make
+    a lead of a prospect (sealed with the response's own key, like any respondent's)."""
+    if profile is None or profile.erased:
+        return Respondent(customer_id=customer_id)
+    name = profile.name or {}
+    return Respondent(
+        customer_id=customer_id,
+        given_name=name.get("given_name"),
+        family_name=name.get("family_name"),
+        email=profile.email,
+    )
 
 
 def _messages(campaign: Campaign) -> list[CampaignMessage]:

@@ -34,6 +34,7 @@ from crm_platform.tracking import subscribe_reactions
 
 from ..pipeline.application.index import OpportunityFilter
 from ..pipeline.domain.opportunities import OpportunityStatus
+from . import follow_ups
 from .domain.activities import RecordRef, RecordType, TaskPriority
 
 GROUP_ID = "sales.activities"
@@ -62,6 +63,7 @@ def subscribe(broker: KafkaBroker, application: Any) -> None:
         group_id=KafkaSettings().group(GROUP_ID),
         handler=react,
     )
+    follow_ups.subscribe(broker, application)  # what marketing asks of owners (follow_ups.py)
 
 
 def react(application: Any, event: Event[Any], position: Tracking) -> None:
