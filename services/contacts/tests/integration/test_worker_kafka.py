@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,13 +12,17 @@ import pytest
 
 from crm_contacts.application import ContactsApplication
 from crm_contacts.domain import Origin, RecordNotFound
-from crm_contacts.messaging import subscribe
+from crm_contacts.messaging import MARKETING_WITHDRAWALS, subscribe
 from crm_events import Event, build_event
+from crm_events.marketing import CampaignCallRecorded, RecipientUnsubscribed
 from crm_events.personal import PersonalDataKeyIssued, encode_key, new_key, seal
 from crm_events.sales.leads import LeadConverted
 from crm_platform.kafka import ensure_topics, make_broker, make_producer
 from crm_platform.settings import KafkaSettings, PostgresSettings
 from crm_platform.testing import eventually_async
+from crm_platform.tracking import kafka_position
+
+from .conftest import command
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +119,89 @@ async def test_a_converted_lead_is_registered_once_even_when_delivered_again(
     assert [s.item.address for s in person.person.emails] == ["grace@navy.example"]
     organization = application.get_organization(conversion.data.organization_id)
     assert (organization.profile.name, organization.version) == ("Navy Labs", 1)
+
+
+async def test_marketing_withdrawals_are_recorded_once_and_unknown_people_skipped(
+    application: ContactsApplication,
+    postgres: PostgresSettings,
+    kafka_bootstrap: str,
+    unique_name: Callable[[str], str],
+) -> None:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, group_prefix=unique_name("test-"))
+    topic = unique_name("test.contacts.marketing")
+    await ensure_topics(kafka_bootstrap, [topic], partitions=1)  # one position to wait for
+    customer_id, now = uuid4(), datetime.now(UTC)
+    application.register_customer(command(), customer_id, profile={"family_name": "Lovelace"})
+    for channel in ("email", "phone"):
+        application.record_consent(
+            customer_id,
+            command(),
+            channel=channel,
+            purpose="marketing",
+            status="granted",
+            source="web_form",
+            evidence=None,
+            decided_at=now - timedelta(days=1),
+        )
+    message_id, campaign_id = uuid4(), uuid4()
+    unsubscribe = build_event(
+        RecipientUnsubscribed(
+            message_id=message_id,
+            campaign_id=campaign_id,
+            customer_id=customer_id,
+            channel="email",
+            one_click=False,
+            unsubscribed_at=now,
+        ),
+        aggregate_id=message_id,
+        aggregate_version=2,
+    )
+    do_not_call = build_event(
+        CampaignCallRecorded(
+            campaign_id=campaign_id,
+            customer_id=customer_id,
+            outcome="do_not_call",
+            agent="mia@example.org",
+            called_at=now,
+        ),
+        aggregate_id=campaign_id,
+        aggregate_version=3,
+    )
+    stranger = build_event(
+        RecipientUnsubscribed(
+            message_id=uuid4(),
+            campaign_id=campaign_id,
+            customer_id=uuid4(),
+            channel="email",
+            one_click=True,
+            unsubscribed_at=now,
+        ),
+        aggregate_id=uuid4(),
+        aggregate_version=2,
+    )
+    # A stranger first: skipped, it holds nothing up. Each withdrawal republished once.
+    await produce(kafka, topic, stranger, unsubscribe, do_not_call, unsubscribe, do_not_call)
+
+    def withdrawn() -> dict[str, tuple[str, str]]:
+        consents = application.get_consents(customer_id)
+        shown = {c.item.channel: (c.item.status, c.item.source) for c in consents.in_force}
+        assert shown == {"email": ("withdrawn", "unsubscribe_link"), "phone": ("withdrawn", "call")}
+        return shown
+
+    group = kafka.group(MARKETING_WITHDRAWALS)
+    broker = make_broker(kafka)
+    keyring = subscribe(
+        broker, application, kafka=kafka, postgres=postgres, marketing_topics=[topic]
+    )
+    try:
+        async with broker:
+            await broker.start()
+            await eventually_async(withdrawn, what="both withdrawals", within=60)
+            await eventually_async(
+                lambda: application.processed(kafka_position(group, topic, 0, 4)),
+                what="the republished events read",
+                within=60,
+            )
+    finally:
+        keyring.close()
+    assert len(application.get_consents(customer_id).history) == 4  # two grants, two withdrawals

@@ -80,6 +80,7 @@ class ConsentSource(StrEnum):
     PAPER_FORM = "paper_form"
     IMPORT = "import"
     API = "api"
+    UNSUBSCRIBE_LINK = "unsubscribe_link"  # added: a marketing message's unsubscribe link
 
 
 class RecordReference(BaseModel):

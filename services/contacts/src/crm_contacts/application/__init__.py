@@ -3,6 +3,7 @@
 from .contacts import ContactsApplication
 from .custom_fields import DefinedField
 from .leads import ConvertedLead
+from .marketing_consent import Feedback, Withdrawal
 from .views import (
     ConsentsView,
     CustomerView,
@@ -21,9 +22,11 @@ __all__ = [
     "CustomerView",
     "DefinedField",
     "Erasure",
+    "Feedback",
     "HistoryEntry",
     "MergeView",
     "OrganizationView",
     "PersonExport",
     "RecordExport",
+    "Withdrawal",
 ]

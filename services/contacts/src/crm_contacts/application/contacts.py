@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from .leads import LeadConversions
+from .marketing_consent import MarketingConsent
 
 
-class ContactsApplication(LeadConversions):
+class ContactsApplication(LeadConversions, MarketingConsent):
     """Commands are grouped by area in mixins (people, organizations, custom fields, lead
-    conversions, erasure tracking), each in its own module; they run on the platform's command
-    pipeline (``crm_platform.commands.CommandRunner``).
+    conversions, consent withdrawn in marketing, erasure tracking), each in its own module; they
+    run on the platform's command pipeline (``crm_platform.commands.CommandRunner``).
 
     Personal data is sealed per person (``ShreddingApplication``); reactions to other services'
     events record their Kafka position with their effects (``TrackingApplication``). Snapshots

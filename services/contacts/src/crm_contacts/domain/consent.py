@@ -46,6 +46,7 @@ class ConsentSource(StrEnum):
     PAPER_FORM = "paper_form"
     IMPORT = "import"
     API = "api"
+    UNSUBSCRIBE_LINK = "unsubscribe_link"  # a marketing message's (one-click) unsubscribe link
 
 
 class ConsentStatus(StrEnum):
