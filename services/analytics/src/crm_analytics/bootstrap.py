@@ -32,6 +32,7 @@ from crm_platform.settings import KafkaSettings, MongoSettings
 from crm_platform.web.admin import Retry, admin_router
 
 from .api.metrics_routes import customer_value_router, metrics_router
+from .api.partner_routes import partner_router
 from .api.routes import customer_360_router, organization_router
 from .application.erasure import ErasureConfirmations
 from .application.metrics_scores import LOOP as SCORING_LOOP
@@ -158,6 +159,7 @@ def routers(analytics: Analytics | None) -> list[APIRouter]:
     return [
         customer_360_router(customer_360.Customer360Reads(catalog), archive, analytics.keyring),
         organization_router(organization_360.OrganizationReads(catalog), archive),
+        partner_router(organization_360.OrganizationReads(catalog)),
         customer_value_router(analytics.scores, settings.currency),
         metrics_router(analytics.facts),
         # The relay's entries have no retry of their own: released, it tries them within a

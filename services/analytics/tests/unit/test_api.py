@@ -61,6 +61,12 @@ class FakeReads:
     async def opportunities(self, organization_id: str, as_of: datetime):
         return opportunity_documents(self.events)
 
+    async def organization(self, organization_id: str) -> dict[str, Any] | None:
+        return None  # organizations registered by contacts: integration/test_organization_360.py
+
+    async def names(self, organization_ids) -> dict[str, str]:
+        return {}
+
 
 @pytest.fixture
 def reader() -> FakeReads:

@@ -136,10 +136,27 @@ class Ticket(BaseModel):
     lineage: dict[str, UUID]
 
 
+class OrganizationRef(BaseModel):
+    organization_id: UUID
+    name: str | None = Field(default=None, description="Null until contacts registers it.")
+
+
 class Organization360(BaseModel):
-    """Each list shows its first page (by id); ``<list>_next`` is the path of the next one."""
+    """Each list shows its first page (by id); ``<list>_next`` is the path of the next one.
+    The details come from contacts' organization topic: null (and kinds empty) for an account
+    known only from deals, tickets or invoices."""
 
     organization_id: UUID
+    name: str | None = None
+    legal_name: str | None = None
+    industry: str | None = None
+    website: str | None = None
+    kinds: list[str] = Field(default_factory=list, examples=[["customer", "partner"]])
+    partner_type: str | None = Field(default=None, examples=["reseller"])
+    partner_since: datetime | None = None
+    parent: OrganizationRef | None = Field(default=None, description="In the hierarchy.")
+    subsidiaries: list[OrganizationRef] = Field(description="Organizations it is the parent of.")
+    subsidiaries_next: str | None
     people: list[UUID] = Field(
         description="Customers named by the organization's deals, tickets and invoices."
     )

@@ -45,6 +45,7 @@ from .models import (
     Money,
     Organization360,
     OrganizationList,
+    OrganizationRef,
     Pipeline,
     PipelineStage,
     Profile,
@@ -180,15 +181,24 @@ def organization_router(reads: OrganizationReads, history: History) -> APIRouter
         responses=problem_responses(401, 403, 404),
     )
     async def get_organization_360(organization_id: UUID) -> Organization360:
-        lists, invoices = await _organization_lists(reads, organization_id)
+        lists, invoices, details = await _organization_lists(reads, organization_id)
         shown: dict[str, Any] = {}
         for section in SECTIONS:
             path = f"/organizations/{organization_id}/{section.path}"
             shown[section.name], shown[f"{section.name}_next"] = embedded(
                 lists[section.name], section.position, path
             )
+        parent = details.get("parent_id")
         return Organization360(
             organization_id=organization_id,
+            name=details.get("name"),
+            legal_name=details.get("legal_name"),
+            industry=details.get("industry"),
+            website=details.get("website"),
+            kinds=details.get("kinds") or [],
+            partner_type=details.get("partner_type"),
+            partner_since=details.get("partner_since"),
+            parent=await _reference(reads, parent) if parent else None,
             revenue=[_money(a, c) for c, a in organization_360.revenue(invoices).items()],
             **shown,
         )
@@ -246,16 +256,24 @@ SECTIONS = (
         "open_tickets", "open-tickets", OrganizationList[Ticket], lambda ticket: ticket.ticket_id
     ),
     Section("revenue_lineage", "revenue-lineage", OrganizationList[UUID], lambda event: event),
+    Section(
+        "subsidiaries",
+        "subsidiaries",
+        OrganizationList[OrganizationRef],
+        lambda subsidiary: subsidiary.organization_id,
+    ),
 )
 
 
 async def _organization_lists(
     reads: OrganizationReads, organization_id: UUID
-) -> tuple[dict[str, list[Any]], list[Document]]:
-    """The organization's lists, each sorted by id, and its invoices; NotFound if it has none."""
+) -> tuple[dict[str, list[Any]], list[Document], Document]:
+    """The organization's lists, each sorted by id, its invoices and its details; NotFound if
+    contacts never registered it and it has no deal, ticket or invoice."""
     documents = await reads.documents(str(organization_id))
-    if not any(documents.values()):
-        raise NotFound(f"no deal, ticket or invoice of organization {organization_id}")
+    details = await reads.organization(str(organization_id)) or {}
+    if not details and not any(documents.values()):
+        raise NotFound(f"no organization {organization_id}, nor deal, ticket or invoice of it")
     deals = documents[organization_360.OPPORTUNITIES]
     tickets = documents[organization_360.TICKETS]
     invoices = documents[organization_360.INVOICES]
@@ -274,14 +292,24 @@ async def _organization_lists(
             if i.get("status") != "void"
             for e in i.get("payment_event_ids", [])
         ],
+        "subsidiaries": [
+            OrganizationRef(organization_id=d["_id"], name=d.get("name"))
+            for d in details.get("subsidiaries", [])
+        ],
     }
     keys = {section.name: section.key for section in SECTIONS}
-    return {name: sorted(items, key=keys[name]) for name, items in lists.items()}, invoices
+    lists = {name: sorted(items, key=keys[name]) for name, items in lists.items()}
+    return lists, invoices, details
+
+
+async def _reference(reads: OrganizationReads, organization_id: str) -> OrganizationRef:
+    names = await reads.names([organization_id])
+    return OrganizationRef(organization_id=UUID(organization_id), name=names.get(organization_id))
 
 
 def _section_endpoint(reads: OrganizationReads, section: Section) -> Callable[..., Any]:
     async def list_section(organization_id: UUID, page: Paging) -> OrganizationList[Any]:
-        lists, _ = await _organization_lists(reads, organization_id)
+        lists, _, _ = await _organization_lists(reads, organization_id)
         items, next_cursor = page.of_sorted(lists[section.name], section.position)
         return OrganizationList(
             organization_id=organization_id, items=list(items), next_cursor=next_cursor

@@ -25,10 +25,16 @@ from decimal import Decimal
 from typing import Any
 
 from crm_events import Event
+from crm_events.contacts.organization import (
+    OrganizationProfileUpdated,
+    OrganizationRegistered,
+    PartnerRegistered,
+)
 from crm_events.sales.commerce import InvoiceIssued, InvoicePaid, InvoiceVoided, PaymentReceived
 from crm_events.sales.opportunities import (
     OpportunityLost,
     OpportunityOpened,
+    OpportunityPartnerRegistered,
     OpportunityStageChanged,
     OpportunityUpdated,
     OpportunityWon,
@@ -57,16 +63,32 @@ NAME = "organization_360"
 LIVE_GROUP = "analytics.organization-360"
 
 OPPORTUNITIES, TICKETS, INVOICES = "opportunities", "tickets", "invoices"
-TOPICS = tuple(sorted({OpportunityOpened.topic(), TicketOpened.topic(), InvoiceIssued.topic()}))
+ORGANIZATIONS, PARTNERS = "organizations", "partners"
+TOPICS = tuple(
+    sorted(
+        {
+            OpportunityOpened.topic(),
+            TicketOpened.topic(),
+            InvoiceIssued.topic(),
+            OrganizationRegistered.topic(),
+        }
+    )
+)
 CLOSED_TICKETS = ("resolved", "closed")
+# What the organization 360 shows of an organization's own details.
+DETAILS = ("name", "legal_name", "industry", "website", "kinds", "partner_type", "parent_id")
 
 
 def update_for(event: Event[Any]) -> tuple[str, Update] | None:
     """The collection and update for ``event`` (None: not part of this model)."""
     data = event.data
+    if isinstance(data, OrganizationRegistered | OrganizationProfileUpdated | PartnerRegistered):
+        return _organization_update(event)
     figures: Document | None = None
     collection = OPPORTUNITIES
-    if isinstance(data, OpportunityOpened | OpportunityUpdated):
+    if isinstance(data, OpportunityPartnerRegistered):
+        figures = {"partner_id": str(data.partner_id), "attribution": data.attribution.value}
+    elif isinstance(data, OpportunityOpened | OpportunityUpdated):
         figures = {
             "name": data.name,
             "amount": str(data.amount),
@@ -144,6 +166,37 @@ def update_for(event: Event[Any]) -> tuple[str, Update] | None:
     return collection, _update(event, collection, figures)
 
 
+def _organization_update(event: Event[Any]) -> tuple[str, Update]:
+    """An organization's details: those its event names (registered: all of them).
+
+    ``PartnerRegistered`` rides at the aggregate version of the event that made the organization
+    a partner: in the organization's document that version's guard would drop it, so it keeps a
+    document of its own (``partners``), guarded by the same versions.
+    """
+    data = event.data
+    if isinstance(data, PartnerRegistered):
+        figures: Document = {
+            "partner_type": data.partner_type.value,
+            "partner_since": bson_time(data.registered_at),
+        }
+        return PARTNERS, _guarded(event, figures)
+    named = DETAILS if isinstance(data, OrganizationRegistered) else data.changed
+    values = data.model_dump(mode="json", include=set(DETAILS) & set(named))
+    if isinstance(data, OrganizationRegistered):
+        values["registered_at"] = bson_time(data.registered_at)
+    return ORGANIZATIONS, _guarded(event, values)
+
+
+def _guarded(event: Event[Any], figures: Document) -> Update:
+    lineage = {f"lineage.{name}": str(event.id) for name in figures}
+    return Update(
+        event.aggregateid,
+        event.aggregateversion,
+        {**figures, **lineage, "version": event.aggregateversion},
+        guard=Guard.NEWER,
+    )
+
+
 def _update(event: Event[Any], collection: str, figures: Document) -> Update:
     data = event.data
     identity = {"customer_id": _str(getattr(data, "customer_id", None))}
@@ -204,10 +257,12 @@ class OrganizationModel:
     name = NAME
     group = LIVE_GROUP
     topics = TOPICS
-    collections = (OPPORTUNITIES, TICKETS, INVOICES)
+    collections = (OPPORTUNITIES, TICKETS, INVOICES, ORGANIZATIONS, PARTNERS)
 
     async def prepare(self, store: Collections) -> None:
         await store[OPPORTUNITIES].create_index([("account_id", 1), ("status", 1)])
+        await store[OPPORTUNITIES].create_index([("partner_id", 1), ("status", 1)])
+        await store[ORGANIZATIONS].create_index([("parent_id", 1)])
         await store[TICKETS].create_index([("organization_id", 1), ("status", 1)])
         await store[INVOICES].create_index([("account_id", 1)])
 
@@ -231,3 +286,32 @@ class OrganizationReads:
             TICKETS: await store[TICKETS].find({"organization_id": organization_id}).to_list(),
             INVOICES: await store[INVOICES].find(by_account).to_list(),
         }
+
+    async def organization(self, organization_id: str) -> Document | None:
+        """The organization's details and partnership (None: never registered), with its
+        subsidiaries (``subsidiaries``: their details)."""
+        store = await self.catalog.active(NAME)
+        found = await store[ORGANIZATIONS].find_one({"_id": organization_id})
+        if found is None:
+            return None
+        partner = await store[PARTNERS].find_one({"_id": organization_id}) or {}
+        if "partner" not in found.get("kinds", []):  # a partner no longer
+            partner = {"partner_type": None}
+        children = store[ORGANIZATIONS].find({"parent_id": organization_id})
+        return {
+            **found,
+            **{k: partner.get(k) for k in ("partner_type", "partner_since")},
+            "subsidiaries": await children.to_list(),
+        }
+
+    async def names(self, organization_ids: Iterable[str]) -> dict[str, str]:
+        """The names of those of ``organization_ids`` that are registered."""
+        store = await self.catalog.active(NAME)
+        wanted = {"_id": {"$in": sorted(set(organization_ids))}}
+        return {d["_id"]: d["name"] async for d in store[ORGANIZATIONS].find(wanted)}
+
+    async def partnered_deals(self, partner_id: str | None) -> list[Document]:
+        """The opportunities a partner is registered on (``partner_id`` None: any partner)."""
+        store = await self.catalog.active(NAME)
+        wanted = {"$ne": None} if partner_id is None else partner_id
+        return await store[OPPORTUNITIES].find({"partner_id": wanted}).to_list()
