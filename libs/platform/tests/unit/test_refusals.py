@@ -45,7 +45,7 @@ def _routes() -> APIRouter:
     router = APIRouter()
 
     @router.get("/refusals/{name}/{record_id}")
-    def refuse(name: str, record_id: UUID) -> None:
+    def refuse(name: str, record_id: UUID, page: int = 1) -> None:  # a query to carry over
         raise REFUSALS[name]
 
     @router.get("/async/{name}")

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -32,6 +32,7 @@ from .problems import (
     problem_response,
     problem_responses,
 )
+from .query import refuse_unknown_query_parameters
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +201,15 @@ def create_api(
     """A service's API: its routers plus /healthz and /readyz (``readiness``: name -> check).
 
     ``settings`` configures bearer tokens, ``limits`` what a request may cost (default: both
-    from the environment).
+    from the environment). Every route refuses query parameters it does not declare (``query``).
     """
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query_parameters)],
+    )
     app.state.service = service
     app.state.token_verifier = TokenVerifier(settings or AuthSettings())
     install_problem_handlers(app)

@@ -74,15 +74,11 @@ from ..domain.csv_rows import InvalidHeader
 from ..domain.import_mappings import ORGANIZATION_MAPPINGS, PEOPLE_MAPPINGS, combined
 from .common import PageRequest, Reader, Writer
 from .directory import (
-    ORGANIZATION_FILTERS,
-    PAGING,
-    PEOPLE_FILTERS,
     READ_PROBLEMS,
     OrganizationFilters,
     PeopleFilters,
     ReadModels,
     checked_query,
-    only,
 )
 
 CSV = "text/csv"
@@ -91,7 +87,6 @@ MAX_UPLOAD_BYTES = 1024**3
 SPOOL_IN_MEMORY = 1024**2
 
 
-IMPORT_PARAMETERS = ("mode", "mapping", "columns", "region")
 _COLUMNS = TypeAdapter(dict[str, str | None])
 _READY = {RecordType.PERSON: PEOPLE_MAPPINGS, RecordType.ORGANIZATION: ORGANIZATION_MAPPINGS}
 
@@ -263,14 +258,12 @@ def imports_router(application: Any) -> APIRouter:
                 )
                 return PreviewOut.of(preview)
 
-        only_parameters = [Depends(only(*IMPORT_PARAMETERS))]
         router.post(
             f"/imports/{records}",
             status_code=202,
             response_model=ImportJobOut,
             responses=upload_responses,
             openapi_extra=_csv_body(),
-            dependencies=only_parameters,
             name=f"import_{records}",
             operation_id=f"import_{records}_imports_{records}_post",
             description=doc,
@@ -280,7 +273,6 @@ def imports_router(application: Any) -> APIRouter:
             response_model=PreviewOut,
             responses=problem_responses(413, 415),
             openapi_extra=_csv_body(),
-            dependencies=only_parameters,
             name=f"preview_{records}_import",
             operation_id=f"preview_{records}_import_imports_{records}_dry_run_post",
             description="What importing the file (with this key and these parameters) would do"
@@ -297,7 +289,6 @@ def imports_router(application: Any) -> APIRouter:
     @router.get(
         "/imports/{import_id}",
         response_model=ImportReport,
-        dependencies=[Depends(only(*PAGING))],
     )
     def get_import(
         import_id: UUID,
@@ -325,7 +316,6 @@ def imports_router(application: Any) -> APIRouter:
         "/exports/people.csv",
         response_class=StreamingResponse,
         responses={200: {"content": {CSV: {}}, "description": "The people, as CSV."}},
-        dependencies=[Depends(only(*PEOPLE_FILTERS))],
     )
     def export_people(_: Reader, filters: Annotated[PeopleFilters, Depends()]) -> Response:
         """People matching the filters (those of `GET /customers`), in the import's format."""
@@ -335,7 +325,6 @@ def imports_router(application: Any) -> APIRouter:
         "/exports/organizations.csv",
         response_class=StreamingResponse,
         responses={200: {"content": {CSV: {}}, "description": "The organizations, as CSV."}},
-        dependencies=[Depends(only(*ORGANIZATION_FILTERS))],
     )
     def export_organizations(
         _: Reader, filters: Annotated[OrganizationFilters, Depends()]
