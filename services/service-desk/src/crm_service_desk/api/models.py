@@ -259,7 +259,15 @@ class ArticleHits(BaseModel):
 
 # --- the SLA policy -----------------------------------------------------------------------------
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # the platform's one vocabulary
+# Accepted on input for one release (deprecated): the names the service desk used before.
+DEPRECATED_WEEKDAY_NAMES = dict(
+    zip(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+        WEEKDAYS,
+        strict=True,
+    )
+)
 ClockTime = Annotated[
     str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 ]  # HH:MM; 24:00 is the end of the day
@@ -273,17 +281,35 @@ class WorkingPeriod(BaseModel):
 
 
 class WeeklyHours(BaseModel):
-    """Each weekday's working periods, in the calendar's time zone; a day left out is closed."""
+    """Each weekday's working periods, in the calendar's time zone; a day left out is closed.
+
+    Days are named ``mon`` to ``sun``, as everywhere in the platform (a person's contact hours
+    too). Deprecated: the long names (``monday``...) are still accepted on input, for this
+    release only; answers use the short ones.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    monday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
-    tuesday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
-    wednesday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
-    thursday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
-    friday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
-    saturday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
-    sunday: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    mon: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    tue: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    wed: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    thu: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    fri: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    sat: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+    sun: list[WorkingPeriod] = Field(default_factory=list, max_length=8)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_day_names(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        named: dict[str, Any] = {}
+        for name, periods in data.items():
+            day = DEPRECATED_WEEKDAY_NAMES.get(name, name)
+            if day in named:
+                raise ValueError(f"{day} is given twice (as {day} and as {name})")
+            named[day] = periods
+        return named
 
 
 class CalendarIn(BaseModel):
