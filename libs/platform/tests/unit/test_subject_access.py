@@ -13,8 +13,16 @@ from eventsourcing.domain import Aggregate, event
 
 from crm_events import build_event, registry
 from crm_events.erasure import ErasedData, ErasureMethod
-from crm_events.subject_access import ANSWERS, SubjectAccessRequested, answer_id, join_parts
+from crm_events.subject_access import (
+    ANSWER_RETENTION_MS,
+    ANSWER_TOPICS,
+    ANSWERS,
+    SubjectAccessRequested,
+    answer_id,
+    join_parts,
+)
 from crm_platform.erasure import confirm_erasure
+from crm_platform.kafka import CONFIGURED, declared
 from crm_platform.projection import topics_of
 from crm_platform.subject_access import answers, created_about, erased_here, record
 
@@ -115,3 +123,12 @@ def test_a_person_is_erased_here_once_the_service_confirmed_their_erasure(
     app.save(confirm_erasure(app, CUSTOMER, erased))
 
     assert erased_here(app, CUSTOMER)
+
+
+def test_the_answer_topics_keep_their_personal_data_briefly_and_faststream_never_makes_them() -> (
+    None
+):
+    for topic in ANSWER_TOPICS:
+        assert CONFIGURED[topic] == {"retention.ms": str(ANSWER_RETENTION_MS)}
+        assert declared(topic).declare is False
+    assert ANSWER_RETENTION_MS <= 7 * 24 * 3600 * 1000
