@@ -305,7 +305,7 @@ class WeeklyHours(BaseModel):
             return data
         named: dict[str, Any] = {}
         for name, periods in data.items():
-            day = DEPRECATED_WEEKDAY_NAMES.get(name, name)
+            day = DEPRECATED_WEEKDAY_NAMES.get(str(name), str(name))
             if day in named:
                 raise ValueError(f"{day} is given twice (as {day} and as {name})")
             named[day] = periods
