@@ -42,13 +42,21 @@ class FakeReads:
     async def get(self, customer_id: str) -> dict[str, Any] | None:
         return customer_view(self._about(customer_id), customer_id)[0]
 
-    async def page(self, customer_id: str, *, kind, channel, before, limit) -> timeline.Page:
+    async def page(
+        self, customer_id: str, *, kind, channel, before, limit, duplicates=()
+    ) -> timeline.Page:
         entries = customer_view(self._about(customer_id), customer_id)[1]
+        for duplicate in duplicates:  # merges over real MongoDB: integration/test_timeline_story.py
+            theirs = customer_view(self._about(duplicate), duplicate)[1]
+            entries += [e for e in theirs if e["kind"] != "merge"]
         chosen = [e for e in entries if timeline.matches(e, kind=kind, channel=channel)]
         return timeline.newest_first(chosen, limit=limit, before=before)
 
     async def lineage(self, customer_id: str) -> dict[str, list[str]]:
         return {}
+
+    async def names_on(self, entries) -> dict[str, str]:
+        return {}  # the name table over real MongoDB: integration/test_timeline_story.py
 
     async def customer(self, customer_id: str, as_of: datetime):
         return customer_view(self._about(customer_id, as_of), customer_id)
@@ -114,6 +122,16 @@ async def test_profile_and_timeline_newest_first(client, reader, keyring, stream
     assert [e["source_event_id"] for e in body["timeline"]] == [
         str(events[2].id),
         str(events[1].id),
+        str(events[0].id),  # the registration
+    ]
+    registration = body["timeline"][-1]
+    assert (registration["kind"], registration["personal"]) == ("registration", {})
+    assert registration["details"]["changed"] == [
+        "emails",
+        "family_name",
+        "given_name",
+        "phones",
+        "tags",
     ]
     first = body["timeline"][0]
     assert first["id"] == str(events[2].data.interaction_id)
@@ -195,7 +213,7 @@ async def test_cursor_pagination_walks_the_whole_timeline(client, reader, stream
             break
         assert response.links["next"]["url"].endswith(f"cursor={cursor}")
 
-    assert seen == [str(event.id) for event in reversed(events[1:])]
+    assert seen == [str(event.id) for event in reversed(events)]
 
 
 async def test_unknown_customer_is_a_404_problem(client):
@@ -288,6 +306,7 @@ async def test_as_of_folds_the_events_published_until_then(client, reader, keyri
     assert [e["source_event_id"] for e in then["timeline"]] == [
         str(events[2].id),
         str(events[1].id),
+        str(events[0].id),
     ]
     assert (now["version"], now["interaction_count"]) == (4, 3)
 

@@ -53,8 +53,11 @@ class TimelineEntry(BaseModel):
         description="Id of the record touched in its source service: the interaction, ticket,"
         " opportunity, invoice... (several entries may touch one record)."
     )
-    kind: str = Field(examples=["interaction", "opportunity", "ticket", "payment"])
+    kind: str = Field(examples=["interaction", "opportunity", "ticket", "payment", "consent"])
     type: str = Field(description="The event type, e.g. OpportunityStageChanged.")
+    customer_id: UUID = Field(
+        description="Whom the entry is about: the customer, or a duplicate merged into them."
+    )
     channel: str | None = Field(default=None, examples=["email"])
     occurred_at: datetime
     actor: str | None = Field(default=None, description="Who caused the event, if known.")
@@ -62,7 +65,15 @@ class TimelineEntry(BaseModel):
     source_event_id: UUID = Field(
         description="The integration event this entry comes from: its lineage, and its identity."
     )
-    details: dict[str, Any] = Field(description="The event's facts that are not personal data.")
+    details: dict[str, Any] = Field(
+        description="The event's facts that are not personal data (registrations and profile"
+        " changes name the fields set under ``changed``, never their values)."
+    )
+    names: dict[str, str] = Field(
+        default_factory=dict,
+        description="The current names of the organizations, opportunities and products the"
+        " details name by id (id -> name); ids no event named are left out.",
+    )
     subject: str | None = Field(
         default=None, description="The entry's subject, opened; null when none, or once erased."
     )

@@ -28,7 +28,7 @@ from crm_platform.web.types import Instant
 
 from ..application.opening import (
     Opener,
-    active_merges,
+    Openers,
     current_consents,
     open_entries,
     open_profile,
@@ -36,6 +36,7 @@ from ..application.opening import (
 from ..read_models import customer_360, organization_360
 from ..read_models.customer_360 import Customer360Reads, Page, Position
 from ..read_models.event_archive import History
+from ..read_models.names import ids_in
 from ..read_models.organization_360 import OrganizationReads
 from .models import (
     Consent,
@@ -103,12 +104,18 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
         kind: str | None,
         channel: str | None,
     ) -> tuple[Document | None, Page]:
-        """The customer document and one timeline page, live or folded from the archive."""
+        """The customer document and one timeline page (the duplicates merged into the customer
+        included), live or folded from the archive."""
         kind, before, limit = _kind(kind), _before(page), page.limit
         if as_of is None:
             document = await reads.get(str(customer_id))
             found = await reads.page(
-                str(customer_id), kind=kind, channel=channel, before=before, limit=limit
+                str(customer_id),
+                kind=kind,
+                channel=channel,
+                before=before,
+                limit=limit,
+                duplicates=customer_360.merged_duplicates(document, str(customer_id)),
             )
             return document, found
         document, entries = await history.customer(str(customer_id), as_of)
@@ -141,7 +148,8 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
             figures = _document_lineage(document)
             if as_of is None:
                 figures |= await reads.lineage(str(customer_id))
-        answer = await _customer_360(document, entries, opener, as_of, figures)
+        timeline = await _entries(entries, Openers(keyring), await reads.names_on(entries.entries))
+        answer = await _customer_360(document, entries, timeline, opener, as_of, figures)
         page.following(answer.next_cursor)  # linked as well
         return answer
 
@@ -163,7 +171,9 @@ def customer_360_router(reads: Customer360Reads, history: History, keyring: Keyr
         return TimelinePage(
             customer_id=customer_id,
             as_of=as_of,
-            entries=await _entries(entries, Opener(keyring, customer_id)),
+            entries=await _entries(
+                entries, Openers(keyring), await reads.names_on(entries.entries)
+            ),
             next_cursor=page.following(_cursor(entries)),
         )
 
@@ -361,7 +371,7 @@ def _document_lineage(document: Document) -> dict[str, list[str]]:
     }
 
 
-async def _entries(page: Page, opener: Opener) -> list[TimelineEntry]:
+async def _entries(page: Page, openers: Openers, names: dict[str, str]) -> list[TimelineEntry]:
     return [
         TimelineEntry.model_validate(
             {
@@ -370,15 +380,17 @@ async def _entries(page: Page, opener: Opener) -> list[TimelineEntry]:
                 "source_event_id": entry["_id"],
                 "subject": entry["personal"].get("subject"),
                 "summary": entry["personal"].get("summary"),
+                "names": {i: names[i] for i in sorted(ids_in([entry])) if i in names},
             }
         )
-        for entry in await open_entries(page.entries, opener)
+        for entry in await open_entries(page.entries, openers)
     ]
 
 
 async def _customer_360(
     document: Document,
     page: Page,
+    timeline: list[TimelineEntry],
     opener: Opener,
     as_of: datetime | None,
     lineage: dict[str, Any] | None,
@@ -395,10 +407,12 @@ async def _customer_360(
             Consent.model_validate(c)
             for c in current_consents(document.get("consent_decisions", []))
         ],
-        merges=[Merge.model_validate(m) for m in active_merges(document.get("merges", []))],
+        merges=[
+            Merge.model_validate(m) for m in customer_360.active_merges(document.get("merges", []))
+        ],
         interaction_count=document.get("interaction_count", 0),
         last_interaction_at=document.get("last_interaction_at"),
-        timeline=await _entries(page, opener),
+        timeline=timeline,
         next_cursor=_cursor(page),
         lineage=lineage,
     )

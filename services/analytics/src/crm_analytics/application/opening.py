@@ -61,16 +61,29 @@ async def open_profile(document: Document, opener: Opener) -> Opened | None:
     }
 
 
-async def open_entries(entries: list[Document], opener: Opener) -> list[Opened]:
-    """Timeline entries with their sealed values opened (values sealed for someone else than the
-    customer, such as a lead before conversion, stay closed: ``None``)."""
-    return [
-        {
-            **entry,
-            "personal": {name: await opener.open(value) for name, value in entry["sealed"].items()},
-        }
-        for entry in entries
-    ]
+class Openers:
+    """An :class:`Opener` per person, for a timeline that shows several: a survivor's and the
+    duplicates merged into it."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self._openers: dict[str, Opener] = {}
+
+    def of(self, subject: str) -> Opener:
+        if subject not in self._openers:
+            self._openers[subject] = Opener(self.keyring, UUID(subject))
+        return self._openers[subject]
+
+
+async def open_entries(entries: list[Document], openers: Openers) -> list[Opened]:
+    """Timeline entries with their sealed values opened with the key of the person each is about
+    (values sealed for someone else, such as a lead before conversion, stay closed: ``None``)."""
+    opened = []
+    for entry in entries:
+        opener = openers.of(entry["customer_id"])
+        personal = {name: await opener.open(value) for name, value in entry["sealed"].items()}
+        opened.append({**entry, "personal": personal})
+    return opened
 
 
 def current_consents(decisions: list[Document]) -> list[Opened]:
@@ -81,9 +94,3 @@ def current_consents(decisions: list[Document]) -> list[Opened]:
         if key not in latest or decision["decided_at"] >= latest[key]["decided_at"]:
             latest[key] = decision
     return [latest[key] for key in sorted(latest)]
-
-
-def active_merges(merges: list[Document]) -> list[Opened]:
-    """Merges not undone since (the unmerge carries the merge's id)."""
-    undone = {m["merge_id"] for m in merges if not m["merged"]}
-    return [m for m in merges if m["merged"] and m["merge_id"] not in undone]

@@ -22,12 +22,12 @@ from ..application.erasure import ErasureConfirmations
 from ..application.metrics_scores import CustomerScores
 from ..application.opening import (
     Opener,
-    active_merges,
+    Openers,
     current_consents,
     open_entries,
     open_profile,
 )
-from ..read_models.customer_360 import Customer360Reads, Position
+from ..read_models.customer_360 import Customer360Reads, Position, active_merges
 
 SERVICE = "analytics"
 # Spelled as a constant: scripts/generate-kafka-topics.py declares its dead letters.
@@ -59,19 +59,20 @@ class SubjectAccess:
         scores = await self.scores.get(subject)
         sections: Sections = {
             "customer_360": [] if document is None else [await _customer(document, opener)],
-            "timeline": await self._timeline(subject, opener),
+            "timeline": await self._timeline(subject),
             "scores": [] if scores is None else [_public(scores)],
         }
         return sections
 
-    async def _timeline(self, subject: str, opener: Opener) -> list[dict[str, Any]]:
+    async def _timeline(self, subject: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
         before: Position | None = None
         while True:
             page = await self.reads.page(
                 subject, kind=None, channel=None, before=before, limit=TIMELINE_PAGE
             )
-            entries += [_public(entry) for entry in await open_entries(page.entries, opener)]
+            opened = await open_entries(page.entries, Openers(self.keyring))
+            entries += [_public(entry) for entry in opened]
             if page.next is None:
                 return entries
             before = page.next

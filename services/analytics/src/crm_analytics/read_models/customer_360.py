@@ -56,6 +56,13 @@ from crm_events.marketing.messages import (
     RecipientUnsubscribed,
 )
 from crm_events.personal import Sealed
+from crm_events.sales.activities import (
+    ActivityCancelled,
+    ActivityCompleted,
+    ActivityFellDue,
+    ActivityRescheduled,
+    ActivityScheduled,
+)
 from crm_events.sales.commerce import (
     InvoiceIssued,
     InvoicePaid,
@@ -102,6 +109,8 @@ from crm_platform.read_models import (
     write_update,
     write_updates,
 )
+
+from . import names
 
 NAME = "customer_360"
 # Spelled as a constant: scripts/generate-kafka-topics.py declares its dead letters.
@@ -194,6 +203,19 @@ def update_for(event: Event[Any]) -> Update:
     return Update(key, version, common)
 
 
+def active_merges(merges: list[Document]) -> list[Document]:
+    """Merges not undone since (the unmerge carries the merge's id)."""
+    undone = {m["merge_id"] for m in merges if not m["merged"]}
+    return [m for m in merges if m["merged"] and m["merge_id"] not in undone]
+
+
+def merged_duplicates(document: Document | None, customer_id: str) -> list[str]:
+    """The customers merged into ``customer_id`` and not unmerged since: their timelines show on
+    its own (contacts copies nothing: the survivor answers for both)."""
+    merges = active_merges((document or {}).get("merges", []))
+    return sorted({m["duplicate_id"] for m in merges if m["survivor_id"] == customer_id})
+
+
 def sealed(value: Sealed | None) -> Document | None:
     """A sealed value as stored: its JSON form, still sealed."""
     return None if value is None else value.model_dump(mode="json")
@@ -220,6 +242,9 @@ class Touch:
     record_id: str  # the field naming the source record
     occurred_at: str  # the field with the business time of the touch
     channel: Callable[[Any], str | None] = lambda _: None
+    # Profile entries name the fields given or changed, never their values: the profile itself
+    # shows those (opened per request), and the timeline keeps no copy of them.
+    keeps_personal: bool = True
 
 
 def _field(name: str) -> Callable[[Any], str | None]:
@@ -230,7 +255,25 @@ def _fixed(channel: str) -> Callable[[Any], str | None]:
     return lambda _: channel
 
 
+def _activity_channel(data: Any) -> str | None:
+    return "phone" if data.kind == "call" else None
+
+
+def _activity(occurred_at: str) -> Touch:
+    return Touch("activity", "activity_id", occurred_at, _activity_channel)
+
+
 TOUCHES: dict[type[EventData], Touch] = {
+    CustomerRegisteredV2: Touch(
+        "registration", "customer_id", "registered_at", keeps_personal=False
+    ),
+    CustomerProfileUpdated: Touch(
+        "profile_change", "customer_id", "updated_at", keeps_personal=False
+    ),
+    ConsentGranted: Touch("consent", "decision_id", "decided_at", _field("channel")),
+    ConsentWithdrawn: Touch("consent", "decision_id", "decided_at", _field("channel")),
+    ContactsMerged: Touch("merge", "merge_id", "merged_at"),
+    ContactsUnmerged: Touch("merge", "merge_id", "unmerged_at"),
     CustomerContactedV2: Touch("interaction", "interaction_id", "occurred_at", _field("channel")),
     LeadCaptured: Touch("lead", "lead_id", "captured_at"),
     LeadConverted: Touch("lead", "lead_id", "converted_at"),
@@ -271,6 +314,11 @@ TOUCHES: dict[type[EventData], Touch] = {
     TicketReplied: Touch("ticket_reply", "reply_id", "replied_at", _field("channel")),
     SlaBreached: Touch("sla_breach", "ticket_id", "breached_at"),
     SatisfactionRated: Touch("rating", "ticket_id", "rated_at"),
+    ActivityScheduled: _activity("scheduled_at"),
+    ActivityRescheduled: _activity("rescheduled_at"),
+    ActivityCompleted: _activity("completed_at"),
+    ActivityCancelled: _activity("cancelled_at"),
+    ActivityFellDue: _activity("fell_due_at"),
 }
 
 KINDS = tuple(sorted({touch.kind for touch in TOUCHES.values()}))
@@ -301,11 +349,17 @@ def link_of(event: Event[Any]) -> Link | None:
 
 
 def opportunity_of(event: Event[Any]) -> str | None:
-    """The opportunity an event of the opportunity topic is about."""
+    """The opportunity an event of the opportunity topic (or an activity) is about."""
     opportunity = getattr(event.data, "opportunity_id", None)
     if type(event.data) in TOUCHES and TOUCHES[type(event.data)].kind == "opportunity":
         return _str(opportunity)
-    return None
+    return _regarding(event, "opportunity")
+
+
+def _regarding(event: Event[Any], record_type: str) -> str | None:
+    """The record of ``record_type`` a sales activity regards, if it regards one."""
+    regarding = getattr(event.data, "regarding", None)
+    return str(regarding.id) if regarding is not None and regarding.type == record_type else None
 
 
 def customer_named(event: Event[Any]) -> str | None:
@@ -313,12 +367,20 @@ def customer_named(event: Event[Any]) -> str | None:
     data = event.data
     if is_customer_event(event):
         return event.aggregateid
-    return _str(getattr(data, "customer_id", None)) or _str(getattr(data, "contact_id", None))
+    return (
+        _str(getattr(data, "customer_id", None))
+        or _str(getattr(data, "contact_id", None))
+        or _regarding(event, "customer")
+    )
 
 
 def organization_named(event: Event[Any]) -> str | None:
     data = event.data
-    return _str(getattr(data, "organization_id", None)) or _str(getattr(data, "account_id", None))
+    return (
+        _str(getattr(data, "organization_id", None))
+        or _str(getattr(data, "account_id", None))
+        or _regarding(event, "organization")
+    )
 
 
 def customer_of(event: Event[Any], links: Mapping[str, Link]) -> str | None:
@@ -353,6 +415,9 @@ def entry_for(event: Event[Any], customer_id: str | None) -> Document | None:
             personal[name] = dumped[name]
         elif name != "customer_id" and value is not None:
             details[name] = dumped[name]
+    if not touch.keeps_personal:
+        details.setdefault("changed", sorted(personal))  # a registration: the fields given
+        personal = {}
     return {
         "_id": str(event.id),
         "customer_id": customer_id,
@@ -397,20 +462,29 @@ def newest_first(entries: Iterable[Document], *, limit: int, before: Position | 
 
 
 def page_filter(
-    customer_id: str, *, kind: str | None, channel: str | None, before: Position | None
+    customer_id: str,
+    *,
+    kind: str | None,
+    channel: str | None,
+    before: Position | None,
+    duplicates: Sequence[str] = (),
 ) -> Document:
-    """The MongoDB filter equivalent to :func:`newest_first`'s selection, for one customer."""
-    query: Document = {"customer_id": customer_id}
+    """The MongoDB filter equivalent to :func:`newest_first`'s selection, for one customer and
+    the duplicates merged into them (whose own merge entries the survivor shows already)."""
+    whose: Document = {"customer_id": customer_id}
+    if duplicates:
+        merged = {"customer_id": {"$in": list(duplicates)}, "kind": {"$ne": "merge"}}
+        whose = {"$or": [whose, merged]}
+    clauses = [whose]
     if kind is not None:
-        query["kind"] = kind
+        clauses.append({"kind": kind})
     if channel is not None:
-        query["channel"] = channel
+        clauses.append({"channel": channel})
     if before is not None:
-        query["$or"] = [
-            {"occurred_at": {"$lt": before.occurred_at}},
-            {"occurred_at": before.occurred_at, "_id": {"$lt": before.entry_id}},
-        ]
-    return query
+        older = {"occurred_at": {"$lt": before.occurred_at}}
+        tied = {"occurred_at": before.occurred_at, "_id": {"$lt": before.entry_id}}
+        clauses.append({"$or": [older, tied]})
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 def matches(entry: Document, *, kind: str | None, channel: str | None) -> bool:
@@ -465,8 +539,8 @@ class OpportunityLinks:
 class Customer360Model:
     name = NAME
     group = LIVE_GROUP
-    topics = tuple(sorted({CUSTOMER_TOPIC, *TIMELINE_TOPICS}))
-    collections = ("customers", "timeline", "links")
+    topics = tuple(sorted({CUSTOMER_TOPIC, *TIMELINE_TOPICS, *names.TOPICS}))
+    collections = ("customers", "timeline", "links", "names")
 
     async def prepare(self, store: Collections) -> None:
         await store["timeline"].create_index([("customer_id", 1), *TIMELINE_ORDER])
@@ -474,6 +548,7 @@ class Customer360Model:
 
     async def apply(self, events: Sequence[Event[Any]], store: Collections) -> None:
         links = await OpportunityLinks(store["links"]).resolve(events)
+        await names.record(store["names"], events)
         entries = [entry_for(e, customer_of(e, links)) for e in events]
         await insert_once(store["timeline"], [entry for entry in entries if entry is not None])
         updates = [update_for(e) for e in events if is_customer_event(e)]
@@ -499,12 +574,19 @@ class Customer360Reads:
         channel: str | None,
         before: Position | None,
         limit: int,
+        duplicates: Sequence[str] = (),
     ) -> Page:
         collection = (await self.catalog.active(NAME))["timeline"]
-        query = page_filter(customer_id, kind=kind, channel=channel, before=before)
+        query = page_filter(
+            customer_id, kind=kind, channel=channel, before=before, duplicates=duplicates
+        )
         found = await collection.find(query).sort(TIMELINE_ORDER).limit(limit + 1).to_list()
         chosen = found[:limit]
         return Page(chosen, position(chosen[-1]) if len(found) > limit else None)
+
+    async def names_on(self, entries: Iterable[Document]) -> dict[str, str]:
+        """The current names of the ids on ``entries``."""
+        return await names.lookup((await self.catalog.active(NAME))["names"], entries)
 
     async def lineage(self, customer_id: str) -> dict[str, list[str]]:
         """The events behind the figures derived from the timeline."""

@@ -63,21 +63,40 @@ class History:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    async def _events(self, query: Document, as_of: datetime) -> list[Event[Any]]:
+    async def _archived(self, query: Document, as_of: datetime) -> list[Document]:
         events = (await self.catalog.active(NAME))["events"]
-        found = events.find({**query, "time": {"$lte": bson_time(as_of)}}, {"event": 1})
-        return [parse_leniently(document["event"].encode()) async for document in found]
+        when = {"time": {"$lte": bson_time(as_of)}}
+        found = events.find({**query, **when}, {"event": 1, "customer_id": 1})
+        return [
+            {"customer_id": document.get("customer_id"), "event": _parsed(document)}
+            async for document in found
+        ]
+
+    async def _events(self, query: Document, as_of: datetime) -> list[Event[Any]]:
+        return [archived["event"] for archived in await self._archived(query, as_of)]
 
     async def customer(
         self, customer_id: str, as_of: datetime
     ) -> tuple[Document | None, list[Document]]:
-        """The customer document and every timeline entry as of ``as_of``."""
-        return customer_view(await self._events({"customer_id": customer_id}, as_of), customer_id)
+        """The customer document and every timeline entry as of ``as_of``, the entries of the
+        duplicates merged into the customer then included."""
+        own = await self._events({"customer_id": customer_id}, as_of)
+        document, entries = customer_view(own, customer_id)
+        duplicates = customer_360.merged_duplicates(document, customer_id)
+        if duplicates:
+            theirs = await self._archived({"customer_id": {"$in": duplicates}}, as_of)
+            merged = (customer_360.entry_for(a["event"], a["customer_id"]) for a in theirs)
+            entries += [e for e in merged if e is not None and e["kind"] != "merge"]
+        return document, entries
 
     async def opportunities(self, organization_id: str, as_of: datetime) -> list[Document]:
         """The organization's opportunity documents as of ``as_of``."""
         query = {"organization_id": organization_id, "aggregate_type": "opportunity"}
         return opportunity_documents(await self._events(query, as_of))
+
+
+def _parsed(document: Document) -> Event[Any]:
+    return parse_leniently(document["event"].encode())
 
 
 def customer_view(
