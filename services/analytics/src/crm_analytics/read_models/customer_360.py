@@ -14,13 +14,18 @@ Collections (per generation, ``crm_platform.read_models``), all fed by one consu
 - ``timeline``: one entry per touch from every service, ``_id`` = the source event id (applying
   an event twice writes the same entry twice), indexed by customer, time and id for newest-first
   pages. The customer is the one the event names: ``customer_id`` (sales, marketing, service
-  desk; on leads only once known or converted), ``contact_id`` (opportunities), or the contacts
-  aggregate id; opportunity events that name neither (stage changes, losses, risk flags) reach it
-  through the opportunity's earlier events (``links``). Facts that are not personal data are kept
+  desk; on leads only once known or converted), ``contact_id`` (opportunities), the contacts
+  aggregate id, or the customer a sales activity regards; opportunity events that name neither
+  (stage changes, losses, risk flags) and activities regarding an opportunity reach it through the
+  opportunity's earlier events (``links``). Facts that are not personal data are kept
   under ``details``; personal values stay sealed under ``sealed`` and are opened per request.
   Pages are cut by position (occurred-at time, then entry id), not by offset, so an entry recorded
   while a reader pages neither repeats nor shifts entries across pages.
 - ``links``: which customer and account each opportunity concerns (newest version wins).
+- ``names``: what the ids on the timeline are called (``names.py``), looked up per page.
+
+A survivor's pages also read the entries of the duplicates merged into it and not unmerged since
+(``merged_duplicates``): contacts copies nothing on a merge, the survivor answers for both.
 
 The folds are pure functions of the events (``update_for``, ``entry_for``), which time travel
 (``event_archive``) runs too.
