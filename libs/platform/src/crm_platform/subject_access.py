@@ -9,9 +9,10 @@ offset is committed. A redelivered request is answered again with the same event
 (``answer_id``), which contacts records once; an erased person's data is unreadable or gone, so
 the service answers that it holds nothing.
 
-For the services on an event store: ``as_json`` and ``record`` give a value or a record's state as JSON, ``created_about``
-finds the records whose creation names the person (for kinds no read model lists by person), and
-``erased_here`` tells whether the service erased the person (its erasure confirmation exists).
+For the services on an event store: ``as_json`` and ``record`` give a value or a record's state as
+JSON, ``created_about`` finds the records whose creation names the person (for kinds no read model
+lists by person), and ``erased_here`` tells whether the service erased the person (its erasure
+confirmation exists).
 """
 
 from __future__ import annotations

@@ -84,7 +84,8 @@ def test_a_request_not_answered_by_its_deadline_times_out() -> None:
 
 
 def test_the_answers_documents_are_personal_data_of_the_file() -> None:
-    assert personal_fields(SubjectAccessFile.Answered) == ("document",)  # type: ignore[attr-defined]
+    answered = SubjectAccessFile.Answered  # type: ignore[attr-defined]
+    assert personal_fields(answered) == ("document",)
 
 
 # --- the application -----------------------------------------------------------------------------
@@ -268,9 +269,10 @@ def test_a_request_needs_an_idempotency_key_and_the_write_scope(client: TestClie
 
 def test_the_request_is_published_with_ids_only() -> None:
     file, request_id = file_with_request()
-    requested = [e for e in file.collect_events() if isinstance(e, SubjectAccessFile.Requested)]  # type: ignore[attr-defined]
+    kind = SubjectAccessFile.Requested  # type: ignore[attr-defined]
+    [requested] = [e for e in file.collect_events() if isinstance(e, kind)]
 
-    [event] = translate(requested[0], None)
+    [event] = translate(requested, None)
 
     assert isinstance(event.data, SubjectAccessRequested)
     assert event.data == SubjectAccessRequested(
