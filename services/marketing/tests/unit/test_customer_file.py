@@ -215,3 +215,30 @@ def test_a_spouse_s_birthday_in_7_days_schedules_a_greeting_and_an_owner_task_on
     assert (requested.data.send_id, requested.data.customer_id) == (identifier, customer)
     assert requested.data.subject == "Suggest a present for the spouse"
     assert registry.parse(requested.to_json()) == requested
+
+
+@pytest.mark.parametrize(
+    ("automation", "field"),
+    [
+        ({"trigger": "AnnualDate", "date": "tastes.wine"}, "body.automation.date"),
+        ({"trigger": "AnnualDate"}, "body.automation.date"),
+        (
+            {"trigger": "AnnualDate", "date": "family.spouse.birthday", "days_before": 400},
+            "body.automation.days_before",
+        ),
+        ({"trigger": "OrderPlaced", "days_before": 7}, "body.automation.date"),
+    ],
+)
+def test_the_api_refuses_a_bad_annual_date_automation_and_keeps_nothing(
+    client: TestClient, application: MarketingApplication, automation: dict[str, Any], field: str
+) -> None:
+    body = {
+        "name": "Spouses",
+        "channel": "email",
+        "segment_ids": [],
+        "content": {"subject": "Hi", "html": "<p>Hi</p>", "text": "Hi"},
+        "automation": automation,
+    }
+    (error,) = assert_problem(post(client, "/campaigns", body), 422)["errors"]
+    assert error["field"] == field
+    assert application.recorder.max_notification_id() in (None, 0)
