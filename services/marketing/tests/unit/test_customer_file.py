@@ -92,6 +92,14 @@ def test_tastes_and_typed_custom_fields_drive_rules(feed, application) -> None:
     assert not holds(condition("custom.missing", "equals", "x"), attributes)
 
 
+def test_a_date_that_is_no_day_of_the_year_is_left_out(feed, application) -> None:
+    odd = {"name": "Odd", "relation": "spouse", "birthday": {"month": 2, "day": 30}}
+    customer = feed.register(file={"family_members": [odd], "preferences": {"other": {}}})
+    profile = application.profile(customer)
+    assert profile.family[0]["birthday"] is None
+    assert "family.spouse.birthday" not in profile.attributes()
+
+
 def test_the_index_keeps_the_customer_file_in_the_types_rules_compare(feed, application) -> None:
     attributes = facts(feed, application)
     kept = _decoded(_encoded(attributes).obj)  # type: ignore[union-attr]
@@ -105,6 +113,7 @@ def test_the_index_keeps_the_customer_file_in_the_types_rules_compare(feed, appl
         (condition("family.cousin.birthday", "within_days", 7), "rule.attribute"),
         (condition("important_date.holiday", "within_days", 7), "rule.attribute"),
         (condition("tastes", "equals", "x"), "rule.attribute"),
+        (condition("tastes." + "x" * 200, "equals", "x"), "rule.attribute"),
         (condition("family.spouse.birthday", "gt", 7), "rule.operator"),
         (condition("family.spouse.birthday", "within_days", 367), "rule.value"),
         (condition("family.spouse.birthday", "within_days", True), "rule.value"),

@@ -38,10 +38,14 @@ DATE_KINDS = ("birthday", "anniversary", "custom")
 
 
 def annual(raw: Mapping[str, Any] | None) -> str | None:
-    """``{"month", "day", "year"?}`` as ``MM-DD``; None when absent."""
-    if not raw:
+    """``{"month", "day", "year"?}`` as ``MM-DD``; None when absent or no day of a (leap) year,
+    so that no date a later round computes can fail on it."""
+    try:
+        month, day = int(raw["month"]), int(raw["day"])  # type: ignore[index]
+        date(2000, month, day)
+    except (TypeError, KeyError, ValueError):
         return None
-    return f"{int(raw['month']):02d}-{int(raw['day']):02d}"
+    return f"{month:02d}-{day:02d}"
 
 
 def family_of(raw: Iterable[Mapping[str, Any]] | None) -> tuple[dict[str, Any], ...]:
@@ -57,9 +61,9 @@ def family_of(raw: Iterable[Mapping[str, Any]] | None) -> tuple[dict[str, Any], 
 
 def important_dates_of(raw: Iterable[Mapping[str, Any]] | None) -> tuple[dict[str, Any], ...]:
     return tuple(
-        {"kind": entry.get("kind"), "label": entry.get("label"), "date": annual(entry["date"])}
+        {"kind": entry.get("kind"), "label": entry.get("label"), "date": annual(entry.get("date"))}
         for entry in raw or ()
-        if entry.get("date")
+        if annual(entry.get("date"))
     )
 
 

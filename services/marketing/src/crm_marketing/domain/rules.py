@@ -81,7 +81,7 @@ def attribute_kind(name: str, field: str) -> Kind:
     base, _, currency = name.partition(".")
     if name in ANNUAL:
         return Kind.ANNUAL
-    if base in (TASTES, CUSTOM) and currency and len(currency) <= MAX_TEXT:
+    if base in (TASTES, CUSTOM) and currency:
         return Kind.TEXT if base == TASTES else Kind.CUSTOM
     if base == "lifetime_revenue" and currency:
         if len(currency) == 3 and currency.isalpha() and currency.isupper():
@@ -199,8 +199,8 @@ def _parse(raw: Any, field: str, depth: int, counter: list[int]) -> Rule:
 def _condition(raw: Mapping[str, Any], field: str) -> Condition:
     if raw.keys() != {"attribute", "operator", "value"}:
         raise RuleViolation(field, "expected all/any, or attribute, operator and value")
-    if not isinstance(raw["attribute"], str):
-        raise RuleViolation(f"{field}.attribute", "must be a string")
+    if not isinstance(raw["attribute"], str) or len(raw["attribute"]) > MAX_TEXT:
+        raise RuleViolation(f"{field}.attribute", f"must be a string of {MAX_TEXT} at most")
     kind = attribute_kind(raw["attribute"], f"{field}.attribute")
     try:
         operator = Operator(raw["operator"])
