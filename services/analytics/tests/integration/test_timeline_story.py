@@ -135,3 +135,26 @@ async def test_entries_show_the_current_name_of_what_they_name(
     await eventually_async(lambda: names("80 seats"), what="the deal's new name")
     await produce(kafka, topic, [opened])
     assert await names("80 seats") is not None
+
+
+async def test_the_catalog_names_a_product_over_older_and_newer_lines(
+    pipeline,  # noqa: F811 (the fixture imported above)
+    golden,
+):
+    kafka, topic, _, _, catalog = pipeline
+    order = golden.event("OrderPlaced")
+    line = order.data.lines[0]
+    product = {"product_id": line.product_id, "sku": line.sku}
+    renamed = named(golden.event("ProductUpdated", line.product_id, **product), "Engine Mk II")
+    later = golden.event("OrderPlaced")  # its line still has the name of when it was drafted
+    reads, product_id = Customer360Reads(catalog), str(line.product_id)
+    await produce(kafka, topic, [order, renamed, later])
+
+    async def product_name() -> str | None:
+        page = await reads.page(
+            str(golden.customer_id), kind="order", channel=None, before=None, limit=10
+        )
+        found = (await reads.names_on(page.entries)).get(product_id)
+        return found if found == "Engine Mk II" and len(page.entries) == 2 else None
+
+    assert await eventually_async(product_name, what="the catalog's name") == "Engine Mk II"

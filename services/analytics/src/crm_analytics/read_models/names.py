@@ -2,7 +2,10 @@
 
 Timeline entries keep ids (an organization, an opportunity, a product); the events that name
 those records fill one small document per id, ``{_id: id, kind, name, version}``, the newest
-event winning (``Guard.NEWER`` on the event's time, in microseconds). Names are looked up when a
+event winning (``Guard.NEWER`` on the event's time, in microseconds). A product's name in the
+catalog (``ProductAdded``, ``ProductUpdated``) outranks the name a quote, order or invoice line
+copied when the line was added, whatever their times: a line drafted before a rename must not
+bring the old name back. Names are looked up when a
 page is answered, so a renamed organization shows its new name on every entry, older ones and
 views ``as_of`` a past instant included. Owners are users (token subjects) whom no event names:
 they show as their ids.
@@ -18,9 +21,18 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from crm_events import Event, EventData
 from crm_events.contacts.organization import OrganizationProfileUpdated, OrganizationRegistered
-from crm_events.sales.commerce import InvoiceIssued, OrderPlaced, QuoteIssued
+from crm_events.sales.commerce import (
+    InvoiceIssued,
+    OrderPlaced,
+    ProductAdded,
+    ProductUpdated,
+    QuoteIssued,
+)
 from crm_events.sales.opportunities import OpportunityOpened, OpportunityUpdated
 from crm_platform.read_models import Document, Guard, Update, write_update
+
+# Above any time in microseconds (2200 is 7.3e15): a catalog name outranks every line's.
+CATALOG_RANK = 10**17
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,7 @@ class Name:
     kind: str
     record_id: str
     name: str
+    rank: int = 0  # a higher rank outranks a newer name of a lower one
 
 
 def _organization(data: Any) -> list[Name]:
@@ -43,6 +56,10 @@ def _products(data: Any) -> list[Name]:
     return [Name("product", str(line.product_id), line.name) for line in data.lines]
 
 
+def _catalog(data: Any) -> list[Name]:
+    return [Name("product", str(data.product_id), data.name, CATALOG_RANK)]
+
+
 NAMERS: dict[type[EventData], Callable[[Any], list[Name]]] = {
     OrganizationRegistered: _organization,
     OrganizationProfileUpdated: _organization,
@@ -51,6 +68,8 @@ NAMERS: dict[type[EventData], Callable[[Any], list[Name]]] = {
     QuoteIssued: _products,
     OrderPlaced: _products,
     InvoiceIssued: _products,
+    ProductAdded: _catalog,
+    ProductUpdated: _catalog,
 }
 TOPICS = tuple(sorted({event_type.topic() for event_type in NAMERS}))
 
@@ -63,8 +82,9 @@ def names_in(event: Event[Any]) -> list[Name]:
 async def record(collection: AsyncCollection[Document], events: Iterable[Event[Any]]) -> None:
     """Keep the names ``events`` give (an older event than the stored name's changes nothing)."""
     for event in events:
-        version = int(event.time.timestamp() * 1_000_000)
+        at = int(event.time.timestamp() * 1_000_000)
         for name in names_in(event):
+            version = name.rank + at
             fields = {"kind": name.kind, "name": name.name, "version": version}
             await write_update(
                 collection, Update(name.record_id, version, fields, guard=Guard.NEWER)
