@@ -201,3 +201,24 @@ def test_bad_export_filters_are_problems(
     response = client.get("/exports/people.csv", params=params, headers=HEADERS)
 
     assert field in [e["field"] for e in assert_problem(response, status)["errors"]]
+
+
+def test_number_custom_fields_are_numbers_in_lists_and_exports(
+    application: ContactsApplication, projection: DirectoryProjection, client: TestClient
+) -> None:
+    application.define_custom_field(
+        RecordKind.PERSON, "spend", {"type": "number", "label": "Spend"}, command()
+    )
+    family = f"Spend{uuid4().hex[:6]}"
+    register(application, given_name="Ada", family_name=family, custom_fields={"spend": -1250.5})
+    register(application, given_name="Bea", family_name=family, custom_fields={"spend": "3"})
+    projection.catch_up()
+
+    listed = client.get("/customers", params={"q": family, "sort": "name"}, headers=HEADERS)
+    rows = exported(client, "/exports/people.csv", q=family)
+
+    assert listed.status_code == 200, listed.text
+    spends = [p["custom_fields"]["spend"] for p in listed.json()["items"]]
+    assert spends == [-1250.5, 3] and type(spends[1]) is int
+    # In the file, as a spreadsheet reads a number: no apostrophe, no exponent.
+    assert sorted(row["custom.spend"] for row in rows) == ["-1250.5", "3"]

@@ -17,7 +17,7 @@ from crm_contacts.domain import (
     RuleViolation,
     catalog_id,
 )
-from crm_contacts.domain.custom_fields import custom_values
+from crm_contacts.domain.custom_fields import custom_values, typed_values
 
 pytestmark = pytest.mark.unit
 
@@ -126,3 +126,30 @@ def test_numbers_round_trip_exactly(number: Any) -> None:
     canonical = field.value("f", number)
     assert field.value("f", canonical) == canonical
     assert type(number)(canonical) == number
+
+
+def test_number_fields_are_shown_as_numbers_and_the_others_as_kept() -> None:
+    definitions = {
+        "score": FieldDefinition("score", FieldType.NUMBER, "Score"),
+        "ratio": FieldDefinition("ratio", FieldType.NUMBER, "Ratio"),
+        "big": FieldDefinition("big", FieldType.NUMBER, "Big"),
+        "code": FieldDefinition("code", FieldType.STRING, "Code"),
+        "vip": FieldDefinition("vip", FieldType.BOOLEAN, "VIP"),
+    }
+    stored = custom_values(
+        "custom_fields",
+        {"score": "42", "ratio": -0.125, "big": 10**30, "code": "007", "vip": True},
+        definitions,
+    )
+
+    shown = typed_values({**stored, "gone": "12"}, definitions)
+
+    assert shown == {
+        "score": 42,
+        "ratio": -0.125,
+        "big": 10**30,  # integers exactly, however large
+        "code": "007",  # digits in a text field stay text
+        "vip": True,
+        "gone": "12",  # a value of no definition stays as kept
+    }
+    assert [type(shown[n]) for n in ("score", "ratio", "big")] == [int, float, int]

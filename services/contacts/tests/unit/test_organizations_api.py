@@ -155,3 +155,32 @@ def test_custom_fields_are_defined_by_administrators_and_validate_values(
         422,
         "body.custom_fields.tier",
     )
+
+
+def test_number_custom_fields_come_back_as_numbers(client: TestClient) -> None:
+    for kind in ("person", "organization"):
+        for name, field in {"employees": "number", "rating": "number", "code": "string"}.items():
+            defined = client.put(
+                f"/custom-fields/{kind}/{name}",
+                json={"type": field, "label": name.title()},
+                headers=ADMIN,
+            )
+            assert defined.status_code == 201, defined.text
+    values = {"employees": "1200", "rating": 4.5, "code": "0042"}
+    expected = {"employees": 1200, "rating": 4.5, "code": "0042"}
+
+    organization = register(client, {"name": "Acme", "custom_fields": values})
+    person = client.post(
+        "/customers",
+        json={"family_name": "Lovelace", "custom_fields": values},
+        headers={**WRITE, **key()},
+    )
+    changed = patch(client, organization.json()["id"], {"custom_fields": {"employees": -3}})
+
+    assert organization.json()["custom_fields"] == expected
+    assert person.status_code == 201, person.text
+    assert person.json()["custom_fields"] == expected
+    shown = client.get(f"/customers/{person.json()['id']}", headers=READ).json()
+    assert shown["custom_fields"] == expected
+    assert type(shown["custom_fields"]["employees"]) is int
+    assert changed.json()["custom_fields"] == {**expected, "employees": -3}

@@ -31,6 +31,7 @@ from crm_platform.web.pages import EMBEDDED_LIMIT, embedded
 
 from ..application import ContactsApplication, CustomerView, PersonExport, RecordExport
 from ..domain import Origin, Sourced
+from ..domain.custom_fields import FieldValue
 from ..domain.values import NAME_MAX_LENGTH
 from .common import (
     PERSON_PROBLEM_RESPONSES,
@@ -120,7 +121,7 @@ class CustomerOut(Out):
     important_dates: list[SourcedImportantDate]
     preferences: Preferences
     tags: list[str]
-    custom_fields: dict[str, str | bool]
+    custom_fields: dict[str, FieldValue] = Field(description="Number fields as JSON numbers.")
     interactions: list[InteractionOut] = Field(
         description=f"The first {EMBEDDED_LIMIT}, as they occurred; the others in interactions_next."
     )
@@ -155,7 +156,7 @@ class CustomerOut(Out):
             important_dates=sourced(SourcedImportantDate, person.important_dates),
             preferences=Preferences.model_validate(person.preferences),
             tags=list(person.tags),
-            custom_fields=dict(person.custom_fields),
+            custom_fields=dict(view.custom_fields),
             interactions=[InteractionOut.of(s.record_id, s.item) for s in interactions],
             interactions_next=interactions_next,
             consents=ConsentOut.each(person.consents_in_force),

@@ -40,6 +40,7 @@ from ..application.directory import (
 )
 from ..application.imports import Imports
 from ..domain import OrganizationKind, RecordKind, RuleViolation
+from ..domain.custom_fields import Definitions, FieldValue, typed_values
 from ..domain.duplicates import CANDIDATE_THRESHOLD, LIKELY_THRESHOLD
 from ..domain.values import normalize_country, normalize_tags
 from .common import PageRequest, Paging, Reader
@@ -63,6 +64,11 @@ class ReadModels:
         create_directory_tables(directory.datastore)
         return directory
 
+    def definitions(self, kind: RecordKind) -> Definitions:
+        """The custom fields defined now (values are shown by their definition's type)."""
+        definitions: Definitions = self.application.custom_field_definitions(kind)
+        return definitions
+
     @cached_property
     def imports(self) -> Imports:
         imports = Imports(self.application, self.directory)
@@ -80,7 +86,7 @@ class Listed(BaseModel):
     updated_at: datetime
     tags: list[str]
     countries: list[str] = Field(description="Countries of the postal addresses.")
-    custom_fields: dict[str, str | bool]
+    custom_fields: dict[str, FieldValue] = Field(description="Number fields as JSON numbers.")
 
 
 class PersonListed(Listed):
@@ -91,9 +97,9 @@ class PersonListed(Listed):
     organization_ids: list[UUID] = Field(description="Organizations the person has a role at.")
 
     @classmethod
-    def of(cls, entry: DirectoryEntry) -> PersonListed:
+    def of(cls, entry: DirectoryEntry, definitions: Definitions) -> PersonListed:
         return cls(
-            **_listed(entry),
+            **_listed(entry, definitions),
             given_name=entry.document.get("given_name"),
             family_name=entry.document.get("family_name"),
             emails=list(entry.emails),
@@ -108,9 +114,9 @@ class OrganizationListed(Listed):
     website: str | None
 
     @classmethod
-    def of(cls, entry: DirectoryEntry) -> OrganizationListed:
+    def of(cls, entry: DirectoryEntry, definitions: Definitions) -> OrganizationListed:
         return cls(
-            **_listed(entry),
+            **_listed(entry, definitions),
             name=entry.display_name,
             kinds=[OrganizationKind(kind) for kind in entry.kinds],
             website=entry.document.get("website"),
@@ -122,8 +128,11 @@ class PeoplePage(BaseModel):
     next_cursor: str | None = Field(description="Absent on the last page.")
 
     @classmethod
-    def of(cls, entries: Sequence[DirectoryEntry], next_cursor: str | None) -> PeoplePage:
-        return cls(items=[PersonListed.of(e) for e in entries], next_cursor=next_cursor)
+    def of(
+        cls, entries: Sequence[DirectoryEntry], next_cursor: str | None, definitions: Definitions
+    ) -> PeoplePage:
+        items = [PersonListed.of(e, definitions) for e in entries]
+        return cls(items=items, next_cursor=next_cursor)
 
 
 class OrganizationsPage(BaseModel):
@@ -131,8 +140,11 @@ class OrganizationsPage(BaseModel):
     next_cursor: str | None = Field(description="Absent on the last page.")
 
     @classmethod
-    def of(cls, entries: Sequence[DirectoryEntry], next_cursor: str | None) -> OrganizationsPage:
-        return cls(items=[OrganizationListed.of(e) for e in entries], next_cursor=next_cursor)
+    def of(
+        cls, entries: Sequence[DirectoryEntry], next_cursor: str | None, definitions: Definitions
+    ) -> OrganizationsPage:
+        items = [OrganizationListed.of(e, definitions) for e in entries]
+        return cls(items=items, next_cursor=next_cursor)
 
 
 class MatchReason(BaseModel):
@@ -166,7 +178,7 @@ class DuplicatePairsPage(BaseModel):
     next_cursor: str | None
 
 
-def _listed(entry: DirectoryEntry) -> dict[str, Any]:
+def _listed(entry: DirectoryEntry, definitions: Definitions) -> dict[str, Any]:
     return {
         "id": entry.id,
         "version": entry.version,
@@ -174,7 +186,7 @@ def _listed(entry: DirectoryEntry) -> dict[str, Any]:
         "updated_at": entry.updated_at,
         "tags": list(entry.tags),
         "countries": list(entry.countries),
-        "custom_fields": dict(entry.custom_fields),
+        "custom_fields": typed_values(entry.custom_fields, definitions),
     }
 
 
@@ -280,7 +292,7 @@ def _query_problems(parameter: str) -> Iterator[None]:
 def checked_query(read_models: ReadModels, query: DirectoryQuery) -> DirectoryQuery:
     """The query, its custom fields checked against those defined for its kind of record."""
     kind = RecordKind.PERSON if query.record_type is RecordType.PERSON else RecordKind.ORGANIZATION
-    definitions = read_models.application.custom_field_definitions(kind)
+    definitions = read_models.definitions(kind)
     for index, (name, _) in enumerate(query.custom_fields):
         if name not in definitions:
             raise Unprocessable.for_field(f"query.custom_field.{index}", f"no custom field {name}")
@@ -306,6 +318,7 @@ def directory_router(application: Any) -> APIRouter:
     def list_route(
         records: str,
         filters: type[PeopleFilters | OrganizationFilters],
+        kind: RecordKind,
         page_model: type[PeoplePage | OrganizationsPage],
         doc: str,
     ) -> None:
@@ -315,7 +328,7 @@ def directory_router(application: Any) -> APIRouter:
             _: Reader, page: Paging, found: Any = Depends(filters)
         ) -> PeoplePage | OrganizationsPage:
             entries, next_cursor = search(read_models, found.query(), page)
-            return page_model.of(entries, next_cursor)
+            return page_model.of(entries, next_cursor, read_models.definitions(kind))
 
         router.get(
             f"/{records}",
@@ -328,12 +341,14 @@ def directory_router(application: Any) -> APIRouter:
     list_route(
         "customers",
         PeopleFilters,
+        RecordKind.PERSON,
         PeoplePage,
         "List and search people, e.g. `?q=lovelace&tag=vip&sort=-updated_at`.",
     )
     list_route(
         "organizations",
         OrganizationFilters,
+        RecordKind.ORGANIZATION,
         OrganizationsPage,
         "List and search organizations, e.g. `?kind=partner&country=DE`.",
     )
@@ -345,9 +360,10 @@ def directory_router(application: Any) -> APIRouter:
         candidates = read_models.directory.duplicates_of(customer_id, limit=limit)
         if candidates is None:
             raise NotFound(f"customer {customer_id} is not listed")
+        definitions = read_models.definitions(RecordKind.PERSON)
         items = [
             DuplicateCandidate(
-                customer=PersonListed.of(c.entry),
+                customer=PersonListed.of(c.entry, definitions),
                 score=c.match.score,
                 likely=c.match.is_likely,
                 reasons=[MatchReason(**r) for r in reasons_json(c.match)],
@@ -369,11 +385,12 @@ def directory_router(application: Any) -> APIRouter:
             limit=page.limit + 1, min_score=min_score, after=page.after(4)
         )
         pairs, next_cursor = page.of(rows, lambda pair: pair.position(min_score))
+        definitions = read_models.definitions(RecordKind.PERSON)
         return DuplicatePairsPage(
             items=[
                 DuplicatePairOut(
-                    customer=PersonListed.of(p.person),
-                    other=PersonListed.of(p.other),
+                    customer=PersonListed.of(p.person, definitions),
+                    other=PersonListed.of(p.other, definitions),
                     score=p.score,
                     reasons=[MatchReason(**r) for r in p.reasons],
                 )

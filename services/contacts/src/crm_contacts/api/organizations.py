@@ -13,6 +13,7 @@ from crm_platform.web.problems import PROBLEM_RESPONSES
 
 from ..application import ContactsApplication, OrganizationView
 from ..domain import OrganizationKind, PartnerType
+from ..domain.custom_fields import FieldValue
 from ..domain.values import NAME_MAX_LENGTH
 from .common import SERVICE, Out
 from .customers import ProfileRoutes
@@ -67,13 +68,14 @@ class OrganizationOut(Out):
     kinds: list[OrganizationKind]
     partner_type: PartnerType | None
     tags: list[str]
-    custom_fields: dict[str, str | bool]
+    custom_fields: dict[str, FieldValue] = Field(description="Number fields as JSON numbers.")
 
     @classmethod
     def of(cls, view: OrganizationView) -> OrganizationOut:
         return cls.model_validate(
             {
                 **vars(view.profile),
+                "custom_fields": view.custom_fields,
                 "id": view.id,
                 "version": view.version,
                 "registered_at": view.registered_at,

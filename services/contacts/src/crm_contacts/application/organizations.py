@@ -27,7 +27,7 @@ class OrganizationCommands(CustomFieldCommands):
             lambda: [self.new_organization(organization_id, profile=profile)],
             made_before=lambda: self.find(Organization, organization_id),
         )
-        return Outcome(OrganizationView.of(outcome.value), outcome.replayed)
+        return Outcome(self._organization_view(outcome.value), outcome.replayed)
 
     def new_organization(
         self, organization_id: UUID, *, profile: Mapping[str, Any]
@@ -57,10 +57,14 @@ class OrganizationCommands(CustomFieldCommands):
         outcome = self.execute(
             command, "organization", lambda: self._organization(organization_id), update
         )
-        return Outcome(OrganizationView.of(outcome.value), outcome.replayed)
+        return Outcome(self._organization_view(outcome.value), outcome.replayed)
 
     def get_organization(self, organization_id: UUID) -> OrganizationView:
-        return OrganizationView.of(self._organization(organization_id))
+        return self._organization_view(self._organization(organization_id))
+
+    def _organization_view(self, organization: Organization) -> OrganizationView:
+        definitions = self.custom_field_definitions(RecordKind.ORGANIZATION)
+        return OrganizationView.of(organization, definitions)
 
     def _organization(self, organization_id: UUID) -> Organization:
         return self.load("organization", Organization, organization_id)

@@ -65,7 +65,7 @@ class PeopleCommands(CustomFieldCommands, ErasureTracking):
         )
         if outcome.replayed:
             self._live_customer(customer_id)  # an erased person's first answer is gone with them
-        return Outcome(CustomerView.of(outcome.value), outcome.replayed)
+        return Outcome(self._view(outcome.value), outcome.replayed)
 
     def new_customer(
         self,
@@ -297,7 +297,8 @@ class PeopleCommands(CustomFieldCommands, ErasureTracking):
         return [self._customer(m.duplicate_id) for m in customer.merged_duplicates]
 
     def _view(self, customer: Customer) -> CustomerView:
-        return CustomerView.of(customer, self._duplicates(customer))
+        definitions = self.custom_field_definitions(RecordKind.PERSON)
+        return CustomerView.of(customer, self._duplicates(customer), definitions)
 
     def _check_roles(self, profile: PersonProfile, known: Collection[UUID] = ()) -> None:
         for index, role in enumerate(profile.roles):

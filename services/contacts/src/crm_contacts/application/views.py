@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from ..domain import (
     Sourced,
     combine,
 )
+from ..domain.custom_fields import Definitions, FieldValue, typed_values
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,22 @@ class CustomerView:
     lead_id: UUID | None
     person: CombinedPerson
     merges: tuple[MergeLink, ...]
+    custom_fields: Mapping[str, FieldValue]  # the person's, numbers as numbers
 
     @classmethod
-    def of(cls, customer: Customer, duplicates: Sequence[Customer] = ()) -> CustomerView:
+    def of(
+        cls, customer: Customer, duplicates: Sequence[Customer], definitions: Definitions
+    ) -> CustomerView:
+        person = combine(customer, duplicates)
         return cls(
             id=customer.id,
             version=customer.version,
             registered_at=customer.created_on,
             origin=customer.origin,
             lead_id=customer.lead_id,
-            person=combine(customer, duplicates),
+            person=person,
             merges=tuple(customer.merged_duplicates),
+            custom_fields=typed_values(person.custom_fields, definitions),
         )
 
 
@@ -82,14 +88,16 @@ class OrganizationView:
     version: int
     registered_at: datetime
     profile: OrganizationProfile
+    custom_fields: Mapping[str, FieldValue]  # numbers as numbers
 
     @classmethod
-    def of(cls, organization: Organization) -> OrganizationView:
+    def of(cls, organization: Organization, definitions: Definitions) -> OrganizationView:
         return cls(
             id=organization.id,
             version=organization.version,
             registered_at=organization.created_on,
             profile=organization.profile,
+            custom_fields=typed_values(organization.profile.custom_fields, definitions),
         )
 
 

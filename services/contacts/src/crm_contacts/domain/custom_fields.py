@@ -3,7 +3,8 @@
 An administrator defines a field once (its name and type are then fixed, since stored values
 depend on them); later revisions may change the label and description and add enum options, never
 remove one. Values are kept in a canonical JSON form: strings, ``true``/``false``, numbers as
-decimal strings (no binary rounding), dates as ``YYYY-MM-DD``.
+decimal strings (no binary rounding), dates as ``YYYY-MM-DD``; the API shows numbers as JSON
+numbers (``typed_values``), the events keep the decimal strings their contract documents.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .errors import InvalidState, RuleViolation
 from .values import member, optional_text, required_text
 
 CustomValue = str | bool
+FieldValue = str | bool | int | float  # a value as JSON shows it: numbers as numbers
 FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 STRING_MAX_LENGTH = 1000
@@ -169,6 +171,26 @@ def custom_values(
             raise RuleViolation(f"{field}.{name}", "no such custom field: define it first")
         values[name] = definitions[name].value(f"{field}.{name}", value)
     return dict(sorted(values.items()))
+
+
+def typed_values(
+    values: Mapping[str, CustomValue], definitions: Definitions
+) -> dict[str, FieldValue]:
+    """The values with those of number fields as numbers: integers exactly, others as the
+    nearest double (exact up to 15 significant digits)."""
+    return {
+        name: _as_number(value)
+        if isinstance(value, str)
+        and name in definitions
+        and definitions[name].type is FieldType.NUMBER
+        else value
+        for name, value in values.items()
+    }
+
+
+def _as_number(text: str) -> int | float:
+    number = Decimal(text)
+    return int(number) if number == number.to_integral_value() else float(number)
 
 
 def catalog_id(kind: RecordKind) -> UUID:
