@@ -31,6 +31,7 @@ from pydantic_core import to_jsonable_python
 from crm_events import Event, build_event
 from crm_events.subject_access import (
     ANSWERS,
+    MAX_PART_BYTES,
     SubjectAccessAnswered,
     SubjectAccessRequested,
     answer_id,
@@ -100,12 +101,12 @@ def answers(
     service: str,
     sections: Mapping[str, Sequence[dict[str, Any]]],
     *,
-    limit: int | None = None,
+    limit: int = MAX_PART_BYTES,
 ) -> list[Event[SubjectAccessAnswered]]:
     """The events of ``service``'s answer to ``requested``: one per part, keyed by the request."""
     request = requested.data
     held = {kind: list(records) for kind, records in sections.items() if records}
-    parts = split_document(held) if limit is None else split_document(held, limit)
+    parts = split_document(held, limit)
     answered_at = datetime.now(UTC)
     return [
         build_event(
