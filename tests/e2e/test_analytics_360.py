@@ -243,6 +243,7 @@ def test_every_service_drives_the_360_time_travel_and_a_live_rebuild(services, t
         showing(analytics, customer_id, closed), what="every service's touches", within=PATIENCE
     )
     assert {e["kind"] for e in entries} == {
+        "registration",
         "interaction",
         "opportunity",
         "quote",
