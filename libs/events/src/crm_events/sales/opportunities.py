@@ -183,3 +183,26 @@ class OpportunityPartnerRegistered(_OpportunityEvent):
     attribution: PartnerAttribution
     registered_by: str
     registered_at: AwareDatetime
+
+
+@event
+class OpportunityCustomerUnknown(_OpportunityEvent):
+    """The deal names a customer (its contact) that no service has heard of: sales has seen no
+    ``CustomerRegistered`` for it. Cleared by ``OpportunityCustomerFlagCleared``."""
+
+    event_type = "OpportunityCustomerUnknown"
+
+    customer_id: UUID = Field(description="The customer named, unknown.")
+    account_id: UUID | None = None
+    flagged_at: AwareDatetime
+
+
+@event
+class OpportunityCustomerFlagCleared(_OpportunityEvent):
+    """The customer the deal was flagged for became known (contacts registered them), or the deal
+    no longer names them."""
+
+    event_type = "OpportunityCustomerFlagCleared"
+
+    customer_id: UUID = Field(description="The customer the flag was about.")
+    cleared_at: AwareDatetime

@@ -23,6 +23,8 @@ from crm_events.sales.leads import (
     ScoreReason,
 )
 from crm_events.sales.opportunities import (
+    OpportunityCustomerFlagCleared,
+    OpportunityCustomerUnknown,
     OpportunityFlaggedAtRisk,
     OpportunityLost,
     OpportunityOpened,
@@ -91,6 +93,12 @@ payload = translator(
             "RiskCleared": restated(OpportunityRiskCleared, record=OPPORTUNITY, at="cleared_at"),
             "PartnerRegistered": restated(
                 OpportunityPartnerRegistered, record=OPPORTUNITY, at="registered_at"
+            ),
+            "CustomerFlaggedUnknown": restated(
+                OpportunityCustomerUnknown, record=OPPORTUNITY, at="flagged_at"
+            ),
+            "CustomerFlagCleared": restated(
+                OpportunityCustomerFlagCleared, record=OPPORTUNITY, at="cleared_at"
             ),
         },
     }

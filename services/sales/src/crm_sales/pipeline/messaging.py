@@ -6,6 +6,8 @@
   sealed; a keyring fed by the key topic opens them (a respondent erased meanwhile yields no lead).
 - ``CustomerContacted`` v2 (contacts): an interaction with a customer is behaviour of the
   customer's open leads, which are rescored.
+- ``CustomerRegistered`` v2 (contacts), in a group of its own that reads the topic from its
+  start: sales has heard of the customer, and the deals flagged for naming them are cleared.
 
 Each reaction is exactly-once (``crm_platform.tracking``): what it changes is saved with the Kafka
 position of the event that caused it.
@@ -23,7 +25,7 @@ from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 
 from crm_events import Event
-from crm_events.contacts.customer_v2 import CustomerContactedV2
+from crm_events.contacts.customer_v2 import CustomerContactedV2, CustomerRegisteredV2
 from crm_events.marketing import CampaignResponseReceived
 from crm_events.personal import Sealed
 from crm_platform.privacy import PostgresKeyring, subscribe_personal_data_keys
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 GROUP_ID = "sales.pipeline"
 KEYS_GROUP_ID = "sales.pipeline.keys"
+KNOWN_CUSTOMERS_GROUP_ID = "sales.known-customers"
 TOPICS = (CampaignResponseReceived.topic(), CustomerContactedV2.topic())
 # Answers a campaign form may carry that are lead attributes rather than custom fields.
 ANSWERED_ATTRIBUTES = ("country", "industry", "company_size")
@@ -67,6 +70,19 @@ def subscribe(
         group_id=kafka.group(GROUP_ID),
         handler=partial(react, keyring),
     )
+    subscribe_reactions(
+        broker,
+        application,
+        topics=(CustomerRegisteredV2.topic(),),
+        group_id=kafka.group(KNOWN_CUSTOMERS_GROUP_ID),
+        handler=learn_customer,
+    )
+
+
+def learn_customer(application: Any, event: Event[Any], position: Tracking) -> None:
+    """The other events of the customer topic change nothing here."""
+    if isinstance(event.data, CustomerRegisteredV2):
+        application.note_customer_registered(event.data.customer_id, position=position)
 
 
 def react(keyring: Unsealer, application: Any, event: Event[Any], position: Tracking) -> None:

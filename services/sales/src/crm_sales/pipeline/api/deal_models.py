@@ -153,6 +153,10 @@ class _OpportunityFields(BaseModel):
     contact_id: UUID | None
     at_risk: bool
     partner_id: UUID | None
+    customer_known: bool = Field(
+        description="False: contact_id names a customer no service has heard of (yet); cleared "
+        "when contacts registers that customer."
+    )
 
 
 class OpportunityOut(_OpportunityFields):

@@ -100,10 +100,20 @@ def opportunities_router(application: Any) -> APIRouter:
         contact_id: UUID | None = None,
         at_risk: bool | None = None,
         partner_id: UUID | None = None,
+        customer_known: bool | None = None,
     ) -> deal_models.OpportunityPage:
-        """Opportunities, newest first."""
+        """Opportunities, newest first; ``customer_known=false``: those naming a customer no
+        service has heard of."""
         keep = OpportunityFilter(
-            status, owner, pipeline_id, stage_id, account_id, contact_id, at_risk, partner_id
+            status,
+            owner,
+            pipeline_id,
+            stage_id,
+            account_id,
+            contact_id,
+            at_risk,
+            partner_id,
+            customer_known,
         )
         listed = application.list_opportunities(keep)
         entries, following = page.newest_first(listed, lambda e: e.position)

@@ -62,7 +62,11 @@ class PipelineCommands(LeadCommands, OpportunityCommands):
                 partner=opportunity.partner or _partner_of(lead),
             )
             return self._new_opportunity(
-                conversion.opportunity_id, draft, opened_by=command.actor, lead_id=lead.id
+                conversion.opportunity_id,
+                draft,
+                opened_by=command.actor,
+                lead_id=lead.id,
+                check_customer=not conversion.new_customer,
             )
 
         return self.execute(command, LEAD, lambda: self.get_lead(lead_id), convert)

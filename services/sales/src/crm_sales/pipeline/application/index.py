@@ -102,6 +102,7 @@ class OpportunityEntry:
     at_risk: bool
     opened_at: datetime
     partner_id: UUID | None
+    customer_known: bool  # False: its contact is a customer no service has heard of
 
     @classmethod
     def of(cls, opportunity: Opportunity, position: int) -> OpportunityEntry:
@@ -177,12 +178,13 @@ class OpportunityFilter:
     contact_id: UUID | None = None
     at_risk: bool | None = None
     partner_id: UUID | None = None
+    customer_known: bool | None = None
 
     def where(self) -> Where:
         where = Where()
         where.add("status = %s", self.status and self.status.value)
         names = ("owner", "pipeline_id", "stage_id", "account_id", "contact_id", "at_risk")
-        for name in (*names, "partner_id"):
+        for name in (*names, "partner_id", "customer_known"):
             where.add(f"{name} = %s", getattr(self, name))
         return where
 
@@ -205,7 +207,10 @@ _SCHEMA = (
     " amount numeric NOT NULL, currency text NOT NULL, probability integer NOT NULL,"
     " expected_close_date date NOT NULL, closed_on date, owner text NOT NULL, account_id uuid,"
     " contact_id uuid, lead_id uuid, at_risk boolean NOT NULL, opened_at timestamptz NOT NULL,"
-    " partner_id uuid)",
+    " partner_id uuid, customer_known boolean NOT NULL DEFAULT true)",
+    # Added after v2 was released: no deal was flagged before, so its rows are right as they are.
+    f"ALTER TABLE {OPPORTUNITIES} ADD COLUMN IF NOT EXISTS"
+    " customer_known boolean NOT NULL DEFAULT true",
     f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_position ON {OPPORTUNITIES} (position)",
     f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_account ON {OPPORTUNITIES} (account_id, status)",
     f"CREATE INDEX IF NOT EXISTS {OPPORTUNITIES}_contact ON {OPPORTUNITIES} (contact_id)",

@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from ...shared.application.store import WRITE_ATTEMPTS, Command, Outcome, SalesStore, new_id
 from ..domain.forecast import ForecastLine, PeriodKind, forecast
+from ..domain.known_customers import KnownCustomer, known_customer_id
 from ..domain.opportunities import KIND as OPPORTUNITY
 from ..domain.opportunities import Opportunity, OpportunityStatus
 from ..domain.partners import PartnerDraft
@@ -101,8 +102,10 @@ class OpportunityCommands(SalesStore):
         *,
         opened_by: str,
         lead_id: UUID | None = None,
+        check_customer: bool = True,
     ) -> list[Aggregate]:
-        """The new opportunity, then the default pipeline if it needs saving."""
+        """The new opportunity, then the default pipeline if it needs saving. ``check_customer``
+        False: its contact is a customer this very command creates."""
         pipeline, pending = self._pipeline_for(draft.pipeline_id)
         opportunity = Opportunity.open(
             opportunity_id,
@@ -121,12 +124,30 @@ class OpportunityCommands(SalesStore):
         )
         if draft.partner is not None:
             opportunity.register_partner(draft.partner, registered_by=opened_by)
+        if check_customer:
+            self._check_customer(opportunity)
         return [opportunity, *pending]
+
+    def knows_customer(self, customer_id: UUID) -> bool:
+        return self.find(KnownCustomer, known_customer_id(customer_id)) is not None
+
+    def _check_customer(self, opportunity: Opportunity) -> None:
+        """Flag a deal naming a customer sales has not heard of; clear the flag once it names a
+        known one, or none."""
+        contact = opportunity.contact_id
+        if contact is None or self.knows_customer(contact):
+            opportunity.clear_customer_flag()
+        else:
+            opportunity.flag_customer_unknown()
 
     def update_opportunity(
         self, command: Command, opportunity_id: UUID, changes: dict[str, Any]
     ) -> Outcome[Opportunity]:
-        return self._change_opportunity(command, opportunity_id, lambda o: o.update(changes))
+        def update(opportunity: Opportunity) -> None:
+            if opportunity.update(changes) and "contact_id" in changes:
+                self._check_customer(opportunity)
+
+        return self._change_opportunity(command, opportunity_id, update)
 
     def register_opportunity_partner(
         self, command: Command, opportunity_id: UUID, *, partner: PartnerDraft
@@ -267,6 +288,31 @@ class OpportunityCommands(SalesStore):
                 continue  # an opportunity changed meanwhile: decide again on fresh state
             return opportunities, changed
         raise IntegrityError(f"the opportunities of account {account_id} kept changing")
+
+    # --- reactions: customers contacts registered -------------------------------------------------
+
+    def note_customer_registered(
+        self, customer_id: UUID, *, position: Tracking | None = None
+    ) -> list[UUID]:
+        """Sales has now heard of the customer: the deals flagged for naming them are cleared
+        (saved with the knowledge, in one transaction). Returns the deals cleared."""
+        for _ in range(WRITE_ATTEMPTS):
+            heard = (
+                [] if self.knows_customer(customer_id) else [KnownCustomer.heard_of(customer_id)]
+            )
+            flagged = self.pipeline_index.opportunities(
+                OpportunityFilter(contact_id=customer_id, customer_known=False)
+            )
+            deals = [self.get_opportunity(e.opportunity_id) for e in flagged]
+            cleared = [o for o in deals if o.unknown_customer_id == customer_id]
+            for opportunity in cleared:
+                opportunity.clear_customer_flag()
+            try:
+                self.save_reaction(position, *heard, *cleared)
+            except IntegrityError:
+                continue  # learned or changed meanwhile: decide again on fresh state
+            return [o.id for o in cleared]
+        raise IntegrityError(f"the deals of customer {customer_id} kept changing")
 
     # --- forecast -------------------------------------------------------------------------------
 

@@ -174,6 +174,7 @@ class Opportunity(Aggregate):
         self.risks: dict[str, Risk] = {}
         self.closing: Closing | None = None
         self.partner: PartnerLink | None = None
+        self.unknown_customer_id: UUID | None = None
 
     @property
     def is_open(self) -> bool:
@@ -258,6 +259,34 @@ class Opportunity(Aggregate):
         self.partner = PartnerLink(
             partner_id, PartnerAttribution(attribution), registered_by, timestamp
         )
+
+    # --- the customer named ---------------------------------------------------------------------
+
+    @property
+    def customer_known(self) -> bool:
+        return self.unknown_customer_id is None
+
+    def flag_customer_unknown(self) -> bool:
+        """The contact is a customer no service has heard of; False when already flagged."""
+        if self.contact_id is None or self.unknown_customer_id == self.contact_id:
+            return False
+        self._customer_flagged_unknown(customer_id=self.contact_id, account_id=self.account_id)
+        return True
+
+    @event("CustomerFlaggedUnknown")
+    def _customer_flagged_unknown(self, customer_id: UUID, account_id: UUID | None) -> None:
+        self.unknown_customer_id = customer_id
+
+    def clear_customer_flag(self) -> bool:
+        """The customer became known (or is no longer named); False when not flagged."""
+        if self.unknown_customer_id is None:
+            return False
+        self._customer_flag_cleared(customer_id=self.unknown_customer_id)
+        return True
+
+    @event("CustomerFlagCleared")
+    def _customer_flag_cleared(self, customer_id: UUID) -> None:
+        self.unknown_customer_id = None
 
     # --- stages ---------------------------------------------------------------------------------
 
