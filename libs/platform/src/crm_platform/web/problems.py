@@ -311,12 +311,14 @@ PROBLEM_RESPONSES = problem_responses(400, 401, 403, 404, 409, 422)
 
 
 def document_problems(document: dict[str, Any]) -> dict[str, Any]:
-    """Add the problem schemas; FastAPI's default 422 (HTTPValidationError) becomes a problem."""
+    """Add the problem schemas; FastAPI's default 422 (HTTPValidationError) becomes a problem;
+    every operation may answer 400 (a query parameter it does not declare: ``web.query``)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(_SCHEMAS)
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
-            responses = operation.get("responses", {})
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("400", _problem_doc(400))
             content = responses.get("422", {}).get("content", {}).get("application/json", {})
             if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
                 responses["422"] = _problem_doc(422)
