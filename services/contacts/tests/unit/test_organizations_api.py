@@ -183,4 +183,6 @@ def test_number_custom_fields_come_back_as_numbers(client: TestClient) -> None:
     shown = client.get(f"/customers/{person.json()['id']}", headers=READ).json()
     assert shown["custom_fields"] == expected
     assert type(shown["custom_fields"]["employees"]) is int
+    export = client.get(f"/customers/{person.json()['id']}/export", headers=READ).json()
+    assert export["records"][0]["profile"]["custom_fields"] == expected
     assert changed.json()["custom_fields"] == {**expected, "employees": -3}

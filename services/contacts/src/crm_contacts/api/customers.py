@@ -177,7 +177,7 @@ class ProfileOut(Out):
     important_dates: list[ImportantDate]
     preferences: Preferences
     tags: list[str]
-    custom_fields: dict[str, str | bool]
+    custom_fields: dict[str, FieldValue] = Field(description="Number fields as JSON numbers.")
 
 
 class HistoryEntryOut(Out):
@@ -205,7 +205,9 @@ class RecordExportOut(Out):
             registered_at=record.registered_at,
             origin=record.origin,
             lead_id=record.lead_id,
-            profile=ProfileOut.model_validate(record.profile),
+            profile=ProfileOut.model_validate(record.profile).model_copy(
+                update={"custom_fields": dict(record.custom_fields)}
+            ),
             interactions=[InteractionOut.of(record.customer_id, i) for i in record.interactions],
             consents=[ConsentOut.of(record.customer_id, c) for c in record.consents],
             merges=[MergeLinkOut.model_validate(m) for m in record.merges],

@@ -31,6 +31,7 @@ from ..domain import (
     unmerge,
 )
 from ..domain.codec import to_json
+from ..domain.custom_fields import typed_values
 from .custom_fields import CustomFieldCommands
 from .erasure import ErasureTracking
 from .views import (
@@ -269,6 +270,9 @@ class PeopleCommands(CustomFieldCommands, ErasureTracking):
             consents=tuple(record.consents),
             merges=tuple(record.merges.values()),
             history=history,
+            custom_fields=typed_values(
+                record.profile.custom_fields, self.custom_field_definitions(RecordKind.PERSON)
+            ),
         )
 
     # --- loading ------------------------------------------------------------------------------

@@ -124,6 +124,7 @@ class RecordExport:
     consents: tuple[ConsentDecision, ...]
     merges: tuple[MergeLink, ...]
     history: tuple[HistoryEntry, ...]
+    custom_fields: Mapping[str, FieldValue]  # the profile's, numbers as numbers
 
 
 @dataclass(frozen=True)
