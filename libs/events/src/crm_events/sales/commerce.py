@@ -167,6 +167,29 @@ class ProductRetired(_ProductEvent):
     retired_at: AwareDatetime
 
 
+@event
+class ProductSupplierSet(_ProductEvent):
+    """A supplier (an organization of kind supplier in contacts) provides the product: its own
+    code of it and the cost price per unit. Replaces the supplier's previous offer, if any."""
+
+    event_type = "ProductSupplierSet"
+
+    supplier_id: UUID
+    supplier_sku: str | None = Field(default=None, description="The supplier's code of it.")
+    cost_price: Amount = Field(description="What the supplier charges per unit.")
+    set_at: AwareDatetime
+
+
+@event
+class ProductSupplierRemoved(_ProductEvent):
+    """The supplier no longer provides the product."""
+
+    event_type = "ProductSupplierRemoved"
+
+    supplier_id: UUID
+    removed_at: AwareDatetime
+
+
 # --- price lists: crm.sales.price-list.v1 -----------------------------------------------------
 
 

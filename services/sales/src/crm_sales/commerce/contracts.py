@@ -110,6 +110,23 @@ def _product_retired(e: Any) -> EventData:
     )
 
 
+def _product_supplier_set(e: Any) -> EventData:
+    return published.ProductSupplierSet(
+        product_id=e.originator_id,
+        sku=e.sku,
+        supplier_id=e.supplier_id,
+        supplier_sku=e.supplier_sku,
+        cost_price=published.Amount(amount=e.cost_amount, currency=e.cost_currency),
+        set_at=e.timestamp,
+    )
+
+
+def _product_supplier_removed(e: Any) -> EventData:
+    return published.ProductSupplierRemoved(
+        product_id=e.originator_id, sku=e.sku, supplier_id=e.supplier_id, removed_at=e.timestamp
+    )
+
+
 def _price_list_published(e: Any) -> EventData:
     return published.PriceListPublished(
         price_list_id=e.originator_id,
@@ -244,6 +261,8 @@ payload = translator(
             "Added": _product_added,
             "Updated": _product_updated,
             "Retired": _product_retired,
+            "SupplierSet": _product_supplier_set,
+            "SupplierRemoved": _product_supplier_removed,
         },
         PriceList: {"Published": _price_list_published},
         Quote: {

@@ -34,11 +34,16 @@ def products_router(application: Any) -> APIRouter:
 
     @router.get("", response_model=models.ProductPage)
     def list_products(
-        _: Reader, page: Paging, status: ProductStatus | None = None
+        _: Reader,
+        page: Paging,
+        status: ProductStatus | None = None,
+        supplier_id: UUID | None = None,
     ) -> models.ProductPage:
-        """Products by SKU."""
+        """Products by SKU; ``supplier_id``: the products that supplier provides."""
         after = page.after(1)
-        query = ProductQuery(status, None if after is None else after[0], page.limit + 1)
+        query = ProductQuery(
+            status, None if after is None else after[0], page.limit + 1, supplier_id
+        )
         items, following = page.of(application.list_products(query), lambda r: [r.sku])
         return models.ProductPage(
             items=[models.ProductSummary.of(r) for r in items], next_cursor=following
@@ -68,6 +73,39 @@ def products_router(application: Any) -> APIRouter:
         target="product_id",
         body=models.UpdateProduct,
         doc="Change the given details of an active product (the SKU never changes).",
+    )
+    supplier = f"{product}/suppliers/{{supplier_id}}"
+    command_route(
+        router,
+        "PUT",
+        supplier,
+        models.ProductOut,
+        lambda cmd, ids, body: application.set_product_supplier(
+            ids["product_id"],
+            cmd,
+            supplier_id=ids["supplier_id"],
+            supplier_sku=body.supplier_sku,
+            cost_price=body.cost_price.pair(),
+        ),
+        name="set_product_supplier",
+        operation="set-product-supplier-{supplier_id}",
+        target="product_id",
+        body=models.SetSupplier,
+        doc="Record what a supplier (an organization of kind supplier in contacts) provides "
+        "the product at: its code and cost price; replaces its previous offer.",
+    )
+    command_route(
+        router,
+        "DELETE",
+        supplier,
+        models.ProductOut,
+        lambda cmd, ids, _: application.remove_product_supplier(
+            ids["product_id"], cmd, supplier_id=ids["supplier_id"]
+        ),
+        name="remove_product_supplier",
+        operation="remove-product-supplier-{supplier_id}",
+        target="product_id",
+        doc="The supplier no longer provides the product.",
     )
     command_route(
         router,

@@ -28,6 +28,7 @@ from ..domain.catalog import (
     PriceListStatus,
     Product,
     ProductStatus,
+    SupplierOffer,
 )
 from ..domain.money import Money
 from ..domain.pricing import Discount, Line, Totals
@@ -195,6 +196,29 @@ class RetireProduct(ConditionalBody):
     reason: Reason | None = None
 
 
+class SetSupplier(ConditionalBody):
+    """What the supplier provides the product at; replaces its previous offer."""
+
+    supplier_sku: Annotated[str, Field(max_length=64, examples=["FJ-4410"])] | None = Field(
+        default=None, description="The supplier's own code of the product"
+    )
+    cost_price: AmountIn = Field(description="What the supplier charges per unit")
+
+
+class SupplierOut(BaseModel):
+    supplier_id: UUID = Field(description="An organization of kind supplier in contacts")
+    supplier_sku: str | None
+    cost_price: AmountOut
+
+    @classmethod
+    def of(cls, offer: SupplierOffer) -> SupplierOut:
+        return cls(
+            supplier_id=offer.supplier_id,
+            supplier_sku=offer.supplier_sku,
+            cost_price=AmountOut.of(offer.cost_price),
+        )
+
+
 class ProductOut(BaseModel):
     id: UUID
     version: int
@@ -205,11 +229,13 @@ class ProductOut(BaseModel):
     tax_category: str
     status: ProductStatus
     retirement_reason: str | None
+    suppliers: list[SupplierOut] = Field(description="Who provides it, by supplier id")
     added_at: datetime
 
     @classmethod
     def of(cls, product: Product) -> ProductOut:
-        return cls(**copied(cls, product, added_at=product.created_on))
+        suppliers = [SupplierOut.of(product.suppliers[s]) for s in sorted(product.suppliers)]
+        return cls(**copied(cls, product, suppliers=suppliers, added_at=product.created_on))
 
 
 class ProductSummary(BaseModel):

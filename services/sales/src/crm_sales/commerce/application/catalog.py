@@ -16,6 +16,7 @@ from ..domain.catalog import (
     PriceList,
     Product,
     SkuRegistration,
+    SupplierOffer,
     price_tiers,
     sku_code,
 )
@@ -69,6 +70,27 @@ class CatalogCommands(CommerceBase):
     ) -> Outcome[Product]:
         return self._commerce_change(
             Product, product_id, command, lambda product: product.retire(reason)
+        )
+
+    def set_product_supplier(
+        self,
+        product_id: UUID,
+        command: Command,
+        *,
+        supplier_id: UUID,
+        supplier_sku: str | None,
+        cost_price: tuple[Decimal, str],
+    ) -> Outcome[Product]:
+        offer = SupplierOffer(supplier_id, supplier_sku, money("cost_price", *cost_price))
+        return self._commerce_change(
+            Product, product_id, command, lambda product: product.set_supplier(offer)
+        )
+
+    def remove_product_supplier(
+        self, product_id: UUID, command: Command, *, supplier_id: UUID
+    ) -> Outcome[Product]:
+        return self._commerce_change(
+            Product, product_id, command, lambda product: product.remove_supplier(supplier_id)
         )
 
     def get_product(self, product_id: UUID) -> Product:

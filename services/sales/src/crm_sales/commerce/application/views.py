@@ -36,10 +36,12 @@ class ProductRow:
     tax_category: str
     status: ProductStatus
     version: int
+    supplier_ids: tuple[UUID, ...]  # the suppliers that provide it
 
     @classmethod
     def of(cls, product: Product) -> ProductRow:
-        return cls(**copied(cls, product, product_id=product.id))
+        suppliers = tuple(sorted(product.suppliers))
+        return cls(**copied(cls, product, product_id=product.id, supplier_ids=suppliers))
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class ProductQuery:
     status: ProductStatus | None = None
     after_sku: str | None = None
     limit: int = 50
+    supplier_id: UUID | None = None  # only the products this supplier provides
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,16 @@ class ReceivablesQuery:
     limit: int = 50
 
 
-_PRODUCT_COLUMNS = ("product_id", "sku", "name", "unit", "tax_category", "status", "version")
+_PRODUCT_COLUMNS = (
+    "product_id",
+    "sku",
+    "name",
+    "unit",
+    "tax_category",
+    "status",
+    "version",
+    "supplier_ids",
+)
 _INVOICE_COLUMNS = (
     "invoice_id",
     "number",
@@ -142,6 +154,9 @@ _SCHEMA = (
     ' sku text COLLATE "C" NOT NULL, name text NOT NULL, unit text NOT NULL,'
     " tax_category text NOT NULL, status text NOT NULL, version integer NOT NULL)",
     f"CREATE INDEX IF NOT EXISTS {PRODUCTS}_sku ON {PRODUCTS} (sku)",
+    # Added later: products had no supplier before, so the rows are right as they are.
+    f"ALTER TABLE {PRODUCTS} ADD COLUMN IF NOT EXISTS supplier_ids uuid[] NOT NULL DEFAULT '{{}}'",
+    f"CREATE INDEX IF NOT EXISTS {PRODUCTS}_suppliers ON {PRODUCTS} USING gin (supplier_ids)",
     f"CREATE TABLE IF NOT EXISTS {INVOICES} (invoice_id uuid PRIMARY KEY,"
     ' number text COLLATE "C" NOT NULL UNIQUE, customer_id uuid NOT NULL, account_id uuid,'
     " order_id uuid NOT NULL, currency text NOT NULL, total numeric NOT NULL,"
@@ -184,11 +199,21 @@ class CommerceViews(AggregateRows[Row]):
         where = Where()
         where.add("status = %s", query.status)
         where.add("sku > %s", query.after_sku)
+        where.add("supplier_ids @> ARRAY[%s]::uuid[]", query.supplier_id)
         found = self.select(
             f"SELECT {', '.join(_PRODUCT_COLUMNS)} FROM {PRODUCTS}{where} ORDER BY sku LIMIT %s",
             [*where.params, query.limit],
         )
-        return [ProductRow(**{**r, "status": ProductStatus(r["status"])}) for r in found]
+        return [
+            ProductRow(
+                **{
+                    **r,
+                    "status": ProductStatus(r["status"]),
+                    "supplier_ids": tuple(r["supplier_ids"]),
+                }
+            )
+            for r in found
+        ]
 
     def invoices(self, query: InvoiceQuery, today: date) -> list[InvoiceRow]:
         where = Where()
@@ -236,4 +261,6 @@ def _values(rows: Sequence[Row], columns: Sequence[str]) -> list[list[Any]]:
 
 
 def _column(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
     return value.value if isinstance(value, ProductStatus | InvoiceStatus) else value

@@ -42,11 +42,11 @@ class ProductStatus(StrEnum):
     RETIRED = "retired"
 
 
-def sku_code(raw: str) -> str:
+def sku_code(raw: str, field: str = "sku") -> str:
     sku = raw.strip()
     if not _SKU.fullmatch(sku):
         raise RuleViolation(
-            "sku", "must be 1 to 64 letters, digits, '.', '_', '/' or '-', starting alphanumeric"
+            field, "must be 1 to 64 letters, digits, '.', '_', '/' or '-', starting alphanumeric"
         )
     return sku
 
@@ -63,6 +63,15 @@ def product_details(changes: Mapping[str, str | None]) -> dict[str, str | None]:
         if value is None and name != "description":
             raise RuleViolation(name, "must not be null")
     return {name: checks[name](value) for name, value in changes.items()}
+
+
+@dataclass(frozen=True)
+class SupplierOffer:
+    """What a supplier (an organization of kind supplier in contacts) provides the product at."""
+
+    supplier_id: UUID
+    supplier_sku: str | None  # the supplier's own code of the product
+    cost_price: Money  # per unit of the product
 
 
 class Product(CommerceAggregate):
@@ -97,6 +106,7 @@ class Product(CommerceAggregate):
         self.tax_category = tax_category
         self.status = ProductStatus.ACTIVE
         self.retirement_reason: str | None = None
+        self.suppliers: dict[UUID, SupplierOffer] = {}
 
     @property
     def is_active(self) -> bool:
@@ -127,6 +137,49 @@ class Product(CommerceAggregate):
         self.description = description
         self.unit = unit
         self.tax_category = tax_category
+
+    def set_supplier(self, offer: SupplierOffer) -> None:
+        """Record what a supplier provides the product at (replacing its previous offer); no
+        event when it is the offer already recorded."""
+        if not self.is_active:
+            raise self.refusal("is retired; its suppliers no longer change")
+        supplier_sku = offer.supplier_sku
+        if supplier_sku is not None:
+            supplier_sku = sku_code(supplier_sku, "supplier_sku")
+        if offer.cost_price.amount < 0:
+            raise RuleViolation("cost_price.amount", "must not be negative")
+        if self.suppliers.get(offer.supplier_id) == SupplierOffer(
+            offer.supplier_id, supplier_sku, offer.cost_price
+        ):
+            return
+        self._supplier_set(
+            sku=self.sku,
+            supplier_id=offer.supplier_id,
+            supplier_sku=supplier_sku,
+            cost_amount=offer.cost_price.amount,
+            cost_currency=offer.cost_price.currency,
+        )
+
+    @event("SupplierSet")
+    def _supplier_set(
+        self,
+        sku: str,
+        supplier_id: UUID,
+        supplier_sku: str | None,
+        cost_amount: Decimal,
+        cost_currency: str,
+    ) -> None:
+        cost = Money(cost_amount, cost_currency)
+        self.suppliers[supplier_id] = SupplierOffer(supplier_id, supplier_sku, cost)
+
+    def remove_supplier(self, supplier_id: UUID) -> None:
+        """The supplier no longer provides the product (no event when it was not one)."""
+        if supplier_id in self.suppliers:
+            self._supplier_removed(sku=self.sku, supplier_id=supplier_id)
+
+    @event("SupplierRemoved")
+    def _supplier_removed(self, sku: str, supplier_id: UUID) -> None:
+        del self.suppliers[supplier_id]
 
     def retire(self, reason: str | None) -> None:
         if not self.is_active:
