@@ -18,6 +18,7 @@ from crm_analytics.domain.metrics_value import ValueModel
 from crm_events import registry
 from crm_platform.devtoken import issue_token
 from crm_platform.web.app import create_api
+from crm_platform.web.testing import assert_problem
 
 from .test_metrics_facts import sales_events
 
@@ -140,6 +141,29 @@ async def test_sales_routes(client):
         await client.get("/analytics/sales/performance", params={"as_of": "2025-03-01T10:00:00Z"})
     ).json()
     assert (past["won"], past["opportunities"]) == (0, 4)
+
+
+async def test_the_funnels_answer_a_cohort_and_refuse_a_period_that_is_none(client):
+    lead_funnel = (await client.get("/analytics/sales/lead-funnel")).json()
+    assert [s["step"] for s in lead_funnel["steps"]] == [
+        "captured",
+        "qualified",
+        "converted",
+        "won",
+    ]
+    march = {"from": "2025-03-01", "to": "2025-03-31"}
+    [row] = (await client.get("/analytics/sales/funnel", params=march)).json()
+    assert row["steps"][0]["reached"] == 4  # the four deals were opened in March
+    april = {"from": "2025-04-01"}
+    assert (await client.get("/analytics/sales/funnel", params=april)).json() == []
+    for path in ("/analytics/sales/funnel", "/analytics/sales/lead-funnel"):
+        backwards = await client.get(path, params={"from": "2025-04-01", "to": "2025-03-01"})
+        assert assert_problem(backwards, 422)["errors"][0]["field"] == "query.to"
+        not_a_day = await client.get(path, params={"from": "March"})
+        assert assert_problem(not_a_day, 422)["errors"][0]["field"].split(".") == [
+            "query",
+            "from",
+        ]
 
 
 async def test_marketing_and_service_routes(client):
