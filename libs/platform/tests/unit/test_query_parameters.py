@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from crm_platform.web.app import create_api
+from crm_platform.web.query import tolerate_unknown_query_parameters
 
 pytestmark = pytest.mark.unit
 
@@ -46,9 +47,21 @@ def _routes() -> APIRouter:
     return router
 
 
+def _public_routes() -> APIRouter:
+    router = APIRouter(dependencies=[Depends(tolerate_unknown_query_parameters)])
+
+    @router.get("/t/c/{token}")
+    def click(token: str, source: str | None = None) -> dict[str, str | None]:
+        return {"token": token, "source": source}
+
+    return router
+
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_api(title="Test", service="test", routers=[_routes()])) as test_client:
+    with TestClient(
+        create_api(title="Test", service="test", routers=[_routes(), _public_routes()])
+    ) as test_client:
         yield test_client
 
 
@@ -76,3 +89,10 @@ def test_an_unknown_parameter_is_a_400_problem_naming_it(
     problem = response.json()
     assert [e["field"] for e in problem["errors"]] == unknown
     assert all(name.removeprefix("query.") in problem["detail"] for name in unknown)
+
+
+def test_a_public_link_ignores_what_mail_scanners_and_site_analytics_append(client: TestClient):
+    response = client.get("/t/c/abc?source=mail&utm_source=newsletter&gclid=x1&fbclid=y2")
+    assert response.status_code == 200
+    assert response.json() == {"token": "abc", "source": "mail"}
+    assert client.get("/things?utm_source=newsletter").status_code == 400  # the others still refuse

@@ -4,6 +4,12 @@ everything, nor a misspelt option change nothing).
 
 ``create_api`` installs it as an application-wide dependency; what a route declares (its own
 parameters, its dependencies', by alias) is read once from FastAPI's description of the route.
+
+One exception: the public routes people reach from an e-mail or another site (tracked links,
+unsubscribe pages, embedded forms, survey links) take their router's
+``dependencies=[Depends(tolerate_unknown_query_parameters)]``. Mail scanners, link shorteners
+and site analytics append parameters of their own (``utm_*``, ``gclid``, ``fbclid``...); a
+person following such a link must not meet a 400.
 """
 
 from __future__ import annotations
@@ -18,13 +24,25 @@ from .problems import BadRequest, field_error
 _DECLARED = "crm_declared_query_parameters"  # where a route keeps them, once read
 
 
-def declared_query_parameters(route: APIRoute) -> frozenset[str]:
-    """The query parameters ``route`` and its dependencies declare, as a client spells them."""
-    declared: frozenset[str] | None = getattr(route, _DECLARED, None)
-    if declared is None:
-        declared = frozenset(_declared(route.dependant))
-        setattr(route, _DECLARED, declared)  # routes are not hashable: no cache of them
+def tolerate_unknown_query_parameters() -> None:
+    """A marker dependency: the route it is declared on ignores query parameters it does not
+    declare (public links and forms, see the module's description)."""
+
+
+def declared_query_parameters(route: APIRoute) -> frozenset[str] | None:
+    """The query parameters ``route`` and its dependencies declare, as a client spells them;
+    None when the route tolerates any other."""
+    if not hasattr(route, _DECLARED):  # routes are not hashable: no cache of them
+        tolerant = _tolerant(route.dependant)
+        setattr(route, _DECLARED, None if tolerant else frozenset(_declared(route.dependant)))
+    declared: frozenset[str] | None = getattr(route, _DECLARED)
     return declared
+
+
+def _tolerant(dependant: Dependant) -> bool:
+    return any(
+        d.call is tolerate_unknown_query_parameters or _tolerant(d) for d in dependant.dependencies
+    )
 
 
 def _declared(dependant: Dependant) -> set[str]:
@@ -45,6 +63,8 @@ def refuse_unknown_query_parameters(request: Request) -> None:
     if not isinstance(route, APIRoute):
         return
     known = declared_query_parameters(route)
+    if known is None:
+        return
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         accepted = ", ".join(sorted(known)) or "none"

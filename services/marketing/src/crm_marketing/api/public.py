@@ -24,12 +24,13 @@ from urllib.parse import parse_qs
 from uuid import UUID, uuid4
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crm_platform.web import public_forms
 from crm_platform.web.problems import NotFound, ProblemError, Unprocessable, problem_responses
+from crm_platform.web.query import tolerate_unknown_query_parameters
 
 from ..application import MarketingApplication
 from ..application.tokens import CLICK, OPEN, UNSUBSCRIBE, InvalidToken, TokenSigner
@@ -110,7 +111,11 @@ def public_router(
     *,
     form_limiter: RateLimiter | None = None,
 ) -> APIRouter:
-    router = APIRouter(tags=["public"], responses=problem_responses(400, 404, 413, 415, 422, 429))
+    router = APIRouter(
+        tags=["public"],
+        responses=problem_responses(400, 404, 413, 415, 422, 429),
+        dependencies=[Depends(tolerate_unknown_query_parameters)],
+    )
     limiter = form_limiter or RateLimiter(limit=5, window=60.0)
 
     def message_of(purpose: str, token: str) -> tuple[UUID, str]:

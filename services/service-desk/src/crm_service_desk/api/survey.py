@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from uuid import UUID
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, ValidationError
 
@@ -24,6 +24,7 @@ from crm_platform.web.auth import Principal
 from crm_platform.web.commands import answer, command
 from crm_platform.web.idempotency import request_fingerprint
 from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
+from crm_platform.web.query import tolerate_unknown_query_parameters
 
 from ..application import ServiceDeskApplication, TicketCommand, TicketView
 from ..application.outbound import InvalidToken, SurveyLinks
@@ -69,7 +70,12 @@ FORM_BODY = {
 
 
 def survey_router(app: ServiceDeskApplication, links: SurveyLinks) -> APIRouter:
-    router = APIRouter(prefix="/survey", tags=["survey"], responses=PROBLEM_RESPONSES)
+    router = APIRouter(
+        prefix="/survey",
+        tags=["survey"],
+        responses=PROBLEM_RESPONSES,
+        dependencies=[Depends(tolerate_unknown_query_parameters)],
+    )
 
     def ticket_of(token: str) -> UUID:
         try:

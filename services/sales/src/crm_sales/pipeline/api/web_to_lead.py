@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +38,7 @@ from crm_platform.web.problems import (
     ProblemError,
     problem_responses,
 )
+from crm_platform.web.query import tolerate_unknown_query_parameters
 
 from ..application.commands import Command, LeadDetails
 from ..domain.leads import LeadSource
@@ -126,7 +127,9 @@ def web_to_lead_router(application: Any, settings: WebToLeadSettings | None = No
     buckets = TokenBuckets(
         settings.burst, settings.per_minute / 60, max_clients=settings.max_clients
     )
-    router = APIRouter(tags=["web-to-lead"])
+    router = APIRouter(
+        tags=["web-to-lead"], dependencies=[Depends(tolerate_unknown_query_parameters)]
+    )
 
     @router.post(
         "/web-to-lead",
