@@ -78,7 +78,9 @@ class _CustomerValueEvent(EventData):
 
 @event
 class CustomerRfmScored(_CustomerValueEvent):
-    """The customer's RFM scores (quintiles 1..5 over the customer base) or segment changed."""
+    """The customer's RFM scores or segment changed: recency scored on calendar bands since the
+    latest order or payment (5 up to 30 days ... 1 beyond 365), frequency and monetary as quintiles
+    among the buyers (model `customer-value/2`; see the analytics README)."""
 
     event_type = "CustomerRfmScored"
 
