@@ -1,11 +1,12 @@
-"""End to end: a deal for a customer no service has heard of is flagged, and cleared when the
-customer arrives.
+"""End to end: deals and tickets for a customer no service has heard of are flagged, and
+cleared when the customer arrives.
 
-Sales' API and relay run, its worker not yet: a rep opens a deal for a customer contacts has just
-registered (sales has not heard of them) and one for an id nobody knows. Both are flagged
-(``customer_known: false``, ``OpportunityCustomerUnknown`` on Kafka). Once the worker reads the
-customer topic, the first deal's flag clears (``OpportunityCustomerFlagCleared``) and the other
-keeps it, listed by ``?customer_known=false``.
+The APIs and relays of sales and the service desk run, their workers not yet: a rep opens a deal
+and an agent a ticket for a customer contacts has just registered (neither service has heard of
+them), and a deal and a ticket for an id nobody knows. All are flagged (``customer_known: false``;
+on Kafka ``OpportunityCustomerUnknown``, and ``TicketOpened`` with ``customer_known`` false). Once
+the workers read the customer topic, the first customer's flags clear (``...CustomerFlagCleared``)
+and the others stay, the deal listed by ``?customer_known=false``.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ def deal(contact_id: str) -> dict[str, Any]:
 
 
 async def flags_on_kafka(bootstrap: str, deal_ids: set[str], count: int) -> list[tuple[str, str]]:
-    """(deal id, event type) of the flag events of ``deal_ids`` on the opportunity topic."""
+    """(record id, event type) of the flag events of ``deal_ids`` (deals and tickets)."""
     consumer = AIOKafkaConsumer(
         "crm.sales.opportunity.v1",
+        "crm.service-desk.ticket.v1",
         bootstrap_servers=bootstrap,
         group_id=f"e2e-unknown-customers-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
@@ -63,20 +65,25 @@ async def flags_on_kafka(bootstrap: str, deal_ids: set[str], count: int) -> list
                     event = registry.parse(record.value)
                 except (ValueError, UnknownEventType):  # other tests' poison records
                     continue
-                if event.aggregateid in deal_ids and "Customer" in event.type:
+                if event.aggregateid not in deal_ids:
+                    continue
+                if "Customer" in event.type:
                     found.append((event.aggregateid, event.type))
+                elif event.type == "TicketOpened" and not event.data.customer_known:
+                    found.append((event.aggregateid, "TicketOpened:unknown"))
     finally:
         await consumer.stop()
     return found
 
 
 @pytest.fixture
-def own_sales(platform_env: dict[str, str], fresh_database: Any, tmp_path: Any) -> Any:
-    """Sales processes of this test's own (database, consumer groups): no worker of another test
-    has heard of the customers yet. ``own_sales(command, http)`` starts one."""
+def own(platform_env: dict[str, str], fresh_database: Any, tmp_path: Any) -> Any:
+    """Sales and service desk processes of this test's own (database, consumer groups, mail
+    port): no worker of another test has heard of the customers yet. ``own(command, http)``."""
     env = platform_env | {
         "CRM_POSTGRES_DATABASE": fresh_database("e2e_unknown_customers"),
         "CRM_KAFKA_GROUP_PREFIX": f"e2e-unknown-{uuid.uuid4().hex[:8]}.",
+        "CRM_SERVICE_DESK_SMTP_PORT": str(free_port()),
     }
     started: list[ServiceProcess] = []
 
@@ -90,23 +97,39 @@ def own_sales(platform_env: dict[str, str], fresh_database: Any, tmp_path: Any) 
         process.stop()
 
 
-def test_a_deal_for_an_unheard_of_customer_is_flagged_until_contacts_registers_them(
-    start: Any, own_sales: Any, token: str, kafka_bootstrap: str
+def ticket(customer_id: str) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "subject": "Invoice",
+        "description": "It is wrong",
+        "priority": "high",
+        "category": "complaint",
+    }
+
+
+def test_deals_and_tickets_for_an_unheard_of_customer_are_flagged_until_contacts_registers_them(
+    start: Any, own: Any, token: str, kafka_bootstrap: str
 ) -> None:
     from crm_platform.devtoken import issue_token
 
     contacts_api = start("crm-contacts-api", http=True)
     start("crm-contacts-relay")
-    sales_api = own_sales("crm-sales-api", http=True)
-    own_sales("crm-sales-relay")
+    sales_api = own("crm-sales-api", http=True)
+    own("crm-sales-relay")
+    desk_api = own("crm-service-desk-api", http=True)
+    own("crm-service-desk-relay")
     seller = issue_token(["sales:read", "sales:write"], "e2e-seller@crm.local")
+    agent = issue_token(["service-desk:read", "service-desk:write"], "e2e-agent@crm.local")
     contacts = httpx.Client(
         base_url=contacts_api.url, headers={"Authorization": f"Bearer {token}"}, timeout=15
     )
     sales = httpx.Client(
         base_url=sales_api.url, headers={"Authorization": f"Bearer {seller}"}, timeout=15
     )
-    with contacts, sales:
+    desk = httpx.Client(
+        base_url=desk_api.url, headers={"Authorization": f"Bearer {agent}"}, timeout=15
+    )
+    with contacts, sales, desk:
         customer = command(
             contacts,
             "/customers",
@@ -114,28 +137,36 @@ def test_a_deal_for_an_unheard_of_customer_is_flagged_until_contacts_registers_t
         )["id"]
         for_customer = command(sales, "/opportunities", deal(customer))
         for_nobody = command(sales, "/opportunities", deal(str(uuid.uuid4())))
+        their_ticket = command(desk, "/tickets", ticket(customer))
+        nobodys_ticket = command(desk, "/tickets", ticket(str(uuid.uuid4())))
         assert (for_customer["customer_known"], for_nobody["customer_known"]) == (False, False)
+        assert (their_ticket["customer_known"], nobodys_ticket["customer_known"]) == (False, False)
 
-        own_sales("crm-sales-worker")  # sales hears of the customers contacts registered
+        own("crm-sales-worker")  # both hear of the customers contacts registered
+        own("crm-service-desk-worker")
 
         def cleared() -> bool:
-            found = sales.get(f"/opportunities/{for_customer['id']}").json()
-            return bool(found["customer_known"])
+            deal_now = sales.get(f"/opportunities/{for_customer['id']}").json()
+            ticket_now = desk.get(f"/tickets/{their_ticket['id']}").json()
+            return bool(deal_now["customer_known"] and ticket_now["customer_known"])
 
-        eventually(cleared, within=PATIENCE, what="the customer's deal cleared")
+        eventually(cleared, within=PATIENCE, what="the customer's deal and ticket cleared")
         still = sales.get(f"/opportunities/{for_nobody['id']}").json()
         assert still["customer_known"] is False
+        assert desk.get(f"/tickets/{nobodys_ticket['id']}").json()["customer_known"] is False
         flagged = sales.get("/opportunities", params={"customer_known": "false", "limit": 200})
         ids = [item["id"] for item in flagged.json()["items"]]
         assert for_nobody["id"] in ids and for_customer["id"] not in ids
 
-    events = asyncio.run(
-        flags_on_kafka(kafka_bootstrap, {for_customer["id"], for_nobody["id"]}, count=3)
-    )
+    records = {for_customer["id"], for_nobody["id"], their_ticket["id"], nobodys_ticket["id"]}
+    events = asyncio.run(flags_on_kafka(kafka_bootstrap, records, count=6))
     assert sorted(events) == sorted(
         [
             (for_customer["id"], "OpportunityCustomerUnknown"),
             (for_customer["id"], "OpportunityCustomerFlagCleared"),
             (for_nobody["id"], "OpportunityCustomerUnknown"),
+            (their_ticket["id"], "TicketOpened:unknown"),
+            (their_ticket["id"], "TicketCustomerFlagCleared"),
+            (nobodys_ticket["id"], "TicketOpened:unknown"),
         ]
     )

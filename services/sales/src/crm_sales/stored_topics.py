@@ -12,6 +12,7 @@ from __future__ import annotations
 from eventsourcing.utils import register_topic
 
 from crm_platform.commands import CommandReceipt
+from crm_platform.known_customers import KnownCustomer
 from crm_platform.projection import topics_of
 
 from .activities.domain.activities import Activity
@@ -36,6 +37,7 @@ MOVED: dict[str, tuple[type, ...]] = {
     "crm_sales.domain.billing": (InvoiceSeries, Invoice),
     "crm_sales.domain.activities": (Activity,),
     "crm_sales.domain.pipeline_receipts": (CommandReceipt,),
+    "crm_sales.pipeline.domain.known_customers": (KnownCustomer,),
 }
 
 

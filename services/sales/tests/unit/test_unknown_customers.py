@@ -13,9 +13,9 @@ from crm_events.sales.opportunities import (
     OpportunityCustomerFlagCleared,
     OpportunityCustomerUnknown,
 )
+from crm_platform.known_customers import KnownCustomer
 from crm_sales.application import SalesApplication
 from crm_sales.bootstrap import SPEC
-from crm_sales.pipeline.domain.known_customers import KnownCustomer
 
 from .test_pipeline_api import ADA, DEAL, READ, WRITE, key, lead, opportunity, post
 from .test_pipeline_contracts import published

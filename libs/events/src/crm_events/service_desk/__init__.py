@@ -3,7 +3,10 @@
 from . import articles, classification, identification, sla, tickets
 from .articles import ArticlePublished
 from .classification import TicketReclassified
-from .identification import TicketCustomerIdentified
+from .identification import (
+    TicketCustomerFlagCleared,
+    TicketCustomerIdentified,
+)
 from .sla import SlaBreached, SlaTarget
 from .ticket import EscalationReason, TicketEscalated, TicketPriority
 from .tickets import (
@@ -32,6 +35,7 @@ __all__ = [
     "TicketCategory",
     "TicketChannel",
     "TicketClosed",
+    "TicketCustomerFlagCleared",
     "TicketCustomerIdentified",
     "TicketEscalated",
     "TicketOpened",

@@ -83,6 +83,11 @@ class TicketOpened(_Ticket):
     opened_at: AwareDatetime
     first_response_due: AwareDatetime = Field(description="SLA target, in business hours.")
     resolution_due: AwareDatetime = Field(description="SLA target, in business hours.")
+    customer_known: bool = Field(
+        default=True,
+        description="False: customer_id names a customer no service has heard of (yet); "
+        "TicketCustomerFlagCleared follows when contacts registers them.",
+    )
 
 
 @event

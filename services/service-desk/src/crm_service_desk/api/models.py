@@ -110,6 +110,10 @@ class TicketOut(BaseModel):
     id: UUID
     reference: str = Field(description="Quote it as [#reference] in e-mail subjects.")
     customer_id: UUID | None
+    customer_known: bool = Field(
+        description="False: customer_id names a customer no service has heard of (yet); "
+        "cleared when contacts registers that customer."
+    )
     organization_id: UUID | None
     subject: str | None
     description: str | None

@@ -19,6 +19,7 @@ from eventsourcing.persistence import IntegrityError
 from crm_events.erasure import ErasedData, ErasureMethod
 from crm_platform.commands import Command, Outcome
 from crm_platform.erasure import confirm_erasure
+from crm_platform.known_customers import KnownCustomer, known_customer_id
 
 from ..domain import EscalationReason, RecordNotFound, SlaTarget, Status, Ticket
 from ..domain.values import ALLOWED_FROM, Action, Channel
@@ -239,9 +240,35 @@ class TicketCommands(PolicyCommands):
     # --- helpers ------------------------------------------------------------------------------
 
     def _opened(self, ticket_id: UUID, new: NewTicket) -> Ticket:
+        """The new ticket, flagged when it names a customer no service has heard of."""
+        unknown = new.customer_id is not None and not self.knows_customer(new.customer_id)
         return Ticket.open(
-            ticket_id, **vars(new), policy=self.current_sla_policy(), at=self.clock()
+            ticket_id,
+            **vars(new),
+            policy=self.current_sla_policy(),
+            at=self.clock(),
+            customer_unknown=unknown,
         )
+
+    def knows_customer(self, customer_id: UUID) -> bool:
+        return self.find(KnownCustomer, known_customer_id(customer_id)) is not None
+
+    def learn_customer(self, customer_id: UUID) -> int:
+        """Contacts registered the customer: remember it, and clear the flags of the tickets
+        naming them; the number cleared. Idempotent: a redelivery finds nothing to change."""
+        if not self.knows_customer(customer_id):
+            try:
+                self.save(KnownCustomer.heard_of(customer_id))
+            except IntegrityError:
+                pass  # learned meanwhile, from another delivery
+        self.index.catch_up()  # a ticket opened a moment ago must be found
+        cleared = 0
+        for ticket_id in self.index.tickets_of(customer_id):
+            _, changed = self.decide_and_save(
+                TICKET, Ticket, ticket_id, lambda t: t.clear_customer_flag(at=self.clock())
+            )
+            cleared += changed
+        return cleared
 
     def _ticket(self, ticket_id: UUID) -> Ticket:
         return self.load(TICKET, Ticket, ticket_id)

@@ -47,6 +47,7 @@ class TicketView:
     reopen_count: int
     messages: tuple[Message, ...]
     version: int
+    customer_known: bool  # False: customer_id names a customer no service has heard of
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketView:
@@ -81,6 +82,7 @@ class TicketView:
             reopen_count=ticket.reopen_count,
             messages=tuple(sorted(ticket.messages.values(), key=lambda m: m.ticket_version)),
             version=ticket.version,
+            customer_known=ticket.customer_known,
         )
 
 

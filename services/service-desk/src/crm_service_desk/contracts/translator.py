@@ -20,6 +20,7 @@ from crm_events.service_desk import (
     SlaTarget,
     TicketAssigned,
     TicketClosed,
+    TicketCustomerFlagCleared,
     TicketCustomerIdentified,
     TicketEscalated,
     TicketOpened,
@@ -100,6 +101,7 @@ _TRANSLATIONS: dict[type, tuple[type[EventData], Mapping[str, Source]]] = {
             opened_at="at",
             first_response_due=_due(SlaTarget.FIRST_RESPONSE),
             resolution_due=_due(SlaTarget.RESOLUTION),
+            customer_known=lambda e: not getattr(e, "customer_unknown", False),
         ),
     ),
     Ticket.Assigned: (TicketAssigned, _ticket(assigned_by="by", assigned_at="at")),
@@ -126,6 +128,7 @@ _TRANSLATIONS: dict[type, tuple[type[EventData], Mapping[str, Source]]] = {
     Ticket.SatisfactionRated: (SatisfactionRated, _ticket(rated_at="at")),
     Ticket.SlaBreached: (SlaBreached, _ticket(breached_at="at")),
     Ticket.CustomerIdentified: (TicketCustomerIdentified, _ticket(identified_at="at")),
+    Ticket.CustomerFlagCleared: (TicketCustomerFlagCleared, _ticket(cleared_at="at")),
     # The ticket's key is destroyed: consumers forget what it sealed.
     Ticket.RequesterErased: (
         PersonalDataKeyDestroyed,

@@ -82,6 +82,7 @@ class Ticket(Aggregate):
     CustomerIdentified: ClassVar[type[Event]]
     Reclassified: ClassVar[type[Event]]
     RequesterErased: ClassVar[type[Event]]
+    CustomerFlagCleared: ClassVar[type[Event]]
 
     @classmethod
     def open(
@@ -99,7 +100,9 @@ class Ticket(Aggregate):
         policy: SlaPolicy,
         at: datetime,
         mail_message_id: str | None = None,
+        customer_unknown: bool = False,
     ) -> Ticket:
+        """``customer_unknown``: ``customer_id`` names a customer no service has heard of."""
         level = member("priority", Priority, priority)
         targets = policy.targets[level]
         ticket: Ticket = cls(
@@ -116,6 +119,7 @@ class Ticket(Aggregate):
             targets={target.value: targets.of(target).total_seconds() for target in SlaTarget},
             at=at,
             mail_message_id=mail_message_id,
+            customer_unknown=customer_unknown,
         )
         return ticket
 
@@ -134,6 +138,7 @@ class Ticket(Aggregate):
         targets: dict[str, float],
         at: datetime,
         mail_message_id: str | None = None,  # absent from tickets opened before it was kept
+        customer_unknown: bool = False,  # absent from tickets opened before it was flagged
     ) -> None:
         self.reference = ticket_reference(self.id)
         self.customer_id = customer_id
@@ -158,6 +163,9 @@ class Ticket(Aggregate):
         self.resolution: str | None = None
         self.breaches: dict[SlaTarget, datetime] = {}
         self.messages: dict[UUID, Message] = {}
+        # A customer named that no service has heard of (yet): flagged until contacts registers
+        # them (``clear_customer_flag``).
+        self.unknown_customer_id = customer_id if customer_unknown else None
         self.reopen_count = 0
         self.rating: int | None = None
         self.rating_comment: str | None = None
@@ -537,6 +545,21 @@ class Ticket(Aggregate):
         self, customer_id: UUID, organization_id: UUID | None, at: datetime
     ) -> None:
         self.customer_id = customer_id
+
+    @property
+    def customer_known(self) -> bool:
+        return self.unknown_customer_id is None
+
+    def clear_customer_flag(self, *, at: datetime) -> bool:
+        """The customer became known; False when the ticket was not flagged."""
+        if self.unknown_customer_id is None:
+            return False
+        self._customer_flag_cleared(customer_id=self.unknown_customer_id, at=at)
+        return True
+
+    @event("CustomerFlagCleared")
+    def _customer_flag_cleared(self, customer_id: UUID, at: datetime) -> None:
+        self.unknown_customer_id = None
 
     def erase_requester(self, *, at: datetime) -> bool:
         """Record that the requester's personal data is erased (the application then destroys

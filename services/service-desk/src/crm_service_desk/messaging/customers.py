@@ -28,6 +28,8 @@ from crm_platform.settings import KafkaSettings
 from ..application import ServiceDeskApplication
 
 CUSTOMERS_GROUP = "service-desk.customers"
+# Reads the customer topic from its start: every customer registered before it existed included.
+KNOWN_CUSTOMERS_GROUP = "service-desk.known-customers"
 KEYS_GROUP = "service-desk.personal-data-keys"
 
 
@@ -68,3 +70,15 @@ def subscribe_customers(
         group_id=kafka.group(CUSTOMERS_GROUP),
         handler=directory.apply,
     )
+    subscribe_events(
+        broker,
+        CustomerRegisteredV2.topic(),
+        group_id=kafka.group(KNOWN_CUSTOMERS_GROUP),
+        handler=lambda event: learn_customer(application, event),
+    )
+
+
+async def learn_customer(application: ServiceDeskApplication, event: Event[Any]) -> None:
+    """The tickets naming a customer contacts registered are no longer flagged unknown."""
+    if isinstance(event.data, CustomerRegisteredV2):
+        await asyncio.to_thread(application.learn_customer, event.data.customer_id)

@@ -13,9 +13,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from crm_platform.known_customers import KnownCustomer, known_customer_id
+
 from ...shared.application.store import WRITE_ATTEMPTS, Command, Outcome, SalesStore, new_id
 from ..domain.forecast import ForecastLine, PeriodKind, forecast
-from ..domain.known_customers import KnownCustomer, known_customer_id
 from ..domain.opportunities import KIND as OPPORTUNITY
 from ..domain.opportunities import Opportunity, OpportunityStatus
 from ..domain.partners import PartnerDraft
