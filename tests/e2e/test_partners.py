@@ -5,7 +5,9 @@ lead by name whatever the accents, registers the reseller on it (deal registrati
 into an opportunity that inherits the partner, opens an influenced deal and wins the sourced one;
 analytics then answers the organization 360 of every organization from the organization topic
 (name, kinds, partner type, hierarchy) and the partner's pipeline and won revenue, which are
-checked against the figures worked out by hand. Every service runs as processes.
+checked against the figures worked out by hand. A supplier registered in contacts provides a
+product of the catalog (its code, the cost price), and the catalog lists what it provides. Every
+service runs as processes.
 """
 
 from __future__ import annotations
@@ -154,3 +156,35 @@ def test_a_partner_sources_and_influences_deals_and_analytics_adds_them_up(clien
     assert [d["opportunity_id"] for d in account["open_deals"]] == [influenced]
     parent = answered(analytics, f"/organizations/{group}/360", lambda b: b["subsidiaries"])
     assert parent["subsidiaries"] == [{"organization_id": buyer, "name": "Nordic Buyer"}]
+
+
+def test_a_supplier_provides_products_of_the_catalog(clients: Any) -> None:
+    contacts, sales, _ = clients
+    supplier = command(
+        contacts, "/organizations", {"name": "Fjord Parts AS", "kinds": ["supplier"]}, 201
+    )["id"]
+    sku = f"BOLT-{uuid.uuid4().hex[:8]}"
+    product = command(
+        sales,
+        "/products",
+        {"sku": sku, "name": "Bolt", "unit": "each", "tax_category": "standard"},
+        201,
+    )["id"]
+    offer = {"supplier_sku": "FJ-4410", "cost_price": {"amount": "0.12", "currency": "EUR"}}
+
+    response = sales.put(
+        f"/products/{product}/suppliers/{supplier}",
+        json=offer,
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["suppliers"] == [
+        {
+            "supplier_id": supplier,
+            "supplier_sku": "FJ-4410",
+            "cost_price": {"amount": "0.12", "currency": "EUR"},
+        }
+    ]
+    provided = sales.get("/products", params={"supplier_id": supplier}).json()["items"]
+    assert [p["sku"] for p in provided] == [sku]
