@@ -46,7 +46,16 @@ def serve_api(service: str, app_factory: Callable[[], FastAPI], default_port: in
     observe_process(service, "api")
     os.environ.setdefault("CRM_HTTP_PORT", str(default_port))
     http = HttpSettings()
-    uvicorn.run(app_factory(), host=http.host, port=http.port, log_config=None, access_log=False)
+    # proxy_headers off: the front door (crm_platform.web.front_door) trusts only the proxies
+    # configured, where uvicorn would trust any local peer's X-Forwarded-For by default.
+    uvicorn.run(
+        app_factory(),
+        host=http.host,
+        port=http.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 def run_worker(

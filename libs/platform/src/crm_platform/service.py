@@ -29,6 +29,7 @@ from .relay import OutboxRelay, Translator, run_relay
 from .runtime import Background, run_async, run_worker, serve_api
 from .settings import KafkaSettings, PostgresSettings
 from .web.app import create_api
+from .web.rate_limit import PostgresHitCounter
 
 
 def _no_subscriptions(broker: KafkaBroker, application: Any) -> None:
@@ -89,6 +90,12 @@ class ServiceSpec:
             routers=self.routers(application),
             readiness=self.readiness(postgres, kafka),
             lifespan=lifespan,
+            # The public routes' limits, shared by the replicas through the service's database.
+            hit_counter=(
+                PostgresHitCounter(postgres.dsn(postgres.database or self.database))
+                if application is not None and self.database
+                else None
+            ),
         )
 
     def readiness(

@@ -16,7 +16,7 @@ from crm_marketing.bootstrap import build_api
 from crm_marketing.domain import AutomatedSend, CampaignResponse, send_id
 from crm_platform.devtoken import issue_token
 from crm_platform.web.pages import EMBEDDED_LIMIT
-from crm_platform.web.testing import assert_problem
+from crm_platform.web.testing import assert_problem, counting_in_memory
 
 from .test_automation import deliver_at, won
 
@@ -41,7 +41,7 @@ def client(
     application: MarketingApplication, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
     monkeypatch.setenv("CRM_MARKETING_TRACKING_SECRET", SECRET)
-    with TestClient(build_api(application)) as test_client:
+    with TestClient(counting_in_memory(build_api(application))) as test_client:
         yield test_client
 
 
@@ -365,10 +365,10 @@ def test_web_to_lead_honeypot_rate_limit_and_campaign(
     assert client.post(f"/forms/{cid}", data=form(website="https://ada.example")).status_code == 202
     assert len(responses(application)) == 1
     assert_problem(client.post(f"/forms/{uuid4()}", data=form()), 404)
-    for _ in range(3):
+    for _ in range(2):
         client.post(f"/forms/{cid}", data=form())
-    limited = client.post(f"/forms/{cid}", data=form())
-    assert assert_problem(limited, 429) and limited.headers["Retry-After"] == "60"
+    limited = client.post(f"/forms/{cid}", data=form())  # the 6th of 5 a minute
+    assert assert_problem(limited, 429) and 1 <= int(limited.headers["Retry-After"]) <= 60
 
 
 def test_response_answers_are_numbers_every_json_parser_reads_alike(client: TestClient) -> None:

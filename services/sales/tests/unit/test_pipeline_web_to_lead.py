@@ -8,13 +8,10 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
-from hypothesis import strategies as st
 
-from crm_platform.web.testing import assert_problem
+from crm_platform.web.testing import assert_problem, counting_in_memory
 from crm_sales.application import SalesApplication
 from crm_sales.bootstrap import SPEC
-from crm_sales.pipeline.api.web_to_lead import TokenBuckets
 from crm_sales.pipeline.domain.leads import LeadSource
 
 pytestmark = pytest.mark.unit
@@ -39,9 +36,9 @@ def application() -> Iterator[SalesApplication]:
 
 @pytest.fixture
 def client(application: SalesApplication, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv("CRM_WEB_TO_LEAD_BURST", "3")
+    monkeypatch.setenv("CRM_PUBLIC_FORM_LIMIT", "3")
     monkeypatch.setenv("CRM_WEB_TO_LEAD_MAX_BODY_BYTES", "2048")
-    with TestClient(SPEC.build_api(application)) as test_client:
+    with TestClient(counting_in_memory(SPEC.build_api(application))) as test_client:
         yield test_client
 
 
@@ -167,37 +164,3 @@ def test_each_client_gets_a_burst_then_is_told_when_to_retry(client: TestClient)
 
     assert [a.status_code for a in answers] == [202, 202, 202, 429]
     assert int(answers[-1].headers["Retry-After"]) >= 1
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_buckets_refill_over_time_and_forget_the_least_recent_clients() -> None:
-    clock = Clock()
-    buckets = TokenBuckets(2, 0.5, max_clients=2, clock=clock)
-
-    assert [buckets.take("a"), buckets.take("a")] == [0, 0]
-    assert buckets.take("a") == pytest.approx(2.0)
-    clock.now = 2.0
-    assert buckets.take("a") == 0
-    buckets.take("b")
-    buckets.take("c")  # "a" is forgotten: it comes back with a full bucket
-    assert [buckets.take("a"), buckets.take("a")] == [0, 0]
-
-
-@given(st.lists(st.floats(0, 5, allow_nan=False), max_size=60), st.integers(1, 5))
-def test_a_client_never_gets_more_than_the_burst_plus_the_refill(
-    gaps: list[float], capacity: int
-) -> None:
-    clock, rate = Clock(), 0.5
-    buckets = TokenBuckets(capacity, rate, max_clients=10, clock=clock)
-    accepted = 0
-    for gap in gaps:
-        clock.now += gap
-        accepted += buckets.take("client") == 0
-        assert accepted <= capacity + clock.now * rate + 1e-9

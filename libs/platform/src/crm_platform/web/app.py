@@ -1,5 +1,6 @@
-"""The FastAPI application every service builds: problems, request context, auth, health, tracing
-and Prometheus metrics (``/metrics``: the process's registry, unauthenticated as scrapers expect)."""
+"""The FastAPI application every service builds: problems, request context, auth, health, tracing,
+Prometheus metrics (``/metrics``: the process's registry, unauthenticated as scrapers expect), the
+front door's rules (``front_door``) and the public routes' rate limiter (``rate_limit``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -25,6 +28,7 @@ from ..settings import AuthSettings, RequestLimitSettings
 from .auth import TokenVerifier
 from .boundary import BoundaryMiddleware, document_body_limit
 from .conditional import IF_MATCH_HEADER
+from .front_door import FrontDoorMiddleware, FrontDoorSettings
 from .idempotency import IDEMPOTENCY_HEADER
 from .problems import (
     document_problems,
@@ -33,6 +37,7 @@ from .problems import (
     problem_responses,
 )
 from .query import refuse_unknown_query_parameters
+from .rate_limit import HitCounter
 
 log = logging.getLogger(__name__)
 
@@ -197,20 +202,25 @@ def create_api(
     lifespan: Any = None,
     settings: AuthSettings | None = None,
     limits: RequestLimitSettings | None = None,
+    front_door: FrontDoorSettings | None = None,
+    hit_counter: HitCounter | None = None,
 ) -> FastAPI:
     """A service's API: its routers plus /healthz and /readyz (``readiness``: name -> check).
 
-    ``settings`` configures bearer tokens, ``limits`` what a request may cost (default: both
-    from the environment). Every route refuses query parameters it does not declare (``query``).
+    ``settings`` configures bearer tokens, ``limits`` what a request may cost, ``front_door``
+    proxies, CORS and the public base URL (default: all from the environment). ``hit_counter``
+    counts the public routes' requests (``rate_limit``); it is closed with the app. Every route
+    refuses query parameters it does not declare (``query``).
     """
     app = FastAPI(
         title=title,
         version=version,
         description=description,
-        lifespan=lifespan,
+        lifespan=_closing(lifespan, hit_counter),
         dependencies=[Depends(refuse_unknown_query_parameters)],
     )
     app.state.service = service
+    app.state.hit_counter = hit_counter
     app.state.token_verifier = TokenVerifier(settings or AuthSettings())
     install_problem_handlers(app)
     app.include_router(_operational_router(dict(readiness or {})))
@@ -226,8 +236,48 @@ def create_api(
     )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(HttpMetricsMiddleware, service=service)
+    _add_front_door(app, front_door or FrontDoorSettings())
     # Wraps the whole middleware stack: the server span is open when the context is built.
     FastAPIInstrumentor.instrument_app(
         app, excluded_urls=",".join(f"{path}$" for path in OPERATIONAL_PATHS)
     )
     return app
+
+
+def _add_front_door(app: FastAPI, settings: FrontDoorSettings) -> None:
+    """CORS inside the front door, so the client is resolved and every answer (a refused
+    preflight too) carries the security headers."""
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                CORRELATION_HEADER,
+                IDEMPOTENCY_HEADER,
+                IF_MATCH_HEADER,
+            ],
+            expose_headers=["ETag", "Location", "Link", "Retry-After", CORRELATION_HEADER],
+            max_age=600,
+        )
+    app.add_middleware(FrontDoorMiddleware, settings=settings)
+
+
+def _closing(lifespan: Any, hit_counter: HitCounter | None) -> Any:
+    """``lifespan``, then the hit counter's connections closed."""
+
+    @asynccontextmanager
+    async def closing(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            if hit_counter is not None:
+                hit_counter.close()
+
+    return closing

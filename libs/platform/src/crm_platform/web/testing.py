@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
+
 from ..devtoken import issue_token
 from ..settings import AuthSettings
 from .problems import PROBLEM_JSON, Problem
+from .rate_limit import MemoryHitCounter
 
 
 def assert_problem(response: Any, status: int) -> dict[str, Any]:
@@ -24,3 +27,10 @@ def bearer(
 ) -> dict[str, str]:
     """An Authorization header with a dev-issuer token."""
     return {"Authorization": f"Bearer {issue_token(list(scopes), subject, settings=settings)}"}
+
+
+def counting_in_memory(app: FastAPI) -> FastAPI:
+    """``app`` with its public routes' hits counted in memory: for unit tests over in-memory
+    applications, which have no database to count in."""
+    app.state.hit_counter = MemoryHitCounter()
+    return app

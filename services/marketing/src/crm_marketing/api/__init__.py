@@ -2,11 +2,10 @@
 
 from .audience import profiles_router
 from .campaigns import campaigns_router
-from .public import RateLimiter, public_router
+from .public import public_router
 from .segments import segments_router
 
 __all__ = [
-    "RateLimiter",
     "campaigns_router",
     "profiles_router",
     "public_router",

@@ -5,9 +5,10 @@
   the link named inside the signed token, and nowhere else (no open redirect).
 - ``GET /t/u/{token}``: a page asking to confirm (link scanners fetch GETs: a GET never
   unsubscribes); ``POST /t/u/{token}``: unsubscribe at once, also RFC 8058's one-click POST.
-- ``POST /forms/{campaign_id}``: web-to-lead. Abuse is kept down by a size limit, a rate limit
-  per client address, and a honeypot field that people never see and bots fill in; everything
-  else is validated like any command.
+- ``POST /forms/{campaign_id}``: web-to-lead. Abuse is kept down by a size limit, the platform's
+  rate limit per client address (``crm_platform.web.rate_limit``, shared by every replica), and
+  a honeypot field that people never see and bots fill in; everything else is validated like
+  any command.
 
 Every token is signed (``application.tokens``): a forged or altered one is answered 404.
 """
@@ -15,9 +16,6 @@ Every token is signed (``application.tokens``): a forged or altered one is answe
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections import deque
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -31,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from crm_platform.web import public_forms
 from crm_platform.web.problems import NotFound, ProblemError, Unprocessable, problem_responses
 from crm_platform.web.query import tolerate_unknown_query_parameters
+from crm_platform.web.rate_limit import RateLimit
 
 from ..application import MarketingApplication
 from ..application.tokens import CLICK, OPEN, UNSUBSCRIBE, InvalidToken, TokenSigner
@@ -44,35 +43,6 @@ PIXEL = bytes.fromhex(
 NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 MAX_FORM_BYTES = 16 * 1024
 FORM_TYPES = ("application/x-www-form-urlencoded", "application/json")
-
-
-class RateLimiter:
-    """At most ``limit`` requests per ``window`` seconds per key (a sliding window, in memory:
-    per API replica, which is what protects each replica)."""
-
-    def __init__(self, limit: int, window: float, max_keys: int = 100_000) -> None:
-        self.limit, self.window, self.max_keys = limit, window, max_keys
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._hits) >= self.max_keys:
-                self._forget_idle(now)
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            return True
-
-    def _forget_idle(self, now: float) -> None:
-        for key in [
-            k for k, hits in self._hits.items() if not hits or hits[-1] <= now - self.window
-        ]:
-            del self._hits[key]
 
 
 class WebLead(BaseModel):
@@ -105,18 +75,12 @@ class WebLead(BaseModel):
         return None if value == "" else value
 
 
-def public_router(
-    application: MarketingApplication,
-    signer: TokenSigner,
-    *,
-    form_limiter: RateLimiter | None = None,
-) -> APIRouter:
+def public_router(application: MarketingApplication, signer: TokenSigner) -> APIRouter:
     router = APIRouter(
         tags=["public"],
         responses=problem_responses(400, 404, 413, 415, 422, 429),
         dependencies=[Depends(tolerate_unknown_query_parameters)],
     )
-    limiter = form_limiter or RateLimiter(limit=5, window=60.0)
 
     def message_of(purpose: str, token: str) -> tuple[UUID, str]:
         try:
@@ -160,14 +124,11 @@ def public_router(
             headers=NO_STORE,
         )
 
-    @router.post("/forms/{campaign_id}", status_code=202)
+    @router.post(
+        "/forms/{campaign_id}", status_code=202, dependencies=[Depends(RateLimit("marketing-form"))]
+    )
     async def web_to_lead(campaign_id: UUID, request: Request) -> dict[str, str]:
         """A web form's submission: a ``form_submission`` response, a lead for sales."""
-        client = request.client.host if request.client else "unknown"
-        if not limiter.allow(client):
-            raise ProblemError(
-                "Too many submissions; try again later.", status=429, headers={"Retry-After": "60"}
-            )
         fields = _form_fields(request, await _bounded_body(request, MAX_FORM_BYTES))
         if public_forms.caught(fields):
             return {"status": "accepted"}  # a bot: answer as usual, record nothing

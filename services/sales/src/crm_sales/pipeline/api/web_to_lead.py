@@ -1,23 +1,18 @@
 """The public web-to-lead endpoint: a website's contact form posts here, without a token.
 
-Being public, it defends itself: a token bucket per client address limits the rate (answered with
-429 and Retry-After), the body is read up to a size limit (413), a honeypot field that people
-never see but form-filling bots do silently accepts and drops the submission, and validation is
-strict (unknown fields are refused). It answers 202 whatever it does with a submission it takes,
-so a bot learns nothing. Behind a reverse proxy, run the server so that the client address is
-the visitor's (uvicorn's --forwarded-allow-ips); buckets are per process.
+Being public, it defends itself: the platform's rate limit per client address, shared by every
+replica (``crm_platform.web.rate_limit``: 429 with Retry-After), the body is read up to a size
+limit (413), a honeypot field that people never see but form-filling bots do silently accepts
+and drops the submission, and validation is strict (unknown fields are refused). It answers 202 whatever it does with a submission it takes,
+so a bot learns nothing. Behind a reverse proxy, the client address is the visitor's only when
+the proxy is listed in ``CRM_HTTP_TRUSTED_PROXIES`` (``crm_platform.web.front_door``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import threading
-import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -39,6 +34,7 @@ from crm_platform.web.problems import (
     problem_responses,
 )
 from crm_platform.web.query import tolerate_unknown_query_parameters
+from crm_platform.web.rate_limit import RateLimit
 
 from ..application.commands import Command, LeadDetails
 from ..domain.leads import LeadSource
@@ -54,42 +50,7 @@ UTM_TAGS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content
 class WebToLeadSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRM_WEB_TO_LEAD_", extra="ignore")
 
-    burst: int = Field(default=5, ge=1, description="Submissions a client may send at once")
-    per_minute: float = Field(default=6, gt=0, description="Sustained submissions per client")
     max_body_bytes: int = Field(default=16_384, ge=1024)
-    max_clients: int = Field(default=100_000, ge=1, description="Buckets kept (least recent go)")
-
-
-class TokenBuckets:
-    """A token bucket per client: ``capacity`` tokens, refilled at ``rate`` per second; each
-    request takes one. Memory is bounded: the least recently seen clients are forgotten."""
-
-    def __init__(
-        self,
-        capacity: int,
-        rate: float,
-        *,
-        max_clients: int,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.capacity = capacity
-        self.rate = rate
-        self.max_clients = max_clients
-        self.clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def take(self, client: str) -> float:
-        """0 when the client may proceed (a token was taken), else seconds until it may."""
-        with self._lock:
-            now = self.clock()
-            tokens, updated = self._buckets.pop(client, (float(self.capacity), now))
-            tokens = min(float(self.capacity), tokens + (now - updated) * self.rate)
-            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-            self._buckets[client] = (tokens - 1 if wait == 0 else tokens, now)
-            while len(self._buckets) > self.max_clients:
-                self._buckets.popitem(last=False)
-            return wait
 
 
 class WebLeadForm(LeadContact):
@@ -118,15 +79,8 @@ class TooLarge(ProblemError):
     status, title = 413, "Content Too Large"
 
 
-class TooManyRequests(ProblemError):
-    status, title = 429, "Too Many Requests"
-
-
 def web_to_lead_router(application: Any, settings: WebToLeadSettings | None = None) -> APIRouter:
     settings = settings or WebToLeadSettings()
-    buckets = TokenBuckets(
-        settings.burst, settings.per_minute / 60, max_clients=settings.max_clients
-    )
     router = APIRouter(
         tags=["web-to-lead"], dependencies=[Depends(tolerate_unknown_query_parameters)]
     )
@@ -137,19 +91,14 @@ def web_to_lead_router(application: Any, settings: WebToLeadSettings | None = No
         response_model=Accepted,
         responses=problem_responses(400, 413, 415, 422, 429),
         openapi_extra={"requestBody": _documented_body()},
+        dependencies=[Depends(RateLimit("web-to-lead"))],
     )
     async def web_to_lead(request: Request, key: OptionalIdempotencyKey = None) -> Accepted:
         """Capture a lead from a public web form (no token). Send an Idempotency-Key to make
         resubmissions safe; otherwise every submission is a new lead."""
-        client = request.client.host if request.client else "unknown"
-        if wait := buckets.take(client):
-            raise TooManyRequests(
-                "Too many submissions; try again later.",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )
         submitted = _decode(await _read_limited(request, settings.max_body_bytes), request)
         if public_forms.caught(submitted):
-            log.info("web-to-lead: honeypot filled by %s, submission dropped", client)
+            log.info("web-to-lead: honeypot filled by %s, submission dropped", request.client)
             return Accepted()
         try:
             form = WebLeadForm.model_validate(submitted)
