@@ -42,6 +42,7 @@ check: bootstrap ## Generated documents match the code; compose and Kubernetes m
 	$(RUN) python -m crm_events.catalog check
 	$(RUN) python scripts/openapi.py --check
 	$(RUN) python scripts/generate-kafka-topics.py --check
+	$(RUN) python scripts/generate-kafka-users.py --check
 	$(RUN) python scripts/generate-prometheus-rules.py --check
 	bash scripts/check-deploy.sh
 
@@ -49,6 +50,7 @@ generate: bootstrap ## Regenerate JSON Schemas, AsyncAPI, OpenAPI documents, Kaf
 	$(RUN) python -m crm_events.catalog generate
 	$(RUN) python scripts/openapi.py
 	$(RUN) python scripts/generate-kafka-topics.py
+	$(RUN) python scripts/generate-kafka-users.py
 	$(RUN) python scripts/generate-prometheus-rules.py
 
 test-unit: bootstrap ## Unit tests only (no servers)

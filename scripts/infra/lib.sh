@@ -22,6 +22,7 @@ POSTGRES_PASSWORD=crm
 POSTGRES_DATABASES=(contacts sales marketing service_desk analytics)
 KAFKA_PORT=19092
 KAFKA_CONTROLLER_PORT=19093
+KAFKA_SASL_PORT=19094  # SASL_SSL (SCRAM-SHA-512) beside PLAINTEXT, see scripts/infra/kafka.sh
 MONGO_PORT=17017
 SMTP_PORT=12525
 
@@ -43,12 +44,14 @@ if [[ -z ${CRM_INFRA_MOVE:-} && -f $STATE/infra.env ]]; then
   KAFKA_PORT=$(env_port CRM_KAFKA_BOOTSTRAP_SERVERS || echo "$KAFKA_PORT")
   KAFKA_CONTROLLER_PORT=$(sed -n 's/^controller\.quorum\.bootstrap\.servers=.*:\([0-9]*\)$/\1/p' \
     "$STATE/kafka/server.properties" 2>/dev/null | grep . || echo "$KAFKA_CONTROLLER_PORT")
+  KAFKA_SASL_PORT=$(env_port CRM_KAFKA_SASL_SSL_BOOTSTRAP_SERVERS || echo "$KAFKA_SASL_PORT")
   MONGO_PORT=$(env_port CRM_MONGODB_URI || echo "$MONGO_PORT")
   SMTP_PORT=$(env_port CRM_SMTP_PORT || echo "$SMTP_PORT")
 fi
 POSTGRES_PORT=${CRM_INFRA_POSTGRES_PORT:-$POSTGRES_PORT}
 KAFKA_PORT=${CRM_INFRA_KAFKA_PORT:-$KAFKA_PORT}
 KAFKA_CONTROLLER_PORT=${CRM_INFRA_KAFKA_CONTROLLER_PORT:-$KAFKA_CONTROLLER_PORT}
+KAFKA_SASL_PORT=${CRM_INFRA_KAFKA_SASL_PORT:-$KAFKA_SASL_PORT}
 MONGO_PORT=${CRM_INFRA_MONGO_PORT:-$MONGO_PORT}
 SMTP_PORT=${CRM_INFRA_SMTP_PORT:-$SMTP_PORT}
 MAIL_SINK_DIR="$STATE/mail"
@@ -182,7 +185,7 @@ die_port_taken() {
 warn_ephemeral_ports() {
   local low high port
   read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
-  for port in "$POSTGRES_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$MONGO_PORT" "$SMTP_PORT"; do
+  for port in "$POSTGRES_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$MONGO_PORT" "$SMTP_PORT"; do
     if ((port >= low && port <= high)); then
       say "WARNING: port $port is inside the ephemeral range $low-$high: a client's own connection may hold it while the server is down"
     fi

@@ -12,7 +12,9 @@ import psycopg
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
+from .kafka import connection
 from .liveness import Check
+from .settings import KafkaSettings
 
 TIMEOUT_MS = 2000
 
@@ -29,13 +31,11 @@ def postgres_check(dsn: str) -> Check:
     return check
 
 
-def kafka_check(bootstrap_servers: str) -> Check:
+def kafka_check(kafka: KafkaSettings | str) -> Check:
     """Bootstrap, then ask an advertised broker: catches wrongly advertised listeners too."""
 
     async def check() -> None:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap_servers, request_timeout_ms=TIMEOUT_MS
-        )
+        admin = AIOKafkaAdminClient(**connection(kafka), request_timeout_ms=TIMEOUT_MS)
         try:
             await admin.start()
             await admin.describe_cluster()

@@ -35,6 +35,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .health import kafka_check
+from .kafka import connection
 from .loops import Loop
 from .relay import stop_on_signals
 from .runtime import run_async
@@ -116,10 +117,8 @@ class LagExporter:
 
     async def start(self) -> None:
         """Connect (retried by the loop while the broker is away)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.kafka.bootstrap_servers, enable_auto_commit=False
-        )
+        admin = AIOKafkaAdminClient(**connection(self.kafka))
+        consumer = AIOKafkaConsumer(**connection(self.kafka), enable_auto_commit=False)
         self.admin, self.consumer = admin, consumer
         try:
             await admin.start()
@@ -185,5 +184,5 @@ def main() -> None:
         "platform",
         "lag-exporter",
         lambda: export(kafka, settings),
-        readiness={"kafka": kafka_check(kafka.bootstrap_servers)},
+        readiness={"kafka": kafka_check(kafka)},
     )

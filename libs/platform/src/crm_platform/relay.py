@@ -322,7 +322,7 @@ class OutboxRelay:
 
     async def _ensure_topics(self, topics: Any) -> None:
         if missing := set(topics) - self._ensured:
-            await ensure_topics(self.kafka.bootstrap_servers, missing)
+            await ensure_topics(self.kafka, missing)
             self._ensured |= missing
 
     async def run(self, stop: asyncio.Event | None = None) -> None:

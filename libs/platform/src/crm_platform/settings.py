@@ -6,9 +6,10 @@ import os
 import re
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from psycopg.conninfo import make_conninfo
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # ``<service>.<purpose>``: lower-case words joined by dashes, parts by dots.
@@ -70,6 +71,32 @@ class KafkaSettings(BaseSettings):
     # Replicas of the topics the code creates when they are missing (a cluster normally has them
     # declared already, e.g. by Strimzi KafkaTopics): 3 in production, 1 on a one-broker machine.
     topic_replication: int = Field(default=1, ge=1)
+
+    # How every client connects (crm_platform.kafka.security): PLAINTEXT on one machine; in
+    # production SASL_SSL with SCRAM-SHA-512, the password mounted as a file (a Kubernetes Secret).
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None
+    ssl_ca_file: Path | None = None  # the CA the brokers' certificates are checked with
+
+    @model_validator(mode="after")
+    def _credentials(self) -> KafkaSettings:
+        """A SASL protocol needs a user and exactly one password source: refused at start-up."""
+        if not self.security_protocol.startswith("SASL_"):
+            return self
+        if not self.sasl_username:
+            raise ValueError(f"CRM_KAFKA_SASL_USERNAME is required with {self.security_protocol}")
+        if (self.sasl_password is None) == (self.sasl_password_file is None):
+            raise ValueError("set one of CRM_KAFKA_SASL_PASSWORD and CRM_KAFKA_SASL_PASSWORD_FILE")
+        return self
+
+    def password(self) -> str:
+        """The SASL password, read from its file at every call (a rotated Secret is picked up)."""
+        if self.sasl_password_file is not None:
+            return self.sasl_password_file.read_text().strip()
+        return self.sasl_password.get_secret_value() if self.sasl_password else ""
 
     def group(self, name: str) -> str:
         """The consumer group of ``name``, which reads ``<service>.<purpose>`` (lower case, dashes

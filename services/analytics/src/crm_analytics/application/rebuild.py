@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from crm_events import Event
 from crm_platform.consumer import parse_leniently
+from crm_platform.kafka import connection
 from crm_platform.read_models import Catalog, Collections, ReadModel, VersionGap
 
 from .patience import Patience
@@ -139,12 +140,12 @@ class _TopicReader:
         self.skipped = 0
         self.targets: dict[TopicPartition, int] = {}
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **connection(bootstrap),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self.admin = AIOKafkaAdminClient(**connection(bootstrap))
 
     async def start(self) -> None:
         kafka = f"Kafka at {self.bootstrap}"

@@ -63,7 +63,7 @@ def relay_loop(
     producers: list[AIOKafkaProducer] = []
 
     async def start() -> None:
-        await ensure_topics(kafka.bootstrap_servers, relay.topics)
+        await ensure_topics(kafka, relay.topics)
         await relay.prepare()
         producer = make_producer(kafka)
         try:
