@@ -23,7 +23,13 @@ from faststream.kafka import KafkaBroker
 from .kafka import CONFIGURED, ensure_topics
 from .liveness import REGISTRY, Check, HealthServer, Registry, Report
 from .loops import Loop, sleep_or_stop
-from .settings import HealthSettings, HttpSettings, KafkaSettings, TelemetrySettings
+from .settings import (
+    HealthSettings,
+    HttpSettings,
+    KafkaSettings,
+    TelemetrySettings,
+    load_secret_files,
+)
 from .telemetry import setup_telemetry
 
 log = logging.getLogger(__name__)
@@ -34,7 +40,9 @@ Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def observe_process(service: str, role: str) -> None:
-    """Tracing and JSON logs as ``crm-<service>-<role>``, versioned by the service's package."""
+    """Tracing and JSON logs as ``crm-<service>-<role>``, versioned by the service's package;
+    first, the secrets mounted as files are read (``settings.load_secret_files``)."""
+    load_secret_files()
     setup_telemetry(f"crm-{service}-{role}", TelemetrySettings(), package=f"crm-{service}")
 
 
@@ -79,7 +87,7 @@ def run_worker(
         try:
             broker = await broker_factory()
             # Subscribers may start before any relay created the configured topics they read.
-            await ensure_topics(KafkaSettings().bootstrap_servers, CONFIGURED)
+            await ensure_topics(KafkaSettings(), CONFIGURED)
             loops = background()
             if not broker.subscribers and not loops:
                 log.info("crm-%s-worker has nothing to do yet", service)

@@ -107,7 +107,7 @@ class ServiceSpec:
         servers = dict(self.checks())
         if self.database:
             servers["postgres"] = postgres_check(postgres.dsn(postgres.database or self.database))
-        return servers | {"kafka": kafka_check(kafka.bootstrap_servers)}
+        return servers | {"kafka": kafka_check(kafka)}
 
     def build_relay(
         self,
