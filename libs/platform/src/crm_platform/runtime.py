@@ -23,13 +23,7 @@ from faststream.kafka import KafkaBroker
 from .kafka import CONFIGURED, ensure_topics
 from .liveness import REGISTRY, Check, HealthServer, Registry, Report
 from .loops import Loop, sleep_or_stop
-from .settings import (
-    HealthSettings,
-    HttpSettings,
-    KafkaSettings,
-    TelemetrySettings,
-    load_secret_files,
-)
+from .settings import HealthSettings, HttpSettings, KafkaSettings, TelemetrySettings
 from .telemetry import setup_telemetry
 
 log = logging.getLogger(__name__)
@@ -40,9 +34,7 @@ Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def observe_process(service: str, role: str) -> None:
-    """Tracing and JSON logs as ``crm-<service>-<role>``, versioned by the service's package;
-    first, the secrets mounted as files are read (``settings.load_secret_files``)."""
-    load_secret_files()
+    """Tracing and JSON logs as ``crm-<service>-<role>``, versioned by the service's package."""
     setup_telemetry(f"crm-{service}-{role}", TelemetrySettings(), package=f"crm-{service}")
 
 
