@@ -1,12 +1,13 @@
-"""End to end: deals and tickets for a customer no service has heard of are flagged, and
-cleared when the customer arrives.
+"""End to end: leads, deals and tickets for a customer no service has heard of are flagged,
+and cleared when the customer arrives.
 
-The APIs and relays of sales and the service desk run, their workers not yet: a rep opens a deal
-and an agent a ticket for a customer contacts has just registered (neither service has heard of
-them), and a deal and a ticket for an id nobody knows. All are flagged (``customer_known: false``;
-on Kafka ``OpportunityCustomerUnknown``, and ``TicketOpened`` with ``customer_known`` false). Once
-the workers read the customer topic, the first customer's flags clear (``...CustomerFlagCleared``)
-and the others stay, the deal listed by ``?customer_known=false``.
+The APIs and relays of sales and the service desk run, their workers not yet: a lead is captured,
+a deal opened and a ticket raised for a customer contacts has just registered (neither service has
+heard of them), and a deal and a ticket for an id nobody knows. All are flagged
+(``customer_known: false``; on Kafka ``OpportunityCustomerUnknown``, and ``TicketOpened`` with
+``customer_known`` false). Once the workers read the customer topic, the first customer's flags
+clear (``...CustomerFlagCleared``) and the others stay, the deal listed by
+``?customer_known=false``.
 """
 
 from __future__ import annotations
@@ -137,9 +138,15 @@ def test_deals_and_tickets_for_an_unheard_of_customer_are_flagged_until_contacts
         )["id"]
         for_customer = command(sales, "/opportunities", deal(customer))
         for_nobody = command(sales, "/opportunities", deal(str(uuid.uuid4())))
+        their_lead = command(
+            sales,
+            "/leads",
+            {"family_name": "Hopper", "phone": "+441234567890", "customer_id": customer},
+        )
         their_ticket = command(desk, "/tickets", ticket(customer))
         nobodys_ticket = command(desk, "/tickets", ticket(str(uuid.uuid4())))
         assert (for_customer["customer_known"], for_nobody["customer_known"]) == (False, False)
+        assert their_lead["customer_known"] is False
         assert (their_ticket["customer_known"], nobodys_ticket["customer_known"]) == (False, False)
 
         own("crm-sales-worker")  # both hear of the customers contacts registered
@@ -148,9 +155,11 @@ def test_deals_and_tickets_for_an_unheard_of_customer_are_flagged_until_contacts
         def cleared() -> bool:
             deal_now = sales.get(f"/opportunities/{for_customer['id']}").json()
             ticket_now = desk.get(f"/tickets/{their_ticket['id']}").json()
-            return bool(deal_now["customer_known"] and ticket_now["customer_known"])
+            lead_now = sales.get(f"/leads/{their_lead['id']}").json()
+            known = (deal_now, ticket_now, lead_now)
+            return all(record["customer_known"] for record in known)
 
-        eventually(cleared, within=PATIENCE, what="the customer's deal and ticket cleared")
+        eventually(cleared, within=PATIENCE, what="the customer's deal, ticket and lead cleared")
         still = sales.get(f"/opportunities/{for_nobody['id']}").json()
         assert still["customer_known"] is False
         assert desk.get(f"/tickets/{nobodys_ticket['id']}").json()["customer_known"] is False

@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from crm_events.sales.leads import LeadCustomerUnknown
 from crm_events.sales.opportunities import (
     OpportunityCustomerFlagCleared,
     OpportunityCustomerUnknown,
@@ -79,3 +80,17 @@ def test_a_lead_converted_into_a_new_customer_is_not_flagged(client: TestClient)
 
     deal = client.get(converted.headers["Location"], headers=READ).json()
     assert deal["customer_known"] is True
+
+
+def test_a_lead_naming_an_unheard_of_customer_is_flagged(
+    client: TestClient, application: SalesApplication
+) -> None:
+    customer, stranger = uuid4(), uuid4()
+    application.save(KnownCustomer.heard_of(customer))
+
+    flagged = lead(client, {**ADA, "customer_id": str(stranger)})
+    known = lead(client, {**ADA, "customer_id": str(customer)})
+
+    assert (flagged["customer_known"], known["customer_known"]) == (False, True)
+    events = [e for e in published(application) if isinstance(e, LeadCustomerUnknown)]
+    assert [(str(e.lead_id), e.customer_id) for e in events] == [(flagged["id"], stranger)]

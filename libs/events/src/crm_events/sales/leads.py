@@ -193,3 +193,24 @@ class LeadPartnerRegistered(_LeadEvent):
     attribution: PartnerAttribution
     registered_by: str
     registered_at: AwareDatetime
+
+
+@event
+class LeadCustomerUnknown(_LeadEvent):
+    """The lead names a customer no service has heard of: sales has seen no
+    ``CustomerRegistered`` for it. Cleared by ``LeadCustomerFlagCleared``."""
+
+    event_type = "LeadCustomerUnknown"
+
+    customer_id: UUID = Field(description="The customer named, unknown.")
+    flagged_at: AwareDatetime
+
+
+@event
+class LeadCustomerFlagCleared(_LeadEvent):
+    """The customer the lead was flagged for became known: contacts registered them."""
+
+    event_type = "LeadCustomerFlagCleared"
+
+    customer_id: UUID = Field(description="The customer the flag was about.")
+    cleared_at: AwareDatetime

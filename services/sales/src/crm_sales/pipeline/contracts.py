@@ -14,6 +14,8 @@ from crm_events.personal import PersonalDataKeyDestroyed
 from crm_events.sales.leads import (
     LeadCaptured,
     LeadConverted,
+    LeadCustomerFlagCleared,
+    LeadCustomerUnknown,
     LeadDisqualified,
     LeadErased,
     LeadPartnerRegistered,
@@ -80,6 +82,8 @@ payload = translator(
             "Converted": restated(LeadConverted, record=LEAD, at="converted_at"),
             "Erased": _lead_erased,
             "PartnerRegistered": restated(LeadPartnerRegistered, record=LEAD, at="registered_at"),
+            "CustomerFlaggedUnknown": restated(LeadCustomerUnknown, record=LEAD, at="flagged_at"),
+            "CustomerFlagCleared": restated(LeadCustomerFlagCleared, record=LEAD, at="cleared_at"),
         },
         Opportunity: {
             "Opened": restated(OpportunityOpened, record=OPPORTUNITY, at="opened_at"),

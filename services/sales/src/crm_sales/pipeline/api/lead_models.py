@@ -20,6 +20,10 @@ from ..domain.leads import DisqualificationReason, Lead, LeadSource, LeadStatus
 from ..domain.scoring import RuleKind, ScoringRule, ScoringRules, rule
 from .partner_models import PartnerOut
 
+CUSTOMER_KNOWN = (
+    "False: customer_id names a customer no service has heard of (yet); cleared when contacts "
+    "registers that customer."
+)
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
 Text = Annotated[str, Field(max_length=TEXT_MAX_LENGTH)]
 Email = Annotated[str, Field(max_length=254, examples=["ada@example.org"])]
@@ -153,6 +157,7 @@ class LeadOut(BaseModel):
     conversion: ConversionOut | None
     erased_at: datetime | None
     partner: PartnerOut | None = Field(description="Deal registration: who, when, attribution")
+    customer_known: bool = Field(description=CUSTOMER_KNOWN)
     captured_at: datetime
     updated_at: datetime
 
@@ -196,6 +201,7 @@ class LeadSummary(BaseModel):
     score: int
     customer_id: UUID | None
     partner_id: UUID | None
+    customer_known: bool = Field(description=CUSTOMER_KNOWN)
     captured_at: datetime
 
     @classmethod

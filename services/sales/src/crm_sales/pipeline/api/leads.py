@@ -45,6 +45,7 @@ def leads_router(application: Any) -> APIRouter:
         customer_id: UUID | None = None,
         min_score: Annotated[int | None, Query(ge=-10_000, le=10_000)] = None,
         partner_id: UUID | None = None,
+        customer_known: bool | None = None,
         q: Annotated[
             str | None,
             Query(
@@ -58,7 +59,14 @@ def leads_router(application: Any) -> APIRouter:
         if q is not None and not fold(q):
             raise Unprocessable.for_field("query.q", "must contain letters or digits")
         keep = LeadFilter(
-            status, owner, source, customer_id, min_score, partner_id=partner_id, text=q
+            status,
+            owner,
+            source,
+            customer_id,
+            min_score,
+            partner_id=partner_id,
+            text=q,
+            customer_known=customer_known,
         )
         entries, following = page.newest_first(application.list_leads(keep), lambda e: e.position)
         return lead_models.LeadPage(

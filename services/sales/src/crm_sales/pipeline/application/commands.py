@@ -10,8 +10,11 @@ from dataclasses import replace
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Tracking
 
-from ...shared.application.store import Command, Outcome
+from crm_platform.known_customers import KnownCustomer
+
+from ...shared.application.store import WRITE_ATTEMPTS, Command, Outcome
 from ..domain.leads import KIND as LEAD
 from ..domain.leads import Lead
 from ..domain.opportunities import Opportunity
@@ -70,6 +73,32 @@ class PipelineCommands(LeadCommands, OpportunityCommands):
             )
 
         return self.execute(command, LEAD, lambda: self.get_lead(lead_id), convert)
+
+    def note_customer_registered(
+        self, customer_id: UUID, *, position: Tracking | None = None
+    ) -> list[UUID]:
+        """Sales has now heard of the customer: the leads and deals flagged for naming them are
+        cleared (saved with the knowledge, in one transaction). Returns the records cleared."""
+        for _ in range(WRITE_ATTEMPTS):
+            known = self.knows_customer(customer_id)
+            heard = [] if known else [KnownCustomer.heard_of(customer_id)]
+            leads = self.pipeline_index.leads(
+                LeadFilter(customer_id=customer_id, customer_known=False)
+            )
+            deals = self.pipeline_index.opportunities(
+                OpportunityFilter(contact_id=customer_id, customer_known=False)
+            )
+            records: list[Lead | Opportunity] = [self.get_lead(e.lead_id) for e in leads]
+            records += [self.get_opportunity(e.opportunity_id) for e in deals]
+            cleared = [r for r in records if r.unknown_customer_id == customer_id]
+            for record in cleared:
+                record.clear_customer_flag()
+            try:
+                self.save_reaction(position, *heard, *cleared)
+            except IntegrityError:
+                continue  # learned or changed meanwhile: decide again on fresh state
+            return [r.id for r in cleared]
+        raise IntegrityError(f"the records of customer {customer_id} kept changing")
 
     def opportunities_of_customer(self, customer_id: UUID) -> list[UUID]:
         """Every opportunity of the customer: on their account, with them as contact, or

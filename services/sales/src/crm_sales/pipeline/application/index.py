@@ -56,6 +56,7 @@ class LeadEntry:
     captured_at: datetime
     partner_id: UUID | None
     search: str  # names, company and e-mail, folded (``crm_platform.text.fold``)
+    customer_known: bool  # False: customer_id names a customer no service has heard of
 
     @classmethod
     def of(cls, lead: Lead, position: int) -> LeadEntry:
@@ -152,6 +153,7 @@ class LeadFilter:
     open_only: bool = False  # only leads still open (``LeadEntry.is_open``)
     partner_id: UUID | None = None
     text: str | None = None  # in the names, company or e-mail, case and accents aside
+    customer_known: bool | None = None
 
     def where(self) -> Where:
         where = Where()
@@ -162,6 +164,7 @@ class LeadFilter:
         where.add("score >= %s", self.min_score)
         where.add("response_ids @> ARRAY[%s]::uuid[]", self.response_id)
         where.add("partner_id = %s", self.partner_id)
+        where.add("customer_known = %s", self.customer_known)
         where.add("search LIKE %s", self.text and f"%{fold(self.text)}%")
         if self.open_only:
             where.clauses.append(f"status <> '{LeadStatus.CONVERTED.value}' AND NOT erased")
@@ -197,6 +200,8 @@ _SCHEMA = (
     " family_name text, company text, owner text, score integer NOT NULL, customer_id uuid,"
     " response_ids uuid[] NOT NULL, erased boolean NOT NULL, captured_at timestamptz NOT NULL,"
     " partner_id uuid, search text NOT NULL)",
+    # Added after v2 was released: no lead was flagged before, so its rows are right as they are.
+    f"ALTER TABLE {LEADS} ADD COLUMN IF NOT EXISTS customer_known boolean NOT NULL DEFAULT true",
     f"CREATE INDEX IF NOT EXISTS {LEADS}_position ON {LEADS} (position)",
     f"CREATE INDEX IF NOT EXISTS {LEADS}_customer ON {LEADS} (customer_id, position)",
     f"CREATE INDEX IF NOT EXISTS {LEADS}_responses ON {LEADS} USING gin (response_ids)",

@@ -59,6 +59,7 @@ class LeadCommands(SalesStore):
     pipeline_index: PipelineIndex
     personal_data_keys: KeyStore
     erase_activities_regarding: Callable[..., list[Activity]]  # ActivityCommands
+    knows_customer: Callable[[UUID], bool]  # OpportunityCommands
 
     # --- commands -------------------------------------------------------------------------------
 
@@ -69,6 +70,8 @@ class LeadCommands(SalesStore):
 
         def build() -> list[Aggregate]:
             lead = Lead.capture(lead_id, source=source, **vars(details))
+            if details.customer_id is not None and not self.knows_customer(details.customer_id):
+                lead.flag_customer_unknown()
             lead.rescore(self.current_rule_set())
             return [lead]
 

@@ -290,31 +290,6 @@ class OpportunityCommands(SalesStore):
             return opportunities, changed
         raise IntegrityError(f"the opportunities of account {account_id} kept changing")
 
-    # --- reactions: customers contacts registered -------------------------------------------------
-
-    def note_customer_registered(
-        self, customer_id: UUID, *, position: Tracking | None = None
-    ) -> list[UUID]:
-        """Sales has now heard of the customer: the deals flagged for naming them are cleared
-        (saved with the knowledge, in one transaction). Returns the deals cleared."""
-        for _ in range(WRITE_ATTEMPTS):
-            heard = (
-                [] if self.knows_customer(customer_id) else [KnownCustomer.heard_of(customer_id)]
-            )
-            flagged = self.pipeline_index.opportunities(
-                OpportunityFilter(contact_id=customer_id, customer_known=False)
-            )
-            deals = [self.get_opportunity(e.opportunity_id) for e in flagged]
-            cleared = [o for o in deals if o.unknown_customer_id == customer_id]
-            for opportunity in cleared:
-                opportunity.clear_customer_flag()
-            try:
-                self.save_reaction(position, *heard, *cleared)
-            except IntegrityError:
-                continue  # learned or changed meanwhile: decide again on fresh state
-            return [o.id for o in cleared]
-        raise IntegrityError(f"the deals of customer {customer_id} kept changing")
-
     # --- forecast -------------------------------------------------------------------------------
 
     def forecast(

@@ -217,6 +217,7 @@ class Lead(Aggregate):
         self.conversion: Conversion | None = None
         self.erased_at: datetime | None = None
         self.partner: PartnerLink | None = None
+        self.unknown_customer_id: UUID | None = None
 
     def _assign_details(
         self,
@@ -335,6 +336,34 @@ class Lead(Aggregate):
         self.partner = PartnerLink(
             partner_id, PartnerAttribution(attribution), registered_by, timestamp
         )
+
+    # --- the customer named ---------------------------------------------------------------------
+
+    @property
+    def customer_known(self) -> bool:
+        return self.unknown_customer_id is None
+
+    def flag_customer_unknown(self) -> bool:
+        """The lead names a customer no service has heard of; False when already flagged."""
+        if self.customer_id is None or self.unknown_customer_id == self.customer_id:
+            return False
+        self._customer_flagged_unknown(customer_id=self.customer_id)
+        return True
+
+    @event("CustomerFlaggedUnknown")
+    def _customer_flagged_unknown(self, customer_id: UUID) -> None:
+        self.unknown_customer_id = customer_id
+
+    def clear_customer_flag(self) -> bool:
+        """The customer became known; False when the lead was not flagged."""
+        if self.unknown_customer_id is None:
+            return False
+        self._customer_flag_cleared(customer_id=self.unknown_customer_id)
+        return True
+
+    @event("CustomerFlagCleared")
+    def _customer_flag_cleared(self, customer_id: UUID) -> None:
+        self.unknown_customer_id = None
 
     # --- qualification --------------------------------------------------------------------------
 
