@@ -27,7 +27,7 @@ from .liveness import Check
 from .loops import Loop
 from .relay import OutboxRelay, Translator, run_relay
 from .runtime import Background, run_async, run_worker, serve_api
-from .settings import KafkaSettings, PostgresSettings
+from .settings import KafkaSettings, PostgresSettings, load_secret_files
 from .web.app import create_api
 from .web.rate_limit import PostgresHitCounter
 
@@ -130,15 +130,21 @@ class ServiceSpec:
         )
 
 
+# Each process reads the secrets mounted as files first, before any settings are read.
+
+
 def api(spec: ServiceSpec) -> None:
+    load_secret_files()
     serve_api(spec.name, lambda: spec.build_api(spec.build_application()), spec.port)
 
 
 def relay(spec: ServiceSpec) -> None:
+    load_secret_files()
     run_async(spec.name, "relay", lambda: run_relay(spec.build_relay()), readiness=spec.readiness())
 
 
 def worker(spec: ServiceSpec) -> None:
+    load_secret_files()
     application = None
 
     async def broker() -> KafkaBroker:

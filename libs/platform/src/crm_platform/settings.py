@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +45,31 @@ def local_secret(name: str) -> bytes:
     with os.fdopen(descriptor, "wb") as file:
         file.write(secret)
     return secret
+
+
+# Secrets come from files (Kubernetes Secrets and Docker secrets mounted read-only), never from
+# committed configuration: ``CRM_<NAME>_FILE`` holds the value of ``CRM_<NAME>`` for every name
+# ending in PASSWORD or SECRET (the database's and SMTP passwords, the signing secrets).
+SECRET_FILE = re.compile(r"CRM_[A-Z0-9_]*(?:PASSWORD|SECRET)_FILE")
+# Settings that read their file themselves, at every use (a rotated Secret is picked up).
+READ_AS_FILES = frozenset({"CRM_KAFKA_SASL_PASSWORD_FILE"})
+
+
+def load_secret_files(environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Fill each ``CRM_<NAME>`` from the file ``CRM_<NAME>_FILE`` names (trailing newline
+    dropped), at process start, before any settings are read. Setting both is refused: which
+    one wins would be a guess. Returns the variables filled."""
+    env: MutableMapping[str, str] = os.environ if environ is None else environ
+    filled = []
+    for name, path in list(env.items()):
+        if not SECRET_FILE.fullmatch(name) or name in READ_AS_FILES:
+            continue
+        target = name.removesuffix("_FILE")
+        if target in env:
+            raise ValueError(f"set one of {target} and {name}, not both")
+        env[target] = Path(path).read_text().rstrip("\r\n")
+        filled.append(target)
+    return filled
 
 
 class PostgresSettings(BaseSettings):
