@@ -254,3 +254,22 @@ def smtp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSink]:
     loop.call_soon_threadsafe(server.close)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(timeout=5)
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """The OpenID Connect provider `make infra` runs (Dex, scripts/infra/oidc.sh)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    password: str  # every test user's
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> OidcProvider:
+    names = ("ISSUER", "CLIENT_ID", "CLIENT_SECRET", "PASSWORD")
+    values = [os.environ.get(f"CRM_OIDC_TEST_{name}") for name in names]
+    if not all(values):
+        _unavailable("The OpenID Connect provider (CRM_OIDC_TEST_*)")
+    return OidcProvider(*(str(value) for value in values))

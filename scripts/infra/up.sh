@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Starts the local servers (PostgreSQL, Kafka, MongoDB-wire, the SMTP sink) natively, bound to
-# 127.0.0.1, reusing any that is already healthy; installs what is missing (apt, Maven Central).
+# Starts the local servers (PostgreSQL, Kafka, MongoDB-wire, the SMTP sink, the OpenID Connect
+# provider Dex) natively, bound to 127.0.0.1, reusing any that is already healthy; installs what
+# is missing (apt, Maven Central, the Go module proxy).
 # A server of this checkout still running on a former port is restarted on the configured one (a
 # subset named on the command line stays where .local/infra.env says). Writes .local/infra.env.
 # CRM_INFRA_STATE_DIR and CRM_INFRA_*_PORT run a separate set (scripts/infra/lib.sh).
-# Usage: scripts/infra/up.sh [postgres|kafka|mongo|mailsink ...]   (default: all four)
+# Usage: scripts/infra/up.sh [postgres|kafka|mongo|mailsink|oidc ...]   (default: all five)
 set -euo pipefail
-# All four together: move them to the configured ports (scripts/infra/lib.sh).
+# All of them together: move them to the configured ports (scripts/infra/lib.sh).
 [[ $# -gt 0 ]] || export CRM_INFRA_MOVE=1
 source "$(dirname "$0")/lib.sh"
 prepare_state
 
 servers=("$@")
-[[ ${#servers[@]} -gt 0 ]] || servers=(postgres kafka mongo mailsink)
+[[ ${#servers[@]} -gt 0 ]] || servers=(postgres kafka mongo mailsink oidc)
 
 # One up/down at a time per checkout (e.g. `make -j`, or two terminals).
 exec 9>"$STATE/infra.lock"
@@ -22,8 +23,8 @@ warn_ephemeral_ports
 start=$SECONDS
 for server in "${servers[@]}"; do
   case $server in
-    postgres | kafka | mongo | mailsink) bash "$INFRA_DIR/$server.sh" up 9>&- || exit 1 ;;
-    *) die "unknown server: $server (postgres, kafka, mongo, mailsink)" ;;
+    postgres | kafka | mongo | mailsink | oidc) bash "$INFRA_DIR/$server.sh" up 9>&- || exit 1 ;;
+    *) die "unknown server: $server (postgres, kafka, mongo, mailsink, oidc)" ;;
   esac
 done
 

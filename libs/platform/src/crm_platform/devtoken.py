@@ -1,7 +1,10 @@
 """The local development issuer: an ES256 key pair in the state directory, and a token printer.
 
 crm-dev-token --scope contacts:write --scope contacts:read --subject alice@example.com
-crm-dev-token --all-scopes --ttl 600
+crm-dev-token --all-scopes --ttl 600 --role sales-manager
+
+Never in production (``CRM_ENV=production``), and never longer-lived than the services accept
+(``CRM_AUTH_MAX_LIFETIME_SECONDS``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -64,18 +68,31 @@ def _temporary(path: Path, content: bytes, *, mode: int) -> Path:
     return tmp
 
 
+class DevTokenRefused(ValueError):
+    """The development issuer does not mint this token (production, or too long a lifetime)."""
+
+
 def issue_token(
     scopes: list[str],
     subject: str = DEFAULT_SUBJECT,
     ttl: int = 3600,
     *,
+    roles: list[str] | None = None,
     settings: AuthSettings | None = None,
 ) -> str:
-    """A token of the dev issuer for the configured issuer and audience."""
+    """A token of the dev issuer for the configured issuer and audience; ``roles`` are put where
+    the services read them (``CRM_AUTH_ROLES_CLAIM``)."""
     settings = settings or AuthSettings()
+    if settings.production:
+        raise DevTokenRefused("the development issuer is not trusted in production (CRM_ENV)")
+    if ttl > settings.max_lifetime_seconds:
+        raise DevTokenRefused(
+            f"--ttl {ttl} exceeds the maximum token lifetime of {settings.max_lifetime_seconds}"
+            " seconds (CRM_AUTH_MAX_LIFETIME_SECONDS)"
+        )
     private, _ = dev_key_files(settings)
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "iss": settings.issuer,
         "aud": settings.audience,
         "sub": subject,
@@ -85,7 +102,15 @@ def issue_token(
         "jti": str(uuid.uuid4()),
         "scope": " ".join(scopes),
     }
+    if roles:
+        claims |= _nested(settings.roles_claim, roles)
     return jwt.encode(claims, private.read_bytes(), algorithm="ES256")
+
+
+def _nested(path: str, value: Any) -> dict[str, Any]:
+    """``a.b`` -> ``{"a": {"b": value}}``: the shape the verifier reads the roles from."""
+    head, _, rest = path.partition(".")
+    return {head: _nested(rest, value) if rest else value}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -95,9 +120,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scope", action="append", default=[], choices=KNOWN_SCOPES)
     parser.add_argument("--all-scopes", action="store_true", help="every scope the CRM knows")
     parser.add_argument("--subject", default=DEFAULT_SUBJECT)
+    parser.add_argument("--role", action="append", default=[], help="a role of the subject")
     parser.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     args = parser.parse_args(argv)
     scopes = list(KNOWN_SCOPES) if args.all_scopes else list(dict.fromkeys(args.scope))
     if not scopes:
         parser.error("name at least one --scope, or --all-scopes")
-    print(issue_token(scopes, args.subject, args.ttl))
+    try:
+        print(issue_token(scopes, args.subject, args.ttl, roles=args.role))
+    except DevTokenRefused as refusal:
+        parser.error(str(refusal))

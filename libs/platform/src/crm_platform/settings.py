@@ -72,6 +72,10 @@ def load_secret_files(environ: MutableMapping[str, str] | None = None) -> list[s
     return filled
 
 
+# The local development issuer (crm_platform.devtoken), never trusted in production.
+DEV_ISSUER = "https://dev-issuer.crm.local"
+
+
 class PostgresSettings(BaseSettings):
     model_config = _env("CRM_POSTGRES_")
 
@@ -140,17 +144,34 @@ class MongoSettings(BaseSettings):
 
 
 class AuthSettings(BaseSettings):
-    """Bearer tokens: a JWKS URL in production, else a PEM public key, else the dev issuer's."""
+    """Bearer tokens from an OpenID Connect issuer (``crm_platform.web.auth``).
+
+    Keys: the issuer's JWKS, found by discovery or named by ``jwks_url``; outside production also
+    a PEM public key, else the local development issuer's (``crm-dev-token``). In production
+    (``CRM_ENV=production``) only an issuer's JWKS is accepted: the services refuse to start
+    otherwise.
+    """
 
     model_config = _env("CRM_AUTH_")
 
-    issuer: str = "https://dev-issuer.crm.local"
+    environment: str = Field("development", validation_alias="CRM_ENV")
+    issuer: str = DEV_ISSUER
     audience: str = "crm"
-    jwks_url: str | None = None
+    jwks_url: str | None = None  # default: the jwks_uri of the issuer's discovery document
     public_key_file: Path | None = None
     algorithms: list[str] = ["ES256", "RS256"]
     leeway_seconds: int = 30  # tolerated clock skew for exp, nbf and iat
+    # The longest a token may live (exp - iat), in every environment: a stolen token is worth
+    # hours at most, whatever lifetime its issuer granted.
+    max_lifetime_seconds: int = Field(default=12 * 3600, ge=60)
+    # Where the identity provider puts the user's roles: a claim name, or a dotted path into
+    # nested claims (Keycloak: ``realm_access.roles``; Entra ID: ``roles``; Okta, Dex: ``groups``).
+    roles_claim: str = "roles"
     dev_private_key_file: Path | None = None  # default: <state dir>/dev-issuer/private.pem
+
+    @property
+    def production(self) -> bool:
+        return self.environment.lower() == "production"
 
 
 class HttpSettings(BaseSettings):
