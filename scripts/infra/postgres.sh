@@ -43,7 +43,21 @@ ensure_databases() {
     if [[ -z $(crm_sql -c "select 1 from pg_database where datname = '$db'") ]]; then
       crm_sql -c "create database $db owner $POSTGRES_USER" && say "postgres: created database $db"
     fi
+    ensure_service_role "$db"
   done
+}
+
+# Least privilege: each service's own role (crm_<database>), with rights on its database only
+# (postgres-service-role.sql). Its password is made once and kept in a file (mode 0600), which
+# the service reads through CRM_POSTGRES_PASSWORD_FILE, as it reads a Kubernetes Secret.
+ensure_service_role() {
+  local db=$1 role="crm_$1" secret="$DIR/roles/crm_$1.password"
+  mkdir -p "$DIR/roles"
+  if [[ ! -s $secret ]]; then
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret")
+  fi
+  crm_sql -v role="$role" -v database="$db" -v password="$(cat "$secret")" \
+    -f "$(dirname "$0")/postgres-service-role.sql" >/dev/null
 }
 
 write_config() {

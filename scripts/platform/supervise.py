@@ -84,6 +84,19 @@ class Process:
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
 
+def database_login(name: str, roles: Path | None, env: dict[str, str]) -> None:
+    """Least privilege: the processes of a service (``<service>-<role>``) log in to PostgreSQL as
+    the service's own role, with the password file scripts/infra/postgres.sh made for it, instead
+    of the administrator the tests use. Processes of no database are left as they are."""
+    database = name.rsplit("-", 1)[0].replace("-", "_")
+    secret = roles / f"crm_{database}.password" if roles else None
+    if secret is None or not secret.is_file():
+        return
+    env.pop("CRM_POSTGRES_PASSWORD", None)
+    env["CRM_POSTGRES_USER"] = f"crm_{database}"
+    env["CRM_POSTGRES_PASSWORD_FILE"] = str(secret)
+
+
 def die_with_parent() -> None:
     """In the child, before exec: the kernel sends it SIGTERM when the supervisor dies."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -98,8 +111,10 @@ class Supervisor:
         logs: Path,
         bin_dir: Path,
         stop_grace: float = STOP_GRACE,
+        database_roles: Path | None = None,
     ) -> None:
         self.processes = processes
+        self.database_roles = database_roles
         self.stop_grace = stop_grace
         self.state_file = state / "supervisor.json"
         self.logs = logs
@@ -115,6 +130,7 @@ class Supervisor:
             env["CRM_HTTP_PORT"] = process.http_port
         else:
             env["CRM_METRICS_PORT"] = process.metrics_port
+        database_login(process.name, self.database_roles, env)
         process._started = time.monotonic()
         try:
             with open(self.logs / f"{process.name}.log", "ab") as log:
@@ -236,6 +252,9 @@ def main(arguments: list[str] | None = None) -> int:
     parser.add_argument("--logs", type=Path, required=True, help="one <name>.log per process")
     parser.add_argument("--bin", type=Path, default=Path(sys.executable).parent)
     parser.add_argument("--stop-grace", type=float, default=STOP_GRACE, help="SIGTERM to SIGKILL")
+    parser.add_argument(
+        "--database-roles", type=Path, help="the services' PostgreSQL role passwords (postgres.sh)"
+    )
     parser.add_argument("entries", nargs="+", help='"name command http_port metrics_port"')
     options = parser.parse_args(arguments)
     options.state.mkdir(parents=True, exist_ok=True)
@@ -247,7 +266,14 @@ def main(arguments: list[str] | None = None) -> int:
         print("another supervisor is running for this checkout", file=sys.stderr)
         return 1
     processes = [Process.parse(entry) for entry in options.entries]
-    Supervisor(processes, options.state, options.logs, options.bin, options.stop_grace).run()
+    Supervisor(
+        processes,
+        options.state,
+        options.logs,
+        options.bin,
+        options.stop_grace,
+        options.database_roles,
+    ).run()
     return 0
 
 

@@ -37,7 +37,8 @@ forget_keyring_offsets() {
 start_supervisor() {
   bash "$REPO/scripts/platform/stop.sh"  # processes of the former up.sh, one PID file each
   [[ -f $REBUILD_MARKER ]] && forget_keyring_offsets
-  setsid nohup "$PYTHON" "$SUPERVISOR" --state "$PIDS" --logs "$LOGS" "${PROCESSES[@]}" \
+  setsid nohup "$PYTHON" "$SUPERVISOR" --state "$PIDS" --logs "$LOGS" \
+    --database-roles "$STATE/postgres/roles" "${PROCESSES[@]}" \
     >>"$LOGS/supervisor.log" 2>&1 </dev/null &
   echo $! >"$PIDS/supervisor.pid"
   fingerprint >"$PIDS/supervisor.fingerprint"
