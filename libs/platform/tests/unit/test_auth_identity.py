@@ -180,6 +180,15 @@ def test_a_token_living_longer_than_the_maximum_is_refused(provider: Provider) -
     assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
 
 
+def test_a_token_issued_longer_ago_than_the_maximum_is_refused(provider: Provider) -> None:
+    """Its age is bounded too: unexpired, it must have been issued within the maximum."""
+    settings = AuthSettings(issuer=provider.issuer, max_lifetime_seconds=3600)
+    old = provider.token(iat=int(time.time()) - 7200, exp=int(time.time()) + 60)
+    with _client(settings) as client:
+        response = client.get("/me", headers=_bearer(old))
+    assert "lifetime exceeds the maximum" in assert_problem(response, 401)["detail"]
+
+
 def test_the_default_maximum_lifetime_is_twelve_hours(state: Path) -> None:
     settings = AuthSettings()
     assert settings.max_lifetime_seconds == 12 * 3600
