@@ -4,7 +4,7 @@ A customer of Carol's (she owns their open deal in sales) has a spouse whose bir
 days. An automated campaign watching "the spouse's birthday in 7 days", launched after the
 worker started, greets the customer by e-mail with the spouse's name through the SMTP server,
 and sales gives Carol a task. Then a telemarketing campaign: the customer answers "interested"
-(Carol gets a call-back task) and so does a prospect nobody owns (sales gets a lead).
+(Carol gets a call-back task, and no lead) and so does a prospect nobody owns (sales gets a lead).
 
 Contacts' events (and their keys) are published here as the contacts relay publishes them;
 marketing and sales run as processes, each with a database of its own.
@@ -247,3 +247,6 @@ def test_the_customer_file_drives_marketing_and_sales(services, smtp_sink, kafka
     lead = sales.get(f"/leads/{listed['id']}").json()
     assert (lead["family_name"], lead["email"]) == (prospect["family"], prospect["email"])
     assert lead["source"] == "campaign"
+    # Carol's customer got her call-back task, not a lead beside the deal.
+    theirs = sales.get("/leads", params={"customer_id": str(customer["id"])}).json()["items"]
+    assert [listed for listed in theirs if listed["source"] == "campaign"] == []

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,7 +19,12 @@ from crm_events.personal import Sealed, new_key, seal, unseal
 from crm_platform.privacy import KeyNotYetKnown
 from crm_platform.relay import integration_event
 from crm_sales.application import SalesApplication
-from crm_sales.pipeline.application.commands import Command, LeadDetails, LeadFilter
+from crm_sales.pipeline.application.commands import (
+    Command,
+    LeadDetails,
+    LeadFilter,
+    OpportunityDraft,
+)
 from crm_sales.pipeline.domain.leads import LeadSource
 from crm_sales.pipeline.messaging import react
 
@@ -165,3 +171,26 @@ def test_a_known_customers_response_and_interactions_score_its_open_lead(
     scored = app.get_lead(lead.id)
     assert [r.rule_id for r in scored.reasons] == ["inbound-contact", "campaign-response"]
     assert len(all_leads(app)) == 1
+
+
+def test_a_call_back_from_an_owned_customer_is_the_owners_task_not_a_lead(
+    app: SalesApplication, keys: Keys
+) -> None:
+    owned, prospect = uuid4(), uuid4()
+    draft = OpportunityDraft(
+        name="Renewal",
+        amount=Decimal("1200"),
+        currency="EUR",
+        expected_close_date=date.today() + timedelta(days=30),
+        owner="carol",
+        contact_id=owned,
+    )
+    app.open_opportunity(Command(uuid4(), "f", "carol"), draft)
+    call_back = CampaignResponseKind.CALL_BACK_REQUEST
+
+    react(keys, app, response(keys, customer_id=owned, kind=call_back), position(1))
+    react(keys, app, response(keys, customer_id=prospect, kind=call_back), position(2))
+
+    assert app.owner_of_customer(owned) == "carol"
+    assert [lead.customer_id for lead in all_leads(app)] == [prospect]  # the owner calls back
+    assert app.processed(position(1)) and app.processed(position(2))

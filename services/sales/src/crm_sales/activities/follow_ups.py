@@ -3,13 +3,14 @@
 - ``CampaignCallRecorded`` with the outcome ``interested``: the customer's owner gets a task to
   call back within a day. A prospect nobody in sales owns yet becomes a lead instead, by the
   pipeline's own reaction to the call's ``CampaignResponseReceived`` (which carries the
-  respondent's contact details): one lead per call, whichever arrives first.
+  respondent's contact details); that reaction captures no lead for an owned customer, so a call
+  gives a task or a lead, never both.
 - ``OwnerTaskRequested``: an automated campaign (a spouse's birthday in 7 days, say) asks for a
   task of the customer's owner, due a day after the customer's e-mail goes out.
 
-The owner is the owner of the customer's latest open opportunity (as contact, then as account),
-else of their latest opportunity, else of their latest lead with an owner; a customer without
-one gets no task (nobody to give it to). Each task's id derives from the event's id, and the
+The owner is the pipeline's ``owner_of_customer`` (the owner of the customer's latest open
+opportunity, as contact then as account, else of their latest opportunity, else of their latest
+lead with an owner); a customer without one gets no task (nobody to give it to). Each task's id derives from the event's id, and the
 task is saved with the message's position: a redelivery or a republished event creates nothing
 twice.
 """
@@ -29,8 +30,6 @@ from crm_events.marketing import CallOutcome, CampaignCallRecorded, OwnerTaskReq
 from crm_platform.settings import KafkaSettings
 from crm_platform.tracking import subscribe_reactions
 
-from ..pipeline.application.index import LeadFilter, OpportunityFilter
-from ..pipeline.domain.opportunities import OpportunityStatus
 from .domain.activities import RecordRef, RecordType, TaskPriority
 
 log = logging.getLogger(__name__)
@@ -89,7 +88,7 @@ def task_for_owner(
     priority: TaskPriority,
 ) -> None:
     """The task (once per event) saved with the position; only the position without an owner."""
-    owner = owner_of(application, customer_id)
+    owner = application.owner_of_customer(customer_id)
     if owner is None:
         log.info("customer %s has no owner in sales: no follow-up task", customer_id)
         application.record_reaction(position)
@@ -104,18 +103,3 @@ def task_for_owner(
         priority=priority,
     )
     application.record_reaction(position, *([task] if task else []))
-
-
-def owner_of(application: Any, customer_id: UUID) -> str | None:
-    """Who in sales answers for the customer (see the module), if anyone."""
-    opened = OpportunityStatus.OPEN
-    for where in (
-        OpportunityFilter(status=opened, contact_id=customer_id),
-        OpportunityFilter(status=opened, account_id=customer_id),
-        OpportunityFilter(contact_id=customer_id),
-        OpportunityFilter(account_id=customer_id),
-    ):
-        if opportunities := application.list_opportunities(where):
-            return str(opportunities[0].owner)
-    leads = application.list_leads(LeadFilter(customer_id=customer_id))
-    return next((str(lead.owner) for lead in leads if lead.owner), None)

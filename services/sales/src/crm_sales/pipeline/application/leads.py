@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from crm_events.marketing import CampaignResponseKind
 from crm_platform.privacy import KeyStore
 
 from ...activities.domain.activities import Activity, RecordRef, RecordType
@@ -19,6 +20,7 @@ from ...shared.domain.errors import RecordNotFound
 from ...shared.domain.values import FieldValue, derived_id
 from ..domain.leads import KIND as LEAD
 from ..domain.leads import Lead, LeadSource
+from ..domain.opportunities import OpportunityStatus
 from ..domain.partners import PartnerDraft
 from ..domain.scoring import (
     SCORING_RULES_ID,
@@ -28,7 +30,7 @@ from ..domain.scoring import (
     ScoringRule,
     ScoringRules,
 )
-from .index import LeadEntry, LeadFilter, PipelineIndex
+from .index import LeadEntry, LeadFilter, OpportunityFilter, PipelineIndex
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +257,8 @@ class LeadCommands(SalesStore):
                 leads = self._open_leads_of(customer_id)
             if leads:
                 changed = self._noted(leads, lambda lead: lead.note_response(response))
+            elif self._followed_up_by_owner(response, customer_id):
+                changed = []
             elif details is not None:
                 changed = leads = [self._lead_from_response(response, details)]
             else:
@@ -266,6 +270,32 @@ class LeadCommands(SalesStore):
                 continue  # a concurrent delivery or command won: decide again on fresh state
             return [lead.id for lead in leads]
         raise IntegrityError(f"response {response.response_id} kept conflicting")
+
+    def owner_of_customer(self, customer_id: UUID) -> str | None:
+        """Who in sales answers for the customer, if anyone: the owner of their latest open
+        opportunity (as contact, then as account), else of their latest opportunity, else of
+        their latest lead with an owner."""
+        opened = OpportunityStatus.OPEN
+        for where in (
+            OpportunityFilter(status=opened, contact_id=customer_id),
+            OpportunityFilter(status=opened, account_id=customer_id),
+            OpportunityFilter(contact_id=customer_id),
+            OpportunityFilter(account_id=customer_id),
+        ):
+            if opportunities := self.pipeline_index.opportunities(where):
+                return str(opportunities[0].owner)
+        leads = self.pipeline_index.leads(LeadFilter(customer_id=customer_id))
+        return next((str(lead.owner) for lead in leads if lead.owner), None)
+
+    def _followed_up_by_owner(self, response: CampaignResponse, customer_id: UUID | None) -> bool:
+        """A call-back asked by a customer someone in sales owns is that owner's task (the
+        activities' follow-ups give it), not a new lead beside their deal."""
+        if response.kind != CampaignResponseKind.CALL_BACK_REQUEST or customer_id is None:
+            return False
+        owner = self.owner_of_customer(customer_id)
+        if owner is not None:
+            log.info("response %s: %s owns the customer, no lead", response.response_id, owner)
+        return owner is not None
 
     def _lead_from_response(self, response: CampaignResponse, details: LeadDetails) -> Lead:
         lead = Lead.capture(
