@@ -9,10 +9,10 @@ from crm_contacts.domain.duplicates import (
     Evidence,
     PersonFingerprint,
     blocking_keys,
-    fold,
     name_similarity,
     score,
 )
+from crm_platform.text import fold
 
 pytestmark = pytest.mark.unit
 

@@ -28,12 +28,13 @@ compared, which keeps the search linear in the number of people.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from rapidfuzz.distance import JaroWinkler
+
+from crm_platform.text import fold
 
 EMAIL_WEIGHT = 0.80
 PHONE_WEIGHT = 0.60
@@ -88,13 +89,6 @@ class DuplicateScore:
     @property
     def is_likely(self) -> bool:
         return self.score >= LIKELY_THRESHOLD
-
-
-def fold(text: str) -> str:
-    """Case-, accent-, punctuation- and spacing-insensitive form: ``" Zoë  O'Neil"`` -> ``"zoe o neil"``."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join("".join(c if c.isalnum() else " " for c in bare).split())
 
 
 def name_similarity(a: str, b: str) -> float:

@@ -23,10 +23,11 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg.types.json import Jsonb
 
 from crm_platform.projection import datastore_of
+from crm_platform.text import fold
 
 from ...domain import RuleViolation
 from ...domain.codec import to_json
-from ...domain.duplicates import CANDIDATE_THRESHOLD, DuplicateScore, fold, score
+from ...domain.duplicates import CANDIDATE_THRESHOLD, DuplicateScore, score
 from .rows import DirectoryEntry, RecordType
 from .schema import PAIRS, SELECT, TABLE, entry_of
 

@@ -9,9 +9,11 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from crm_platform.text import fold
+
 from ...domain.codec import to_json
 from ...domain.customer import Customer
-from ...domain.duplicates import DuplicateScore, PersonFingerprint, blocking_keys, fold
+from ...domain.duplicates import DuplicateScore, PersonFingerprint, blocking_keys
 from ...domain.merging import combine
 from ...domain.organization import Organization
 
