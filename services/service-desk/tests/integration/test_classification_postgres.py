@@ -57,15 +57,21 @@ def test_a_question_becomes_a_complaint_and_the_queue_shows_it(
     assert str(ticket_id) not in [t["id"] for t in incidents]
 
 
-def test_rows_without_a_category_are_written_again(application: ServiceDeskApplication) -> None:
+def test_rows_without_a_category_or_customer_flag_are_written_again(
+    application: ServiceDeskApplication,
+) -> None:
     ticket_id = open_ticket(application, priority="normal")
     application.index.catch_up()
     with application.index.datastore.transaction(commit=True) as cursor:
-        cursor.execute("UPDATE sd_tickets SET category = NULL")  # as the older index left it
+        # as the older index left it
+        cursor.execute("UPDATE sd_tickets SET category = NULL, customer_known = NULL")
 
     IndexProjection(application).create_tables()  # a process starting on the new version
     application.index.catch_up()
 
     with application.index.datastore.transaction(commit=False) as cursor:
-        cursor.execute("SELECT category FROM sd_tickets WHERE ticket_id = %s", (ticket_id,))
-        assert cursor.fetchone()["category"] == "incident"
+        cursor.execute(
+            "SELECT category, customer_known FROM sd_tickets WHERE ticket_id = %s", (ticket_id,)
+        )
+        row = cursor.fetchone()
+    assert (row["category"], row["customer_known"]) == ("incident", False)

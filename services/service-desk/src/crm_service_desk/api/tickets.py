@@ -111,10 +111,12 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
         category: Category | None = None,
         assignee: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
         customer_id: UUID | None = None,
+        customer_known: bool | None = None,
         cursor: Cursor = None,
         limit: Limit = 25,  # the queue's own default page: ``Paging``'s is 50
     ) -> TicketPageOut:
-        """The queue: tickets matching every filter given, newest first, a page at a time."""
+        """The queue: tickets matching every filter given, newest first, a page at a time;
+        ``customer_known=false``: those naming a customer no service has heard of."""
         page = PageRequest(request, response, cursor, limit)
         after = queue_after(page.after(2))
         where = TicketFilter(
@@ -123,6 +125,7 @@ def tickets_router(app: ServiceDeskApplication) -> APIRouter:
             category=category and category.value,
             assignee=assignee,
             customer_id=customer_id,
+            customer_known=customer_known,
         )
         found = app.list_tickets(where, after=after, limit=limit + 1)
         tickets, next_cursor = paged(found, limit, queue_position)

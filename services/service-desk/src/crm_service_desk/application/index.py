@@ -53,6 +53,7 @@ class TicketRow:
     opened_at: datetime
     version: int
     next_due: datetime | None  # the earliest pending SLA deadline
+    customer_known: bool  # False: customer_id names a customer no service has heard of
     sender_digest: bytes | None  # an unknown sender's address, hashed (``email_digest``)
 
     @classmethod
@@ -70,6 +71,7 @@ class TicketRow:
             opened_at=ticket.opened_at,
             version=ticket.version,
             next_due=min(deadlines, default=None),
+            customer_known=ticket.customer_known,
             sender_digest=None if unknown_sender is None else email_digest(unknown_sender),
         )
 
@@ -109,6 +111,7 @@ class TicketFilter:
     category: str | None = None
     assignee: str | None = None
     customer_id: UUID | None = None
+    customer_known: bool | None = None
 
 
 # A page of the queue ends after this ticket: the newest first, ties broken by id.
@@ -137,6 +140,7 @@ CREATE TABLE IF NOT EXISTS sd_tickets (
 );
 ALTER TABLE sd_tickets ADD COLUMN IF NOT EXISTS sender_digest bytea;
 ALTER TABLE sd_tickets ADD COLUMN IF NOT EXISTS category text;
+ALTER TABLE sd_tickets ADD COLUMN IF NOT EXISTS customer_known boolean;
 CREATE INDEX IF NOT EXISTS sd_tickets_unknown_sender ON sd_tickets (sender_digest)
     WHERE sender_digest IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sd_tickets_queue ON sd_tickets (opened_at DESC, ticket_id DESC);
@@ -173,14 +177,15 @@ ALTER TABLE sd_customer_emails ADD COLUMN IF NOT EXISTS learned_at timestamptz N
 _PUT_TICKET = """
 INSERT INTO sd_tickets
     (ticket_id, reference, customer_id, status, priority, category, assignee, opened_at, version,
-    next_due, sender_digest)
+    next_due, customer_known, sender_digest)
 VALUES (%(ticket_id)s, %(reference)s, %(customer_id)s, %(status)s, %(priority)s, %(category)s,
-    %(assignee)s, %(opened_at)s, %(version)s, %(next_due)s, %(sender_digest)s)
+    %(assignee)s, %(opened_at)s, %(version)s, %(next_due)s, %(customer_known)s,
+    %(sender_digest)s)
 ON CONFLICT (ticket_id) DO UPDATE SET
     customer_id = EXCLUDED.customer_id, status = EXCLUDED.status,
     priority = EXCLUDED.priority, category = EXCLUDED.category, assignee = EXCLUDED.assignee,
     version = EXCLUDED.version, next_due = EXCLUDED.next_due,
-    sender_digest = EXCLUDED.sender_digest
+    customer_known = EXCLUDED.customer_known, sender_digest = EXCLUDED.sender_digest
 WHERE sd_tickets.version <= EXCLUDED.version
 """
 _PUT_ARTICLE = """
@@ -225,10 +230,11 @@ class IndexProjection(LocalProjection[IndexChanges]):
 
     def create_schema(self, cursor: Any) -> None:
         cursor.execute(_SCHEMA)
-        # Rows written before the category column was added get it by applying the log again.
+        # Rows written before the category or customer_known column was added get it by
+        # applying the log again.
         cursor.execute(
-            f"UPDATE {POSITIONS} SET position = 0 WHERE name = %s"
-            " AND EXISTS (SELECT 1 FROM sd_tickets WHERE category IS NULL)",
+            f"UPDATE {POSITIONS} SET position = 0 WHERE name = %s AND EXISTS"
+            " (SELECT 1 FROM sd_tickets WHERE category IS NULL OR customer_known IS NULL)",
             (self.name,),
         )
 
