@@ -42,6 +42,11 @@ for overlay in "${OVERLAYS[@]}"; do
   [[ -z $report ]] || fail "$overlay: $report"
   ! grep -qx 'kind: Secret' "$manifest" \
     || fail "$overlay renders a Secret: Secrets are provided by the operator, never committed"
+  # Production reaches Kafka only over TLS, each process as its service's KafkaUser.
+  if [[ $overlay == production ]]; then
+    "${RUN[@]}" python scripts/check-kafka-security.py "$manifest" \
+      || fail "$overlay: Kafka security"
+  fi
   echo "ok -- $(grep -c '^kind: ' "$manifest") resources valid:" \
     "$(grep '^kind: ' "$manifest" | sort | uniq -c | awk '{printf "%s %s, ", $1, $3}' | sed 's/, $//')"
 done

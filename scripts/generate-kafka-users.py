@@ -28,6 +28,9 @@ from crm_events.personal import PersonalDataKeyIssued
 USERS_OUTPUT = ROOT / "deploy/k8s/overlays/production/kafka/users.yaml"
 ACLS_OUTPUT = ROOT / "scripts/infra/kafka/acls.txt"
 CLUSTER = "crm"  # the Strimzi Kafka resource whose user operator manages these users
+# Where the services run: the user operator watches it and writes each user's Secret there.
+NAMESPACE = "crm"
+STRIMZI_PATTERN = {"literal": "literal", "prefixed": "prefix"}  # Kafka's names, then Strimzi's
 SERVICES = ("contacts", "sales", "marketing", "service-desk", "analytics")
 LAG_EXPORTER = "lag-exporter"
 HEADER = """\
@@ -40,7 +43,7 @@ HEADER = """\
 class Rule:
     operations: tuple[str, ...]
     resource: str  # topic or group
-    pattern: str  # literal or prefixed
+    pattern: str  # literal or prefixed, as Kafka names them
     names: tuple[str, ...]
 
 
@@ -68,15 +71,26 @@ USERS = (*SERVICES, LAG_EXPORTER)
 
 def kafka_user(user: str) -> dict[str, Any]:
     acls = [
-        {"resource": {"type": rule.resource, "name": name, "patternType": rule.pattern}}
-        | {"operations": list(rule.operations), "host": "*"}
+        {
+            "resource": {
+                "type": rule.resource,
+                "name": name,
+                "patternType": STRIMZI_PATTERN[rule.pattern],
+            },
+            "operations": list(rule.operations),
+            "host": "*",
+        }
         for rule in rules(user)
         for name in rule.names
     ]
     return {
         "apiVersion": "kafka.strimzi.io/v1beta2",
         "kind": "KafkaUser",
-        "metadata": {"name": user, "labels": {"strimzi.io/cluster": CLUSTER}},
+        "metadata": {
+            "name": user,
+            "namespace": NAMESPACE,
+            "labels": {"strimzi.io/cluster": CLUSTER},
+        },
         "spec": {
             "authentication": {"type": "scram-sha-512"},
             "authorization": {"type": "simple", "acls": acls},
