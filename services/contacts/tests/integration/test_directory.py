@@ -480,6 +480,40 @@ def test_organizations_are_listed_by_kind(
     assert [(o["name"], o["kinds"]) for o in response.json()["items"]] == [(name, ["partner"])]
 
 
+def test_a_buyer_lists_the_supplier_contacts_in_one_call(
+    application: ContactsApplication, projection: DirectoryProjection, client: TestClient
+) -> None:
+    family = f"Kind{uuid4().hex[:6]}"
+    supplier = organization(application, f"Bolts {family}", kinds=["supplier"])
+    partner = organization(
+        application, f"Resell {family}", kinds=["partner"], partner_type="reseller"
+    )
+    both = organization(application, f"Both {family}", kinds=["customer", "supplier"])
+
+    def employee(given: str, *at: UUID) -> None:
+        roles = [{"organization_id": str(org), "title": "Sales"} for org in at]
+        person(application, given, family, roles=roles)
+
+    employee("Ann", supplier)
+    employee("Bea", partner)
+    employee("Cid", both)
+    employee("Dan", partner, supplier)
+    employee("Eve")
+    projection.catch_up()
+
+    def listed(kind: str) -> list[str]:
+        params = {"q": family, "organization_kind": kind}
+        response = client.get("/customers", params=params, headers=READ)
+        assert response.status_code == 200, response.text
+        return [p["given_name"] for p in response.json()["items"]]
+
+    assert listed("supplier") == ["Ann", "Cid", "Dan"]
+    assert listed("partner") == ["Bea", "Dan"]
+    assert listed("customer") == ["Cid"]
+    refused = client.get("/customers", params={"organization_kind": "vendor"}, headers=READ)
+    assert assert_problem(refused, 422)["errors"][0]["field"] == "query.organization_kind"
+
+
 @pytest.mark.parametrize(
     ("params", "status", "field"),
     [

@@ -260,12 +260,24 @@ class PeopleFilters:
         organization_id: Annotated[
             UUID | None, Query(description="Has a role at this organization.")
         ] = None,
+        organization_kind: Annotated[
+            OrganizationKind | None,
+            Query(
+                description="Has a role at an organization of this kind (`supplier`: the "
+                "supplier contacts, `partner`: the partner contacts)."
+            ),
+        ] = None,
     ) -> None:
         self.common = common
         self.organization_id = organization_id
+        self.organization_kind = organization_kind and organization_kind.value
 
     def query(self) -> DirectoryQuery:
-        return self.common.query(RecordType.PERSON, organization_id=self.organization_id)
+        return self.common.query(
+            RecordType.PERSON,
+            organization_id=self.organization_id,
+            organization_kind=self.organization_kind,
+        )
 
 
 class OrganizationFilters:

@@ -71,6 +71,7 @@ class DirectoryQuery:
     kinds: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     organization_id: UUID | None = None
+    organization_kind: str | None = None  # a person with a role at an organization of this kind
     country: str | None = None
     custom_fields: tuple[tuple[str, str], ...] = ()
     created_after: datetime | None = None
@@ -251,6 +252,13 @@ def _filters(query: DirectoryQuery) -> tuple[list[str], list[Any]]:
         where("tags @> %s", list(query.tags))
     if query.organization_id is not None:
         where("organization_ids @> %s", [query.organization_id])
+    if query.organization_kind is not None:
+        # Uncorrelated, as for text: the organizations of that kind are found once.
+        where(
+            f"organization_ids && ARRAY(SELECT id FROM {TABLE}"
+            " WHERE record_type = 'organization' AND kinds @> %s)",
+            [query.organization_kind],
+        )
     if query.country is not None:
         where("countries @> %s", [query.country])
     for name, value in query.custom_fields:
