@@ -84,6 +84,12 @@ def _app(**settings: object) -> TestClient:
     def thing(thing_id: str) -> dict[str, str]:
         return {"id": thing_id}
 
+    @router.get("/list")
+    def listed(request: Request, response: Response) -> list[str]:
+        url = request.url.include_query_params(cursor="abc")
+        response.headers["Link"] = f'<{url}>; rel="next"'
+        return []
+
     @router.get("/away")
     def away(response: Response) -> dict[str, str]:
         response.headers["Location"] = "https://shop.example/offer"
@@ -142,6 +148,8 @@ def test_location_never_reflects_the_request_host() -> None:
     configured = _app(public_base_url="https://crm.example.com")
     based = configured.post("/things", headers={"Host": "evil.example"})
     assert based.headers["Location"] == "https://crm.example.com/things/7"
+    listed = configured.get("/list", headers={"Host": "evil.example"})
+    assert listed.headers["Link"] == '<https://crm.example.com/list?cursor=abc>; rel="next"'
     # A Location to another site (a tracked link's target) is the route's own choice.
     away = configured.get("/away", headers={"Host": "evil.example"}, follow_redirects=False)
     assert away.headers["Location"] == "https://shop.example/offer"

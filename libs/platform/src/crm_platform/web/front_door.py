@@ -11,7 +11,7 @@ itself, which origins may call from a browser, and where a ``Location`` may poin
   a ``Content-Security-Policy`` (strict for the services' own HTML pages), HSTS when the request
   came over HTTPS, and ``Cache-Control: no-store`` where a route set no caching of its own
   (answers carry personal data).
-- **No reflected Host.** A ``Location`` naming the request's own host is rebuilt on
+- **No reflected Host.** A ``Location`` or ``Link`` naming the request's own host is rebuilt on
   ``CRM_HTTP_PUBLIC_BASE_URL``, or made relative when none is configured.
 - **CORS**: only the origins of ``CRM_HTTP_CORS_ORIGINS`` (default none: no browser page of
   another origin may call the APIs).
@@ -20,6 +20,7 @@ itself, which origins may call from a browser, and where a ``Location`` may poin
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -40,6 +41,7 @@ PAGE_POLICY = (
 )
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=63072000; includeSubDomains"
+LINK_TARGET = re.compile(r"<([^>]*)>")
 ALWAYS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
@@ -154,6 +156,10 @@ class FrontDoorMiddleware:
         headers.setdefault("Cache-Control", "no-store")
         if "location" in headers:
             headers["Location"] = self._location(headers["location"], host)
+        if "link" in headers:  # a list's next page (``pages.link_next``)
+            headers["Link"] = LINK_TARGET.sub(
+                lambda m: f"<{self._location(m[1], host)}>", headers["link"]
+            )
 
     def _location(self, location: str, host: str) -> str:
         """``location`` with the request's own host replaced: the configured public base URL
