@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..envelope import EventData
 from ..registry import event
+from ._organization import AccountId, NamesOrganization
 
 CURRENCY = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.", examples=["EUR"])
 
@@ -89,10 +90,10 @@ class Totals(_Value):
     taxes: list[TaxLine] = Field(description="One entry per tax category of the lines.")
 
 
-class _PricedDocument(_Value):
+class _PricedDocument(NamesOrganization, _Value):
     """What a quote, its order and its invoice share: the lines and totals, as quoted."""
 
-    account_id: UUID | None = Field(default=None, description="The organization buying, if any.")
+    account_id: AccountId = None
     currency: str = CURRENCY
     lines: list[DocumentLine]
     totals: Totals
@@ -236,12 +237,12 @@ class QuoteIssued(_PricedDocument, _QuoteEvent):
 
 
 @event
-class QuoteAccepted(_QuoteEvent):
+class QuoteAccepted(NamesOrganization, _QuoteEvent):
     """The customer accepted an issued quote before it expired."""
 
     event_type = "QuoteAccepted"
 
-    account_id: UUID | None = None
+    account_id: AccountId = None
     total: Amount
     accepted_at: AwareDatetime
 

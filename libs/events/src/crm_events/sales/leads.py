@@ -148,7 +148,7 @@ class LeadDisqualified(_LeadEvent):
 
 @event
 class LeadConverted(_LeadEvent):
-    """The lead became a customer (and optionally an account) with an opportunity.
+    """The lead became a customer (and optionally an organization) with an opportunity.
 
     When ``new_customer`` is true the contacts service registers the person under
     ``customer_id`` from the sealed details (open them with the lead's key).

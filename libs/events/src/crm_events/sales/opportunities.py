@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, Field
 
 from ..envelope import EventData
 from ..registry import event
+from ._organization import AccountId, NamesOrganization
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code.")]
 Probability = Annotated[int, Field(ge=0, le=100, description="Chance of winning, in percent.")]
@@ -50,7 +51,7 @@ class _OpportunityEvent(EventData):
 
 
 @event
-class OpportunityOpened(_OpportunityEvent):
+class OpportunityOpened(NamesOrganization, _OpportunityEvent):
     """A potential deal entered a pipeline, in its first stage unless told otherwise."""
 
     event_type = "OpportunityOpened"
@@ -64,14 +65,14 @@ class OpportunityOpened(_OpportunityEvent):
     currency: Currency
     expected_close_date: dt.date
     owner: str
-    account_id: UUID | None = Field(default=None, description="The organization buying.")
+    account_id: AccountId = None
     contact_id: UUID | None = Field(default=None, description="The customer (person) involved.")
     lead_id: UUID | None = Field(default=None, description="The lead it was converted from.")
     opened_at: AwareDatetime
 
 
 @event
-class OpportunityUpdated(_OpportunityEvent):
+class OpportunityUpdated(NamesOrganization, _OpportunityEvent):
     """Some details of an open opportunity changed; ``changed`` names them."""
 
     event_type = "OpportunityUpdated"
@@ -83,7 +84,7 @@ class OpportunityUpdated(_OpportunityEvent):
     probability: Probability
     expected_close_date: dt.date
     owner: str
-    account_id: UUID | None = None
+    account_id: AccountId = None
     contact_id: UUID | None = None
     updated_at: AwareDatetime
 
@@ -107,7 +108,7 @@ class OpportunityStageChanged(_OpportunityEvent):
 
 
 @event
-class OpportunityWon(_OpportunityEvent):
+class OpportunityWon(NamesOrganization, _OpportunityEvent):
     """The customer committed: the deal closed as won for ``amount``."""
 
     event_type = "OpportunityWon"
@@ -118,7 +119,7 @@ class OpportunityWon(_OpportunityEvent):
     amount: Amount
     currency: Currency
     owner: str
-    account_id: UUID | None = None
+    account_id: AccountId = None
     contact_id: UUID | None = None
     reason: str | None = Field(default=None, description="Why the deal was won.")
     won_by: str
@@ -144,12 +145,12 @@ class OpportunityLost(_OpportunityEvent):
 
 
 @event
-class OpportunityFlaggedAtRisk(_OpportunityEvent):
-    """Something outside sales (an escalated ticket on the account...) puts the deal at risk."""
+class OpportunityFlaggedAtRisk(NamesOrganization, _OpportunityEvent):
+    """Something outside sales (an escalated ticket on the organization...) puts the deal at risk."""
 
     event_type = "OpportunityFlaggedAtRisk"
 
-    account_id: UUID | None
+    account_id: AccountId
     reason: str
     source_event_id: UUID | None = Field(
         default=None, description="The integration event that raised the risk."
@@ -158,12 +159,12 @@ class OpportunityFlaggedAtRisk(_OpportunityEvent):
 
 
 @event
-class OpportunityRiskCleared(_OpportunityEvent):
+class OpportunityRiskCleared(NamesOrganization, _OpportunityEvent):
     """A risk raised on the opportunity no longer applies."""
 
     event_type = "OpportunityRiskCleared"
 
-    account_id: UUID | None
+    account_id: AccountId
     reason: str
     source_event_id: UUID | None = Field(
         default=None, description="The event that raised the risk now cleared."
@@ -186,14 +187,14 @@ class OpportunityPartnerRegistered(_OpportunityEvent):
 
 
 @event
-class OpportunityCustomerUnknown(_OpportunityEvent):
+class OpportunityCustomerUnknown(NamesOrganization, _OpportunityEvent):
     """The deal names a customer (its contact) that no service has heard of: sales has seen no
     ``CustomerRegistered`` for it. Cleared by ``OpportunityCustomerFlagCleared``."""
 
     event_type = "OpportunityCustomerUnknown"
 
     customer_id: UUID = Field(description="The customer named, unknown.")
-    account_id: UUID | None = None
+    account_id: AccountId = None
     flagged_at: AwareDatetime
 
 
