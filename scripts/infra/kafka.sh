@@ -70,11 +70,13 @@ users() {
 }
 
 # Users and ACLs given through the PLAINTEXT listener (whose ANONYMOUS principal is a super user);
-# both commands are idempotent, and skipped while neither the data, acls.txt nor a password changed.
+# both commands are idempotent, and skipped while neither the data, acls.txt, a password nor this
+# script changed.
 secure() {
   local user operation list stamp
   list=$(users)
-  stamp=$(cat "$DATA/meta.properties" "$ACLS" "$USERS"/*.password <(echo "$list") | sha256sum)
+  stamp=$(cat "$DATA/meta.properties" "$ACLS" "$USERS"/*.password "$INFRA_DIR/kafka.sh" \
+    <(echo "$list") | sha256sum)
   [[ -f $APPLIED && $(cat "$APPLIED") == "$stamp" ]] && return 0
   say "kafka: SCRAM users and ACLs on $INFRA_HOST:$KAFKA_SASL_PORT"
   for user in $list; do
@@ -83,6 +85,7 @@ secure() {
       >/dev/null || die "kafka: cannot set the SCRAM credentials of $user"
   done
   grep -v '^#' "$ACLS" | while read -r user operations resource pattern names; do
+    set -f  # a name is a name: '*' (every topic or group) is not a file pattern
     local args=(--bootstrap-server "$BOOTSTRAP" --add --force --allow-principal "User:$user"
       --resource-pattern-type "$pattern")
     for operation in ${operations//,/ }; do args+=(--operation "$operation"); done

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
     KafkaConnectionError,
@@ -25,6 +25,7 @@ from test_relay import TopicTail, keys_of
 from crm_events.contacts import OrganizationRegistered
 from crm_events.sales.leads import LeadCaptured
 from crm_platform.kafka import connection, ensure_topics, make_broker, make_producer
+from crm_platform.lag_exporter import LagExporter, LagExporterSettings
 from crm_platform.settings import KafkaSettings, PostgresSettings
 from crm_platform.testing import eventually_async
 
@@ -187,3 +188,32 @@ async def test_the_relay_publishes_over_sasl_ssl_as_its_service(
         assert len(records) == 2
     finally:
         people.close()
+
+
+async def test_the_lag_exporter_measures_a_services_group_with_its_own_user(
+    secure: SecureListener, contacts: KafkaSettings, unique_name: Callable[[str], str]
+) -> None:
+    group = unique_name("contacts.lag-probe")
+    partition = TopicPartition(CONTACTS_TOPIC, 0)
+    producer = make_producer(contacts)
+    await producer.start()
+    try:
+        sent = [await producer.send_and_wait(CONTACTS_TOPIC, b"{}", partition=0) for _ in range(3)]
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(**connection(contacts), group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([partition])
+        await consumer.commit({partition: sent[0].offset + 1})  # two of the three behind
+    finally:
+        await consumer.stop()
+
+    exporter = LagExporter(secure.settings("lag-exporter"), LagExporterSettings())
+    await exporter.start()
+    try:
+        await exporter.refresh()
+    finally:
+        await exporter.close()
+    measured = {(m.group, m.topic, m.partition): m.lag for m in exporter.collector.snapshot}
+    assert measured[(group, CONTACTS_TOPIC, 0)] == 2
