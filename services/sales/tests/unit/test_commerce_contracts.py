@@ -182,6 +182,9 @@ def test_documents_travel_with_their_lines_and_exact_totals(application: SalesAp
         totals.total.amount,
     ) == (D("1080.00"), D("108.00"), D("204.12"), D("1176.12"))
     placed, invoiced = events["OrderPlaced"].data, events["InvoiceIssued"].data
+    accepted = events["QuoteAccepted"].data
+    named = {(e.organization_id, e.account_id) for e in (issued, accepted, placed, invoiced)}
+    assert len(named) == 1 and None not in named.pop()  # one organization by both names
     assert placed.totals == invoiced.totals == totals
     assert invoiced.number == "INV-2025-000001" and invoiced.due_date.isoformat() == "2025-04-13"
     paid = events["InvoicePaid"].data

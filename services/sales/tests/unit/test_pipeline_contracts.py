@@ -143,6 +143,9 @@ def test_opportunity_events(app: SalesApplication) -> None:
         OpportunityLost,
     ]
     moved, won, lost = events[2], events[5], events[7]
+    naming = [e for e in events if "organization_id" in type(e).model_fields]
+    assert len(naming) == 6  # opened twice, updated, flagged, cleared, won: all but move, loss
+    assert {(e.organization_id, e.account_id) for e in naming} == {(DEAL.account_id,) * 2}
     assert (moved.from_stage_id, moved.to_stage_id, moved.probability, moved.amount) == (
         "prospecting",
         "negotiation",

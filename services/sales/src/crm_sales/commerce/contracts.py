@@ -153,6 +153,7 @@ def _priced_document(e: Any) -> dict[str, Any]:
     """The lines and totals a quote's, order's or invoice's event carries."""
     return {
         "account_id": e.account_id,
+        "organization_id": e.account_id,
         "currency": e.currency,
         "lines": lines(e.lines),
         "totals": totals(e.totals),
@@ -174,7 +175,11 @@ def _quote_issued(e: Any) -> EventData:
 
 def _quote_accepted(e: Any) -> EventData:
     return published.QuoteAccepted(
-        **_quote(e), account_id=e.account_id, total=amount(e.total), accepted_at=e.timestamp
+        **_quote(e),
+        account_id=e.account_id,
+        organization_id=e.account_id,
+        total=amount(e.total),
+        accepted_at=e.timestamp,
     )
 
 

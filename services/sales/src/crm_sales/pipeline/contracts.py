@@ -7,6 +7,7 @@ pipeline definitions and scoring rules stay private.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from crm_events import EventData
@@ -63,6 +64,9 @@ def _stage_id(closed: Any) -> str:
 
 LEAD = "lead_id"
 OPPORTUNITY = "opportunity_id"
+# The stored events name the buying organization account_id, as the contracts did: they now say
+# organization_id (and still account_id, deprecated, for one release).
+ORGANIZATION = {"organization_id": attrgetter("account_id")}
 
 payload = translator(
     {
@@ -86,20 +90,28 @@ payload = translator(
             "CustomerFlagCleared": restated(LeadCustomerFlagCleared, record=LEAD, at="cleared_at"),
         },
         Opportunity: {
-            "Opened": restated(OpportunityOpened, record=OPPORTUNITY, at="opened_at"),
-            "Updated": restated(OpportunityUpdated, record=OPPORTUNITY, at="updated_at"),
+            "Opened": restated(
+                OpportunityOpened, record=OPPORTUNITY, at="opened_at", **ORGANIZATION
+            ),
+            "Updated": restated(
+                OpportunityUpdated, record=OPPORTUNITY, at="updated_at", **ORGANIZATION
+            ),
             "StageChanged": restated(OpportunityStageChanged, record=OPPORTUNITY, at="changed_at"),
-            "Won": restated(OpportunityWon, record=OPPORTUNITY, at="won_at", stage_id=_stage_id),
+            "Won": restated(
+                OpportunityWon, record=OPPORTUNITY, at="won_at", stage_id=_stage_id, **ORGANIZATION
+            ),
             "Lost": restated(OpportunityLost, record=OPPORTUNITY, at="lost_at", stage_id=_stage_id),
             "FlaggedAtRisk": restated(
-                OpportunityFlaggedAtRisk, record=OPPORTUNITY, at="flagged_at"
+                OpportunityFlaggedAtRisk, record=OPPORTUNITY, at="flagged_at", **ORGANIZATION
             ),
-            "RiskCleared": restated(OpportunityRiskCleared, record=OPPORTUNITY, at="cleared_at"),
+            "RiskCleared": restated(
+                OpportunityRiskCleared, record=OPPORTUNITY, at="cleared_at", **ORGANIZATION
+            ),
             "PartnerRegistered": restated(
                 OpportunityPartnerRegistered, record=OPPORTUNITY, at="registered_at"
             ),
             "CustomerFlaggedUnknown": restated(
-                OpportunityCustomerUnknown, record=OPPORTUNITY, at="flagged_at"
+                OpportunityCustomerUnknown, record=OPPORTUNITY, at="flagged_at", **ORGANIZATION
             ),
             "CustomerFlagCleared": restated(
                 OpportunityCustomerFlagCleared, record=OPPORTUNITY, at="cleared_at"
