@@ -7,7 +7,8 @@
 
 A service writes (and creates) only the topics of its own events (``source_service`` in the
 registry) and the platform's personal-data-key topic its relay writes; reads every published
-contract (the registry's topics are the platform's public interface); owns its dead-letter topics
+contract (the registry's topics are the platform's public interface), except the subject-access
+answers, personal data in clear that only the requesting service (contacts) reads; owns its dead-letter topics
 (``crm.dlq.<service>.``) and its consumer groups (``<service>.``). The lag exporter only describes
 groups and topics. Group and topic names assume an empty ``CRM_KAFKA_GROUP_PREFIX``.
 """
@@ -24,6 +25,7 @@ from generated import ROOT, write_or_check
 
 import crm_events
 from crm_events.personal import PersonalDataKeyIssued
+from crm_events.subject_access import ANSWER_TOPICS, SubjectAccessRequested
 
 USERS_OUTPUT = ROOT / "deploy/k8s/overlays/production/kafka/users.yaml"
 ACLS_OUTPUT = ROOT / "scripts/infra/kafka/acls.txt"
@@ -52,6 +54,12 @@ def produced(service: str) -> tuple[str, ...]:
     return tuple(sorted(own | {PersonalDataKeyIssued.topic()}))
 
 
+def readable(service: str) -> tuple[str, ...]:
+    """Every published topic; the answers to subject-access requests only for the requester."""
+    private = set() if service == SubjectAccessRequested.source_service else set(ANSWER_TOPICS)
+    return tuple(t for t in crm_events.registry.topics() if t not in private - {*produced(service)})
+
+
 def rules(user: str) -> list[Rule]:
     if user == LAG_EXPORTER:
         return [
@@ -60,7 +68,7 @@ def rules(user: str) -> list[Rule]:
         ]
     return [
         Rule(("Write", "Create", "Describe"), "topic", "literal", produced(user)),
-        Rule(("Read", "Describe"), "topic", "literal", tuple(crm_events.registry.topics())),
+        Rule(("Read", "Describe"), "topic", "literal", readable(user)),
         Rule(("Read", "Write", "Create", "Describe"), "topic", "prefixed", (f"crm.dlq.{user}.",)),
         Rule(("Read", "Describe"), "group", "prefixed", (f"{user}.",)),
     ]

@@ -24,6 +24,7 @@ from test_relay import TopicTail, keys_of
 
 from crm_events.contacts import OrganizationRegistered
 from crm_events.sales.leads import LeadCaptured
+from crm_events.subject_access import ANSWERS
 from crm_platform.kafka import connection, ensure_topics, make_broker, make_producer
 from crm_platform.lag_exporter import LagExporter, LagExporterSettings
 from crm_platform.settings import KafkaSettings, PostgresSettings
@@ -217,3 +218,24 @@ async def test_the_lag_exporter_measures_a_services_group_with_its_own_user(
         await exporter.close()
     measured = {(m.group, m.topic, m.partition): m.lag for m in exporter.collector.snapshot}
     assert measured[(group, CONTACTS_TOPIC, 0)] == 2
+
+
+async def test_only_the_requester_reads_the_answers_to_subject_access_requests(
+    secure: SecureListener,
+) -> None:
+    """The answers carry personal data in clear: contacts, which asked, may read them; sales
+    may not even see the topic (the broker leaves it out of sales' metadata: no Describe, no
+    Read)."""
+    answers = TopicPartition(ANSWERS["analytics"].topic(), 0)
+    await ensure_topics(secure.settings("analytics"), [answers.topic])  # the answering service
+    visible = {}
+    for user in ("contacts", "sales"):
+        consumer = AIOKafkaConsumer(**connection(secure.settings(user)), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            visible[user] = answers.topic in await consumer.topics()
+            if visible[user]:
+                await consumer.end_offsets([answers])  # the read's first step, allowed
+        finally:
+            await consumer.stop()
+    assert visible == {"contacts": True, "sales": False}
