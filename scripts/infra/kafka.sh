@@ -71,7 +71,8 @@ users() {
 
 # Users and ACLs given through the PLAINTEXT listener (whose ANONYMOUS principal is a super user);
 # both commands are idempotent, and skipped while neither the data, acls.txt, a password nor this
-# script changed.
+# script changed. They only add: an ACL dropped from acls.txt stays on a broker that had it until
+# its data is formatted anew (rm -r .local/kafka/data).
 secure() {
   local user operation list stamp
   list=$(users)
