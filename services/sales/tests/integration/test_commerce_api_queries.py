@@ -51,8 +51,11 @@ def client(application: SalesApplication) -> Iterator[TestClient]:
 def test_invoices_are_listed_by_customer_and_status_newest_first_page_by_page(
     client: TestClient, clock: Clock, catalog: dict[str, Any]
 ) -> None:
-    customer = str(uuid4())
-    mine = [invoice_for(client, catalog, customer_id=customer) for _ in range(3)]
+    customer, organization = str(uuid4()), str(uuid4())
+    mine = [
+        invoice_for(client, catalog, customer_id=customer, organization_id=organization)
+        for _ in range(3)
+    ]
     invoice_for(client, catalog)
     ok(send(client, "POST", f"/invoices/{mine[0]['id']}/payments", payment("1024.10")), 201)
 
@@ -60,6 +63,8 @@ def test_invoices_are_listed_by_customer_and_status_newest_first_page_by_page(
     second = get(client, "/invoices", customer_id=customer, limit=2, cursor=first["next_cursor"])
 
     listed = [i["number"] for i in first["items"] + second["items"]]
+    named = {(i["organization_id"], i["account_id"]) for i in first["items"] + second["items"]}
+    assert named == {(organization, organization)}  # account_id: deprecated, the same value
     assert listed == [i["number"] for i in reversed(mine)]
     assert second["next_cursor"] is None
     assert [

@@ -5,6 +5,7 @@ empty database of its own."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -78,14 +79,27 @@ def test_erasing_a_lead_blinds_the_activities_about_it(client: TestClient) -> No
 
 
 def test_listing_opportunities(client: TestClient) -> None:
-    account = str(uuid4())
-    mine = opportunity(client, {**DEAL, "account_id": account})
+    organization = str(uuid4())
+    mine = opportunity(client, {**DEAL, "organization_id": organization})
     opportunity(client)
 
-    listed = client.get("/opportunities", params={"account_id": account}, headers=READ).json()
+    def listed(**params: str) -> Any:
+        return client.get("/opportunities", params=params, headers=READ)
 
-    assert [item["id"] for item in listed["items"]] == [mine["id"]]
-    assert listed["items"][0]["amount"] == "12000.00"
+    by_name = listed(organization_id=organization).json()
+    by_alias = listed(account_id=organization).json()  # the deprecated alias, for one release
+    both = listed(organization_id=organization, account_id=organization).json()
+    conflicting = listed(organization_id=organization, account_id=str(uuid4()))
+
+    assert [item["id"] for item in by_name["items"]] == [mine["id"]]
+    assert by_alias["items"] == by_name["items"] == both["items"]
+    item = by_name["items"][0]
+    assert (item["amount"], item["organization_id"], item["account_id"]) == (
+        "12000.00",
+        organization,
+        organization,
+    )
+    assert assert_problem(conflicting, 422)["errors"][0]["field"] == "query.account_id"
 
 
 def test_the_forecast(client: TestClient) -> None:

@@ -241,6 +241,22 @@ def test_a_quote_is_for_the_opportunity_s_contact_unless_told_otherwise(
     assert (quote["opportunity_id"], quote["customer_id"]) == (opportunity["id"], contact)
 
 
+@pytest.mark.parametrize("name", ["organization_id", "account_id"])  # account_id: deprecated
+def test_the_organization_a_quote_names_follows_to_its_order_and_invoice_by_both_names(
+    client: TestClient, catalog: dict[str, Any], name: str
+) -> None:
+    organization = str(uuid4())
+    conflicting = {"organization_id": organization, "account_id": str(uuid4())}
+
+    refused = send(client, "POST", "/quotes", quote_body(catalog, **conflicting))
+    invoice = invoice_for(client, catalog, **{name: organization})
+
+    assert assert_problem(refused, 422)["errors"][0]["field"] == "body.account_id"
+    order = get(client, f"/orders/{invoice['order_id']}")
+    for shown in (invoice, order):
+        assert (shown["organization_id"], shown["account_id"]) == (organization, organization)
+
+
 def test_draft_lines_are_added_and_removed(client: TestClient, catalog: dict[str, Any]) -> None:
     quote = draft_quote(client, catalog, lines=[], discount=None)
 

@@ -13,6 +13,7 @@ from crm_platform.web.pages import EMBEDDED_LIMIT, Position, embedded
 from crm_platform.web.types import Instant
 
 from ...shared.api.http import CommandBody, ConditionalBody, Page
+from ...shared.api.organization import OrganizationOut
 from ..application.views import InvoiceRow, Receivable
 from ..domain.billing import (
     MAX_PAYMENT_TERMS_DAYS,
@@ -64,7 +65,7 @@ class PaymentOut(BaseModel):
         )
 
 
-class InvoiceOut(BaseModel):
+class InvoiceOut(OrganizationOut):
     id: UUID
     version: int
     number: str = Field(examples=["INV-2025-000042"])
@@ -73,7 +74,6 @@ class InvoiceOut(BaseModel):
     quote_id: UUID
     opportunity_id: UUID
     customer_id: UUID
-    account_id: UUID | None
     currency: str
     issued_on: date
     payment_terms_days: int
@@ -137,12 +137,11 @@ def payment_position(entry: tuple[int, Payment]) -> Position:
     return (f"{entry[0]:010d}",)
 
 
-class InvoiceSummary(BaseModel):
+class InvoiceSummary(OrganizationOut):
     id: UUID
     number: str
     status: InvoiceStatus
     customer_id: UUID
-    account_id: UUID | None
     order_id: UUID
     issued_on: date
     due_date: date

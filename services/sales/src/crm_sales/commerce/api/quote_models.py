@@ -7,11 +7,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from crm_platform.web.types import CalendarDate, CurrencyCode, Omissible
 
 from ...shared.api.http import CommandBody, ConditionalBody
+from ...shared.api.organization import OrganizationIn, OrganizationOut
 from ...shared.copied import copied
 from ..application.quotes import DiscountInput, LineInput, TermsInput
 from ..domain.orders import Order, OrderStatus
@@ -52,14 +53,14 @@ def line_input(line: LineIn) -> LineInput:
     )
 
 
-class DraftQuote(CommandBody):
+class DraftQuote(CommandBody, OrganizationIn):
     opportunity_id: UUID
     customer_id: UUID | None = Field(
         default=None,
         description="The customer (person) quoted; default: the opportunity's contact.",
     )
-    account_id: UUID | None = Field(
-        default=None, description="The organization buying; default: the opportunity's account."
+    organization_id: UUID | None = Field(
+        default=None, description="The organization buying; default: the opportunity's."
     )
     currency: CurrencyCode
     price_list_id: UUID | None = Field(
@@ -110,7 +111,7 @@ class ReviseQuote(CommandBody):
     )
 
 
-class QuoteOut(BaseModel):
+class QuoteOut(OrganizationOut):
     id: UUID
     version: int
     revision: int
@@ -119,7 +120,6 @@ class QuoteOut(BaseModel):
     status: QuoteStatus = Field(description="expired: issued, and past valid_until")
     opportunity_id: UUID
     customer_id: UUID
-    account_id: UUID | None
     currency: str
     price_list_id: UUID | None
     valid_until: date
@@ -164,14 +164,13 @@ class CancelOrder(ConditionalBody):
     reason: Reason
 
 
-class OrderOut(BaseModel):
+class OrderOut(OrganizationOut):
     id: UUID
     version: int
     status: OrderStatus
     quote_id: UUID
     opportunity_id: UUID
     customer_id: UUID
-    account_id: UUID | None
     currency: str
     lines: list[LineOut]
     totals: TotalsOut
@@ -183,4 +182,14 @@ class OrderOut(BaseModel):
     def of(cls, order: Order) -> OrderOut:
         lines = [LineOut.of(line) for line in order.lines]
         totals = TotalsOut.of(order.totals)
-        return cls(**copied(cls, order, lines=lines, totals=totals, placed_at=order.created_on))
+        placed_at, organization_id = order.created_on, order.account_id
+        return cls(
+            **copied(
+                cls,
+                order,
+                lines=lines,
+                totals=totals,
+                placed_at=placed_at,
+                organization_id=organization_id,
+            )
+        )

@@ -45,8 +45,9 @@ def quotes_router(application: Any) -> APIRouter:
         lambda cmd, _, body: application.draft_quote(
             cmd,
             **body.model_dump(
-                include={"opportunity_id", "customer_id", "account_id", "currency", "price_list_id"}
+                include={"opportunity_id", "customer_id", "currency", "price_list_id"}
             ),
+            account_id=body.organization(),
             terms=body.terms(),
             lines=[quote_models.line_input(line) for line in body.lines],
         ),

@@ -14,6 +14,7 @@ from crm_platform.web.types import Amount as BoundedAmount
 from crm_platform.web.types import CalendarDate, CurrencyCode, Omissible
 
 from ...shared.api.http import CommandBody, ConditionalBody, Page
+from ...shared.api.organization import NAMES, ORGANIZATION, OrganizationIn, OrganizationOut
 from ...shared.copied import copied
 from ...shared.domain.values import TEXT_MAX_LENGTH
 from ..application.commands import OpportunityDraft
@@ -58,8 +59,7 @@ class OpportunityFields(CommandBody):
         return OpportunityDraft(**values, partner=partner, **links)
 
 
-class OpenOpportunity(OpportunityFields):
-    account_id: UUID | None = Field(default=None, description="The organization buying")
+class OpenOpportunity(OpportunityFields, OrganizationIn):
     contact_id: UUID | None = Field(default=None, description="The customer (person) involved")
 
 
@@ -69,11 +69,11 @@ class ConvertLead(OpportunityFields, ConditionalBody):
     customer_id: UUID | None = Field(
         default=None, description="An existing customer; default: the lead's, else a new one"
     )
-    organization_id: UUID | None = Field(default=None, description="The account, if known")
+    organization_id: UUID | None = Field(default=None, description=ORGANIZATION)
 
 
-class UpdateOpportunity(ConditionalBody):
-    """Only the fields sent change; account_id and contact_id may be cleared with null."""
+class UpdateOpportunity(ConditionalBody, OrganizationIn):
+    """Only the fields sent change; organization_id and contact_id may be cleared with null."""
 
     name: Omissible[OpportunityName] = None
     amount: Omissible[Amount] = None
@@ -81,11 +81,13 @@ class UpdateOpportunity(ConditionalBody):
     probability: Omissible[Probability] = None
     expected_close_date: Omissible[CalendarDate] = None
     owner: Omissible[Text] = None
-    account_id: UUID | None = None
     contact_id: UUID | None = None
 
     def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True, exclude={"expected_version"})
+        changes = self.model_dump(exclude_unset=True, exclude={"expected_version", *NAMES})
+        if self.organization_given():  # the opportunity's own field keeps its former name
+            changes["account_id"] = self.organization()
+        return changes
 
 
 class MoveOpportunity(ConditionalBody):
@@ -135,7 +137,7 @@ class ClosingOut(BaseModel):
     closed_at: datetime
 
 
-class _OpportunityFields(BaseModel):
+class _OpportunityFields(OrganizationOut):
     """What an opportunity shows, in a list and alone."""
 
     id: UUID
@@ -149,7 +151,6 @@ class _OpportunityFields(BaseModel):
     currency: str
     expected_close_date: date
     owner: str
-    account_id: UUID | None
     contact_id: UUID | None
     at_risk: bool
     partner_id: UUID | None
@@ -189,6 +190,7 @@ class OpportunityOut(_OpportunityFields):
                 closing=ClosingOut.model_validate(closing) if closing else None,
                 history=[StageChangeOut.model_validate(c) for _, c in history],
                 history_next=history_next,
+                organization_id=opportunity.account_id,
                 partner_id=opportunity.partner and opportunity.partner.partner_id,
                 partner=PartnerOut.of(opportunity.partner),
                 opened_at=opportunity.created_on,

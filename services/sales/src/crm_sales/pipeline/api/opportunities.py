@@ -11,6 +11,7 @@ from crm_platform.web.problems import PROBLEM_RESPONSES, Unprocessable
 from crm_platform.web.types import CalendarDate
 
 from ...shared.api.http import Admin, Paging, Reader
+from ...shared.api.organization import organization_filter
 from ...shared.api.routes import at, calling, command_route, create_route, read_route
 from ..application.commands import OpportunityFilter
 from ..domain.forecast import PeriodKind, totals
@@ -79,7 +80,7 @@ def opportunities_router(application: Any) -> APIRouter:
         router,
         deal_models.OpportunityOut,
         lambda cmd, _, body: application.open_opportunity(
-            cmd, body.draft(account_id=body.account_id, contact_id=body.contact_id)
+            cmd, body.draft(account_id=body.organization(), contact_id=body.contact_id)
         ),
         at("get_opportunity", "opportunity_id"),
         name="open_opportunity",
@@ -96,7 +97,13 @@ def opportunities_router(application: Any) -> APIRouter:
         owner: str | None = None,
         pipeline_id: UUID | None = None,
         stage_id: str | None = None,
-        account_id: UUID | None = None,
+        organization_id: Annotated[
+            UUID | None, Query(description="For this organization (an organization in contacts).")
+        ] = None,
+        account_id: Annotated[
+            UUID | None,
+            Query(deprecated=True, description="Deprecated: the former name of organization_id."),
+        ] = None,
         contact_id: UUID | None = None,
         at_risk: bool | None = None,
         partner_id: UUID | None = None,
@@ -109,7 +116,7 @@ def opportunities_router(application: Any) -> APIRouter:
             owner,
             pipeline_id,
             stage_id,
-            account_id,
+            organization_filter(organization_id, account_id),
             contact_id,
             at_risk,
             partner_id,
