@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -92,3 +93,17 @@ def test_ended_windows_are_deleted_as_new_ones_open(dsn: str) -> None:
         counter.close()
 
     assert buckets == ["new"]
+
+
+def test_replicas_starting_together_count_every_hit_once(dsn: str) -> None:
+    """Eight replicas' first hits at once: the table is made once, and each hit gets its own
+    count (the upsert is atomic), so exactly ``limit`` of them can ever be let through."""
+    counters = [PostgresHitCounter(dsn) for _ in range(8)]
+    try:
+        with ThreadPoolExecutor(len(counters)) as pool:
+            counts = list(pool.map(lambda counter: counter.hit("form:192.0.2.9", 60)[0], counters))
+    finally:
+        for counter in counters:
+            counter.close()
+
+    assert sorted(counts) == list(range(1, 9))

@@ -45,6 +45,7 @@ ON CONFLICT (bucket, window_start) DO UPDATE SET hits = h.hits + 1
 RETURNING hits, extract(epoch FROM h.expires_at - now())::float
 """
 EXPIRE = "DELETE FROM rate_limit_hits WHERE expires_at < now()"
+SCHEMA_LOCK = 0x43524D5F524C  # "CRM_RL"
 
 
 class RateLimitSettings(BaseSettings):
@@ -87,6 +88,8 @@ class PostgresHitCounter:
             if not self._opened:
                 self._pool.open(wait=True)
                 with self._pool.connection() as conn:
+                    # Replicas starting together would race on the catalogue: one at a time.
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                     conn.execute(SCHEMA)
                 self._opened = True
 
