@@ -154,8 +154,8 @@ class OrganizationRef(BaseModel):
 
 class Organization360(BaseModel):
     """Each list shows its first page (by id); ``<list>_next`` is the path of the next one.
-    The details come from contacts' organization topic: null (and kinds empty) for an account
-    known only from deals, tickets or invoices."""
+    The details come from contacts' organization topic: null (and kinds empty) for an
+    organization known only from deals, tickets or invoices."""
 
     organization_id: UUID
     name: str | None = None

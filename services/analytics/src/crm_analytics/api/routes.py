@@ -227,7 +227,7 @@ def organization_router(reads: OrganizationReads, history: History) -> APIRouter
 
     @router.get(
         "/organizations/{organization_id}/pipeline",
-        summary="An account's open pipeline per stage, live or as of an instant",
+        summary="An organization's open pipeline per stage, live or as of an instant",
         operation_id="getOrganizationPipeline",
         dependencies=READ,
         responses=problem_responses(401, 403, 422),

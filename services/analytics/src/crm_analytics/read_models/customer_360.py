@@ -332,12 +332,12 @@ TIMELINE_TOPICS = tuple(sorted({event_type.topic() for event_type in TOUCHES}))
 
 @dataclass(frozen=True)
 class Link:
-    """The customer and account an opportunity was last known to concern."""
+    """The customer and organization an opportunity was last known to concern."""
 
     opportunity_id: str
     version: int
     contact_id: str | None
-    account_id: str | None
+    organization_id: str | None
 
 
 def link_of(event: Event[Any]) -> Link | None:
@@ -348,7 +348,7 @@ def link_of(event: Event[Any]) -> Link | None:
             str(data.opportunity_id),
             event.aggregateversion,
             _str(data.contact_id),
-            _str(data.account_id),
+            _str(data.organization_id),  # the contract fills it from account_id in older events
         )
     return None
 
@@ -381,11 +381,9 @@ def customer_named(event: Event[Any]) -> str | None:
 
 def organization_named(event: Event[Any]) -> str | None:
     data = event.data
-    return (
-        _str(getattr(data, "organization_id", None))
-        or _str(getattr(data, "account_id", None))
-        or _regarding(event, "organization")
-    )
+    # Sales events published before organization_id carry account_id only: their contracts
+    # read it as organization_id.
+    return _str(getattr(data, "organization_id", None)) or _regarding(event, "organization")
 
 
 def customer_of(event: Event[Any], links: Mapping[str, Link]) -> str | None:
@@ -394,8 +392,8 @@ def customer_of(event: Event[Any], links: Mapping[str, Link]) -> str | None:
 
 
 def organization_of(event: Event[Any], links: Mapping[str, Link]) -> str | None:
-    """The organization ``event`` concerns: the one it names, else its opportunity's account."""
-    return organization_named(event) or _linked(event, links, lambda link: link.account_id)
+    """The organization ``event`` concerns: the one it names, else its opportunity's."""
+    return organization_named(event) or _linked(event, links, lambda link: link.organization_id)
 
 
 def _linked(
@@ -524,7 +522,8 @@ class OpportunityLinks:
             if link is not None:
                 known[link.opportunity_id] = link
         for link in known.values():
-            fields = {"contact_id": link.contact_id, "account_id": link.account_id}
+            # Stored links keep the key account_id: renaming it would need a rebuild.
+            fields = {"contact_id": link.contact_id, "account_id": link.organization_id}
             update = Update(
                 link.opportunity_id,
                 link.version,

@@ -96,7 +96,7 @@ def update_for(event: Event[Any]) -> tuple[str, Update] | None:
             "probability": data.probability,
             "expected_close_date": data.expected_close_date.isoformat(),
             "owner": data.owner,
-            "account_id": _str(data.account_id),
+            "account_id": _str(data.organization_id),  # the stored key: see OrganizationModel
             "contact_id": _str(data.contact_id),
         }
         if isinstance(data, OpportunityOpened):
@@ -152,7 +152,7 @@ def update_for(event: Event[Any]) -> tuple[str, Update] | None:
             "total": str(data.totals.total.amount),
             "currency": data.totals.total.currency,
             "amount_paid": "0",
-            "account_id": _str(data.account_id),
+            "account_id": _str(data.organization_id),
             "issued_on": data.issued_on.isoformat(),
         }
     elif isinstance(data, PaymentReceived):
@@ -254,6 +254,9 @@ def _str(value: object) -> str | None:
 
 
 class OrganizationModel:
+    """Deals and invoices are stored with the organization under the key ``account_id``, the
+    events' former name for it: renaming a stored key would need every read model rebuilt."""
+
     name = NAME
     group = LIVE_GROUP
     topics = TOPICS
