@@ -105,7 +105,7 @@ def test_a_partner_sources_and_influences_deals_and_analytics_adds_them_up(clien
             "currency": "EUR",
             "probability": 25,
             "expected_close_date": "2027-06-30",
-            "account_id": buyer,
+            "organization_id": buyer,
             "partner": {"partner_id": reseller, "attribution": "influenced"},
         },
         201,
@@ -149,8 +149,11 @@ def test_a_partner_sources_and_influences_deals_and_analytics_adds_them_up(clien
         ["partner"],
         "reseller",
     )
+    # The parent's name comes from its own registration, on another partition: wait for it too.
     account = answered(
-        analytics, f"/organizations/{buyer}/360", lambda b: b["name"] and b["open_deals"]
+        analytics,
+        f"/organizations/{buyer}/360",
+        lambda b: b["name"] and b["open_deals"] and (b["parent"] or {}).get("name"),
     )
     assert account["parent"] == {"organization_id": group, "name": "Nordic Group"}
     assert [d["opportunity_id"] for d in account["open_deals"]] == [influenced]
