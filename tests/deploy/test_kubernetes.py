@@ -11,7 +11,7 @@ import yaml
 import crm_events
 from crm_events.personal import PersonalDataKeyIssued
 from crm_platform.consumer import dead_letter_topic
-from crm_platform.kafka import PARTITIONS
+from crm_platform.kafka import PARTITIONS, SHORT_LIVED
 from crm_platform.lag_exporter import LagExporter, LagExporterSettings
 from crm_platform.settings import KafkaSettings
 
@@ -228,6 +228,8 @@ def test_topics_keep_history_forever_compact_keys_and_expire_dead_letters(render
         assert spec["replicas"] == 3 and spec["partitions"] == PARTITIONS
         if name.startswith(dead_letter_topic("")):
             assert spec["config"]["retention.ms"] == FOURTEEN_DAYS_MS
+        elif name in SHORT_LIVED:  # subject-access answers: personal data in clear, for a day
+            assert spec["config"]["retention.ms"] == SHORT_LIVED[name]["retention.ms"], name
         elif name != PersonalDataKeyIssued.topic():
             assert spec["config"]["retention.ms"] == "-1", name
     dev_topics = of_kind(rendered["dev"], "KafkaTopic").values()
@@ -266,6 +268,7 @@ def test_custom_resources_validate_and_the_rest_goes_to_kubernetes_validate(
 ):
     errors, builtin, checked = resource_validator.validate(rendered[overlay])
     assert errors == []
+    users = {"KafkaUser"} if overlay == "production" else set()  # SCRAM users and their ACLs
     assert set(checked) == {
         "Kafka",
         "KafkaNodePool",
@@ -273,6 +276,7 @@ def test_custom_resources_validate_and_the_rest_goes_to_kubernetes_validate(
         "Cluster",
         "ServiceMonitor",
         "PrometheusRule",
+        *users,
     }
     assert not {r["kind"] for r in builtin} & set(checked)
 
