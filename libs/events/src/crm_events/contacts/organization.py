@@ -1,7 +1,7 @@
 """Organization events, topic ``crm.contacts.organization.v1``.
 
 Organizations are legal entities, not data subjects: their details travel in plain text. An
-organization may be several kinds at once: a customer account, a partner (PRM: distributor or
+organization may be several kinds at once: a customer, a partner (PRM: distributor or
 reseller) and a supplier (SRM).
 """
 
@@ -75,7 +75,7 @@ class _OrganizationDetails(_OrganizationEvent):
 
 @event
 class OrganizationRegistered(_OrganizationDetails):
-    """An organization became known to the business (an account, a partner, a supplier)."""
+    """An organization became known to the business (a customer, a partner, a supplier)."""
 
     event_type = "OrganizationRegistered"
 

@@ -29,7 +29,7 @@ class TicketReclassified(EventData):
     ticket_id: UUID
     customer_id: UUID | None = Field(default=None, description="Null for an unknown sender.")
     organization_id: UUID | None = Field(
-        default=None, description="The account (organization) the ticket is raised for, if any."
+        default=None, description="The organization the ticket is raised for, if any."
     )
     category: TicketCategory
     priority: TicketPriority

@@ -32,7 +32,7 @@ class TicketCustomerIdentified(EventData):
     ticket_id: UUID
     customer_id: UUID = Field(description="The customer the sender's address belongs to.")
     organization_id: UUID | None = Field(
-        default=None, description="The account (organization) the ticket is raised for, if any."
+        default=None, description="The organization the ticket is raised for, if any."
     )
     matched_by: str = Field(
         default="email", description="What identified the customer: their e-mail address."

@@ -1,6 +1,6 @@
 """Ticket events, topic ``crm.service-desk.ticket.v1``.
 
-A ticket is raised by (or for) a customer, optionally on behalf of an organization (the account).
+A ticket is raised by (or for) a customer, optionally on behalf of an organization.
 """
 
 from __future__ import annotations
@@ -38,13 +38,13 @@ class _TicketEvent(EventData):
     ticket_id: UUID
     customer_id: UUID = Field(description="The customer the ticket is for.")
     organization_id: UUID | None = Field(
-        default=None, description="The account (organization) the customer raised it for, if any."
+        default=None, description="The organization the customer raised it for, if any."
     )
 
 
 @event
 class TicketEscalated(_TicketEvent):
-    """A ticket was escalated to a higher support level or a manager: the account is at risk."""
+    """A ticket was escalated to a higher support level or a manager: the organization is at risk."""
 
     event_type = "TicketEscalated"
 

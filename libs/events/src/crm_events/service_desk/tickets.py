@@ -61,7 +61,7 @@ class _Ticket(EventData):
         description="The customer who raised it; null when an e-mail came from an unknown sender."
     )
     organization_id: UUID | None = Field(
-        default=None, description="The account (organization) the ticket is raised for, if any."
+        default=None, description="The organization the ticket is raised for, if any."
     )
 
 
