@@ -67,7 +67,8 @@ write_config() {
 listen_addresses = '$INFRA_HOST'
 port = $POSTGRES_PORT
 unix_socket_directories = '$SOCKETS'
-max_connections = 300
+# A test session runs the whole platform (14 processes, each with its pools) beside others.
+max_connections = 600
 shared_buffers = 256MB
 fsync = on
 logging_collector = off

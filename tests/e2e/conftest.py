@@ -36,20 +36,36 @@ def platform_env(
 
 
 @pytest.fixture(scope="session")
+def started_processes() -> list[ServiceProcess]:
+    return []
+
+
+@pytest.fixture(scope="session")
 def start(
-    platform_env: dict[str, str], tmp_path_factory
+    platform_env: dict[str, str], tmp_path_factory, started_processes: list[ServiceProcess]
 ) -> Iterator[Callable[..., ServiceProcess]]:
     logs: Path = tmp_path_factory.mktemp("logs")
-    started: list[ServiceProcess] = []
 
     def start_process(command: str, http: bool = False) -> ServiceProcess:
         process = ServiceProcess(command, platform_env, logs, free_port() if http else None)
-        started.append(process.start())
+        started_processes.append(process.start())
         return process
 
     yield start_process
-    for process in started:
+    for process in started_processes:
         process.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stop_what_the_module_started(started_processes: list[ServiceProcess]) -> Iterator[None]:
+    """The processes a module starts stop when it ends (set up first, so torn down after the
+    module's own fixtures): a session of every module's processes at once ran PostgreSQL out of
+    connections."""
+    before = len(started_processes)
+    yield
+    for process in started_processes[before:]:
+        process.stop()
+    del started_processes[before:]
 
 
 @pytest.fixture(scope="session")
