@@ -164,3 +164,13 @@ def test_a_retry_that_cannot_happen_is_a_problem_never_a_500(client: TestClient)
     assert assert_problem(unavailable, 503) and unavailable.headers["Retry-After"] == "5"
     assert_problem(client.post("/admin/quarantine/99/retry", headers=ADMIN), 404)
     assert_problem(client.get("/admin/quarantine/99", headers=ADMIN), 404)
+
+
+@pytest.mark.parametrize("entry_id", ["0", str(2**63), "433651056549183184961536"])
+def test_an_entry_id_no_store_can_hold_is_a_422_naming_it(client: TestClient, entry_id: str):
+    for response in (
+        client.get(f"/admin/quarantine/{entry_id}", headers=ADMIN),
+        client.post(f"/admin/quarantine/{entry_id}/retry", headers=ADMIN),
+    ):
+        body = assert_problem(response, 422)
+        assert [error["field"] for error in body["errors"]] == ["path.entry_id"]

@@ -22,7 +22,7 @@ from datetime import datetime
 from functools import cache
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ..failures import is_transient
@@ -39,6 +39,11 @@ from .problems import (
 MAX_LIMIT = 200
 # A loop's retry of one entry: True when the record succeeded (the entry is then resolved).
 Retry = Callable[[Entry], bool]
+
+
+# Entry ids are PostgreSQL bigints or MongoDB 64-bit ints: a larger number is no entry of either
+# store, and is refused at the door rather than overflowing the driver (a 500).
+EntryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The entry's id.")]
 
 
 class QuarantineEntry(BaseModel):
@@ -135,7 +140,7 @@ def admin_router(
         )
 
     @router.get("/{entry_id}", summary="One quarantine entry", responses=problem_responses(404))
-    def get_entry(entry_id: int) -> QuarantineEntry:
+    def get_entry(entry_id: EntryId) -> QuarantineEntry:
         return QuarantineEntry.of(entry_or_404(entry_id))
 
     @router.post(
@@ -143,7 +148,7 @@ def admin_router(
         summary="Apply the record again (after a fix)",
         responses=problem_responses(404, 409, 503),
     )
-    def retry(entry_id: int) -> RetryOutcome:
+    def retry(entry_id: EntryId) -> RetryOutcome:
         entry = entry_or_404(entry_id)
         if entry.resolved_at is not None:
             raise InvalidState(f"Quarantine entry {entry_id} is resolved already.")
