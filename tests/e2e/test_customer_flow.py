@@ -72,6 +72,8 @@ def wait_for_360(analytics: httpx.Client, customer_id: str, interactions: int) -
         assert response.status_code == 200, response.text
         view = response.json()
         assert view["profile"] and view["interaction_count"] >= interactions, view
+        # The name reads once the person's key has arrived on its own topic.
+        assert view["profile"]["given_name"] is not None, view
         return view
 
     what = f"{interactions} interactions in the 360 of {customer_id}"

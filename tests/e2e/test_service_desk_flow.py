@@ -222,6 +222,9 @@ def test_a_ticket_by_email_to_its_rating_with_a_breach_across_a_worker_restart(
     assert rated["rating"] == 4
 
     events = asyncio.run(_ticket_events(kafka_bootstrap, ticket_id, until="SatisfactionRated"))
+    # Whether the ticket was opened before the service desk had learned the person from the
+    # contacts topic (flagged unknown, then cleared) is a race this test does not decide.
+    events = [e for e in events if e.type != "TicketCustomerFlagCleared"]
     assert [e.type for e in events] == [
         "TicketOpened",
         "TicketReplied",
