@@ -30,7 +30,12 @@ PY
 # Builds the dex command in a module of its own (go install refuses Dex: its go.mod replaces).
 build() {
   [[ -x $BIN ]] && return 0
-  [[ -x $GO ]] || die "oidc: Go is needed to build Dex (apt-get install golang, or /usr/local/go)"
+  if [[ ! -x $GO ]]; then
+    # Debian's Go may be older than Dex wants: the go command then fetches the toolchain go.mod
+    # names from the module proxy (GOTOOLCHAIN=auto, its default).
+    apt_install golang-go
+    GO=$(command -v go) || die "oidc: Go is needed to build Dex"
+  fi
   say "oidc: building Dex $DEX_VERSION from the Go module proxy (a few minutes, once)"
   rm -rf "$DIR/build"
   mkdir -p "$DIR/build"
