@@ -428,3 +428,43 @@ def server_down(server: str) -> Iterator[None]:
         yield
     finally:
         infra(server, "up")
+
+
+# --- helpers of the tests that run several services as processes -------------------------------
+
+
+def scoped_client(process: ServiceProcess, *scopes: str) -> httpx.Client:
+    """A client of ``process`` holding a development token with ``scopes`` only."""
+    from crm_platform.devtoken import issue_token
+
+    token = issue_token(list(scopes), "dpo@crm.local")
+    return httpx.Client(
+        base_url=process.url, headers={"Authorization": f"Bearer {token}"}, timeout=15
+    )
+
+
+def created(client: httpx.Client, path: str, body: dict[str, Any]) -> Any:
+    """POST a command under a fresh Idempotency-Key; the record it created."""
+    response = client.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def marketing_holds(env: dict[str, str], customer_id: str, topic_like: str = "%") -> bool:
+    """Marketing's event store holds an event of the person whose topic is LIKE ``topic_like``."""
+    import psycopg
+
+    dsn = (
+        f"host={env['CRM_POSTGRES_HOST']} port={env['CRM_POSTGRES_PORT']} "
+        f"user={env['CRM_POSTGRES_USER']} password={env['CRM_POSTGRES_PASSWORD']} "
+        f"dbname={env['CRM_POSTGRES_DATABASE']}"
+    )
+    try:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM marketing_events WHERE originator_id = %s AND topic LIKE %s LIMIT 1",
+                (uuid.UUID(customer_id), topic_like),
+            ).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return False
+    return row is not None

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from pymongo import MongoClient
 
 from crm_platform.testing import ServiceProcess, eventually, free_port
+from tests.e2e.drills import created, marketing_holds, scoped_client
 
 pytestmark = pytest.mark.e2e
 
@@ -86,38 +86,6 @@ def platform(
             process.stop()
 
 
-def _client(process: ServiceProcess, *scopes: str) -> httpx.Client:
-    from crm_platform.devtoken import issue_token
-
-    token = issue_token(list(scopes), "dpo@crm.local")
-    return httpx.Client(
-        base_url=process.url, headers={"Authorization": f"Bearer {token}"}, timeout=15
-    )
-
-
-def _created(client: httpx.Client, path: str, body: dict[str, Any]) -> Any:
-    response = client.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def _marketing_knows(env: dict[str, str], customer_id: str) -> bool:
-    dsn = (
-        f"host={env['CRM_POSTGRES_HOST']} port={env['CRM_POSTGRES_PORT']} "
-        f"user={env['CRM_POSTGRES_USER']} password={env['CRM_POSTGRES_PASSWORD']} "
-        f"dbname={env['CRM_POSTGRES_DATABASE']}"
-    )
-    try:
-        with psycopg.connect(dsn) as conn:
-            row = conn.execute(
-                "SELECT 1 FROM marketing_events WHERE originator_id = %s LIMIT 1",
-                (uuid.UUID(customer_id),),
-            ).fetchone()
-    except psycopg.errors.UndefinedTable:
-        return False
-    return row is not None
-
-
 def _analytics_knows(env: dict[str, str], customer_id: str) -> bool:
     """Its keyring holds the person's key, and the customer 360 shows them."""
     client: MongoClient[dict[str, Any]] = MongoClient(env["CRM_MONGODB_URI"])
@@ -145,15 +113,17 @@ def _gauge(metrics: str, name: str) -> float | None:
 
 def test_an_erasure_turns_complete_once_every_service_confirmed(platform: dict[str, Any]) -> None:
     env = platform["env"]
-    contacts = _client(
+    contacts = scoped_client(
         platform["crm-contacts-api"], "contacts:read", "contacts:write", "contacts:erase"
     )
-    sales = _client(platform["crm-sales-api"], "sales:read", "sales:write")
-    desk = _client(platform["crm-service-desk-api"], "service-desk:read", "service-desk:write")
+    sales = scoped_client(platform["crm-sales-api"], "sales:read", "sales:write")
+    desk = scoped_client(
+        platform["crm-service-desk-api"], "service-desk:read", "service-desk:write"
+    )
 
-    person = _created(contacts, "/customers", {"given_name": "Ada", "family_name": "Quintrell"})
+    person = created(contacts, "/customers", {"given_name": "Ada", "family_name": "Quintrell"})
     customer_id = person["id"]
-    call = _created(
+    call = created(
         sales,
         "/activities",
         {
@@ -163,13 +133,13 @@ def test_an_erasure_turns_complete_once_every_service_confirmed(platform: dict[s
             "due_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
         },
     )
-    ticket = _created(
+    ticket = created(
         desk,
         "/tickets",
         {"customer_id": customer_id, "subject": "Printer", "description": "Ada's printer jams"},
     )
     eventually(
-        lambda: _marketing_knows(env, customer_id), what="marketing's profile", within=PATIENCE
+        lambda: marketing_holds(env, customer_id), what="marketing's profile", within=PATIENCE
     )
     eventually(
         lambda: _analytics_knows(env, customer_id), what="analytics' key and 360", within=PATIENCE

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from pymongo import MongoClient
 
 from crm_platform.testing import ServiceProcess, eventually, free_port
+from tests.e2e.drills import created, marketing_holds, scoped_client
 
 pytestmark = pytest.mark.e2e
 
@@ -74,39 +74,6 @@ def platform(
             process.stop()
 
 
-def _client(process: ServiceProcess, *scopes: str) -> httpx.Client:
-    from crm_platform.devtoken import issue_token
-
-    token = issue_token(list(scopes), "dpo@crm.local")
-    return httpx.Client(
-        base_url=process.url, headers={"Authorization": f"Bearer {token}"}, timeout=15
-    )
-
-
-def _created(client: httpx.Client, path: str, body: dict[str, Any]) -> Any:
-    response = client.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def _marketing_learned(env: dict[str, str], customer_id: str) -> bool:
-    """Marketing's profile of the person holds their details (a ticket may start it before)."""
-    dsn = (
-        f"host={env['CRM_POSTGRES_HOST']} port={env['CRM_POSTGRES_PORT']} "
-        f"user={env['CRM_POSTGRES_USER']} password={env['CRM_POSTGRES_PASSWORD']} "
-        f"dbname={env['CRM_POSTGRES_DATABASE']}"
-    )
-    try:
-        with psycopg.connect(dsn) as conn:
-            row = conn.execute(
-                "SELECT 1 FROM marketing_events WHERE originator_id = %s AND topic LIKE %s",
-                (uuid.UUID(customer_id), "%AudienceProfile.DetailsLearned"),
-            ).fetchone()
-    except psycopg.errors.UndefinedTable:
-        return False
-    return row is not None
-
-
 def _analytics_shows(env: dict[str, str], customer_id: str) -> bool:
     """The person's 360 document holds their profile (the timeline may fill in before it)."""
     client: MongoClient[dict[str, Any]] = MongoClient(env["CRM_MONGODB_URI"])
@@ -140,13 +107,15 @@ def _assembled(contacts: httpx.Client, location: str) -> dict[str, Any]:
 
 def test_every_service_answers_with_its_part_of_one_export(platform: dict[str, Any]) -> None:
     env = platform["env"]
-    contacts = _client(
+    contacts = scoped_client(
         platform["crm-contacts-api"], "contacts:read", "contacts:write", "contacts:erase"
     )
-    sales = _client(platform["crm-sales-api"], "sales:read", "sales:write")
-    desk = _client(platform["crm-service-desk-api"], "service-desk:read", "service-desk:write")
+    sales = scoped_client(platform["crm-sales-api"], "sales:read", "sales:write")
+    desk = scoped_client(
+        platform["crm-service-desk-api"], "service-desk:read", "service-desk:write"
+    )
 
-    person = _created(
+    person = created(
         contacts,
         "/customers",
         {
@@ -156,7 +125,7 @@ def test_every_service_answers_with_its_part_of_one_export(platform: dict[str, A
         },
     )
     customer_id = person["id"]
-    deal = _created(
+    deal = created(
         sales,
         "/opportunities",
         {
@@ -167,7 +136,7 @@ def test_every_service_answers_with_its_part_of_one_export(platform: dict[str, A
             "contact_id": customer_id,
         },
     )
-    call = _created(
+    call = created(
         sales,
         "/activities",
         {
@@ -177,13 +146,15 @@ def test_every_service_answers_with_its_part_of_one_export(platform: dict[str, A
             "due_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
         },
     )
-    ticket = _created(
+    ticket = created(
         desk,
         "/tickets",
         {"customer_id": customer_id, "subject": "Inverter", "description": "It beeps at night"},
     )
     eventually(
-        lambda: _marketing_learned(env, customer_id), what="marketing's profile", within=PATIENCE
+        lambda: marketing_holds(env, customer_id, "%AudienceProfile.DetailsLearned"),
+        what="marketing's profile",
+        within=PATIENCE,
     )
     eventually(lambda: _analytics_shows(env, customer_id), what="analytics' 360", within=PATIENCE)
 
