@@ -42,6 +42,7 @@ healthy() {
 # A CA and the broker's certificate (for 127.0.0.1 and localhost), made once; clients trust the CA.
 make_tls() {
   [[ -s $TLS/broker.p12 ]] && return 0
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
   mkdir -p "$TLS"
   chmod 700 "$TLS"
   [[ -s $TLS/password ]] || openssl rand -hex 24 >"$TLS/password"
